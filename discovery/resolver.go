@@ -1,0 +1,99 @@
+package discovery
+
+import (
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	// least_request is grpc-go's; importing it makes the policy available
+	// to ServiceConfig.
+	_ "google.golang.org/grpc/balancer/leastrequest"
+	"google.golang.org/grpc/resolver"
+)
+
+// Resolver is a grpc resolver.Builder for one upstream, fed by Update. It is
+// handed to that upstream's ClientConn with grpc.WithResolvers, so nothing
+// is registered globally. The last state is kept, so a ClientConn that
+// builds (or rebuilds) its resolver after an update still starts from it.
+// Safe for concurrent use.
+type Resolver struct {
+	scheme string
+
+	mu    sync.Mutex
+	cc    resolver.ClientConn
+	state *resolver.State
+}
+
+// NewResolver returns a resolver for scheme, which must be unique per
+// ClientConn (use the upstream name, made scheme-safe by Scheme).
+func NewResolver(scheme string) *Resolver {
+	return &Resolver{scheme: scheme}
+}
+
+// Scheme implements resolver.Builder.
+func (r *Resolver) Scheme() string { return r.scheme }
+
+// Target is the dial target for grpc.NewClient.
+func (r *Resolver) Target() string { return r.scheme + ":///upstream" }
+
+// DialOption installs the resolver on a ClientConn.
+func (r *Resolver) DialOption() grpc.DialOption { return grpc.WithResolvers(r) }
+
+// Build implements resolver.Builder.
+func (r *Resolver) Build(_ resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cc = cc
+	if r.state != nil {
+		// A rejected set (e.g. empty) is reported to callers by the
+		// balancer itself, so the error needs no handling here.
+		_ = cc.UpdateState(*r.state)
+	}
+	return (*built)(r), nil
+}
+
+// Update replaces the endpoint set. An empty set makes calls fail with
+// UNAVAILABLE saying the upstream has no endpoints.
+func (r *Resolver) Update(eps []Endpoint) {
+	st := resolver.State{Endpoints: make([]resolver.Endpoint, 0, len(eps))}
+	for _, e := range eps {
+		st.Endpoints = append(st.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: e.Addr}}})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state = &st
+	if r.cc == nil {
+		return
+	}
+	if len(eps) == 0 {
+		r.cc.ReportError(fmt.Errorf("no endpoints: discovery reports no healthy instance"))
+		return
+	}
+	_ = r.cc.UpdateState(st)
+}
+
+type built Resolver
+
+// ResolveNow implements resolver.Resolver: the sources push, so there is
+// nothing to poll.
+func (b *built) ResolveNow(resolver.ResolveNowOptions) {}
+
+// Close implements resolver.Resolver.
+func (b *built) Close() {
+	r := (*Resolver)(b)
+	r.mu.Lock()
+	r.cc = nil
+	r.mu.Unlock()
+}
+
+// ServiceConfig returns the service config JSON choosing a grpc-go load
+// balancing policy by name ("round_robin", "pick_first", "least_request" …).
+func ServiceConfig(policy string) string {
+	if policy == "" {
+		policy = "round_robin"
+	}
+	if policy == "least_request" {
+		return `{"loadBalancingConfig":[{"least_request_experimental":{}}]}`
+	}
+	return fmt.Sprintf(`{"loadBalancingConfig":[{%q:{}}]}`, policy)
+}

@@ -1,0 +1,295 @@
+package transcode
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/refract-gateway/refract/router"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Resolver finds message and extension types for google.protobuf.Any and
+// error details: a reflection snapshot's TypeResolver in production.
+type Resolver interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+}
+
+// Options are one upstream's JSON mapping choices. The zero value matches
+// grpc-gateway's defaults: json_name in responses, unpopulated fields
+// emitted, unknown fields and query parameters ignored.
+type Options struct {
+	// UseProtoNames writes responses with the .proto field names instead of
+	// their json_name. Requests accept both forms either way.
+	UseProtoNames bool
+	// OmitUnpopulated leaves fields at their zero value out of responses.
+	OmitUnpopulated bool
+	// Strict rejects unknown JSON fields and unknown query parameters with
+	// 400, naming them.
+	Strict bool
+	// Resolver resolves Any and error-detail types; nil uses the linked-in
+	// registry only.
+	Resolver Resolver
+}
+
+const (
+	httpBodyName  protoreflect.FullName = "google.api.HttpBody"
+	fieldMaskName protoreflect.FullName = "google.protobuf.FieldMask"
+)
+
+// Binding is one compiled HTTP mapping of a method: an HTTP method and path
+// template, with the fields that path variables, the body and the response
+// body bind to. Immutable once compiled; safe for concurrent use.
+type Binding struct {
+	// Method is the gRPC method the binding calls.
+	Method protoreflect.MethodDescriptor
+	// FullMethod is the method's gRPC path, "/pkg.Service/Method".
+	FullMethod string
+	// HTTPMethod is GET, POST, …, or a custom rule's kind.
+	HTTPMethod string
+	// Template is the parsed path template.
+	Template *router.Template
+	// Default reports a route made for a method without google.api.http rules.
+	Default bool
+
+	pathFields [][]protoreflect.FieldDescriptor // one field path per template variable
+	body       []protoreflect.FieldDescriptor   // nil with bodyStar: the whole message
+	hasBody    bool
+	bodyStar   bool
+	response   []protoreflect.FieldDescriptor // response_body field path, nil for the whole message
+	updateMask protoreflect.FieldDescriptor   // PATCH update_mask to fill from the body, or nil
+	bound      map[string]bool                // field paths (proto names) set by path or body: not query-bindable
+
+	strict    bool
+	unmarshal protojson.UnmarshalOptions
+	marshal   protojson.MarshalOptions
+	resolver  Resolver
+}
+
+// Rules returns the google.api.http rule a method's descriptor carries, or
+// nil when it has none.
+func Rules(md protoreflect.MethodDescriptor) *annotations.HttpRule {
+	opts := md.Options()
+	if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
+		return nil
+	}
+	rule, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+	return rule
+}
+
+// DefaultRule is the route of a method without rules:
+// POST /{package.Service}/{Method} with the whole body as the request.
+func DefaultRule(md protoreflect.MethodDescriptor) *annotations.HttpRule {
+	return &annotations.HttpRule{
+		Selector: string(md.FullName()),
+		Pattern:  &annotations.HttpRule_Post{Post: "/" + string(md.Parent().FullName()) + "/" + string(md.Name())},
+		Body:     "*",
+	}
+}
+
+// Compile turns rule and its additional_bindings into bindings for md. It
+// checks everything the HTTP side will rely on: the template parses, every
+// variable and the body and response_body name existing fields of the right
+// kind, a GET or DELETE has no body, and additional bindings do not nest.
+// Errors name the method and the offending rule.
+func Compile(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, opts Options) ([]*Binding, error) {
+	if rule == nil {
+		return nil, fmt.Errorf("transcode: method %s: no http rule", md.FullName())
+	}
+	out := make([]*Binding, 0, 1+len(rule.GetAdditionalBindings()))
+	b, err := compileOne(md, rule, opts)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, b)
+	for _, ab := range rule.GetAdditionalBindings() {
+		if len(ab.GetAdditionalBindings()) > 0 {
+			return nil, fmt.Errorf("transcode: method %s: additional_bindings must not nest", md.FullName())
+		}
+		b, err := compileOne(md, ab, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, opts Options) (*Binding, error) {
+	verb, path := rulePattern(rule)
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("transcode: method %s: rule %s %s: %s", md.FullName(), verb, path, fmt.Sprintf(format, args...))
+	}
+	if verb == "" || path == "" {
+		return nil, fmt.Errorf("transcode: method %s: rule has no HTTP method and path", md.FullName())
+	}
+	tmpl, err := router.ParseTemplate(path)
+	if err != nil {
+		return nil, fmt.Errorf("transcode: method %s: %w", md.FullName(), err)
+	}
+	b := &Binding{
+		Method:     md,
+		FullMethod: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
+		HTTPMethod: verb,
+		Template:   tmpl,
+		bound:      map[string]bool{},
+		strict:     opts.Strict,
+		resolver:   opts.Resolver,
+		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict},
+		marshal: protojson.MarshalOptions{
+			UseProtoNames:   opts.UseProtoNames,
+			EmitUnpopulated: !opts.OmitUnpopulated,
+		},
+	}
+	if opts.Resolver != nil {
+		b.unmarshal.Resolver = opts.Resolver
+		b.marshal.Resolver = opts.Resolver
+	}
+	in := md.Input()
+	for _, v := range tmpl.Variables() {
+		fields, err := fieldPath(in, v.FieldPath)
+		if err != nil {
+			return nil, errf("path variable %s: %v", v.Path(), err)
+		}
+		if last := fields[len(fields)-1]; last.IsList() || last.IsMap() || last.Kind() == protoreflect.MessageKind || last.Kind() == protoreflect.GroupKind {
+			return nil, errf("path variable %s: field must be a singular scalar, not %s", v.Path(), kindName(last))
+		}
+		b.pathFields = append(b.pathFields, fields)
+		b.bound[protoPath(fields)] = true
+	}
+	switch body := rule.GetBody(); body {
+	case "":
+	case "*":
+		b.hasBody, b.bodyStar = true, true
+	default:
+		fields, err := fieldPath(in, strings.Split(body, "."))
+		if err != nil {
+			return nil, errf("body %q: %v", body, err)
+		}
+		if len(fields) != 1 {
+			// The spec allows only a top-level field here.
+			return nil, errf("body %q: must name a top-level field", body)
+		}
+		if b.bound[protoPath(fields)] {
+			return nil, errf("body %q: field is also bound by the path", body)
+		}
+		b.hasBody, b.body = true, fields
+		b.bound[protoPath(fields)] = true
+	}
+	if b.hasBody && verb == http.MethodGet {
+		// GET carries no body in HTTP semantics; caches and proxies drop it.
+		return nil, errf("GET must not have a body")
+	}
+	if rb := rule.GetResponseBody(); rb != "" {
+		fields, err := fieldPath(md.Output(), strings.Split(rb, "."))
+		if err != nil {
+			return nil, errf("response_body %q: %v", rb, err)
+		}
+		if len(fields) != 1 {
+			return nil, errf("response_body %q: must name a top-level field", rb)
+		}
+		b.response = fields
+	}
+	if verb == http.MethodPatch && b.body != nil {
+		if f := in.Fields().ByName("update_mask"); f != nil && !f.IsList() && f.Message() != nil && f.Message().FullName() == fieldMaskName {
+			b.updateMask = f
+		}
+	}
+	return b, nil
+}
+
+func rulePattern(rule *annotations.HttpRule) (verb, path string) {
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return http.MethodGet, p.Get
+	case *annotations.HttpRule_Put:
+		return http.MethodPut, p.Put
+	case *annotations.HttpRule_Post:
+		return http.MethodPost, p.Post
+	case *annotations.HttpRule_Delete:
+		return http.MethodDelete, p.Delete
+	case *annotations.HttpRule_Patch:
+		return http.MethodPatch, p.Patch
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "", ""
+}
+
+// fieldPath resolves names (proto or JSON names) from md down through
+// singular message fields.
+func fieldPath(md protoreflect.MessageDescriptor, names []string) ([]protoreflect.FieldDescriptor, error) {
+	out := make([]protoreflect.FieldDescriptor, 0, len(names))
+	for i, name := range names {
+		if md == nil {
+			return nil, fmt.Errorf("%s is not a message field", strings.Join(names[:i], "."))
+		}
+		f := lookupField(md, name)
+		if f == nil {
+			return nil, fmt.Errorf("message %s has no field %q", md.FullName(), name)
+		}
+		if i < len(names)-1 && (f.IsList() || f.IsMap() || f.Message() == nil) {
+			return nil, fmt.Errorf("field %s is not a singular message", f.FullName())
+		}
+		out = append(out, f)
+		md = f.Message()
+	}
+	return out, nil
+}
+
+// lookupField finds a field by its .proto name or its JSON name.
+func lookupField(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	fs := md.Fields()
+	if f := fs.ByName(protoreflect.Name(name)); f != nil {
+		return f
+	}
+	return fs.ByJSONName(name)
+}
+
+func protoPath(fields []protoreflect.FieldDescriptor) string {
+	var sb strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(string(f.Name()))
+	}
+	return sb.String()
+}
+
+func kindName(f protoreflect.FieldDescriptor) string {
+	switch {
+	case f.IsMap():
+		return "a map"
+	case f.IsList():
+		return "a repeated field"
+	case f.Message() != nil:
+		return "message " + string(f.Message().FullName())
+	}
+	return f.Kind().String()
+}
+
+// String describes the binding for logs and errors: "GET /v1/{name=shelves/*} → library.v1.LibraryService.GetShelf".
+func (b *Binding) String() string {
+	return b.HTTPMethod + " " + b.Template.String() + " → " + string(b.Method.FullName())
+}
+
+// BodyField names the field the request body binds to: "*" for the whole
+// message, "" when the binding takes no body.
+func (b *Binding) BodyField() string {
+	switch {
+	case b.bodyStar:
+		return "*"
+	case b.hasBody:
+		return protoPath(b.body)
+	}
+	return ""
+}
+
+// ResponseField names the response_body field, or "" for the whole message.
+func (b *Binding) ResponseField() string { return protoPath(b.response) }

@@ -1,0 +1,39 @@
+package transcode
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// ParseTimeout reads a Grpc-Timeout header value: at most 8 digits and a
+// unit, H (hours), M (minutes), S, m (milliseconds), u (microseconds) or n
+// (nanoseconds), as in the gRPC over HTTP/2 spec.
+func ParseTimeout(s string) (time.Duration, error) {
+	if len(s) < 2 || len(s) > 9 {
+		return 0, fmt.Errorf("Grpc-Timeout %q: want 1-8 digits and a unit (H, M, S, m, u, n)", s)
+	}
+	n, err := strconv.ParseUint(s[:len(s)-1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("Grpc-Timeout %q: want 1-8 digits and a unit (H, M, S, m, u, n)", s)
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, fmt.Errorf("Grpc-Timeout %q: unknown unit %q (want H, M, S, m, u or n)", s, s[len(s)-1:])
+	}
+	// 8 digits of hours still fit in a Duration (99,999,999h < 292 years).
+	return time.Duration(n) * unit, nil
+}

@@ -1,0 +1,11 @@
+// Package transcode owns the translation between HTTP+JSON and protobuf for
+// one method: compiling google.api.http rules into bindings (HttpRule → field
+// paths), decoding path variables, query parameters and bodies into request
+// messages, encoding responses and gRPC statuses as JSON with the right HTTP
+// status, and the rules that decide which HTTP headers become gRPC metadata
+// and back.
+//
+// It works on descriptors it is given (from reflection snapshots) and knows
+// nothing of Consul, configuration files or how upstreams are reached. It
+// uses router's Template type, whose variables a binding compiles to fields.
+package transcode

@@ -1,0 +1,196 @@
+package transcode
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// MetadataHeaderPrefix marks HTTP headers that carry gRPC metadata both ways:
+// a request header Grpc-Metadata-Foo becomes metadata "foo", and response
+// metadata "foo" comes back as the header Grpc-Metadata-Foo (grpc-gateway's
+// convention, so its clients keep working).
+const MetadataHeaderPrefix = "Grpc-Metadata-"
+
+// TrailerHeaderPrefix marks response headers that carry the upstream's
+// trailing metadata (Grpc-Trailer-Foo).
+const TrailerHeaderPrefix = "Grpc-Trailer-"
+
+// DefaultAllowedHeaders are the request headers forwarded as metadata when a
+// configuration names none; Grpc-Metadata-* headers are always forwarded.
+var DefaultAllowedHeaders = []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"}
+
+// HeaderRules decide which request headers reach the upstream as gRPC
+// metadata. Built once per upstream; immutable and safe for concurrent use.
+type HeaderRules struct {
+	allowed map[string]string // canonical header name → metadata key
+}
+
+// NewHeaderRules builds rules that forward the named headers (matched without
+// regard to case) plus every Grpc-Metadata-* header with its prefix removed.
+// Nil allow means DefaultAllowedHeaders; an empty, non-nil slice forwards only
+// Grpc-Metadata-* headers. Headers that must never be forwarded (hop-by-hop,
+// Content-Length, Grpc-*, Cookie and the X-Forwarded-* set, which the gateway
+// writes itself) are refused with an error.
+func NewHeaderRules(allow []string) (*HeaderRules, error) {
+	if allow == nil {
+		allow = DefaultAllowedHeaders
+	}
+	h := &HeaderRules{allowed: make(map[string]string, len(allow))}
+	for _, name := range allow {
+		key := strings.ToLower(name)
+		if !validMetadataKey(key) {
+			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: not a valid metadata key", name)
+		}
+		if reservedMetadataKey(key) || key == "cookie" || strings.HasPrefix(key, "x-forwarded-") {
+			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: it is reserved or set by the gateway", name)
+		}
+		h.allowed[textproto.CanonicalMIMEHeaderKey(name)] = key
+	}
+	return h, nil
+}
+
+// Allowed lists the forwarded header names (canonical form), for the admin API.
+func (h *HeaderRules) Allowed() []string {
+	out := make([]string, 0, len(h.allowed))
+	for k := range h.allowed {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Metadata returns the outgoing metadata for an HTTP request: the allowed
+// headers, Grpc-Metadata-* headers without their prefix, and
+// x-forwarded-for/-host/-proto written by the gateway from the connection
+// (client-sent X-Forwarded-* headers are not trusted). Headers named in
+// Connection are dropped as hop-by-hop. Values of "-bin" keys must be base64;
+// an invalid one is an error naming the header.
+func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, error) {
+	md := make(metadata.MD, len(h.allowed)+3)
+	connListed := connectionTokens(r.Header)
+	for name, vals := range r.Header {
+		if connListed != nil && connListed[strings.ToLower(name)] {
+			continue
+		}
+		var key string
+		if k, ok := h.allowed[name]; ok {
+			key = k
+		} else if len(name) > len(MetadataHeaderPrefix) && strings.EqualFold(name[:len(MetadataHeaderPrefix)], MetadataHeaderPrefix) {
+			key = strings.ToLower(name[len(MetadataHeaderPrefix):])
+			if !validMetadataKey(key) || reservedMetadataKey(key) {
+				continue
+			}
+		} else {
+			continue
+		}
+		for _, v := range vals {
+			if strings.HasSuffix(key, "-bin") {
+				raw, err := decodeBinaryHeader(v)
+				if err != nil {
+					return nil, fmt.Errorf("header %s: binary metadata must be base64: %v", name, err)
+				}
+				v = string(raw)
+			} else if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("header %s: value contains a control character", name)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	if clientIP != "" {
+		md["x-forwarded-for"] = []string{clientIP}
+	}
+	if r.Host != "" {
+		md["x-forwarded-host"] = []string{r.Host}
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	md["x-forwarded-proto"] = []string{proto}
+	return md, nil
+}
+
+// WriteResponseMetadata copies upstream header metadata to w as
+// Grpc-Metadata-* headers and trailing metadata as Grpc-Trailer-* headers
+// (unary responses are buffered, so trailers can travel as headers, which
+// every HTTP client can read). Reserved keys are skipped; binary values are
+// base64-encoded.
+func WriteResponseMetadata(w http.Header, header, trailer metadata.MD) {
+	copyMD(w, MetadataHeaderPrefix, header)
+	copyMD(w, TrailerHeaderPrefix, trailer)
+}
+
+func copyMD(w http.Header, prefix string, md metadata.MD) {
+	for k, vals := range md {
+		if reservedMetadataKey(k) || !validMetadataKey(k) {
+			continue
+		}
+		name := textproto.CanonicalMIMEHeaderKey(prefix + k)
+		for _, v := range vals {
+			if strings.HasSuffix(k, "-bin") {
+				v = base64.StdEncoding.EncodeToString([]byte(v))
+			} else if strings.ContainsAny(v, "\r\n\x00") {
+				continue
+			}
+			w[name] = append(w[name], v)
+		}
+	}
+}
+
+// reservedMetadataKey reports keys that belong to the transport: forwarding
+// them would let a caller rewrite the call's framing or deadline.
+func reservedMetadataKey(k string) bool {
+	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
+		return true
+	}
+	switch k {
+	case "content-type", "content-length", "user-agent", "te", "connection", "keep-alive",
+		"proxy-connection", "transfer-encoding", "upgrade", "host", "trailer",
+		"proxy-authenticate", "proxy-authorization":
+		return true
+	}
+	return false
+}
+
+// validMetadataKey follows gRPC's rule for metadata keys: 0-9 a-z _ - . only.
+func validMetadataKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// connectionTokens returns the lower-cased header names listed in Connection
+// (RFC 9110 §7.6.1), or nil when there are none.
+func connectionTokens(h http.Header) map[string]bool {
+	vals := h["Connection"]
+	if len(vals) == 0 {
+		return nil
+	}
+	m := make(map[string]bool)
+	for _, v := range vals {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				m[strings.ToLower(tok)] = true
+			}
+		}
+	}
+	return m
+}
+
+func decodeBinaryHeader(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}

@@ -1,0 +1,277 @@
+package transcode
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"mime"
+	"net/url"
+	"sort"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// Request is the HTTP side of one unary call, as the gateway read it.
+type Request struct {
+	// Vars are the path variables, aligned with the template's variables
+	// (router.Match.Vars).
+	Vars []string
+	// RawQuery is the URL's query string, still encoded.
+	RawQuery string
+	// Body is the whole request body.
+	Body []byte
+	// ContentType is the request's Content-Type header.
+	ContentType string
+}
+
+// DecodeRequest builds the request message for one call: the body first
+// (it replaces the message or the body field), then path variables, then
+// query parameters for the fields neither binds. Errors are gRPC statuses:
+// INVALID_ARGUMENT naming the variable, parameter, field or JSON position at
+// fault. Safe for concurrent use.
+func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
+	msg := dynamicpb.NewMessage(b.Method.Input())
+	if b.hasBody {
+		if err := b.decodeBody(msg, in); err != nil {
+			return nil, err
+		}
+	}
+	for i, fields := range b.pathFields {
+		if i >= len(in.Vars) {
+			break
+		}
+		if err := setPath(msg, fields, in.Vars[i]); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "path variable %s: %q: %v", protoPath(fields), in.Vars[i], err)
+		}
+	}
+	if in.RawQuery != "" {
+		if err := b.decodeQuery(msg, in.RawQuery); err != nil {
+			return nil, err
+		}
+	}
+	return msg, nil
+}
+
+// isJSONContentType accepts what a JSON client may send: no type at all,
+// application/json, and any application/*+json.
+func isJSONContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
+	target := protoreflect.Message(msg)
+	var field protoreflect.FieldDescriptor
+	if !b.bodyStar {
+		field = b.body[0]
+		if field.Message() != nil && !field.IsList() && !field.IsMap() {
+			target = msg.Mutable(field).Message()
+			field = nil
+		}
+	}
+	if field == nil && target.Descriptor().FullName() == httpBodyName {
+		// google.api.HttpBody takes the bytes as they are, with their type.
+		fs := target.Descriptor().Fields()
+		target.Set(fs.ByName("content_type"), protoreflect.ValueOfString(in.ContentType))
+		target.Set(fs.ByName("data"), protoreflect.ValueOfBytes(in.Body))
+		return nil
+	}
+	if !isJSONContentType(in.ContentType) {
+		return status.Errorf(codes.InvalidArgument, "request body: Content-Type %q is not JSON; send application/json", in.ContentType)
+	}
+	body := bytes.TrimSpace(in.Body)
+	if len(body) == 0 {
+		// An empty body is an empty message (or an unset body field), as in grpc-gateway.
+		return nil
+	}
+	if field != nil {
+		// A scalar, repeated or map body field: let protojson parse it as the
+		// value of that field inside its parent message.
+		wrapped := make([]byte, 0, len(body)+len(field.JSONName())+8)
+		wrapped = appendJSONString(append(wrapped, '{'), field.JSONName())
+		wrapped = append(append(append(wrapped, ':'), body...), '}')
+		body = wrapped
+	}
+	if err := b.unmarshal.Unmarshal(body, target.Interface()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "request body: %s", cleanProtoError(err))
+	}
+	if b.updateMask != nil && !msg.Has(b.updateMask) {
+		if err := b.fillUpdateMask(msg, in.Body); err != nil {
+			return status.Errorf(codes.InvalidArgument, "request body: %v", err)
+		}
+	}
+	return nil
+}
+
+// cleanProtoError drops protojson's "proto: " prefix and its non-breaking
+// spaces (it randomizes them to keep callers from matching on text), so the
+// message reads plainly to an HTTP client.
+func cleanProtoError(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\u00a0", " ")
+	s = strings.TrimPrefix(s, "proto:")
+	return strings.TrimSpace(s)
+}
+
+// setPath sets the field at the end of fields, creating the messages on the
+// way, from the text value s.
+func setPath(msg protoreflect.Message, fields []protoreflect.FieldDescriptor, s string) error {
+	for _, f := range fields[:len(fields)-1] {
+		msg = msg.Mutable(f).Message()
+	}
+	last := fields[len(fields)-1]
+	v, err := parseScalar(last, s)
+	if err != nil {
+		return err
+	}
+	msg.Set(last, v)
+	return nil
+}
+
+// decodeQuery applies query parameters: keys are dotted field paths (proto or
+// JSON names), repeated fields take repeated keys, map entries take
+// key[mapkey]=value. Parameters naming fields bound by the path or body are
+// ignored, as are unknown ones, unless the binding is strict.
+func (b *Binding) decodeQuery(msg *dynamicpb.Message, raw string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "query string: %v", err)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic errors and set order
+	for _, key := range keys {
+		if err := b.applyQuery(msg, key, q[key]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string) error {
+	if b.bodyStar {
+		if b.strict {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: this route takes every field from the body; query parameters are not accepted", key)
+		}
+		return nil
+	}
+	path, mapKey, hasMapKey := strings.Cut(key, "[")
+	if hasMapKey {
+		if !strings.HasSuffix(mapKey, "]") {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: expected name[key]", key)
+		}
+		mapKey = mapKey[:len(mapKey)-1]
+	}
+	names := strings.Split(path, ".")
+	fields, err := fieldPath(msg.Descriptor(), names)
+	if err != nil {
+		if b.strict {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: unknown field: %v", key, err)
+		}
+		return nil
+	}
+	for i := range fields {
+		if b.bound[protoPath(fields[:i+1])] {
+			if b.strict {
+				return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is bound by the path or body", key, protoPath(fields[:i+1]))
+			}
+			return nil
+		}
+	}
+	badf := func(v string, err error) error {
+		return status.Errorf(codes.InvalidArgument, "query parameter %q: invalid value %q for field %s: %v", key, v, fields[len(fields)-1].FullName(), err)
+	}
+	for _, f := range fields[:len(fields)-1] {
+		msg = msg.Mutable(f).Message()
+	}
+	f := fields[len(fields)-1]
+	switch {
+	case f.IsMap():
+		if !hasMapKey {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is a map; use %s[key]=value", key, f.FullName(), path)
+		}
+		k, err := parseScalar(f.MapKey(), mapKey)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: invalid map key %q: %v", key, mapKey, err)
+		}
+		v, err := parseScalar(f.MapValue(), vals[len(vals)-1])
+		if err != nil {
+			return badf(vals[len(vals)-1], err)
+		}
+		msg.Mutable(f).Map().Set(k.MapKey(), v)
+	case hasMapKey:
+		return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is not a map", key, f.FullName())
+	case f.IsList():
+		list := msg.Mutable(f).List()
+		for _, s := range vals {
+			v, err := parseScalar(f, s)
+			if err != nil {
+				return badf(s, err)
+			}
+			list.Append(v)
+		}
+	default:
+		if len(vals) > 1 {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is not repeated but was given %d times", key, f.FullName(), len(vals))
+		}
+		v, err := parseScalar(f, vals[0])
+		if err != nil {
+			return badf(vals[0], err)
+		}
+		msg.Set(f, v)
+	}
+	return nil
+}
+
+// fillUpdateMask sets update_mask from the JSON keys present in the body
+// field, so a PATCH that sends only some fields updates only those (the
+// partial-update convention of grpc-gateway and Google's API design guide).
+func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil // not an object: nothing to derive; the body decoded already
+	}
+	var paths []string
+	collectPaths(b.body[0].Message(), obj, "", &paths)
+	sort.Strings(paths)
+	mask := msg.Mutable(b.updateMask).Message()
+	list := mask.Mutable(mask.Descriptor().Fields().ByName("paths")).List()
+	for _, p := range paths {
+		list.Append(protoreflect.ValueOfString(p))
+	}
+	return nil
+}
+
+func collectPaths(md protoreflect.MessageDescriptor, obj map[string]json.RawMessage, prefix string, out *[]string) {
+	for k, raw := range obj {
+		f := lookupField(md, k)
+		if f == nil {
+			continue
+		}
+		p := prefix + string(f.Name())
+		if f.Message() != nil && !f.IsList() && !f.IsMap() && !isWellKnown(f.Message().FullName()) {
+			var sub map[string]json.RawMessage
+			if json.Unmarshal(raw, &sub) == nil && len(sub) > 0 {
+				collectPaths(f.Message(), sub, p+".", out)
+				continue
+			}
+		}
+		*out = append(*out, p)
+	}
+}
+
+func isWellKnown(n protoreflect.FullName) bool {
+	return strings.HasPrefix(string(n), "google.protobuf.")
+}

@@ -1,0 +1,223 @@
+package transcode
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	ts := timestamppb.New(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC))
+	tests := []struct {
+		name     string
+		method   string
+		tmpl     string
+		path     string
+		query    string
+		body     string
+		ctype    string
+		strict   bool
+		want     proto.Message
+		wantErr  string
+		wantCode codes.Code
+	}{
+		{
+			name: "path variable", method: "GetShelf", tmpl: "/v1/{name=shelves/*}",
+			path: "/v1/shelves/1", want: &librarypb.GetShelfRequest{Name: "shelves/1"},
+		},
+		{
+			name: "multi-segment variable", method: "GetBook", tmpl: "/v1/{name=shelves/*/books/*}",
+			path: "/v1/shelves/1/books/2", want: &librarypb.GetBookRequest{Name: "shelves/1/books/2"},
+		},
+		{
+			name: "additional binding", method: "GetBook", tmpl: "/v1/{name=authors/*/books/*}",
+			path: "/v1/authors/leguin/books/2", want: &librarypb.GetBookRequest{Name: "authors/leguin/books/2"},
+		},
+		{
+			name: "query of every kind", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path:  "/v1/shelves/1/books",
+			query: "pageSize=5&genre=HISTORY&tags=a&tags=b&published_after=2020-01-02T03:04:05Z&minRating=4.5&filter.author=Le+Guin&page_token=x",
+			want: &librarypb.ListBooksRequest{
+				Parent: "shelves/1", PageSize: 5, PageToken: "x", Genre: librarypb.Genre_HISTORY, Tags: []string{"a", "b"},
+				PublishedAfter: ts, MinRating: wrapperspb.Double(4.5), Filter: &librarypb.BookFilter{Author: "Le Guin"},
+			},
+		},
+		{
+			name: "enum by number", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "genre=3",
+			want: &librarypb.ListBooksRequest{Parent: "shelves/1", Genre: librarypb.Genre_SCIENCE},
+		},
+		{
+			name: "query cannot override the path", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "parent=shelves/2",
+			want: &librarypb.ListBooksRequest{Parent: "shelves/1"},
+		},
+		{
+			name: "unknown query parameter ignored", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "nope=1&utm_source=x",
+			want: &librarypb.ListBooksRequest{Parent: "shelves/1"},
+		},
+		{
+			name: "unknown query parameter rejected when strict", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "nope=1", strict: true,
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "nope": unknown field: message library.v1.ListBooksRequest has no field "nope"`,
+		},
+		{
+			name: "bad int", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "page_size=ten",
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "page_size": invalid value "ten" for field library.v1.ListBooksRequest.page_size: expected a 32-bit integer`,
+		},
+		{
+			name: "bad enum", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "genre=POEM",
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "genre": invalid value "POEM" for field library.v1.ListBooksRequest.genre: expected a value of enum library.v1.Genre (GENRE_UNSPECIFIED, FICTION, HISTORY, SCIENCE, POETRY) or its number`,
+		},
+		{
+			name: "bad timestamp", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "publishedAfter=yesterday",
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "publishedAfter": invalid value "yesterday" for field library.v1.ListBooksRequest.published_after: expected a Timestamp in its JSON form`,
+		},
+		{
+			name: "scalar given twice", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "page_size=1&page_size=2",
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "page_size": field library.v1.ListBooksRequest.page_size is not repeated but was given 2 times`,
+		},
+		{
+			name: "body field plus path plus query", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "book_id=dune",
+			body: `{"title":"Dune","page_count":"412","titleOriginal":"Dune","checksum":"AQID","labels":{"k":"v"},"inStock":true}`,
+			want: &librarypb.CreateBookRequest{Parent: "shelves/1", BookId: "dune", Book: &librarypb.Book{
+				Title: "Dune", PageCount: 412, OriginalTitle: "Dune", Checksum: []byte{1, 2, 3},
+				Labels: map[string]string{"k": "v"}, Availability: &librarypb.Book_InStock{InStock: true},
+			}},
+		},
+		{
+			name: "int64 as number, url-safe base64, original name", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `{"pageCount":412,"checksum":"-_8","original_title":"x"}`,
+			want: &librarypb.CreateBookRequest{Parent: "shelves/1", Book: &librarypb.Book{PageCount: 412, Checksum: []byte{0xfb, 0xff}, OriginalTitle: "x"}},
+		},
+		{
+			name: "query for a body-bound field ignored", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "book.title=Q", body: `{"title":"B"}`,
+			want: &librarypb.CreateBookRequest{Parent: "shelves/1", Book: &librarypb.Book{Title: "B"}},
+		},
+		{
+			name: "unknown body field ignored", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `{"title":"B","shiny":1}`,
+			want: &librarypb.CreateBookRequest{Parent: "shelves/1", Book: &librarypb.Book{Title: "B"}},
+		},
+		{
+			name: "unknown body field rejected when strict", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `{"title":"B","shiny":1}`, strict: true,
+			wantCode: codes.InvalidArgument, wantErr: `request body: (line 1:14): unknown field "shiny"`,
+		},
+		{
+			name: "malformed JSON names the position", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `{"title": "B",}`,
+			wantCode: codes.InvalidArgument, wantErr: `request body: syntax error (line 1:15): unexpected token }`,
+		},
+		{
+			name: "wrong JSON type names the field", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `{"pageCount": true}`,
+			wantCode: codes.InvalidArgument, wantErr: `request body: (line 1:15): invalid value for int64 field pageCount: true`,
+		},
+		{
+			name: "not JSON", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", body: `title=x`, ctype: "application/x-www-form-urlencoded",
+			wantCode: codes.InvalidArgument, wantErr: `request body: Content-Type "application/x-www-form-urlencoded" is not JSON; send application/json`,
+		},
+		{
+			name: "empty body is an empty message", method: "MergeShelves", tmpl: "/v1/{name=shelves/*}:merge",
+			path: "/v1/shelves/1:merge", want: &librarypb.MergeShelvesRequest{Name: "shelves/1"},
+		},
+		{
+			name: "body star and path variable", method: "MoveBook", tmpl: "/v1/{name=shelves/*/books/*}:move",
+			path: "/v1/shelves/1/books/2:move", body: `{"otherShelfName":"shelves/2","name":"ignored"}`,
+			want: &librarypb.MoveBookRequest{Name: "shelves/1/books/2", OtherShelfName: "shelves/2"},
+		},
+		{
+			name: "patch fills update_mask from body keys", method: "UpdateBook", tmpl: "/v1/{book.name=shelves/*/books/*}",
+			path: "/v1/shelves/1/books/2", body: `{"title":"T","pageCount":"7","labels":{"a":"b"},"rating":4}`,
+			want: &librarypb.UpdateBookRequest{
+				Book:       &librarypb.Book{Name: "shelves/1/books/2", Title: "T", PageCount: 7, Labels: map[string]string{"a": "b"}, Rating: wrapperspb.Double(4)},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels", "page_count", "rating", "title"}},
+			},
+		},
+		{
+			name: "patch keeps a mask the client set", method: "UpdateBook", tmpl: "/v1/{book.name=shelves/*/books/*}",
+			path: "/v1/shelves/1/books/2", query: "update_mask=title", body: `{"title":"T","author":"A"}`,
+			want: &librarypb.UpdateBookRequest{
+				Book:       &librarypb.Book{Name: "shelves/1/books/2", Title: "T", Author: "A"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+			},
+		},
+		{
+			name: "HttpBody request field takes raw bytes", method: "UploadBookCover", tmpl: "/v1/{name=shelves/*/books/*}/cover",
+			path: "/v1/shelves/1/books/2/cover", body: "<svg/>", ctype: "image/svg+xml",
+			want: &librarypb.UploadBookCoverRequest{Name: "shelves/1/books/2", Cover: &httpbody.HttpBody{ContentType: "image/svg+xml", Data: []byte("<svg/>")}},
+		},
+		{
+			name: "percent-decoded single-segment variable", method: "GetShelf", tmpl: "/v1/{name=shelves/*}",
+			path: "/v1/shelves/a%20b", want: &librarypb.GetShelfRequest{Name: "shelves/a b"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bindingFor(t, tc.method, tc.tmpl, Options{Strict: tc.strict})
+			ctype := tc.ctype
+			if ctype == "" && tc.body != "" {
+				ctype = "application/json"
+			}
+			got, err := b.DecodeRequest(Request{Vars: vars(t, b, tc.path), RawQuery: tc.query, Body: []byte(tc.body), ContentType: ctype})
+			if tc.wantErr != "" {
+				st := status.Convert(err)
+				if err == nil || st.Code() != tc.wantCode || st.Message() != tc.wantErr {
+					t.Fatalf("error = %v (%v)\nwant %v: %s", err, st.Code(), tc.wantCode, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			typed := as(t, got, tc.want.ProtoReflect().New().Interface())
+			if !proto.Equal(typed, tc.want) {
+				t.Fatalf("got  %v\nwant %v", typed, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeRequestMapQuery(t *testing.T) {
+	// Maps in query strings use grpc-gateway's key[mapkey]=value form; the
+	// library API has none in a query-bound position, so compile a rule that
+	// puts Book's fields in the query.
+	md := libraryMethod(t, "UpdateBook")
+	rule := Rules(md)
+	rule.Body = ""
+	bs, err := Compile(md, rule, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bs[0]
+	got, err := b.DecodeRequest(Request{Vars: vars(t, b, "/v1/shelves/1/books/2"), RawQuery: "book.labels[color]=red&book.labels[size]=2&book.tags=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &librarypb.UpdateBookRequest{Book: &librarypb.Book{Name: "shelves/1/books/2", Labels: map[string]string{"color": "red", "size": "2"}, Tags: []string{"x"}}}
+	if typed := as(t, got, &librarypb.UpdateBookRequest{}); !proto.Equal(typed, want) {
+		t.Fatalf("got %v, want %v", typed, want)
+	}
+	_, err = b.DecodeRequest(Request{Vars: vars(t, b, "/v1/shelves/1/books/2"), RawQuery: "book.labels=red"})
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "is a map; use book.labels[key]=value") {
+		t.Fatalf("error = %v", err)
+	}
+}
