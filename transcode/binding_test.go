@@ -58,7 +58,9 @@ func TestDefaultRule(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	get := func(p string) *annotations.HttpRule { return &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: p}} }
+	get := func(p string) *annotations.HttpRule {
+		return &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: p}}
+	}
 	post := func(p, body string) *annotations.HttpRule {
 		return &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: p}, Body: body}
 	}
