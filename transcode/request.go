@@ -3,6 +3,7 @@ package transcode
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 
 	"mime"
 	"net/url"
@@ -57,6 +58,23 @@ func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
 	return msg, nil
 }
 
+// MediaTypeError reports a body whose Content-Type is not JSON where JSON is
+// expected; the gateway answers 415. Form and text/plain bodies are refused
+// rather than sniffed because browsers send them cross-origin without a
+// CORS preflight.
+type MediaTypeError struct {
+	ContentType string
+}
+
+func (e *MediaTypeError) Error() string {
+	return fmt.Sprintf("request body: Content-Type %q is not JSON; send application/json", e.ContentType)
+}
+
+// GRPCStatus makes the error an INVALID_ARGUMENT status.
+func (e *MediaTypeError) GRPCStatus() *status.Status {
+	return status.New(codes.InvalidArgument, e.Error())
+}
+
 // isJSONContentType accepts what a JSON client may send: no type at all,
 // application/json, and any application/*+json.
 func isJSONContentType(ct string) bool {
@@ -88,7 +106,7 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 		return nil
 	}
 	if !isJSONContentType(in.ContentType) {
-		return status.Errorf(codes.InvalidArgument, "request body: Content-Type %q is not JSON; send application/json", in.ContentType)
+		return &MediaTypeError{ContentType: in.ContentType}
 	}
 	body := bytes.TrimSpace(in.Body)
 	if len(body) == 0 {

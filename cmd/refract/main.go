@@ -1,0 +1,146 @@
+// Command refract runs the gateway: HTTP+JSON in front of gRPC backends that
+// have server reflection on.
+//
+//	refract -config refract.yaml   serve what the config file describes
+//	refract -demo                  start the example backends in process and serve them
+//
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad
+// flags or an invalid config.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path of the YAML config file")
+	demo := fs.Bool("demo", false, "start the example backends in process and serve them (no config file needed)")
+	listen := fs.String("listen", "", "public listener host:port (overrides the config; demo default 127.0.0.1:8080)")
+	admin := fs.String("admin", "", "admin listener host:port, or off (overrides the config; demo default 127.0.0.1:9901)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *demo == (*configPath != "") {
+		fmt.Fprintln(stderr, "refract: give exactly one of -config FILE or -demo")
+		fs.Usage()
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cfg *gateway.Config
+	var cleanup func()
+	var err error
+	if *demo {
+		cfg, cleanup, err = demoConfig()
+		if err != nil {
+			fmt.Fprintln(stderr, "refract:", err)
+			return 1
+		}
+		defer cleanup()
+	} else if cfg, err = gateway.LoadConfig(*configPath); err != nil {
+		fmt.Fprintln(stderr, "refract:", err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *admin != "" {
+		cfg.Admin = *admin
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "refract:", err)
+		return 2
+	}
+
+	log := gateway.NewLogger(cfg.Log, stderr)
+	gw, err := gateway.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "refract:", err)
+		return 2
+	}
+	defer gw.Close()
+
+	if *demo {
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := gw.WaitReady(wctx); err != nil {
+				log.Error().Err(err).Msg("demo backends did not become ready")
+				return
+			}
+			printDemo(stdout, cfg.Listen, cfg.Admin)
+		}()
+	}
+	if err := gw.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("refract stopped")
+		return 1
+	}
+	log.Info().Msg("refract stopped cleanly")
+	return 0
+}
+
+// demoConfig starts the example backends on free loopback ports and returns
+// a config that serves them.
+func demoConfig() (*gateway.Config, func(), error) {
+	lib, err := examples.StartLibrary("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo: library backend: %w", err)
+	}
+	echo, err := examples.StartEcho("127.0.0.1:0")
+	if err != nil {
+		lib.Stop()
+		return nil, nil, fmt.Errorf("demo: echo backend: %w", err)
+	}
+	yaml := fmt.Sprintf(`
+log: {format: console}
+upstreams:
+  - name: library
+    static: [%q]
+  - name: echo
+    static: [%q]
+`, lib.Addr, echo.Addr)
+	cfg, err := gateway.ParseConfig([]byte(yaml))
+	if err != nil {
+		lib.Stop()
+		echo.Stop()
+		return nil, nil, err
+	}
+	return cfg, func() { lib.Stop(); echo.Stop() }, nil
+}
+
+func printDemo(w io.Writer, listen, admin string) {
+	base := "http://" + listen
+	fmt.Fprintf(w, `
+refract demo is up: the library and echo example backends, reflected and served at %[1]s
+
+Try:
+  curl -s %[1]s/v1/shelves
+  curl -s %[1]s/v1/shelves/1/books/1
+  curl -s '%[1]s/v1/shelves/1/books?genre=FICTION&page_size=1'
+  curl -s -X POST %[1]s/v1/shelves/1/books -H 'Content-Type: application/json' -d '{"title":"Dune","author":"Frank Herbert","pageCount":"412"}'
+  curl -s -X PATCH %[1]s/v1/shelves/1/books/2 -H 'Content-Type: application/json' -d '{"title":"A New Title"}'
+  curl -s %[1]s/v1/shelves/9
+  curl -s -X POST %[1]s/echo.v1.EchoService/Echo -H 'Content-Type: application/json' -d '{"message":"hello"}'
+  curl -s %[2]s/admin/routes
+
+Ctrl-C stops it.
+`, base, "http://"+admin)
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"encoding/json"
+	"log"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// AdminHandler serves the admin API: /healthz (the process is alive),
+// /readyz (200 once every required upstream has descriptors and the
+// gateway is serving and not draining; 503 with the reasons otherwise),
+// /admin/routes (the routes being served) and /admin/descriptors (the
+// descriptor cache per upstream; POST refreshes now).
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, missing := g.Ready()
+		var reasons []string
+		if len(missing) > 0 {
+			reasons = append(reasons, "no descriptors yet for upstreams: "+strings.Join(missing, ", "))
+		}
+		if !g.serving.Load() {
+			ok, reasons = false, append(reasons, "listeners are not up")
+		}
+		if g.draining.Load() {
+			ok, reasons = false, append(reasons, "draining")
+		}
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
+		g.buildMu.Lock()
+		problems := map[string][]string{}
+		for name, b := range g.built {
+			if len(b.problems) > 0 {
+				problems[name] = b.problems
+			}
+		}
+		g.buildMu.Unlock()
+		resp := map[string]any{"routes": g.Routes(), "unrouted": problems}
+		if be := g.buildErr.Load(); be != nil {
+			resp["build_error"] = be.err.Error()
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, g.cache.Stats())
+	})
+	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := g.cache.Refresh(r.Context(), r.PathValue("upstream")); err != nil {
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, g.cache.Stats())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// newStdLogger routes net/http's internal errors (TLS handshakes, bad
+// requests it rejects itself) into the structured log.
+func newStdLogger(l zerolog.Logger) *log.Logger {
+	return log.New(l.With().Str("component", "http").Logger(), "", 0)
+}

@@ -1,0 +1,365 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/transcode"
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/genproto/googleapis/api/annotations"
+)
+
+// Config is refract's whole configuration, as read from YAML. Keys are
+// strict: an unknown key is an error naming its line. Use LoadConfig or
+// ParseConfig, which apply defaults and validate.
+type Config struct {
+	// Listen is the public HTTP listener (HTTP/1.1 and h2c, or TLS when TLS
+	// is set). Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// TLS serves the public listener over TLS (HTTP/1.1 and HTTP/2).
+	TLS *ServerTLS `yaml:"tls"`
+	// Admin is the admin listener (/healthz, /readyz); default
+	// 127.0.0.1:9901; "off" disables it.
+	Admin string `yaml:"admin"`
+	// Log sets the log level (debug, info, warn, error; default info) and
+	// format (json, the default, or console).
+	Log LogConfig `yaml:"log"`
+	// Reflection tunes the descriptor cache.
+	Reflection ReflectionConfig `yaml:"reflection"`
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default 4 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// on SIGINT/SIGTERM. Default 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Upstreams are the gRPC backends; at least one.
+	Upstreams []Upstream `yaml:"upstreams"`
+}
+
+// ServerTLS names the certificate and key files of a TLS listener.
+type ServerTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// LogConfig is the logging setup.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// ReflectionConfig tunes the descriptor cache shared by all upstreams.
+type ReflectionConfig struct {
+	// RefreshInterval is how often descriptors are re-fetched (jittered);
+	// default 30s.
+	RefreshInterval Duration `yaml:"refresh_interval"`
+	// FetchTimeout bounds one fetch; default 10s.
+	FetchTimeout Duration `yaml:"fetch_timeout"`
+}
+
+// Upstream is one gRPC backend (a set of endpoints serving the same API).
+type Upstream struct {
+	// Name identifies the upstream in logs, errors and the admin API.
+	Name string `yaml:"name"`
+	// Static lists fixed endpoints, host:port.
+	Static []string `yaml:"static"`
+	// Timeout is the deadline of each call unless the client asks for a
+	// shorter one with Grpc-Timeout. Default 30s.
+	Timeout Duration `yaml:"timeout"`
+	// Balancer is the grpc-go load-balancing policy: round_robin (default),
+	// pick_first or least_request.
+	Balancer string `yaml:"balancer"`
+	// TLS connects to the upstream over TLS (mTLS when cert and key are set);
+	// plaintext HTTP/2 when absent.
+	TLS *UpstreamTLS `yaml:"tls"`
+	// DefaultRoutes gives methods without google.api.http rules the route
+	// POST /{package.Service}/{Method}; default true.
+	DefaultRoutes *bool `yaml:"default_routes"`
+	// Strict turns unknown JSON fields and query parameters into 400 errors.
+	Strict bool `yaml:"strict"`
+	// JSON sets the response mapping options.
+	JSON JSONConfig `yaml:"json"`
+	// ForwardHeaders lists the request headers passed to the upstream as
+	// metadata (Grpc-Metadata-* always are). Default: Authorization,
+	// X-Request-Id, Traceparent, Tracestate.
+	ForwardHeaders []string `yaml:"forward_headers"`
+	// Rules add or replace HTTP rules by method full name (selector); a rule
+	// here replaces the method's google.api.http annotation.
+	Rules []HTTPRule `yaml:"rules"`
+	// Optional upstreams do not hold /readyz at 503 while their descriptors
+	// are missing.
+	Optional bool `yaml:"optional"`
+}
+
+// UpstreamTLS is how refract dials an upstream over TLS.
+type UpstreamTLS struct {
+	// CA is a PEM file of roots to verify the upstream with; the system
+	// roots when empty.
+	CA string `yaml:"ca"`
+	// Cert and Key are the client certificate for mTLS.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName overrides the name verified in the upstream's certificate.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables verification; for tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// JSONConfig is an upstream's proto3 JSON response mapping.
+type JSONConfig struct {
+	// UseProtoNames writes .proto field names instead of json_name.
+	UseProtoNames bool `yaml:"use_proto_names"`
+	// EmitUnpopulated writes fields at their zero value; default true.
+	EmitUnpopulated *bool `yaml:"emit_unpopulated"`
+}
+
+// HTTPRule is a google.api.http rule in YAML, as in a Google service config's
+// http.rules: one of get/put/post/delete/patch/custom, body, response_body
+// and additional_bindings.
+type HTTPRule struct {
+	Selector           string         `yaml:"selector"`
+	Get                string         `yaml:"get"`
+	Put                string         `yaml:"put"`
+	Post               string         `yaml:"post"`
+	Delete             string         `yaml:"delete"`
+	Patch              string         `yaml:"patch"`
+	Custom             *CustomPattern `yaml:"custom"`
+	Body               string         `yaml:"body"`
+	ResponseBody       string         `yaml:"response_body"`
+	AdditionalBindings []HTTPRule     `yaml:"additional_bindings"`
+}
+
+// CustomPattern is a rule with a custom HTTP method.
+type CustomPattern struct {
+	Kind string `yaml:"kind"`
+	Path string `yaml:"path"`
+}
+
+// Duration is a time.Duration written as "1.5s", "300ms", "2m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 500ms, 10s, 1m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// LoadConfig reads, parses and validates the YAML file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses YAML strictly (unknown keys are errors with their line
+// numbers), applies defaults and validates the whole configuration.
+func ParseConfig(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config: empty file")
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Admin == "" {
+		c.Admin = "127.0.0.1:9901"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 4 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(15 * time.Second)
+	}
+	if c.Reflection.RefreshInterval == 0 {
+		c.Reflection.RefreshInterval = Duration(30 * time.Second)
+	}
+	if c.Reflection.FetchTimeout == 0 {
+		c.Reflection.FetchTimeout = Duration(10 * time.Second)
+	}
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if u.Timeout == 0 {
+			u.Timeout = Duration(30 * time.Second)
+		}
+		if u.Balancer == "" {
+			u.Balancer = "round_robin"
+		}
+		if u.DefaultRoutes == nil {
+			u.DefaultRoutes = ptr(true)
+		}
+		if u.JSON.EmitUnpopulated == nil {
+			u.JSON.EmitUnpopulated = ptr(true)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var upstreamName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.-]{0,62}[a-z0-9])?$`)
+
+// Validate checks the whole configuration and reports every problem found,
+// each prefixed by the key it concerns.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if c.Admin != "off" {
+		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
+			bad("admin", "%q is not host:port (or \"off\")", c.Admin)
+		} else if c.Admin == c.Listen {
+			bad("admin", "must differ from listen: the admin API is never served on the public listener")
+		}
+	}
+	if c.TLS != nil && (c.TLS.Cert == "" || c.TLS.Key == "") {
+		bad("tls", "both cert and key are required")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "%q is not json or console", c.Log.Format)
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("max_body_bytes", "must be positive")
+	}
+	if len(c.Upstreams) == 0 {
+		bad("upstreams", "at least one upstream is required")
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Upstreams {
+		key := fmt.Sprintf("upstreams[%d]", i)
+		if !upstreamName.MatchString(u.Name) {
+			bad(key+".name", "%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", u.Name)
+		} else if seen[u.Name] {
+			bad(key+".name", "%q is used twice", u.Name)
+		}
+		seen[u.Name] = true
+		if len(u.Static) == 0 {
+			bad(key, "an endpoint source is required (static)")
+		} else if _, err := discovery.NewStatic(u.Static); err != nil {
+			bad(key+".static", "%v", err)
+		}
+		switch u.Balancer {
+		case "round_robin", "pick_first", "least_request":
+		default:
+			bad(key+".balancer", "%q is not round_robin, pick_first or least_request", u.Balancer)
+		}
+		if u.TLS != nil && (u.TLS.Cert == "") != (u.TLS.Key == "") {
+			bad(key+".tls", "cert and key go together")
+		}
+		if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
+			bad(key+".forward_headers", "%v", err)
+		}
+		selectors := map[string]bool{}
+		for j, r := range u.Rules {
+			rk := fmt.Sprintf("%s.rules[%d]", key, j)
+			if r.Selector == "" {
+				bad(rk+".selector", "required: the method's full name, e.g. library.v1.LibraryService.GetShelf")
+			} else if selectors[r.Selector] {
+				bad(rk+".selector", "%q has two rules; use additional_bindings", r.Selector)
+			}
+			selectors[r.Selector] = true
+			if _, err := r.toProto(true); err != nil {
+				bad(rk, "%v", err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// toProto converts the rule to the annotation type the transcoder compiles.
+func (r HTTPRule) toProto(top bool) (*annotations.HttpRule, error) {
+	out := &annotations.HttpRule{Selector: r.Selector, Body: r.Body, ResponseBody: r.ResponseBody}
+	n := 0
+	if r.Get != "" {
+		n++
+		out.Pattern = &annotations.HttpRule_Get{Get: r.Get}
+	}
+	if r.Put != "" {
+		n++
+		out.Pattern = &annotations.HttpRule_Put{Put: r.Put}
+	}
+	if r.Post != "" {
+		n++
+		out.Pattern = &annotations.HttpRule_Post{Post: r.Post}
+	}
+	if r.Delete != "" {
+		n++
+		out.Pattern = &annotations.HttpRule_Delete{Delete: r.Delete}
+	}
+	if r.Patch != "" {
+		n++
+		out.Pattern = &annotations.HttpRule_Patch{Patch: r.Patch}
+	}
+	if r.Custom != nil {
+		n++
+		if strings.TrimSpace(r.Custom.Kind) == "" || r.Custom.Path == "" {
+			return nil, fmt.Errorf("custom needs kind and path")
+		}
+		out.Pattern = &annotations.HttpRule_Custom{Custom: &annotations.CustomHttpPattern{Kind: r.Custom.Kind, Path: r.Custom.Path}}
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("exactly one of get, put, post, delete, patch, custom is required (found %d)", n)
+	}
+	for i, ab := range r.AdditionalBindings {
+		if !top {
+			return nil, fmt.Errorf("additional_bindings must not nest")
+		}
+		if ab.Selector != "" {
+			return nil, fmt.Errorf("additional_bindings[%d]: selector belongs on the outer rule only", i)
+		}
+		p, err := ab.toProto(false)
+		if err != nil {
+			return nil, fmt.Errorf("additional_bindings[%d]: %w", i, err)
+		}
+		out.AdditionalBindings = append(out.AdditionalBindings, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,25 @@
+package gateway
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// NewLogger builds the process logger from the log config, writing to w
+// (os.Stderr when nil).
+func NewLogger(c LogConfig, w io.Writer) zerolog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	if c.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil || c.Level == "" {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
