@@ -23,7 +23,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		ok, missing := g.Ready()
 		var reasons []string
 		if len(missing) > 0 {
-			reasons = append(reasons, "no descriptors yet for upstreams: "+strings.Join(missing, ", "))
+			reasons = append(reasons, "no routes yet (descriptors pending) for upstreams: "+strings.Join(missing, ", "))
 		}
 		if !g.serving.Load() {
 			ok, reasons = false, append(reasons, "listeners are not up")

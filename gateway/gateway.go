@@ -29,6 +29,7 @@ type Gateway struct {
 	buildMu  sync.Mutex
 	built    map[string]*upstreamRoutes // guarded by buildMu
 	buildErr atomic.Pointer[buildError]
+	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -88,12 +89,16 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 // Handler is the public HTTP handler: every route, nothing of the admin API.
 func (g *Gateway) Handler() http.Handler { return g }
 
-// Ready reports whether every non-optional upstream has descriptors, and
-// which do not.
+// Ready reports whether the routes of every non-optional upstream are being
+// served, and which are not.
 func (g *Gateway) Ready() (bool, []string) {
+	var routed map[string]bool
+	if p := g.routed.Load(); p != nil {
+		routed = *p
+	}
 	var missing []string
 	for _, u := range g.upstreams {
-		if !u.cfg.Optional && g.cache.Snapshot(u.name) == nil {
+		if !u.cfg.Optional && !routed[u.name] {
 			missing = append(missing, u.name)
 		}
 	}

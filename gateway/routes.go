@@ -110,6 +110,7 @@ func (g *Gateway) rebuildRoutes() {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
 	var all []router.Entry[*route]
+	routed := map[string]bool{}
 	for _, u := range g.upstreams {
 		snap := g.cache.Snapshot(u.name)
 		prev := g.built[u.name]
@@ -125,6 +126,7 @@ func (g *Gateway) rebuildRoutes() {
 				g.buildErr.Store(&buildError{upstream: u.name, err: err})
 				if prev != nil {
 					all = append(all, prev.entries...)
+					routed[u.name] = true
 				}
 				continue
 			}
@@ -136,6 +138,7 @@ func (g *Gateway) rebuildRoutes() {
 			prev = next
 		}
 		all = append(all, prev.entries...)
+		routed[u.name] = true
 	}
 	tbl, err := router.NewTable(all)
 	if err != nil {
@@ -145,6 +148,7 @@ func (g *Gateway) rebuildRoutes() {
 	}
 	g.buildErr.Store(nil)
 	g.routes.Store(tbl)
+	g.routed.Store(&routed)
 }
 
 type buildError struct {

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	if code, body := get(t, h.admin+"/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("healthz %d %s", code, body)
+	}
+	if code, body := get(t, h.admin+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	code, body := get(t, h.admin+"/admin/routes")
+	var routes struct {
+		Routes []RouteInfo `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != 200 || len(routes.Routes) != 16 {
+		t.Fatalf("routes %d %v %s", code, err, body)
+	}
+	code, body = get(t, h.admin+"/admin/descriptors")
+	if code != 200 || !strings.Contains(body, "library.v1.LibraryService") {
+		t.Fatalf("descriptors %d %s", code, body)
+	}
+	resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("refresh %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// The admin API is not on the public listener.
+	if code, _ := get(t, h.base+"/healthz"); code != 404 {
+		t.Fatalf("public /healthz answered %d", code)
+	}
+}
+
+func TestReadyzWaitsForDescriptors(t *testing.T) {
+	// Reserve a port with nothing behind it: the upstream never answers.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	cfg, err := ParseConfig([]byte(libraryConfig(addr, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	pub, _ := net.Listen("tcp", "127.0.0.1:0")
+	adm, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(ctx, pub, adm) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 5*time.Second, "admin listener", func() bool {
+		c, err := net.Dial("tcp", adm.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	code, body := get(t, "http://"+adm.Addr().String()+"/readyz")
+	if code != 503 || !strings.Contains(body, "no routes yet (descriptors pending) for upstreams: library") {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+}

@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte("upstreams:\n  - name: library\n    static: [\"127.0.0.1:50051\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := cfg.Upstreams[0]
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Admin != "127.0.0.1:9901" || cfg.MaxBodyBytes != 4<<20 ||
+		time.Duration(u.Timeout) != 30*time.Second || u.Balancer != "round_robin" || !*u.DefaultRoutes ||
+		!*u.JSON.EmitUnpopulated || time.Duration(cfg.Reflection.RefreshInterval) != 30*time.Second {
+		t.Fatalf("defaults not applied: %+v %+v", cfg, u)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key names its line", "listen: 127.0.0.1:8080\nupstream:\n  - name: x\n", "line 2: field upstream not found in type gateway.Config"},
+		{"unknown nested key", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    timout: 1s\n", "line 4: field timout not found in type gateway.Upstream"},
+		{"bad duration", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    timeout: soon\n", `line 4: "soon" is not a duration`},
+		{"empty", "", "config: empty file"},
+		{"no upstreams", "listen: 127.0.0.1:8080\n", "config: upstreams: at least one upstream is required"},
+		{"bad name", "upstreams:\n  - name: Library!\n    static: [\"127.0.0.1:1\"]\n", `config: upstreams[0].name: "Library!" must be 1-64 lower-case letters`},
+		{"duplicate name", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n  - {name: a, static: [\"127.0.0.1:2\"]}\n", `config: upstreams[1].name: "a" is used twice`},
+		{"bad address", "upstreams:\n  - {name: a, static: [\"localhost\"]}\n", `config: upstreams[0].static: discovery: address "localhost": want host:port`},
+		{"no source", "upstreams:\n  - {name: a}\n", "config: upstreams[0]: an endpoint source is required (static)"},
+		{"bad balancer", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], balancer: random}\n", `config: upstreams[0].balancer: "random" is not round_robin, pick_first or least_request`},
+		{"forbidden header", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], forward_headers: [Cookie]}\n", `config: upstreams[0].forward_headers: transcode: header "Cookie" cannot be forwarded`},
+		{"admin on the public listener", "listen: 127.0.0.1:80\nadmin: 127.0.0.1:80\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n", "config: admin: must differ from listen"},
+		{"rule without pattern", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    rules:\n      - selector: a.B.C\n        body: \"*\"\n", "config: upstreams[0].rules[0]: exactly one of get, put, post, delete, patch, custom is required (found 0)"},
+		{"rule without selector", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    rules:\n      - get: /x\n", "config: upstreams[0].rules[0].selector: required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, err := ParseConfig([]byte("log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"], balancer: b}\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"log.level", "upstreams[0].static", "upstreams[0].balancer"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q missing from %v", want, err)
+		}
+	}
+}
+
+func TestExampleConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configs found")
+	}
+	for _, f := range files {
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !os.IsNotExist(errUnwrapAll(err)) {
+		t.Errorf("missing file error = %v", err)
+	}
+}
+
+func errUnwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refract-gateway/refract/examples"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// harness is a real gateway serving on loopback ports in front of real
+// backends.
+type harness struct {
+	gw    *Gateway
+	base  string // public listener URL
+	admin string // admin listener URL
+}
+
+// startGateway runs a gateway from yamlCfg (its listen/admin keys are
+// replaced by free loopback ports) and waits until every upstream has
+// descriptors.
+func startGateway(t *testing.T, yamlCfg string) *harness {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(yamlCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(ctx, pub, adm) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		gw.Close()
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := gw.WaitReady(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{gw: gw, base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String()}
+}
+
+// recorder is a backend interceptor that remembers incoming metadata,
+// answers with header and trailer metadata, and on request sleeps until the
+// call's context ends (recording why), for deadline and cancellation tests.
+type recorder struct {
+	mu       sync.Mutex
+	md       metadata.MD
+	ctxErr   chan error
+	calls    int
+	lastFull string
+}
+
+func newRecorder() *recorder { return &recorder{ctxErr: make(chan error, 8)} }
+
+func (r *recorder) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	r.mu.Lock()
+	r.md, r.calls, r.lastFull = md.Copy(), r.calls+1, info.FullMethod
+	r.mu.Unlock()
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-served-by", "library-1"))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-cost", "3"))
+	if len(md.Get("x-test-block")) > 0 {
+		<-ctx.Done()
+		r.ctxErr <- ctx.Err()
+		return nil, ctx.Err()
+	}
+	return handler(ctx, req)
+}
+
+func (r *recorder) lastMD() metadata.MD {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.md
+}
+
+func startLibrary(t *testing.T, opts ...grpc.ServerOption) *examples.Backend {
+	t.Helper()
+	b, err := examples.StartLibrary("127.0.0.1:0", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func startEcho(t *testing.T, addr string) *examples.Backend {
+	t.Helper()
+	b, err := examples.StartEcho(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request and reads the whole answer.
+func (h *harness) do(t *testing.T, method, path, body string, hdr ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// jsonEq compares JSON documents as values.
+func jsonEq(t *testing.T, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("bad expectation %s: %v", want, err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("body\n got %s\nwant %s", gb, wb)
+	}
+}
+
+// field extracts one top-level field of a JSON object body.
+func field(t *testing.T, body []byte, name string) any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("not a JSON object: %s", body)
+	}
+	return m[name]
+}
+
+func (r response) expect(t *testing.T, status int) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	return r
+}
