@@ -3,7 +3,9 @@ module github.com/refract-gateway/refract
 go 1.26.8
 
 require (
+	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/jhump/protoreflect v1.19.0 // indirect
+	github.com/jhump/protoreflect/v2 v2.0.0-beta.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/rs/zerolog v1.35.1 // indirect

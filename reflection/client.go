@@ -1,0 +1,229 @@
+package reflection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jhump/protoreflect/desc"
+	"github.com/jhump/protoreflect/grpcreflect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// Fetch does one full reflection fetch over conn and returns the resulting
+// Snapshot (with an empty Upstream). It lists the services, resolves the file
+// of every routable service and all transitive dependencies, takes files the
+// server does not serve from the binary's linked-in registry
+// (protoregistry.GlobalFiles: always the well-known types, google.rpc and
+// google.api) and fails with ErrMissingDescriptor, naming the file, when a
+// dependency cannot be had. It speaks grpc.reflection.v1 and falls back to v1alpha when the
+// server answers UNIMPLEMENTED (also as a trailers-only response).
+//
+// Every call uses a fresh reflection client, so nothing is cached between
+// calls. ctx bounds the whole fetch; the returned Snapshot's TypeResolver
+// fetches unknown types lazily over conn, each lookup bounded by
+// DefaultTypeLookupTimeout, with ctx's values but not its cancellation.
+// Errors are *Error values. Safe for concurrent use.
+func Fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Snapshot, error) {
+	l, err := newLinked()
+	if err != nil {
+		return nil, &Error{Code: codes.Internal, Err: err}
+	}
+	f := &fetcher{
+		linked:        l,
+		now:           time.Now,
+		lookupCtx:     context.WithoutCancel(ctx),
+		lookupTimeout: DefaultTypeLookupTimeout,
+		negativeTTL:   DefaultTypeLookupNegative,
+	}
+	return f.fetch(ctx, conn)
+}
+
+// fetcher holds what one fetch needs besides the connection.
+type fetcher struct {
+	upstream      string
+	linked        *linked
+	now           func() time.Time
+	lookupCtx     context.Context // parent of lazy type lookups
+	lookupTimeout time.Duration
+	negativeTTL   time.Duration
+}
+
+// fetch performs one full fetch over conn; errors are *Error.
+func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Snapshot, error) {
+	start := f.now()
+	pc := &peerConn{ClientConnInterface: conn}
+	client := f.newClient(ctx, pc)
+	// Reset closes the stream; it runs before the caller's ctx is canceled.
+	defer client.Reset()
+
+	names, err := client.ListServices()
+	if err != nil {
+		return nil, classify(ctx, f.upstream, "list services", err)
+	}
+	names = routable(names)
+
+	collected := make(map[string]*desc.FileDescriptor)
+	for _, name := range names {
+		fd, err := client.FileContainingSymbol(name)
+		if err != nil {
+			return nil, classify(ctx, f.upstream, fmt.Sprintf("service %q", name), err)
+		}
+		collectFiles(fd, collected)
+	}
+
+	fdps := make([]*descriptorpb.FileDescriptorProto, 0, len(collected))
+	for _, fd := range collected {
+		fdps = append(fdps, fd.AsFileDescriptorProto())
+	}
+	hash, err := hashFiles(fdps)
+	if err != nil {
+		return nil, newError(f.upstream, codes.Internal, "%w", err)
+	}
+	files, err := buildFiles(fdps, f.linked)
+	if err == nil && anyUnknownOptions(files) {
+		var decoded []*descriptorpb.FileDescriptorProto
+		decoded, err = decodeOptions(files, fdps, f.linked)
+		if err == nil {
+			files, err = buildFiles(decoded, f.linked)
+		}
+	}
+	if err != nil {
+		code := codes.FailedPrecondition // the upstream serves invalid descriptors
+		if errors.Is(err, ErrMissingDescriptor) {
+			code = codes.NotFound
+		}
+		return nil, newError(f.upstream, code, "%w", err)
+	}
+
+	services := make([]protoreflect.ServiceDescriptor, 0, len(names))
+	for _, name := range names {
+		d, err := files.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			return nil, newError(f.upstream, codes.NotFound, "service %q: %w: %w", name, ErrMissingDescriptor, err)
+		}
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if !ok {
+			return nil, newError(f.upstream, codes.FailedPrecondition, "listed service %q is not a service in its file %q", name, d.ParentFile().Path())
+		}
+		services = append(services, sd)
+	}
+
+	end := f.now()
+	return &Snapshot{
+		Upstream:      f.upstream,
+		Hash:          hash,
+		Files:         files,
+		Services:      services,
+		Types:         f.newTypeResolver(files, conn),
+		FetchedAt:     end,
+		Endpoint:      pc.endpoint(),
+		FetchDuration: end.Sub(start),
+	}, nil
+}
+
+// newClient returns a fresh reflection client over conn (v1, then v1alpha)
+// that takes the files the server does not serve from the binary's linked-in
+// registry: protoregistry.GlobalFiles, which always holds the well-known
+// types, google.rpc and google.api because this package imports them (see
+// linkedFiles), and whatever else the binary links. grpcreflect clients cache
+// forever: never reuse one across fetches.
+func (f *fetcher) newClient(ctx context.Context, conn grpc.ClientConnInterface) *grpcreflect.Client {
+	client := grpcreflect.NewClientAuto(ctx, conn)
+	client.AllowFallbackResolver(protoregistry.GlobalFiles, protoregistry.GlobalTypes)
+	return client
+}
+
+func (f *fetcher) newTypeResolver(files *protoregistry.Files, conn grpc.ClientConnInterface) *TypeResolver {
+	return newTypeResolver(files, f.linked, &lazyLookup{
+		upstream: f.upstream,
+		ctx:      f.lookupCtx,
+		conn:     conn,
+		fetcher:  f,
+		timeout:  f.lookupTimeout,
+		ttl:      f.negativeTTL,
+		now:      f.now,
+	})
+}
+
+// routable returns the sorted, de-duplicated names of services that may be
+// routed to: never those of packages grpc.reflection.* and grpc.health.*.
+func routable(names []string) []string {
+	out := names[:0]
+	for _, n := range names {
+		hidden := strings.HasPrefix(n, "grpc.reflection.") || strings.HasPrefix(n, "grpc.health.")
+		if !hidden && n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// collectFiles adds fd and its transitive dependencies to into, by path.
+func collectFiles(fd *desc.FileDescriptor, into map[string]*desc.FileDescriptor) {
+	if _, ok := into[fd.GetName()]; ok {
+		return
+	}
+	into[fd.GetName()] = fd
+	for _, dep := range fd.GetDependencies() {
+		collectFiles(dep, into)
+	}
+}
+
+// peerConn wraps a connection to record the address of the peer that
+// answered a stream (grpc-go puts it in the stream's context once the
+// response headers arrive).
+type peerConn struct {
+	grpc.ClientConnInterface
+	mu   sync.Mutex
+	addr string
+}
+
+// NewStream implements grpc.ClientConnInterface.
+func (p *peerConn) NewStream(ctx context.Context, sd *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := p.ClientConnInterface.NewStream(ctx, sd, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &peerStream{ClientStream: cs, conn: p}, nil
+}
+
+func (p *peerConn) record(addr string) {
+	p.mu.Lock()
+	p.addr = addr
+	p.mu.Unlock()
+}
+
+func (p *peerConn) endpoint() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
+}
+
+type peerStream struct {
+	grpc.ClientStream
+	conn *peerConn
+	seen bool // only touched by the goroutine receiving on the stream
+}
+
+// RecvMsg implements grpc.ClientStream.
+func (s *peerStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == nil && !s.seen {
+		s.seen = true
+		if pr, ok := peer.FromContext(s.Context()); ok && pr.Addr != nil {
+			s.conn.record(pr.Addr.String())
+		}
+	}
+	return err
+}

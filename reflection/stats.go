@@ -1,0 +1,68 @@
+package reflection
+
+import "time"
+
+// State is where an upstream stands in the cache.
+//
+//	pending ──ok──▶ ready ──fail──▶ stale ──ok──▶ ready
+//	   └──fail──▶ failed ──ok──▶ ready
+type State int
+
+const (
+	// StatePending: added, no fetch has finished yet.
+	StatePending State = iota
+	// StateReady: the latest fetch succeeded; Snapshot returns its set.
+	StateReady
+	// StateStale: a good set is cached but the latest fetch failed; Snapshot
+	// keeps returning the last good set.
+	StateStale
+	// StateFailed: no good set yet and the latest fetch failed; Snapshot
+	// returns nil.
+	StateFailed
+)
+
+// String returns "pending", "ready", "stale" or "failed".
+func (s State) String() string {
+	switch s {
+	case StatePending:
+		return "pending"
+	case StateReady:
+		return "ready"
+	case StateStale:
+		return "stale"
+	case StateFailed:
+		return "failed"
+	default:
+		return "unknown"
+	}
+}
+
+// Stats is a point-in-time view of one upstream in a Cache, for the admin API
+// and metrics. It is a copy: holding it holds no lock.
+type Stats struct {
+	// Upstream is the name given to Add.
+	Upstream string
+	// State is the upstream's state.
+	State State
+	// Hash is the hash of the cached set, empty if none.
+	Hash string
+	// FetchedAt is when the latest successful fetch finished (it may be later
+	// than the cached Snapshot's FetchedAt when the hash did not change).
+	FetchedAt time.Time
+	// Endpoint is the peer that answered the latest successful fetch.
+	Endpoint string
+	// LastError is the message of the latest failed fetch, kept after a
+	// recovery so that SREs can see what happened; empty if none failed.
+	LastError string
+	// LastErrorAt is when that fetch failed.
+	LastErrorAt time.Time
+	// FetchDuration is how long the latest successful fetch took.
+	FetchDuration time.Duration
+	// Refreshes counts finished fetches (successful or not); Failures counts
+	// the failed ones.
+	Refreshes, Failures uint64
+	// Services are the full names of the cached set's routable services.
+	Services []string
+	// Methods is the number of methods over those services.
+	Methods int
+}
