@@ -1,7 +1,9 @@
 package reflection
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -62,6 +64,25 @@ func TestBackoff(t *testing.T) {
 		if got := jitter(time.Second); got < 800*time.Millisecond || got > 1200*time.Millisecond {
 			t.Fatalf("jitter(1s) = %v", got)
 		}
+	}
+}
+
+func TestStateText(t *testing.T) {
+	for st := StatePending; st <= StateFailed; st++ {
+		b, err := json.Marshal(Stats{State: st})
+		if err != nil || !strings.Contains(string(b), `"State":"`+st.String()+`"`) {
+			t.Errorf("%v encodes as %s, %v", st, b, err)
+		}
+		var back Stats
+		if err := json.Unmarshal(b, &back); err != nil || back.State != st {
+			t.Errorf("%v round-trips to %v, %v", st, back.State, err)
+		}
+	}
+	if _, err := State(9).MarshalText(); err == nil {
+		t.Error("invalid state encoded")
+	}
+	if State(9).String() != "unknown" {
+		t.Error("invalid state String")
 	}
 }
 

@@ -1,6 +1,9 @@
 package reflection
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // State is where an upstream stands in the cache.
 //
@@ -35,6 +38,26 @@ func (s State) String() string {
 	default:
 		return "unknown"
 	}
+}
+
+// MarshalText encodes the state as its String, so that JSON (the admin API)
+// shows "ready" rather than a number.
+func (s State) MarshalText() ([]byte, error) {
+	if s < StatePending || s > StateFailed {
+		return nil, fmt.Errorf("reflection: invalid state %d", int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText decodes a state written by MarshalText.
+func (s *State) UnmarshalText(text []byte) error {
+	for st := StatePending; st <= StateFailed; st++ {
+		if st.String() == string(text) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("reflection: unknown state %q", text)
 }
 
 // Stats is a point-in-time view of one upstream in a Cache, for the admin API
