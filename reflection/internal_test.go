@@ -3,9 +3,9 @@ package reflection
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
