@@ -52,8 +52,9 @@ func (r *Resolver) Build(_ resolver.Target, cc resolver.ClientConn, _ resolver.B
 	return (*built)(r), nil
 }
 
-// Update replaces the endpoint set. An empty set makes calls fail with
-// UNAVAILABLE saying the upstream has no endpoints.
+// Update replaces the endpoint set. With an empty set calls fail with
+// UNAVAILABLE; callers that know the set is empty should say so themselves,
+// as grpc-go's message ("no children to pick from") does not.
 func (r *Resolver) Update(eps []Endpoint) {
 	st := resolver.State{Endpoints: make([]resolver.Endpoint, 0, len(eps))}
 	for _, e := range eps {
@@ -65,10 +66,8 @@ func (r *Resolver) Update(eps []Endpoint) {
 	if r.cc == nil {
 		return
 	}
-	if len(eps) == 0 {
-		r.cc.ReportError(fmt.Errorf("no endpoints: discovery reports no healthy instance"))
-		return
-	}
+	// An empty set is installed too, so that no call goes to an instance
+	// discovery has dropped; the balancer then fails calls with UNAVAILABLE.
 	_ = r.cc.UpdateState(st)
 }
 

@@ -38,6 +38,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := m.Value
 	b := rt.binding
+	if rt.up.endpoints.Load() == 0 {
+		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable,
+			fmt.Sprintf("upstream %q unavailable: discovery reports no healthy endpoint", rt.up.name), b)
+		return
+	}
 
 	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
@@ -30,6 +31,10 @@ type upstream struct {
 	timeout  time.Duration
 	rules    map[string]*annotations.HttpRule // config rules by method full name
 	opts     transcode.Options                // without Resolver: that comes per snapshot
+
+	// endpoints is the size of the last set discovery pushed, -1 before the
+	// first; the request path reads it to name an empty upstream clearly.
+	endpoints atomic.Int64
 }
 
 func newUpstream(cfg Upstream) (*upstream, error) {
@@ -71,6 +76,7 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 			Strict:          cfg.Strict,
 		},
 	}
+	u.endpoints.Store(-1)
 	for _, r := range cfg.Rules {
 		if u.rules[r.Selector], err = r.toProto(true); err != nil {
 			return nil, fmt.Errorf("upstream %q: rule %s: %w", cfg.Name, r.Selector, err)
@@ -84,6 +90,7 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 func (u *upstream) watch(ctx context.Context, onChange func()) {
 	u.source.Watch(ctx, func(up discovery.Update) {
 		u.resolver.Update(up.Endpoints)
+		u.endpoints.Store(int64(len(up.Endpoints)))
 		onChange()
 	})
 }
