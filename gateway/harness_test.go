@@ -99,7 +99,7 @@ func (r *recorder) lastMD() metadata.MD {
 	return r.md
 }
 
-func startLibrary(t *testing.T, opts ...grpc.ServerOption) *examples.Backend {
+func startLibrary(t testing.TB, opts ...grpc.ServerOption) *examples.Backend {
 	t.Helper()
 	b, err := examples.StartLibrary("127.0.0.1:0", opts...)
 	if err != nil {
@@ -188,3 +188,5 @@ func (r response) expect(t *testing.T, status int) response {
 	}
 	return r
 }
+
+func discardLogger() zerolog.Logger { return zerolog.Nop() }
