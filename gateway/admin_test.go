@@ -1,16 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/rs/zerolog"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -60,29 +56,8 @@ func TestReadyzWaitsForDescriptors(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := ParseConfig([]byte(libraryConfig(addr, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	adm, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, pub, adm) }()
-	defer func() { cancel(); <-done }()
-	eventually(t, 5*time.Second, "admin listener", func() bool {
-		c, err := net.Dial("tcp", adm.Addr().String())
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	code, body := get(t, "http://"+adm.Addr().String()+"/readyz")
+	h := serveGateway(t, libraryConfig(addr, ""))
+	code, body := get(t, h.admin+"/readyz")
 	if code != 503 || !strings.Contains(body, "no routes yet (descriptors pending) for upstreams: library") {
 		t.Fatalf("readyz %d %s", code, body)
 	}

@@ -152,6 +152,8 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 		listeners = append(listeners, adm)
 	}
 	errc := make(chan error, len(servers))
+	// The listeners are open, so connections queue from here on.
+	g.serving.Store(true)
 	for i, s := range servers {
 		go func() {
 			var err error
@@ -165,7 +167,6 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 			}
 		}()
 	}
-	g.serving.Store(true)
 	g.log.Info().Str("listen", pub.Addr().String()).Str("admin", addrOf(adm)).Msg("refract serving")
 	var runErr error
 	select {

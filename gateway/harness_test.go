@@ -22,14 +22,14 @@ import (
 // backends.
 type harness struct {
 	gw    *Gateway
-	base  string // public listener URL
-	admin string // admin listener URL
+	base  string       // public listener URL
+	admin string       // admin listener URL
+	stop  func() error // shuts the gateway down and returns Serve's error; idempotent
 }
 
-// startGateway runs a gateway from yamlCfg (its listen/admin keys are
-// replaced by free loopback ports) and waits until every upstream has
-// descriptors.
-func startGateway(t *testing.T, yamlCfg string) *harness {
+// serveGateway runs a gateway from yamlCfg on free loopback ports (its
+// listen and admin keys are not used) without waiting for descriptors.
+func serveGateway(t *testing.T, yamlCfg string) *harness {
 	t.Helper()
 	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
@@ -50,19 +50,30 @@ func startGateway(t *testing.T, yamlCfg string) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Serve(ctx, pub, adm) }()
+	h := &harness{
+		gw: gw, base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
+		stop: sync.OnceValue(func() error { cancel(); return <-done }),
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := h.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 		gw.Close()
 	})
-	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer wcancel()
-	if err := gw.WaitReady(wctx); err != nil {
+	return h
+}
+
+// startGateway is serveGateway, then waits until every upstream's routes
+// are served.
+func startGateway(t *testing.T, yamlCfg string) *harness {
+	t.Helper()
+	h := serveGateway(t, yamlCfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.gw.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{gw: gw, base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String()}
+	return h
 }
 
 // recorder is a backend interceptor that remembers incoming metadata,

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/examples"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -167,29 +166,8 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		}
 		return handler(ctx, req)
 	}
-	lib, err := examples.StartLibrary("127.0.0.1:0", grpc.UnaryInterceptor(slow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Stop()
-	cfg, err := ParseConfig([]byte(libraryConfig(lib.Addr, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, pub, nil) }()
-	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer wcancel()
-	if err := gw.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
+	lib := startLibrary(t, grpc.UnaryInterceptor(slow))
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
 	type result struct {
 		status int
 		body   string
@@ -198,7 +176,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	results := make(chan result, 5)
 	for i := 0; i < 5; i++ {
 		go func() {
-			resp, err := http.Get("http://" + pub.Addr().String() + "/v1/shelves/1")
+			resp, err := http.Get(h.base + "/v1/shelves/1")
 			if err != nil {
 				results <- result{err: err}
 				return
@@ -210,17 +188,18 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	// Start the shutdown only once all five wait on the backend.
 	eventually(t, 10*time.Second, "5 calls at the backend", func() bool { return inFlight.Load() >= 5 })
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.stop() }()
 	for i := 0; i < 5; i++ {
 		r := <-results
 		if r.err != nil || r.status != 200 || !strings.Contains(r.body, "Fiction") {
 			t.Errorf("in-flight request: %v %d %s", r.err, r.status, r.body)
 		}
 	}
-	if err := <-done; err != nil {
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := http.Get("http://" + pub.Addr().String() + "/v1/shelves/1"); err == nil {
+	if _, err := http.Get(h.base + "/v1/shelves/1"); err == nil {
 		t.Fatal("the listener still accepts after shutdown")
 	}
 }

@@ -71,15 +71,19 @@ type Binding struct {
 	resolver  Resolver
 }
 
-// Rules returns the google.api.http rule a method's descriptor carries, or
-// nil when it has none.
+// Rules returns a copy of the google.api.http rule a method's descriptor
+// carries, or nil when it has none. The copy is the caller's to change: the
+// descriptor's own options are shared by everything that uses it.
 func Rules(md protoreflect.MethodDescriptor) *annotations.HttpRule {
 	opts := md.Options()
 	if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
 		return nil
 	}
 	rule, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
-	return rule
+	if rule == nil {
+		return nil
+	}
+	return proto.Clone(rule).(*annotations.HttpRule)
 }
 
 // DefaultRule is the route of a method without rules:

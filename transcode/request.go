@@ -125,9 +125,7 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 		return status.Errorf(codes.InvalidArgument, "request body: %s", cleanProtoError(err))
 	}
 	if b.updateMask != nil && !msg.Has(b.updateMask) {
-		if err := b.fillUpdateMask(msg, in.Body); err != nil {
-			return status.Errorf(codes.InvalidArgument, "request body: %v", err)
-		}
+		b.fillUpdateMask(msg, in.Body)
 	}
 	return nil
 }
@@ -256,10 +254,10 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 // fillUpdateMask sets update_mask from the JSON keys present in the body
 // field, so a PATCH that sends only some fields updates only those (the
 // partial-update convention of grpc-gateway and Google's API design guide).
-func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) error {
+func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil // not an object: nothing to derive; the body decoded already
+		return // not an object (e.g. null): nothing to derive; the body decoded already
 	}
 	var paths []string
 	collectPaths(b.body[0].Message(), obj, "", &paths)
@@ -269,7 +267,6 @@ func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) error {
 	for _, p := range paths {
 		list.Append(protoreflect.ValueOfString(p))
 	}
-	return nil
 }
 
 func collectPaths(md protoreflect.MessageDescriptor, obj map[string]json.RawMessage, prefix string, out *[]string) {
