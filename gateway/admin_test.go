@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/refract-gateway/refract/router"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -61,4 +63,24 @@ func TestReadyzWaitsForDescriptors(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "no routes yet (descriptors pending) for upstreams: library") {
 		t.Fatalf("readyz %d %s", code, body)
 	}
+}
+
+func TestPanicBecomes500(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	// Break a route on purpose: a nil upstream panics in the handler.
+	tbl := h.gw.routes.Load()
+	entries := tbl.Entries()
+	for i := range entries {
+		broken := *entries[i].Value
+		broken.up = nil
+		entries[i].Value = &broken
+	}
+	bad, err := router.NewTable(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw.routes.Store(bad)
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 500)
+	jsonEq(t, r.body, `{"code":13,"message":"internal error in the gateway; it has been logged","details":[]}`)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 // ServeHTTP is the request path: match, decode, call, encode. It never waits
 // on reflection: routes come from the last table swapped in.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer g.recoverPanic(w, r)
 	tbl := g.routes.Load()
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
 	switch found {
@@ -134,6 +136,22 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		g.cache.RequestRefresh(rt.up.name, "UNIMPLEMENTED from "+rt.binding.FullMethod)
 	}
 	writeStatusProto(w, transcode.HTTPStatus(st.Code()), p, rt.binding)
+}
+
+// recoverPanic turns a panic on the request path into a logged 500 with a
+// google.rpc.Status body instead of a dropped connection. (If the response
+// had already started, net/http ignores the second status line.)
+func (g *Gateway) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v) // net/http's own signal to abort the response
+	}
+	g.log.Error().Str("method", r.Method).Str("path", r.URL.EscapedPath()).
+		Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("panic serving request")
+	writeStatus(w, http.StatusInternalServerError, codes.Internal, "internal error in the gateway; it has been logged", nil)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
