@@ -122,9 +122,6 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	case codes.Unavailable:
 		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, st.Message())
 	case codes.DeadlineExceeded:
-		if errors.Is(r.Context().Err(), context.Canceled) {
-			break
-		}
 		p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
 	case codes.Canceled:
 		if r.Context().Err() != nil {

@@ -80,19 +80,18 @@ func startGateway(t *testing.T, yamlCfg string) *harness {
 // answers with header and trailer metadata, and on request sleeps until the
 // call's context ends (recording why), for deadline and cancellation tests.
 type recorder struct {
-	mu       sync.Mutex
-	md       metadata.MD
-	ctxErr   chan error
-	calls    int
-	lastFull string
+	mu     sync.Mutex
+	md     metadata.MD
+	ctxErr chan error
+	calls  int
 }
 
 func newRecorder() *recorder { return &recorder{ctxErr: make(chan error, 8)} }
 
-func (r *recorder) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (r *recorder) interceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	r.mu.Lock()
-	r.md, r.calls, r.lastFull = md.Copy(), r.calls+1, info.FullMethod
+	r.md, r.calls = md.Copy(), r.calls+1
 	r.mu.Unlock()
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-served-by", "library-1"))
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-cost", "3"))

@@ -46,7 +46,7 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 	if snap.Types != nil {
 		opts.Resolver = snap.Types
 	}
-	used := map[string]bool{}
+	usedRules := map[string]bool{} // config selectors that matched a method
 	for _, sd := range snap.Services {
 		methods := sd.Methods()
 		for i := 0; i < methods.Len(); i++ {
@@ -57,7 +57,9 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 				continue
 			}
 			rule, origin := ruleFor(u, md)
-			used[name] = origin == "config"
+			if origin == "config" {
+				usedRules[name] = true
+			}
 			if rule == nil {
 				continue
 			}
@@ -77,7 +79,7 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 		}
 	}
 	for sel := range u.rules {
-		if !used[sel] {
+		if !usedRules[sel] {
 			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such unary method in the upstream's services", sel))
 		}
 	}

@@ -63,7 +63,6 @@ type Binding struct {
 	bodyStar   bool
 	response   []protoreflect.FieldDescriptor // response_body field path, nil for the whole message
 	updateMask protoreflect.FieldDescriptor   // PATCH update_mask to fill from the body, or nil
-	bound      map[string]bool                // field paths (proto names) set by path or body: not query-bindable
 
 	strict    bool
 	unmarshal protojson.UnmarshalOptions
@@ -141,7 +140,6 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		FullMethod: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
 		HTTPMethod: verb,
 		Template:   tmpl,
-		bound:      map[string]bool{},
 		strict:     opts.Strict,
 		resolver:   opts.Resolver,
 		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict},
@@ -164,7 +162,6 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 			return nil, errf("path variable %s: field must be a singular scalar, not %s", v.Path(), kindName(last))
 		}
 		b.pathFields = append(b.pathFields, fields)
-		b.bound[protoPath(fields)] = true
 	}
 	switch body := rule.GetBody(); body {
 	case "":
@@ -179,11 +176,10 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 			// The spec allows only a top-level field here.
 			return nil, errf("body %q: must name a top-level field", body)
 		}
-		if b.bound[protoPath(fields)] {
+		if b.boundBy(fields) != nil {
 			return nil, errf("body %q: field is also bound by the path", body)
 		}
 		b.hasBody, b.body = true, fields
-		b.bound[protoPath(fields)] = true
 	}
 	if b.hasBody && verb == http.MethodGet {
 		// GET carries no body in HTTP semantics; caches and proxies drop it.
@@ -205,6 +201,33 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		}
 	}
 	return b, nil
+}
+
+// boundBy returns the path variable's or body's field path that fields
+// lies under (is equal to or nested in), or nil: such fields are set by the
+// path or body and not taken from the query.
+func (b *Binding) boundBy(fields []protoreflect.FieldDescriptor) []protoreflect.FieldDescriptor {
+	for _, p := range b.pathFields {
+		if hasPrefix(fields, p) {
+			return p
+		}
+	}
+	if b.body != nil && hasPrefix(fields, b.body) {
+		return b.body
+	}
+	return nil
+}
+
+func hasPrefix(fields, prefix []protoreflect.FieldDescriptor) bool {
+	if len(prefix) > len(fields) {
+		return false
+	}
+	for i, f := range prefix {
+		if fields[i] != f {
+			return false
+		}
+	}
+	return true
 }
 
 func rulePattern(rule *annotations.HttpRule) (verb, path string) {

@@ -20,9 +20,12 @@ const MetadataHeaderPrefix = "Grpc-Metadata-"
 // trailing metadata (Grpc-Trailer-Foo).
 const TrailerHeaderPrefix = "Grpc-Trailer-"
 
-// DefaultAllowedHeaders are the request headers forwarded as metadata when a
-// configuration names none; Grpc-Metadata-* headers are always forwarded.
-var DefaultAllowedHeaders = []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"}
+// DefaultAllowedHeaders returns the request headers forwarded as metadata
+// when a configuration names none; Grpc-Metadata-* headers are always
+// forwarded. A function, so no caller can change the defaults of another.
+func DefaultAllowedHeaders() []string {
+	return []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"}
+}
 
 // HeaderRules decide which request headers reach the upstream as gRPC
 // metadata. Built once per upstream; immutable and safe for concurrent use.
@@ -32,13 +35,13 @@ type HeaderRules struct {
 
 // NewHeaderRules builds rules that forward the named headers (matched without
 // regard to case) plus every Grpc-Metadata-* header with its prefix removed.
-// Nil allow means DefaultAllowedHeaders; an empty, non-nil slice forwards only
+// Nil allow means DefaultAllowedHeaders(); an empty, non-nil slice forwards only
 // Grpc-Metadata-* headers. Headers that must never be forwarded (hop-by-hop,
 // Content-Length, Grpc-*, Cookie and the X-Forwarded-* set, which the gateway
 // writes itself) are refused with an error.
 func NewHeaderRules(allow []string) (*HeaderRules, error) {
 	if allow == nil {
-		allow = DefaultAllowedHeaders
+		allow = DefaultAllowedHeaders()
 	}
 	h := &HeaderRules{allowed: make(map[string]string, len(allow))}
 	for _, name := range allow {

@@ -198,13 +198,11 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 		}
 		return nil
 	}
-	for i := range fields {
-		if b.bound[protoPath(fields[:i+1])] {
-			if b.strict {
-				return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is bound by the path or body", key, protoPath(fields[:i+1]))
-			}
-			return nil
+	if bound := b.boundBy(fields); bound != nil {
+		if b.strict {
+			return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is bound by the path or body", key, protoPath(bound))
 		}
+		return nil
 	}
 	badf := func(v string, err error) error {
 		return status.Errorf(codes.InvalidArgument, "query parameter %q: invalid value %q for field %s: %v", key, v, fields[len(fields)-1].FullName(), err)

@@ -62,6 +62,16 @@ func TestDecodeRequest(t *testing.T) {
 			want: &librarypb.ListBooksRequest{Parent: "shelves/1"},
 		},
 		{
+			name: "query for a path-bound field rejected when strict", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "parent=shelves/2", strict: true,
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "parent": field parent is bound by the path or body`,
+		},
+		{
+			name: "query for a field inside the body field rejected when strict", method: "CreateBook", tmpl: "/v1/{parent=shelves/*}/books",
+			path: "/v1/shelves/1/books", query: "book.title=Q", body: `{"title":"B"}`, strict: true,
+			wantCode: codes.InvalidArgument, wantErr: `query parameter "book.title": field book is bound by the path or body`,
+		},
+		{
 			name: "unknown query parameter ignored", method: "ListBooks", tmpl: "/v1/{parent=shelves/*}/books",
 			path: "/v1/shelves/1/books", query: "nope=1&utm_source=x",
 			want: &librarypb.ListBooksRequest{Parent: "shelves/1"},

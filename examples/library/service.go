@@ -328,12 +328,9 @@ func (s *Service) UpdateBook(_ context.Context, req *librarypb.UpdateBookRequest
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.findBook("book.name", req.GetBook().GetName())
+	r, err := s.findUnlockedBook("book.name", req.GetBook().GetName())
 	if err != nil {
 		return nil, err
-	}
-	if r.book.GetLocked() {
-		return nil, lockedErr(r.book.GetName())
 	}
 	updated := proto.Clone(r.book).(*librarypb.Book)
 	applyMask(updated, req.GetBook(), fields)
@@ -349,12 +346,9 @@ func (s *Service) UpdateBook(_ context.Context, req *librarypb.UpdateBookRequest
 func (s *Service) DeleteBook(_ context.Context, req *librarypb.DeleteBookRequest) (*emptypb.Empty, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.findBook("name", req.GetName())
+	r, err := s.findUnlockedBook("name", req.GetName())
 	if err != nil {
 		return nil, err
-	}
-	if r.book.GetLocked() {
-		return nil, lockedErr(r.book.GetName())
 	}
 	delete(s.books, r.id)
 	return &emptypb.Empty{}, nil
@@ -427,12 +421,9 @@ func (s *Service) UploadBookCover(_ context.Context, req *librarypb.UploadBookCo
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.findBook("name", req.GetName())
+	r, err := s.findUnlockedBook("name", req.GetName())
 	if err != nil {
 		return nil, err
-	}
-	if r.book.GetLocked() {
-		return nil, lockedErr(r.book.GetName())
 	}
 	r.cover = slices.Clone(cover.GetData())
 	r.coverType = cover.GetContentType()
@@ -463,6 +454,19 @@ func (s *Service) findBook(field, name string) (*bookRecord, error) {
 	r, ok := s.lookupBook(shelfID, bookID)
 	if !ok {
 		return nil, notFound(bookType, name)
+	}
+	return r, nil
+}
+
+// findUnlockedBook is findBook for operations a lock forbids:
+// FailedPrecondition when the book is locked. s.mu must be held.
+func (s *Service) findUnlockedBook(field, name string) (*bookRecord, error) {
+	r, err := s.findBook(field, name)
+	if err != nil {
+		return nil, err
+	}
+	if r.book.GetLocked() {
+		return nil, lockedErr(r.book.GetName())
 	}
 	return r, nil
 }
