@@ -76,7 +76,7 @@ func TestResolverBalancesOverPushedEndpoints(t *testing.T) {
 
 	conn, err := grpc.NewClient(res.Target(), res.DialOption(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(ServiceConfig("round_robin")))
+		grpc.WithDefaultServiceConfig(ServiceConfig("round_robin", false)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +118,11 @@ func TestServiceConfig(t *testing.T) {
 		"pick_first":    `{"loadBalancingConfig":[{"pick_first":{}}]}`,
 		"least_request": `{"loadBalancingConfig":[{"least_request_experimental":{}}]}`,
 	} {
-		if got := ServiceConfig(in); got != want {
+		if got := ServiceConfig(in, false); got != want {
 			t.Errorf("ServiceConfig(%q) = %s", in, got)
 		}
+	}
+	if got, want := ServiceConfig("round_robin", true), `{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}`; got != want {
+		t.Errorf("with health checks: %s", got)
 	}
 }

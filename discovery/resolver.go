@@ -6,8 +6,9 @@ import (
 
 	"google.golang.org/grpc"
 	// least_request is grpc-go's; importing it makes the policy available
-	// to ServiceConfig.
+	// to ServiceConfig, as importing health enables healthCheckConfig.
 	_ "google.golang.org/grpc/balancer/leastrequest"
+	_ "google.golang.org/grpc/health"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -86,13 +87,21 @@ func (b *built) Close() {
 }
 
 // ServiceConfig returns the service config JSON choosing a grpc-go load
-// balancing policy by name ("round_robin", "pick_first", "least_request" …).
-func ServiceConfig(policy string) string {
-	if policy == "" {
+// balancing policy by name ("round_robin", "pick_first", "least_request" …)
+// and, with healthCheck, grpc-go's client-side health checking: each
+// endpoint is watched through grpc.health.v1.Health/Watch and only SERVING
+// ones receive calls (endpoints without the health service count as
+// serving, as grpc-go treats UNIMPLEMENTED).
+func ServiceConfig(policy string, healthCheck bool) string {
+	switch policy {
+	case "":
 		policy = "round_robin"
+	case "least_request":
+		policy = "least_request_experimental"
 	}
-	if policy == "least_request" {
-		return `{"loadBalancingConfig":[{"least_request_experimental":{}}]}`
+	hc := ""
+	if healthCheck {
+		hc = `,"healthCheckConfig":{"serviceName":""}`
 	}
-	return fmt.Sprintf(`{"loadBalancingConfig":[{%q:{}}]}`, policy)
+	return fmt.Sprintf(`{"loadBalancingConfig":[{%q:{}}]%s}`, policy, hc)
 }

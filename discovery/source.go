@@ -11,15 +11,19 @@ import (
 type Endpoint struct {
 	// Addr is host:port.
 	Addr string
-	// Meta carries what the source knows of the endpoint (service meta,
-	// tags); nil for static endpoints.
+	// ID is the source's name for the instance (Consul's service ID);
+	// empty for static endpoints.
+	ID string
+	// Tags and Meta are the instance's Consul tags and service meta; nil
+	// for static endpoints. Read-only.
+	Tags []string
 	Meta map[string]string
 }
 
 // Update is one endpoint set pushed by a Source.
 type Update struct {
-	// Endpoints is the full current set (not a delta). Empty means the
-	// source knows of no healthy endpoint.
+	// Endpoints is the full current set (not a delta).
+	// Empty means the source knows of no healthy endpoint.
 	Endpoints []Endpoint
 	// Err, when set, says the source could not refresh; Endpoints is then
 	// the last set it knew, which callers keep serving.

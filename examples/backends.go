@@ -47,6 +47,7 @@ type Backend struct {
 func StartLibrary(addr string, opts ...grpc.ServerOption) (*Backend, error) {
 	return start(addr, librarypb.LibraryService_ServiceDesc.ServiceName, func(s *grpc.Server) {
 		librarypb.RegisterLibraryServiceServer(s, library.NewService())
+		reflection.Register(s)
 	}, opts)
 }
 
@@ -55,21 +56,22 @@ func StartLibrary(addr string, opts ...grpc.ServerOption) (*Backend, error) {
 func StartEcho(addr string, opts ...grpc.ServerOption) (*Backend, error) {
 	return start(addr, echopb.EchoService_ServiceDesc.ServiceName, func(s *grpc.Server) {
 		echopb.RegisterEchoServiceServer(s, echo.NewService())
+		reflection.Register(s)
 	}, opts)
 }
 
-// start listens on addr and serves one example service there, with reflection and
-// health, in a new goroutine.
+// start listens on addr and serves one example service there, with health, in a new
+// goroutine; register registers the service and reflection.
 func start(addr, service string, register func(*grpc.Server), opts []grpc.ServerOption) (*Backend, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("examples: start %s: %w", service, err)
 	}
 	srv := grpc.NewServer(opts...)
+	// register calls reflection.Register, which serves both reflection versions, so
+	// clients that only speak v1alpha (older grpcurl, older gateways) can read the
+	// descriptors too.
 	register(srv)
-	// Register serves both reflection versions, so clients that only speak v1alpha
-	// (older grpcurl, older gateways) can read the descriptors too.
-	reflection.Register(srv)
 	hs := health.NewServer() // reports SERVING for "" from the start
 	hs.SetServingStatus(service, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)

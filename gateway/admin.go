@@ -12,7 +12,8 @@ import (
 // AdminHandler serves the admin API: /healthz (the process is alive),
 // /readyz (200 once every required upstream has descriptors and the
 // gateway is serving and not draining; 503 with the reasons otherwise),
-// /admin/routes (the routes being served) and /admin/descriptors (the
+// /admin/routes (the routes being served), /admin/upstreams (endpoints,
+// discovery state and schema splits) and /admin/descriptors (the
 // descriptor cache per upstream; POST refreshes now).
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -35,6 +36,12 @@ func (g *Gateway) AdminHandler() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
 			return
 		}
+		// Stale discovery does not make the gateway unready: it serves the
+		// last known endpoints, which beats serving nothing. It is said.
+		if stale := g.staleDiscovery(); len(stale) > 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": stale})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
@@ -51,6 +58,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 			resp["build_error"] = be.err.Error()
 		}
 		writeJSON(w, http.StatusOK, resp)
+	})
+	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, g.Upstreams())
 	})
 	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, g.cache.Stats())

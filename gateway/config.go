@@ -39,7 +39,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on SIGINT/SIGTERM. Default 15s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
-	// Upstreams are the gRPC backends; at least one.
+	// Consul is how to reach Consul, for upstreams discovered there and
+	// for auto-exposure; unset when nothing uses Consul.
+	Consul *ConsulConfig `yaml:"consul"`
+	// Upstreams are the gRPC backends; at least one, unless
+	// consul.auto_expose finds them.
 	Upstreams []Upstream `yaml:"upstreams"`
 }
 
@@ -68,14 +72,20 @@ type ReflectionConfig struct {
 type Upstream struct {
 	// Name identifies the upstream in logs, errors and the admin API.
 	Name string `yaml:"name"`
-	// Static lists fixed endpoints, host:port.
+	// Static lists fixed endpoints, host:port. Exactly one of static and
+	// consul is required.
 	Static []string `yaml:"static"`
+	// Consul discovers the endpoints in Consul.
+	Consul *UpstreamConsul `yaml:"consul"`
 	// Timeout is the deadline of each call unless the client asks for a
 	// shorter one with Grpc-Timeout. Default 30s.
 	Timeout Duration `yaml:"timeout"`
 	// Balancer is the grpc-go load-balancing policy: round_robin (default),
 	// pick_first or least_request.
 	Balancer string `yaml:"balancer"`
+	// HealthCheck makes grpc-go check each endpoint with the standard
+	// grpc.health.v1 service and send calls only to SERVING ones.
+	HealthCheck bool `yaml:"health_check"`
 	// TLS connects to the upstream over TLS (mTLS when cert and key are set);
 	// plaintext HTTP/2 when absent.
 	TLS *UpstreamTLS `yaml:"tls"`
@@ -215,20 +225,32 @@ func (c *Config) applyDefaults() {
 	if c.Reflection.FetchTimeout == 0 {
 		c.Reflection.FetchTimeout = Duration(10 * time.Second)
 	}
+	if c.Consul != nil {
+		c.Consul.applyDefaults()
+		if a := c.Consul.AutoExpose; a != nil {
+			a.Upstream.applyDefaults()
+		}
+	}
 	for i := range c.Upstreams {
-		u := &c.Upstreams[i]
-		if u.Timeout == 0 {
-			u.Timeout = Duration(30 * time.Second)
-		}
-		if u.Balancer == "" {
-			u.Balancer = "round_robin"
-		}
-		if u.DefaultRoutes == nil {
-			u.DefaultRoutes = ptr(true)
-		}
-		if u.JSON.EmitUnpopulated == nil {
-			u.JSON.EmitUnpopulated = ptr(true)
-		}
+		c.Upstreams[i].applyDefaults()
+	}
+}
+
+func (u *Upstream) applyDefaults() {
+	if u.Consul != nil {
+		u.Consul.applyDefaults()
+	}
+	if u.Timeout == 0 {
+		u.Timeout = Duration(30 * time.Second)
+	}
+	if u.Balancer == "" {
+		u.Balancer = "round_robin"
+	}
+	if u.DefaultRoutes == nil {
+		u.DefaultRoutes = ptr(true)
+	}
+	if u.JSON.EmitUnpopulated == nil {
+		u.JSON.EmitUnpopulated = ptr(true)
 	}
 }
 
@@ -269,49 +291,75 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		bad("max_body_bytes", "must be positive")
 	}
-	if len(c.Upstreams) == 0 {
-		bad("upstreams", "at least one upstream is required")
+	if c.Consul != nil {
+		c.Consul.validate(bad)
+		if a := c.Consul.AutoExpose; a != nil {
+			t := a.Upstream
+			t.Name, t.Consul = "auto", &UpstreamConsul{Service: "auto"}
+			t.validate("consul.auto_expose.upstream", c, bad)
+		}
+	}
+	if len(c.Upstreams) == 0 && (c.Consul == nil || c.Consul.AutoExpose == nil) {
+		bad("upstreams", "at least one upstream is required (or consul.auto_expose)")
 	}
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		key := fmt.Sprintf("upstreams[%d]", i)
-		if !upstreamName.MatchString(u.Name) {
-			bad(key+".name", "%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", u.Name)
-		} else if seen[u.Name] {
+		if seen[u.Name] {
 			bad(key+".name", "%q is used twice", u.Name)
 		}
 		seen[u.Name] = true
-		if len(u.Static) == 0 {
-			bad(key, "an endpoint source is required (static)")
-		} else if _, err := discovery.NewStatic(u.Static); err != nil {
-			bad(key+".static", "%v", err)
-		}
-		switch u.Balancer {
-		case "round_robin", "pick_first", "least_request":
-		default:
-			bad(key+".balancer", "%q is not round_robin, pick_first or least_request", u.Balancer)
-		}
-		if u.TLS != nil && (u.TLS.Cert == "") != (u.TLS.Key == "") {
-			bad(key+".tls", "cert and key go together")
-		}
-		if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
-			bad(key+".forward_headers", "%v", err)
-		}
-		selectors := map[string]bool{}
-		for j, r := range u.Rules {
-			rk := fmt.Sprintf("%s.rules[%d]", key, j)
-			if r.Selector == "" {
-				bad(rk+".selector", "required: the method's full name, e.g. library.v1.LibraryService.GetShelf")
-			} else if selectors[r.Selector] {
-				bad(rk+".selector", "%q has two rules; use additional_bindings", r.Selector)
-			}
-			selectors[r.Selector] = true
-			if _, err := r.toProto(true); err != nil {
-				bad(rk, "%v", err)
-			}
-		}
+		u.validate(key, c, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks one upstream; key prefixes its problems.
+func (u *Upstream) validate(key string, c *Config, bad func(key, format string, args ...any)) {
+	if !upstreamName.MatchString(u.Name) {
+		bad(key+".name", "%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", u.Name)
+	}
+	switch {
+	case len(u.Static) > 0 && u.Consul != nil:
+		bad(key, "static and consul exclude each other")
+	case u.Consul != nil:
+		if u.Consul.Service == "" {
+			bad(key+".consul.service", "required: the Consul service name")
+		}
+		if c.Consul == nil {
+			bad(key+".consul", "needs the top-level consul: key (at least consul: {address: host:port})")
+		}
+	case len(u.Static) == 0:
+		bad(key, "an endpoint source is required (static or consul)")
+	default:
+		if _, err := discovery.NewStatic(u.Static); err != nil {
+			bad(key+".static", "%v", err)
+		}
+	}
+	switch u.Balancer {
+	case "round_robin", "pick_first", "least_request":
+	default:
+		bad(key+".balancer", "%q is not round_robin, pick_first or least_request", u.Balancer)
+	}
+	if u.TLS != nil && (u.TLS.Cert == "") != (u.TLS.Key == "") {
+		bad(key+".tls", "cert and key go together")
+	}
+	if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
+		bad(key+".forward_headers", "%v", err)
+	}
+	selectors := map[string]bool{}
+	for j, r := range u.Rules {
+		rk := fmt.Sprintf("%s.rules[%d]", key, j)
+		if r.Selector == "" {
+			bad(rk+".selector", "required: the method's full name, e.g. library.v1.LibraryService.GetShelf")
+		} else if selectors[r.Selector] {
+			bad(rk+".selector", "%q has two rules; use additional_bindings", r.Selector)
+		}
+		selectors[r.Selector] = true
+		if _, err := r.toProto(true); err != nil {
+			bad(rk, "%v", err)
+		}
+	}
 }
 
 // toProto converts the rule to the annotation type the transcoder compiles.

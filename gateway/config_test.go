@@ -33,7 +33,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad name", "upstreams:\n  - name: Library!\n    static: [\"127.0.0.1:1\"]\n", `config: upstreams[0].name: "Library!" must be 1-64 lower-case letters`},
 		{"duplicate name", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n  - {name: a, static: [\"127.0.0.1:2\"]}\n", `config: upstreams[1].name: "a" is used twice`},
 		{"bad address", "upstreams:\n  - {name: a, static: [\"localhost\"]}\n", `config: upstreams[0].static: discovery: address "localhost": want host:port`},
-		{"no source", "upstreams:\n  - {name: a}\n", "config: upstreams[0]: an endpoint source is required (static)"},
+		{"no source", "upstreams:\n  - {name: a}\n", "config: upstreams[0]: an endpoint source is required (static or consul)"},
 		{"bad balancer", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], balancer: random}\n", `config: upstreams[0].balancer: "random" is not round_robin, pick_first or least_request`},
 		{"forbidden header", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], forward_headers: [Cookie]}\n", `config: upstreams[0].forward_headers: transcode: header "Cookie" cannot be forwarded`},
 		{"admin on the public listener", "listen: 127.0.0.1:80\nadmin: 127.0.0.1:80\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n", "config: admin: must differ from listen"},

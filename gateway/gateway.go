@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/rs/zerolog"
@@ -20,10 +21,16 @@ import (
 // it with New, serve with Run (or mount Handler and AdminHandler yourself),
 // and Close it when done. Safe for concurrent use.
 type Gateway struct {
-	cfg       *Config
-	log       zerolog.Logger
-	cache     *reflection.Cache
-	upstreams []*upstream // in config order; fixed for the gateway's life
+	cfg   *Config
+	log   zerolog.Logger
+	cache *reflection.Cache
+
+	consul     *api.Client     // nil without a consul: key
+	consulTr   *http.Transport // the client's, closed on Close
+	configured map[string]bool // upstream names from the config file
+
+	upMu sync.Mutex
+	ups  []*upstream // configured in config order, then auto-exposed
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -31,6 +38,7 @@ type Gateway struct {
 	buildErr atomic.Pointer[buildError]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
 
+	ctx      context.Context // ends with Close; parent of every background task
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	draining atomic.Bool
@@ -53,34 +61,28 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{}, cancel: cancel}
-	for _, uc := range cfg.Upstreams {
-		u, err := newUpstream(uc)
-		if err != nil {
+	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel}
+	if cfg.Consul != nil {
+		if g.consul, g.consulTr, err = newConsulClient(cfg.Consul); err != nil {
 			g.Close()
 			return nil, err
 		}
-		g.upstreams = append(g.upstreams, u)
 	}
 	// Subscribe before adding upstreams so no first fetch is missed.
 	cache.Subscribe(func(string, *reflection.Snapshot) { g.rebuildRoutes() })
-	for _, u := range g.upstreams {
-		if err := cache.Add(u.name, u.conn); err != nil {
+	for _, uc := range cfg.Upstreams {
+		g.configured[uc.Name] = true
+		if err := g.addUpstream(uc, false); err != nil {
 			g.Close()
 			return nil, err
 		}
+	}
+	if cfg.Consul != nil && cfg.Consul.AutoExpose != nil {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
-			first := true
-			u.watch(ctx, func() {
-				// The first set is what the cache is already fetching with;
-				// later changes may bring instances with a new schema.
-				if !first {
-					g.cache.EndpointsChanged(u.name)
-				}
-				first = false
-			})
+			g.autoExpose(ctx)
 		}()
 	}
 	return g, nil
@@ -89,16 +91,17 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 // Handler is the public HTTP handler: every route, nothing of the admin API.
 func (g *Gateway) Handler() http.Handler { return g }
 
-// Ready reports whether the routes of every non-optional upstream are being
-// served, and which are not.
+// Ready reports whether the routes of every configured, non-optional
+// upstream are being served, and which are not. (Auto-exposed upstreams
+// come and go, so they never hold readiness.)
 func (g *Gateway) Ready() (bool, []string) {
 	var routed map[string]bool
 	if p := g.routed.Load(); p != nil {
 		routed = *p
 	}
 	var missing []string
-	for _, u := range g.upstreams {
-		if !u.cfg.Optional && !routed[u.name] {
+	for _, u := range g.upstreamList() {
+		if !u.cfg.Optional && !u.auto && !routed[u.name] {
 			missing = append(missing, u.name)
 		}
 	}
@@ -212,10 +215,16 @@ func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
 	err := g.cache.Close()
-	for _, u := range g.upstreams {
+	g.buildMu.Lock()
+	for _, u := range g.upstreamList() {
+		g.forgetSchemas(u)
 		if cerr := u.conn.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+	}
+	g.buildMu.Unlock()
+	if g.consulTr != nil {
+		g.consulTr.CloseIdleConnections()
 	}
 	return err
 }

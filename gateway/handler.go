@@ -40,9 +40,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := m.Value
 	b := rt.binding
-	if rt.up.endpoints.Load() == 0 {
-		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable,
-			fmt.Sprintf("upstream %q unavailable: discovery reports no healthy endpoint", rt.up.name), b)
+	if why := rt.up.unavailable(); why != "" {
+		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, b)
 		return
 	}
 
@@ -94,7 +93,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp := b.NewResponse()
 	var header, trailer metadata.MD
-	err = rt.up.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
+	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
 	transcode.WriteResponseMetadata(w.Header(), header, trailer)
 	if err != nil {
 		g.writeCallError(w, r, rt, err, timeout)

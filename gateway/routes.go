@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -15,8 +15,10 @@ import (
 // needs, compiled. Immutable.
 type route struct {
 	up      *upstream
+	conn    *grpc.ClientConn // the upstream's, or a subset's during a schema split
 	binding *transcode.Binding
-	origin  string // where the rule came from: annotation, config or default
+	origin  string   // where the rule came from: annotation, config or default
+	schemas []string // during a schema split: the schemas conn is restricted to
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
@@ -27,12 +29,17 @@ type RouteInfo struct {
 	GRPCMethod string `json:"grpc_method"`
 	Body       string `json:"body,omitempty"`
 	Origin     string `json:"origin"`
+	// RestrictedTo lists, while the upstream's endpoints serve different
+	// schemas, the schema hashes whose endpoints this route is sent to.
+	RestrictedTo []string `json:"restricted_to,omitempty"`
 }
 
 // upstreamRoutes is the last good route set compiled from one upstream's
 // descriptors.
 type upstreamRoutes struct {
 	hash     string
+	sig      string         // schemaView.sig it was compiled for
+	classes  []*schemaClass // schemaView.classes, for the admin API
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
 }
@@ -40,8 +47,9 @@ type upstreamRoutes struct {
 // compileRoutes turns an upstream's reflected services into router entries.
 // A method whose rule does not compile is left out and reported, so that
 // one bad annotation costs one method, not the upstream.
-func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
-	out := &upstreamRoutes{hash: snap.Hash}
+func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
+	snap := view.snap
+	out := &upstreamRoutes{hash: snap.Hash, sig: view.sig, classes: view.classes}
 	opts := u.opts
 	if snap.Types != nil {
 		opts.Resolver = snap.Types
@@ -68,12 +76,13 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 				out.problems = append(out.problems, err.Error())
 				continue
 			}
+			conn, schemas := view.conn(u, "/"+string(sd.FullName())+"/"+string(md.Name()))
 			for _, b := range bindings {
 				out.entries = append(out.entries, router.Entry[*route]{
 					Method:   b.HTTPMethod,
 					Template: b.Template,
 					Name:     u.name + " " + name,
-					Value:    &route{up: u, binding: b, origin: origin},
+					Value:    &route{up: u, conn: conn, binding: b, origin: origin, schemas: schemas},
 				})
 			}
 		}
@@ -111,17 +120,22 @@ func ruleFor(u *upstream, md protoreflect.MethodDescriptor) (*annotations.HttpRu
 func (g *Gateway) rebuildRoutes() {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
+	g.rebuildRoutesLocked()
+}
+
+func (g *Gateway) rebuildRoutesLocked() {
 	var all []router.Entry[*route]
 	routed := map[string]bool{}
-	for _, u := range g.upstreams {
-		snap := g.cache.Snapshot(u.name)
+	for _, u := range g.upstreamList() {
+		view := g.schemaView(u)
+		snap := view.snap
 		prev := g.built[u.name]
 		if snap == nil {
 			delete(g.built, u.name)
 			continue
 		}
-		if prev == nil || prev.hash != snap.Hash {
-			next := compileRoutes(u, snap)
+		if prev == nil || prev.hash != snap.Hash || prev.sig != view.sig {
+			next := compileRoutes(u, view)
 			if _, err := router.NewTable(next.entries); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
 					Msg("new descriptors give conflicting routes; keeping the previous routes")
@@ -169,8 +183,9 @@ func (g *Gateway) Routes() []RouteInfo {
 			Path:       e.Template.String(),
 			Upstream:   r.up.name,
 			GRPCMethod: string(r.binding.Method.FullName()),
-			Body:       r.binding.BodyField(),
-			Origin:     r.origin,
+			Body:         r.binding.BodyField(),
+			Origin:       r.origin,
+			RestrictedTo: r.schemas,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {

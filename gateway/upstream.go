@@ -20,28 +20,39 @@ import (
 
 // upstream is one backend as the request path sees it: its connection (one
 // per upstream, balanced by grpc-go over what discovery reports), header
-// rules and call options. Immutable after newUpstream.
+// rules and call options. Immutable after newUpstream but for the atomics
+// and the schema tracker, which the control path owns.
 type upstream struct {
 	name     string
 	cfg      Upstream
+	auto     bool // exposed from Consul by tag, not configured
 	source   discovery.Source
 	resolver *discovery.Resolver
 	conn     *grpc.ClientConn
+	dial     func(res *discovery.Resolver) (*grpc.ClientConn, error) // for schema subsets
 	headers  *transcode.HeaderRules
 	timeout  time.Duration
 	rules    map[string]*annotations.HttpRule // config rules by method full name
 	opts     transcode.Options                // without Resolver: that comes per snapshot
 
-	// endpoints is the size of the last set discovery pushed, -1 before the
-	// first; the request path reads it to name an empty upstream clearly.
-	endpoints atomic.Int64
+	// disc is what discovery last said; nil before it said anything.
+	disc atomic.Pointer[discState]
+	// schemas tracks the endpoints' schemas; guarded by Gateway.buildMu.
+	schemas *schemaTracker
+
+	cancel context.CancelFunc // stops the watch
+	done   chan struct{}      // closed when the watch has returned
 }
 
-func newUpstream(cfg Upstream) (*upstream, error) {
-	src, err := discovery.NewStatic(cfg.Static)
-	if err != nil {
-		return nil, err
-	}
+// discState is one endpoint report from discovery. Immutable.
+type discState struct {
+	endpoints []discovery.Endpoint // the set being served
+	known     bool                 // a set has arrived (endpoints may be empty)
+	err       error                // the last refresh failed: endpoints may be stale
+	since     time.Time            // when err started, or when the set last arrived
+}
+
+func newUpstream(cfg Upstream, src discovery.Source) (*upstream, error) {
 	headers, err := transcode.NewHeaderRules(cfg.ForwardHeaders)
 	if err != nil {
 		return nil, err
@@ -50,16 +61,24 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", cfg.Name, err)
 	}
+	serviceConfig := discovery.ServiceConfig(cfg.Balancer, cfg.HealthCheck)
+	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
+		conn, err := grpc.NewClient(res.Target(),
+			res.DialOption(),
+			grpc.WithTransportCredentials(creds),
+			grpc.WithDefaultServiceConfig(serviceConfig),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", cfg.Name, err)
+		}
+		return conn, nil
+	}
 	// The scheme is per upstream so that each ClientConn has its own
 	// resolver; upstream names are already scheme-safe but for '_'.
-	res := discovery.NewResolver("refract-" + strings.ReplaceAll(cfg.Name, "_", "-"))
-	conn, err := grpc.NewClient(res.Target(),
-		res.DialOption(),
-		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultServiceConfig(discovery.ServiceConfig(cfg.Balancer)),
-	)
+	res := discovery.NewResolver(upstreamScheme(cfg.Name))
+	conn, err := dial(res)
 	if err != nil {
-		return nil, fmt.Errorf("upstream %q: %w", cfg.Name, err)
+		return nil, err
 	}
 	u := &upstream{
 		name:     cfg.Name,
@@ -67,6 +86,8 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 		source:   src,
 		resolver: res,
 		conn:     conn,
+		dial:     dial,
+		schemas:  newSchemaTracker(),
 		headers:  headers,
 		timeout:  time.Duration(cfg.Timeout),
 		rules:    make(map[string]*annotations.HttpRule, len(cfg.Rules)),
@@ -76,7 +97,6 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 			Strict:          cfg.Strict,
 		},
 	}
-	u.endpoints.Store(-1)
 	for _, r := range cfg.Rules {
 		if u.rules[r.Selector], err = r.toProto(true); err != nil {
 			return nil, fmt.Errorf("upstream %q: rule %s: %w", cfg.Name, r.Selector, err)
@@ -85,14 +105,45 @@ func newUpstream(cfg Upstream) (*upstream, error) {
 	return u, nil
 }
 
+func upstreamScheme(name string) string {
+	return "refract-" + strings.NewReplacer("_", "-", "@", "-").Replace(name)
+}
+
 // watch feeds discovery updates into the connection's resolver and tells
-// onChange, until ctx is done.
-func (u *upstream) watch(ctx context.Context, onChange func()) {
+// onChange, until ctx is done. A failed refresh changes nothing but the
+// state: the last known set keeps being served.
+func (u *upstream) watch(ctx context.Context, now func() time.Time, onChange func(discovery.Update)) {
 	u.source.Watch(ctx, func(up discovery.Update) {
+		prev := u.disc.Load()
+		if up.Err != nil {
+			st := &discState{err: up.Err, since: now()}
+			if prev != nil {
+				st.endpoints, st.known = prev.endpoints, prev.known
+				if prev.err != nil {
+					st.since = prev.since
+				}
+			}
+			u.disc.Store(st)
+			return
+		}
 		u.resolver.Update(up.Endpoints)
-		u.endpoints.Store(int64(len(up.Endpoints)))
-		onChange()
+		u.disc.Store(&discState{endpoints: up.Endpoints, known: true, since: now()})
+		onChange(up)
 	})
+}
+
+// unavailable says why calls cannot go out at all, or "" when they can.
+func (u *upstream) unavailable() string {
+	st := u.disc.Load()
+	switch {
+	case st == nil:
+		return ""
+	case st.known && len(st.endpoints) == 0:
+		return fmt.Sprintf("upstream %q unavailable: %s reports no healthy endpoint", u.name, u.source)
+	case !st.known:
+		return fmt.Sprintf("upstream %q unavailable: no endpoint known yet: %v", u.name, st.err)
+	}
+	return ""
 }
 
 func upstreamCredentials(t *UpstreamTLS) (credentials.TransportCredentials, error) {

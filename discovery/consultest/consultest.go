@@ -1,0 +1,240 @@
+// Package consultest runs a real Consul agent for tests: `consul agent
+// -dev` bound to 127.0.0.1 on free ports, with an API client and helpers to
+// register, fail and deregister service instances, and to stop and restart
+// the agent on the same address.
+//
+// The binary is $REFRACT_CONSUL, else `consul` on PATH, else the one
+// .ci/consul.sh builds and caches. Without one a test is skipped with a
+// loud message, except under CI=true, where it fails.
+package consultest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Version is the Consul release .ci/consul.sh builds.
+const Version = "1.14.11"
+
+// Agent is a running dev-mode Consul agent. Its methods are safe for
+// concurrent use.
+type Agent struct {
+	// Addr is the HTTP API address, host:port; it survives Restart.
+	Addr string
+
+	t     testing.TB
+	bin   string
+	ports [4]int // serf lan, serf wan, server, spare
+	dir   string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+}
+
+// Binary finds the consul binary, or returns "" when there is none.
+func Binary() string {
+	if p := os.Getenv("REFRACT_CONSUL"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("consul"); err == nil {
+		return p
+	}
+	cache := os.Getenv("REFRACT_CACHE")
+	if cache == "" {
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".cache")
+		}
+		cache = filepath.Join(base, "refract")
+	}
+	p := filepath.Join(cache, "consul-"+Version, "consul")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Start starts an agent and stops it when the test ends.
+func Start(t testing.TB) *Agent {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		msg := "NO CONSUL BINARY: run .ci/consul.sh (builds Consul " + Version +
+			" from the module proxy) or set REFRACT_CONSUL; Consul tests are SKIPPED"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	a := &Agent{t: t, bin: bin, dir: t.TempDir()}
+	http := freePort(t)
+	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
+	for i := range a.ports {
+		a.ports[i] = freePort(t)
+	}
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	return a
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (a *Agent) start() error {
+	_, httpPort, _ := net.SplitHostPort(a.Addr)
+	cmd := exec.Command(a.bin, "agent", "-dev",
+		"-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-http-port", httpPort,
+		"-dns-port", "-1", "-grpc-port", "-1", "-grpc-tls-port", "-1",
+		"-serf-lan-port", strconv.Itoa(a.ports[0]),
+		"-serf-wan-port", strconv.Itoa(a.ports[1]),
+		"-server-port", strconv.Itoa(a.ports[2]),
+		"-node", "refract-test",
+		"-log-level", "warn",
+	)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("consultest: start %s: %w", a.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	a.mu.Lock()
+	a.cmd, a.exited = cmd, exited
+	a.mu.Unlock()
+
+	// Ready when the agent has a leader and its own node is in the catalog.
+	c := a.Client()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("consultest: agent exited at start:\n%s", out.String())
+		default:
+		}
+		if leader, err := c.Status().Leader(); err == nil && leader != "" {
+			if nodes, _, err := c.Catalog().Nodes(nil); err == nil && len(nodes) > 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("consultest: agent not ready after 60s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Client returns an API client for the agent whose idle connections are
+// closed when the test ends (so goroutine leak checks stay meaningful).
+func (a *Agent) Client() *api.Client {
+	cfg := api.DefaultConfig()
+	cfg.Address = a.Addr
+	tr := &http.Transport{}
+	cfg.Transport = tr
+	a.t.Cleanup(tr.CloseIdleConnections)
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return c
+}
+
+// Stop kills the agent (as a crash would) and waits for it to exit. A dev
+// agent keeps nothing: after Restart the catalog is empty.
+func (a *Agent) Stop() {
+	a.mu.Lock()
+	cmd, exited := a.cmd, a.exited
+	a.cmd = nil
+	a.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+}
+
+// Restart starts the agent again on the same address after Stop.
+func (a *Agent) Restart() {
+	a.t.Helper()
+	if err := a.start(); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// Instance describes one service instance to register.
+type Instance struct {
+	ID, Service, Addr string // Addr is host:port
+	Tags              []string
+	Meta              map[string]string
+	// GRPCCheck adds a gRPC health check of Addr every second; otherwise
+	// the instance gets a TTL check that Pass and Fail drive, passing at
+	// registration.
+	GRPCCheck bool
+}
+
+// Register registers inst with the agent.
+func (a *Agent) Register(inst Instance) {
+	a.t.Helper()
+	host, portStr, err := net.SplitHostPort(inst.Addr)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	check := &api.AgentServiceCheck{CheckID: checkID(inst.ID), TTL: "1h", Status: api.HealthPassing}
+	if inst.GRPCCheck {
+		check = &api.AgentServiceCheck{CheckID: checkID(inst.ID), GRPC: inst.Addr, Interval: "1s", Timeout: "1s"}
+	}
+	err = a.Client().Agent().ServiceRegister(&api.AgentServiceRegistration{
+		ID: inst.ID, Name: inst.Service, Address: host, Port: port,
+		Tags: inst.Tags, Meta: inst.Meta, Check: check,
+	})
+	if err != nil {
+		a.t.Fatalf("consultest: register %s: %v", inst.ID, err)
+	}
+}
+
+// Deregister removes an instance.
+func (a *Agent) Deregister(id string) {
+	a.t.Helper()
+	if err := a.Client().Agent().ServiceDeregister(id); err != nil {
+		a.t.Fatalf("consultest: deregister %s: %v", id, err)
+	}
+}
+
+// Fail turns an instance's TTL check critical; Pass turns it passing.
+func (a *Agent) Fail(id string) { a.ttl(id, api.HealthCritical) }
+
+// Pass turns an instance's TTL check passing.
+func (a *Agent) Pass(id string) { a.ttl(id, api.HealthPassing) }
+
+func (a *Agent) ttl(id, status string) {
+	a.t.Helper()
+	if err := a.Client().Agent().UpdateTTL(checkID(id), "set by test", status); err != nil {
+		a.t.Fatalf("consultest: check of %s: %v", id, err)
+	}
+}
+
+func checkID(id string) string { return "check:" + id }

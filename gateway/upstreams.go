@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/refract-gateway/refract/discovery"
+)
+
+// addUpstream connects an upstream, starts fetching its descriptors and
+// following its endpoints. Its routes appear once descriptors arrive.
+func (g *Gateway) addUpstream(cfg Upstream, auto bool) error {
+	var src discovery.Source
+	var err error
+	if cfg.Consul != nil {
+		src, err = g.consulSource(cfg.Name, cfg.Consul)
+	} else {
+		src, err = discovery.NewStatic(cfg.Static)
+	}
+	if err != nil {
+		return err
+	}
+	u, err := newUpstream(cfg, src)
+	if err != nil {
+		return err
+	}
+	u.auto = auto
+	if err := g.cache.Add(u.name, u.conn); err != nil {
+		_ = u.conn.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	u.cancel, u.done = cancel, make(chan struct{})
+	g.upMu.Lock()
+	g.ups = append(g.ups, u)
+	g.upMu.Unlock()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer close(u.done)
+		first := true
+		u.watch(ctx, time.Now, func(up discovery.Update) {
+			// The first set is what the cache is already fetching with;
+			// later ones may bring instances with a new schema.
+			if !first {
+				g.cache.EndpointsChanged(u.name)
+			}
+			first = false
+			g.buildMu.Lock()
+			defer g.buildMu.Unlock()
+			g.trackSchemas(u, up.Endpoints)
+			g.rebuildRoutesLocked()
+		})
+	}()
+	return nil
+}
+
+// removeUpstream stops following an upstream and drops its routes. Calls
+// already on its connections get the upstream's timeout to finish.
+func (g *Gateway) removeUpstream(u *upstream) {
+	g.upMu.Lock()
+	g.ups = slices.DeleteFunc(g.ups, func(x *upstream) bool { return x == u })
+	g.upMu.Unlock()
+	u.cancel()
+	<-u.done
+	g.cache.Remove(u.name)
+	g.buildMu.Lock()
+	g.forgetSchemas(u)
+	delete(g.built, u.name)
+	g.rebuildRoutesLocked()
+	g.buildMu.Unlock()
+	g.closeLater(u.conn, u.timeout)
+}
+
+// upstreamList is the current upstreams: configured ones in config order,
+// then auto-exposed ones in the order they appeared.
+func (g *Gateway) upstreamList() []*upstream {
+	g.upMu.Lock()
+	defer g.upMu.Unlock()
+	return slices.Clone(g.ups)
+}
+
+// UpstreamInfo is one upstream's state for the admin API.
+type UpstreamInfo struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Auto is true for services exposed from Consul by tag.
+	Auto bool `json:"auto,omitempty"`
+	// Discovery is "ok", "stale" (the source fails; the last known
+	// endpoints are served) or "waiting" (nothing known yet).
+	Discovery string `json:"discovery"`
+	// Error and Since say why and since when discovery is stale.
+	Error     string         `json:"error,omitempty"`
+	Since     time.Time      `json:"since,omitzero"`
+	Endpoints []EndpointInfo `json:"endpoints"`
+	// Schemas is set while endpoints serve different schemas: which
+	// endpoints serve which descriptor hash, and which one the routes are
+	// built from. Methods missing from some schemas go only to the
+	// endpoints that have them (see restricted_to in /admin/routes).
+	Schemas []*schemaClass `json:"schemas,omitempty"`
+}
+
+// EndpointInfo is one endpoint as discovery reports it.
+type EndpointInfo struct {
+	Addr string            `json:"addr"`
+	ID   string            `json:"id,omitempty"`
+	Tags []string          `json:"tags,omitempty"`
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Upstreams describes every upstream's discovery state and schema split.
+func (g *Gateway) Upstreams() []UpstreamInfo {
+	var out []UpstreamInfo
+	for _, u := range g.upstreamList() {
+		info := UpstreamInfo{Name: u.name, Source: u.source.String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{}}
+		if st := u.disc.Load(); st != nil {
+			switch {
+			case st.err != nil:
+				info.Discovery, info.Error, info.Since = "stale", st.err.Error(), st.since
+			case st.known:
+				info.Discovery = "ok"
+			}
+			for _, e := range st.endpoints {
+				info.Endpoints = append(info.Endpoints, EndpointInfo{Addr: e.Addr, ID: e.ID, Tags: e.Tags, Meta: e.Meta})
+			}
+		}
+		g.buildMu.Lock()
+		if b := g.built[u.name]; b != nil {
+			info.Schemas = b.classes
+		}
+		g.buildMu.Unlock()
+		out = append(out, info)
+	}
+	return out
+}
+
+// staleDiscovery lists the upstreams served from a stale endpoint set.
+func (g *Gateway) staleDiscovery() []string {
+	var out []string
+	for _, u := range g.upstreamList() {
+		if st := u.disc.Load(); st != nil && st.err != nil {
+			out = append(out, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
+				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err, len(st.endpoints)))
+		}
+	}
+	return out
+}
