@@ -179,10 +179,10 @@ func (g *Gateway) Routes() []RouteInfo {
 	for _, e := range entries {
 		r := e.Value
 		out = append(out, RouteInfo{
-			HTTPMethod: e.Method,
-			Path:       e.Template.String(),
-			Upstream:   r.up.name,
-			GRPCMethod: string(r.binding.Method.FullName()),
+			HTTPMethod:   e.Method,
+			Path:         e.Template.String(),
+			Upstream:     r.up.name,
+			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
 			RestrictedTo: r.schemas,
