@@ -64,6 +64,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestExampleConfigsLoad(t *testing.T) {
 	files, _ := filepath.Glob("../examples/*.yaml")
+	more, _ := filepath.Glob("../examples/*/*.yaml")
+	files = append(files, more...)
 	if len(files) == 0 {
 		t.Fatal("no example configs found")
 	}
