@@ -30,9 +30,10 @@ type Backend struct {
 	// "127.0.0.1:0".
 	Addr string
 
-	server *grpc.Server
-	health *health.Server
-	grace  time.Duration
+	server  *grpc.Server
+	service string
+	health  *health.Server
+	grace   time.Duration
 
 	served   chan struct{} // closed when Serve has returned
 	serveErr error         // Serve's result; read only after served is closed
@@ -79,6 +80,7 @@ func start(addr, service string, register func(*grpc.Server), opts []grpc.Server
 	b := &Backend{
 		Addr:    lis.Addr().String(),
 		server:  srv,
+		service: service,
 		health:  hs,
 		grace:   defaultStopGrace,
 		served:  make(chan struct{}),
@@ -115,6 +117,17 @@ func (b *Backend) Stop() {
 		<-b.served
 	})
 	<-b.stopped
+}
+
+// SetServing sets the health status the backend reports for "" and for its
+// service: SERVING or NOT_SERVING (until Stop, which reports NOT_SERVING for good).
+func (b *Backend) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	b.health.SetServingStatus("", st)
+	b.health.SetServingStatus(b.service, st)
 }
 
 // Done is closed when the backend has stopped serving: after Stop, or when serving

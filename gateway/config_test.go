@@ -38,6 +38,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"forbidden header", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], forward_headers: [Cookie]}\n", `config: upstreams[0].forward_headers: transcode: header "Cookie" cannot be forwarded`},
 		{"admin on the public listener", "listen: 127.0.0.1:80\nadmin: 127.0.0.1:80\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n", "config: admin: must differ from listen"},
 		{"rule without pattern", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    rules:\n      - selector: a.B.C\n        body: \"*\"\n", "config: upstreams[0].rules[0]: exactly one of get, put, post, delete, patch, custom is required (found 0)"},
+		{"no upstreams", "consul: {address: 127.0.0.1:8500}\n", "config: upstreams: at least one upstream is required (or consul.auto_expose)"},
+		{"consul without the consul key", "upstreams:\n  - {name: a, consul: {service: a}}\n", "config: upstreams[0].consul: needs the top-level consul: key"},
+		{"consul without service", "consul: {}\nupstreams:\n  - {name: a, consul: {tag: x}}\n", "config: upstreams[0].consul.service: required"},
+		{"static and consul", "consul: {}\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], consul: {service: a}}\n", "config: upstreams[0]: static and consul exclude each other"},
+		{"bad consul address", "consul: {address: nowhere}\nupstreams:\n  - {name: a, consul: {service: a}}\n", `config: consul.address: "nowhere" is not host:port`},
+		{"auto-expose without tag", "consul: {auto_expose: {}}\n", "config: consul.auto_expose.tag: required"},
+		{"auto-expose template with a name", "consul: {auto_expose: {tag: t, upstream: {name: x}}}\n", "config: consul.auto_expose.upstream: name, static and consul come from the service"},
+		{"auto-expose template checked", "consul: {auto_expose: {tag: t, upstream: {balancer: random}}}\n", `config: consul.auto_expose.upstream.balancer: "random" is not`},
 		{"rule without selector", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    rules:\n      - get: /x\n", "config: upstreams[0].rules[0].selector: required"},
 	}
 	for _, tc := range tests {
@@ -47,6 +55,19 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseConfigConsulDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte("consul: {auto_expose: {tag: refract}}\nupstreams:\n  - {name: a, consul: {service: books, tag: grpc}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, u := cfg.Consul, cfg.Upstreams[0].Consul
+	if c.Address != "127.0.0.1:8500" || time.Duration(c.WaitTime) != time.Minute || !*u.PassingOnly ||
+		u.SchemaMetaKey != "schema_hash" || c.AutoExpose.Upstream.Balancer != "round_robin" ||
+		time.Duration(c.AutoExpose.Upstream.Timeout) != 30*time.Second {
+		t.Fatalf("defaults not applied: %+v %+v %+v", c, u, c.AutoExpose.Upstream)
 	}
 }
 

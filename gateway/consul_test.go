@@ -318,3 +318,36 @@ consul:
 		t.Errorf("library still an upstream: %+v", u)
 	}
 }
+
+func TestHealthCheckedEndpoints(t *testing.T) {
+	a := startCounted(t, examples.StartLibrary)
+	b := startCounted(t, examples.StartLibrary)
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - name: library
+    static: [%q, %q]
+    health_check: true
+`, a.Addr, b.Addr))
+	const list = "/library.v1.LibraryService/ListShelves"
+	eventually(t, 10*time.Second, "both endpoints serving", func() bool {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+		return a.n(list) > 0 && b.n(list) > 0
+	})
+	// b says it is not serving: grpc-go's health watch takes it out.
+	b.SetServing(false)
+	eventually(t, 10*time.Second, "b out of rotation", func() bool {
+		before := b.n(list)
+		for range 10 {
+			h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+		}
+		return b.n(list) == before
+	})
+	b.SetServing(true)
+	eventually(t, 10*time.Second, "b back", func() bool {
+		before := b.n(list)
+		for range 10 {
+			h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+		}
+		return b.n(list) > before
+	})
+}
