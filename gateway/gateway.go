@@ -25,6 +25,9 @@ type Gateway struct {
 	cache     *reflection.Cache
 	upstreams []*upstream // in config order; fixed for the gateway's life
 
+	pol  *policies    // built once from cfg
+	edge http.Handler // the policies before the route match, then serveMatch
+
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
 	built    map[string]*upstreamRoutes // guarded by buildMu
@@ -52,8 +55,16 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	pol, err := buildPolicies(cfg, log)
+	if err != nil {
+		cache.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{}, cancel: cancel}
+	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{}, cancel: cancel, pol: pol}
+	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	for _, uc := range cfg.Upstreams {
 		u, err := newUpstream(uc)
 		if err != nil {
@@ -211,6 +222,7 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
+	g.pol.close()
 	err := g.cache.Close()
 	for _, u := range g.upstreams {
 		if cerr := u.conn.Close(); cerr != nil && err == nil {

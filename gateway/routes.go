@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 
 	"github.com/refract-gateway/refract/reflection"
@@ -17,16 +18,22 @@ type route struct {
 	up      *upstream
 	binding *transcode.Binding
 	origin  string // where the rule came from: annotation, config or default
+	// handler is the route's compiled policy chain ending in the upstream
+	// call; stages names its policies (attachPolicies).
+	handler http.Handler
+	stages  []string
+	name    string // "GET /v1/{name=shelves/*}"
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
 type RouteInfo struct {
-	HTTPMethod string `json:"http_method"`
-	Path       string `json:"path"`
-	Upstream   string `json:"upstream"`
-	GRPCMethod string `json:"grpc_method"`
-	Body       string `json:"body,omitempty"`
-	Origin     string `json:"origin"`
+	HTTPMethod string   `json:"http_method"`
+	Path       string   `json:"path"`
+	Upstream   string   `json:"upstream"`
+	GRPCMethod string   `json:"grpc_method"`
+	Body       string   `json:"body,omitempty"`
+	Origin     string   `json:"origin"`
+	Policies   []string `json:"policies,omitempty"`
 }
 
 // upstreamRoutes is the last good route set compiled from one upstream's
@@ -35,6 +42,7 @@ type upstreamRoutes struct {
 	hash     string
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
+	hidden   []HiddenMethod
 }
 
 // compileRoutes turns an upstream's reflected services into router entries.
@@ -52,6 +60,10 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 		for i := 0; i < methods.Len(); i++ {
 			md := methods.Get(i)
 			name := string(md.FullName())
+			if h, ok := hiddenBy(u.cfg, name); ok {
+				out.hidden = append(out.hidden, h)
+				continue
+			}
 			if md.IsStreamingClient() || md.IsStreamingServer() {
 				out.problems = append(out.problems, name+": streaming methods are not served over HTTP yet")
 				continue
@@ -122,6 +134,7 @@ func (g *Gateway) rebuildRoutes() {
 		}
 		if prev == nil || prev.hash != snap.Hash {
 			next := compileRoutes(u, snap)
+			g.attachPolicies(next)
 			if _, err := router.NewTable(next.entries); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
 					Msg("new descriptors give conflicting routes; keeping the previous routes")
@@ -171,6 +184,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod: string(r.binding.Method.FullName()),
 			Body:       r.binding.BodyField(),
 			Origin:     r.origin,
+			Policies:   r.stages,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -20,6 +20,12 @@ type Consumer struct {
 	// calls; nil means none.
 	Quota *Limit
 	index int
+	quota quotaStore
+}
+
+type quotaStore struct {
+	store    Limiter
+	failOpen bool
 }
 
 // ConsumerOptions describe one consumer. KeyHashes are SHA-256 digests of
@@ -29,6 +35,10 @@ type ConsumerOptions struct {
 	KeyHashes [][sha256.Size]byte
 	Allow     []string
 	Quota     *Limit
+	// QuotaStore counts the quota (a LocalLimiter or a RedisLimiter);
+	// required with Quota. QuotaFailOpen admits requests when it fails.
+	QuotaStore    Limiter
+	QuotaFailOpen bool
 }
 
 // ConsumersOptions configure API-key authentication.
@@ -87,11 +97,17 @@ func NewConsumers(o ConsumersOptions) (*Consumers, error) {
 			return nil, fmt.Errorf("policy: consumer %q: allow: %w", co.Name, err)
 		}
 		if co.Quota != nil {
-			if err := co.Quota.validate(); err != nil {
+			q := *co.Quota
+			if err := q.validate(); err != nil {
 				return nil, fmt.Errorf("policy: consumer %q: quota: %w", co.Name, err)
 			}
+			if co.QuotaStore == nil {
+				return nil, fmt.Errorf("policy: consumer %q: quota without a store", co.Name)
+			}
+			co.Quota = &q
 		}
-		c := &Consumer{Name: co.Name, Allow: allow, Quota: co.Quota, index: i}
+		c := &Consumer{Name: co.Name, Allow: allow, Quota: co.Quota, index: i,
+			quota: quotaStore{store: co.QuotaStore, failOpen: co.QuotaFailOpen}}
 		cs.list = append(cs.list, c)
 		for _, h := range co.KeyHashes {
 			if other, dup := owner[h]; dup {
@@ -102,6 +118,16 @@ func NewConsumers(o ConsumersOptions) (*Consumers, error) {
 		}
 	}
 	return cs, nil
+}
+
+// HasQuotas reports whether any consumer has a quota.
+func (cs *Consumers) HasQuotas() bool {
+	for _, c := range cs.list {
+		if c.Quota != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // List returns the consumers in declaration order.

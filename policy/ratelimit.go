@@ -94,10 +94,9 @@ type RateLimitOptions struct {
 	Rules []Rule
 	// Route is the route's name ("GET /v1/shelves"), the key of ByRoute.
 	Route string
-	// Quotas is where consumers' own quotas are counted; nil: not counted.
-	Quotas        Limiter
-	QuotaFailOpen bool
-	Logger        zerolog.Logger
+	// Consumers, when set, have their own quotas counted too.
+	Consumers *Consumers
+	Logger    zerolog.Logger
 }
 
 // RateLimit checks every rule, then the consumer's quota. The first one
@@ -113,7 +112,10 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 			return nil, fmt.Errorf("policy: rate limit %s: no store", o.Rules[i].Name)
 		}
 	}
-	if len(o.Rules) == 0 && o.Quotas == nil {
+	if o.Consumers != nil && !o.Consumers.HasQuotas() {
+		o.Consumers = nil
+	}
+	if len(o.Rules) == 0 && o.Consumers == nil {
 		return nil, nil
 	}
 	return func(next http.Handler) http.Handler {
@@ -152,8 +154,8 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 					return
 				}
 			}
-			if c := info.Consumer; c != nil && c.Quota != nil && o.Quotas != nil {
-				if !check("consumer:"+c.Name, ByConsumer, *c.Quota, o.Quotas, o.QuotaFailOpen) {
+			if c := info.Consumer; c != nil && c.Quota != nil && o.Consumers != nil {
+				if !check("quota", ByConsumer, *c.Quota, c.quota.store, c.quota.failOpen) {
 					return
 				}
 			}

@@ -1,12 +1,11 @@
 package policy
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // codeSetter is implemented by the access log's response writer, so the
@@ -24,10 +23,15 @@ func RecordCode(w http.ResponseWriter, code int32) {
 // WriteStatus answers with the one error shape clients see: a
 // google.rpc.Status JSON body, with httpStatus.
 func WriteStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	body, err := protojson.Marshal(&spb.Status{Code: int32(code), Message: msg})
-	if err != nil { // a Status of two scalars always marshals
-		body = []byte(`{"code":13,"message":"internal error"}`)
-	}
+	// The same bytes the gateway writes for a google.rpc.Status without
+	// details (details always present, as an empty list).
+	m, _ := json.Marshal(msg) // a string always marshals
+	body := make([]byte, 0, 40+len(m))
+	body = append(body, `{"code":`...)
+	body = strconv.AppendInt(body, int64(code), 10)
+	body = append(body, `,"message":`...)
+	body = append(body, m...)
+	body = append(body, `,"details":[]}`...)
 	RecordCode(w, int32(code))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
