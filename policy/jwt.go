@@ -122,21 +122,28 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
-			return nil, errors.New("the token has no kid header")
+			return nil, keyError("the token has no kid header")
 		}
 		k, ok := v.o.Keys.key(ctx, kid)
 		if !ok {
-			return nil, fmt.Errorf("no key with kid %q", kid)
+			return nil, keyError(fmt.Sprintf("no key with kid %q", kid))
 		}
 		if k.alg != "" && k.alg != alg {
-			return nil, fmt.Errorf("key %q is for %s, the token says %s", kid, k.alg, alg)
+			return nil, keyError(fmt.Sprintf("key %q is for %s, the token says %s", kid, k.alg, alg))
 		}
 		if !keyFits(alg, k.key) {
-			return nil, fmt.Errorf("key %q cannot verify %s", kid, alg)
+			return nil, keyError(fmt.Sprintf("key %q cannot verify %s", kid, alg))
 		}
 		return k.key, nil
 	})
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method") {
+			alg := "?"
+			if t, _, perr := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{}); perr == nil {
+				alg = t.Method.Alg()
+			}
+			return nil, fmt.Errorf("the token's algorithm %s is not accepted (accepted: %s)", alg, strings.Join(v.o.Algorithms, ", "))
+		}
 		return nil, tokenError(err)
 	}
 	out := &verified{claims: claims}
@@ -153,6 +160,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 	}
 	return out, nil
 }
+
+// keyError is why no key could verify a token.
+type keyError string
+
+func (e keyError) Error() string { return string(e) }
 
 // tokenError turns the parser's error into a sentence for the caller.
 func tokenError(err error) error {
@@ -171,13 +183,10 @@ func tokenError(err error) error {
 		return errors.New("the token lacks a required claim (exp)")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return errors.New("the token's signature is invalid")
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		// the key function's reason, or an algorithm outside the list
-		var inner error = err
-		if u := errors.Unwrap(err); u != nil {
-			inner = u
-		}
-		return fmt.Errorf("the token cannot be verified: %v", inner)
+	}
+	var ke keyError
+	if errors.As(err, &ke) {
+		return fmt.Errorf("the token cannot be verified: %s", string(ke))
 	}
 	return fmt.Errorf("the token is invalid: %v", err)
 }
