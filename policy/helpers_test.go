@@ -2,6 +2,8 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -51,3 +53,7 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func readAll(r *http.Request) ([]byte, error) { return io.ReadAll(r.Body) }
+
+func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
