@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/refract-gateway/refract/policy"
@@ -38,7 +39,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := m.Value
 	if info := policy.InfoFrom(r.Context()); info != nil {
-		info.Route, info.Method, info.Upstream = rt.name, rt.binding.FullMethod, rt.up.name
+		info.Route, info.Method, info.Upstream = rt.name, rt.method, rt.up.name
 		info.PathVars = m.Vars
 	}
 	rt.handler.ServeHTTP(w, r)
@@ -57,11 +58,14 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 }
 
 // attachPolicies compiles the chain of every route of a freshly compiled
-// upstream route set. Control path only.
+// upstream route set, and sorts its hidden methods for the admin API.
+// Control path only.
 func (g *Gateway) attachPolicies(set *upstreamRoutes) {
+	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
 	for _, e := range set.entries {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
-		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.binding.FullMethod, rt.name, g.serveCall(rt))
+		rt.method = string(rt.binding.Method.FullName())
+		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
 	}
 }

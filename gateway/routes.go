@@ -23,6 +23,7 @@ type route struct {
 	handler http.Handler
 	stages  []string
 	name    string // "GET /v1/{name=shelves/*}"
+	method  string // the gRPC method's full name, library.v1.LibraryService.GetShelf
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
