@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -274,3 +275,32 @@ func TestPolicyConfigErrors(t *testing.T) {
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// The README's policy example serves what its comments say.
+func TestPolicyExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../examples/refract-policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := startLibrary(t)
+	echo := startEcho(t, "127.0.0.1:0")
+	cfg := strings.NewReplacer("127.0.0.1:50051", lib.Addr, "127.0.0.1:50052", echo.Addr).Replace(string(data))
+	h := startGateway(t, cfg)
+	h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 401)
+	h.do(t, "GET", "/v1/shelves/1", "", "X-Api-Key", "demo-mobile-key").expect(t, 200)
+	h.do(t, "GET", "/v1/shelves/1?api_key=ops-secret", "").expect(t, 200)
+	h.do(t, "DELETE", "/v1/shelves/2", "", "X-Api-Key", "demo-mobile-key").expect(t, 401) // deletes take a JWT only
+	tok := func(scope string) string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "https://id.example.com", "aud": "refract",
+			"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(), "scope": scope}).SignedString([]byte("demo-secret-demo-secret-demo-secret"))
+		return "Bearer " + s
+	}
+	h.do(t, "DELETE", "/v1/shelves/2", "", "Authorization", tok("library.read")).expect(t, 403)
+	h.do(t, "DELETE", "/v1/shelves/2", "", "Authorization", tok("library.admin")).expect(t, 200)
+	h.do(t, "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200)
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	if r.header.Get("Ratelimit-Limit") != "200" || r.header.Get("X-Request-Id") == "" {
+		t.Fatalf("headers %v", r.header)
+	}
+}
