@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"github.com/rs/zerolog"
 	"io"
 	"net/http/httptest"
 	"testing"
@@ -84,4 +85,52 @@ func benchGateway(b *testing.B, addr string) *Gateway {
 		b.Fatal(err)
 	}
 	return gw
+}
+
+// BenchmarkHandlerGetBookAllPolicies is BenchmarkHandlerGetBook with every
+// policy of the chain on (access log to io.Discard at info level, trusted
+// proxy, IP rules, CORS, size limit, API key, consumer allow list, local
+// rate limits by IP and by consumer), for the chain's cost next to a real
+// upstream call.
+func BenchmarkHandlerGetBookAllPolicies(b *testing.B) {
+	lib := startLibrary(b)
+	cfg, err := ParseConfig([]byte(`
+trusted_proxies: [10.0.0.0/8]
+cors: {allowed_origins: ["https://app.example.com"]}
+consumers:
+  - name: app
+    keys: [{value: app-key}]
+    allow: ["library.v1.LibraryService.Get*"]
+    quota: {rate: 1000000000, per: 1s}
+policies:
+  ip: {allow: [192.0.2.0/24], deny: [192.0.2.99]}
+  max_body_bytes: 65536
+  auth: [api_key]
+  rate_limits:
+    - {key: ip, rate: 1000000000, per: 1s}
+` + libraryConfig(lib.Addr, "")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := New(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close() })
+	if err := gw.WaitReady(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/v1/shelves/1/books/1", nil)
+	req.RemoteAddr = "10.1.1.1:5000"
+	req.Header.Set("X-Forwarded-For", "192.0.2.7")
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("X-Api-Key", "app-key")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		gw.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }

@@ -45,6 +45,8 @@ type Config struct {
 	// Upstreams are the gRPC backends; at least one, unless
 	// consul.auto_expose finds them.
 	Upstreams []Upstream `yaml:"upstreams"`
+	// PolicyKeys configure the policy chain (policy_config.go).
+	PolicyKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -106,6 +108,8 @@ type Upstream struct {
 	// Optional upstreams do not hold /readyz at 503 while their descriptors
 	// are missing.
 	Optional bool `yaml:"optional"`
+	// UpstreamPolicyKeys publish methods and attach policies (policy_config.go).
+	UpstreamPolicyKeys `yaml:",inline"`
 }
 
 // UpstreamTLS is how refract dials an upstream over TLS.
@@ -311,6 +315,7 @@ func (c *Config) Validate() error {
 		seen[u.Name] = true
 		u.validate(key, c, bad)
 	}
+	errs = append(errs, c.validatePolicies()...)
 	return errors.Join(errs...)
 }
 

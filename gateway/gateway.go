@@ -32,6 +32,9 @@ type Gateway struct {
 	upMu sync.Mutex
 	ups  []*upstream // configured in config order, then auto-exposed
 
+	pol  *policies    // built once from cfg
+	edge http.Handler // the policies before the route match, then serveMatch
+
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
 	built    map[string]*upstreamRoutes // guarded by buildMu
@@ -60,9 +63,17 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	pol, err := buildPolicies(cfg, log)
+	if err != nil {
+		cache.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol}
+	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {
 		if g.consul, g.consulTr, err = newConsulClient(cfg.Consul); err != nil {
 			g.Close()
@@ -214,6 +225,7 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
+	g.pol.close()
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {

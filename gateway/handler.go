@@ -7,38 +7,22 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
-// ServeHTTP is the request path: match, decode, call, encode. It never waits
-// on reflection: routes come from the last table swapped in.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer g.recoverPanic(w, r)
-	tbl := g.routes.Load()
-	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
-	switch found {
-	case router.NotFound:
-		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.EscapedPath()), nil)
-		return
-	case router.MethodNotAllowed:
-		allowed := tbl.Allowed(r.URL.EscapedPath())
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
-			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.EscapedPath(), strings.Join(allowed, ", ")), nil)
-		return
-	}
-	rt := m.Value
+// serveUnary makes a unary call for a matched route: decode, call,
+// encode. vars are the route's path variables.
+func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
 	if why := rt.up.unavailable(); why != "" {
 		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, b)
@@ -57,7 +41,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := b.DecodeRequest(transcode.Request{
-		Vars:        m.Vars,
+		Vars:        vars,
 		RawQuery:    r.URL.RawQuery,
 		Body:        body,
 		ContentType: r.Header.Get("Content-Type"),
@@ -71,11 +55,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeGRPCError(w, err, b)
 		return
 	}
-	md, err := rt.up.headers.Metadata(r, clientIP(r))
+	info := policy.InfoFrom(r.Context())
+	md, err := rt.up.headers.Metadata(r, clientIP(r, info))
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
+	g.pol.identity(md, info)
 	timeout := rt.up.timeout
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
@@ -93,7 +79,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp := b.NewResponse()
 	var header, trailer metadata.MD
-	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
+	var pr peer.Peer
+	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&pr))
+	if info != nil && pr.Addr != nil {
+		info.Endpoint = pr.Addr.String()
+	}
 	transcode.WriteResponseMetadata(w.Header(), header, trailer)
 	if err != nil {
 		g.writeCallError(w, r, rt, err, timeout)
@@ -134,22 +124,6 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	writeStatusProto(w, transcode.HTTPStatus(st.Code()), p, rt.binding)
 }
 
-// recoverPanic turns a panic on the request path into a logged 500 with a
-// google.rpc.Status body instead of a dropped connection. (If the response
-// had already started, net/http ignores the second status line.)
-func (g *Gateway) recoverPanic(w http.ResponseWriter, r *http.Request) {
-	v := recover()
-	if v == nil {
-		return
-	}
-	if v == http.ErrAbortHandler {
-		panic(v) // net/http's own signal to abort the response
-	}
-	g.log.Error().Str("method", r.Method).Str("path", r.URL.EscapedPath()).
-		Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("panic serving request")
-	writeStatus(w, http.StatusInternalServerError, codes.Internal, "internal error in the gateway; it has been logged", nil)
-}
-
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -160,7 +134,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the client's address as the policies decided it (trusted
+// proxies), else the connection's peer.
+func clientIP(r *http.Request, info *policy.Info) string {
+	if info != nil && info.ClientIP.IsValid() {
+		return info.ClientIP.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -188,6 +167,7 @@ func writeStatusProto(w http.ResponseWriter, httpStatus int, st *spb.Status, b *
 	} else {
 		body = transcode.EncodeStatus(st, nil)
 	}
+	policy.RecordCode(w, st.Code)
 	h := w.Header()
 	h.Set("Content-Type", transcode.JSONContentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))

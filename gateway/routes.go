@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 
 	"github.com/refract-gateway/refract/router"
@@ -19,16 +20,23 @@ type route struct {
 	binding *transcode.Binding
 	origin  string   // where the rule came from: annotation, config or default
 	schemas []string // during a schema split: the schemas conn is restricted to
+	// handler is the route's compiled policy chain ending in the upstream
+	// call; stages names its policies (attachPolicies).
+	handler http.Handler
+	stages  []string
+	name    string // "GET /v1/{name=shelves/*}"
+	method  string // the gRPC method's full name, library.v1.LibraryService.GetShelf
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
 type RouteInfo struct {
-	HTTPMethod string `json:"http_method"`
-	Path       string `json:"path"`
-	Upstream   string `json:"upstream"`
-	GRPCMethod string `json:"grpc_method"`
-	Body       string `json:"body,omitempty"`
-	Origin     string `json:"origin"`
+	HTTPMethod string   `json:"http_method"`
+	Path       string   `json:"path"`
+	Upstream   string   `json:"upstream"`
+	GRPCMethod string   `json:"grpc_method"`
+	Body       string   `json:"body,omitempty"`
+	Origin     string   `json:"origin"`
+	Policies   []string `json:"policies,omitempty"`
 	// RestrictedTo lists, while the upstream's endpoints serve different
 	// schemas, the schema hashes whose endpoints this route is sent to.
 	RestrictedTo []string `json:"restricted_to,omitempty"`
@@ -42,6 +50,7 @@ type upstreamRoutes struct {
 	classes  []*schemaClass // schemaView.classes, for the admin API
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
+	hidden   []HiddenMethod
 }
 
 // compileRoutes turns an upstream's reflected services into router entries.
@@ -60,6 +69,10 @@ func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
 		for i := 0; i < methods.Len(); i++ {
 			md := methods.Get(i)
 			name := string(md.FullName())
+			if h, ok := hiddenBy(u.cfg, name); ok {
+				out.hidden = append(out.hidden, h)
+				continue
+			}
 			if md.IsStreamingClient() || md.IsStreamingServer() {
 				out.problems = append(out.problems, name+": streaming methods are not served over HTTP yet")
 				continue
@@ -136,6 +149,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.sig {
 			next := compileRoutes(u, view)
+			g.attachPolicies(next)
 			if _, err := router.NewTable(next.entries); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
 					Msg("new descriptors give conflicting routes; keeping the previous routes")
@@ -185,6 +199,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
+			Policies:     r.stages,
 			RestrictedTo: r.schemas,
 		})
 	}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/router"
+	"google.golang.org/grpc/codes"
+)
+
+// The request path: edge policies (recover, request id, access log, client
+// IP, IP filter, CORS) → serveMatch (route lookup, 404/405) → the route's
+// compiled chain (size limit, auth, authorization, rate limit, and later
+// the resilience policies) → serveCall, the upstream call.
+
+// ServeHTTP is the public handler. It never waits on reflection: routes
+// come from the last table swapped in.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.edge.ServeHTTP(w, r)
+}
+
+// serveMatch finds the route and runs its chain.
+func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	tbl := g.routes.Load()
+	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
+	switch found {
+	case router.NotFound:
+		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.EscapedPath()), nil)
+		return
+	case router.MethodNotAllowed:
+		allowed := tbl.Allowed(r.URL.EscapedPath())
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
+			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.EscapedPath(), strings.Join(allowed, ", ")), nil)
+		return
+	}
+	rt := m.Value
+	if info := policy.InfoFrom(r.Context()); info != nil {
+		info.Route, info.Method, info.Upstream = rt.name, rt.method, rt.up.name
+		info.PathVars = m.Vars
+	}
+	rt.handler.ServeHTTP(w, r)
+}
+
+// serveCall is the innermost handler of every route's chain: the upstream
+// call. Unary today; a streaming method's call belongs here as well.
+func (g *Gateway) serveCall(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var vars []string
+		if info := policy.InfoFrom(r.Context()); info != nil {
+			vars = info.PathVars
+		}
+		g.serveUnary(w, r, rt, vars)
+	})
+}
+
+// attachPolicies compiles the chain of every route of a freshly compiled
+// upstream route set, and sorts its hidden methods for the admin API.
+// Control path only.
+func (g *Gateway) attachPolicies(set *upstreamRoutes) {
+	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
+	for _, e := range set.entries {
+		rt := e.Value
+		rt.name = e.Method + " " + e.Template.String()
+		rt.method = string(rt.binding.Method.FullName())
+		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
+	}
+}

@@ -1,0 +1,88 @@
+package policy
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Info is one request's shared state: what earlier stages learned (request
+// id, client IP, consumer, JWT subject and claims) and what the gateway
+// fills in after the route match and the upstream call, for the access log.
+// The outermost stage creates it; it belongs to one request and is not safe
+// for concurrent use.
+type Info struct {
+	Start     time.Time
+	RequestID string
+	// ClientIP is the client's address: the connection's peer, or the
+	// X-Forwarded-For entry left of the last trusted proxy.
+	ClientIP netip.Addr
+
+	// Set by the gateway after the route match.
+	Route    string // "GET /v1/{name=shelves/*}"
+	Method   string // gRPC method full name
+	Upstream string
+	PathVars []string // the matched route's variables, for the upstream call
+
+	// Set by the gateway after the upstream call.
+	Endpoint string // the upstream address that answered
+	code     int32  // gRPC code of the answer; -1 until known
+
+	// Set by authentication.
+	Consumer *Consumer
+	Subject  string
+	// Metadata holds key, value pairs that authentication wants the
+	// upstream to see (the consumer name, chosen JWT claims).
+	Metadata []string
+	scopes   []string
+	claims   map[string]any
+
+	bytesIn int64
+}
+
+type infoKey struct{}
+
+// InfoFrom returns the request's Info, or nil outside a chain.
+func InfoFrom(ctx context.Context) *Info {
+	i, _ := ctx.Value(infoKey{}).(*Info)
+	return i
+}
+
+// withInfo makes sure r carries an Info, returning both.
+func withInfo(r *http.Request) (*http.Request, *Info) {
+	if i := InfoFrom(r.Context()); i != nil {
+		return r, i
+	}
+	i := &Info{Start: time.Now(), code: -1}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		i.ClientIP = ap.Addr().Unmap()
+	}
+	return r.WithContext(context.WithValue(r.Context(), infoKey{}, i)), i
+}
+
+// SetCode records the gRPC code of the answer for the access log.
+func (i *Info) SetCode(code int32) { i.code = code }
+
+// Code is the recorded gRPC code, or -1.
+func (i *Info) Code() int32 { return i.code }
+
+// ConsumerName is the authenticated consumer's name, or "".
+func (i *Info) ConsumerName() string {
+	if i.Consumer == nil {
+		return ""
+	}
+	return i.Consumer.Name
+}
+
+// State is the outermost policy: it attaches a fresh Info to each request.
+// Every chain the gateway compiles for its edge starts with it (Compile does
+// not add it by itself, so route chains reuse the edge's Info).
+func State() Policy {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r, _ = withInfo(r)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
