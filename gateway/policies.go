@@ -302,7 +302,9 @@ func (p *policies) close() {
 // edgeHandler wraps next (the route match) in the stages that run before
 // a route is known.
 func (p *policies) edgeHandler(next http.Handler) http.Handler {
-	return policy.Compile(p.edge, next)
+	// State first: serveMatch hands the path variables to the route's
+	// chain through the request's Info, whichever policies are on.
+	return policy.State()(policy.Compile(p.edge, next))
 }
 
 // compileRoute assembles one route's chain around final (the upstream
