@@ -46,18 +46,14 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
 		g.buildMu.Lock()
-		problems := map[string][]string{}
 		hidden := map[string][]HiddenMethod{}
 		for name, b := range g.built {
-			if len(b.problems) > 0 {
-				problems[name] = b.problems
-			}
 			if len(b.hidden) > 0 {
 				hidden[name] = b.hidden
 			}
 		}
 		g.buildMu.Unlock()
-		resp := map[string]any{"routes": g.Routes(), "unrouted": problems, "hidden": hidden}
+		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden}
 		if be := g.buildErr.Load(); be != nil {
 			resp["build_error"] = be.err.Error()
 		}

@@ -211,3 +211,18 @@ func (g *Gateway) Routes() []RouteInfo {
 	})
 	return out
 }
+
+// Unrouted lists, per upstream, the methods its descriptors hold that got
+// no route, and why (a rule that does not compile, a config rule naming no
+// method …).
+func (g *Gateway) Unrouted() map[string][]string {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	out := map[string][]string{}
+	for name, b := range g.built {
+		if len(b.problems) > 0 {
+			out[name] = b.problems
+		}
+	}
+	return out
+}

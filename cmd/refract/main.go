@@ -3,6 +3,8 @@
 //
 //	refract -config refract.yaml   serve what the config file describes
 //	refract -demo                  start the example backends in process and serve them
+//	refract validate -config F     check a config file; exit 2 with every problem
+//	refract routes -config F       reflect the upstreams and print the routes F would serve
 //
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad
 // flags or an invalid config.
@@ -27,6 +29,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return validate(args[1:], stdout, stderr)
+		case "routes":
+			return routes(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "path of the YAML config file")

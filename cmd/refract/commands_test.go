@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/refract-gateway/refract/examples"
+)
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "refract.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	good := writeConfig(t, "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")
+	bad := writeConfig(t, "log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"]}\n")
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		out, errOut string
+	}{
+		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstreams)\n", ""},
+		{[]string{"validate", "-config", bad}, 2, "", `config: log.level: "loud" is not one of debug, info, warn, error`},
+		{[]string{"validate"}, 2, "", "refract validate: -config FILE is required"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(tc.args, &out, &errb)
+		if code != tc.code || out.String() != tc.out || !strings.Contains(errb.String(), tc.errOut) {
+			t.Errorf("run(%v) = %d, %q, %q", tc.args, code, out.String(), errb.String())
+		}
+	}
+	// Every problem, not the first one only.
+	var out, errb bytes.Buffer
+	run([]string{"validate", "-config", bad}, &out, &errb)
+	if !strings.Contains(errb.String(), "upstreams[0].static") {
+		t.Errorf("second problem missing: %s", errb.String())
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	echo, err := examples.StartEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Stop()
+	cfg := writeConfig(t, fmt.Sprintf(`
+upstreams:
+  - name: echo
+    static: [%q]
+    rules:
+      - selector: echo.v1.EchoService.Echo
+        get: /v1/echo/{message}
+      - selector: echo.v1.EchoService.Missing
+        get: /v1/missing
+`, echo.Addr))
+	var out, errb bytes.Buffer
+	if code := run([]string{"routes", "-config", cfg}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{
+		"METHOD  PATH",
+		"GET     /v1/echo/{message}",
+		"echo      echo.v1.EchoService.Echo",
+		"not routed (echo): config rule echo.v1.EchoService.Missing: no such",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// An upstream that never answers: the routes known so far, exit 1.
+	dead := writeConfig(t, "upstreams:\n  - {name: dead, static: [\"127.0.0.1:1\"]}\n")
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"routes", "-config", dead, "-wait", "300ms"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "upstreams without descriptors: [dead]") {
+		t.Errorf("dead upstream: exit %d, %q", code, errb.String())
+	}
+}
