@@ -24,8 +24,8 @@ func TestValidate(t *testing.T) {
 	good := writeConfig(t, "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")
 	bad := writeConfig(t, "log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"]}\n")
 	for _, tc := range []struct {
-		args       []string
-		code       int
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstreams)\n", ""},
