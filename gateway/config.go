@@ -96,6 +96,8 @@ type Upstream struct {
 	// Optional upstreams do not hold /readyz at 503 while their descriptors
 	// are missing.
 	Optional bool `yaml:"optional"`
+	// Streams limits and shapes streaming calls (see StreamConfig).
+	Streams StreamConfig `yaml:"streams"`
 }
 
 // UpstreamTLS is how refract dials an upstream over TLS.
@@ -229,6 +231,7 @@ func (c *Config) applyDefaults() {
 		if u.JSON.EmitUnpopulated == nil {
 			u.JSON.EmitUnpopulated = ptr(true)
 		}
+		u.Streams.applyDefaults()
 	}
 }
 
@@ -297,6 +300,7 @@ func (c *Config) Validate() error {
 		if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
 			bad(key+".forward_headers", "%v", err)
 		}
+		u.Streams.validate(key+".streams", bad)
 		selectors := map[string]bool{}
 		for j, r := range u.Rules {
 			rk := fmt.Sprintf("%s.rules[%d]", key, j)

@@ -35,6 +35,8 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	draining atomic.Bool
 	serving  atomic.Bool
+
+	streams streamCounter // open streams per upstream and client, for streams.max_per_client
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and

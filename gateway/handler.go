@@ -27,6 +27,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.recoverPanic(w, r)
 	tbl := g.routes.Load()
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
+	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
+		if wm, ok := matchWebSocket(tbl, r.URL.EscapedPath()); ok {
+			m, found = wm, router.Found
+		}
+	}
 	switch found {
 	case router.NotFound:
 		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.EscapedPath()), nil)
@@ -43,6 +48,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.up.endpoints.Load() == 0 {
 		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable,
 			fmt.Sprintf("upstream %q unavailable: discovery reports no healthy endpoint", rt.up.name), b)
+		return
+	}
+	if b.ClientStreaming || b.ServerStreaming || isWebSocketUpgrade(r) {
+		g.serveStream(w, r, rt, m.Vars)
 		return
 	}
 
@@ -117,6 +126,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // caller can tell them from the backend's errors.
 func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *route, err error, timeout time.Duration) {
 	st := status.Convert(err)
+	writeStatusProto(w, transcode.HTTPStatus(st.Code()), g.callStatus(r, rt, st, timeout), rt.binding)
+}
+
+// callStatus is the status a client sees for a failed upstream call.
+func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, timeout time.Duration) *spb.Status {
 	p := st.Proto()
 	switch st.Code() {
 	case codes.Unavailable:
@@ -132,7 +146,7 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		// ask for fresh descriptors (rate-limited by the cache).
 		g.cache.RequestRefresh(rt.up.name, "UNIMPLEMENTED from "+rt.binding.FullMethod)
 	}
-	writeStatusProto(w, transcode.HTTPStatus(st.Code()), p, rt.binding)
+	return p
 }
 
 // recoverPanic turns a panic on the request path into a logged 500 with a

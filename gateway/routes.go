@@ -52,10 +52,6 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 		for i := 0; i < methods.Len(); i++ {
 			md := methods.Get(i)
 			name := string(md.FullName())
-			if md.IsStreamingClient() || md.IsStreamingServer() {
-				out.problems = append(out.problems, name+": streaming methods are not served over HTTP yet")
-				continue
-			}
 			rule, origin := ruleFor(u, md)
 			if origin == "config" {
 				usedRules[name] = true
@@ -80,7 +76,7 @@ func compileRoutes(u *upstream, snap *reflection.Snapshot) *upstreamRoutes {
 	}
 	for sel := range u.rules {
 		if !usedRules[sel] {
-			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such unary method in the upstream's services", sel))
+			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such method in the upstream's services", sel))
 		}
 	}
 	sort.Strings(out.problems)
