@@ -150,7 +150,13 @@ func (s *streamCall) status(err error) *spb.Status {
 			}
 		}
 	}
-	return s.g.callStatus(s.r, s.rt, status.Convert(err), s.deadline)
+	st := status.Convert(err)
+	if dl, ok := s.ctx.Deadline(); ok && st.Code() == codes.DeadlineExceeded && time.Until(dl) < 50*time.Millisecond {
+		// The backend enforces the propagated deadline too and may report
+		// it a moment before the gateway's own timer fires.
+		return status.Newf(codes.DeadlineExceeded, "the stream reached its maximum duration of %s", s.deadline).Proto()
+	}
+	return s.g.callStatus(s.r, s.rt, st, s.deadline)
 }
 
 // sendFrom feeds the upstream the request messages next returns, then closes
@@ -193,9 +199,12 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 			return
 		}
 		next = dec.Next
-		// Read request messages while responses are written (HTTP/1.1
-		// otherwise drains the body at the first response byte).
-		_ = http.NewResponseController(w).EnableFullDuplex()
+		if b.ServerStreaming {
+			// Bidi: read request messages while responses are written
+			// (HTTP/1.1 otherwise drains the body at the first response
+			// byte; HTTP/2 is full duplex anyway).
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
 	} else {
 		req, ok := s.g.decodeUnaryRequest(w, r, s.rt, s.vars)
 		if !ok {
@@ -480,12 +489,22 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // matchWebSocket finds the route a WebSocket handshake (always a GET) is
 // meant for: the client-streaming route at the same path under another
-// method, e.g. the default POST route of a bidi method.
+// method, e.g. the default POST route of a bidi method; failing that, a
+// server-streaming one, which serveStream refuses with an explanation.
 func matchWebSocket(tbl *router.Table[*route], path string) (router.Match[*route], bool) {
+	var fallback router.Match[*route]
+	found := false
 	for _, method := range tbl.Allowed(path) {
-		if m, st := tbl.Match(method, path); st == router.Found && m.Value.binding.ClientStreaming {
+		m, st := tbl.Match(method, path)
+		if st != router.Found {
+			continue
+		}
+		if m.Value.binding.ClientStreaming {
 			return m, true
 		}
+		if m.Value.binding.ServerStreaming && !found {
+			fallback, found = m, true
+		}
 	}
-	return router.Match[*route]{}, false
+	return fallback, found
 }
