@@ -3,6 +3,7 @@ module github.com/refract-gateway/refract
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/jhump/protoreflect v1.19.0
 	github.com/rs/zerolog v1.35.1
 	go.uber.org/goleak v1.3.0
@@ -15,7 +16,6 @@ require (
 )
 
 require (
-	github.com/coder/websocket v1.8.15 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/jhump/protoreflect/v2 v2.0.0-beta.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect

@@ -27,6 +27,7 @@ type RouteInfo struct {
 	GRPCMethod string `json:"grpc_method"`
 	Body       string `json:"body,omitempty"`
 	Origin     string `json:"origin"`
+	Streaming  string `json:"streaming,omitempty"` // server, client or bidi; empty for unary
 }
 
 // upstreamRoutes is the last good route set compiled from one upstream's
@@ -167,6 +168,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod: string(r.binding.Method.FullName()),
 			Body:       r.binding.BodyField(),
 			Origin:     r.origin,
+			Streaming:  streamingKind(r.binding),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {

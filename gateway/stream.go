@@ -459,6 +459,20 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 	write(enc.AppendError(nil, st))
 }
 
+// streamingKind names which sides of a route's method stream, for the
+// admin API: "server", "client", "bidi", or "" for unary methods.
+func streamingKind(b *transcode.Binding) string {
+	switch {
+	case b.ClientStreaming && b.ServerStreaming:
+		return "bidi"
+	case b.ClientStreaming:
+		return "client"
+	case b.ServerStreaming:
+		return "server"
+	}
+	return ""
+}
+
 // acceptsTrailers reports a client that said it reads HTTP trailers
 // (TE: trailers, as gRPC clients send).
 func acceptsTrailers(r *http.Request) bool {

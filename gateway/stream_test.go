@@ -585,3 +585,21 @@ func TestStreamLimits(t *testing.T) {
 		probe.waitEnd(t)
 	})
 }
+
+func TestStreamingRoutesListed(t *testing.T) {
+	echo, _ := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, ""))
+	got := map[string]string{}
+	for _, r := range h.gw.Routes() {
+		got[r.GRPCMethod] = r.Streaming
+	}
+	for method, want := range map[string]string{
+		"echo.v1.EchoService.Echo": "", "echo.v1.EchoService.Expand": "server",
+		"echo.v1.EchoService.Collect": "client", "echo.v1.EchoService.Chat": "bidi",
+		"echo.v1.EchoService.Download": "server", "echo.v1.EchoService.Upload": "client",
+	} {
+		if s, ok := got[method]; !ok || s != want {
+			t.Errorf("%s: routed %v, streaming %q, want %q", method, ok, s, want)
+		}
+	}
+}
