@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // ServeHTTP is the request path: match, decode, call, encode. It never waits
@@ -55,30 +56,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
-			return
-		}
-		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
-		return
-	}
-	req, err := b.DecodeRequest(transcode.Request{
-		Vars:        m.Vars,
-		RawQuery:    r.URL.RawQuery,
-		Body:        body,
-		ContentType: r.Header.Get("Content-Type"),
-	})
-	if err != nil {
-		var mt *transcode.MediaTypeError
-		if errors.As(err, &mt) {
-			writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, mt.Error(), b)
-			return
-		}
-		writeGRPCError(w, err, b)
+	req, ok := g.decodeRequest(w, r, b, m.Vars)
+	if !ok {
 		return
 	}
 	md, err := rt.up.headers.Metadata(r, clientIP(r))
@@ -109,6 +88,44 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
+	g.writeResponse(w, b, resp)
+}
+
+// decodeRequest reads the body and builds the request message of a call
+// whose request does not stream, answering the error itself when it
+// cannot.
+func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string) (proto.Message, bool) {
+	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
+			return nil, false
+		}
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
+		return nil, false
+	}
+	req, err := b.DecodeRequest(transcode.Request{
+		Vars:        vars,
+		RawQuery:    r.URL.RawQuery,
+		Body:        body,
+		ContentType: r.Header.Get("Content-Type"),
+	})
+	if err != nil {
+		var mt *transcode.MediaTypeError
+		if errors.As(err, &mt) {
+			writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, mt.Error(), b)
+			return nil, false
+		}
+		writeGRPCError(w, err, b)
+		return nil, false
+	}
+	return req, true
+}
+
+// writeResponse answers with one response message.
+func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp proto.Message) {
 	out, contentType, err := b.EncodeResponse(resp)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")

@@ -206,7 +206,7 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 			_ = http.NewResponseController(w).EnableFullDuplex()
 		}
 	} else {
-		req, ok := s.g.decodeUnaryRequest(w, r, s.rt, s.vars)
+		req, ok := s.g.decodeRequest(w, r, b, s.vars)
 		if !ok {
 			return
 		}
@@ -232,34 +232,6 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 	s.writeSingle(w)
 }
 
-// decodeUnaryRequest reads and decodes the one request of a server stream
-// as a unary call's, answering the error itself when it cannot.
-func (g *Gateway) decodeUnaryRequest(w http.ResponseWriter, r *http.Request, rt *route, vars []string) (proto.Message, bool) {
-	b := rt.binding
-	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
-			return nil, false
-		}
-		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
-		return nil, false
-	}
-	req, err := b.DecodeRequest(transcode.Request{Vars: vars, RawQuery: r.URL.RawQuery, Body: body, ContentType: r.Header.Get("Content-Type")})
-	if err != nil {
-		var mt *transcode.MediaTypeError
-		if errors.As(err, &mt) {
-			writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, mt.Error(), b)
-			return nil, false
-		}
-		writeGRPCError(w, err, b)
-		return nil, false
-	}
-	return req, true
-}
-
 // writeSingle answers a client stream's one response as a unary call's.
 func (s *streamCall) writeSingle(w http.ResponseWriter) {
 	b := s.rt.binding
@@ -272,16 +244,7 @@ func (s *streamCall) writeSingle(w http.ResponseWriter) {
 		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
-	out, contentType, err := b.EncodeResponse(resp)
-	if err != nil {
-		s.g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
-		writeStatus(w, http.StatusInternalServerError, codes.Internal, "the upstream's response could not be encoded as JSON", b)
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
+	s.g.writeResponse(w, b, resp)
 }
 
 // received is one result of reading the upstream stream.

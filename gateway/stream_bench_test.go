@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"runtime"
@@ -22,18 +21,7 @@ func BenchmarkServerStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(echo.Stop)
-	cfg, err := ParseConfig([]byte(echoConfig(echo.Addr, "")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := New(cfg, discardLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { gw.Close() })
-	if err := gw.WaitReady(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	gw := benchGatewayConfig(b, echoConfig(echo.Addr, ""))
 	srv := httptest.NewServer(gw)
 	b.Cleanup(srv.Close)
 	const perStream = 10_000
