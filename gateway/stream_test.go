@@ -603,3 +603,24 @@ func TestStreamingRoutesListed(t *testing.T) {
 		}
 	}
 }
+
+// TestBidiNDJSONOverHTTP1: a whole NDJSON body to a bidi method over
+// HTTP/1.1 answers every message, and the connection stays usable for the
+// next request.
+func TestBidiNDJSONOverHTTP1(t *testing.T) {
+	echo, _ := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, ""))
+	for i := range 5 {
+		r := h.do(t, "POST", "/echo.v1.EchoService/Chat", "{\"message\":\"a\"}\n{\"message\":\"b\"}\n", "Content-Type", "application/x-ndjson").expect(t, 200)
+		want := `{"result":{"message":"a","index":0}}` + "\n" + `{"result":{"message":"b","index":1}}` + "\n"
+		if unspace(string(r.body)) != want {
+			t.Fatalf("request %d: body %q", i, r.body)
+		}
+	}
+	// A bad message in the middle: the answers before it, then the error line.
+	r := h.do(t, "POST", "/echo.v1.EchoService/Chat", "{\"message\":\"a\"}\n{\"message\":\"\"}\n{\"message\":\"c\"}\n", "Content-Type", "application/x-ndjson").expect(t, 200)
+	lines := strings.Split(strings.TrimSuffix(unspace(string(r.body)), "\n"), "\n")
+	if len(lines) != 2 || lines[0] != `{"result":{"message":"a","index":0}}` || !strings.HasPrefix(lines[1], `{"error":{"code":3,"message":"invalid message: is required"`) {
+		t.Fatalf("body %q", r.body)
+	}
+}
