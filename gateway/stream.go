@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -102,7 +103,10 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	s := &streamCall{g: g, r: r, rt: rt, lim: lim, vars: vars, deadline: deadline, ctx: ctx, cancel: cancel}
 	s.touch()
 	if idle := time.Duration(lim.IdleTimeout); idle > 0 {
-		s.idleTimer = time.AfterFunc(idle, s.checkIdle)
+		// Created stopped and then started, so the timer's goroutine sees
+		// s.idleTimer set.
+		s.idleTimer = time.AfterFunc(time.Hour, s.checkIdle)
+		s.idleTimer.Reset(idle)
 		defer s.idleTimer.Stop()
 	}
 	if ws {
@@ -130,11 +134,17 @@ func (s *streamCall) checkIdle() {
 // open starts the upstream stream.
 func (s *streamCall) open() error {
 	b := s.rt.binding
+	var opts []grpc.CallOption
+	if n := s.lim.MaxMessageBytes; n > 0 {
+		// The response side of the per-message limit: gRPC refuses a larger
+		// message with RESOURCE_EXHAUSTED before it is decoded.
+		opts = append(opts, grpc.MaxCallRecvMsgSize(int(min(n, int64(math.MaxInt32)))))
+	}
 	cs, err := s.rt.up.conn.NewStream(s.ctx, &grpc.StreamDesc{
 		StreamName:    string(b.Method.Name()),
 		ServerStreams: b.ServerStreaming,
 		ClientStreams: b.ClientStreaming,
-	}, b.FullMethod)
+	}, b.FullMethod, opts...)
 	s.cs = cs
 	return err
 }

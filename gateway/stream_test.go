@@ -331,7 +331,8 @@ func TestBackpressure(t *testing.T) {
 // sending, which proves the body is not buffered whole.
 func TestClientStream(t *testing.T) {
 	echo, probe := startProbedEcho(t)
-	h := startGateway(t, echoConfig(echo.Addr, "max_message_bytes: 1024"))
+	// The limit is on each message both ways: Collect's answer is ~30 kB.
+	h := startGateway(t, echoConfig(echo.Addr, "max_message_bytes: 65536"))
 
 	t.Run("10,000 NDJSON messages", func(t *testing.T) {
 		const n = 10_000
@@ -381,9 +382,9 @@ func TestClientStream(t *testing.T) {
 		}
 	})
 	t.Run("message over max_message_bytes", func(t *testing.T) {
-		big := `{"message":"` + strings.Repeat("y", 2000) + `"}`
+		big := `{"message":"` + strings.Repeat("y", 70000) + `"}`
 		r := h.do(t, "POST", "/echo.v1.EchoService/Collect", `{"message":"a"}`+"\n"+big+"\n", "Content-Type", "application/x-ndjson").expect(t, 429)
-		jsonEq(t, r.body, `{"code":8,"message":"request message 1 exceeds the limit of 1024 bytes per message","details":[]}`)
+		jsonEq(t, r.body, `{"code":8,"message":"request message 1 exceeds the limit of 65536 bytes per message","details":[]}`)
 	})
 	t.Run("unclosed JSON array", func(t *testing.T) {
 		r := h.do(t, "POST", "/echo.v1.EchoService/Collect", `[{"message":"a"}`).expect(t, 400)
@@ -574,6 +575,16 @@ func TestStreamLimits(t *testing.T) {
 		if unspace(string(r.body)) != want {
 			t.Fatalf("body\n%q\nwant\n%q", r.body, want)
 		}
+		probe.waitEnd(t)
+	})
+	t.Run("response message over max_message_bytes", func(t *testing.T) {
+		h := startGateway(t, echoConfig(echo.Addr, "max_message_bytes: 1024"))
+		h.do(t, "POST", "/echo.v1.EchoService/Flood", `{"count":2,"payloadBytes":1000}`).expect(t, 200)
+		r := h.do(t, "POST", "/echo.v1.EchoService/Flood", `{"count":2,"payloadBytes":2000}`).expect(t, 429)
+		if field(t, r.body, "code") != 8.0 || !strings.Contains(field(t, r.body, "message").(string), "larger than max") {
+			t.Fatalf("body %s", r.body)
+		}
+		probe.waitEnd(t)
 		probe.waitEnd(t)
 	})
 	t.Run("a shorter Grpc-Timeout wins", func(t *testing.T) {
