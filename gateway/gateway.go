@@ -36,7 +36,7 @@ type Gateway struct {
 	draining atomic.Bool
 	serving  atomic.Bool
 
-	streams streamCounter // open streams per upstream and client, for streams.max_per_client
+	streams openStreams // streams in flight: per-client limits, ended on shutdown
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -176,6 +176,7 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	case runErr = <-errc:
 	}
 	g.draining.Store(true)
+	g.streams.endAll(errShuttingDown())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.ShutdownTimeout))
 	defer cancel()
 	for _, s := range servers {

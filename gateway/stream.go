@@ -43,6 +43,12 @@ type streamCall struct {
 	idleTimer    *time.Timer
 }
 
+// errShuttingDown ends the streams in flight when the gateway shuts down,
+// so that clients reconnect (to another instance) at once.
+func errShuttingDown() error {
+	return status.Error(codes.Unavailable, "the gateway is shutting down; open the stream again")
+}
+
 // serveStream serves a route whose method streams on either side: over
 // WebSocket when the client asks to upgrade, otherwise over plain HTTP with
 // request messages read from the body as they arrive and response messages
@@ -94,6 +100,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	// status the client reads.
 	ctx, cancel := context.WithCancelCause(metadata.NewOutgoingContext(r.Context(), md))
 	defer cancel(nil)
+	defer g.streams.track(cancel)()
 	if deadline > 0 {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeoutCause(ctx, deadline, status.Errorf(codes.DeadlineExceeded,

@@ -635,3 +635,40 @@ func TestBidiNDJSONOverHTTP1(t *testing.T) {
 		t.Fatalf("body %q", r.body)
 	}
 }
+
+// TestShutdownEndsStreams: streams never finish on their own, so shutdown
+// ends them with UNAVAILABLE instead of waiting out the grace period (and
+// failing with it).
+func TestShutdownEndsStreams(t *testing.T) {
+	echo, probe := startProbedEcho(t)
+	h := startGateway(t, "shutdown_timeout: 5s\n"+echoConfig(echo.Addr, ""))
+	resp := h.open(t, "POST", "/echo.v1.EchoService/Expand", strings.NewReader(`{"text":"a","count":2,"intervalMs":10000}`), "Accept", "text/event-stream")
+	br := bufio.NewReader(resp.Body)
+	readEvent(t, br)
+	c, _, err := websocket.Dial(withTimeout(t, 10*time.Second), "ws"+strings.TrimPrefix(h.base, "http")+"/echo.v1.EchoService/Chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"message":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if got := readEvent(t, br); got != `event: error`+"\n"+`data: {"code":14,"message":"the gateway is shutting down; open the stream again","details":[]}` {
+		t.Fatalf("SSE got %q", got)
+	}
+	_, frame, err := c.Read(t.Context())
+	if err != nil || string(frame) != `{"error":{"code":14,"message":"the gateway is shutting down; open the stream again","details":[]}}` {
+		t.Fatalf("WebSocket got %q, %v", frame, err)
+	}
+	if _, _, err := c.Read(t.Context()); websocket.CloseStatus(err) != 4014 {
+		t.Fatalf("close: %v", err)
+	}
+	probe.waitEnd(t)
+	probe.waitEnd(t)
+}
