@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -118,6 +119,19 @@ func (s *probedStream) RecvMsg(m any) error {
 		s.p.recvd.Add(1)
 	}
 	return err
+}
+
+// checkLeaks fails the test if goroutines it started outlive it: the
+// streams' readers, writers and pingers must all end with their calls. Call
+// it first, so its check runs after every other cleanup (backends stopped,
+// gateway closed).
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, before)
+	})
 }
 
 // startProbedEcho starts the echo backend with a probe on its streams.

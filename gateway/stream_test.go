@@ -20,6 +20,7 @@ import (
 )
 
 func TestServerStreamNDJSON(t *testing.T) {
+	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 
@@ -86,6 +87,7 @@ func TestServerStreamNDJSON(t *testing.T) {
 // not buffered until the stream ends: the backend does not send its second
 // message until the client has read the first through the gateway.
 func TestServerStreamFlushesEachMessage(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 	for _, tc := range []struct {
@@ -116,6 +118,7 @@ func TestServerStreamFlushesEachMessage(t *testing.T) {
 }
 
 func TestServerStreamSSE(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 20ms"))
 
@@ -163,6 +166,7 @@ func TestServerStreamSSE(t *testing.T) {
 // framing: the messages before it, then the Status where the framing puts
 // it.
 func TestStreamErrors(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "framing: {echo.v1.EchoService.Flood: json_array}"))
 	const status = `{"code":10,"message":"flood failed after 2 responses, as asked","details":[]}`
@@ -225,6 +229,7 @@ func TestStreamErrors(t *testing.T) {
 }
 
 func TestHTTPBodyStreams(t *testing.T) {
+	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 
@@ -254,6 +259,7 @@ func TestHTTPBodyStreams(t *testing.T) {
 // cancels the upstream call at once (the backend would otherwise sleep 10 s
 // before its next message).
 func TestCancellationReachesBackend(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 	for _, accept := range []string{"application/x-ndjson", "text/event-stream"} {
@@ -284,6 +290,7 @@ func TestCancellationReachesBackend(t *testing.T) {
 // backend must end up blocked in Send (flow control) after a bounded
 // number of messages instead of finishing into gateway memory.
 func TestBackpressure(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "buffer_messages: 4"))
 	const count, size = 20_000, 4096
@@ -330,6 +337,7 @@ func TestBackpressure(t *testing.T) {
 // The backend must receive the first of them while the client is still
 // sending, which proves the body is not buffered whole.
 func TestClientStream(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	// The limit is on each message both ways: Collect's answer is ~30 kB.
 	h := startGateway(t, echoConfig(echo.Addr, "max_message_bytes: 65536"))
@@ -401,6 +409,7 @@ func TestClientStream(t *testing.T) {
 // TestBidiNDJSONOverHTTP2: with HTTP/2 (h2c here) the client sends and
 // receives at once: each answer arrives before the next request is written.
 func TestBidiNDJSONOverHTTP2(t *testing.T) {
+	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 	var protocols http.Protocols
@@ -437,6 +446,7 @@ func TestBidiNDJSONOverHTTP2(t *testing.T) {
 }
 
 func TestWebSocketBidi(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "max_message_bytes: 256, keepalive: 50ms"))
 	wsURL := "ws" + strings.TrimPrefix(h.base, "http") + "/echo.v1.EchoService/Chat"
@@ -534,6 +544,7 @@ func TestWebSocketBidi(t *testing.T) {
 }
 
 func TestStreamLimits(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 
 	t.Run("max_per_client", func(t *testing.T) {
@@ -598,6 +609,7 @@ func TestStreamLimits(t *testing.T) {
 }
 
 func TestStreamingRoutesListed(t *testing.T) {
+	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 	got := map[string]string{}
@@ -619,6 +631,7 @@ func TestStreamingRoutesListed(t *testing.T) {
 // HTTP/1.1 answers every message, and the connection stays usable for the
 // next request.
 func TestBidiNDJSONOverHTTP1(t *testing.T) {
+	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
 	for i := range 5 {
@@ -640,6 +653,7 @@ func TestBidiNDJSONOverHTTP1(t *testing.T) {
 // ends them with UNAVAILABLE instead of waiting out the grace period (and
 // failing with it).
 func TestShutdownEndsStreams(t *testing.T) {
+	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, "shutdown_timeout: 5s\n"+echoConfig(echo.Addr, ""))
 	resp := h.open(t, "POST", "/echo.v1.EchoService/Expand", strings.NewReader(`{"text":"a","count":2,"intervalMs":10000}`), "Accept", "text/event-stream")
