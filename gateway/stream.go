@@ -309,11 +309,14 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	defer close(gone)
 	go s.receive(msgs, gone)
 
+	// Keep-alives go out only when nothing else was written for a
+	// keepalive interval: each write pushes the next one back.
 	var tick <-chan time.Time
+	var ticker *time.Ticker
 	if ka := enc.KeepAlive(); ka != nil && s.lim.KeepAlive > 0 {
-		t := time.NewTicker(time.Duration(s.lim.KeepAlive))
-		defer t.Stop()
-		tick = t.C
+		ticker = time.NewTicker(time.Duration(s.lim.KeepAlive))
+		defer ticker.Stop()
+		tick = ticker.C
 	}
 	committed := false
 	commit := func(first proto.Message, withHeader bool) {
@@ -352,6 +355,9 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 		if err := rc.Flush(); err != nil {
 			s.cancel(status.Errorf(codes.Canceled, "the client stopped reading the stream: %v", err))
 			return false
+		}
+		if ticker != nil {
+			ticker.Reset(time.Duration(s.lim.KeepAlive))
 		}
 		return true
 	}
