@@ -72,7 +72,13 @@ func BenchmarkHandlerGetBook(b *testing.B) {
 
 func benchGateway(b *testing.B, addr string) *Gateway {
 	b.Helper()
-	cfg, err := ParseConfig([]byte(libraryConfig(addr, "")))
+	return benchGatewayConfig(b, libraryConfig(addr, ""))
+}
+
+// benchGatewayConfig is a gateway from yamlCfg, ready, without listeners.
+func benchGatewayConfig(b *testing.B, yamlCfg string) *Gateway {
+	b.Helper()
+	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,6 +26,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	tbl := g.routes.Load()
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
+	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
+		// A WebSocket handshake is a GET: it reaches a streaming method's
+		// route whatever HTTP method the route was declared with.
+		if wm, ok := matchWebSocket(tbl, r.URL.EscapedPath()); ok {
+			m, found = wm, router.Found
+		}
+	}
 	switch found {
 	case router.NotFound:
 		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.EscapedPath()), nil)
@@ -46,12 +53,20 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveCall is the innermost handler of every route's chain: the upstream
-// call. Unary today; a streaming method's call belongs here as well.
+// call, unary or streaming.
 func (g *Gateway) serveCall(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var vars []string
 		if info := policy.InfoFrom(r.Context()); info != nil {
 			vars = info.PathVars
+		}
+		if why := rt.up.unavailable(); why != "" {
+			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, rt.binding)
+			return
+		}
+		if b := rt.binding; b.ClientStreaming || b.ServerStreaming || isWebSocketUpgrade(r) {
+			g.serveStream(w, r, rt, vars)
+			return
 		}
 		g.serveUnary(w, r, rt, vars)
 	})

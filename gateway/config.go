@@ -110,6 +110,8 @@ type Upstream struct {
 	Optional bool `yaml:"optional"`
 	// UpstreamPolicyKeys publish methods and attach policies (policy_config.go).
 	UpstreamPolicyKeys `yaml:",inline"`
+	// Streams limits and shapes streaming calls (see StreamConfig).
+	Streams StreamConfig `yaml:"streams"`
 }
 
 // UpstreamTLS is how refract dials an upstream over TLS.
@@ -256,6 +258,7 @@ func (u *Upstream) applyDefaults() {
 	if u.JSON.EmitUnpopulated == nil {
 		u.JSON.EmitUnpopulated = ptr(true)
 	}
+	u.Streams.applyDefaults()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -352,6 +355,7 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
 		bad(key+".forward_headers", "%v", err)
 	}
+	u.Streams.validate(key+".streams", bad)
 	selectors := map[string]bool{}
 	for j, r := range u.Rules {
 		rk := fmt.Sprintf("%s.rules[%d]", key, j)

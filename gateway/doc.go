@@ -1,6 +1,7 @@
 // Package gateway assembles refract: the configuration types and their
 // validation, the public HTTP handler that runs a request through route
-// matching, transcoding and the upstream call, the admin listener, and the
+// matching, transcoding and the upstream call (unary, or streaming over
+// HTTP and WebSocket with per-upstream limits), the admin listener, and the
 // control loop that turns endpoint changes and reflected descriptors into
 // new route tables.
 //

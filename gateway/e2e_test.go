@@ -197,7 +197,7 @@ func TestConfigRules(t *testing.T) {
 	// A rule for a method the upstream does not have is reported, not served.
 	h.do(t, "GET", "/v2/renamed", "").expect(t, 404)
 	_, admin := get(t, h.admin+"/admin/routes")
-	if !strings.Contains(admin, "config rule library.v1.LibraryService.Renamed: no such unary method in the upstream's services") {
+	if !strings.Contains(admin, "config rule library.v1.LibraryService.Renamed: no such method in the upstream's services") {
 		t.Fatalf("/admin/routes does not report the unused rule: %s", admin)
 	}
 }

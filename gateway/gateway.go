@@ -46,6 +46,8 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	draining atomic.Bool
 	serving  atomic.Bool
+
+	streams openStreams // streams in flight: per-client limits, ended on shutdown
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -188,6 +190,7 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	case runErr = <-errc:
 	}
 	g.draining.Store(true)
+	g.streams.endAll(errShuttingDown())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.ShutdownTimeout))
 	defer cancel()
 	for _, s := range servers {

@@ -18,41 +18,15 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // serveUnary makes a unary call for a matched route: decode, call,
 // encode. vars are the route's path variables.
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
-	if why := rt.up.unavailable(); why != "" {
-		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, b)
-		return
-	}
-
-	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
-			return
-		}
-		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
-		return
-	}
-	req, err := b.DecodeRequest(transcode.Request{
-		Vars:        vars,
-		RawQuery:    r.URL.RawQuery,
-		Body:        body,
-		ContentType: r.Header.Get("Content-Type"),
-	})
-	if err != nil {
-		var mt *transcode.MediaTypeError
-		if errors.As(err, &mt) {
-			writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, mt.Error(), b)
-			return
-		}
-		writeGRPCError(w, err, b)
+	req, ok := g.decodeRequest(w, r, b, vars)
+	if !ok {
 		return
 	}
 	info := policy.InfoFrom(r.Context())
@@ -89,6 +63,44 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
+	g.writeResponse(w, b, resp)
+}
+
+// decodeRequest reads the body and builds the request message of a call
+// whose request does not stream, answering the error itself when it
+// cannot.
+func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string) (proto.Message, bool) {
+	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
+			return nil, false
+		}
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
+		return nil, false
+	}
+	req, err := b.DecodeRequest(transcode.Request{
+		Vars:        vars,
+		RawQuery:    r.URL.RawQuery,
+		Body:        body,
+		ContentType: r.Header.Get("Content-Type"),
+	})
+	if err != nil {
+		var mt *transcode.MediaTypeError
+		if errors.As(err, &mt) {
+			writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, mt.Error(), b)
+			return nil, false
+		}
+		writeGRPCError(w, err, b)
+		return nil, false
+	}
+	return req, true
+}
+
+// writeResponse answers with one response message.
+func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp proto.Message) {
 	out, contentType, err := b.EncodeResponse(resp)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
@@ -106,6 +118,11 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 // caller can tell them from the backend's errors.
 func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *route, err error, timeout time.Duration) {
 	st := status.Convert(err)
+	writeStatusProto(w, transcode.HTTPStatus(st.Code()), g.callStatus(r, rt, st, timeout), rt.binding)
+}
+
+// callStatus is the status a client sees for a failed upstream call.
+func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, timeout time.Duration) *spb.Status {
 	p := st.Proto()
 	switch st.Code() {
 	case codes.Unavailable:
@@ -121,7 +138,7 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		// ask for fresh descriptors (rate-limited by the cache).
 		g.cache.RequestRefresh(rt.up.name, "UNIMPLEMENTED from "+rt.binding.FullMethod)
 	}
-	writeStatusProto(w, transcode.HTTPStatus(st.Code()), p, rt.binding)
+	return p
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

@@ -142,21 +142,7 @@ func (h *harness) do(t *testing.T, method, path, body string, hdr ...string) res
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, h.base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := h.open(t, method, path, rd, hdr...)
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ type RouteInfo struct {
 	GRPCMethod string   `json:"grpc_method"`
 	Body       string   `json:"body,omitempty"`
 	Origin     string   `json:"origin"`
+	Streaming  string   `json:"streaming,omitempty"` // server, client or bidi; empty for unary
 	Policies   []string `json:"policies,omitempty"`
 	// RestrictedTo lists, while the upstream's endpoints serve different
 	// schemas, the schema hashes whose endpoints this route is sent to.
@@ -73,10 +74,6 @@ func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
 				out.hidden = append(out.hidden, h)
 				continue
 			}
-			if md.IsStreamingClient() || md.IsStreamingServer() {
-				out.problems = append(out.problems, name+": streaming methods are not served over HTTP yet")
-				continue
-			}
 			rule, origin := ruleFor(u, md)
 			if origin == "config" {
 				usedRules[name] = true
@@ -102,7 +99,7 @@ func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
 	}
 	for sel := range u.rules {
 		if !usedRules[sel] {
-			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such unary method in the upstream's services", sel))
+			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such method in the upstream's services", sel))
 		}
 	}
 	sort.Strings(out.problems)
@@ -199,6 +196,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
+			Streaming:    streamingKind(r.binding),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
 		})

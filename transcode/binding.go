@@ -56,6 +56,11 @@ type Binding struct {
 	Template *router.Template
 	// Default reports a route made for a method without google.api.http rules.
 	Default bool
+	// ClientStreaming and ServerStreaming report which sides of the call
+	// stream (both: bidi). A streaming request side takes one message per
+	// element of the body (see MessageDecoder); a streaming response side is
+	// written with a Framing.
+	ClientStreaming, ServerStreaming bool
 
 	pathFields [][]protoreflect.FieldDescriptor // one field path per template variable
 	body       []protoreflect.FieldDescriptor   // nil with bodyStar: the whole message
@@ -148,6 +153,7 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 			EmitUnpopulated: !opts.OmitUnpopulated,
 		},
 	}
+	b.ClientStreaming, b.ServerStreaming = md.IsStreamingClient(), md.IsStreamingServer()
 	if opts.Resolver != nil {
 		b.unmarshal.Resolver = opts.Resolver
 		b.marshal.Resolver = opts.Resolver
@@ -180,6 +186,11 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 			return nil, errf("body %q: field is also bound by the path", body)
 		}
 		b.hasBody, b.body = true, fields
+	}
+	if b.ClientStreaming && !b.hasBody {
+		// The request messages arrive in the body; without one there is
+		// nothing to stream.
+		return nil, errf("a client-streaming method needs a body")
 	}
 	if b.hasBody && verb == http.MethodGet {
 		// GET carries no body in HTTP semantics; caches and proxies drop it.

@@ -2,8 +2,12 @@
 // one method: compiling google.api.http rules into bindings (HttpRule → field
 // paths), decoding path variables, query parameters and bodies into request
 // messages, encoding responses and gRPC statuses as JSON with the right HTTP
-// status, and the rules that decide which HTTP headers become gRPC metadata
-// and back.
+// status, the rules that decide which HTTP headers become gRPC metadata
+// and back, and stream framing: how a server stream's messages are laid out
+// in one response (NDJSON, Server-Sent Events, a JSON array, raw HttpBody
+// bytes) and how a client stream's messages are read from one request body.
+// It builds and parses bytes only; writing, flushing and timing belong to
+// the gateway.
 //
 // It works on descriptors it is given (from reflection snapshots) and knows
 // nothing of Consul, configuration files or how upstreams are reached. It

@@ -149,6 +149,9 @@ Try:
   curl -s -X PATCH %[1]s/v1/shelves/1/books/2 -H 'Content-Type: application/json' -d '{"title":"A New Title"}'
   curl -s %[1]s/v1/shelves/9
   curl -s -X POST %[1]s/echo.v1.EchoService/Echo -H 'Content-Type: application/json' -d '{"message":"hello"}'
+  curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
+  curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
+  printf '{"message":"a"}\n{"message":"b"}\n' | curl -s -X POST %[1]s/echo.v1.EchoService/Collect -H 'Content-Type: application/x-ndjson' --data-binary @-
   curl -s %[2]s/admin/routes
 
 Ctrl-C stops it.

@@ -11,6 +11,7 @@
 package echopb
 
 import (
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -195,11 +196,209 @@ func (x *ExpandRequest) GetIntervalMs() int32 {
 	return 0
 }
 
+type FloodRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// count is how many responses to send.
+	Count int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// payload_bytes is the length of each response's message.
+	PayloadBytes int32 `protobuf:"varint,2,opt,name=payload_bytes,json=payloadBytes,proto3" json:"payload_bytes,omitempty"`
+	// fail_after, when positive, ends the stream with ABORTED after that many responses.
+	FailAfter     int32 `protobuf:"varint,3,opt,name=fail_after,json=failAfter,proto3" json:"fail_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FloodRequest) Reset() {
+	*x = FloodRequest{}
+	mi := &file_echo_v1_echo_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FloodRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FloodRequest) ProtoMessage() {}
+
+func (x *FloodRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_echo_v1_echo_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FloodRequest.ProtoReflect.Descriptor instead.
+func (*FloodRequest) Descriptor() ([]byte, []int) {
+	return file_echo_v1_echo_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FloodRequest) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *FloodRequest) GetPayloadBytes() int32 {
+	if x != nil {
+		return x.PayloadBytes
+	}
+	return 0
+}
+
+func (x *FloodRequest) GetFailAfter() int32 {
+	if x != nil {
+		return x.FailAfter
+	}
+	return 0
+}
+
+type DownloadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// size is the number of bytes to send.
+	Size int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// chunk_bytes is the largest chunk; 0 means 4096.
+	ChunkBytes int32 `protobuf:"varint,2,opt,name=chunk_bytes,json=chunkBytes,proto3" json:"chunk_bytes,omitempty"`
+	// content_type is every chunk's content type; empty means application/octet-stream.
+	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadRequest) Reset() {
+	*x = DownloadRequest{}
+	mi := &file_echo_v1_echo_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadRequest) ProtoMessage() {}
+
+func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_echo_v1_echo_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadRequest.ProtoReflect.Descriptor instead.
+func (*DownloadRequest) Descriptor() ([]byte, []int) {
+	return file_echo_v1_echo_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DownloadRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *DownloadRequest) GetChunkBytes() int32 {
+	if x != nil {
+		return x.ChunkBytes
+	}
+	return 0
+}
+
+func (x *DownloadRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+type UploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// content_type is the first chunk's content type.
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// chunks is the number of chunks read.
+	Chunks int64 `protobuf:"varint,2,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	// bytes is the total number of data bytes read.
+	Bytes int64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// sha256 is the hex SHA-256 of the data.
+	Sha256        string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadResponse) Reset() {
+	*x = UploadResponse{}
+	mi := &file_echo_v1_echo_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadResponse) ProtoMessage() {}
+
+func (x *UploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_echo_v1_echo_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
+func (*UploadResponse) Descriptor() ([]byte, []int) {
+	return file_echo_v1_echo_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UploadResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *UploadResponse) GetChunks() int64 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
+func (x *UploadResponse) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *UploadResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 var File_echo_v1_echo_proto protoreflect.FileDescriptor
 
 const file_echo_v1_echo_proto_rawDesc = "" +
 	"\n" +
-	"\x12echo/v1/echo.proto\x12\aecho.v1\"?\n" +
+	"\x12echo/v1/echo.proto\x12\aecho.v1\x1a\x19google/api/httpbody.proto\"?\n" +
 	"\vEchoRequest\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x16\n" +
 	"\x06repeat\x18\x02 \x01(\x05R\x06repeat\">\n" +
@@ -210,12 +409,30 @@ const file_echo_v1_echo_proto_rawDesc = "" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x1f\n" +
 	"\vinterval_ms\x18\x03 \x01(\x05R\n" +
-	"intervalMs2\xf0\x01\n" +
+	"intervalMs\"h\n" +
+	"\fFloodRequest\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12#\n" +
+	"\rpayload_bytes\x18\x02 \x01(\x05R\fpayloadBytes\x12\x1d\n" +
+	"\n" +
+	"fail_after\x18\x03 \x01(\x05R\tfailAfter\"i\n" +
+	"\x0fDownloadRequest\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x1f\n" +
+	"\vchunk_bytes\x18\x02 \x01(\x05R\n" +
+	"chunkBytes\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"y\n" +
+	"\x0eUploadResponse\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06chunks\x18\x02 \x01(\x03R\x06chunks\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\xa2\x03\n" +
 	"\vEchoService\x123\n" +
 	"\x04Echo\x12\x14.echo.v1.EchoRequest\x1a\x15.echo.v1.EchoResponse\x129\n" +
 	"\x06Expand\x12\x16.echo.v1.ExpandRequest\x1a\x15.echo.v1.EchoResponse0\x01\x128\n" +
 	"\aCollect\x12\x14.echo.v1.EchoRequest\x1a\x15.echo.v1.EchoResponse(\x01\x127\n" +
-	"\x04Chat\x12\x14.echo.v1.EchoRequest\x1a\x15.echo.v1.EchoResponse(\x010\x01B@Z>github.com/refract-gateway/refract/examples/echo/echopb;echopbb\x06proto3"
+	"\x04Chat\x12\x14.echo.v1.EchoRequest\x1a\x15.echo.v1.EchoResponse(\x010\x01\x127\n" +
+	"\x05Flood\x12\x15.echo.v1.FloodRequest\x1a\x15.echo.v1.EchoResponse0\x01\x12<\n" +
+	"\bDownload\x12\x18.echo.v1.DownloadRequest\x1a\x14.google.api.HttpBody0\x01\x129\n" +
+	"\x06Upload\x12\x14.google.api.HttpBody\x1a\x17.echo.v1.UploadResponse(\x01B@Z>github.com/refract-gateway/refract/examples/echo/echopb;echopbb\x06proto3"
 
 var (
 	file_echo_v1_echo_proto_rawDescOnce sync.Once
@@ -229,23 +446,33 @@ func file_echo_v1_echo_proto_rawDescGZIP() []byte {
 	return file_echo_v1_echo_proto_rawDescData
 }
 
-var file_echo_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_echo_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_echo_v1_echo_proto_goTypes = []any{
-	(*EchoRequest)(nil),   // 0: echo.v1.EchoRequest
-	(*EchoResponse)(nil),  // 1: echo.v1.EchoResponse
-	(*ExpandRequest)(nil), // 2: echo.v1.ExpandRequest
+	(*EchoRequest)(nil),       // 0: echo.v1.EchoRequest
+	(*EchoResponse)(nil),      // 1: echo.v1.EchoResponse
+	(*ExpandRequest)(nil),     // 2: echo.v1.ExpandRequest
+	(*FloodRequest)(nil),      // 3: echo.v1.FloodRequest
+	(*DownloadRequest)(nil),   // 4: echo.v1.DownloadRequest
+	(*UploadResponse)(nil),    // 5: echo.v1.UploadResponse
+	(*httpbody.HttpBody)(nil), // 6: google.api.HttpBody
 }
 var file_echo_v1_echo_proto_depIdxs = []int32{
 	0, // 0: echo.v1.EchoService.Echo:input_type -> echo.v1.EchoRequest
 	2, // 1: echo.v1.EchoService.Expand:input_type -> echo.v1.ExpandRequest
 	0, // 2: echo.v1.EchoService.Collect:input_type -> echo.v1.EchoRequest
 	0, // 3: echo.v1.EchoService.Chat:input_type -> echo.v1.EchoRequest
-	1, // 4: echo.v1.EchoService.Echo:output_type -> echo.v1.EchoResponse
-	1, // 5: echo.v1.EchoService.Expand:output_type -> echo.v1.EchoResponse
-	1, // 6: echo.v1.EchoService.Collect:output_type -> echo.v1.EchoResponse
-	1, // 7: echo.v1.EchoService.Chat:output_type -> echo.v1.EchoResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	3, // 4: echo.v1.EchoService.Flood:input_type -> echo.v1.FloodRequest
+	4, // 5: echo.v1.EchoService.Download:input_type -> echo.v1.DownloadRequest
+	6, // 6: echo.v1.EchoService.Upload:input_type -> google.api.HttpBody
+	1, // 7: echo.v1.EchoService.Echo:output_type -> echo.v1.EchoResponse
+	1, // 8: echo.v1.EchoService.Expand:output_type -> echo.v1.EchoResponse
+	1, // 9: echo.v1.EchoService.Collect:output_type -> echo.v1.EchoResponse
+	1, // 10: echo.v1.EchoService.Chat:output_type -> echo.v1.EchoResponse
+	1, // 11: echo.v1.EchoService.Flood:output_type -> echo.v1.EchoResponse
+	6, // 12: echo.v1.EchoService.Download:output_type -> google.api.HttpBody
+	5, // 13: echo.v1.EchoService.Upload:output_type -> echo.v1.UploadResponse
+	7, // [7:14] is the sub-list for method output_type
+	0, // [0:7] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -262,7 +489,7 @@ func file_echo_v1_echo_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_echo_v1_echo_proto_rawDesc), len(file_echo_v1_echo_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,6 +12,7 @@ package echopb
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -23,10 +24,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EchoService_Echo_FullMethodName    = "/echo.v1.EchoService/Echo"
-	EchoService_Expand_FullMethodName  = "/echo.v1.EchoService/Expand"
-	EchoService_Collect_FullMethodName = "/echo.v1.EchoService/Collect"
-	EchoService_Chat_FullMethodName    = "/echo.v1.EchoService/Chat"
+	EchoService_Echo_FullMethodName     = "/echo.v1.EchoService/Echo"
+	EchoService_Expand_FullMethodName   = "/echo.v1.EchoService/Expand"
+	EchoService_Collect_FullMethodName  = "/echo.v1.EchoService/Collect"
+	EchoService_Chat_FullMethodName     = "/echo.v1.EchoService/Chat"
+	EchoService_Flood_FullMethodName    = "/echo.v1.EchoService/Flood"
+	EchoService_Download_FullMethodName = "/echo.v1.EchoService/Download"
+	EchoService_Upload_FullMethodName   = "/echo.v1.EchoService/Upload"
 )
 
 // EchoServiceClient is the client API for EchoService service.
@@ -49,6 +53,22 @@ type EchoServiceClient interface {
 	// Chat answers each request as soon as it arrives, as Echo would, with index counting
 	// the requests from 0. An invalid request ends the call as in Echo.
 	Chat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[EchoRequest, EchoResponse], error)
+	// Flood streams `count` responses as fast as the client takes them, each carrying
+	// `payload_bytes` bytes of text and its 0-based index. With fail_after > 0 it ends
+	// with ABORTED after sending that many responses (count still bounds the stream). A
+	// count outside 0..1000000, payload_bytes outside 0..65536 or a negative fail_after is
+	// INVALID_ARGUMENT. It exists to test streaming gateways: long streams, backpressure
+	// and errors in the middle of a stream.
+	Flood(ctx context.Context, in *FloodRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error)
+	// Download streams `size` bytes (the letters a to z, repeated) as google.api.HttpBody
+	// chunks of at most chunk_bytes (default 4096); every chunk carries content_type
+	// (default application/octet-stream). A size outside 0..67108864 or chunk_bytes
+	// outside 0..1048576 is INVALID_ARGUMENT.
+	Download(ctx context.Context, in *DownloadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
+	// Upload reads google.api.HttpBody chunks until the client closes its side, then
+	// answers with the content type of the first chunk, the number of chunks and bytes,
+	// and the bytes' SHA-256 in hex.
+	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[httpbody.HttpBody, UploadResponse], error)
 }
 
 type echoServiceClient struct {
@@ -114,6 +134,57 @@ func (c *echoServiceClient) Chat(ctx context.Context, opts ...grpc.CallOption) (
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EchoService_ChatClient = grpc.BidiStreamingClient[EchoRequest, EchoResponse]
 
+func (c *echoServiceClient) Flood(ctx context.Context, in *FloodRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EchoResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[3], EchoService_Flood_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FloodRequest, EchoResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_FloodClient = grpc.ServerStreamingClient[EchoResponse]
+
+func (c *echoServiceClient) Download(ctx context.Context, in *DownloadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[4], EchoService_Download_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_DownloadClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
+func (c *echoServiceClient) Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[httpbody.HttpBody, UploadResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[5], EchoService_Upload_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[httpbody.HttpBody, UploadResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_UploadClient = grpc.ClientStreamingClient[httpbody.HttpBody, UploadResponse]
+
 // EchoServiceServer is the server API for EchoService service.
 // All implementations must embed UnimplementedEchoServiceServer
 // for forward compatibility.
@@ -134,6 +205,22 @@ type EchoServiceServer interface {
 	// Chat answers each request as soon as it arrives, as Echo would, with index counting
 	// the requests from 0. An invalid request ends the call as in Echo.
 	Chat(grpc.BidiStreamingServer[EchoRequest, EchoResponse]) error
+	// Flood streams `count` responses as fast as the client takes them, each carrying
+	// `payload_bytes` bytes of text and its 0-based index. With fail_after > 0 it ends
+	// with ABORTED after sending that many responses (count still bounds the stream). A
+	// count outside 0..1000000, payload_bytes outside 0..65536 or a negative fail_after is
+	// INVALID_ARGUMENT. It exists to test streaming gateways: long streams, backpressure
+	// and errors in the middle of a stream.
+	Flood(*FloodRequest, grpc.ServerStreamingServer[EchoResponse]) error
+	// Download streams `size` bytes (the letters a to z, repeated) as google.api.HttpBody
+	// chunks of at most chunk_bytes (default 4096); every chunk carries content_type
+	// (default application/octet-stream). A size outside 0..67108864 or chunk_bytes
+	// outside 0..1048576 is INVALID_ARGUMENT.
+	Download(*DownloadRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
+	// Upload reads google.api.HttpBody chunks until the client closes its side, then
+	// answers with the content type of the first chunk, the number of chunks and bytes,
+	// and the bytes' SHA-256 in hex.
+	Upload(grpc.ClientStreamingServer[httpbody.HttpBody, UploadResponse]) error
 	mustEmbedUnimplementedEchoServiceServer()
 }
 
@@ -155,6 +242,15 @@ func (UnimplementedEchoServiceServer) Collect(grpc.ClientStreamingServer[EchoReq
 }
 func (UnimplementedEchoServiceServer) Chat(grpc.BidiStreamingServer[EchoRequest, EchoResponse]) error {
 	return status.Error(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedEchoServiceServer) Flood(*FloodRequest, grpc.ServerStreamingServer[EchoResponse]) error {
+	return status.Error(codes.Unimplemented, "method Flood not implemented")
+}
+func (UnimplementedEchoServiceServer) Download(*DownloadRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method Download not implemented")
+}
+func (UnimplementedEchoServiceServer) Upload(grpc.ClientStreamingServer[httpbody.HttpBody, UploadResponse]) error {
+	return status.Error(codes.Unimplemented, "method Upload not implemented")
 }
 func (UnimplementedEchoServiceServer) mustEmbedUnimplementedEchoServiceServer() {}
 func (UnimplementedEchoServiceServer) testEmbeddedByValue()                     {}
@@ -220,6 +316,35 @@ func _EchoService_Chat_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EchoService_ChatServer = grpc.BidiStreamingServer[EchoRequest, EchoResponse]
 
+func _EchoService_Flood_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FloodRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EchoServiceServer).Flood(m, &grpc.GenericServerStream[FloodRequest, EchoResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_FloodServer = grpc.ServerStreamingServer[EchoResponse]
+
+func _EchoService_Download_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EchoServiceServer).Download(m, &grpc.GenericServerStream[DownloadRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_DownloadServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
+func _EchoService_Upload_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(EchoServiceServer).Upload(&grpc.GenericServerStream[httpbody.HttpBody, UploadResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_UploadServer = grpc.ClientStreamingServer[httpbody.HttpBody, UploadResponse]
+
 // EchoService_ServiceDesc is the grpc.ServiceDesc for EchoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -247,6 +372,21 @@ var EchoService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Chat",
 			Handler:       _EchoService_Chat_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Flood",
+			Handler:       _EchoService_Flood_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Download",
+			Handler:       _EchoService_Download_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Upload",
+			Handler:       _EchoService_Upload_Handler,
 			ClientStreams: true,
 		},
 	},
