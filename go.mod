@@ -3,6 +3,7 @@ module github.com/refract-gateway/refract
 go 1.26.8
 
 require (
+	github.com/bufbuild/protocompile v0.14.1
 	github.com/hashicorp/consul/api v1.34.5
 	github.com/jhump/protoreflect v1.19.0
 	github.com/rs/zerolog v1.35.1
