@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
 )
 
@@ -43,6 +44,8 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	draining atomic.Bool
 	serving  atomic.Bool
+
+	codec *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -60,9 +63,13 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	codec, err := transcode.NewCodec(nil)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec}
 	if cfg.Consul != nil {
 		if g.consul, g.consulTr, err = newConsulClient(cfg.Consul); err != nil {
 			g.Close()
@@ -227,4 +234,11 @@ func (g *Gateway) Close() error {
 		g.consulTr.CloseIdleConnections()
 	}
 	return err
+}
+
+// FastPathStats returns the counters of requests and responses transcoded
+// directly between JSON and wire bytes and of those that fell back to
+// protojson. Safe for concurrent use.
+func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
+	return g.codec.Stats().Snapshot()
 }

@@ -56,12 +56,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
 		return
 	}
-	req, err := b.DecodeRequest(transcode.Request{
+	req, err := b.DecodeCall(transcode.Request{
 		Vars:        m.Vars,
 		RawQuery:    r.URL.RawQuery,
 		Body:        body,
 		ContentType: r.Header.Get("Content-Type"),
-	})
+	}, g.codec)
 	if err != nil {
 		var mt *transcode.MediaTypeError
 		if errors.As(err, &mt) {
@@ -91,15 +91,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(r.Context(), md), timeout)
 	defer cancel()
 
-	resp := b.NewResponse()
+	resp := b.NewCallResponse(g.codec)
 	var header, trailer metadata.MD
-	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
+	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.ForceCodecV2(g.codec))
 	transcode.WriteResponseMetadata(w.Header(), header, trailer)
 	if err != nil {
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	out, contentType, err := b.EncodeResponse(resp)
+	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusInternalServerError, codes.Internal, "the upstream's response could not be encoded as JSON", b)
