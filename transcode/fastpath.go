@@ -3,6 +3,7 @@ package transcode
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"unicode/utf8"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // fastPath is a binding's compiled plan for direct JSON↔wire transcoding.
@@ -361,8 +363,9 @@ func (b *Binding) encodeWire(data, out []byte) ([]byte, error) {
 	mp := b.fast.out
 	if f := b.fast.response; f != nil {
 		// The call would have failed on malformed bytes anywhere in the
-		// response, not only in the field rendered: check them all.
-		if _, err := e.message(out, mp, data); err != nil {
+		// response, not only in the field rendered: decode it all, as
+		// protobuf would have (response_body routes are rare).
+		if err := checkWire(b.Method.Output(), data); err != nil {
 			return nil, err
 		}
 		sub, found, err := lastMessageField(data, f.num)
@@ -405,4 +408,16 @@ func lastMessageField(b []byte, num protowire.Number) ([]byte, bool, error) {
 		b = b[l+m:]
 	}
 	return found, seen, nil
+}
+
+// checkWire reports whether protobuf accepts data as a message of type md.
+// protobuf-go panics on some malformed map entries in dynamic messages; that
+// is an error here too.
+func checkWire(md protoreflect.MessageDescriptor, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("transcode: malformed response: %v", r)
+		}
+	}()
+	return proto.Unmarshal(data, dynamicpb.NewMessage(md))
 }
