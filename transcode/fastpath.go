@@ -390,7 +390,7 @@ func lastMessageField(b []byte, num protowire.Number) ([]byte, bool, error) {
 	var found []byte
 	seen := false
 	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
+		n, typ, l := consumeTag(b)
 		if l < 0 {
 			return nil, false, protowire.ParseError(l)
 		}

@@ -69,7 +69,7 @@ func (e *wireToJSON) message(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 	// Pass 1: index every known field's occurrences.
 	var lastOneof []int32 // per oneof: the member set last, as field index+1
 	for off := 0; off < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[off:])
+		num, typ, n := consumeTag(b[off:])
 		if n < 0 {
 			return nil, protowire.ParseError(n)
 		}
@@ -187,6 +187,16 @@ func (e *wireToJSON) check(fp *fieldPlan, b []byte, sp wspan) error {
 		return fmt.Errorf("transcode: field %s: string is not valid UTF-8", fp.fd.FullName())
 	}
 	return nil
+}
+
+// consumeTag is protowire.ConsumeTag that also rejects field numbers above
+// the largest valid one, as protobuf's decoder does.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -1
+	}
+	return num, typ, n
 }
 
 // wireTypeOK reports whether a field may take a record of wire type typ;
@@ -535,7 +545,7 @@ func (e *wireToJSON) mapValue(out []byte, fp *fieldPlan, b []byte, h int32) ([]b
 func parseMapEntry(fp *fieldPlan, b []byte) (mapEntry, error) {
 	var ent mapEntry
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return ent, protowire.ParseError(n)
 		}
@@ -599,7 +609,7 @@ func parseMapEntry(fp *fieldPlan, b []byte) (mapEntry, error) {
 // layout of Timestamp and Duration.
 func lastVarints(b []byte) (f1 int64, f2 int32, err error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return 0, 0, protowire.ParseError(n)
 		}
@@ -690,7 +700,7 @@ func (e *wireToJSON) wrapper(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 	var typ protowire.Type
 	found := false
 	for len(b) > 0 {
-		num, t, n := protowire.ConsumeTag(b)
+		num, t, n := consumeTag(b)
 		if n < 0 {
 			return nil, protowire.ParseError(n)
 		}
