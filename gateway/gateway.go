@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
 )
 
@@ -47,7 +48,8 @@ type Gateway struct {
 	draining atomic.Bool
 	serving  atomic.Bool
 
-	streams openStreams // streams in flight: per-client limits, ended on shutdown
+	streams openStreams      // streams in flight: per-client limits, ended on shutdown
+	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -70,9 +72,15 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 		cache.Close()
 		return nil, err
 	}
+	codec, err := transcode.NewCodec(nil)
+	if err != nil {
+		pol.close()
+		cache.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
 	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
@@ -242,4 +250,11 @@ func (g *Gateway) Close() error {
 		g.consulTr.CloseIdleConnections()
 	}
 	return err
+}
+
+// FastPathStats returns the counters of requests and responses transcoded
+// directly between JSON and wire bytes and of those that fell back to
+// protojson. Safe for concurrent use.
+func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
+	return g.codec.Stats().Snapshot()
 }

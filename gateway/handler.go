@@ -25,7 +25,7 @@ import (
 // encode. vars are the route's path variables.
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
-	req, ok := g.decodeRequest(w, r, b, vars)
+	req, ok := g.decodeCall(w, r, b, vars, true)
 	if !ok {
 		return
 	}
@@ -51,10 +51,10 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(r.Context(), md), timeout)
 	defer cancel()
 
-	resp := b.NewResponse()
+	resp := b.NewCallResponse(g.codec)
 	var header, trailer metadata.MD
 	var pr peer.Peer
-	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&pr))
+	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&pr), grpc.ForceCodecV2(g.codec))
 	if info != nil && pr.Addr != nil {
 		info.Endpoint = pr.Addr.String()
 	}
@@ -66,10 +66,21 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	g.writeResponse(w, b, resp)
 }
 
-// decodeRequest reads the body and builds the request message of a call
-// whose request does not stream, answering the error itself when it
-// cannot.
+// decodeRequest builds the dynamic request message of a stream whose
+// request does not stream.
 func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string) (proto.Message, bool) {
+	req, ok := g.decodeCall(w, r, b, vars, false)
+	if !ok {
+		return nil, false
+	}
+	return req.(proto.Message), true
+}
+
+// decodeCall reads the body and builds the request of a call
+// whose request does not stream (wire bytes for the codec when wire, else a
+// dynamic message), answering the error itself when it
+// cannot.
+func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string, wire bool) (any, bool) {
 	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -81,12 +92,18 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
 		return nil, false
 	}
-	req, err := b.DecodeRequest(transcode.Request{
+	in := transcode.Request{
 		Vars:        vars,
 		RawQuery:    r.URL.RawQuery,
 		Body:        body,
 		ContentType: r.Header.Get("Content-Type"),
-	})
+	}
+	var req any
+	if wire {
+		req, err = b.DecodeCall(in, g.codec)
+	} else {
+		req, err = b.DecodeRequest(in)
+	}
 	if err != nil {
 		var mt *transcode.MediaTypeError
 		if errors.As(err, &mt) {
@@ -99,9 +116,10 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 	return req, true
 }
 
-// writeResponse answers with one response message.
-func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp proto.Message) {
-	out, contentType, err := b.EncodeResponse(resp)
+// writeResponse answers with one response: a message, or what
+// NewCallResponse returned for a unary call.
+func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp any) {
+	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusInternalServerError, codes.Internal, "the upstream's response could not be encoded as JSON", b)

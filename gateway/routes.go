@@ -41,6 +41,17 @@ type RouteInfo struct {
 	// RestrictedTo lists, while the upstream's endpoints serve different
 	// schemas, the schema hashes whose endpoints this route is sent to.
 	RestrictedTo []string `json:"restricted_to,omitempty"`
+	// FastPath tells whether requests and responses are transcoded
+	// directly between JSON and wire bytes, and if not, why protojson
+	// serves them.
+	FastPath FastPathInfo `json:"fast_path"`
+}
+
+// FastPathInfo is a route's transcoding path (see transcode.Binding.FastPath).
+type FastPathInfo struct {
+	Request  bool   `json:"request"`
+	Response bool   `json:"response"`
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // upstreamRoutes is the last good route set compiled from one upstream's
@@ -199,6 +210,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			Streaming:    streamingKind(r.binding),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
+			FastPath:     fastPathInfo(r.binding),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -223,4 +235,9 @@ func (g *Gateway) Unrouted() map[string][]string {
 		}
 	}
 	return out
+}
+
+func fastPathInfo(b *transcode.Binding) FastPathInfo {
+	req, resp, why := b.FastPath()
+	return FastPathInfo{Request: req, Response: resp, Fallback: why}
 }

@@ -35,6 +35,10 @@ type Options struct {
 	// Resolver resolves Any and error-detail types; nil uses the linked-in
 	// registry only.
 	Resolver Resolver
+	// DisableFastPath makes every call go through dynamicpb and protojson
+	// instead of direct JSON↔wire transcoding (for comparison and as an
+	// escape hatch).
+	DisableFastPath bool
 }
 
 const (
@@ -68,6 +72,9 @@ type Binding struct {
 	bodyStar   bool
 	response   []protoreflect.FieldDescriptor // response_body field path, nil for the whole message
 	updateMask protoreflect.FieldDescriptor   // PATCH update_mask to fill from the body, or nil
+
+	fast     *fastPath  // direct JSON↔wire plan (fastpath.go); nil when disabled
+	fastBody *fieldPlan // the body field's plan when the body is not "*"
 
 	strict    bool
 	unmarshal protojson.UnmarshalOptions
@@ -210,6 +217,9 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		if f := in.Fields().ByName("update_mask"); f != nil && !f.IsList() && f.Message() != nil && f.Message().FullName() == fieldMaskName {
 			b.updateMask = f
 		}
+	}
+	if !opts.DisableFastPath {
+		b.fast = compileFastPath(b)
 	}
 	return b, nil
 }

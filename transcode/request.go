@@ -51,7 +51,7 @@ func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
 		}
 	}
 	if in.RawQuery != "" {
-		if err := b.decodeQuery(msg, in.RawQuery); err != nil {
+		if err := b.decodeQuery(messageSink{msg}, in.RawQuery); err != nil {
 			return nil, err
 		}
 	}
@@ -158,7 +158,7 @@ func setPath(msg protoreflect.Message, fields []protoreflect.FieldDescriptor, s 
 // JSON names), repeated fields take repeated keys, map entries take
 // key[mapkey]=value. Parameters naming fields bound by the path or body are
 // ignored, as are unknown ones, unless the binding is strict.
-func (b *Binding) decodeQuery(msg *dynamicpb.Message, raw string) error {
+func (b *Binding) decodeQuery(sink querySink, raw string) error {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "query string: %v", err)
@@ -169,14 +169,14 @@ func (b *Binding) decodeQuery(msg *dynamicpb.Message, raw string) error {
 	}
 	sort.Strings(keys) // deterministic errors and set order
 	for _, key := range keys {
-		if err := b.applyQuery(msg, key, q[key]); err != nil {
+		if err := b.applyQuery(sink, key, q[key]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string) error {
+func (b *Binding) applyQuery(sink querySink, key string, vals []string) error {
 	if b.bodyStar {
 		if b.strict {
 			return status.Errorf(codes.InvalidArgument, "query parameter %q: this route takes every field from the body; query parameters are not accepted", key)
@@ -191,7 +191,7 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 		mapKey = mapKey[:len(mapKey)-1]
 	}
 	names := strings.Split(path, ".")
-	fields, err := fieldPath(msg.Descriptor(), names)
+	fields, err := fieldPath(b.Method.Input(), names)
 	if err != nil {
 		if b.strict {
 			return status.Errorf(codes.InvalidArgument, "query parameter %q: unknown field: %v", key, err)
@@ -207,9 +207,6 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 	badf := func(v string, err error) error {
 		return status.Errorf(codes.InvalidArgument, "query parameter %q: invalid value %q for field %s: %v", key, v, fields[len(fields)-1].FullName(), err)
 	}
-	for _, f := range fields[:len(fields)-1] {
-		msg = msg.Mutable(f).Message()
-	}
 	f := fields[len(fields)-1]
 	switch {
 	case f.IsMap():
@@ -224,17 +221,20 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 		if err != nil {
 			return badf(vals[len(vals)-1], err)
 		}
-		msg.Mutable(f).Map().Set(k.MapKey(), v)
+		if err := sink.setMapEntry(fields, k, v); err != nil {
+			return err
+		}
 	case hasMapKey:
 		return status.Errorf(codes.InvalidArgument, "query parameter %q: field %s is not a map", key, f.FullName())
 	case f.IsList():
-		list := msg.Mutable(f).List()
 		for _, s := range vals {
 			v, err := parseScalar(f, s)
 			if err != nil {
 				return badf(s, err)
 			}
-			list.Append(v)
+			if err := sink.appendElem(fields, v); err != nil {
+				return err
+			}
 		}
 	default:
 		if len(vals) > 1 {
@@ -244,8 +244,45 @@ func (b *Binding) applyQuery(msg protoreflect.Message, key string, vals []string
 		if err != nil {
 			return badf(vals[0], err)
 		}
-		msg.Set(f, v)
+		if err := sink.set(fields, v); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// querySink receives the values query parameters set, addressed by field
+// path, so the same parsing and errors serve the dynamic message and the
+// fast path's wire bytes.
+type querySink interface {
+	set(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error
+	appendElem(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error
+	setMapEntry(fields []protoreflect.FieldDescriptor, k, v protoreflect.Value) error
+}
+
+// messageSink sets query values on a dynamic message.
+type messageSink struct{ msg protoreflect.Message }
+
+func (s messageSink) parent(fields []protoreflect.FieldDescriptor) protoreflect.Message {
+	m := s.msg
+	for _, f := range fields[:len(fields)-1] {
+		m = m.Mutable(f).Message()
+	}
+	return m
+}
+
+func (s messageSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	s.parent(fields).Set(fields[len(fields)-1], v)
+	return nil
+}
+
+func (s messageSink) appendElem(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	s.parent(fields).Mutable(fields[len(fields)-1]).List().Append(v)
+	return nil
+}
+
+func (s messageSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v protoreflect.Value) error {
+	s.parent(fields).Mutable(fields[len(fields)-1]).Map().Set(k.MapKey(), v)
 	return nil
 }
 

@@ -1,0 +1,144 @@
+package transcode
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"google.golang.org/grpc/encoding"
+	protocodec "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+)
+
+// WireMessage is a request or response already in protobuf wire form. The
+// fast path hands it to grpc-go through Codec, which sends its bytes as they
+// are and receives response bytes into it without unmarshalling, so nothing
+// is marshalled twice.
+type WireMessage struct {
+	data   []byte
+	pooled *[]byte    // request bytes from the pool, owned by grpc-go once marshalled
+	held   mem.Buffer // response bytes referenced from grpc-go's own buffer
+	pool   mem.BufferPool
+}
+
+// Bytes returns the wire bytes; valid until Release.
+func (m *WireMessage) Bytes() []byte { return m.data }
+
+// Release returns a received message's buffer to its pool. Safe to call
+// more than once; the bytes must not be used afterwards.
+func (m *WireMessage) Release() {
+	switch {
+	case m.held != nil:
+		m.held.Free()
+		m.held = nil
+	case m.pooled != nil && m.pool != nil:
+		m.pool.Put(m.pooled)
+		m.pooled = nil
+	}
+	m.data = nil
+}
+
+// Codec is the gRPC codec of the gateway's upstream calls (pass it with
+// grpc.ForceCodecV2). A *WireMessage is sent and received as raw bytes in
+// pooled buffers; any other value goes through grpc-go's proto codec. It
+// also counts how many calls took the fast path and how many fell back to
+// protojson. Its Name is "proto", so upstreams see an ordinary
+// application/grpc+proto call. Safe for concurrent use.
+type Codec struct {
+	pool  mem.BufferPool
+	proto encoding.CodecV2
+	stats FastPathStats
+}
+
+// NewCodec returns a codec drawing buffers from pool (grpc-go's default
+// pool when nil).
+func NewCodec(pool mem.BufferPool) (*Codec, error) {
+	if pool == nil {
+		pool = mem.DefaultBufferPool()
+	}
+	pc := encoding.GetCodecV2(protocodec.Name)
+	if pc == nil {
+		return nil, fmt.Errorf("transcode: grpc-go's proto codec is not available")
+	}
+	return &Codec{pool: pool, proto: pc}, nil
+}
+
+// Name is the content-subtype the codec announces: "proto".
+func (c *Codec) Name() string { return protocodec.Name }
+
+// Marshal hands a WireMessage's bytes to grpc-go, which returns them to the
+// pool once written; other messages are marshalled by the proto codec.
+func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(*WireMessage)
+	if !ok {
+		return c.proto.Marshal(v)
+	}
+	if m.pooled == nil {
+		return mem.BufferSlice{mem.SliceBuffer(m.data)}, nil
+	}
+	*m.pooled = m.data
+	buf := mem.NewBuffer(m.pooled, c.pool)
+	// grpc-go owns the bytes from here: a retried call would marshal again,
+	// so keep a plain view for that and never put them back ourselves.
+	m.pooled = nil
+	return mem.BufferSlice{buf}, nil
+}
+
+// Unmarshal keeps a reference to the received bytes (or a pooled copy when
+// they arrived in pieces) in a WireMessage; other messages are unmarshalled
+// by the proto codec.
+func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(*WireMessage)
+	if !ok {
+		return c.proto.Unmarshal(data, v)
+	}
+	m.Release()
+	if len(data) == 1 {
+		data[0].Ref()
+		m.held = data[0]
+		m.data = data[0].ReadOnlyData()
+		return nil
+	}
+	p := c.pool.Get(data.Len())
+	data.CopyTo(*p)
+	m.pooled, m.pool, m.data = p, c.pool, *p
+	return nil
+}
+
+// newRequest returns an empty request buffer from the pool with room for
+// about size bytes.
+func (c *Codec) newRequest(size int) *WireMessage {
+	p := c.pool.Get(size)
+	return &WireMessage{pooled: p, pool: c.pool, data: (*p)[:0]}
+}
+
+// Stats returns the fast-path counters.
+func (c *Codec) Stats() *FastPathStats { return &c.stats }
+
+// FastPathStats counts transcoded messages by path, so the rate of
+// protojson fallbacks is visible (a metrics layer can export it). Safe for
+// concurrent use; the zero value is ready.
+type FastPathStats struct {
+	requests, requestFallbacks   atomic.Uint64
+	responses, responseFallbacks atomic.Uint64
+}
+
+// FastPathSnapshot is a point-in-time copy of FastPathStats.
+type FastPathSnapshot struct {
+	// Requests and Responses count messages transcoded directly between
+	// JSON and wire bytes.
+	Requests  uint64 `json:"requests"`
+	Responses uint64 `json:"responses"`
+	// RequestFallbacks and ResponseFallbacks count messages that went
+	// through dynamicpb and protojson instead (a type the fast path does
+	// not cover, such as Any, or input it leaves to protojson).
+	RequestFallbacks  uint64 `json:"request_fallbacks"`
+	ResponseFallbacks uint64 `json:"response_fallbacks"`
+}
+
+// Snapshot reads the counters.
+func (s *FastPathStats) Snapshot() FastPathSnapshot {
+	return FastPathSnapshot{
+		Requests: s.requests.Load(), Responses: s.responses.Load(),
+		RequestFallbacks: s.requestFallbacks.Load(), ResponseFallbacks: s.responseFallbacks.Load(),
+	}
+}
