@@ -67,5 +67,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
 		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
+		rt.call = g.pol.compileCall(rt)
+		rt.stages = append(rt.stages, rt.call.names()...)
 	}
 }

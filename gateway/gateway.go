@@ -230,6 +230,7 @@ func (g *Gateway) Close() error {
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
 		g.forgetSchemas(u)
+		u.traffic.close()
 		if cerr := u.conn.Close(); cerr != nil && err == nil {
 			err = cerr
 		}

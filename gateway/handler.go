@@ -13,7 +13,6 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -25,6 +24,9 @@ import (
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
 	if why := rt.up.unavailable(); why != "" {
+		if rt.unavailableFallback(w) {
+			return
+		}
 		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, b)
 		return
 	}
@@ -62,7 +64,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	g.pol.identity(md, info)
-	timeout := rt.up.timeout
+	timeout := rt.call.deadline(rt.up)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
 		if err != nil {
@@ -80,7 +82,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	resp := b.NewResponse()
 	var header, trailer metadata.MD
 	var pr peer.Peer
-	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&pr))
+	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr)
 	if info != nil && pr.Addr != nil {
 		info.Endpoint = pr.Addr.String()
 	}
@@ -105,6 +107,9 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 // gateway's own failures (no endpoint, deadline) name the upstream so the
 // caller can tell them from the backend's errors.
 func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *route, err error, timeout time.Duration) {
+	if g.callFailed(w, rt, err) {
+		return
+	}
 	st := status.Convert(err)
 	p := st.Proto()
 	switch st.Code() {

@@ -32,6 +32,8 @@ type policies struct {
 	// identityKeys are the metadata keys only authentication may set; the
 	// same keys sent by a client are dropped.
 	identityKeys []string
+	// res holds breakers and retry budgets (resilience.go).
+	res *resilienceState
 }
 
 // levelPolicies is one level's Policies with its rate-limit rules and IP
@@ -40,6 +42,7 @@ type levelPolicies struct {
 	cfg   Policies
 	ip    policy.Policy
 	rules []policy.Rule
+	res   resilienceLevel
 }
 
 type upstreamPolicies struct {
@@ -60,6 +63,9 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
 	p.local = policy.NewLocalLimiter(time.Minute, nil)
+	p.res = newResilienceState(func(name, from, to string) {
+		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
+	})
 	var errs []error
 	bad := func(key string, err error) {
 		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
@@ -187,6 +193,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		p.edge.Put(policy.StageCORS, cp)
 	}
 	p.global = level("policies", k.Policies)
+	p.global.res = buildResilience("policies", k.Policies.Resilience, nil, true, bad)
 	// Global IP rules run at the edge, before the route match, so a denied
 	// client cannot even learn which paths exist.
 	p.edge.Put(policy.StageIPFilter, p.global.ip)
@@ -265,9 +272,12 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 			bad(uk+".hide", err)
 		}
 		up := &upstreamPolicies{levelPolicies: level(uk+".policies", u.Policies)}
+		subsets := validateSubsets(uk, u, bad)
+		up.res = buildResilience(uk+".policies", u.Policies.Resilience, subsets, false, bad)
 		for j, rp := range u.Routes {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
 			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), match: rp.Match}
+			rl.res = buildResilience(rk+".policies", rp.Policies.Resilience, subsets, false, bad)
 			if rp.Match == "" {
 				bad(rk+".match", errors.New("required: a method glob or a route such as \"GET /v1/shelves\""))
 			} else if !strings.Contains(rp.Match, " ") {
@@ -312,20 +322,7 @@ func (p *policies) edgeHandler(next http.Handler) http.Handler {
 // request path looks nothing up. It returns the handler and the names of
 // the stages it holds.
 func (p *policies) compileRoute(upstream, method, routeName string, final http.Handler) (http.Handler, []string) {
-	levels := []*levelPolicies{&p.global}
-	if up := p.upstreams[upstream]; up != nil {
-		levels = append(levels, &up.levelPolicies)
-		for i := range up.routes {
-			rl := &up.routes[i]
-			if rl.glob != nil {
-				if _, ok := rl.glob.Match(method); ok {
-					levels = append(levels, &rl.levelPolicies)
-				}
-			} else if rl.match == routeName {
-				levels = append(levels, &rl.levelPolicies)
-			}
-		}
-	}
+	levels := p.levelsFor(upstream, method, routeName)
 	var (
 		ips     []policy.Policy
 		rules   []policy.Rule

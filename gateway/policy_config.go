@@ -45,6 +45,8 @@ type UpstreamPolicyKeys struct {
 	// Routes override policies for some routes, selected by method glob
 	// ("library.v1.LibraryService.Delete*") or route ("DELETE /v1/{name=shelves/*/books/*}").
 	Routes []RoutePolicies `yaml:"routes"`
+	// Subsets name parts of the upstream's endpoints for splits.
+	Subsets []SubsetConfig `yaml:"subsets"`
 }
 
 // RoutePolicies attaches policies to the routes Match selects.
@@ -68,6 +70,8 @@ type Policies struct {
 	Require *RequireConfig `yaml:"require"`
 	// RateLimits are token buckets keyed by ip, consumer, subject or route.
 	RateLimits []RateLimitConfig `yaml:"rate_limits"`
+	// Resilience: timeout, breaker, retry, fallback and split.
+	Resilience `yaml:",inline"`
 }
 
 // IPRules admit clients by address (CIDRs or addresses); deny wins.

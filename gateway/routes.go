@@ -24,8 +24,9 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	name    string // "GET /v1/{name=shelves/*}"
-	method  string // the gRPC method's full name, library.v1.LibraryService.GetShelf
+	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
+	name    string    // "GET /v1/{name=shelves/*}"
+	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.

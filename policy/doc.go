@@ -9,6 +9,11 @@
 // route) in an *Info carried by the request context; the outermost stage
 // puts it there. Rejections are google.rpc.Status JSON bodies.
 //
+// Resilience and traffic policies act on the upstream call rather than on
+// the HTTP request, so they are values the gateway calls around each try:
+// Breaker (gobreaker), Retry with its RetryBudget, Fallback (a static
+// response) and Split (which endpoint subset a request goes to).
+//
 // policy does not read configuration files, match routes or call upstreams:
 // the gateway builds options from its config, matches the route, and hands
 // Compile the handler that makes the upstream call (unary or stream).
