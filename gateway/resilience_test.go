@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -479,4 +480,41 @@ func TestResilienceExampleConfig(t *testing.T) {
 		r := h.do(t, "GET", "/v1/shelves", "")
 		return r.status == 200 && r.header.Get("X-Refract-Fallback") != "" && string(r.body) == `{"degraded":true,"shelves":[]}`
 	})
+}
+
+func TestSplitByConsulTags(t *testing.T) {
+	agent := consultest.Start(t)
+	v1 := startCounted(t, examples.StartLibrary)
+	v2 := startCounted(t, examples.StartLibrary)
+	agent.Register(consultest.Instance{ID: "lib-v1", Service: "library", Addr: v1.Addr, Tags: []string{"v1"}})
+	agent.Register(consultest.Instance{ID: "lib-v2", Service: "library", Addr: v2.Addr, Tags: []string{"v2", "canary"}})
+	h := startGateway(t, consulConfig(agent, `
+upstreams:
+  - name: library
+    consul: {service: library}
+    subsets:
+      - {name: stable, tags: [v1]}
+      - {name: canary, tags: [v2, canary]}
+    policies:
+      split: {weights: {stable: 100, canary: 0}, header: X-Canary}
+`))
+	eventually(t, 10*time.Second, "two endpoints", func() bool { return len(h.upstream(t, "library").Endpoints) == 2 })
+	const list = "/library.v1.LibraryService/ListShelves"
+	for range 20 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	}
+	for range 10 {
+		h.do(t, "GET", "/v1/shelves", "", "X-Canary", "canary").expect(t, 200)
+	}
+	if v1.n(list) != 20 || v2.n(list) != 10 {
+		t.Fatalf("stable served %d (want 20), canary %d (want 10)", v1.n(list), v2.n(list))
+	}
+	// The canary's instance leaves: its subset has no endpoint, and calls
+	// chosen for it fail as unavailable rather than leak to stable.
+	agent.Deregister("lib-v2")
+	eventually(t, 10*time.Second, "one endpoint", func() bool { return len(h.upstream(t, "library").Endpoints) == 1 })
+	h.do(t, "GET", "/v1/shelves", "", "X-Canary", "canary").expect(t, 503)
+	if v1.n(list) != 20 {
+		t.Fatalf("a canary request reached stable")
+	}
 }
