@@ -11,6 +11,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -34,6 +35,9 @@ type policies struct {
 	identityKeys []string
 	// res holds breakers and retry budgets (resilience.go).
 	res *resilienceState
+	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
+	extAuthz     *policy.ExtAuthz
+	extAuthzConn *grpc.ClientConn
 }
 
 // levelPolicies is one level's Policies with its rate-limit rules and IP
@@ -289,6 +293,10 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		}
 		p.upstreams[u.Name] = up
 	}
+	checkExtAuthzUse(cfg, bad)
+	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
+		bad("ext_authz", err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		p.close()
 		return nil, err
@@ -306,6 +314,9 @@ func (p *policies) run(ctx context.Context) {
 func (p *policies) close() {
 	if p.redis != nil {
 		_ = p.redis.Close()
+	}
+	if p.extAuthzConn != nil {
+		_ = p.extAuthzConn.Close()
 	}
 }
 
@@ -367,6 +378,7 @@ func (p *policies) compileRoute(upstream, method, routeName string, final http.H
 	rl, _ := policy.RateLimit(policy.RateLimitOptions{Rules: rules, Route: routeName, Consumers: ao.Consumers,
 		Logger: p.log.With().Str("component", "ratelimit").Logger()})
 	set.Put(policy.StageRateLimit, rl)
+	set.Put(policy.StageExtAuthz, p.extAuthzStage(levels, upstream, method, routeName))
 	var names []string
 	for _, s := range set.Stages() {
 		names = append(names, s.String())

@@ -31,6 +31,8 @@ type PolicyKeys struct {
 	Redis *RedisConfig `yaml:"redis"`
 	// Policies apply to every route unless an upstream or route overrides.
 	Policies Policies `yaml:"policies"`
+	// ExtAuthz is the external authorizer routes may ask (extauthz.go).
+	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
 }
 
 // UpstreamPolicyKeys are an upstream's policy keys (inlined in Upstream).
@@ -70,6 +72,8 @@ type Policies struct {
 	Require *RequireConfig `yaml:"require"`
 	// RateLimits are token buckets keyed by ip, consumer, subject or route.
 	RateLimits []RateLimitConfig `yaml:"rate_limits"`
+	// ExtAuthz asks the external authorizer before the call.
+	ExtAuthz *bool `yaml:"ext_authz"`
 	// Resilience: timeout, breaker, retry, fallback and split.
 	Resilience `yaml:",inline"`
 }
@@ -217,8 +221,10 @@ func (s SecretConfig) keyHash() ([32]byte, error) {
 // validatePolicies checks every policy key; it builds the runtime pieces
 // (without starting anything) so that what passes here also compiles.
 func (c *Config) validatePolicies() []error {
-	if _, err := buildPolicies(c, nopLogger()); err != nil {
+	p, err := buildPolicies(c, nopLogger())
+	if err != nil {
 		return []error{err}
 	}
+	p.close() // only built to be checked
 	return nil
 }
