@@ -69,5 +69,8 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
 		rt.call = g.pol.compileCall(rt)
 		rt.stages = append(rt.stages, rt.call.names()...)
+		if rt.validator = g.pol.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
+			rt.stages = append(rt.stages, "validate")
+		}
 	}
 }

@@ -57,6 +57,9 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		writeGRPCError(w, err, b)
 		return
 	}
+	if g.rejectInvalid(w, rt, req) {
+		return
+	}
 	info := policy.InfoFrom(r.Context())
 	md, err := rt.up.headers.Metadata(r, clientIP(r, info))
 	if err != nil {

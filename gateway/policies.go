@@ -38,6 +38,8 @@ type policies struct {
 	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
 	extAuthz     *policy.ExtAuthz
 	extAuthzConn *grpc.ClientConn
+	// validation checks requests' buf.validate rules (validate.go).
+	validation edgeValidation
 }
 
 // levelPolicies is one level's Policies with its rate-limit rules and IP
@@ -66,6 +68,7 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 // problem with its key.
 func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
+	p.validation.log = log.With().Str("component", "validate").Logger()
 	p.local = policy.NewLocalLimiter(time.Minute, nil)
 	p.res = newResilienceState(func(name, from, to string) {
 		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")

@@ -47,6 +47,9 @@ type UpstreamPolicyKeys struct {
 	// Routes override policies for some routes, selected by method glob
 	// ("library.v1.LibraryService.Delete*") or route ("DELETE /v1/{name=shelves/*/books/*}").
 	Routes []RoutePolicies `yaml:"routes"`
+	// Validate checks requests against their buf.validate rules at the
+	// edge; default true.
+	Validate *bool `yaml:"validate"`
 	// Subsets name parts of the upstream's endpoints for splits.
 	Subsets []SubsetConfig `yaml:"subsets"`
 }

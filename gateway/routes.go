@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 
+	"buf.build/go/protovalidate"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -27,6 +28,9 @@ type route struct {
 	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
 	name    string    // "GET /v1/{name=shelves/*}"
 	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
+
+	// validator checks requests' buf.validate rules; nil: none or off.
+	validator protovalidate.Validator
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
