@@ -24,7 +24,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
-	tbl := g.routes.Load()
+	tbl := g.tableFor(r)
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
 	switch found {
 	case router.NotFound:

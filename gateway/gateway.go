@@ -46,6 +46,8 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	draining atomic.Bool
 	serving  atomic.Bool
+
+	prod productState // products' tables and listeners (products.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -164,6 +166,17 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	if adm != nil {
 		servers = append(servers, g.newServer(g.AdminHandler()))
 		listeners = append(listeners, adm)
+	}
+	extra, handlers, err := g.openProductListeners()
+	if err != nil {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+		return err
+	}
+	for i, l := range extra {
+		servers = append(servers, g.newServer(handlers[i]))
+		listeners = append(listeners, l)
 	}
 	errc := make(chan error, len(servers))
 	// The listeners are open, so connections queue from here on.

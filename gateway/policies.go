@@ -40,6 +40,11 @@ type policies struct {
 	extAuthzConn *grpc.ClientConn
 	// validation checks requests' buf.validate rules (validate.go).
 	validation edgeValidation
+	// products: each product's policy level, the product of each upstream
+	// and of each host name (products.go).
+	products      map[string]*levelPolicies
+	productOf     map[string]string
+	productByHost map[string]string
 }
 
 // levelPolicies is one level's Policies with its rate-limit rules and IP
@@ -297,6 +302,14 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		p.upstreams[u.Name] = up
 	}
 	checkExtAuthzUse(cfg, bad)
+	p.productOf, p.productByHost = validateProducts(cfg, bad)
+	p.products = map[string]*levelPolicies{}
+	for i, pc := range cfg.Products {
+		pk := fmt.Sprintf("products[%d].policies", i)
+		lp := level(pk, pc.Policies)
+		lp.res = buildResilience(pk, pc.Policies.Resilience, nil, false, bad)
+		p.products[pc.Name] = &lp
+	}
 	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
 		bad("ext_authz", err)
 	}

@@ -31,6 +31,9 @@ type PolicyKeys struct {
 	Redis *RedisConfig `yaml:"redis"`
 	// Policies apply to every route unless an upstream or route overrides.
 	Policies Policies `yaml:"policies"`
+	// Products serve sets of upstreams on their own listeners or host
+	// names, with their own policies (products.go).
+	Products []ProductConfig `yaml:"products"`
 	// ExtAuthz is the external authorizer routes may ask (extauthz.go).
 	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
 }
@@ -50,6 +53,9 @@ type UpstreamPolicyKeys struct {
 	// Validate checks requests against their buf.validate rules at the
 	// edge; default true.
 	Validate *bool `yaml:"validate"`
+	// PathPrefix mounts the upstream's routes under literal segments
+	// (/orders: GET /v1/items is served as GET /orders/v1/items).
+	PathPrefix string `yaml:"path_prefix"`
 	// Subsets name parts of the upstream's endpoints for splits.
 	Subsets []SubsetConfig `yaml:"subsets"`
 }

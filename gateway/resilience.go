@@ -55,6 +55,9 @@ func newResilienceState(onChange func(name, from, to string)) *resilienceState {
 // first: global, the upstream's, then each matching route entry.
 func (p *policies) levelsFor(upstream, method, routeName string) []*levelPolicies {
 	levels := []*levelPolicies{&p.global}
+	if pl := p.products[p.productOf[upstream]]; pl != nil {
+		levels = append(levels, pl)
+	}
 	if up := p.upstreams[upstream]; up != nil {
 		levels = append(levels, &up.levelPolicies)
 		for i := range up.routes {

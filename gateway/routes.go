@@ -38,6 +38,7 @@ type RouteInfo struct {
 	HTTPMethod string   `json:"http_method"`
 	Path       string   `json:"path"`
 	Upstream   string   `json:"upstream"`
+	Product    string   `json:"product,omitempty"`
 	GRPCMethod string   `json:"grpc_method"`
 	Body       string   `json:"body,omitempty"`
 	Origin     string   `json:"origin"`
@@ -154,6 +155,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.sig {
 			next := compileRoutes(u, view)
+			g.mountPrefix(u, next)
 			g.attachPolicies(next)
 			if _, err := router.NewTable(next.entries); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
@@ -175,7 +177,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		all = append(all, prev.entries...)
 		routed[u.name] = true
 	}
-	tbl, err := router.NewTable(all)
+	tbl, err := g.buildTables(all)
 	if err != nil {
 		g.log.Error().Err(err).Msg("routes of different upstreams conflict; keeping the previous table")
 		g.buildErr.Store(&buildError{err: err})
@@ -193,7 +195,7 @@ type buildError struct {
 
 // Routes lists the routes being served, sorted by path then method.
 func (g *Gateway) Routes() []RouteInfo {
-	entries := g.routes.Load().Entries()
+	entries := g.allEntries()
 	out := make([]RouteInfo, 0, len(entries))
 	for _, e := range entries {
 		r := e.Value
@@ -201,6 +203,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
 			Upstream:     r.up.name,
+			Product:      g.pol.productOf[r.up.name],
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
