@@ -518,3 +518,47 @@ upstreams:
 		t.Fatalf("a canary request reached stable")
 	}
 }
+
+// A try that never reached a server is repeated even for a method that is
+// not idempotent. No backend is there to count the tries, so the
+// per-method breaker does: it opens after 2 failures in a row, which one
+// POST can only cause by being tried twice.
+func TestRetriesUnsentCallsEvenWhenNotIdempotent(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    policies:
+      breaker: {failures: 2, open_for: 1h, per_method: true}
+      retry: {attempts: 3, backoff: 1ms}
+`))
+	h.do(t, "POST", "/v1/shelves", `{"theme":"x"}`).expect(t, 200)
+	b.Stop()
+	<-b.Done()
+	// Wait until the connection knows the backend is gone (GET has its own breaker).
+	eventually(t, 10*time.Second, "the backend to be unreachable", func() bool {
+		return h.do(t, "GET", "/v1/shelves", "").status == 503
+	})
+	r := h.do(t, "POST", "/v1/shelves", `{"theme":"x"}`).expect(t, 503)
+	if !strings.Contains(string(r.body), `circuit breaker for upstream \"library\" method library.v1.LibraryService.CreateShelf is open`) {
+		t.Fatalf("one POST should have been tried twice (opening the breaker), then refused: %s", r.body)
+	}
+}
+
+// The same POST, failing after it reached the server, is tried once: the
+// breaker (2 failures) stays closed after one request.
+func TestDoesNotRetrySentCallsOfNonIdempotentMethods(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    policies:
+      breaker: {failures: 2, open_for: 1h, per_method: true}
+      retry: {attempts: 3, backoff: 1ms}
+`))
+	b.set("CreateShelf", failRule{code: codes.Unavailable, first: 1})
+	r := h.do(t, "POST", "/v1/shelves", `{"theme":"x"}`).expect(t, 503)
+	if !strings.Contains(string(r.body), "injected failure 1") {
+		t.Fatalf("%s", r.body)
+	}
+	h.do(t, "POST", "/v1/shelves", `{"theme":"x"}`).expect(t, 200)
+	if n := b.n("CreateShelf"); n != 2 {
+		t.Fatalf("CreateShelf called %d times, want 2 (one per request)", n)
+	}
+}
