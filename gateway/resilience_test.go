@@ -205,6 +205,17 @@ func TestRouteTimeoutAndGrpcTimeout(t *testing.T) {
 	}
 }
 
+// expectCalls makes method fail by rule, sends one request, and checks the
+// answer's status and how many calls of method the backend saw.
+func (f *flaky) expectCalls(t *testing.T, h *harness, method string, rule failRule, req [3]string, status, want int) {
+	t.Helper()
+	f.set(method, rule)
+	h.do(t, req[0], req[1], req[2]).expect(t, status)
+	if n := f.n(method); n != want {
+		t.Fatalf("%s %s with %+v: %s called %d times, want %d", req[0], req[1], rule, method, n, want)
+	}
+}
+
 func TestRetriesOnlyWhenSafe(t *testing.T) {
 	b := startFlaky(t)
 	h := startGateway(t, libraryAt(b.Addr, `
@@ -215,31 +226,17 @@ func TestRetriesOnlyWhenSafe(t *testing.T) {
         policies:
           retry: {attempts: 3, backoff: 1ms, max_backoff: 5ms, idempotent: true}
 `))
+	create := [3]string{"POST", "/v1/shelves", `{"theme":"x"}`}
+	get := [3]string{"GET", "/v1/shelves/1", ""}
 	// Not idempotent, and the failure came from a server: the request may
 	// have had its effect, so it is never repeated.
-	b.set("CreateShelf", failRule{code: codes.Unavailable, first: 1})
-	h.do(t, "POST", "/v1/shelves", `{"theme":"x"}`).expect(t, 503)
-	if n := b.n("CreateShelf"); n != 1 {
-		t.Fatalf("CreateShelf called %d times, want 1 (never retried)", n)
-	}
-	// Idempotent: retried on UNAVAILABLE until it succeeds.
-	b.set("GetShelf", failRule{code: codes.Unavailable, first: 2})
-	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
-	if n := b.n("GetShelf"); n != 3 {
-		t.Fatalf("GetShelf called %d times, want 3 (2 failures, 1 success)", n)
-	}
+	b.expectCalls(t, h, "CreateShelf", failRule{code: codes.Unavailable, first: 1}, create, 503, 1)
+	// Idempotent: retried on UNAVAILABLE until it succeeds (2 failures, 1 success) …
+	b.expectCalls(t, h, "GetShelf", failRule{code: codes.Unavailable, first: 2}, get, 200, 3)
 	// … but no more than attempts.
-	b.set("GetShelf", failRule{code: codes.Unavailable})
-	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 503)
-	if n := b.n("GetShelf"); n != 3 {
-		t.Fatalf("GetShelf called %d times, want 3 attempts", n)
-	}
+	b.expectCalls(t, h, "GetShelf", failRule{code: codes.Unavailable}, get, 503, 3)
 	// An answer that says the request is wrong is never retried.
-	b.set("GetShelf", failRule{code: codes.InvalidArgument})
-	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 400)
-	if n := b.n("GetShelf"); n != 1 {
-		t.Fatalf("GetShelf called %d times on INVALID_ARGUMENT, want 1", n)
-	}
+	b.expectCalls(t, h, "GetShelf", failRule{code: codes.InvalidArgument}, get, 400, 1)
 }
 
 func TestRetryBudgetAndPerTryTimeout(t *testing.T) {
@@ -250,18 +247,10 @@ func TestRetryBudgetAndPerTryTimeout(t *testing.T) {
 `))
 	// A per-try timeout of an idempotent call is retried: every try
 	// hangs, so all 3 attempts are made, spending the budget's 2 retries.
-	b.set("GetShelf", failRule{hang: true})
-	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 504)
-	if n := b.n("GetShelf"); n != 3 {
-		t.Fatalf("GetShelf tried %d times, want 3", n)
-	}
+	b.expectCalls(t, h, "GetShelf", failRule{hang: true}, [3]string{"GET", "/v1/shelves/1", ""}, 504, 3)
 	// The budget is spent (ratio 0 refills nothing): a later call is
 	// tried once.
-	b.set("ListShelves", failRule{code: codes.Unavailable})
-	h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
-	if n := b.n("ListShelves"); n != 1 {
-		t.Fatalf("ListShelves tried %d times, want 1 (budget spent)", n)
-	}
+	b.expectCalls(t, h, "ListShelves", failRule{code: codes.Unavailable}, [3]string{"GET", "/v1/shelves", ""}, 503, 1)
 }
 
 func TestFallbackWhileBackendIsDown(t *testing.T) {
