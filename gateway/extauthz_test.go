@@ -38,6 +38,8 @@ func startHTTPAuthorizer(t *testing.T) *httpAuthorizer {
 		case "Bearer good":
 			w.Header().Set("X-User-Id", "alice")
 			w.WriteHeader(http.StatusOK)
+		case "Bearer anonymous":
+			w.WriteHeader(http.StatusNoContent) // allowed, vouching for no one
 		case "Bearer broken":
 			http.Error(w, "database down", http.StatusInternalServerError)
 		default:
@@ -99,6 +101,11 @@ upstreams:
 		sent.Get("X-Forwarded-For") != "127.0.0.1" || sent.Get("X-Refract-Method") != "library.v1.LibraryService.GetShelf" ||
 		sent.Get("X-User-Id") != "" {
 		t.Fatalf("the authorizer was sent %v", sent)
+	}
+	// Allowed without a user: the client's own x-user-id still never passes.
+	h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer anonymous", "Grpc-Metadata-X-User-Id", "mallory").expect(t, 200)
+	if got := rec.lastMD().Get("x-user-id"); len(got) != 0 {
+		t.Fatalf("backend saw x-user-id %v, want none", got)
 	}
 	// The decision is cached: the same request does not ask again.
 	before := az.n()

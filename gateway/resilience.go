@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,26 @@ type resilienceState struct {
 
 func newResilienceState(onChange func(name, from, to string)) *resilienceState {
 	return &resilienceState{log: onChange, breakers: map[string]*policy.Breaker{}, budgets: map[string]*policy.RetryBudget{}}
+}
+
+// BreakerInfo is one circuit breaker's state, for the admin API.
+type BreakerInfo struct {
+	Name  string `json:"name"`  // upstream "library" [method …]
+	State string `json:"state"` // closed, open or half-open
+}
+
+// Breakers lists the circuit breakers routes use, sorted by name. Safe
+// for concurrent use.
+func (g *Gateway) Breakers() []BreakerInfo {
+	st := g.pol.res
+	st.mu.Lock()
+	out := make([]BreakerInfo, 0, len(st.breakers))
+	for _, b := range st.breakers {
+		out = append(out, BreakerInfo{Name: b.Name(), State: b.State()})
+	}
+	st.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // levelsFor lists the policy levels that apply to a route, least specific

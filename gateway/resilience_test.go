@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -122,6 +123,7 @@ func TestBreakerOpensAfterFailuresAndClosesAfterRecovery(t *testing.T) {
 	if n := b.n("ListShelves"); n != 3 {
 		t.Fatalf("the open breaker let %d calls through", n-3)
 	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"open"}]}`)
 	// A failure that is the backend working (NOT_FOUND) is not the
 	// breaker's business: other methods share the upstream's breaker,
 	// and are refused too.
@@ -141,6 +143,22 @@ func TestBreakerOpensAfterFailuresAndClosesAfterRecovery(t *testing.T) {
 	if n := b.n("ListShelves"); n != 3+1+5 {
 		t.Fatalf("backend saw %d calls, want 9 (3 failures, 1 probe, 5 after closing)", n)
 	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"closed"}]}`)
+}
+
+// expectBreakers checks /admin/breakers.
+func (h *harness) expectBreakers(t *testing.T, want string) {
+	t.Helper()
+	resp, err := http.Get(h.admin + "/admin/breakers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, body, want)
 }
 
 func TestBreakerPerMethodAndClientErrorsDoNotCount(t *testing.T) {

@@ -91,6 +91,9 @@ func (b *Breaker) Do(call func() error) error {
 	return err
 }
 
+// Name is what the breaker's errors name.
+func (b *Breaker) Name() string { return b.name }
+
 // State is "closed", "open" or "half-open".
 func (b *Breaker) State() string { return b.cb.State().String() }
 

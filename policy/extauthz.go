@@ -146,6 +146,12 @@ func (a *ExtAuthz) Policy(route, method, upstream string) Policy {
 			for _, h := range d.remove {
 				r.Header.Del(h)
 			}
+			// What the authorizer may vouch for, a client must never send,
+			// whether or not this answer carries it.
+			for _, h := range a.o.UpstreamHeaders {
+				r.Header.Del(h)
+				r.Header.Del("Grpc-Metadata-" + h)
+			}
 			for i := 0; i+1 < len(d.metadata); i += 2 {
 				// A client must not be able to send what the authorizer vouches for.
 				r.Header.Del(d.metadata[i])
