@@ -37,8 +37,14 @@ type failRule struct {
 
 func startFlaky(t *testing.T) *flaky {
 	t.Helper()
+	return startFlakyOf(t, examples.StartLibrary)
+}
+
+// startFlakyOf is startFlaky for another example backend.
+func startFlakyOf(t *testing.T, start func(string, ...grpc.ServerOption) (*examples.Backend, error)) *flaky {
+	t.Helper()
 	f := &flaky{calls: map[string]int{}, fail: map[string]failRule{}}
-	b, err := examples.StartLibrary("127.0.0.1:0", grpc.ChainUnaryInterceptor(
+	b, err := start("127.0.0.1:0", grpc.ChainUnaryInterceptor(
 		func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			m := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
 			f.mu.Lock()
@@ -255,6 +261,23 @@ func TestRetriesOnlyWhenSafe(t *testing.T) {
 	b.expectCalls(t, h, "GetShelf", failRule{code: codes.Unavailable}, get, 503, 3)
 	// An answer that says the request is wrong is never retried.
 	b.expectCalls(t, h, "GetShelf", failRule{code: codes.InvalidArgument}, get, 400, 1)
+}
+
+// A method whose descriptor says idempotency_level NO_SIDE_EFFECTS (or
+// IDEMPOTENT) is retried without being marked so in the config.
+func TestRetriesMethodsIdempotentByDescriptor(t *testing.T) {
+	b := startFlakyOf(t, examples.StartAccounts)
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - name: accounts
+    static: [%q]
+    policies:
+      retry: {attempts: 3, backoff: 1ms}
+`, b.Addr))
+	create := [3]string{"POST", "/v1/accounts", `{"email":"ada@example.com","displayName":"Ada","age":36}`}
+	h.do(t, create[0], create[1], create[2]).expect(t, 200)
+	b.expectCalls(t, h, "GetAccount", failRule{code: codes.Unavailable, first: 2}, [3]string{"GET", "/v1/accounts/1", ""}, 200, 3)
+	b.expectCalls(t, h, "CreateAccount", failRule{code: codes.Unavailable, first: 1}, create, 503, 1)
 }
 
 func TestRetryBudgetAndPerTryTimeout(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
@@ -57,9 +58,15 @@ upstreams:
 			}
 		}
 	}
-	if len(checked) != 1 || !checked["accounts.v1.AccountsService.CreateAccount"] {
-		t.Fatalf("validated routes %v, want only CreateAccount", checked)
+	if len(checked) != 2 || !checked["accounts.v1.AccountsService.CreateAccount"] || !checked["accounts.v1.AccountsService.GetAccount"] {
+		t.Fatalf("validated routes %v, want the two accounts methods (their requests carry rules), no library one", checked)
 	}
+	// Path variables are checked too.
+	r = h.do(t, "GET", "/v1/accounts/abc", "").expect(t, 400)
+	if !strings.Contains(string(r.body), `"field":"name"`) || b.n("/accounts.v1.AccountsService/GetAccount") != 0 {
+		t.Fatalf("GET /v1/accounts/abc: %s", r.body)
+	}
+	h.do(t, "GET", "/v1/accounts/1", "").expect(t, 200)
 }
 
 func TestEdgeValidationCanBeSwitchedOff(t *testing.T) {

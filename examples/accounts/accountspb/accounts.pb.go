@@ -29,6 +29,51 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is accounts/<n>.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountRequest) Reset() {
+	*x = GetAccountRequest{}
+	mi := &file_accounts_v1_accounts_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountRequest) ProtoMessage() {}
+
+func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accounts_v1_accounts_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountRequest) Descriptor() ([]byte, []int) {
+	return file_accounts_v1_accounts_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetAccountRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type CreateAccountRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Account       *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
@@ -38,7 +83,7 @@ type CreateAccountRequest struct {
 
 func (x *CreateAccountRequest) Reset() {
 	*x = CreateAccountRequest{}
-	mi := &file_accounts_v1_accounts_proto_msgTypes[0]
+	mi := &file_accounts_v1_accounts_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +95,7 @@ func (x *CreateAccountRequest) String() string {
 func (*CreateAccountRequest) ProtoMessage() {}
 
 func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accounts_v1_accounts_proto_msgTypes[0]
+	mi := &file_accounts_v1_accounts_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +108,7 @@ func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccountRequest) Descriptor() ([]byte, []int) {
-	return file_accounts_v1_accounts_proto_rawDescGZIP(), []int{0}
+	return file_accounts_v1_accounts_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *CreateAccountRequest) GetAccount() *Account {
@@ -87,7 +132,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_accounts_v1_accounts_proto_msgTypes[1]
+	mi := &file_accounts_v1_accounts_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -99,7 +144,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_accounts_v1_accounts_proto_msgTypes[1]
+	mi := &file_accounts_v1_accounts_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -112,7 +157,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_accounts_v1_accounts_proto_rawDescGZIP(), []int{1}
+	return file_accounts_v1_accounts_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Account) GetId() string {
@@ -154,7 +199,9 @@ var File_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"\x1aaccounts/v1/accounts.proto\x12\vaccounts.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"N\n" +
+	"\x1aaccounts/v1/accounts.proto\x12\vaccounts.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"A\n" +
+	"\x11GetAccountRequest\x12,\n" +
+	"\x04name\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^accounts/[0-9]+$R\x04name\"N\n" +
 	"\x14CreateAccountRequest\x126\n" +
 	"\aaccount\x18\x01 \x01(\v2\x14.accounts.v1.AccountB\x06\xbaH\x03\xc8\x01\x01R\aaccount\"\xa4\x01\n" +
 	"\aAccount\x12\x0e\n" +
@@ -164,9 +211,11 @@ const file_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x03age\x18\x04 \x01(\rB\n" +
 	"\xbaH\a*\x05\x18\x96\x01(\rR\x03age\x12\x1e\n" +
 	"\x04tags\x18\x05 \x03(\tB\n" +
-	"\xbaH\a\x92\x01\x04\x10\x05\x18\x01R\x04tags2z\n" +
+	"\xbaH\a\x92\x01\x04\x10\x05\x18\x01R\x04tags2\xe0\x01\n" +
 	"\x0fAccountsService\x12g\n" +
-	"\rCreateAccount\x12!.accounts.v1.CreateAccountRequest\x1a\x14.accounts.v1.Account\"\x1d\x82\xd3\xe4\x93\x02\x17:\aaccount\"\f/v1/accountsBLZJgithub.com/refract-gateway/refract/examples/accounts/accountspb;accountspbb\x06proto3"
+	"\rCreateAccount\x12!.accounts.v1.CreateAccountRequest\x1a\x14.accounts.v1.Account\"\x1d\x82\xd3\xe4\x93\x02\x17:\aaccount\"\f/v1/accounts\x12d\n" +
+	"\n" +
+	"GetAccount\x12\x1e.accounts.v1.GetAccountRequest\x1a\x14.accounts.v1.Account\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=accounts/*}\x90\x02\x01BLZJgithub.com/refract-gateway/refract/examples/accounts/accountspb;accountspbb\x06proto3"
 
 var (
 	file_accounts_v1_accounts_proto_rawDescOnce sync.Once
@@ -180,17 +229,20 @@ func file_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 	return file_accounts_v1_accounts_proto_rawDescData
 }
 
-var file_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_accounts_v1_accounts_proto_goTypes = []any{
-	(*CreateAccountRequest)(nil), // 0: accounts.v1.CreateAccountRequest
-	(*Account)(nil),              // 1: accounts.v1.Account
+	(*GetAccountRequest)(nil),    // 0: accounts.v1.GetAccountRequest
+	(*CreateAccountRequest)(nil), // 1: accounts.v1.CreateAccountRequest
+	(*Account)(nil),              // 2: accounts.v1.Account
 }
 var file_accounts_v1_accounts_proto_depIdxs = []int32{
-	1, // 0: accounts.v1.CreateAccountRequest.account:type_name -> accounts.v1.Account
-	0, // 1: accounts.v1.AccountsService.CreateAccount:input_type -> accounts.v1.CreateAccountRequest
-	1, // 2: accounts.v1.AccountsService.CreateAccount:output_type -> accounts.v1.Account
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
+	2, // 0: accounts.v1.CreateAccountRequest.account:type_name -> accounts.v1.Account
+	1, // 1: accounts.v1.AccountsService.CreateAccount:input_type -> accounts.v1.CreateAccountRequest
+	0, // 2: accounts.v1.AccountsService.GetAccount:input_type -> accounts.v1.GetAccountRequest
+	2, // 3: accounts.v1.AccountsService.CreateAccount:output_type -> accounts.v1.Account
+	2, // 4: accounts.v1.AccountsService.GetAccount:output_type -> accounts.v1.Account
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -207,7 +259,7 @@ func file_accounts_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accounts_v1_accounts_proto_rawDesc), len(file_accounts_v1_accounts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AccountsService_CreateAccount_FullMethodName = "/accounts.v1.AccountsService/CreateAccount"
+	AccountsService_GetAccount_FullMethodName    = "/accounts.v1.AccountsService/GetAccount"
 )
 
 // AccountsServiceClient is the client API for AccountsService service.
@@ -36,6 +37,9 @@ const (
 type AccountsServiceClient interface {
 	// CreateAccount returns the account with its id set.
 	CreateAccount(ctx context.Context, in *CreateAccountRequest, opts ...grpc.CallOption) (*Account, error)
+	// GetAccount returns an account created earlier, or NOT_FOUND. It reads only, as its
+	// idempotency_level says: refract may retry it after a failure.
+	GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*Account, error)
 }
 
 type accountsServiceClient struct {
@@ -56,6 +60,16 @@ func (c *accountsServiceClient) CreateAccount(ctx context.Context, in *CreateAcc
 	return out, nil
 }
 
+func (c *accountsServiceClient) GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*Account, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Account)
+	err := c.cc.Invoke(ctx, AccountsService_GetAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountsServiceServer is the server API for AccountsService service.
 // All implementations must embed UnimplementedAccountsServiceServer
 // for forward compatibility.
@@ -64,6 +78,9 @@ func (c *accountsServiceClient) CreateAccount(ctx context.Context, in *CreateAcc
 type AccountsServiceServer interface {
 	// CreateAccount returns the account with its id set.
 	CreateAccount(context.Context, *CreateAccountRequest) (*Account, error)
+	// GetAccount returns an account created earlier, or NOT_FOUND. It reads only, as its
+	// idempotency_level says: refract may retry it after a failure.
+	GetAccount(context.Context, *GetAccountRequest) (*Account, error)
 	mustEmbedUnimplementedAccountsServiceServer()
 }
 
@@ -76,6 +93,9 @@ type UnimplementedAccountsServiceServer struct{}
 
 func (UnimplementedAccountsServiceServer) CreateAccount(context.Context, *CreateAccountRequest) (*Account, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAccount not implemented")
+}
+func (UnimplementedAccountsServiceServer) GetAccount(context.Context, *GetAccountRequest) (*Account, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAccount not implemented")
 }
 func (UnimplementedAccountsServiceServer) mustEmbedUnimplementedAccountsServiceServer() {}
 func (UnimplementedAccountsServiceServer) testEmbeddedByValue()                         {}
@@ -116,6 +136,24 @@ func _AccountsService_CreateAccount_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsService_GetAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).GetAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_GetAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).GetAccount(ctx, req.(*GetAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountsService_ServiceDesc is the grpc.ServiceDesc for AccountsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +164,10 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateAccount",
 			Handler:    _AccountsService_CreateAccount_Handler,
+		},
+		{
+			MethodName: "GetAccount",
+			Handler:    _AccountsService_GetAccount_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
