@@ -1,8 +1,9 @@
 // Package policy owns refract's request middleware: the single ordered list
 // of stages a request passes (recover, request id, access log, client IP,
 // IP filter, CORS, size limit, authentication, authorization, rate limit,
-// then the upstream call), one file per policy, and Compile, which turns the
-// policies attached to a route into one immutable http.Handler.
+// external authorization, then the upstream call), one file per policy, and
+// Compile, which turns the policies attached to a route into one immutable
+// http.Handler.
 //
 // A policy is func(next http.Handler) http.Handler. Policies find the
 // request's shared state (request id, client IP, consumer, JWT subject,

@@ -47,7 +47,7 @@ type ExtAuthzOptions struct {
 	// FailOpen allows requests when the authorizer fails or times out;
 	// otherwise they get 503.
 	FailOpen bool
-	// CacheTTL keeps decisions for identical requests (method, path,
+	// CacheTTL keeps decisions for identical requests (method, host, path,
 	// client address, sent headers, route) this long; 0: no cache.
 	CacheTTL time.Duration
 	// CacheSize bounds the cache; default 10000 decisions.
@@ -209,7 +209,7 @@ func (a *ExtAuthz) decide(r *http.Request, ip, route, method, upstream string) (
 	var key [32]byte
 	if a.o.CacheTTL > 0 {
 		h := sha256.New()
-		for _, s := range []string{r.Method, r.URL.RequestURI(), ip, route} {
+		for _, s := range []string{r.Method, r.Host, r.URL.RequestURI(), ip, route, method, upstream} {
 			_, _ = io.WriteString(h, s)
 			_, _ = h.Write([]byte{0})
 		}
