@@ -218,6 +218,7 @@ func (g *Gateway) openProductListeners() ([]net.Listener, []http.Handler, error)
 			return nil, nil, fmt.Errorf("gateway: product %s: %w", p.Name, err)
 		}
 		g.prod.addrs[p.Name] = l.Addr().String()
+		g.log.Info().Str("product", p.Name).Str("listen", l.Addr().String()).Msg("product listener open")
 		ls = append(ls, l)
 		hs = append(hs, g.productHandler(p.Name))
 	}
