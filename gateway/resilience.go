@@ -205,8 +205,10 @@ func (c *callPlan) deadline(u *upstream) time.Duration {
 
 // invoke makes the route's upstream call into resp: on the split's subset
 // when there is one, through the breaker, retried when safe. header,
-// trailer and pr receive the last try's.
-func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, resp proto.Message, header, trailer *metadata.MD, pr *peer.Peer) error {
+// trailer and pr receive the last try's; opts (a codec, say) go to every
+// try. resp is reset between tries when it can be (a proto.Message, or
+// anything with Reset()).
+func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
 	conn := rt.conn
 	if c != nil && c.split != nil {
 		if s := c.subsets[c.split.Pick(r, clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
@@ -215,7 +217,8 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 	}
 	once := func(ctx context.Context) (bool, error) {
 		*pr = peer.Peer{}
-		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr))
+		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp,
+			append([]grpc.CallOption{grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr)}, opts...)...)
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.
 		return pr.Addr != nil, err
@@ -227,7 +230,12 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 	tries := 0
 	try := func(ctx context.Context) (bool, error) {
 		if tries > 0 {
-			proto.Reset(resp)
+			switch m := resp.(type) {
+			case proto.Message:
+				proto.Reset(m)
+			case interface{ Reset() }:
+				m.Reset()
+			}
 		}
 		tries++
 		if c.breaker == nil {
