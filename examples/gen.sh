@@ -3,6 +3,7 @@
 #
 #   examples/proto/library/v1/library.proto -> examples/library/librarypb/
 #   examples/proto/echo/v1/echo.proto       -> examples/echo/echopb/
+#   examples/proto/accounts/v1/accounts.proto -> examples/accounts/accountspb/
 #
 # Run it from anywhere: bash examples/gen.sh. It is idempotent: a second run on the
 # same machine rewrites byte-identical files.
@@ -17,6 +18,9 @@
 #       3. the jar of Debian's libgoogle-common-protos-java, which carries the .proto
 #          sources (unpacked to a temporary directory with unzip):
 #            apt-get install libgoogle-common-protos-java unzip
+#   - buf/validate/validate.proto (imported by accounts.proto) is not needed as source:
+#     examples/cmd/internal/descset writes its compiled descriptors (from the
+#     protovalidate Go module in go.mod) for protoc's --descriptor_set_in.
 #   - go, to install the protoc plugins at the versions pinned below, once, into
 #     $REFRACT_TOOLS/<plugin>@<version>/ (REFRACT_TOOLS defaults to
 #     $(go env GOPATH)/refract-tools). They never replace a protoc-gen-go you already
@@ -98,17 +102,19 @@ wkt=()
 [[ -f /usr/include/google/protobuf/timestamp.proto ]] && wkt=(-I /usr/include)
 
 cd "$root"
-for proto in library/v1/library.proto echo/v1/echo.proto; do
+go run ./examples/cmd/internal/descset "$tmp/validate.binpb" || die "could not write the buf.validate descriptors"
+for proto in library/v1/library.proto echo/v1/echo.proto accounts/v1/accounts.proto; do
 	# module= strips the module prefix from go_package, so the output lands in
 	# examples/<service>/<service>pb/ relative to the repository root.
 	protoc \
 		-I examples/proto \
 		-I "$googleapis" \
 		"${wkt[@]}" \
+		--descriptor_set_in="$tmp/validate.binpb" \
 		--plugin=protoc-gen-go="$protoc_gen_go" \
 		--plugin=protoc-gen-go-grpc="$protoc_gen_go_grpc" \
 		--go_out=. --go_opt=module="$MODULE" \
 		--go-grpc_out=. --go-grpc_opt=module="$MODULE" \
 		"examples/proto/$proto"
 done
-echo "gen.sh: generated examples/library/librarypb and examples/echo/echopb" >&2
+echo "gen.sh: generated examples/library/librarypb, examples/echo/echopb and examples/accounts/accountspb" >&2

@@ -13,7 +13,8 @@ import (
 // /readyz (200 once every required upstream has descriptors and the
 // gateway is serving and not draining; 503 with the reasons otherwise),
 // /admin/routes (the routes being served), /admin/upstreams (endpoints,
-// discovery state and schema splits) and /admin/descriptors (the
+// discovery state and schema splits), /admin/breakers (circuit breakers
+// and their states) and /admin/descriptors (the
 // descriptor cache per upstream; POST refreshes now).
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -61,6 +62,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, g.Upstreams())
+	})
+	mux.HandleFunc("GET /admin/breakers", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
 	})
 	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, g.cache.Stats())

@@ -24,7 +24,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
-	tbl := g.routes.Load()
+	tbl := g.tableFor(r)
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
@@ -61,6 +61,9 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 			vars = info.PathVars
 		}
 		if why := rt.up.unavailable(); why != "" {
+			if rt.unavailableFallback(w) {
+				return
+			}
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, rt.binding)
 			return
 		}
@@ -82,5 +85,10 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
 		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
+		rt.call = g.pol.compileCall(rt)
+		rt.stages = append(rt.stages, rt.call.names()...)
+		if rt.validator = g.pol.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
+			rt.stages = append(rt.stages, "validate")
+		}
 	}
 }

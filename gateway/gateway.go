@@ -50,6 +50,7 @@ type Gateway struct {
 
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
+	prod    productState     // products' tables and listeners (products.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -175,6 +176,17 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 		servers = append(servers, g.newServer(g.AdminHandler()))
 		listeners = append(listeners, adm)
 	}
+	extra, handlers, err := g.openProductListeners()
+	if err != nil {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+		return err
+	}
+	for i, l := range extra {
+		servers = append(servers, g.newServer(handlers[i]))
+		listeners = append(listeners, l)
+	}
 	errc := make(chan error, len(servers))
 	// The listeners are open, so connections queue from here on.
 	g.serving.Store(true)
@@ -241,6 +253,7 @@ func (g *Gateway) Close() error {
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
 		g.forgetSchemas(u)
+		u.traffic.close()
 		if cerr := u.conn.Close(); cerr != nil && err == nil {
 			err = cerr
 		}

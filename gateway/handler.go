@@ -25,8 +25,15 @@ import (
 // encode. vars are the route's path variables.
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
-	req, ok := g.decodeCall(w, r, b, vars, true)
+	// Edge validation reads a message: validated routes decode into one
+	// instead of wire bytes.
+	req, ok := g.decodeCall(w, r, b, vars, rt.validator == nil)
 	if !ok {
+		return
+	}
+	if wm, isWire := req.(*transcode.WireMessage); isWire {
+		defer wm.Release() // after the call: a retry sends the bytes again
+	} else if g.rejectInvalid(w, rt, req.(proto.Message)) {
 		return
 	}
 	info := policy.InfoFrom(r.Context())
@@ -36,7 +43,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	g.pol.identity(md, info)
-	timeout := rt.up.timeout
+	timeout := rt.call.deadline(rt.up)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
 		if err != nil {
@@ -54,7 +61,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	resp := b.NewCallResponse(g.codec)
 	var header, trailer metadata.MD
 	var pr peer.Peer
-	err = rt.conn.Invoke(ctx, b.FullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&pr), grpc.ForceCodecV2(g.codec))
+	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, grpc.ForceCodecV2(g.codec))
 	if info != nil && pr.Addr != nil {
 		info.Endpoint = pr.Addr.String()
 	}
@@ -135,6 +142,9 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, res
 // gateway's own failures (no endpoint, deadline) name the upstream so the
 // caller can tell them from the backend's errors.
 func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *route, err error, timeout time.Duration) {
+	if g.callFailed(w, rt, err) {
+		return
+	}
 	st := status.Convert(err)
 	writeStatusProto(w, transcode.HTTPStatus(st.Code()), g.callStatus(r, rt, st, timeout), rt.binding)
 }

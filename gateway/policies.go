@@ -11,6 +11,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -32,6 +33,18 @@ type policies struct {
 	// identityKeys are the metadata keys only authentication may set; the
 	// same keys sent by a client are dropped.
 	identityKeys []string
+	// res holds breakers and retry budgets (resilience.go).
+	res *resilienceState
+	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
+	extAuthz     *policy.ExtAuthz
+	extAuthzConn *grpc.ClientConn
+	// validation checks requests' buf.validate rules (validate.go).
+	validation edgeValidation
+	// products: each product's policy level, the product of each upstream
+	// and of each host name (products.go).
+	products      map[string]*levelPolicies
+	productOf     map[string]string
+	productByHost map[string]string
 }
 
 // levelPolicies is one level's Policies with its rate-limit rules and IP
@@ -40,6 +53,7 @@ type levelPolicies struct {
 	cfg   Policies
 	ip    policy.Policy
 	rules []policy.Rule
+	res   resilienceLevel
 }
 
 type upstreamPolicies struct {
@@ -59,7 +73,11 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 // problem with its key.
 func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
+	p.validation.log = log.With().Str("component", "validate").Logger()
 	p.local = policy.NewLocalLimiter(time.Minute, nil)
+	p.res = newResilienceState(func(name, from, to string) {
+		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
+	})
 	var errs []error
 	bad := func(key string, err error) {
 		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
@@ -187,6 +205,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		p.edge.Put(policy.StageCORS, cp)
 	}
 	p.global = level("policies", k.Policies)
+	p.global.res = buildResilience("policies", k.Policies.Resilience, nil, true, bad)
 	// Global IP rules run at the edge, before the route match, so a denied
 	// client cannot even learn which paths exist.
 	p.edge.Put(policy.StageIPFilter, p.global.ip)
@@ -265,9 +284,12 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 			bad(uk+".hide", err)
 		}
 		up := &upstreamPolicies{levelPolicies: level(uk+".policies", u.Policies)}
+		subsets := validateSubsets(uk, u, bad)
+		up.res = buildResilience(uk+".policies", u.Policies.Resilience, subsets, false, bad)
 		for j, rp := range u.Routes {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
 			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), match: rp.Match}
+			rl.res = buildResilience(rk+".policies", rp.Policies.Resilience, subsets, false, bad)
 			if rp.Match == "" {
 				bad(rk+".match", errors.New("required: a method glob or a route such as \"GET /v1/shelves\""))
 			} else if !strings.Contains(rp.Match, " ") {
@@ -278,6 +300,18 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 			up.routes = append(up.routes, rl)
 		}
 		p.upstreams[u.Name] = up
+	}
+	checkExtAuthzUse(cfg, bad)
+	p.productOf, p.productByHost = validateProducts(cfg, bad)
+	p.products = map[string]*levelPolicies{}
+	for i, pc := range cfg.Products {
+		pk := fmt.Sprintf("products[%d].policies", i)
+		lp := level(pk, pc.Policies)
+		lp.res = buildResilience(pk, pc.Policies.Resilience, nil, false, bad)
+		p.products[pc.Name] = &lp
+	}
+	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
+		bad("ext_authz", err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		p.close()
@@ -297,6 +331,9 @@ func (p *policies) close() {
 	if p.redis != nil {
 		_ = p.redis.Close()
 	}
+	if p.extAuthzConn != nil {
+		_ = p.extAuthzConn.Close()
+	}
 }
 
 // edgeHandler wraps next (the route match) in the stages that run before
@@ -312,20 +349,7 @@ func (p *policies) edgeHandler(next http.Handler) http.Handler {
 // request path looks nothing up. It returns the handler and the names of
 // the stages it holds.
 func (p *policies) compileRoute(upstream, method, routeName string, final http.Handler) (http.Handler, []string) {
-	levels := []*levelPolicies{&p.global}
-	if up := p.upstreams[upstream]; up != nil {
-		levels = append(levels, &up.levelPolicies)
-		for i := range up.routes {
-			rl := &up.routes[i]
-			if rl.glob != nil {
-				if _, ok := rl.glob.Match(method); ok {
-					levels = append(levels, &rl.levelPolicies)
-				}
-			} else if rl.match == routeName {
-				levels = append(levels, &rl.levelPolicies)
-			}
-		}
-	}
+	levels := p.levelsFor(upstream, method, routeName)
 	var (
 		ips     []policy.Policy
 		rules   []policy.Rule
@@ -370,6 +394,7 @@ func (p *policies) compileRoute(upstream, method, routeName string, final http.H
 	rl, _ := policy.RateLimit(policy.RateLimitOptions{Rules: rules, Route: routeName, Consumers: ao.Consumers,
 		Logger: p.log.With().Str("component", "ratelimit").Logger()})
 	set.Put(policy.StageRateLimit, rl)
+	set.Put(policy.StageExtAuthz, p.extAuthzStage(levels, upstream, method, routeName))
 	var names []string
 	for _, s := range set.Stages() {
 		names = append(names, s.String())

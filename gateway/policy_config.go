@@ -31,6 +31,11 @@ type PolicyKeys struct {
 	Redis *RedisConfig `yaml:"redis"`
 	// Policies apply to every route unless an upstream or route overrides.
 	Policies Policies `yaml:"policies"`
+	// Products serve sets of upstreams on their own listeners or host
+	// names, with their own policies (products.go).
+	Products []ProductConfig `yaml:"products"`
+	// ExtAuthz is the external authorizer routes may ask (extauthz.go).
+	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
 }
 
 // UpstreamPolicyKeys are an upstream's policy keys (inlined in Upstream).
@@ -45,6 +50,14 @@ type UpstreamPolicyKeys struct {
 	// Routes override policies for some routes, selected by method glob
 	// ("library.v1.LibraryService.Delete*") or route ("DELETE /v1/{name=shelves/*/books/*}").
 	Routes []RoutePolicies `yaml:"routes"`
+	// Validate checks requests against their buf.validate rules at the
+	// edge; default true.
+	Validate *bool `yaml:"validate"`
+	// PathPrefix mounts the upstream's routes under literal segments
+	// (/orders: GET /v1/items is served as GET /orders/v1/items).
+	PathPrefix string `yaml:"path_prefix"`
+	// Subsets name parts of the upstream's endpoints for splits.
+	Subsets []SubsetConfig `yaml:"subsets"`
 }
 
 // RoutePolicies attaches policies to the routes Match selects.
@@ -68,6 +81,10 @@ type Policies struct {
 	Require *RequireConfig `yaml:"require"`
 	// RateLimits are token buckets keyed by ip, consumer, subject or route.
 	RateLimits []RateLimitConfig `yaml:"rate_limits"`
+	// ExtAuthz asks the external authorizer before the call.
+	ExtAuthz *bool `yaml:"ext_authz"`
+	// Resilience: timeout, breaker, retry, fallback and split.
+	Resilience `yaml:",inline"`
 }
 
 // IPRules admit clients by address (CIDRs or addresses); deny wins.
@@ -213,8 +230,10 @@ func (s SecretConfig) keyHash() ([32]byte, error) {
 // validatePolicies checks every policy key; it builds the runtime pieces
 // (without starting anything) so that what passes here also compiles.
 func (c *Config) validatePolicies() []error {
-	if _, err := buildPolicies(c, nopLogger()); err != nil {
+	p, err := buildPolicies(c, nopLogger())
+	if err != nil {
 		return []error{err}
 	}
+	p.close() // only built to be checked
 	return nil
 }

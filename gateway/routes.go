@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 
+	"buf.build/go/protovalidate"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -24,8 +25,12 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	name    string // "GET /v1/{name=shelves/*}"
-	method  string // the gRPC method's full name, library.v1.LibraryService.GetShelf
+	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
+	name    string    // "GET /v1/{name=shelves/*}"
+	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
+
+	// validator checks requests' buf.validate rules; nil: none or off.
+	validator protovalidate.Validator
 }
 
 // RouteInfo describes one served route, for the admin API and the CLI.
@@ -33,6 +38,7 @@ type RouteInfo struct {
 	HTTPMethod string   `json:"http_method"`
 	Path       string   `json:"path"`
 	Upstream   string   `json:"upstream"`
+	Product    string   `json:"product,omitempty"`
 	GRPCMethod string   `json:"grpc_method"`
 	Body       string   `json:"body,omitempty"`
 	Origin     string   `json:"origin"`
@@ -157,6 +163,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.sig {
 			next := compileRoutes(u, view)
+			g.mountPrefix(u, next)
 			g.attachPolicies(next)
 			if _, err := router.NewTable(next.entries); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
@@ -178,7 +185,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		all = append(all, prev.entries...)
 		routed[u.name] = true
 	}
-	tbl, err := router.NewTable(all)
+	tbl, err := g.buildTables(all)
 	if err != nil {
 		g.log.Error().Err(err).Msg("routes of different upstreams conflict; keeping the previous table")
 		g.buildErr.Store(&buildError{err: err})
@@ -196,7 +203,7 @@ type buildError struct {
 
 // Routes lists the routes being served, sorted by path then method.
 func (g *Gateway) Routes() []RouteInfo {
-	entries := g.routes.Load().Entries()
+	entries := g.allEntries()
 	out := make([]RouteInfo, 0, len(entries))
 	for _, e := range entries {
 		r := e.Value
@@ -204,6 +211,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
 			Upstream:     r.up.name,
+			Product:      g.pol.productOf[r.up.name],
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,

@@ -39,6 +39,8 @@ type upstream struct {
 	disc atomic.Pointer[discState]
 	// schemas tracks the endpoints' schemas; guarded by Gateway.buildMu.
 	schemas *schemaTracker
+	// traffic are the named subsets splits send calls to; nil without.
+	traffic *trafficSubsets
 
 	cancel context.CancelFunc // stops the watch
 	done   chan struct{}      // closed when the watch has returned
@@ -67,6 +69,10 @@ func newUpstream(cfg Upstream, src discovery.Source) (*upstream, error) {
 			res.DialOption(),
 			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultServiceConfig(serviceConfig),
+			// The gateway retries itself, only when safe and within a
+			// budget (policy.Retry): grpc-go's retry policy must never
+			// stack on top. Transparent retries stay on.
+			grpc.WithDisableRetry(),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", cfg.Name, err)
@@ -80,7 +86,13 @@ func newUpstream(cfg Upstream, src discovery.Source) (*upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	traffic, err := newTrafficSubsets(cfg.Name, cfg.Subsets, dial)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 	u := &upstream{
+		traffic:  traffic,
 		name:     cfg.Name,
 		cfg:      cfg,
 		source:   src,
@@ -127,6 +139,7 @@ func (u *upstream) watch(ctx context.Context, now func() time.Time, onChange fun
 			return
 		}
 		u.resolver.Update(up.Endpoints)
+		u.traffic.update(up.Endpoints)
 		u.disc.Store(&discState{endpoints: up.Endpoints, known: true, since: now()})
 		onChange(up)
 	})

@@ -29,6 +29,7 @@ func (g *Gateway) addUpstream(cfg Upstream, auto bool) error {
 	u.auto = auto
 	if err := g.cache.Add(u.name, u.conn); err != nil {
 		_ = u.conn.Close()
+		u.traffic.close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
@@ -72,6 +73,7 @@ func (g *Gateway) removeUpstream(u *upstream) {
 	g.rebuildRoutesLocked()
 	g.buildMu.Unlock()
 	g.closeLater(u.conn, u.timeout)
+	g.closeTraffic(u, u.timeout)
 }
 
 // upstreamList is the current upstreams: configured ones in config order,

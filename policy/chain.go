@@ -16,8 +16,9 @@ type Stage int
 // The order, outermost first. Stages before StageSizeLimit run before the
 // route is matched (a CORS preflight must never be answered 405, and an
 // IP-denied client must not learn which paths exist); the rest run per
-// route. Resilience stages (timeouts, breakers, retries, fallbacks) go
-// between StageRateLimit and the upstream call.
+// route. The external authorizer is asked last, so floods and requests
+// refused locally never reach it. Resilience (timeouts, breakers, retries,
+// fallbacks, splits) wraps the upstream call itself.
 const (
 	StageRecover Stage = iota
 	StageRequestID
@@ -29,6 +30,7 @@ const (
 	StageAuthenticate
 	StageAuthorize
 	StageRateLimit
+	StageExtAuthz
 	numStages
 )
 
@@ -55,6 +57,8 @@ func (s Stage) String() string {
 		return "authorize"
 	case StageRateLimit:
 		return "rate_limit"
+	case StageExtAuthz:
+		return "ext_authz"
 	}
 	return "unknown"
 }

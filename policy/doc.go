@@ -1,13 +1,19 @@
 // Package policy owns refract's request middleware: the single ordered list
 // of stages a request passes (recover, request id, access log, client IP,
 // IP filter, CORS, size limit, authentication, authorization, rate limit,
-// then the upstream call), one file per policy, and Compile, which turns the
-// policies attached to a route into one immutable http.Handler.
+// external authorization, then the upstream call), one file per policy, and
+// Compile, which turns the policies attached to a route into one immutable
+// http.Handler.
 //
 // A policy is func(next http.Handler) http.Handler. Policies find the
 // request's shared state (request id, client IP, consumer, JWT subject,
 // route) in an *Info carried by the request context; the outermost stage
 // puts it there. Rejections are google.rpc.Status JSON bodies.
+//
+// Resilience and traffic policies act on the upstream call rather than on
+// the HTTP request, so they are values the gateway calls around each try:
+// Breaker (gobreaker), Retry with its RetryBudget, Fallback (a static
+// response) and Split (which endpoint subset a request goes to).
 //
 // policy does not read configuration files, match routes or call upstreams:
 // the gateway builds options from its config, matches the route, and hands

@@ -15,8 +15,8 @@ import (
 // is marshalled twice.
 type WireMessage struct {
 	data   []byte
-	pooled *[]byte    // request bytes from the pool, owned by grpc-go once marshalled
-	held   mem.Buffer // response bytes referenced from grpc-go's own buffer
+	pooled *[]byte    // request bytes from the pool, until marshalled
+	held   mem.Buffer // a reference to the bytes: a response's, or a marshalled request's
 	pool   mem.BufferPool
 }
 
@@ -65,22 +65,26 @@ func NewCodec(pool mem.BufferPool) (*Codec, error) {
 // Name is the content-subtype the codec announces: "proto".
 func (c *Codec) Name() string { return protocodec.Name }
 
-// Marshal hands a WireMessage's bytes to grpc-go, which returns them to the
-// pool once written; other messages are marshalled by the proto codec.
+// Marshal hands a WireMessage's bytes to grpc-go as a reference-counted
+// buffer; other messages are marshalled by the proto codec. The message
+// keeps a reference of its own, because a retried call marshals it again:
+// the bytes go back to the pool only when grpc-go has written them and the
+// message is Released.
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(*WireMessage)
 	if !ok {
 		return c.proto.Marshal(v)
 	}
-	if m.pooled == nil {
-		return mem.BufferSlice{mem.SliceBuffer(m.data)}, nil
+	if m.pooled != nil {
+		*m.pooled = m.data
+		m.held = mem.NewBuffer(m.pooled, c.pool)
+		m.pooled = nil
 	}
-	*m.pooled = m.data
-	buf := mem.NewBuffer(m.pooled, c.pool)
-	// grpc-go owns the bytes from here: a retried call would marshal again,
-	// so keep a plain view for that and never put them back ourselves.
-	m.pooled = nil
-	return mem.BufferSlice{buf}, nil
+	if m.held != nil {
+		m.held.Ref()
+		return mem.BufferSlice{m.held}, nil
+	}
+	return mem.BufferSlice{mem.SliceBuffer(m.data)}, nil
 }
 
 // Unmarshal keeps a reference to the received bytes (or a pooled copy when

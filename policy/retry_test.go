@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// tries counts the attempts a Retry makes against a scripted upstream.
+func tries(t *testing.T, r *Retry, ctx context.Context, results ...func() (bool, error)) (int, error) {
+	t.Helper()
+	n := 0
+	err := r.Do(ctx, func(context.Context) (bool, error) {
+		i := min(n, len(results)-1)
+		n++
+		return results[i]()
+	})
+	return n, err
+}
+
+func fail(reached bool, c codes.Code) func() (bool, error) {
+	return func() (bool, error) { return reached, status.Error(c, "x") }
+}
+
+func succeed() (bool, error) { return true, nil }
+
+func TestRetrySafety(t *testing.T) {
+	plain, err := NewRetry(RetryOptions{Attempts: 4, Backoff: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idem, _ := NewRetry(RetryOptions{Attempts: 4, Backoff: time.Microsecond, Idempotent: true})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		r       *Retry
+		results []func() (bool, error)
+		want    int
+		wantErr codes.Code
+	}{
+		{"never sent: retried even when not idempotent", plain, []func() (bool, error){fail(false, codes.Unavailable), fail(false, codes.Unavailable), succeed}, 3, codes.OK},
+		{"sent and UNAVAILABLE: not idempotent, not retried", plain, []func() (bool, error){fail(true, codes.Unavailable), succeed}, 1, codes.Unavailable},
+		{"sent and UNAVAILABLE: idempotent, retried", idem, []func() (bool, error){fail(true, codes.Unavailable), succeed}, 2, codes.OK},
+		{"attempts bound the tries", idem, []func() (bool, error){fail(true, codes.Aborted)}, 4, codes.Aborted},
+		{"INVALID_ARGUMENT is never retried", idem, []func() (bool, error){fail(true, codes.InvalidArgument), succeed}, 1, codes.InvalidArgument},
+		{"never sent but not UNAVAILABLE: not retried", plain, []func() (bool, error){fail(false, codes.Internal), succeed}, 1, codes.Internal},
+		{"deadline without per-try timeout: the call's own, not retried", idem, []func() (bool, error){fail(true, codes.DeadlineExceeded), succeed}, 1, codes.DeadlineExceeded},
+		{"open breaker: not retried", idem, []func() (bool, error){func() (bool, error) { return false, &BreakerOpenError{Name: "u"} }, succeed}, 1, codes.Unavailable},
+	} {
+		n, err := tries(t, tc.r, ctx, tc.results...)
+		if n != tc.want || status.Code(err) != tc.wantErr {
+			t.Errorf("%s: %d tries, %v; want %d, %v", tc.name, n, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestRetryBudgetCapsRetries(t *testing.T) {
+	budget, err := NewRetryBudget(0.5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewRetry(RetryOptions{Attempts: 3, Backoff: time.Microsecond, Idempotent: true, Budget: budget})
+	down := fail(true, codes.Unavailable)
+	// The reserve (1) allows one retry; deposits of 0.5 per call are
+	// capped at the reserve, so afterwards every second call may retry once.
+	var got []int
+	for range 5 {
+		n, _ := tries(t, r, context.Background(), down)
+		got = append(got, n)
+	}
+	want := []int{2, 1, 2, 1, 2}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("tries per call %v, want %v", got, want)
+		}
+	}
+}
+
+func TestRetryStopsWhenTheCallEnds(t *testing.T) {
+	r, _ := NewRetry(RetryOptions{Attempts: 5, Backoff: time.Hour, MaxBackoff: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := r.Do(ctx, func(context.Context) (bool, error) {
+		n++
+		cancel() // the client went away during the first try
+		return false, status.Error(codes.Unavailable, "x")
+	})
+	if n != 1 || status.Code(err) != codes.Unavailable {
+		t.Fatalf("%d tries, %v", n, err)
+	}
+}
+
+func TestRetryPerTryTimeout(t *testing.T) {
+	r, _ := NewRetry(RetryOptions{Attempts: 3, PerTry: time.Millisecond, Backoff: time.Microsecond, Idempotent: true})
+	n := 0
+	err := r.Do(context.Background(), func(ctx context.Context) (bool, error) {
+		n++
+		if n < 3 {
+			<-ctx.Done() // each try's own deadline ends it
+			return true, status.FromContextError(ctx.Err()).Err()
+		}
+		return true, nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("%d tries, %v", n, err)
+	}
+}
+
+func TestNewRetryAndBudgetValidate(t *testing.T) {
+	if _, err := NewRetry(RetryOptions{Attempts: 1}); err == nil {
+		t.Error("attempts 1 accepted")
+	}
+	if _, err := NewRetry(RetryOptions{Attempts: 2, PerTry: -1}); err == nil {
+		t.Error("negative per-try accepted")
+	}
+	if _, err := NewRetryBudget(1.5, 1); err == nil {
+		t.Error("ratio 1.5 accepted")
+	}
+	if _, err := NewRetryBudget(0.1, -1); err == nil {
+		t.Error("negative reserve accepted")
+	}
+}

@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestSplitHeaderCookieWeightsSticky(t *testing.T) {
+	s, err := NewSplit(SplitOptions{Subsets: []WeightedSubset{{"stable", 80}, {"canary", 20}},
+		Header: "X-Canary", Cookie: "track", Sticky: "header:X-User"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Canary", "canary")
+	r.Header.Set("Cookie", "track=stable")
+	if s.Pick(r, "") != 1 {
+		t.Fatal("the header should win")
+	}
+	r.Header.Del("X-Canary")
+	if s.Pick(r, "") != 0 {
+		t.Fatal("the cookie should choose stable")
+	}
+	counts := [2]int{}
+	for u := range 2000 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("X-User", fmt.Sprint("u", u))
+		i := s.Pick(r, "")
+		for range 3 {
+			if s.Pick(r, "") != i {
+				t.Fatalf("user %d moved", u)
+			}
+		}
+		counts[i]++
+	}
+	if counts[1] < 300 || counts[1] > 500 { // 20 % ± 5 % of 2000
+		t.Fatalf("sticky split %v, want about 1600/400", counts)
+	}
+}
+
+func TestSplitValidates(t *testing.T) {
+	for _, o := range []SplitOptions{
+		{},
+		{Subsets: []WeightedSubset{{"a", 0}}},
+		{Subsets: []WeightedSubset{{"a", 1}, {"a", 1}}},
+		{Subsets: []WeightedSubset{{"a", -1}, {"b", 2}}},
+		{Subsets: []WeightedSubset{{"a", 1}}, Sticky: "header:"},
+	} {
+		if _, err := NewSplit(o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+func TestFallbackValidatesAndServes(t *testing.T) {
+	if _, err := NewFallback(FallbackOptions{Body: []byte("{")}); err == nil {
+		t.Error("bad JSON accepted")
+	}
+	if _, err := NewFallback(FallbackOptions{Headers: map[string]string{"Bad Name": "x"}}); err == nil {
+		t.Error("bad header name accepted")
+	}
+	f, err := NewFallback(FallbackOptions{Status: 202, Body: []byte(`{"a":1}`), Headers: map[string]string{"X-A": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	f.Serve(w, "unavailable")
+	if w.Code != 202 || w.Body.String() != `{"a":1}` || w.Header().Get("X-A") != "b" || w.Header().Get(FallbackHeader) != "unavailable" {
+		t.Fatalf("%d %q %v", w.Code, w.Body, w.Header())
+	}
+}
