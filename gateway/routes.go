@@ -246,6 +246,9 @@ func (g *Gateway) Unrouted() map[string][]string {
 }
 
 func fastPathInfo(b *transcode.Binding) FastPathInfo {
+	if b.ClientStreaming || b.ServerStreaming {
+		return FastPathInfo{Fallback: "streaming calls use dynamic messages"}
+	}
 	req, resp, why := b.FastPath()
 	return FastPathInfo{Request: req, Response: resp, Fallback: why}
 }
