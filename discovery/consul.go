@@ -162,18 +162,24 @@ func NextIndex(prev, got uint64) uint64 {
 	return max(got, 1)
 }
 
-func (c *Consul) query(ctx context.Context, index uint64) ([]Endpoint, uint64, error) {
-	// Bound the request by more than the wait Consul may take (WaitTime
-	// plus its jitter) so that a silent network cannot hang the watch.
-	qctx, cancel := context.WithTimeout(ctx, c.opts.WaitTime+c.opts.WaitTime/16+5*time.Second)
-	defer cancel()
-	q := (&api.QueryOptions{
+// queryOptions is one blocking query at index, bounded by more than the
+// wait Consul may take (WaitTime plus its jitter) so that a silent network
+// cannot hang the watch.
+func (o ConsulOptions) queryOptions(ctx context.Context, index uint64) (*api.QueryOptions, context.CancelFunc) {
+	qctx, cancel := context.WithTimeout(ctx, o.WaitTime+o.WaitTime/16+5*time.Second)
+	q := &api.QueryOptions{
 		WaitIndex:  index,
-		WaitTime:   c.opts.WaitTime,
-		Datacenter: c.opts.Datacenter,
-		Namespace:  c.opts.Namespace,
-		Partition:  c.opts.Partition,
-	}).WithContext(qctx)
+		WaitTime:   o.WaitTime,
+		Datacenter: o.Datacenter,
+		Namespace:  o.Namespace,
+		Partition:  o.Partition,
+	}
+	return q.WithContext(qctx), cancel
+}
+
+func (c *Consul) query(ctx context.Context, index uint64) ([]Endpoint, uint64, error) {
+	q, cancel := c.opts.queryOptions(ctx, index)
+	defer cancel()
 	entries, meta, err := c.opts.Client.Health().ServiceMultipleTags(c.opts.Service, c.opts.Tags, c.opts.PassingOnly, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: consul health of %q: %w", c.opts.Service, err)
@@ -278,15 +284,8 @@ func (s *ConsulServices) Watch(ctx context.Context, push func(names []string, er
 }
 
 func (s *ConsulServices) query(ctx context.Context, index uint64) ([]string, uint64, error) {
-	qctx, cancel := context.WithTimeout(ctx, s.opts.WaitTime+s.opts.WaitTime/16+5*time.Second)
+	q, cancel := s.opts.queryOptions(ctx, index)
 	defer cancel()
-	q := (&api.QueryOptions{
-		WaitIndex:  index,
-		WaitTime:   s.opts.WaitTime,
-		Datacenter: s.opts.Datacenter,
-		Namespace:  s.opts.Namespace,
-		Partition:  s.opts.Partition,
-	}).WithContext(qctx)
 	services, meta, err := s.opts.Client.Catalog().Services(q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: consul catalog: %w", err)

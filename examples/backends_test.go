@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"context"
 	"net"
 	"slices"
 	"strings"
@@ -10,11 +11,14 @@ import (
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/refract-gateway/refract/examples/echo/echopb"
 )
@@ -192,5 +196,38 @@ func TestStopCutsOffOpenStreams(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", b.Addr, time.Second); err == nil {
 		c.Close()
 		t.Fatalf("%s still accepts connections after Stop", b.Addr)
+	}
+}
+
+// The v2 build serves its extra method and describes it through
+// reflection, so a gateway can route it.
+func TestLibraryV2AddsAMethod(t *testing.T) {
+	b, err := StartLibraryV2("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out := new(wrapperspb.StringValue)
+	if err := conn.Invoke(context.Background(), "/library.v1.LibraryService/GetServerVersion", new(emptypb.Empty), out); err != nil || out.GetValue() != "v2" {
+		t.Fatalf("GetServerVersion = %q, %v", out.GetValue(), err)
+	}
+	resp := reflectV1(t, conn, &rpb.ServerReflectionRequest{
+		MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "library.v1.LibraryService"},
+	})
+	fdp := new(descriptorpb.FileDescriptorProto)
+	if err := proto.Unmarshal(resp.GetFileDescriptorResponse().GetFileDescriptorProto()[0], fdp); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range fdp.GetService()[0].GetMethod() {
+		names = append(names, m.GetName())
+	}
+	if !slices.Contains(names, "GetServerVersion") || !slices.Contains(names, "GetBook") {
+		t.Fatalf("reflected methods = %v", names)
 	}
 }

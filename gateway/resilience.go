@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -355,14 +356,7 @@ func (t *trafficSubsets) update(eps []discovery.Endpoint) {
 
 func hasAll(have, want []string) bool {
 	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h == w {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(have, w) {
 			return false
 		}
 	}
@@ -396,7 +390,7 @@ func validateSubsets(key string, u Upstream, bad func(string, error)) []string {
 		switch {
 		case !upstreamName.MatchString(s.Name):
 			bad(sk+".name", fmt.Errorf("%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", s.Name))
-		case containsString(names, s.Name):
+		case slices.Contains(names, s.Name):
 			bad(sk+".name", fmt.Errorf("%q is used twice", s.Name))
 		}
 		names = append(names, s.Name)
@@ -416,13 +410,4 @@ func validateSubsets(key string, u Upstream, bad func(string, error)) []string {
 		}
 	}
 	return names
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -22,15 +22,14 @@ import (
 // descriptors are used. Owned by the control path; guarded by
 // Gateway.buildMu.
 type schemaTracker struct {
-	groups  map[string]*schemaGroup // by group key
+	groups  map[string]*schemaGroup // by schemaKey: "meta:<version>" or "addr:<host:port>"
 	subsets map[string]*subsetConn  // by sorted schema hashes
 	seq     int                     // makes resolver schemes unique
 }
 
 // schemaGroup is a set of endpoints known (or presumed) to share a schema.
 type schemaGroup struct {
-	key       string // "meta:<value>" or "addr:<host:port>"
-	entry     string // the group's name in the descriptor cache
+	entry     string // the group's name in the descriptor cache: upstream@version or upstream@addr
 	endpoints []string
 	resolver  *discovery.Resolver
 	conn      *grpc.ClientConn
@@ -88,7 +87,8 @@ func (g *Gateway) trackSchemas(u *upstream, eps []discovery.Endpoint) {
 				g.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: dial failed")
 				continue
 			}
-			grp = &schemaGroup{key: k, entry: u.name + "@" + strings.TrimPrefix(strings.TrimPrefix(k, "addr:"), "meta:"), resolver: res, conn: conn}
+			_, label, _ := strings.Cut(k, ":")
+			grp = &schemaGroup{entry: u.name + "@" + label, resolver: res, conn: conn}
 			if err := g.cache.Add(grp.entry, conn); err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: cache")
 				_ = conn.Close()
