@@ -123,6 +123,12 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 	}()
 	agent.Fail("lib1")
 	eventually(t, 5*time.Second, "lib1 out of the set", func() bool { return len(h.upstream(t, "library").Endpoints) == 2 })
+	// The admin view changes before grpc-go swaps its picker, and a call
+	// picked just before the swap may still be on its way to lib1: let both
+	// settle, then count.
+	for range 30 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	}
 	before := bs[1].n(list)
 	for range 60 {
 		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
