@@ -141,7 +141,7 @@ func TestMetricsFollowRequests(t *testing.T) {
 	}
 	h.do(t, "GET", "/v1/nowhere", "").expect(t, 404)
 	h.do(t, "GET", "/v1/nowhere/else", "").expect(t, 404)
-	h.do(t, "BREW", "/v1/shelves", "").expect(t, 405) // an unknown method token: label OTHER
+	h.do(t, "BREW", "/v1/shelves", "").expect(t, 405)     // an unknown method token: label OTHER
 	h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404)    // the backend's NOT_FOUND
 	h.do(t, "DELETE", "/v1/shelves/1", "").expect(t, 403) // the route's IP rule
 	body := `{"title":"Dune","author":"Frank Herbert","pageCount":"412"}`
