@@ -125,8 +125,11 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 
 	// Known label values exist from the start at zero, so that rate() and
 	// alerts see the first increment.
+	m.byStage = make([]prometheus.Counter, len(policy.Order()))
 	for _, s := range policy.Order() {
-		m.byStage = append(m.byStage, m.rejections.WithLabelValues(s.String()))
+		if refuses(s) {
+			m.byStage[s] = m.rejections.WithLabelValues(s.String())
+		}
 	}
 	m.breaker = m.rejections.WithLabelValues(rejectBreaker)
 	m.validate = m.rejections.WithLabelValues(rejectValidate)
@@ -400,7 +403,7 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 		if ow.bytes > 0 {
 			rm.respBytes.Add(float64(ow.bytes))
 		}
-		if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) {
+		if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
 			m.byStage[info.Stage].Inc()
 		}
 	})
@@ -413,8 +416,8 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 // compiled once per route.
 func markStages(s policy.Set) policy.Set {
 	for _, st := range s.Stages() {
-		if st < policy.StageIPFilter {
-			continue // recover, request id, access log, client IP never refuse
+		if !refuses(st) {
+			continue
 		}
 		p := s.Get(st)
 		s.Put(st, func(next http.Handler) http.Handler {
@@ -429,6 +432,11 @@ func markStages(s policy.Set) policy.Set {
 	}
 	return s
 }
+
+// refuses tells the stages whose policy may answer a request itself with
+// an error; recover, request id, access log and client IP never refuse
+// (a recovered panic is the gateway's fault, not a rejection).
+func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }
 
 // observedWriter records the status and the bytes written and counts the
 // request body as it is read. Flush and Unwrap pass through, so streams

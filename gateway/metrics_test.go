@@ -172,6 +172,11 @@ func TestMetricsFollowRequests(t *testing.T) {
 		{"refract_policy_rejections_total", []string{"policy=authenticate"}, 0},
 		{"refract_policy_rejections_total", []string{"policy=cors"}, 0},
 	})
+	// Every policy that can refuse has its series from the start.
+	if got := strings.Join(after.labelValues("refract_policy_rejections_total", "policy"), ","); got !=
+		"authenticate,authorize,breaker,cors,ext_authz,ip_filter,rate_limit,size_limit,stream_limit,validate" {
+		t.Errorf("policy label values %s", got)
+	}
 	if v := after.value("refract_http_requests_in_flight"); v != 0 {
 		t.Errorf("in flight %v after every answer", v)
 	}
