@@ -364,3 +364,39 @@ func TestMetricsPerGateway(t *testing.T) {
 		t.Fatalf("the other gateway counted %v requests", got)
 	}
 }
+
+// Rejections at the edge (before any route) and by a route's rate limit
+// are counted under their policy; the edge's has no route label.
+func TestMetricsRejectionsByPolicy(t *testing.T) {
+	lib := startLibrary(t)
+	edge := startGateway(t, policyConfig(lib.Addr, "policies: {ip: {allow: [10.0.0.0/8]}}", ""))
+	before := scrapeMetrics(t, edge)
+	edge.do(t, "GET", "/v1/shelves", "").expect(t, 403)
+	expectDeltas(t, edge, before, []expectation{
+		{"refract_http_requests_total", []string{"route=unmatched", "method=GET", "code=403"}, 1},
+		{"refract_policy_rejections_total", []string{"policy=ip_filter"}, 1},
+		{"refract_http_requests_total", []string{"route=/v1/shelves", "method=GET", "code=403"}, 0},
+	})
+
+	limited := startGateway(t, policyConfig(lib.Addr, "", `
+    routes:
+      - match: "GET /v1/shelves"
+        policies:
+          rate_limits: [{key: route, rate: 2, per: 1h}]
+`))
+	before = scrapeMetrics(t, limited)
+	for range 2 {
+		limited.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	}
+	for range 3 {
+		limited.do(t, "GET", "/v1/shelves", "").expect(t, 429)
+	}
+	limited.do(t, "GET", "/v1/shelves/1", "").expect(t, 200) // another route, another bucket
+	expectDeltas(t, limited, before, []expectation{
+		{"refract_http_requests_total", []string{"route=/v1/shelves", "method=GET", "code=200"}, 2},
+		{"refract_http_requests_total", []string{"route=/v1/shelves", "method=GET", "code=429"}, 3},
+		{"refract_policy_rejections_total", []string{"policy=rate_limit"}, 3},
+		{"refract_upstream_calls_total", []string{"upstream=library", "grpc_method=library.v1.LibraryService.ListShelves", "grpc_code=OK"}, 2},
+		{"refract_policy_rejections_total", []string{"policy=ip_filter"}, 0},
+	})
+}
