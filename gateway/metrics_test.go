@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/refract-gateway/refract/examples"
+	"google.golang.org/grpc/codes"
 )
 
 // scrape is one parse of the admin listener's /metrics.
@@ -398,5 +399,41 @@ func TestMetricsRejectionsByPolicy(t *testing.T) {
 		{"refract_policy_rejections_total", []string{"policy=rate_limit"}, 3},
 		{"refract_upstream_calls_total", []string{"upstream=library", "grpc_method=library.v1.LibraryService.ListShelves", "grpc_code=OK"}, 2},
 		{"refract_policy_rejections_total", []string{"policy=ip_filter"}, 0},
+	})
+}
+
+// An open breaker and edge validation refuse beside the upstream call:
+// counted under their names, with no upstream call.
+func TestMetricsBreakerAndValidation(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    policies:
+      breaker: {failures: 2, open_for: 1h}
+`))
+	b.set("ListShelves", failRule{code: codes.Unavailable})
+	before := scrapeMetrics(t, h)
+	for range 5 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	}
+	calls := []string{"upstream=library", "grpc_method=library.v1.LibraryService.ListShelves", "grpc_code=UNAVAILABLE"}
+	expectDeltas(t, h, before, []expectation{
+		{"refract_upstream_calls_total", calls, 2},
+		{"refract_policy_rejections_total", []string{"policy=breaker"}, 3},
+		{"refract_http_requests_total", []string{"route=/v1/shelves", "method=GET", "code=503"}, 5},
+	})
+
+	acc := startCounted(t, examples.StartAccounts)
+	v := startGateway(t, fmt.Sprintf("upstreams: [{name: accounts, static: [%q]}]\n", acc.Addr))
+	before = scrapeMetrics(t, v)
+	v.do(t, "POST", "/v1/accounts", `{"email":"not-an-email","displayName":"A","age":30}`).expect(t, 400)
+	expectDeltas(t, v, before, []expectation{
+		{"refract_policy_rejections_total", []string{"policy=validate"}, 1},
+		{"refract_http_requests_total", []string{"route=/v1/accounts", "method=POST", "code=400"}, 1},
+		{"refract_upstream_calls_total", []string{"upstream=accounts", "grpc_method=accounts.v1.AccountsService.CreateAccount", "grpc_code=OK"}, 0},
+	})
+	v.do(t, "POST", "/v1/accounts", `{"email":"ada@example.com","displayName":"Ada","age":36}`).expect(t, 200)
+	expectDeltas(t, v, before, []expectation{
+		{"refract_policy_rejections_total", []string{"policy=validate"}, 1},
+		{"refract_upstream_calls_total", []string{"upstream=accounts", "grpc_method=accounts.v1.AccountsService.CreateAccount", "grpc_code=OK"}, 1},
 	})
 }
