@@ -12,11 +12,6 @@ import (
 // redacted replaces every secret in GET /admin/config.
 const redacted = "[redacted]"
 
-// secretWords mark a config key as secret when its YAML name contains one
-// of them: Consul's token, Redis's password, and any such key added later,
-// without a list to keep in step.
-var secretWords = [...]string{"token", "password", "secret", "credential", "api_key"}
-
 // EffectiveConfig is the configuration being served, defaults applied, as
 // JSON-ready values keyed like the YAML file, with every secret replaced
 // by "[redacted]": inline secret values and API-key digests (where a
@@ -98,7 +93,9 @@ func redactString(key, s string) (string, bool) {
 		return s, false
 	}
 	k := strings.ToLower(key)
-	for _, w := range secretWords {
+	// A key is secret when its name says so: Consul's token, Redis's
+	// password, and any such key added later, with no list to keep in step.
+	for _, w := range []string{"token", "password", "secret", "credential", "api_key"} {
 		if strings.Contains(k, w) {
 			return redacted, true
 		}

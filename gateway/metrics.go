@@ -56,17 +56,40 @@ type Metrics struct {
 	configVersion                  atomic.Pointer[string]
 	// unmatched holds the unmatched route's series per HTTP method, the
 	// last one for every other method token.
-	unmatched [len(httpMethods) + 1]*routeMetrics
+	unmatched [numMethods]*routeMetrics
 	rates     rateWindow // /admin/stats request rates (stats.go)
 	handler   http.Handler
 	started   time.Time
 }
 
-// httpMethods are the method label values of unmatched requests; any
-// other token a client sends counts as OTHER.
-var httpMethods = [...]string{
-	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace,
+// numMethods is the number of method label values of unmatched
+// requests: the standard methods (methodSlot), then OTHER for any other
+// token a client sends.
+const numMethods = 10
+
+// methodSlot numbers the standard HTTP methods, 9 (OTHER) for the rest.
+func methodSlot(method string) int {
+	switch method {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	case http.MethodConnect:
+		return 7
+	case http.MethodTrace:
+		return 8
+	}
+	return numMethods - 1
 }
 
 // latencyBuckets are the request duration histogram's bounds, in seconds:
@@ -135,10 +158,10 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 	m.validate = m.rejections.WithLabelValues(rejectValidate)
 	m.streamLimit = m.rejections.WithLabelValues(rejectStreamLimit)
 	m.reloadsOK, m.reloadsFailed = reloads.WithLabelValues("ok"), reloads.WithLabelValues("failed")
-	for i, meth := range httpMethods {
-		m.unmatched[i] = m.forRoute(meth, unmatchedRoute, "", "")
+	for _, meth := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"} {
+		m.unmatched[methodSlot(meth)] = m.forRoute(meth, unmatchedRoute, "", "")
 	}
-	m.unmatched[len(httpMethods)] = m.forRoute("OTHER", unmatchedRoute, "", "")
 
 	for _, c := range []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams,
@@ -207,14 +230,18 @@ type routeMetrics struct {
 	upstream, grpcMethod string
 	duration             prometheus.Observer
 	reqBytes, respBytes  prometheus.Counter
-	statuses             [len(commonStatuses)]atomic.Pointer[prometheus.Counter]
-	grpcCodes            [17]atomic.Pointer[prometheus.Counter]
+	statuses             [numStatusSlots]atomic.Pointer[prometheus.Counter]
+	grpcCodes            [numGRPCCodes]atomic.Pointer[prometheus.Counter]
 	streams              prometheus.Counter
 }
 
-// commonStatuses are the HTTP statuses the gateway answers with; their
-// counters are cached per route (others are looked up in the vector).
-var commonStatuses = [...]int{200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 499, 500, 501, 503, 504}
+// numStatusSlots is the number of HTTP statuses whose counters are cached
+// per route: those the gateway answers with (statusSlot). Others are
+// looked up in the vector.
+const numStatusSlots = 17
+
+// numGRPCCodes is the number of gRPC codes, OK to UNAUTHENTICATED.
+const numGRPCCodes = 17
 
 func statusSlot(code int) int {
 	switch code {
@@ -292,7 +319,7 @@ func (rm *routeMetrics) called(code codes.Code) {
 		return
 	}
 	if int(code) >= len(rm.grpcCodes) {
-		rm.m.calls.WithLabelValues(rm.upstream, rm.grpcMethod, code.String()).Inc()
+		rm.m.calls.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code)).Inc()
 		return
 	}
 	if c := rm.grpcCodes[code].Load(); c != nil {
@@ -355,12 +382,7 @@ func grpcCodeName(c codes.Code) string {
 
 // unmatchedFor is the unmatched route's series for a client's method.
 func (m *Metrics) unmatchedFor(method string) *routeMetrics {
-	for i, meth := range httpMethods {
-		if meth == method {
-			return m.unmatched[i]
-		}
-	}
-	return m.unmatched[len(httpMethods)]
+	return m.unmatched[methodSlot(method)]
 }
 
 // observe wraps the public handler (inside policy.State, so the request's
