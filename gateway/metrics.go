@@ -403,32 +403,38 @@ func (m *Metrics) observe(next http.Handler) http.Handler {
 			r.Body = &ow.body
 		}
 		m.inFlight.Inc()
-		defer m.inFlight.Dec()
+		// Deferred: a raw download the gateway aborts (panic with
+		// http.ErrAbortHandler) is still counted, with the status it sent.
+		defer m.record(info, r.Method, start, ow)
 		next.ServeHTTP(ow, r)
-
-		var rm *routeMetrics
-		if info != nil {
-			rm, _ = info.Observer.(*routeMetrics)
-		}
-		if rm == nil {
-			rm = m.unmatchedFor(r.Method)
-		}
-		status := ow.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		rm.status(status).Inc()
-		rm.duration.Observe(m.now().Sub(start).Seconds())
-		if ow.body.n > 0 {
-			rm.reqBytes.Add(float64(ow.body.n))
-		}
-		if ow.bytes > 0 {
-			rm.respBytes.Add(float64(ow.bytes))
-		}
-		if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
-			m.byStage[info.Stage].Inc()
-		}
 	})
+}
+
+// record counts one answered request.
+func (m *Metrics) record(info *policy.Info, method string, start time.Time, ow *observedWriter) {
+	m.inFlight.Dec()
+	var rm *routeMetrics
+	if info != nil {
+		rm, _ = info.Observer.(*routeMetrics)
+	}
+	if rm == nil {
+		rm = m.unmatchedFor(method)
+	}
+	status := ow.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	rm.status(status).Inc()
+	rm.duration.Observe(m.now().Sub(start).Seconds())
+	if ow.body.n > 0 {
+		rm.reqBytes.Add(float64(ow.body.n))
+	}
+	if ow.bytes > 0 {
+		rm.respBytes.Add(float64(ow.bytes))
+	}
+	if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
+		m.byStage[info.Stage].Inc()
+	}
 }
 
 // markStages makes each policy of s that can refuse a request record, in

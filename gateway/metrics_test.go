@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -243,7 +245,7 @@ func TestMetricsFollowRequests(t *testing.T) {
 }
 
 func TestMetricsStreams(t *testing.T) {
-	echo, _ := startProbedEcho(t)
+	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "max_per_client: 4"))
 	before := scrapeMetrics(t, h)
 	r := h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":2}`).expect(t, 200)
@@ -257,6 +259,24 @@ func TestMetricsStreams(t *testing.T) {
 		{"refract_streams_open", nil, 0},
 		// Streams are counted as streams, not as unary calls.
 		{"refract_upstream_calls_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Expand", "grpc_code=OK"}, 0},
+	})
+
+	// A raw download that fails midway is aborted (no final chunk): it
+	// still counts, with the 200 and the bytes it had sent.
+	before = scrapeMetrics(t, h)
+	probe.failAfterSends(2)
+	defer probe.failAfterSends(0)
+	resp := h.open(t, "POST", "/echo.v1.EchoService/Download", strings.NewReader(`{"size":100,"chunkBytes":10}`))
+	body, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(body) != "abcdefghijklmnopqrst" {
+		t.Fatalf("read %q, %v; want 20 bytes and an unexpected EOF", body, err)
+	}
+	download := []string{"route=/echo.v1.EchoService/Download", "method=POST"}
+	expectDeltas(t, h, before, []expectation{
+		{"refract_http_requests_total", append(download, "code=200"), 1},
+		{"refract_http_response_bytes_total", download, 20},
+		{"refract_http_requests_in_flight", nil, 0},
+		{"refract_streams_open", nil, 0},
 	})
 }
 
