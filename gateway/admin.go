@@ -14,8 +14,10 @@ import (
 // gateway is serving and not draining; 503 with the reasons otherwise),
 // /admin/routes (the routes being served), /admin/upstreams (endpoints,
 // discovery state and schema splits), /admin/breakers (circuit breakers
-// and their states) and /admin/descriptors (the
-// descriptor cache per upstream; POST refreshes now).
+// and their states), /admin/descriptors (the descriptor cache per
+// upstream; POST refreshes now), and the operations endpoints of
+// admin_ops.go: /metrics, /admin/config, /admin/stats, the dashboard on /
+// and /debug/pprof/.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -71,11 +73,12 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := g.cache.Refresh(r.Context(), r.PathValue("upstream")); err != nil {
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+			writeRefreshError(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, g.cache.Stats())
 	})
+	g.mountOperations(mux) // admin_ops.go
 	return mux
 }
 

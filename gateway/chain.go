@@ -24,6 +24,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	info := policy.InfoFrom(r.Context())
+	if info != nil {
+		info.Stage = policy.NoStage // past the edge policies: a 404 is nobody's rejection
+	}
 	tbl := g.tableFor(r)
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
@@ -45,9 +49,10 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := m.Value
-	if info := policy.InfoFrom(r.Context()); info != nil {
+	if info != nil {
 		info.Route, info.Method, info.Upstream = rt.name, rt.method, rt.up.name
 		info.PathVars = m.Vars
+		info.Observer = rt.obs
 	}
 	rt.handler.ServeHTTP(w, r)
 }
@@ -59,6 +64,7 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 		var vars []string
 		if info := policy.InfoFrom(r.Context()); info != nil {
 			vars = info.PathVars
+			info.Stage = policy.NoStage // past the route's policies
 		}
 		if why := rt.up.unavailable(); why != "" {
 			if rt.unavailableFallback(w) {
@@ -84,6 +90,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
+		rt.obs = g.metrics.forRoute(e.Method, e.Template.String(), rt.up.name, rt.method)
 		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
 		rt.call = g.pol.compileCall(rt)
 		rt.stages = append(rt.stages, rt.call.names()...)

@@ -51,6 +51,7 @@ type Gateway struct {
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 	prod    productState     // products' tables and listeners (products.go)
+	metrics *Metrics         // this gateway's registry and series (metrics.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -82,7 +83,12 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
-	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
+	if g.metrics, err = newMetrics(g, time.Now); err != nil {
+		pol.close()
+		cache.Close()
+		return nil, err
+	}
+	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch), g.metrics.observe)
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {

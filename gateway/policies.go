@@ -337,11 +337,11 @@ func (p *policies) close() {
 }
 
 // edgeHandler wraps next (the route match) in the stages that run before
-// a route is known.
-func (p *policies) edgeHandler(next http.Handler) http.Handler {
+// a route is known, and those in observe (the metrics).
+func (p *policies) edgeHandler(next http.Handler, observe func(http.Handler) http.Handler) http.Handler {
 	// State first: serveMatch hands the path variables to the route's
 	// chain through the request's Info, whichever policies are on.
-	return policy.State()(policy.Compile(p.edge, next))
+	return policy.State()(observe(policy.Compile(markStages(p.edge), next)))
 }
 
 // compileRoute assembles one route's chain around final (the upstream
@@ -399,7 +399,7 @@ func (p *policies) compileRoute(upstream, method, routeName string, final http.H
 	for _, s := range set.Stages() {
 		names = append(names, s.String())
 	}
-	return policy.Compile(set, final), names
+	return policy.Compile(markStages(set), final), names
 }
 
 // identity puts what authentication established into the outgoing

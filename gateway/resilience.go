@@ -220,6 +220,7 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 		*pr = peer.Peer{}
 		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp,
 			append([]grpc.CallOption{grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr)}, opts...)...)
+		rt.obs.called(status.Code(err))
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.
 		return pr.Addr != nil, err
@@ -264,6 +265,9 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 	var open *policy.BreakerOpenError
 	isOpen := errors.As(err, &open)
+	if isOpen {
+		g.metrics.breaker.Inc()
+	}
 	if status.Code(err) == codes.Unavailable && rt.call != nil && rt.call.fallback != nil {
 		reason := "unavailable"
 		if isOpen {

@@ -28,6 +28,7 @@ type route struct {
 	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
 	name    string    // "GET /v1/{name=shelves/*}"
 	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
+	obs     *routeMetrics
 
 	// validator checks requests' buf.validate rules; nil: none or off.
 	validator protovalidate.Validator

@@ -68,6 +68,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	ip := clientIP(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
 	if !g.streams.acquire(slot, lim.MaxPerClient) {
+		g.metrics.streamLimit.Inc()
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return
@@ -119,6 +120,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		s.idleTimer.Reset(idle)
 		defer s.idleTimer.Stop()
 	}
+	rt.obs.streamOpened()
 	if ws {
 		s.serveWebSocket(w)
 		return

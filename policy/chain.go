@@ -34,6 +34,9 @@ const (
 	numStages
 )
 
+// NoStage is no stage: what Info.Stage holds outside the policies.
+const NoStage Stage = -1
+
 // String names the stage as the docs and logs do.
 func (s Stage) String() string {
 	switch s {
@@ -59,6 +62,8 @@ func (s Stage) String() string {
 		return "rate_limit"
 	case StageExtAuthz:
 		return "ext_authz"
+	case NoStage:
+		return "none"
 	}
 	return "unknown"
 }

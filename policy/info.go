@@ -39,6 +39,15 @@ type Info struct {
 	claims   map[string]any
 
 	bytesIn int64
+
+	// Stage is the innermost policy stage the request has entered, or
+	// NoStage before the first and once past the policies (the gateway
+	// keeps it); a request answered with an error while it names a stage
+	// was rejected by that stage's policy, which metrics count.
+	Stage Stage
+	// Observer is the gateway's per-route metrics handle, attached after
+	// the route match; policies never read it.
+	Observer any
 }
 
 type infoKey struct{}
@@ -54,7 +63,7 @@ func withInfo(r *http.Request) (*http.Request, *Info) {
 	if i := InfoFrom(r.Context()); i != nil {
 		return r, i
 	}
-	i := &Info{Start: time.Now(), code: -1}
+	i := &Info{Start: time.Now(), code: -1, Stage: NoStage}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		i.ClientIP = ap.Addr().Unmap()
 	}

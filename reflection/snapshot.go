@@ -63,6 +63,20 @@ func (s *Snapshot) MethodCount() int {
 	return n
 }
 
+// MethodNames returns the full names of the methods of Services
+// ("pkg.Service.Method"), service by service in order, each service's in
+// declaration order.
+func (s *Snapshot) MethodNames() []string {
+	names := make([]string, 0, s.MethodCount())
+	for _, sd := range s.Services {
+		ms := sd.Methods()
+		for i := 0; i < ms.Len(); i++ {
+			names = append(names, string(ms.Get(i).FullName()))
+		}
+	}
+	return names
+}
+
 // ServiceNames returns the full names of Services, in order.
 func (s *Snapshot) ServiceNames() []string {
 	names := make([]string, len(s.Services))

@@ -88,4 +88,7 @@ type Stats struct {
 	Services []string
 	// Methods is the number of methods over those services.
 	Methods int
+	// MethodNames are those methods' full names (see
+	// Snapshot.MethodNames).
+	MethodNames []string
 }

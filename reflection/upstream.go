@@ -263,6 +263,7 @@ func (u *upstream) stats() Stats {
 		s.Hash = snap.Hash
 		s.Services = snap.ServiceNames()
 		s.Methods = snap.MethodCount()
+		s.MethodNames = snap.MethodNames()
 	}
 	return s
 }

@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refract-gateway/refract/reflection"
+)
+
+func TestAdminConfigRedactsSecrets(t *testing.T) {
+	lib := startLibrary(t)
+	keyDigest := strings.Repeat("ab", 32) // an API key's sha256, hex
+	t.Setenv("REFRACT_TEST_API_KEY", "env-key-s3cr3t")
+	h := startGateway(t, fmt.Sprintf(`
+consul:
+  address: 127.0.0.1:1
+  token: consul-token-s3cr3t
+consumers:
+  - name: app
+    keys: [{value: api-key-s3cr3t}, {sha256: %s}, {env: REFRACT_TEST_API_KEY}]
+jwt:
+  algorithms: [HS256]
+  hmac_secret: {value: hmac-s3cr3t-0123456789-0123456789}
+redis:
+  addr: 127.0.0.1:1
+  username: limiter
+  password: {value: redis-s3cr3t}
+ext_authz:
+  http: {url: "http://authuser:authz-s3cr3t@127.0.0.1:1/check?apikey=authz-query-s3cr3t"}
+upstreams:
+  - name: library
+    static: [%q]
+`, keyDigest, lib.Addr))
+
+	code, body := get(t, h.admin+"/admin/config")
+	if code != 200 {
+		t.Fatalf("/admin/config %d %s", code, body)
+	}
+	for _, secret := range []string{"s3cr3t", keyDigest, "authuser"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("/admin/config shows %q:\n%s", secret, body)
+		}
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, body)
+	}
+	at := func(path ...any) any {
+		var v any = cfg
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				v = v.(map[string]any)[k]
+			case int:
+				v = v.([]any)[k]
+			}
+		}
+		return v
+	}
+	for _, c := range []struct {
+		path []any
+		want any
+	}{
+		{[]any{"consul", "token"}, "[redacted]"},
+		{[]any{"consumers", 0, "keys", 0, "value"}, "[redacted]"},
+		{[]any{"consumers", 0, "keys", 1, "sha256"}, "[redacted]"},
+		// Where a secret is read from is not secret: the variable's name shows.
+		{[]any{"consumers", 0, "keys", 2, "env"}, "REFRACT_TEST_API_KEY"},
+		{[]any{"jwt", "hmac_secret", "value"}, "[redacted]"},
+		{[]any{"redis", "password", "value"}, "[redacted]"},
+		{[]any{"redis", "username"}, "limiter"},
+		{[]any{"ext_authz", "http", "url"}, "http://%5Bredacted%5D@127.0.0.1:1/check?[redacted]"},
+		// The effective config: defaults applied.
+		{[]any{"upstreams", 0, "name"}, "library"},
+		{[]any{"upstreams", 0, "timeout"}, "30s"},
+		{[]any{"reflection", "refresh_interval"}, "30s"},
+		{[]any{"admin"}, "127.0.0.1:9901"},
+	} {
+		if got := at(c.path...); got != c.want {
+			t.Errorf("%v = %#v, want %#v", c.path, got, c.want)
+		}
+	}
+	// Redaction works on a copy: the gateway still holds its secrets.
+	if h.gw.cfg.Consul.Token != "consul-token-s3cr3t" || h.gw.cfg.Redis.Password.Value != "redis-s3cr3t" {
+		t.Fatal("redaction changed the live config")
+	}
+}
+
+func TestAdminDescriptors(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	code, body := get(t, h.admin+"/admin/descriptors")
+	var stats []reflection.Stats
+	if err := json.Unmarshal([]byte(body), &stats); err != nil || code != 200 || len(stats) != 1 {
+		t.Fatalf("descriptors %d %v %s", code, err, body)
+	}
+	s := stats[0]
+	if s.Upstream != "library" || s.State != reflection.StateReady || len(s.Hash) != 64 || s.Endpoint != lib.Addr ||
+		s.FetchedAt.IsZero() || s.Refreshes < 1 || s.Failures != 0 || s.LastError != "" ||
+		!slices.Equal(s.Services, []string{"library.v1.LibraryService"}) || s.Methods != len(s.MethodNames) ||
+		!slices.Contains(s.MethodNames, "library.v1.LibraryService.GetBook") {
+		t.Fatalf("descriptor stats %+v", s)
+	}
+
+	// POST refreshes at once: one more fetch, same hash.
+	resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var after []reflection.Stats
+	if err := json.Unmarshal(b, &after); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("refresh %d %v %s", resp.StatusCode, err, b)
+	}
+	if after[0].Refreshes <= s.Refreshes || after[0].Hash != s.Hash {
+		t.Fatalf("after a forced refresh: refreshes %d (was %d), hash %s (was %s)", after[0].Refreshes, s.Refreshes, after[0].Hash, s.Hash)
+	}
+
+	// An unknown upstream is a 404 with the one error shape.
+	resp, err = http.Post(h.admin+"/admin/descriptors/nosuch", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || string(b) != `{"code":5,"message":"reflection: upstream \"nosuch\": refresh: unknown upstream","details":[]}` {
+		t.Fatalf("unknown upstream: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestAdminPprofOnAdminOnly(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	code, body := get(t, h.admin+"/debug/pprof/")
+	if code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("/debug/pprof/ %d %.200s", code, body)
+	}
+	if code, body := get(t, h.admin+"/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Fatalf("goroutine profile %d %.200s", code, body)
+	}
+	if code, _ := get(t, h.admin+"/debug/pprof/cmdline"); code != 200 {
+		t.Fatalf("cmdline %d", code)
+	}
+	for _, p := range []string{"/debug/pprof/", "/metrics", "/admin/config", "/admin/stats", "/dashboard"} {
+		if code, _ := get(t, h.base+p); code != 404 {
+			t.Errorf("the public listener answered %s with %d", p, code)
+		}
+	}
+}
+
+func TestAdminStats(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	for range 4 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	}
+	h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404)
+	h.do(t, "GET", "/nowhere", "").expect(t, 404)
+
+	var st Stats
+	eventually(t, 5*time.Second, "the requests in /admin/stats", func() bool {
+		_, body := get(t, h.admin+"/admin/stats")
+		st = Stats{}
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, body)
+		}
+		return st.Requests.Total == 6
+	})
+	byRoute := map[string]RouteStats{}
+	for _, r := range st.Routes {
+		byRoute[r.Method+" "+r.Route] = r
+	}
+	if len(byRoute) != len(h.gw.Routes())+1 {
+		t.Errorf("%d routes listed, the gateway serves %d (+ unmatched)", len(byRoute), len(h.gw.Routes()))
+	}
+	for key, want := range map[string]RouteStats{
+		"GET /v1/shelves": {Method: "GET", Route: "/v1/shelves", Upstream: "library",
+			GRPCMethod: "library.v1.LibraryService.ListShelves", Requests: 4},
+		"GET /v1/{name=shelves/*}": {Method: "GET", Route: "/v1/{name=shelves/*}", Upstream: "library",
+			GRPCMethod: "library.v1.LibraryService.GetShelf", Requests: 1, ClientErrors: 1},
+		"* unmatched": {Method: "*", Route: "unmatched", Requests: 1, ClientErrors: 1},
+		"DELETE /v1/{name=shelves/*}": {Method: "DELETE", Route: "/v1/{name=shelves/*}", Upstream: "library",
+			GRPCMethod: "library.v1.LibraryService.DeleteShelf"},
+	} {
+		got := byRoute[key]
+		got.PerSecond = 0 // rates depend on time; TestRateWindow checks them
+		if got != want {
+			t.Errorf("%s: %+v, want %+v", key, got, want)
+		}
+	}
+	if len(st.Upstreams) != 1 {
+		t.Fatalf("upstreams %+v", st.Upstreams)
+	}
+	u, cs := st.Upstreams[0], h.gw.Cache().Stats()[0]
+	if u.Name != "library" || u.Discovery != "ok" || !slices.Equal(u.Endpoints, []string{lib.Addr}) || u.Routes != len(h.gw.Routes()) ||
+		u.Descriptors.State != "ready" || u.Descriptors.Hash != cs.Hash || u.Descriptors.Endpoint != lib.Addr ||
+		u.Descriptors.Methods != cs.Methods || u.Descriptors.AgeSeconds < 0 {
+		t.Errorf("upstream stats %+v", u)
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var w rateWindow
+	t0 := time.Unix(1000, 0)
+	if r := w.sample(t0, map[string]float64{"a": 10}); len(r) != 0 {
+		t.Fatalf("first sample rates %v", r)
+	}
+	// Polls 2 s apart: rates since the first sample.
+	if r := w.sample(t0.Add(2*time.Second), map[string]float64{"a": 14, "b": 3}); r["a"] != 2 || r["b"] != 1.5 {
+		t.Fatalf("rates %v", r)
+	}
+	// A poll within a second of the last is answered but not kept.
+	if r := w.sample(t0.Add(2500*time.Millisecond), map[string]float64{"a": 15}); r["a"] != 2 {
+		t.Fatalf("rates %v", r)
+	}
+	w.sample(t0.Add(8*time.Second), map[string]float64{"a": 20})
+	// Past the span, the base moves on to the newest sample at or beyond it.
+	if r := w.sample(t0.Add(18*time.Second), map[string]float64{"a": 40}); r["a"] != 2 {
+		t.Fatalf("rates over the span %v (samples %d)", r, len(w.samples))
+	}
+	// A counter that did not move has no rate.
+	if r := w.sample(t0.Add(40*time.Second), map[string]float64{"a": 40}); r["a"] != 0 {
+		t.Fatalf("rates %v", r)
+	}
+}

@@ -1,0 +1,516 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/refract-gateway/refract/policy"
+	"google.golang.org/grpc/codes"
+)
+
+// unmatchedRoute is the route label of requests answered without a route:
+// no match (404, 405), or refused at the edge before the match. One value,
+// so that clients probing random paths cannot grow the series.
+const unmatchedRoute = "unmatched"
+
+// Rejecters that are not policy stages: they decide next to the upstream
+// call, so they are counted where they answer.
+const (
+	rejectBreaker     = "breaker"
+	rejectValidate    = "validate"
+	rejectStreamLimit = "stream_limit"
+)
+
+// Metrics is one Gateway's Prometheus instrumentation: a registry of its
+// own (never the process-wide default, so two gateways in one process do
+// not mix), the request-path series, and collectors that read the
+// descriptor cache, discovery, open streams and the transcoding counters
+// at scrape time instead of keeping a second copy of that state. Every
+// series is named refract_*; the README's "Operating refract" section
+// lists them. Safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+	now func() time.Time
+
+	requests   *prometheus.CounterVec   // route, method, code
+	duration   *prometheus.HistogramVec // route, method
+	inFlight   prometheus.Gauge
+	reqBytes   *prometheus.CounterVec // route, method
+	respBytes  *prometheus.CounterVec // route, method
+	calls      *prometheus.CounterVec // upstream, grpc_method, grpc_code
+	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
+	rejections *prometheus.CounterVec // policy
+
+	// byStage[s] counts rejections by policy stage s; the others count
+	// the rejecters beside the upstream call.
+	byStage                        []prometheus.Counter
+	breaker, validate, streamLimit prometheus.Counter
+	reloadsOK, reloadsFailed       prometheus.Counter
+	configInfo                     *prometheus.GaugeVec
+	configVersion                  atomic.Pointer[string]
+	// unmatched holds the unmatched route's series per HTTP method, the
+	// last one for every other method token.
+	unmatched [numMethods]*routeMetrics
+	rates     rateWindow // /admin/stats request rates (stats.go)
+	handler   http.Handler
+	started   time.Time
+}
+
+// numMethods is the number of method label values of unmatched
+// requests: the standard methods (methodSlot), then OTHER for any other
+// token a client sends.
+const numMethods = 10
+
+// methodSlot numbers the standard HTTP methods, 9 (OTHER) for the rest.
+func methodSlot(method string) int {
+	switch method {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	case http.MethodConnect:
+		return 7
+	case http.MethodTrace:
+		return 8
+	}
+	return numMethods - 1
+}
+
+// latencyBuckets are the request duration histogram's bounds, in seconds:
+// from half a millisecond (a fast-path call on loopback) to a minute
+// (long streams land in +Inf).
+func latencyBuckets() []float64 {
+	return []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+}
+
+// newMetrics builds a Gateway's registry: the series below, the Go
+// runtime and process collectors, and the scrape-time collector over g.
+// now is the clock (time.Now in production).
+func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
+	m := &Metrics{reg: prometheus.NewRegistry(), now: now, started: now()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_http_requests_total",
+		Help: "HTTP requests answered, by route template, HTTP method and status code (route=\"unmatched\" when no route was matched).",
+	}, []string{"route", "method", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "refract_http_request_duration_seconds",
+		Help:    "Time from a request's arrival to the end of its answer, by route template and HTTP method.",
+		Buckets: latencyBuckets(),
+	}, []string{"route", "method"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "refract_http_requests_in_flight",
+		Help: "HTTP requests being served on the public listeners (open streams included).",
+	})
+	m.reqBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_http_request_bytes_total",
+		Help: "Request body bytes read, by route template and HTTP method.",
+	}, []string{"route", "method"})
+	m.respBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_http_response_bytes_total",
+		Help: "Response body bytes written, by route template and HTTP method.",
+	}, []string{"route", "method"})
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_upstream_calls_total",
+		Help: "Unary calls made to upstreams (each retry counts), by upstream, gRPC method and gRPC code.",
+	}, []string{"upstream", "grpc_method", "grpc_code"})
+	m.streams = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_streams_total",
+		Help: "Streams opened to upstreams (HTTP or WebSocket), by route template, HTTP method, upstream and gRPC method.",
+	}, []string{"route", "method", "upstream", "grpc_method"})
+	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_policy_rejections_total",
+		Help: "Requests a policy refused before or instead of the upstream call, by policy.",
+	}, []string{"policy"})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_config_reloads_total",
+		Help: "Configuration reloads, by result (ok: swapped in; failed: refused, the previous config kept).",
+	}, []string{"result"})
+	m.configInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "refract_config_info",
+		Help: "1 for the version of the configuration being served.",
+	}, []string{"version"})
+
+	// Known label values exist from the start at zero, so that rate() and
+	// alerts see the first increment.
+	m.byStage = make([]prometheus.Counter, len(policy.Order()))
+	for _, s := range policy.Order() {
+		if refuses(s) {
+			m.byStage[s] = m.rejections.WithLabelValues(s.String())
+		}
+	}
+	m.breaker = m.rejections.WithLabelValues(rejectBreaker)
+	m.validate = m.rejections.WithLabelValues(rejectValidate)
+	m.streamLimit = m.rejections.WithLabelValues(rejectStreamLimit)
+	m.reloadsOK, m.reloadsFailed = reloads.WithLabelValues("ok"), reloads.WithLabelValues("failed")
+	for _, meth := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"} {
+		m.unmatched[methodSlot(meth)] = m.forRoute(meth, unmatchedRoute, "", "")
+	}
+
+	for _, c := range []prometheus.Collector{
+		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams,
+		m.rejections, reloads, m.configInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newStateCollector(g, now),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
+	return m, nil
+}
+
+// Metrics is the gateway's instrumentation (served on the admin
+// listener's /metrics).
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Registry is the gateway's own registry, for callers that add their
+// collectors or gather in process.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition formats (what
+// the admin listener's /metrics answers).
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// ConfigReloaded counts one configuration reload: ok when the new config
+// was validated and swapped in, !ok when it was refused and the previous
+// one kept.
+func (m *Metrics) ConfigReloaded(ok bool) {
+	if ok {
+		m.reloadsOK.Inc()
+	} else {
+		m.reloadsFailed.Inc()
+	}
+}
+
+// SetConfigVersion makes refract_config_info{version=v} the one series of
+// that gauge, at 1 (the previous version's series goes).
+func (m *Metrics) SetConfigVersion(v string) {
+	// Reset and Set are two steps; a scrape between them sees no version
+	// for an instant, which beats two versions at once.
+	m.configInfo.Reset()
+	m.configInfo.WithLabelValues(v).Set(1)
+	m.configVersion.Store(&v)
+}
+
+// ConfigVersion is the version last given to SetConfigVersion, or "".
+func (m *Metrics) ConfigVersion() string {
+	if v := m.configVersion.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
+
+// routeMetrics are one route's series with their labels bound, made when
+// the route is compiled so that a request only picks counters from
+// arrays: no label hashing, no map, no lock on the request path. Status
+// and gRPC code counters are bound on first use, so a route shows only the
+// codes it answered.
+type routeMetrics struct {
+	m                    *Metrics
+	route, method        string
+	upstream, grpcMethod string
+	duration             prometheus.Observer
+	reqBytes, respBytes  prometheus.Counter
+	statuses             [numStatusSlots]atomic.Pointer[prometheus.Counter]
+	grpcCodes            [numGRPCCodes]atomic.Pointer[prometheus.Counter]
+	streams              prometheus.Counter
+}
+
+// numStatusSlots is the number of HTTP statuses whose counters are cached
+// per route: those the gateway answers with (statusSlot). Others are
+// looked up in the vector.
+const numStatusSlots = 17
+
+// numGRPCCodes is the number of gRPC codes, OK to UNAUTHENTICATED.
+const numGRPCCodes = 17
+
+func statusSlot(code int) int {
+	switch code {
+	case 200:
+		return 0
+	case 201:
+		return 1
+	case 204:
+		return 2
+	case 400:
+		return 3
+	case 401:
+		return 4
+	case 403:
+		return 5
+	case 404:
+		return 6
+	case 405:
+		return 7
+	case 409:
+		return 8
+	case 413:
+		return 9
+	case 415:
+		return 10
+	case 429:
+		return 11
+	case 499:
+		return 12
+	case 500:
+		return 13
+	case 501:
+		return 14
+	case 503:
+		return 15
+	case 504:
+		return 16
+	}
+	return -1
+}
+
+// forRoute binds a route's labels. Control path: called when routes are
+// compiled. Routes recompiled with the same template share the series.
+func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *routeMetrics {
+	rm := &routeMetrics{m: m, route: template, method: method, upstream: upstream, grpcMethod: grpcMethod,
+		duration:  m.duration.WithLabelValues(template, method),
+		reqBytes:  m.reqBytes.WithLabelValues(template, method),
+		respBytes: m.respBytes.WithLabelValues(template, method),
+	}
+	if upstream != "" {
+		rm.streams = m.streams.WithLabelValues(template, method, upstream, grpcMethod)
+	}
+	return rm
+}
+
+// status is the requests counter for an HTTP status.
+func (rm *routeMetrics) status(code int) prometheus.Counter {
+	i := statusSlot(code)
+	if i < 0 {
+		return rm.m.requests.WithLabelValues(rm.route, rm.method, strconv.Itoa(code))
+	}
+	if c := rm.statuses[i].Load(); c != nil {
+		return *c
+	}
+	// Two first requests may both bind: WithLabelValues gives both the
+	// same child, so either store is right.
+	c := rm.m.requests.WithLabelValues(rm.route, rm.method, strconv.Itoa(code))
+	rm.statuses[i].Store(&c)
+	return c
+}
+
+// called counts one upstream call attempt that ended with code.
+func (rm *routeMetrics) called(code codes.Code) {
+	if rm == nil {
+		return
+	}
+	if int(code) >= len(rm.grpcCodes) {
+		rm.m.calls.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code)).Inc()
+		return
+	}
+	if c := rm.grpcCodes[code].Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	c := rm.m.calls.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code))
+	rm.grpcCodes[code].Store(&c)
+	c.Inc()
+}
+
+// streamOpened counts one stream.
+func (rm *routeMetrics) streamOpened() {
+	if rm != nil && rm.streams != nil {
+		rm.streams.Inc()
+	}
+}
+
+// grpcCodeName is the code as the gRPC spec writes it (NOT_FOUND), the
+// form operators grep for in backends' logs.
+func grpcCodeName(c codes.Code) string {
+	switch c {
+	case codes.OK:
+		return "OK"
+	case codes.Canceled:
+		return "CANCELLED"
+	case codes.Unknown:
+		return "UNKNOWN"
+	case codes.InvalidArgument:
+		return "INVALID_ARGUMENT"
+	case codes.DeadlineExceeded:
+		return "DEADLINE_EXCEEDED"
+	case codes.NotFound:
+		return "NOT_FOUND"
+	case codes.AlreadyExists:
+		return "ALREADY_EXISTS"
+	case codes.PermissionDenied:
+		return "PERMISSION_DENIED"
+	case codes.ResourceExhausted:
+		return "RESOURCE_EXHAUSTED"
+	case codes.FailedPrecondition:
+		return "FAILED_PRECONDITION"
+	case codes.Aborted:
+		return "ABORTED"
+	case codes.OutOfRange:
+		return "OUT_OF_RANGE"
+	case codes.Unimplemented:
+		return "UNIMPLEMENTED"
+	case codes.Internal:
+		return "INTERNAL"
+	case codes.Unavailable:
+		return "UNAVAILABLE"
+	case codes.DataLoss:
+		return "DATA_LOSS"
+	case codes.Unauthenticated:
+		return "UNAUTHENTICATED"
+	}
+	return "CODE_" + strconv.Itoa(int(c))
+}
+
+// unmatchedFor is the unmatched route's series for a client's method.
+func (m *Metrics) unmatchedFor(method string) *routeMetrics {
+	return m.unmatched[methodSlot(method)]
+}
+
+// observe wraps the public handler (inside policy.State, so the request's
+// Info exists, and outside every policy, so that their rejections and time
+// count): in-flight, status, duration, bytes, and which policy rejected.
+func (m *Metrics) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := policy.InfoFrom(r.Context())
+		var start time.Time
+		if info != nil {
+			start = info.Start
+		} else {
+			start = m.now()
+		}
+		ow := &observedWriter{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			ow.body.ReadCloser = r.Body
+			r.Body = &ow.body
+		}
+		m.inFlight.Inc()
+		// Deferred: a raw download the gateway aborts (panic with
+		// http.ErrAbortHandler) is still counted, with the status it sent.
+		defer m.record(info, r.Method, start, ow)
+		next.ServeHTTP(ow, r)
+	})
+}
+
+// record counts one answered request.
+func (m *Metrics) record(info *policy.Info, method string, start time.Time, ow *observedWriter) {
+	m.inFlight.Dec()
+	var rm *routeMetrics
+	if info != nil {
+		rm, _ = info.Observer.(*routeMetrics)
+	}
+	if rm == nil {
+		rm = m.unmatchedFor(method)
+	}
+	status := ow.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	rm.status(status).Inc()
+	rm.duration.Observe(m.now().Sub(start).Seconds())
+	if ow.body.n > 0 {
+		rm.reqBytes.Add(float64(ow.body.n))
+	}
+	if ow.bytes > 0 {
+		rm.respBytes.Add(float64(ow.bytes))
+	}
+	if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
+		m.byStage[info.Stage].Inc()
+	}
+}
+
+// markStages makes each policy of s that can refuse a request record, in
+// the request's Info, that the request entered it: a request answered
+// with an error while the mark still names a stage was refused there.
+// serveMatch and serveCall clear the mark. Control path: chains are
+// compiled once per route.
+func markStages(s policy.Set) policy.Set {
+	for _, st := range s.Stages() {
+		if !refuses(st) {
+			continue
+		}
+		p := s.Get(st)
+		s.Put(st, func(next http.Handler) http.Handler {
+			inner := p(next)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if info := policy.InfoFrom(r.Context()); info != nil {
+					info.Stage = st
+				}
+				inner.ServeHTTP(w, r)
+			})
+		})
+	}
+	return s
+}
+
+// refuses tells the stages whose policy may answer a request itself with
+// an error; recover, request id, access log and client IP never refuse
+// (a recovered panic is the gateway's fault, not a rejection).
+func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }
+
+// observedWriter records the status and the bytes written and counts the
+// request body as it is read. Flush and Unwrap pass through, so streams
+// and WebSocket upgrades work behind it.
+type observedWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	body   countedBody
+}
+
+func (w *observedWriter) WriteHeader(code int) {
+	// 1xx are interim, but for 101: a WebSocket upgrade's only status.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *observedWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets streamed responses through.
+func (w *observedWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countedBody counts the request body's bytes as the handler reads them.
+type countedBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}

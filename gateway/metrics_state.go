@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/refract-gateway/refract/reflection"
+)
+
+// stateCollector exports what the gateway already keeps (the descriptor
+// cache's stats, discovery's endpoint sets, the routes built, open
+// streams, the codec's fast-path counters) as metrics read at scrape
+// time: nothing is counted twice, and a scrape sees the same numbers as
+// the admin API.
+type stateCollector struct {
+	g   *Gateway
+	now func() time.Time
+
+	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
+	descRefreshes, descFailures                          *prometheus.Desc
+	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	fastRequests, fastResponses                          *prometheus.Desc
+}
+
+func newStateCollector(g *Gateway, now func() time.Time) *stateCollector {
+	up := []string{"upstream"}
+	return &stateCollector{g: g, now: now,
+		descState: prometheus.NewDesc("refract_descriptor_state",
+			"1 for the descriptor cache's state of an upstream (pending, ready, stale or failed), 0 for the others.",
+			[]string{"upstream", "state"}, nil),
+		descInfo: prometheus.NewDesc("refract_descriptor_info",
+			"1 for the hash of the descriptor set an upstream's routes are built from.",
+			[]string{"upstream", "hash"}, nil),
+		descAge: prometheus.NewDesc("refract_descriptor_age_seconds",
+			"Seconds since an upstream's descriptors were last fetched successfully.", up, nil),
+		descFetch: prometheus.NewDesc("refract_descriptor_fetch_duration_seconds",
+			"How long an upstream's latest successful descriptor fetch took.", up, nil),
+		descMethods: prometheus.NewDesc("refract_descriptor_methods",
+			"Methods in an upstream's cached descriptor set.", up, nil),
+		descRefreshes: prometheus.NewDesc("refract_descriptor_refreshes_total",
+			"Descriptor fetches finished for an upstream, successful or not.", up, nil),
+		descFailures: prometheus.NewDesc("refract_descriptor_refresh_failures_total",
+			"Descriptor fetches that failed for an upstream.", up, nil),
+		endpoints: prometheus.NewDesc("refract_upstream_endpoints",
+			"Endpoints discovery reports for an upstream (the set being balanced over).", up, nil),
+		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
+			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
+		routes: prometheus.NewDesc("refract_routes",
+			"Routes served from an upstream's descriptors.", up, nil),
+		streamsOpen: prometheus.NewDesc("refract_streams_open",
+			"Streams in flight (HTTP and WebSocket).", nil, nil),
+		fastRequests: prometheus.NewDesc("refract_transcode_requests_total",
+			"Unary request bodies transcoded, by path: fast (JSON straight to wire bytes) or fallback (dynamic messages and protojson).",
+			[]string{"path"}, nil),
+		fastResponses: prometheus.NewDesc("refract_transcode_responses_total",
+			"Unary responses transcoded, by path: fast (wire bytes straight to JSON) or fallback (dynamic messages and protojson).",
+			[]string{"path"}, nil),
+	}
+}
+
+// Describe sends every series' description.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
+		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
+		c.fastRequests, c.fastResponses} {
+		ch <- d
+	}
+}
+
+// Collect reads the gateway's state. It runs on the scraping goroutine
+// and takes the same short locks the admin API takes.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.g
+	now := c.now()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	for _, s := range g.cache.Stats() {
+		for st := reflection.StatePending; st <= reflection.StateFailed; st++ {
+			v := 0.0
+			if s.State == st {
+				v = 1
+			}
+			gauge(c.descState, v, s.Upstream, st.String())
+		}
+		if s.Hash != "" {
+			gauge(c.descInfo, 1, s.Upstream, s.Hash)
+			gauge(c.descMethods, float64(s.Methods), s.Upstream)
+		}
+		if !s.FetchedAt.IsZero() {
+			gauge(c.descAge, now.Sub(s.FetchedAt).Seconds(), s.Upstream)
+			gauge(c.descFetch, s.FetchDuration.Seconds(), s.Upstream)
+		}
+		counter(c.descRefreshes, float64(s.Refreshes), s.Upstream)
+		counter(c.descFailures, float64(s.Failures), s.Upstream)
+	}
+	for _, u := range g.upstreamList() {
+		n, stale := 0, 0.0
+		if st := u.disc.Load(); st != nil {
+			n = len(st.endpoints)
+			if st.err != nil {
+				stale = 1
+			}
+		}
+		gauge(c.endpoints, float64(n), u.name)
+		gauge(c.discoveryStale, stale, u.name)
+	}
+	g.buildMu.Lock()
+	for name, b := range g.built {
+		gauge(c.routes, float64(len(b.entries)), name)
+	}
+	g.buildMu.Unlock()
+	gauge(c.streamsOpen, float64(g.streams.count()))
+	fp := g.codec.Stats().Snapshot()
+	counter(c.fastRequests, float64(fp.Requests), "fast")
+	counter(c.fastRequests, float64(fp.RequestFallbacks), "fallback")
+	counter(c.fastResponses, float64(fp.Responses), "fast")
+	counter(c.fastResponses, float64(fp.ResponseFallbacks), "fallback")
+}
+
+// count is the number of streams in flight.
+func (o *openStreams) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.cancels)
+}

@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/refract-gateway/refract/transcode"
+)
+
+// Stats is the gateway at a glance, for the dashboard (GET /admin/stats):
+// totals and rates per route computed here from the metrics, upstreams
+// with their endpoints and descriptor cache, policy rejections and the
+// fast-path counters. Rates are per second over the last ten seconds or
+// so (since the previous sample when polls are further apart); zero on a
+// first call.
+type Stats struct {
+	Time          time.Time         `json:"time"`
+	UptimeSeconds float64           `json:"uptime_seconds"`
+	ConfigVersion string            `json:"config_version,omitempty"`
+	Requests      RequestStats      `json:"requests"`
+	Routes        []RouteStats      `json:"routes"`
+	Upstreams     []UpstreamStats   `json:"upstreams"`
+	Rejections    map[string]uint64 `json:"policy_rejections"`
+	// BuildError is the last route build's error, if it failed.
+	BuildError string                     `json:"build_error,omitempty"`
+	FastPath   transcode.FastPathSnapshot `json:"fast_path"`
+}
+
+// RequestStats are the totals over every route, unmatched requests
+// included.
+type RequestStats struct {
+	Total     uint64  `json:"total"`
+	PerSecond float64 `json:"per_second"`
+	InFlight  int64   `json:"in_flight"`
+}
+
+// RouteStats is one route's traffic. The unmatched pseudo-route
+// (route "unmatched", method "*") sums requests answered without a route.
+type RouteStats struct {
+	Method       string  `json:"method"`
+	Route        string  `json:"route"`
+	Upstream     string  `json:"upstream,omitempty"`
+	GRPCMethod   string  `json:"grpc_method,omitempty"`
+	Requests     uint64  `json:"requests"`
+	ClientErrors uint64  `json:"client_errors"` // 4xx
+	ServerErrors uint64  `json:"server_errors"` // 5xx
+	PerSecond    float64 `json:"per_second"`
+}
+
+// UpstreamStats is one upstream's discovery and descriptor state.
+type UpstreamStats struct {
+	Name        string          `json:"name"`
+	Source      string          `json:"source"`
+	Discovery   string          `json:"discovery"`
+	Error       string          `json:"error,omitempty"`
+	Endpoints   []string        `json:"endpoints"`
+	Routes      int             `json:"routes"`
+	Descriptors DescriptorStats `json:"descriptors"`
+}
+
+// DescriptorStats is an upstream's descriptor cache entry.
+type DescriptorStats struct {
+	State       string    `json:"state"`
+	Hash        string    `json:"hash,omitempty"`
+	AgeSeconds  float64   `json:"age_seconds"`
+	FetchedAt   time.Time `json:"fetched_at,omitzero"`
+	Endpoint    string    `json:"endpoint,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Refreshes   uint64    `json:"refreshes"`
+	Failures    uint64    `json:"failures"`
+	Services    []string  `json:"services"`
+	Methods     int       `json:"methods"`
+}
+
+// Stats gathers the dashboard's view. Admin path: it reads the metrics
+// and takes the control path's locks briefly.
+func (g *Gateway) Stats() Stats {
+	m := g.metrics
+	now := m.now()
+	out := Stats{Time: now.UTC(), UptimeSeconds: now.Sub(m.started).Seconds(), ConfigVersion: m.ConfigVersion(),
+		Rejections: map[string]uint64{}, FastPath: g.codec.Stats().Snapshot(), Routes: []RouteStats{}, Upstreams: []UpstreamStats{}}
+	if be := g.buildErr.Load(); be != nil {
+		out.BuildError = be.err.Error()
+	}
+
+	// Totals per route from the requests counter: one pass over its series.
+	type key struct{ method, route string }
+	counts := map[key]*RouteStats{}
+	totals := map[string]float64{}
+	for _, mt := range collectMetrics(m.requests) {
+		l := labels(mt)
+		k := key{l["method"], l["route"]}
+		if l["route"] == unmatchedRoute {
+			k.method = "*"
+		}
+		rs := counts[k]
+		if rs == nil {
+			rs = &RouteStats{Method: k.method, Route: k.route}
+			counts[k] = rs
+		}
+		n := uint64(mt.GetCounter().GetValue())
+		rs.Requests += n
+		out.Requests.Total += n
+		code, _ := strconv.Atoi(l["code"])
+		switch {
+		case code >= 500:
+			rs.ServerErrors += n
+		case code >= 400:
+			rs.ClientErrors += n
+		}
+	}
+	for k, rs := range counts {
+		totals[k.method+" "+k.route] = float64(rs.Requests)
+	}
+	totals[""] = float64(out.Requests.Total)
+	rates := m.rates.sample(now, totals)
+	out.Requests.PerSecond = rates[""]
+	var gm dto.Metric
+	if err := m.inFlight.Write(&gm); err == nil {
+		out.Requests.InFlight = int64(gm.GetGauge().GetValue())
+	}
+
+	// Every served route is listed, with or without traffic.
+	for _, ri := range g.Routes() {
+		k := key{ri.HTTPMethod, ri.Path}
+		rs := counts[k]
+		if rs == nil {
+			rs = &RouteStats{Method: k.method, Route: k.route}
+		}
+		delete(counts, k)
+		rs.Upstream, rs.GRPCMethod = ri.Upstream, ri.GRPCMethod
+		rs.PerSecond = rates[k.method+" "+k.route]
+		out.Routes = append(out.Routes, *rs)
+	}
+	// Routes no longer served keep their counts until the process ends;
+	// only the unmatched pseudo-route is worth showing among them.
+	if rs := counts[key{"*", unmatchedRoute}]; rs != nil {
+		rs.PerSecond = rates["* "+unmatchedRoute]
+		out.Routes = append(out.Routes, *rs)
+	}
+
+	for _, mt := range collectMetrics(m.rejections) {
+		if v := uint64(mt.GetCounter().GetValue()); v > 0 {
+			out.Rejections[labels(mt)["policy"]] = v
+		}
+	}
+
+	desc := map[string]DescriptorStats{}
+	for _, s := range g.cache.Stats() {
+		d := DescriptorStats{State: s.State.String(), Hash: s.Hash, FetchedAt: s.FetchedAt, Endpoint: s.Endpoint,
+			LastError: s.LastError, LastErrorAt: s.LastErrorAt, Refreshes: s.Refreshes, Failures: s.Failures,
+			Services: s.Services, Methods: s.Methods}
+		if d.Services == nil {
+			d.Services = []string{}
+		}
+		if !s.FetchedAt.IsZero() {
+			d.AgeSeconds = now.Sub(s.FetchedAt).Seconds()
+		}
+		desc[s.Upstream] = d
+	}
+	routesPer := map[string]int{}
+	for _, rs := range out.Routes {
+		if rs.Upstream != "" {
+			routesPer[rs.Upstream]++
+		}
+	}
+	for _, u := range g.Upstreams() {
+		us := UpstreamStats{Name: u.Name, Source: u.Source, Discovery: u.Discovery, Error: u.Error,
+			Endpoints: []string{}, Routes: routesPer[u.Name], Descriptors: desc[u.Name]}
+		if us.Descriptors.State == "" {
+			us.Descriptors = DescriptorStats{State: "pending", Services: []string{}}
+		}
+		for _, e := range u.Endpoints {
+			us.Endpoints = append(us.Endpoints, e.Addr)
+		}
+		out.Upstreams = append(out.Upstreams, us)
+	}
+	return out
+}
+
+// collectMetrics reads a collector's series.
+func collectMetrics(c prometheus.Collector) []*dto.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	var out []*dto.Metric
+	for pm := range ch {
+		var d dto.Metric
+		if err := pm.Write(&d); err == nil {
+			out = append(out, &d)
+		}
+	}
+	return out
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := make(map[string]string, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+// rateWindow keeps recent samples of counter totals, so that rates are
+// computed on the server whoever polls, and however many dashboards do.
+// Safe for concurrent use.
+type rateWindow struct {
+	mu      sync.Mutex
+	samples []rateSample // oldest first, at least rateStep apart
+}
+
+type rateSample struct {
+	at     time.Time
+	totals map[string]float64
+}
+
+const (
+	rateSpan = 10 * time.Second // rates cover about this much time
+	rateStep = time.Second      // samples are kept at most this often
+)
+
+// sample records totals taken at now and returns each key's rate per
+// second since the oldest sample kept within rateSpan (or, when polls are
+// sparse, the newest one older than that). Keys without a base get 0.
+func (w *rateWindow) sample(now time.Time, totals map[string]float64) map[string]float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Keep one sample at or beyond the span as the base.
+	for len(w.samples) > 1 && !w.samples[1].at.After(now.Add(-rateSpan)) {
+		w.samples = w.samples[1:]
+	}
+	rates := make(map[string]float64, len(totals))
+	if len(w.samples) > 0 {
+		base := w.samples[0]
+		if dt := now.Sub(base.at).Seconds(); dt > 0 {
+			for k, v := range totals {
+				if d := v - base.totals[k]; d > 0 {
+					rates[k] = d / dt
+				}
+			}
+		}
+	}
+	if n := len(w.samples); n == 0 || now.Sub(w.samples[n-1].at) >= rateStep {
+		w.samples = append(w.samples, rateSample{at: now, totals: totals})
+	}
+	return rates
+}
