@@ -82,7 +82,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
-	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
+	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)))
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {
@@ -233,14 +233,13 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c, for gRPC-style clients and load balancers
-	return &http.Server{
-		Handler:           h,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          newStdLogger(g.log),
+	s := &http.Server{
+		Handler:   h,
+		Protocols: &protocols,
+		ErrorLog:  newStdLogger(g.log),
 	}
+	g.applyLimits(s) // timeouts, header bytes, HTTP/2 streams (limits.go)
+	return s
 }
 
 // Close stops background work and closes upstream connections. In-flight
