@@ -41,13 +41,16 @@ type LimitsConfig struct {
 	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
 	// Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	// ReadTimeout bounds reading a whole unary request, body included.
-	// Default 60s. Streams clear it: their own idle and duration limits
+	// ReadTimeout bounds a unary exchange from its first byte, body
+	// included. It must outlast the longest upstream timeout: when it
+	// expires while the call is in flight, net/http cancels the request's
+	// context. Default: the longest upstream timeout plus 10s, and at
+	// least 60s. Streams clear it: their own idle and duration limits
 	// apply (streams: in each upstream).
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds a unary exchange from the end of the headers to
-	// the end of the response. Default: the longest upstream timeout plus
-	// 10s, and at least 60s. Streams clear it.
+	// the end of the response; it must outlast the longest upstream
+	// timeout too. Default as ReadTimeout. Streams clear it.
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -64,8 +67,7 @@ const (
 	defaultMaxResponseBytes     = 4 << 20
 	defaultMaxConcurrentPerIP   = 256
 	defaultReadHeaderTimeout    = 10 * time.Second
-	defaultReadTimeout          = 60 * time.Second
-	defaultMinWriteTimeout      = 60 * time.Second
+	defaultMinExchangeTimeout   = 60 * time.Second
 	defaultIdleTimeout          = 120 * time.Second
 	defaultHTTP2MaxStreams      = 100
 	underscoreDrop              = "drop"
@@ -109,14 +111,14 @@ func orString(v, def string) string {
 	return v
 }
 
-// writeTimeout is the configured write timeout, or one that outlasts the
-// longest upstream deadline so a slow but timely answer is never cut.
-func (c *Config) writeTimeout() time.Duration {
-	if c.Limits.WriteTimeout > 0 {
-		return time.Duration(c.Limits.WriteTimeout)
+// exchangeTimeout is v (read_timeout or write_timeout) when set, else one
+// that outlasts the longest upstream deadline, so a slow but timely answer
+// is never cut.
+func (c *Config) exchangeTimeout(v Duration) time.Duration {
+	if v > 0 {
+		return time.Duration(v)
 	}
-	longest := c.longestUpstreamTimeout()
-	return max(defaultMinWriteTimeout, longest+writeTimeoutOverUpstreamMax)
+	return max(defaultMinExchangeTimeout, c.longestUpstreamTimeout()+writeTimeoutOverUpstreamMax)
 }
 
 func (c *Config) longestUpstreamTimeout() time.Duration {
@@ -157,9 +159,11 @@ func (c *Config) validateLimits() []error {
 	default:
 		bad("headers_with_underscores", "%q is not drop, reject or allow", l.HeadersWithUnderscores)
 	}
-	if w := time.Duration(l.WriteTimeout); w > 0 {
-		if longest := c.longestUpstreamTimeout(); w <= longest {
-			bad("write_timeout", "%s must exceed the longest upstream timeout (%s), or answers in time would be cut off", w, longest)
+	for key, v := range map[string]Duration{"read_timeout": l.ReadTimeout, "write_timeout": l.WriteTimeout} {
+		if d := time.Duration(v); d > 0 {
+			if longest := c.longestUpstreamTimeout(); d <= longest {
+				bad(key, "%s must exceed the longest upstream timeout (%s), or answers in time would be cut off", d, longest)
+			}
 		}
 	}
 	return errs
@@ -171,8 +175,8 @@ func (c *Config) validateLimits() []error {
 func (g *Gateway) applyLimits(s *http.Server) {
 	l := &g.cfg.Limits
 	s.ReadHeaderTimeout = orDuration(l.ReadHeaderTimeout, defaultReadHeaderTimeout)
-	s.ReadTimeout = orDuration(l.ReadTimeout, defaultReadTimeout)
-	s.WriteTimeout = g.cfg.writeTimeout()
+	s.ReadTimeout = g.cfg.exchangeTimeout(l.ReadTimeout)
+	s.WriteTimeout = g.cfg.exchangeTimeout(l.WriteTimeout)
 	s.IdleTimeout = orDuration(l.IdleTimeout, defaultIdleTimeout)
 	// net/http answers past this with its own plain-text 431 before any
 	// handler runs; below it the guard answers with a google.rpc.Status.

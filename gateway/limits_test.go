@@ -213,6 +213,7 @@ func TestLimitsConfigErrors(t *testing.T) {
 		"limits: {max_header_bytes: 100}":            "config: limits.max_header_bytes: 100 is too small for real requests; at least 1024",
 		"limits: {headers_with_underscores: maybe}":  `config: limits.headers_with_underscores: "maybe" is not drop, reject or allow`,
 		"limits: {write_timeout: 5s}":                "config: limits.write_timeout: 5s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
+		"limits: {read_timeout: 30s}":                "config: limits.read_timeout: 30s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
 		"limits: {max_concurrent_per_client: -3}":    "config: limits.max_concurrent_per_client: must be positive (or left out for the default), not -3",
 		"limits: {http2_max_concurrent_streams: -1}": "config: limits.http2_max_concurrent_streams: must be positive (or left out for the default), not -1",
 	}
@@ -226,7 +227,7 @@ func TestLimitsConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.writeTimeout(); got != 100*time.Second {
+	if got := cfg.exchangeTimeout(0); got != 100*time.Second {
 		t.Fatalf("derived write timeout %s, want 100s (longest upstream timeout + 10s)", got)
 	}
 }
@@ -260,8 +261,8 @@ func TestServerLimits(t *testing.T) {
 		maxHeaderBytes, h2Streams int
 	}{
 		{"", 10 * time.Second, 60 * time.Second, 60 * time.Second, 120 * time.Second, 2 * (32<<10 + 8<<10), 100},
-		{"limits: {read_header_timeout: 2s, read_timeout: 5s, write_timeout: 45s, idle_timeout: 7s, max_header_bytes: 2048, max_url_bytes: 512, http2_max_concurrent_streams: 16}\n",
-			2 * time.Second, 5 * time.Second, 45 * time.Second, 7 * time.Second, 2 * (2048 + 512), 16},
+		{"limits: {read_header_timeout: 2s, read_timeout: 40s, write_timeout: 45s, idle_timeout: 7s, max_header_bytes: 2048, max_url_bytes: 512, http2_max_concurrent_streams: 16}\n",
+			2 * time.Second, 40 * time.Second, 45 * time.Second, 7 * time.Second, 2 * (2048 + 512), 16},
 	} {
 		cfg, err := ParseConfig([]byte(tc.limits + libraryConfig("127.0.0.1:1", "")))
 		if err != nil {
