@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 )
 
 // Gateway is a configured refract: upstream connections, the descriptor
@@ -50,7 +51,11 @@ type Gateway struct {
 
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
-	prod    productState     // products' tables and listeners (products.go)
+	// unaryOpts are the call options of every unary call, built once: the
+	// codec and limits.max_response_bytes (per call, so reflection on the
+	// same connection keeps grpc-go's own bound).
+	unaryOpts []grpc.CallOption
+	prod      productState // products' tables and listeners (products.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -82,6 +87,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
+	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.responseBytes())}
 	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)))
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()

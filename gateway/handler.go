@@ -13,7 +13,6 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -64,8 +63,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	resp := b.NewCallResponse(g.codec)
 	var header, trailer metadata.MD
 	var pr peer.Peer
-	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, grpc.ForceCodecV2(g.codec),
-		grpc.MaxCallRecvMsgSize(g.cfg.Limits.responseBytes())) // per call: reflection on the same conn keeps grpc-go's own bound
+	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, g.unaryOpts...)
 	if info != nil && pr.Addr != nil {
 		info.Endpoint = pr.Addr.String()
 	}

@@ -108,8 +108,10 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 		}
 	}
 	if clientIP != "" {
-		md["x-forwarded-for"] = []string{clientIP}
-		md["x-real-ip"] = []string{clientIP}
+		// One allocation for both; each key gets a full slice, so an append
+		// to one never writes into the other.
+		both := []string{clientIP, clientIP}
+		md["x-forwarded-for"], md["x-real-ip"] = both[0:1:1], both[1:2:2]
 	}
 	if r.Host != "" {
 		md["x-forwarded-host"] = []string{r.Host}
