@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -281,6 +282,8 @@ func TestHostileHeadersNeverReachUpstream(t *testing.T) {
 func TestConcurrentRequestsPerClient(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
 	hold := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-hold")) > 0 {
 			entered <- struct{}{}
@@ -291,6 +294,7 @@ func TestConcurrentRequestsPerClient(t *testing.T) {
 	lib := startLibrary(t, grpc.UnaryInterceptor(hold))
 	echo := startEcho(t, "127.0.0.1:0")
 	h := startGateway(t, hostileConfig(lib.Addr, echo.Addr, "  max_concurrent_per_client: 1"))
+	t.Cleanup(free) // after the servers' cleanups were registered, so it runs before them: a failed test never leaves the backend blocked
 	first := make(chan int, 1)
 	go func() {
 		status, _, _ := sendRawNoT(h.base, rawRequest("GET", "/v1/shelves/1", "", "Grpc-Metadata-X-Hold: 1"))
@@ -305,7 +309,7 @@ func TestConcurrentRequestsPerClient(t *testing.T) {
 	if code != 8 || !strings.Contains(msg, "too many concurrent requests from 127.0.0.1: the limit is 1 (limits.max_concurrent_per_client)") {
 		t.Fatalf("code %d message %q", code, msg)
 	}
-	close(release)
+	free()
 	if s := <-first; s != 200 {
 		t.Fatalf("held request: status %d", s)
 	}
