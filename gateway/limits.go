@@ -183,8 +183,10 @@ func (g *Gateway) applyLimits(s *http.Server) {
 	s.MaxHeaderBytes = 2 * (l.headerBytes() + l.urlBytes())
 	s.HTTP2 = &http.HTTP2Config{
 		MaxConcurrentStreams: l.http2Streams(),
-		// Also bounds HPACK-decoded header lists (CVE-2023-45288 style
-		// CONTINUATION floods are cut by the same limit).
+		// The HPACK table a client may make the server keep per
+		// connection: the protocol's default 4 KiB, not Go's 4 KiB-or-more
+		// default growth. Header lists themselves are bounded by
+		// MaxHeaderBytes (which also cuts CONTINUATION floods).
 		MaxDecoderHeaderTableSize: 4 << 10,
 	}
 }
