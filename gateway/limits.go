@@ -184,8 +184,8 @@ func (g *Gateway) applyLimits(s *http.Server) {
 	s.HTTP2 = &http.HTTP2Config{
 		MaxConcurrentStreams: l.http2Streams(),
 		// The HPACK table a client may make the server keep per
-		// connection: the protocol's default 4 KiB, not Go's 4 KiB-or-more
-		// default growth. Header lists themselves are bounded by
+		// connection: the protocol's 4 KiB, set here so a change of Go's
+		// default cannot raise it. Header lists themselves are bounded by
 		// MaxHeaderBytes (which also cuts CONTINUATION floods).
 		MaxDecoderHeaderTableSize: 4 << 10,
 	}
