@@ -48,6 +48,9 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.EscapedPath(), strings.Join(allowed, ", ")), nil)
 		return
 	}
+	if rejectEscapes(w, r, m.Template) {
+		return
+	}
 	rt := m.Value
 	if info != nil {
 		info.Route, info.Method, info.Upstream = rt.name, rt.method, rt.up.name

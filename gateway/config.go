@@ -47,6 +47,8 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// PolicyKeys configure the policy chain (policy_config.go).
 	PolicyKeys `yaml:",inline"`
+	// LimitKeys bound requests, connections and responses (limits.go).
+	LimitKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -319,6 +321,7 @@ func (c *Config) Validate() error {
 		u.validate(key, c, bad)
 	}
 	errs = append(errs, c.validatePolicies()...)
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 )
 
 // Gateway is a configured refract: upstream connections, the descriptor
@@ -50,8 +51,12 @@ type Gateway struct {
 
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
-	prod    productState     // products' tables and listeners (products.go)
-	metrics *Metrics         // this gateway's registry and series (metrics.go)
+	// unaryOpts are the call options of every unary call, built once: the
+	// codec and limits.max_response_bytes (per call, so reflection on the
+	// same connection keeps grpc-go's own bound).
+	unaryOpts []grpc.CallOption
+	prod      productState // products' tables and listeners (products.go)
+	metrics   *Metrics     // this gateway's registry and series (metrics.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -88,7 +93,8 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 		cache.Close()
 		return nil, err
 	}
-	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch), g.metrics.observe)
+	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.responseBytes())}
+	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {
@@ -239,14 +245,13 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c, for gRPC-style clients and load balancers
-	return &http.Server{
-		Handler:           h,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          newStdLogger(g.log),
+	s := &http.Server{
+		Handler:   h,
+		Protocols: &protocols,
+		ErrorLog:  newStdLogger(g.log),
 	}
+	g.applyLimits(s) // timeouts, header bytes, HTTP/2 streams (limits.go)
+	return s
 }
 
 // Close stops background work and closes upstream connections. In-flight

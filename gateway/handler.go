@@ -13,7 +13,6 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -25,6 +24,9 @@ import (
 // encode. vars are the route's path variables.
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
+	if notAcceptable(w, r, b) {
+		return
+	}
 	// Edge validation reads a message: validated routes decode into one
 	// instead of wire bytes.
 	req, ok := g.decodeCall(w, r, b, vars, rt.validator == nil)
@@ -61,7 +63,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	resp := b.NewCallResponse(g.codec)
 	var header, trailer metadata.MD
 	var pr peer.Peer
-	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, grpc.ForceCodecV2(g.codec))
+	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, g.unaryOpts...)
 	if info != nil && pr.Addr != nil {
 		info.Endpoint = pr.Addr.String()
 	}
@@ -142,7 +144,7 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, res
 // gateway's own failures (no endpoint, deadline) name the upstream so the
 // caller can tell them from the backend's errors.
 func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *route, err error, timeout time.Duration) {
-	if g.callFailed(w, rt, err) {
+	if g.callFailed(w, rt, err) || g.responseTooLarge(w, rt, err) {
 		return
 	}
 	st := status.Convert(err)

@@ -56,6 +56,7 @@ func errShuttingDown() error {
 // written in the framing the client's Accept header picks.
 func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
+	clearDeadlines(w) // a stream outlives the server's read and write timeouts (limits.go)
 	ws := isWebSocketUpgrade(r)
 	if ws && !b.ClientStreaming {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(

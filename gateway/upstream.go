@@ -54,7 +54,7 @@ type discState struct {
 	since     time.Time            // when err started, or when the set last arrived
 }
 
-func newUpstream(cfg Upstream, src discovery.Source) (*upstream, error) {
+func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig) (*upstream, error) {
 	headers, err := transcode.NewHeaderRules(cfg.ForwardHeaders)
 	if err != nil {
 		return nil, err
@@ -107,6 +107,7 @@ func newUpstream(cfg Upstream, src discovery.Source) (*upstream, error) {
 			UseProtoNames:   cfg.JSON.UseProtoNames,
 			OmitUnpopulated: !*cfg.JSON.EmitUnpopulated,
 			Strict:          cfg.Strict,
+			MaxDepth:        lim.jsonDepth(),
 		},
 	}
 	for _, r := range cfg.Rules {

@@ -31,6 +31,15 @@
 // Match reports Found, MethodNotAllowed (the path matches routes of other
 // methods only; Allowed lists them for the Allow header) or NotFound.
 //
+// # Path safety
+//
+// CheckPath refuses, before any policy runs, the spellings different
+// parsers read differently: dot segments (also escaped), control bytes,
+// backslashes, malformed escapes and bytes that are not UTF-8. After a
+// match, Template.CheckEscapes refuses an encoded '/', '\' or ';' that a
+// "*" captured: only "**" keeps it as data. Both return a *PathError
+// (INVALID_ARGUMENT) naming the segment.
+//
 // # Design
 //
 // All methods share one segment trie: an edge is a literal segment or "*",

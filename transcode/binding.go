@@ -39,6 +39,10 @@ type Options struct {
 	// instead of direct JSON↔wire transcoding (for comparison and as an
 	// escape hatch).
 	DisableFastPath bool
+	// MaxDepth bounds how deeply a request body's messages may nest (JSON
+	// objects for messages, and Struct/Value/ListValue levels); deeper
+	// bodies are INVALID_ARGUMENT. 0 means DefaultMaxDepth.
+	MaxDepth int
 }
 
 const (
@@ -77,6 +81,7 @@ type Binding struct {
 	fastBody *fieldPlan // the body field's plan when the body is not "*"
 
 	strict    bool
+	maxDepth  int // Options.MaxDepth, defaulted
 	unmarshal protojson.UnmarshalOptions
 	marshal   protojson.MarshalOptions
 	resolver  Resolver
@@ -153,8 +158,9 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		HTTPMethod: verb,
 		Template:   tmpl,
 		strict:     opts.Strict,
+		maxDepth:   effectiveDepth(opts.MaxDepth),
 		resolver:   opts.Resolver,
-		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict},
+		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict, RecursionLimit: effectiveDepth(opts.MaxDepth)},
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   opts.UseProtoNames,
 			EmitUnpopulated: !opts.OmitUnpopulated,

@@ -128,7 +128,7 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 			return nil, &MediaTypeError{ContentType: in.ContentType}
 		}
 		body := bytes.TrimSpace(in.Body)
-		d := jsonToWire{discard: !b.strict}
+		d := jsonToWire{discard: !b.strict, limit: b.maxDepth}
 		var err error
 		switch {
 		case b.fastBody == nil && len(body) > 0:
@@ -145,7 +145,7 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 			}
 		}
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "request body: %s", err)
+			return nil, status.Errorf(codes.InvalidArgument, "request body: %s", depthMessage(err.Error(), b.maxDepth))
 		}
 	}
 	for i, fields := range b.pathFields {

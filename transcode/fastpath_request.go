@@ -27,6 +27,7 @@ const recursionLimit = 10000
 type jsonToWire struct {
 	s       scanner
 	discard bool // unknown fields and enum names are skipped, not errors
+	limit   int  // the nesting bound (Options.MaxDepth); 0: recursionLimit
 	depth   int  // nesting budget left
 }
 
@@ -35,6 +36,9 @@ type jsonToWire struct {
 func (d *jsonToWire) body(buf []byte, mp *msgPlan, doc []byte) ([]byte, error) {
 	d.s.in, d.s.pos = doc, 0
 	d.depth = recursionLimit
+	if d.limit > 0 {
+		d.depth = d.limit
+	}
 	buf, err := d.message(buf, mp, "")
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func FuzzDecodeBody(f *testing.F) {
 		trimmed := strings.TrimSpace(body)
 		var werr error
 		if trimmed != "" {
-			werr = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal([]byte(trimmed), want)
+			werr = protojson.UnmarshalOptions{DiscardUnknown: true, RecursionLimit: DefaultMaxDepth}.Unmarshal([]byte(trimmed), want)
 		}
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("decoder err=%v, protojson err=%v for %q", err, werr, body)
@@ -65,6 +65,9 @@ func FuzzHeaderMetadata(f *testing.F) {
 		{"Connection", "Authorization"}, {"X-Forwarded-For", "1.2.3.4"}, {"Grpc-Metadata-", "x"},
 		{"Grpc-Metadata-:authority", "evil"}, {"Authorization", "Bearer \x00"}, {"Grpc-Metadata-Content-Type", "x"},
 		{"grpc-metadata-te", "trailers"}, {"Grpc-Metadata-Ü", "x"},
+		{"X-Real-Ip", "6.6.6.6"}, {"Grpc-Metadata-X-Real-Ip", "6.6.6.6"}, {"Grpc-Metadata-X-Forwarded-Host", "evil"},
+		{"Grpc-Metadata-Cookie", "s=1"}, {"Cookie", "s=1"}, {"Authorization", "caf\xc3\xa9"}, {"Authorization", "a\x7f"},
+		{"Grpc-Metadata-Forwarded", "for=1.2.3.4"}, {"Connection", "Grpc-Metadata-A"}, {"X_Forwarded_For", "1.2.3.4"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -84,13 +87,20 @@ func FuzzHeaderMetadata(f *testing.F) {
 				t.Fatalf("key %q forwarded", k)
 			}
 			for _, v := range vs {
-				if !strings.HasSuffix(k, "-bin") && strings.ContainsAny(v, "\r\n\x00") {
+				if !strings.HasSuffix(k, "-bin") && checkMetadataValue(v) != nil {
 					t.Fatalf("value %q forwarded for %q", v, k)
 				}
 			}
 		}
-		if got := md.Get("x-forwarded-for"); len(got) != 1 || got[0] != "10.0.0.1" {
-			t.Fatalf("x-forwarded-for = %v", got)
+		for _, k := range []string{"x-forwarded-for", "x-real-ip"} {
+			if got := md.Get(k); len(got) != 1 || got[0] != "10.0.0.1" {
+				t.Fatalf("%s = %v", k, got)
+			}
+		}
+		for k := range md {
+			if gatewayOwnedKey(k) && k != "x-forwarded-for" && k != "x-real-ip" && k != "x-forwarded-host" && k != "x-forwarded-proto" || k == "cookie" {
+				t.Fatalf("client-sent %q forwarded", k)
+			}
 		}
 	})
 }

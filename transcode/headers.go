@@ -37,8 +37,9 @@ type HeaderRules struct {
 // regard to case) plus every Grpc-Metadata-* header with its prefix removed.
 // Nil allow means DefaultAllowedHeaders(); an empty, non-nil slice forwards only
 // Grpc-Metadata-* headers. Headers that must never be forwarded (hop-by-hop,
-// Content-Length, Grpc-*, Cookie and the X-Forwarded-* set, which the gateway
-// writes itself) are refused with an error.
+// Content-Length, Grpc-*, and X-Forwarded-*, X-Real-IP and Forwarded, which
+// the gateway writes itself) are refused with an error. Cookie is forwarded
+// only when named here (never as Grpc-Metadata-Cookie).
 func NewHeaderRules(allow []string) (*HeaderRules, error) {
 	if allow == nil {
 		allow = DefaultAllowedHeaders()
@@ -49,7 +50,7 @@ func NewHeaderRules(allow []string) (*HeaderRules, error) {
 		if !validMetadataKey(key) {
 			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: not a valid metadata key", name)
 		}
-		if reservedMetadataKey(key) || key == "cookie" || strings.HasPrefix(key, "x-forwarded-") {
+		if reservedMetadataKey(key) || gatewayOwnedKey(key) {
 			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: it is reserved or set by the gateway", name)
 		}
 		h.allowed[textproto.CanonicalMIMEHeaderKey(name)] = key
@@ -68,10 +69,13 @@ func (h *HeaderRules) Allowed() []string {
 
 // Metadata returns the outgoing metadata for an HTTP request: the allowed
 // headers, Grpc-Metadata-* headers without their prefix, and
-// x-forwarded-for/-host/-proto written by the gateway from the connection
-// (client-sent X-Forwarded-* headers are not trusted). Headers named in
-// Connection are dropped as hop-by-hop. Values of "-bin" keys must be base64;
-// an invalid one is an error naming the header.
+// x-forwarded-for/-host/-proto and x-real-ip written by the gateway from the
+// connection and clientIP (the client address the trusted-proxy policy
+// decided; client-sent X-Forwarded-*, X-Real-IP and Forwarded never pass).
+// Headers named in Connection are dropped as hop-by-hop. Values of "-bin"
+// keys must be base64; other values must be printable ASCII, which is all
+// gRPC metadata may carry (so no CR, LF or NUL reaches the upstream). An
+// invalid value is an error naming the header.
 func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, error) {
 	md := make(metadata.MD, len(h.allowed)+3)
 	connListed := connectionTokens(r.Header)
@@ -84,7 +88,7 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 			key = k
 		} else if len(name) > len(MetadataHeaderPrefix) && strings.EqualFold(name[:len(MetadataHeaderPrefix)], MetadataHeaderPrefix) {
 			key = strings.ToLower(name[len(MetadataHeaderPrefix):])
-			if !validMetadataKey(key) || reservedMetadataKey(key) {
+			if !validMetadataKey(key) || reservedMetadataKey(key) || gatewayOwnedKey(key) || key == "cookie" {
 				continue
 			}
 		} else {
@@ -97,14 +101,17 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 					return nil, fmt.Errorf("header %s: binary metadata must be base64: %v", name, err)
 				}
 				v = string(raw)
-			} else if strings.ContainsAny(v, "\r\n\x00") {
-				return nil, fmt.Errorf("header %s: value contains a control character", name)
+			} else if err := checkMetadataValue(v); err != nil {
+				return nil, fmt.Errorf("header %s: %v", name, err)
 			}
 			md[key] = append(md[key], v)
 		}
 	}
 	if clientIP != "" {
-		md["x-forwarded-for"] = []string{clientIP}
+		// One allocation for both; each key gets a full slice, so an append
+		// to one never writes into the other.
+		both := []string{clientIP, clientIP}
+		md["x-forwarded-for"], md["x-real-ip"] = both[0:1:1], both[1:2:2]
 	}
 	if r.Host != "" {
 		md["x-forwarded-host"] = []string{r.Host}

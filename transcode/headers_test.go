@@ -39,6 +39,7 @@ func TestHeaderRulesMetadata(t *testing.T) {
 		"x-forwarded-for":   {"10.1.2.3"},
 		"x-forwarded-host":  {"api.example"},
 		"x-forwarded-proto": {"http"},
+		"x-real-ip":         {"10.1.2.3"},
 	}
 	if !reflect.DeepEqual(md, want) {
 		t.Fatalf("got  %v\nwant %v", md, want)
@@ -64,7 +65,7 @@ func TestHeaderRulesConnectionListed(t *testing.T) {
 }
 
 func TestHeaderRulesRejects(t *testing.T) {
-	for _, name := range []string{"Content-Length", "Te", "Grpc-Timeout", "Cookie", "X-Forwarded-For", "Bad Header", "Connection"} {
+	for _, name := range []string{"Content-Length", "Te", "Grpc-Timeout", "X-Real-Ip", "Forwarded", "X-Forwarded-For", "Bad Header", "Connection"} {
 		if _, err := NewHeaderRules([]string{name}); err == nil {
 			t.Errorf("NewHeaderRules(%q) accepted", name)
 		}

@@ -113,16 +113,23 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 		// An empty body is an empty message (or an unset body field), as in grpc-gateway.
 		return nil
 	}
+	shift := 0
 	if field != nil {
-		// A scalar, repeated or map body field: let protojson parse it as the
-		// value of that field inside its parent message.
+		// A scalar, repeated or map body field: protojson parses it as the
+		// value of that field inside its parent message. The body must be
+		// exactly one JSON value first, or a body such as `1,"title":"x"`
+		// would set other fields of the message through the wrapper.
+		if err := singleValue(body, b.maxDepth); err != nil {
+			return status.Errorf(codes.InvalidArgument, "request body (the value of field %s): %s", field.Name(), depthMessage(err.Error(), b.maxDepth))
+		}
 		wrapped := make([]byte, 0, len(body)+len(field.JSONName())+8)
 		wrapped = appendJSONString(append(wrapped, '{'), field.JSONName())
+		shift = len(wrapped) + 1
 		wrapped = append(append(append(wrapped, ':'), body...), '}')
 		body = wrapped
 	}
-	if err := b.unmarshal.Unmarshal(body, target.Interface()); err != nil {
-		return status.Errorf(codes.InvalidArgument, "request body: %s", cleanProtoError(err))
+	if err := b.unmarshalGuarded(body, target.Interface()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "request body: %s", depthMessage(shiftColumns(cleanProtoError(err), shift), b.maxDepth))
 	}
 	if b.updateMask != nil && !msg.Has(b.updateMask) {
 		b.fillUpdateMask(msg, in.Body)
@@ -291,8 +298,8 @@ func (s messageSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v pro
 // partial-update convention of grpc-gateway and Google's API design guide).
 func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) {
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return // not an object (e.g. null): nothing to derive; the body decoded already
+	if err := json.Unmarshal(body, &obj); err != nil || b.body[0].Message() == nil {
+		return // not an object (e.g. null), or a scalar body field: nothing to derive
 	}
 	var paths []string
 	collectPaths(b.body[0].Message(), obj, "", &paths)

@@ -1,0 +1,284 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// serveGatewayLog is serveGateway with the gateway's log (access log
+// included) written to the returned buffer.
+func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *lockedBuffer) {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(yamlCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &lockedBuffer{}
+	gw, err := New(cfg, zerolog.New(buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(ctx, pub, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		gw.Close()
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := gw.WaitReady(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{gw: gw, base: "http://" + pub.Addr().String()}, buf
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSecretsNeverLogged sends credentials every way a client may (an
+// Authorization header, an API key header and query parameter, a cookie)
+// on accepted and refused requests, and checks the log never holds them.
+func TestSecretsNeverLogged(t *testing.T) {
+	lib := startLibrary(t)
+	h, log := serveGatewayLog(t, libraryConfig(lib.Addr, "")+`
+api_keys: {query: api_key}
+consumers:
+  - name: app
+    keys: [{value: s3cret-api-key}]
+policies:
+  auth: [api_key]
+`)
+	for _, req := range []string{
+		rawRequest("GET", "/v1/shelves/1", "", "X-Api-Key: s3cret-api-key", "Authorization: Bearer s3cret-bearer", "Cookie: sid=s3cret-cookie"),
+		rawRequest("GET", "/v1/shelves/1?api_key=s3cret-api-key", ""),
+		rawRequest("GET", "/v1/shelves/1", "", "X-Api-Key: s3cret-wrong-key"),
+		rawRequest("GET", "/v1/shelves/%2e%2e?api_key=s3cret-api-key", "", "Authorization: Bearer s3cret-bearer"),
+		rawRequest("GET", "/v1/shelves/1", "", "X-Api-Key: s3cret-api-key", "Authorization: Bearer s3cret-caf\xc3\xa9"),
+	} {
+		status, _, body := sendRaw(t, h.base, req)
+		if bytes.Contains(body, []byte("s3cret")) {
+			t.Errorf("status %d: a secret is in the answer: %s", status, body)
+		}
+	}
+	out := log.String()
+	if !strings.Contains(out, `"component":"access"`) {
+		t.Fatalf("no access log written: %s", out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Fatalf("a secret reached the log:\n%s", out)
+	}
+}
+
+// TestResponseOverLimit makes the echo backend answer more than
+// limits.max_response_bytes: 502 naming the upstream and the limit, not
+// the 429 grpc-go's RESOURCE_EXHAUSTED would map to.
+func TestResponseOverLimit(t *testing.T) {
+	lib := startLibrary(t)
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, hostileConfig(lib.Addr, echo.Addr, "  max_response_bytes: 1024"))
+	msg := strings.Repeat("m", 400)
+	status, _, body := sendRaw(t, h.base, rawRequest("POST", "/echo.v1.EchoService/Echo", `{"message":"`+msg+`","repeat":4}`, jsonCT))
+	if status != 502 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	code, m := statusBody(t, body)
+	if code != 13 || !strings.Contains(m, `upstream "echo" answered with a message over the limit of 1024 bytes (limits.max_response_bytes)`) {
+		t.Fatalf("code %d message %q", code, m)
+	}
+	// Under the limit the same call goes through.
+	if status, _, body := sendRaw(t, h.base, rawRequest("POST", "/echo.v1.EchoService/Echo", `{"message":"`+msg+`"}`, jsonCT)); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+}
+
+// TestSlowlorisClosed sends half a request header and never finishes it:
+// the server closes the connection after read_header_timeout instead of
+// holding it open.
+func TestSlowlorisClosed(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, "")+"limits: {read_header_timeout: 300ms}\n")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /v1/shelves HTTP/1.1\r\nHost: gw.test\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	// A safety net only: the server must close long before.
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server kept a connection with unfinished headers open")
+	}
+}
+
+// TestStreamOutlivesServerTimeouts runs streams longer than the server's
+// read and write timeouts: streams clear those deadlines and are bounded by
+// their own limits (streams: idle_timeout, max_duration), so a slow upload
+// is read to its end and a slow server stream delivers every message.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, fmt.Sprintf(`
+limits: {write_timeout: 300ms, read_timeout: 300ms}
+upstreams:
+  - name: echo
+    static: [%q]
+    timeout: 100ms
+`, echo.Addr))
+	t.Run("client stream", func(t *testing.T) {
+		// 5 messages 150 ms apart: the body takes at least 600 ms to arrive.
+		pr, pw := io.Pipe()
+		go func() {
+			for i := range 5 {
+				if i > 0 {
+					time.Sleep(150 * time.Millisecond)
+				}
+				if _, err := fmt.Fprintf(pw, "{\"message\":\"m%d\"}\n", i); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		resp := h.open(t, "POST", "/echo.v1.EchoService/Collect", pr, "Content-Type", "application/x-ndjson")
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if got := field(t, body, "message"); got != "m0 m1 m2 m3 m4" {
+			t.Fatalf("message %v", got)
+		}
+	})
+	t.Run("server stream", func(t *testing.T) {
+		// 6 messages 150 ms apart: the stream takes at least 750 ms.
+		resp := h.open(t, "POST", "/echo.v1.EchoService/Expand", strings.NewReader(`{"text":"hi","count":6,"intervalMs":150}`), "Accept", "application/x-ndjson")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		lines := 0
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"error"`) {
+				t.Fatalf("stream failed: %s", sc.Text())
+			}
+			lines++
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatalf("after %d lines: %v", lines, err)
+		}
+		if lines != 6 {
+			t.Fatalf("%d lines, want 6", lines)
+		}
+	})
+}
+
+func TestLimitsConfigErrors(t *testing.T) {
+	cases := map[string]string{
+		"limits: {max_url_bytes: -1}":                "config: limits.max_url_bytes: must be positive (or left out for the default), not -1",
+		"limits: {max_url_bytes: 10}":                "config: limits.max_url_bytes: 10 is too small for real URLs; at least 256",
+		"limits: {max_header_bytes: 100}":            "config: limits.max_header_bytes: 100 is too small for real requests; at least 1024",
+		"limits: {headers_with_underscores: maybe}":  `config: limits.headers_with_underscores: "maybe" is not drop, reject or allow`,
+		"limits: {write_timeout: 5s}":                "config: limits.write_timeout: 5s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
+		"limits: {read_timeout: 30s}":                "config: limits.read_timeout: 30s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
+		"limits: {max_concurrent_per_client: -3}":    "config: limits.max_concurrent_per_client: must be positive (or left out for the default), not -3",
+		"limits: {http2_max_concurrent_streams: -1}": "config: limits.http2_max_concurrent_streams: must be positive (or left out for the default), not -1",
+	}
+	for global, want := range cases {
+		_, err := ParseConfig([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
+		}
+	}
+	cfg, err := ParseConfig([]byte(libraryConfig("127.0.0.1:1", "    timeout: 90s\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.exchangeTimeout(0); got != 100*time.Second {
+		t.Fatalf("derived write timeout %s, want 100s (longest upstream timeout + 10s)", got)
+	}
+}
+
+// TestUnderscoreHeadersDroppedByDefault: without configuration, a header
+// spelled with '_' is dropped before any policy can read it, so an API key
+// sent as X_Api_Key authenticates nobody.
+func TestUnderscoreHeadersDroppedByDefault(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, "")+`
+consumers:
+  - name: app
+    keys: [{value: k1}]
+api_keys: {header: X_Api_Key}
+policies:
+  auth: [api_key]
+`)
+	status, _, body := sendRaw(t, h.base, rawRequest("GET", "/v1/shelves/1", "", "X_Api_Key: k1"))
+	if status != 401 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+}
+
+// TestServerLimits checks what each public server is built with: the
+// configured values, and the defaults when nothing is set.
+func TestServerLimits(t *testing.T) {
+	for _, tc := range []struct {
+		limits                    string
+		readHeader, read, write   time.Duration
+		idle                      time.Duration
+		maxHeaderBytes, h2Streams int
+	}{
+		{"", 10 * time.Second, 60 * time.Second, 60 * time.Second, 120 * time.Second, 2 * (32<<10 + 8<<10), 100},
+		{"limits: {read_header_timeout: 2s, read_timeout: 40s, write_timeout: 45s, idle_timeout: 7s, max_header_bytes: 2048, max_url_bytes: 512, http2_max_concurrent_streams: 16}\n",
+			2 * time.Second, 40 * time.Second, 45 * time.Second, 7 * time.Second, 2 * (2048 + 512), 16},
+	} {
+		cfg, err := ParseConfig([]byte(tc.limits + libraryConfig("127.0.0.1:1", "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw, err := New(cfg, discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := gw.newServer(gw)
+		gw.Close()
+		if s.ReadHeaderTimeout != tc.readHeader || s.ReadTimeout != tc.read || s.WriteTimeout != tc.write || s.IdleTimeout != tc.idle {
+			t.Errorf("%q: timeouts %s %s %s %s", tc.limits, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
+		}
+		if s.MaxHeaderBytes != tc.maxHeaderBytes || s.HTTP2 == nil || s.HTTP2.MaxConcurrentStreams != tc.h2Streams {
+			t.Errorf("%q: MaxHeaderBytes %d, HTTP2 %+v", tc.limits, s.MaxHeaderBytes, s.HTTP2)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package transcode
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Hostile bodies. The decoders already refuse what protojson refuses
+// (duplicate keys, trailing data, bad UTF-8, numbers out of range); this
+// file holds what the gateway adds on top: a nesting bound far below
+// protojson's 10,000, a check that a body bound to one field is one JSON
+// value, and a last line of defence against a panic inside protobuf-go.
+
+// DefaultMaxDepth is the nesting bound of request bodies when
+// Options.MaxDepth is 0: deep enough for any real API, shallow enough
+// that a hostile body cannot make decoding expensive.
+const DefaultMaxDepth = 64
+
+func effectiveDepth(n int) int {
+	if n <= 0 {
+		return DefaultMaxDepth
+	}
+	return n
+}
+
+// depthMessage rewords protojson's (and the fast path's) recursion error
+// so that the caller learns the limit it ran into.
+func depthMessage(msg string, limit int) string {
+	const p = "exceeded max recursion depth"
+	if !strings.Contains(msg, p) {
+		return msg
+	}
+	return strings.Replace(msg, p, fmt.Sprintf("JSON nested deeper than the limit of %d levels", limit), 1)
+}
+
+// singleValue checks that body is exactly one JSON value, nested no deeper
+// than limit, with nothing but whitespace after it.
+func singleValue(body []byte, limit int) error {
+	s := scanner{in: body}
+	if err := s.skipValue(limit); err != nil {
+		return err
+	}
+	if s.skipWS(); s.pos < len(s.in) {
+		return s.syntaxErr(s.pos, "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// shiftColumns moves a "(line 1:C)" position left by n columns: errors on
+// a body wrapped as {"field": body} then point into the body as sent.
+func shiftColumns(msg string, n int) string {
+	if n == 0 {
+		return msg
+	}
+	const p = "(line 1:"
+	i := strings.Index(msg, p)
+	if i < 0 {
+		return msg
+	}
+	rest := msg[i+len(p):]
+	j := strings.IndexByte(rest, ')')
+	if j < 0 {
+		return msg
+	}
+	c, err := strconv.Atoi(rest[:j])
+	if err != nil || c-n < 1 {
+		return msg
+	}
+	return msg[:i] + p + strconv.Itoa(c-n) + rest[j:]
+}
+
+// unmarshalGuarded is protojson.Unmarshal into a dynamic message, turning
+// a panic inside protobuf-go (dynamicpb has had them on malformed map
+// entries) into an error about the body: a client must get a 400 for a bad
+// body, never a 500.
+func (b *Binding) unmarshalGuarded(body []byte, m proto.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the body could not be decoded into %s: %v", m.ProtoReflect().Descriptor().FullName(), p)
+		}
+	}()
+	return b.unmarshal.Unmarshal(body, m)
+}
+
+// gatewayOwnedKey reports metadata the gateway writes itself from the
+// connection: a client's copy would let it pose as another address, host
+// or scheme to the backend.
+func gatewayOwnedKey(k string) bool {
+	return strings.HasPrefix(k, "x-forwarded-") || k == "x-real-ip" || k == "forwarded"
+}
+
+// checkMetadataValue accepts what gRPC allows in a text metadata value:
+// printable ASCII (0x20-0x7E). grpc-go refuses anything else when the call
+// starts, which would surface as a 500; a 400 naming the byte tells the
+// caller what to fix.
+func checkMetadataValue(v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e {
+			return fmt.Errorf("value has byte 0x%02X at offset %d; gRPC metadata carries printable ASCII only (send binary data base64-encoded in a Grpc-Metadata-*-Bin header)", c, i)
+		}
+	}
+	return nil
+}
+
+// RawResponse reports whether the method answers a google.api.HttpBody
+// (the whole response or its response_body field), whose bytes carry their
+// own content type rather than JSON.
+func (b *Binding) RawResponse() bool {
+	md := b.Method.Output()
+	if len(b.response) > 0 {
+		f := b.response[len(b.response)-1]
+		if f.IsList() || f.IsMap() {
+			return false
+		}
+		md = f.Message()
+	}
+	return isHTTPBody(md)
+}
