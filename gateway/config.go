@@ -47,6 +47,8 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// PolicyKeys configure the policy chain (policy_config.go).
 	PolicyKeys `yaml:",inline"`
+	// LifecycleKeys configure reloads and draining (lifecycle_config.go).
+	LifecycleKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -240,6 +242,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Upstreams {
 		c.Upstreams[i].applyDefaults()
 	}
+	c.applyLifecycleDefaults()
 }
 
 func (u *Upstream) applyDefaults() {
