@@ -248,7 +248,9 @@ func newConsulKVConfig(location string) (*consulKVConfig, error) {
 		return nil, fmt.Errorf("config: consul: %w", err)
 	}
 	return &consulKVConfig{location: location, key: key, tr: tr,
-		opts: discovery.ConsulOptions{Client: client, Datacenter: q.Get("dc"), WaitTime: time.Minute}}, nil
+		// Retries are capped at 5s, not discovery's 15s: every instance
+		// should take a config pushed after an outage within seconds.
+		opts: discovery.ConsulOptions{Client: client, Datacenter: q.Get("dc"), WaitTime: time.Minute, RetryMax: 5 * time.Second}}, nil
 }
 
 func (c *consulKVConfig) String() string { return c.location }
