@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -383,5 +384,54 @@ func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TLS switched on by a reload, on the listener already open: the port is
+// kept, new connections speak TLS (HTTP/2 by ALPN), and a new certificate
+// is read on each reload.
+func TestReloadSwitchesTLSOnTheSameListener(t *testing.T) {
+	pki := newTestPKI(t)
+	lib := startLibrary(t)
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", freeAddr(t), freeAddr(t))
+	src := &memConfig{}
+	src.set(head + libraryConfig(lib.Addr, ""))
+	s, _ := runServer(t, src)
+	addr := s.Addr("public")
+	eventually(t, 10*time.Second, "routes", func() bool { c, _, _ := fetch("GET", "http://"+addr+"/v1/shelves/1", ""); return c == 200 })
+
+	src.set(head + fmt.Sprintf("tls: {cert: %s, key: %s}\n", pki.serverCert, pki.serverKey) + libraryConfig(lib.Addr, ""))
+	if err := s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr("public") != addr {
+		t.Fatalf("listener moved from %s to %s", addr, s.Addr("public"))
+	}
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pki.pool, ServerName: "library.internal"},
+		ForceAttemptHTTP2: true,
+	}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://" + addr + "/v1/shelves/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("TLS after reload: status %d over %s", resp.StatusCode, resp.Proto)
+	}
+
+	// A certificate that cannot be read refuses the reload; TLS stays.
+	src.set(head + "tls: {cert: /nonexistent.pem, key: /nonexistent-key.pem}\n" + libraryConfig(lib.Addr, ""))
+	if err := s.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), "config: tls: open /nonexistent.pem") {
+		t.Fatalf("Reload with a missing certificate: %v", err)
+	}
+	client.CloseIdleConnections()
+	if resp, err = client.Get("https://" + addr + "/v1/shelves/1"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("TLS after a refused reload: %d", resp.StatusCode)
 	}
 }
