@@ -71,7 +71,18 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 		return errStopping
 	}
 	version := data.Version()
-	if !force && (version == s.tried || version == s.cur.Load().data.Version()) {
+	if !force && version == s.cur.Load().data.Version() {
+		// Back to the bytes running (or the same bytes written again): a
+		// later retry of a refused config is tried anew.
+		s.tried = version
+		if data.ModifyIndex != 0 {
+			s.stMu.Lock()
+			s.status.ModifyIndex = data.ModifyIndex
+			s.stMu.Unlock()
+		}
+		return nil
+	}
+	if !force && version == s.tried {
 		return nil
 	}
 	s.tried = version
