@@ -152,7 +152,9 @@ func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 
 // Run serves the public and admin listeners until ctx is done, then shuts
 // down gracefully: listeners close, /readyz turns 503, and in-flight
-// requests get up to ShutdownTimeout to finish.
+// requests get up to ShutdownTimeout to finish. It serves this config
+// only, with no reload and no drain period; the refract command runs a
+// Server, which has both.
 func (g *Gateway) Run(ctx context.Context) error {
 	pub, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {
