@@ -180,6 +180,7 @@ func (s *Server) EndDrain() { s.endDrainOnce.Do(func() { close(s.endDrain) }) }
 
 // Close closes the current Gateway; call it after Run has returned.
 func (s *Server) Close() error {
+	s.stopReloads()
 	s.bg.Wait()
 	return s.cur.Load().gw.Close()
 }

@@ -291,6 +291,33 @@ func TestReloadMovesListenersWithoutDroppingRequests(t *testing.T) {
 	if r := <-held; r.code != 200 || !strings.Contains(r.body, `"name":"shelves/1"`) {
 		t.Fatalf("request in flight across the reload: %d %s", r.code, r.body)
 	}
+
+	// A product's own listener is opened by a reload, then moved.
+	echo := startEcho(t, "127.0.0.1:0")
+	product1, product2 := freeAddr(t), freeAddr(t)
+	withProduct := func(listen string) string {
+		return fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nproducts: [{name: internal, listen: %q, upstreams: [echo]}]\n", listen2, admin2, listen) +
+			libraryConfig(lib.Addr, fmt.Sprintf("  - name: echo\n    static: [%q]\n", echo.Addr))
+	}
+	for _, addr := range []string{product1, product2} {
+		src.set(withProduct(addr))
+		if err := s.Reload(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Gateway().ProductAddr("internal"); got != addr {
+			t.Fatalf("product listener at %q, want %s", got, addr)
+		}
+		if c, _, body := fetch("POST", "http://"+addr+"/echo.v1.EchoService/Echo", `{"message":"p"}`, "Content-Type", "application/json"); c != 200 {
+			t.Fatalf("product listener %s: %d %s", addr, c, body)
+		}
+	}
+	eventually(t, 10*time.Second, "the old product listener closed", func() bool {
+		c, err := net.Dial("tcp", product1)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 }
 
 // A reload whose required upstream never gets descriptors is refused
