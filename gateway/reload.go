@@ -178,7 +178,8 @@ func (s *Server) serveReloadStatus(w http.ResponseWriter, _ *http.Request) {
 // applied; 200 with the new status, or a google.rpc.Status saying why it
 // was refused (FAILED_PRECONDITION, 400; UNAVAILABLE, 503, while stopping).
 func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
-	switch err := s.Reload(r.Context()); {
+	// A reload, once asked for, runs to its end even if the client leaves.
+	switch err := s.Reload(context.WithoutCancel(r.Context())); {
 	case errors.Is(err, errStopping):
 		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, err.Error(), nil)
 	case err != nil:
