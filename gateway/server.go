@@ -117,6 +117,21 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 // Gateway is the Gateway serving the current config. It changes on reload.
 func (s *Server) Gateway() *Gateway { return s.cur.Load().gw }
 
+// WaitReady blocks until Run has opened the listeners and the current
+// Gateway is ready (see Gateway.Ready), or ctx ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.Addr("public") == "" {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: listeners not open: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return s.Gateway().WaitReady(ctx)
+}
+
 // Addr is the address a listener serves on once Run has opened it:
 // "public", "admin" or "product NAME"; "" when there is no such listener.
 func (s *Server) Addr(key string) string {

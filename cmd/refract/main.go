@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		go func() {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if err := srv.Gateway().WaitReady(wctx); err != nil {
+			if err := srv.WaitReady(wctx); err != nil {
 				log.Error().Err(err).Msg("demo backends did not become ready")
 				return
 			}
@@ -169,6 +169,7 @@ func demoConfig() ([]byte, func(), error) {
 	}
 	yaml := fmt.Sprintf(`
 log: {format: console}
+drain_period: 0s  # nothing balances load onto a demo: Ctrl-C stops it at once
 upstreams:
   - name: library
     static: [%q]

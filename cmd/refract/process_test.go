@@ -245,11 +245,13 @@ func TestFleetSharesConfigInConsulKV(t *testing.T) {
 		}
 	}
 
+	start := time.Now()
 	index2 := put(v2)
 	each("switches to v2", func(p *process) bool {
 		st := configStatus(t, p)
 		return st.Version == version(v2) && st.ModifyIndex == index2 && st.ReloadsOK == 1 && echoOK(p)
 	})
+	t.Logf("both instances serve the new config %s after the put", time.Since(start).Round(time.Millisecond))
 
 	put(broken)
 	each("refuses the broken config", func(p *process) bool { return configStatus(t, p).ReloadsFailed == 1 })
