@@ -41,6 +41,9 @@ type Gateway struct {
 	built    map[string]*upstreamRoutes // guarded by buildMu
 	buildErr atomic.Pointer[buildError]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
+	// autoSynced: the auto-exposure catalog watch has answered once (a
+	// reload waits for it; reload.go).
+	autoSynced atomic.Bool
 
 	ctx      context.Context // ends with Close; parent of every background task
 	cancel   context.CancelFunc

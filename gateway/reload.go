@@ -104,6 +104,9 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, time.Duration(cfg.Reload.ReadyTimeout))
 	err = gw.WaitReady(wctx)
+	if err == nil {
+		waitAutoExposed(wctx, s.cur.Load().gw, gw)
+	}
 	wcancel()
 	if err != nil {
 		gw.Close()
@@ -186,5 +189,57 @@ func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest, codes.FailedPrecondition, err.Error(), nil)
 	default:
 		writeJSON(w, http.StatusOK, s.ConfigStatus())
+	}
+}
+
+// waitAutoExposed waits, until ctx ends, for gw to serve again the
+// auto-exposed upstreams that old serves and Consul still lists, so that
+// a reload does not hide them for the time of a discovery and a
+// reflection. Unlike a configured upstream, one that does not come back
+// does not refuse the reload (its service may be leaving); it is logged.
+func waitAutoExposed(ctx context.Context, old, gw *Gateway) {
+	if gw.cfg.Consul == nil || gw.cfg.Consul.AutoExpose == nil {
+		return
+	}
+	var names []string
+	if p := old.routed.Load(); p != nil {
+		for _, u := range old.upstreamList() {
+			if u.auto && (*p)[u.name] {
+				names = append(names, u.name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		pending := names
+		if gw.autoSynced.Load() {
+			pending = nil
+			listed := map[string]bool{}
+			for _, u := range gw.upstreamList() {
+				listed[u.name] = u.auto
+			}
+			var routed map[string]bool
+			if p := gw.routed.Load(); p != nil {
+				routed = *p
+			}
+			for _, n := range names {
+				if listed[n] && !routed[n] {
+					pending = append(pending, n)
+				}
+			}
+		}
+		if len(pending) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			gw.log.Warn().Strs("upstreams", pending).Msg("reload: auto-exposed upstreams not routed yet by the new config; swapping anyway")
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -460,5 +461,41 @@ func TestReloadSwitchesTLSOnTheSameListener(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("TLS after a refused reload: %d", resp.StatusCode)
+	}
+}
+
+// A reload keeps serving the upstreams auto-exposed from Consul: the new
+// gateway takes over once it has discovered and reflected them again.
+func TestReloadKeepsAutoExposedRoutes(t *testing.T) {
+	agent := consultest.Start(t)
+	lib := startLibrary(t)
+	agent.Register(consultest.Instance{ID: "lib", Service: "library", Addr: lib.Addr, Tags: []string{"refract"}})
+	config := func(timeout string) string {
+		return fmt.Sprintf(`listen: %s
+admin: %s
+drain_period: 0s
+consul:
+  address: %q
+  wait_time: 5s
+  auto_expose:
+    tag: refract
+    upstream: {timeout: %s}
+`, "127.0.0.1:0", "localhost:0", agent.Addr, timeout)
+	}
+	src := &memConfig{}
+	src.set(config("5s"))
+	s, _ := runServer(t, src)
+	base := "http://" + s.Addr("public")
+	eventually(t, 15*time.Second, "the auto-exposed library", func() bool { c, _, _ := fetch("GET", base+"/v1/shelves", ""); return c == 200 })
+
+	src.set(config("4s"))
+	if err := s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, body := fetch("GET", base+"/v1/shelves", ""); c != 200 {
+		t.Fatalf("right after the reload: %d %s", c, body)
+	}
+	if st := s.ConfigStatus(); st.ReloadsOK != 1 {
+		t.Fatalf("status: %+v", st)
 	}
 }
