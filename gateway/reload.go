@@ -130,10 +130,14 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	if plan != nil {
 		s.commitListeners(plan, gen)
 	}
+	s.retiring[old] = true
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		old.drainAndClose(time.Duration(old.gw.cfg.ShutdownTimeout), errReloaded())
+		s.mu.Lock()
+		delete(s.retiring, old)
+		s.mu.Unlock()
 	}()
 
 	s.stMu.Lock()

@@ -52,11 +52,12 @@ type Server struct {
 
 	tlsConf atomic.Pointer[tls.Config] // the public listener's; nil: plain
 
-	mu      sync.Mutex // reloads and listener changes, one at a time
-	slots   map[string]*slot
-	running bool // Run has opened the listeners
-	stopped bool // the drain has begun: no more reloads
-	tried   string
+	mu       sync.Mutex // reloads and listener changes, one at a time
+	slots    map[string]*slot
+	retiring map[*generation]bool // replaced, still finishing their requests
+	running  bool                 // Run has opened the listeners
+	stopped  bool                 // the drain has begun: no more reloads
+	tried    string
 
 	draining     atomic.Bool
 	reloadCtx    context.Context // ends when the drain begins
@@ -105,7 +106,8 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, slots: map[string]*slot{}, endDrain: make(chan struct{}), errc: make(chan error, 1)}
+	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
+		endDrain: make(chan struct{}), errc: make(chan error, 1)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(tc)
 	s.cur.Store(newGeneration(gw, data))
@@ -227,6 +229,11 @@ func (s *Server) stop(drain bool) error {
 	}
 	s.log().Info().Msg("shutting down: listeners closed, in-flight requests finishing")
 	gen.gw.streams.endAll(errShuttingDown())
+	s.mu.Lock()
+	for old := range s.retiring { // their streams would hold the exit for their grace
+		old.gw.streams.endAll(errShuttingDown())
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(gen.gw.cfg.ShutdownTimeout))
 	defer cancel()
 	errs := make(chan error, len(slots))

@@ -499,3 +499,57 @@ consul:
 		t.Fatalf("status: %+v", st)
 	}
 }
+
+// Streams open on a replaced config run on until its shutdown_timeout,
+// then end with a clean error; a stop ends them at once rather than
+// waiting for that grace.
+func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
+	echo := startEcho(t, "127.0.0.1:0")
+	openStream := func(t *testing.T, base string) *bufio.Reader {
+		req, _ := http.NewRequest("POST", base+"/echo.v1.EchoService/Expand", strings.NewReader(`{"text":"a","count":3,"intervalMs":10000}`))
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		br := bufio.NewReader(resp.Body)
+		readEvent(t, br)
+		return br
+	}
+	serve := func(t *testing.T, grace string) (*Server, *memConfig, func() error) {
+		src := &memConfig{}
+		src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nshutdown_timeout: %s\n", freeAddr(t), freeAddr(t), grace) + echoConfig(echo.Addr, ""))
+		s, stop := runServer(t, src)
+		if err := s.WaitReady(withTimeout(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		return s, src, stop
+	}
+
+	t.Run("after the old config's grace", func(t *testing.T) {
+		s, src, _ := serve(t, "200ms")
+		br := openStream(t, "http://"+s.Addr("public"))
+		src.set(strings.Replace(string(src.data), "200ms", "1h", 1))
+		if err := s.Reload(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := readEvent(t, br); got != "event: error\n"+`data: {"code":14,"message":"the gateway reloaded its config; open the stream again","details":[]}` {
+			t.Fatalf("stream of the old config: %q", got)
+		}
+	})
+	t.Run("at once on stop", func(t *testing.T) {
+		s, src, stop := serve(t, "1h")
+		br := openStream(t, "http://"+s.Addr("public"))
+		src.set(strings.Replace(string(src.data), "drain_period: 0s", "drain_period: 0ms", 1))
+		if err := s.Reload(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := stop(); err != nil { // would wait the old config's hour
+			t.Fatal(err)
+		}
+		if got := readEvent(t, br); got != "event: error\n"+`data: {"code":14,"message":"the gateway is shutting down; open the stream again","details":[]}` {
+			t.Fatalf("stream of the old config at stop: %q", got)
+		}
+	})
+}
