@@ -49,6 +49,8 @@ type Config struct {
 	PolicyKeys `yaml:",inline"`
 	// LimitKeys bound requests, connections and responses (limits.go).
 	LimitKeys `yaml:",inline"`
+	// LifecycleKeys configure reloads and draining (lifecycle_config.go).
+	LifecycleKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -242,6 +244,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Upstreams {
 		c.Upstreams[i].applyDefaults()
 	}
+	c.applyLifecycleDefaults()
 }
 
 func (u *Upstream) applyDefaults() {
@@ -280,7 +283,7 @@ func (c *Config) Validate() error {
 	if c.Admin != "off" {
 		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
 			bad("admin", "%q is not host:port (or \"off\")", c.Admin)
-		} else if c.Admin == c.Listen {
+		} else if _, port, _ := net.SplitHostPort(c.Admin); c.Admin == c.Listen && port != "0" {
 			bad("admin", "must differ from listen: the admin API is never served on the public listener")
 		}
 	}

@@ -109,3 +109,10 @@ func errUnwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+// Two listeners on port 0 get two distinct ports: not the same address.
+func TestConfigAdminAndListenBothOnPortZero(t *testing.T) {
+	if _, err := ParseConfig([]byte("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -177,6 +177,7 @@ func (g *Gateway) autoExpose(ctx context.Context) {
 // syncAutoUpstreams makes the auto-exposed upstreams exactly names (minus
 // configured upstreams and invalid names).
 func (g *Gateway) syncAutoUpstreams(names []string) {
+	defer g.autoSynced.Store(true)
 	want := map[string]bool{}
 	for _, n := range names {
 		if g.configured[n] {

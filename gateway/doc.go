@@ -7,5 +7,12 @@
 // loop that turns endpoint changes and reflected descriptors into new
 // route tables.
 //
+// A Gateway serves one config. A Server is the process around it: it owns
+// the listeners, reads the config from a ConfigSource (a watched file, a
+// Consul KV key shared by a fleet, or bytes in memory), swaps in a new
+// Gateway on reload once its upstreams have descriptors (refusing, and
+// counting, a config that fails), and drains on stop. Signals belong to
+// the command; the Server only offers Reload, EndDrain and a context.
+//
 // It is the only package that imports all the others; none imports it.
 package gateway

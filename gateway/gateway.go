@@ -42,6 +42,9 @@ type Gateway struct {
 	built    map[string]*upstreamRoutes // guarded by buildMu
 	buildErr atomic.Pointer[buildError]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
+	// autoSynced: the auto-exposure catalog watch has answered once (a
+	// reload waits for it; reload.go).
+	autoSynced atomic.Bool
 
 	ctx      context.Context // ends with Close; parent of every background task
 	cancel   context.CancelFunc
@@ -67,7 +70,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	cache, err := reflection.NewCache(reflection.Options{
-		Logger:          log.With().Str("component", "reflection").Logger(),
+		Logger:          log,
 		RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
 		FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
 	})
@@ -164,7 +167,9 @@ func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 
 // Run serves the public and admin listeners until ctx is done, then shuts
 // down gracefully: listeners close, /readyz turns 503, and in-flight
-// requests get up to ShutdownTimeout to finish.
+// requests get up to ShutdownTimeout to finish. It serves this config
+// only, with no reload and no drain period; the refract command runs a
+// Server, which has both.
 func (g *Gateway) Run(ctx context.Context) error {
 	pub, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {

@@ -211,6 +211,15 @@ func (m *Metrics) SetConfigVersion(v string) {
 	m.configVersion.Store(&v)
 }
 
+// seedConfig gives a gateway built by a Server, before it serves, the
+// Server's config version and reload counts: each reload starts a new
+// registry, and the reload series must stay cumulative across them.
+func (m *Metrics) seedConfig(st ConfigStatus) {
+	m.SetConfigVersion(st.Version)
+	m.reloadsOK.Add(float64(st.ReloadsOK))
+	m.reloadsFailed.Add(float64(st.ReloadsFailed))
+}
+
 // ConfigVersion is the version last given to SetConfigVersion, or "".
 func (m *Metrics) ConfigVersion() string {
 	if v := m.configVersion.Load(); v != nil {

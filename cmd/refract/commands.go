@@ -14,12 +14,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// validate checks a config file without serving it: `refract validate
-// -config F` prints every problem and exits 2, or says OK and exits 0.
+// validate checks a config without serving it, with the validation a
+// reload runs: `refract validate -config F` (a file or consul://HOST:PORT/KEY)
+// prints every problem and exits 2, or says OK and exits 0.
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("refract validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "path of the YAML config file")
+	configPath := fs.String("config", "", "the YAML config: a file path or consul://HOST:PORT/KEY[?dc=DC]")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -27,12 +28,12 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract validate: -config FILE is required")
 		return 2
 	}
-	cfg, err := gateway.LoadConfig(*configPath)
+	cfg, data, err := gateway.ReadConfig(context.Background(), *configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "refract validate:", err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d upstreams)\n", *configPath, len(cfg.Upstreams))
+	fmt.Fprintf(stdout, "%s: OK (%d upstreams, version %s)\n", *configPath, len(cfg.Upstreams), data.Version())
 	return 0
 }
 
@@ -43,7 +44,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 func routes(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("refract routes", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "path of the YAML config file")
+	configPath := fs.String("config", "", "the YAML config: a file path or consul://HOST:PORT/KEY[?dc=DC]")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for every upstream's descriptors")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,7 +53,7 @@ func routes(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract routes: -config FILE is required")
 		return 2
 	}
-	cfg, err := gateway.LoadConfig(*configPath)
+	cfg, _, err := gateway.ReadConfig(context.Background(), *configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "refract routes:", err)
 		return 2

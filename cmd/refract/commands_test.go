@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 )
 
 func writeConfig(t *testing.T, yaml string) string {
@@ -21,14 +22,16 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 func TestValidate(t *testing.T) {
-	good := writeConfig(t, "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")
+	goodYAML := "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n"
+	good := writeConfig(t, goodYAML)
+	version := gateway.ConfigData{Bytes: []byte(goodYAML)}.Version()
 	bad := writeConfig(t, "log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"]}\n")
 	for _, tc := range []struct {
 		args        []string
 		code        int
 		out, errOut string
 	}{
-		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstreams)\n", ""},
+		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstreams, version " + version + ")\n", ""},
 		{[]string{"validate", "-config", bad}, 2, "", `config: log.level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"validate"}, 2, "", "refract validate: -config FILE is required"},
 	} {

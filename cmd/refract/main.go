@@ -1,10 +1,15 @@
 // Command refract runs the gateway: HTTP+JSON in front of gRPC backends that
 // have server reflection on.
 //
-//	refract -config refract.yaml   serve what the config file describes
+//	refract -config refract.yaml   serve what the config file describes (reloaded on change and SIGHUP)
+//	refract -config consul://HOST:PORT/KEY   serve a config kept in Consul KV, shared by a fleet
 //	refract -demo                  start the example backends in process and serve them
 //	refract validate -config F     check a config file; exit 2 with every problem
 //	refract routes -config F       reflect the upstreams and print the routes F would serve
+//
+// Signals: SIGHUP reloads the config; SIGINT or SIGTERM drains (/readyz
+// 503 for drain_period, still serving) then shuts down gracefully; a second
+// one ends the drain period at once.
 //
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad
 // flags or an invalid config.
@@ -39,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "path of the YAML config file")
+	configPath := fs.String("config", "", "the YAML config: a file path, or consul://HOST:PORT/KEY[?dc=DC] (token from CONSUL_HTTP_TOKEN)")
 	demo := fs.Bool("demo", false, "start the example backends in process and serve them (no config file needed)")
 	listen := fs.String("listen", "", "public listener host:port (overrides the config; demo default 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener host:port, or off (overrides the config; demo default 127.0.0.1:9901)")
@@ -52,54 +57,54 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	var cfg *gateway.Config
-	var cleanup func()
+	var src gateway.ConfigSource
 	var err error
 	if *demo {
-		cfg, cleanup, err = demoConfig()
+		data, cleanup, err := demoConfig()
 		if err != nil {
 			fmt.Fprintln(stderr, "refract:", err)
 			return 1
 		}
 		defer cleanup()
-	} else if cfg, err = gateway.LoadConfig(*configPath); err != nil {
+		src = &gateway.StaticConfig{Name: "demo", Bytes: data}
+	} else if src, err = gateway.OpenConfigSource(*configPath); err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	defer src.Close()
+	override := func(c *gateway.Config) {
+		if *listen != "" {
+			c.Listen = *listen
+		}
+		if *admin != "" {
+			c.Admin = *admin
+		}
 	}
-	if *admin != "" {
-		cfg.Admin = *admin
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(stderr, "refract:", err)
-		return 2
-	}
-
-	log := gateway.NewLogger(cfg.Log, stderr)
-	gw, err := gateway.New(cfg, log)
+	srv, err := gateway.NewServer(context.Background(), gateway.ServerOptions{Source: src, Override: override, LogOutput: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
 	}
-	defer gw.Close()
+	defer srv.Close()
+	log := srv.Logger()
+
+	ctx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	stopSignals := handleSignals(srv, stopRun)
+	defer stopSignals()
 
 	if *demo {
 		go func() {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if err := gw.WaitReady(wctx); err != nil {
+			if err := srv.WaitReady(wctx); err != nil {
 				log.Error().Err(err).Msg("demo backends did not become ready")
 				return
 			}
-			printDemo(stdout, cfg.Listen, cfg.Admin)
+			printDemo(stdout, srv.Addr("public"), srv.Addr("admin"))
 		}()
 	}
-	if err := gw.Run(ctx); err != nil {
+	if err := srv.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("refract stopped")
 		return 1
 	}
@@ -107,9 +112,52 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// handleSignals maps signals to the server: SIGHUP reloads the config;
+// the first SIGINT or SIGTERM starts the drain (stop), a second one cuts
+// the drain period short. The returned func stops listening.
+func handleSignals(srv *gateway.Server, stop func()) func() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	reload := make(chan struct{}, 1) // SIGHUPs during a reload coalesce into one more
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-reload:
+				_ = srv.Reload(context.Background()) // logged and counted by the server
+			}
+		}
+	}()
+	go func() {
+		stopping := false
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				switch {
+				case sig == syscall.SIGHUP:
+					select {
+					case reload <- struct{}{}:
+					default:
+					}
+				case !stopping:
+					stopping = true
+					stop()
+				default:
+					srv.EndDrain()
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
+
 // demoConfig starts the example backends on free loopback ports and returns
 // a config that serves them.
-func demoConfig() (*gateway.Config, func(), error) {
+func demoConfig() ([]byte, func(), error) {
 	lib, err := examples.StartLibrary("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: library backend: %w", err)
@@ -121,19 +169,14 @@ func demoConfig() (*gateway.Config, func(), error) {
 	}
 	yaml := fmt.Sprintf(`
 log: {format: console}
+drain_period: 0s  # nothing balances load onto a demo: Ctrl-C stops it at once
 upstreams:
   - name: library
     static: [%q]
   - name: echo
     static: [%q]
 `, lib.Addr, echo.Addr)
-	cfg, err := gateway.ParseConfig([]byte(yaml))
-	if err != nil {
-		lib.Stop()
-		echo.Stop()
-		return nil, nil, err
-	}
-	return cfg, func() { lib.Stop(); echo.Stop() }, nil
+	return []byte(yaml), func() { lib.Stop(); echo.Stop() }, nil
 }
 
 func printDemo(w io.Writer, listen, admin string) {

@@ -1,0 +1,446 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+)
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// Source is where the config is read and watched; required.
+	Source ConfigSource
+	// Override, when set, adjusts every config read (at start and on each
+	// reload) before it is validated: the command line's -listen and
+	// -admin, which let instances that share one config differ.
+	Override func(*Config)
+	// LogOutput receives the logs, in the format each config asks for;
+	// default os.Stderr.
+	LogOutput io.Writer
+	// OnReload, when set, is called after each reload attempt with its
+	// outcome and the status that follows (not for the first config: read
+	// ConfigStatus after NewServer). It runs on the reloading goroutine,
+	// one call at a time; it must not call Reload.
+	OnReload func(ok bool, st ConfigStatus)
+	// Now is the clock of the status timestamps; default time.Now.
+	Now func() time.Time
+}
+
+// Server is the refract process: it owns the listeners (public, admin,
+// products' own) and serves them with the Gateway built from the current
+// config, which it swaps on reload without dropping a request: the new
+// Gateway is built and waits for its upstreams' descriptors before it
+// takes over, a listener whose address changed is opened before the old
+// one is shut down gracefully, and the old Gateway finishes the requests
+// it started before it closes. On stop it drains: /readyz answers 503 for
+// drain_period while requests are still served, then the listeners shut
+// down gracefully. Create it with NewServer, then Run it once. Safe for
+// concurrent use.
+type Server struct {
+	opts ServerOptions
+	cur  atomic.Pointer[generation] // the request path's only shared read
+
+	tlsConf atomic.Pointer[tls.Config] // the public listener's; nil: plain
+
+	mu       sync.Mutex // reloads and listener changes, one at a time
+	slots    map[string]*slot
+	retiring map[*generation]bool // replaced, still finishing their requests
+	running  bool                 // Run has opened the listeners
+	stopped  bool                 // the drain has begun: no more reloads
+	tried    string
+
+	draining     atomic.Bool
+	reloadCtx    context.Context // ends when the drain begins
+	stopReloads  context.CancelFunc
+	endDrain     chan struct{}
+	endDrainOnce sync.Once
+	errc         chan error     // a listener that failed while serving
+	bg           sync.WaitGroup // retiring generations and servers
+
+	stMu   sync.Mutex
+	status ConfigStatus
+}
+
+// slot is one listener and the http.Server on it. The handler dispatches
+// through the Server, so a slot survives reloads when its address does.
+type slot struct {
+	key  string // "public", "admin", "product NAME"
+	addr string // as configured
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// NewServer reads the config from opts.Source, validates it and builds its
+// Gateway (upstreams are dialled and reflected in the background). It
+// opens no listener: Run does.
+func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("gateway: server needs a config source")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	data, err := opts.Source.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := parseConfigData(data, opts.Override)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := serverTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := New(cfg, NewLogger(cfg.Log, opts.LogOutput))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
+		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
+	s.tlsConf.Store(tc)
+	s.cur.Store(newGeneration(gw, data))
+	s.tried = data.Version()
+	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
+	gw.metrics.seedConfig(s.status)
+	return s, nil
+}
+
+// Gateway is the Gateway serving the current config. It changes on reload.
+func (s *Server) Gateway() *Gateway { return s.cur.Load().gw }
+
+// WaitReady blocks until Run has opened the listeners and the current
+// Gateway is ready (see Gateway.Ready), or ctx ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.Addr("public") == "" {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: listeners not open: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return s.Gateway().WaitReady(ctx)
+}
+
+// Addr is the address a listener serves on once Run has opened it:
+// "public", "admin" or "product NAME"; "" when there is no such listener.
+func (s *Server) Addr(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl := s.slots[key]; sl != nil {
+		return sl.ln.Addr().String()
+	}
+	return ""
+}
+
+// Logger is the logger of the current config (its level and format
+// follow reloads).
+func (s *Server) Logger() zerolog.Logger { return s.cur.Load().gw.log }
+
+func (s *Server) log() *zerolog.Logger { return &s.cur.Load().gw.log }
+
+// Run opens the listeners, serves, and follows the config source for
+// changes until ctx is done; then it drains (see Server) and returns nil
+// after a clean shutdown. It returns early with the error when a listener
+// cannot be opened or fails.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running || s.stopped {
+		s.mu.Unlock()
+		return errors.New("gateway: Server.Run called twice")
+	}
+	gen := s.cur.Load()
+	plan, err := s.openListeners(gen.gw.cfg)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.running = true
+	gen.gw.serving.Store(true) // the listeners are open: connections queue from here on
+	s.commitListeners(plan, gen)
+	s.mu.Unlock()
+	s.log().Info().Str("listen", s.Addr("public")).Str("admin", s.Addr("admin")).
+		Str("config", gen.data.Source).Str("version", gen.data.Version()).Msg("refract serving")
+
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d ConfigData) { _ = s.apply(s.reloadCtx, d, false) })
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.errc:
+	}
+	if err := s.stop(runErr == nil); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// EndDrain cuts the drain period short (a second SIGTERM): the graceful
+// shutdown starts at once. Safe to call at any time, more than once.
+func (s *Server) EndDrain() { s.endDrainOnce.Do(func() { close(s.endDrain) }) }
+
+// Close closes the current Gateway; call it after Run has returned.
+func (s *Server) Close() error {
+	s.stopReloads()
+	s.bg.Wait()
+	return s.cur.Load().gw.Close()
+}
+
+// stop drains and shuts down. With drain false (a listener failed) the
+// drain period is skipped.
+func (s *Server) stop(drain bool) error {
+	s.draining.Store(true)
+	s.cur.Load().gw.draining.Store(true) // /readyz: 503 from now on
+	s.stopReloads()
+	s.mu.Lock() // a reload in progress gives up (its context ended) before this returns
+	s.stopped = true
+	gen := s.cur.Load()
+	gen.gw.draining.Store(true)
+	slots := make([]*slot, 0, len(s.slots))
+	for _, sl := range s.slots {
+		slots = append(slots, sl)
+	}
+	s.mu.Unlock()
+
+	if period := gen.gw.cfg.drainPeriod(); drain && period > 0 {
+		s.log().Info().Dur("drain_period", period).Msg("draining: /readyz answers 503; still serving")
+		t := time.NewTimer(period)
+		select {
+		case <-t.C:
+		case <-s.endDrain:
+		}
+		t.Stop()
+	}
+	s.log().Info().Msg("shutting down: listeners closed, in-flight requests finishing")
+	gen.gw.streams.endAll(errShuttingDown())
+	s.mu.Lock()
+	for old := range s.retiring { // their streams would hold the exit for their grace
+		old.gw.streams.endAll(errShuttingDown())
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(gen.gw.cfg.ShutdownTimeout))
+	defer cancel()
+	errs := make(chan error, len(slots))
+	for _, sl := range slots {
+		go func() { errs <- shutdownSlot(ctx, sl) }()
+	}
+	var err error
+	for range slots {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	s.bg.Wait()
+	return err
+}
+
+// shutdownSlot closes the listener and waits for its requests, up to ctx;
+// past it, connections are closed under them.
+func shutdownSlot(ctx context.Context, sl *slot) error {
+	err := sl.srv.Shutdown(ctx)
+	if err != nil {
+		_ = sl.srv.Close()
+		return fmt.Errorf("gateway: shutdown of the %s listener: %w", sl.key, err)
+	}
+	return nil
+}
+
+// listenPlan is the listeners a config needs: kept ones, and new ones
+// already open (so that a reload fails before the swap, not after).
+type listenPlan struct {
+	want   map[string]string // key → address
+	opened map[string]*slot
+}
+
+// openListeners opens the listeners cfg needs and does not have yet. A
+// listener whose configured address is unchanged is kept (it is not
+// reopened: the port is in use by it). Call with s.mu held.
+func (s *Server) openListeners(cfg *Config) (*listenPlan, error) {
+	p := &listenPlan{want: map[string]string{"public": cfg.Listen}, opened: map[string]*slot{}}
+	if cfg.Admin != "off" {
+		p.want["admin"] = cfg.Admin
+	}
+	for _, pc := range cfg.Products {
+		if pc.Listen != "" {
+			p.want["product "+pc.Name] = pc.Listen
+		}
+	}
+	for key, addr := range p.want {
+		if old := s.slots[key]; old != nil && old.addr == addr {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			p.abort()
+			return nil, fmt.Errorf("gateway: %s listener %s: %w", key, addr, err)
+		}
+		if key == "public" {
+			ln = &tlsSwitch{Listener: ln, conf: &s.tlsConf}
+		}
+		p.opened[key] = &slot{key: key, addr: addr, ln: ln}
+	}
+	return p, nil
+}
+
+func (p *listenPlan) abort() {
+	for _, sl := range p.opened {
+		_ = sl.ln.Close()
+	}
+}
+
+// commitListeners serves the plan's new listeners with gen's server
+// settings and shuts down, gracefully and in the background, those the
+// config no longer has. Call with s.mu held, after gen is current.
+func (s *Server) commitListeners(p *listenPlan, gen *generation) {
+	for key, sl := range p.opened {
+		sl.srv = gen.gw.newServer(s.handler(key))
+		if old := s.slots[key]; old != nil {
+			s.retireSlot(old, gen)
+		}
+		s.slots[key] = sl
+		go func() {
+			if err := sl.srv.Serve(sl.ln); !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case s.errc <- fmt.Errorf("gateway: %s listener: %w", key, err):
+				default:
+				}
+			}
+		}()
+		if key != "public" {
+			gen.gw.log.Info().Str("listener", key).Str("addr", sl.ln.Addr().String()).Msg("listener open")
+		}
+	}
+	for key, old := range s.slots {
+		if _, ok := p.want[key]; !ok {
+			delete(s.slots, key)
+			s.retireSlot(old, gen)
+		}
+	}
+	addrs := map[string]string{}
+	for _, pc := range gen.gw.cfg.Products {
+		if sl := s.slots["product "+pc.Name]; sl != nil {
+			addrs[pc.Name] = sl.ln.Addr().String()
+		}
+	}
+	gen.gw.prod.mu.Lock()
+	gen.gw.prod.addrs = addrs
+	gen.gw.prod.mu.Unlock()
+}
+
+// retireSlot shuts a listener down gracefully in the background: it stops
+// accepting at once (its replacement is already open), and its requests
+// finish within shutdown_timeout.
+func (s *Server) retireSlot(old *slot, gen *generation) {
+	grace := time.Duration(gen.gw.cfg.ShutdownTimeout)
+	gen.gw.log.Info().Str("listener", old.key).Str("addr", old.ln.Addr().String()).Msg("listener closing (address changed)")
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if err := shutdownSlot(ctx, old); err != nil {
+			gen.gw.log.Warn().Err(err).Msg("old listener closed with requests still running")
+		}
+	}()
+}
+
+// handler is what a listener serves: it enters the current generation
+// and hands the request to its Gateway.
+func (s *Server) handler(key string) http.Handler {
+	switch {
+	case key == "public":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			gen := s.enter(w)
+			defer gen.leave()
+			gen.gw.ServeHTTP(w, r)
+		})
+	case key == "admin":
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /admin/reload", s.serveReloadStatus)
+		mux.HandleFunc("POST /admin/reload", s.serveReload)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			gen := s.enter(nil)
+			defer gen.leave()
+			gen.admin.ServeHTTP(w, r)
+		})
+		return mux
+	default:
+		name := key[len("product "):]
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			gen := s.enter(w)
+			defer gen.leave()
+			h := gen.products[name]
+			if h == nil { // the product left the config; its listener is closing
+				writeStatus(w, http.StatusNotFound, codes.NotFound, "no product "+name+" on this listener", nil)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+// enter counts a request into the current generation. A generation
+// retires only after it stopped being current, so the loop ends at the
+// next load. While draining, responses ask the client to close the
+// connection (HTTP/2: GOAWAY), so it reconnects to an instance that is
+// ready rather than reusing this one.
+func (s *Server) enter(w http.ResponseWriter) *generation {
+	if w != nil && s.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	for {
+		if gen := s.cur.Load(); gen.enter() {
+			return gen
+		}
+	}
+}
+
+// serverTLS loads the public listener's certificate; nil without tls.
+func serverTLS(cfg *Config) (*tls.Config, error) {
+	if cfg.TLS == nil {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("config: tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
+		MinVersion: tls.VersionTLS12}, nil
+}
+
+// tlsSwitch serves TLS or plain connections as the current config says,
+// so that a reload can switch TLS on or rotate the certificate without
+// reopening the port (the handshake runs later, in the connection's own
+// goroutine).
+type tlsSwitch struct {
+	net.Listener
+	conf *atomic.Pointer[tls.Config]
+}
+
+func (l *tlsSwitch) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc := l.conf.Load(); tc != nil {
+		return tls.Server(c, tc), nil
+	}
+	return c, nil
+}
