@@ -24,6 +24,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	if g.docs != nil && r.URL.Path == g.docs.path {
+		g.serveOpenAPI(w, r)
+		return
+	}
 	tbl := g.tableFor(r)
 	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {

@@ -47,6 +47,9 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// PolicyKeys configure the policy chain (policy_config.go).
 	PolicyKeys `yaml:",inline"`
+	// DocsTracingKeys configure the OpenAPI document and tracing
+	// (docs_tracing_config.go).
+	DocsTracingKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -319,6 +322,7 @@ func (c *Config) Validate() error {
 		u.validate(key, c, bad)
 	}
 	errs = append(errs, c.validatePolicies()...)
+	errs = append(errs, c.validateDocsTracing()...)
 	return errors.Join(errs...)
 }
 

@@ -51,6 +51,7 @@ type Gateway struct {
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 	prod    productState     // products' tables and listeners (products.go)
+	docs    *openapiDocs     // the live OpenAPI document; nil when off (openapi.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
@@ -81,7 +82,8 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec,
+		docs: newOpenAPIDocs(cfg.OpenAPI)}
 	g.edge = pol.edgeHandler(http.HandlerFunc(g.serveMatch))
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()

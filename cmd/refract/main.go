@@ -110,7 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // demoConfig starts the example backends on free loopback ports and returns
 // a config that serves them.
 func demoConfig() (*gateway.Config, func(), error) {
-	lib, err := examples.StartLibrary("127.0.0.1:0")
+	// The documented build ships its proto comments, so /openapi.json
+	// shows them.
+	lib, err := examples.StartLibraryDocumented("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: library backend: %w", err)
 	}
@@ -152,6 +154,7 @@ Try:
   curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
   curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
   printf '{"message":"a"}\n{"message":"b"}\n' | curl -s -X POST %[1]s/echo.v1.EchoService/Collect -H 'Content-Type: application/x-ndjson' --data-binary @-
+  curl -s %[1]s/openapi.json
   curl -s %[2]s/admin/routes
 
 Ctrl-C stops it.
