@@ -46,8 +46,9 @@ func (o OpenAPIConfig) path() string {
 type TracingConfig struct {
 	// Enabled turns tracing on; setting otlp_endpoint does too.
 	Enabled bool `yaml:"enabled"`
-	// OTLPEndpoint is the collector: host:port, or a URL
-	// (http://collector:4318 for protocol http; https:// implies TLS).
+	// OTLPEndpoint is the collector: host:port, or a URL (https://
+	// implies TLS); with protocol http a URL without a path gets
+	// /v1/traces, as OTEL_EXPORTER_OTLP_ENDPOINT does.
 	// Default: the OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables, else
 	// localhost:4317 (grpc) or localhost:4318 (http).
 	OTLPEndpoint string `yaml:"otlp_endpoint"`
