@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -171,6 +172,37 @@ upstreams:
 			t.Errorf("the stream's client span is not under the server span")
 		}
 	})
+}
+
+// TestTracingWebSocket: the traced handler's response writer still
+// hijacks, so WebSocket streams work with tracing on, and get their spans.
+func TestTracingWebSocket(t *testing.T) {
+	echo := startEcho(t, "127.0.0.1:0")
+	exp := newSpanSink()
+	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 1s"), withSpanExporter(exp))
+	c, resp, err := websocket.Dial(withTimeout(t, 10*time.Second), "ws"+strings.TrimPrefix(h.base, "http")+"/echo.v1.EchoService/Chat", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	defer c.CloseNow()
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"message":"hi"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(withTimeout(t, 10*time.Second))
+	if err != nil || unspace(string(b)) != `{"result":{"message":"hi","index":0}}` {
+		t.Fatalf("read %s, %v", b, err)
+	}
+	if err := c.Write(t.Context(), websocket.MessageText, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(t.Context()); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("close: %v", err)
+	}
+	spans := exp.wait(t, 2)
+	server := spanNamed(t, spans, "POST /echo.v1.EchoService/Chat")
+	if client := spanNamed(t, spans, "echo.v1.EchoService/Chat"); client.Parent.SpanID() != server.SpanContext.SpanID() {
+		t.Errorf("the WebSocket call's client span is not under its server span")
+	}
 }
 
 func TestTracingSampleRatio(t *testing.T) {
