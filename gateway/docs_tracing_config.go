@@ -42,7 +42,8 @@ func (o OpenAPIConfig) path() string {
 // the backends, and spans exported over OTLP. Off by default; the
 // standard OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, certificates),
 // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER(_ARG)
-// variables fill in what the file leaves unset.
+// variables fill in what the file leaves unset; OTEL_SDK_DISABLED=true
+// turns it off.
 type TracingConfig struct {
 	// Enabled turns tracing on; setting otlp_endpoint does too.
 	Enabled bool `yaml:"enabled"`

@@ -37,7 +37,9 @@ type tracing struct {
 // environment for what cfg leaves unset); exp, when not nil, replaces the
 // OTLP exporter and spans reach it as each ends (tests).
 func newTracing(cfg TracingConfig, exp sdktrace.SpanExporter) (*tracing, error) {
-	if !cfg.on() && exp == nil {
+	if exp == nil && (!cfg.on() || strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true")) {
+		// OTEL_SDK_DISABLED is the standard switch for turning tracing
+		// off without touching the config file.
 		return nil, nil
 	}
 	ctx := context.Background()

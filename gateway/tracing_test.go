@@ -242,6 +242,11 @@ func TestTracingOff(t *testing.T) {
 	if _, wrapped := h.gw.edge.(interface{ Unwrap() http.Handler }); wrapped {
 		t.Errorf("the public handler is wrapped")
 	}
+	// The standard switch wins over the file.
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	if tr, err := newTracing(TracingConfig{Enabled: true}, nil); tr != nil || err != nil {
+		t.Errorf("OTEL_SDK_DISABLED=true: tracing %v, %v", tr, err)
+	}
 	// The client's trace context is forwarded as it came (forward_headers).
 	tp := "00-" + clientTraceID + "-" + clientSpanID + "-01"
 	h.do(t, "GET", "/v1/shelves", "", "Traceparent", tp).expect(t, 200)
