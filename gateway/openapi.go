@@ -44,7 +44,7 @@ func newOpenAPIDocs(cfg OpenAPIConfig) *openapiDocs {
 // serveOpenAPI answers GET and HEAD on the document's path.
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	if info := policy.InfoFrom(r.Context()); info != nil {
-		info.Route = "GET " + g.docs.path
+		info.Route = r.Method + " " + g.docs.path
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

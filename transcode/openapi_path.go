@@ -13,7 +13,7 @@ import (
 // its own ("/v1/shelves/{shelf}").
 type oaPath struct {
 	path   string       // "/v1/shelves/{shelf}/books/{book}:move"
-	shape  string       // the path with parameter names erased: equal shapes match the same URLs
+	shape  string       // the path with parameter names erased: equal shapes are one OpenAPI path
 	params []oaPathPart // one per wildcard, in path order
 }
 
@@ -54,7 +54,9 @@ func openAPIPath(t *router.Template) oaPath {
 			shape.WriteString(p.Literal)
 			continue
 		}
-		shape.WriteString(p.Wildcard)
+		// "**" and "*" hold one OpenAPI parameter each: paths that differ
+		// only there would be the same path to OpenAPI.
+		shape.WriteByte('*')
 		pp := oaPathPart{wildcard: p.Wildcard, v: p.Var}
 		var name string
 		if p.Var >= 0 {

@@ -25,7 +25,7 @@ func TestOpenAPIPath(t *testing.T) {
 		{"/v1/{book.name=shelves/*/books/*}", "/v1/shelves/{shelf}/books/{book}", "/v1/shelves/*/books/*", []string{"shelf", "book"}},
 		{"/v1/{parent=categories/*}/items", "/v1/categories/{category}/items", "/v1/categories/*/items", []string{"category"}},
 		{"/v1/{name=boxes/*/wolves/*/classes/*}", "/v1/boxes/{box}/wolves/{wolf}/classes/{class}", "/v1/boxes/*/wolves/*/classes/*", []string{"box", "wolf", "class"}},
-		{"/files/{path=**}", "/files/{path}", "/files/**", []string{"path"}},
+		{"/files/{path=**}", "/files/{path}", "/files/*", []string{"path"}},
 		{"/v1/{name=*/notes/*}", "/v1/{name_1}/notes/{note}", "/v1/*/notes/*", []string{"name_1", "note"}},
 		{"/v1/{a=shelves/*}/{b=shelves/*}", "/v1/shelves/{shelf}/shelves/{shelf_2}", "/v1/shelves/*/shelves/*", []string{"shelf", "shelf_2"}},
 		{"/v1/*/x/{id}", "/v1/{v1}/x/{id}", "/v1/*/x/*", []string{"v1", "id"}},
