@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -341,6 +343,23 @@ upstreams:
 		check("library.v1.ListShelvesResponse", h.do(t, "GET", "/v1/shelves", "").expect(t, 200).body)
 		check("google.rpc.Status", h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404).body)
 		check("echo.v1.EchoResponse", h.do(t, "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200).body)
+		// The documented query names are the ones the gateway reads: with
+		// pageSize ignored shelf 1 would list both its books.
+		var page struct {
+			Books []struct {
+				Author string `json:"author"`
+			} `json:"books"`
+			NextPageToken string `json:"nextPageToken"`
+		}
+		r := h.do(t, "GET", "/v1/shelves/1/books?pageSize=1", "").expect(t, 200)
+		if err := json.Unmarshal(r.body, &page); err != nil || len(page.Books) != 1 || page.NextPageToken == "" {
+			t.Errorf("pageSize=1: %s", r.body)
+		}
+		r = h.do(t, "GET", "/v1/shelves/1/books?filter.author=ursula%20k.%20le%20guin&publishedAfter=1900-01-01T00:00:00Z&minRating=0", "").expect(t, 200)
+		page.Books = nil
+		if err := json.Unmarshal(r.body, &page); err != nil || len(page.Books) != 1 || page.Books[0].Author != "Ursula K. Le Guin" {
+			t.Errorf("filter.author: %s", r.body)
+		}
 		// The checks can fail: a Book is not a Shelf list.
 		if err := doc.Components.Schemas["library.v1.ListShelvesResponse"].Value.VisitJSON(map[string]any{"shelves": "x"}, openapi3.EnableJSONSchema2020()); err == nil {
 			t.Errorf("a wrong value matched the schema")
@@ -384,6 +403,45 @@ upstreams:
 		}
 		if !strings.Contains(string(internal.body), `"title":"refract — internal"`) {
 			t.Errorf("product document title: %.200s", internal.body)
+		}
+	})
+
+	t.Run("a product chosen by Host", func(t *testing.T) {
+		lib := startLibrary(t)
+		echo := startEcho(t, "127.0.0.1:0")
+		h := startGateway(t, fmt.Sprintf(`
+products:
+  - {name: shop, hosts: [shop.example.com], upstreams: [library]}
+upstreams:
+  - name: library
+    static: [%q]
+    expose: ["*.GetShelf"]
+  - name: echo
+    static: [%q]
+    expose: ["*.Echo"]
+`, lib.Addr, echo.Addr))
+		get := func(host string) []string {
+			req, err := http.NewRequestWithContext(t.Context(), "GET", h.base+"/openapi.json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: status %d", host, resp.StatusCode)
+			}
+			return operations(t, body)
+		}
+		if got := get("Shop.Example.com:8080"); !slices.Equal(got, []string{"GET /v1/shelves/{shelf}"}) {
+			t.Errorf("shop: %q", got)
+		}
+		if got := get("other.example.com"); !slices.Equal(got, []string{"POST /echo.v1.EchoService/Echo"}) {
+			t.Errorf("main: %q", got)
 		}
 	})
 
