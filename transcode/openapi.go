@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -451,7 +452,7 @@ func (g *oaBuilder) requestBody(b *Binding, n naming) *oaRequestBody {
 	if b.bodyStar {
 		in := b.Method.Input()
 		raw = in.FullName() == httpBodyName
-		schema = g.schemas.message(in, n)
+		schema = g.bodyStar(b, n)
 		if len(b.pathFields) > 0 {
 			what += "; the fields bound by the path are taken from the path"
 		}
@@ -478,6 +479,37 @@ func (g *oaBuilder) requestBody(b *Binding, n naming) *oaRequestBody {
 		rb.Content["application/json"] = &oaMediaType{Schema: schema}
 	}
 	return rb
+}
+
+// bodyStar is the schema of a body "*": the request message, less the
+// top-level fields the path binds (the path sets them), inline when there
+// are such fields and the message is not a well-known type.
+func (g *oaBuilder) bodyStar(b *Binding, n naming) *oaSchema {
+	in := b.Method.Input()
+	ref := g.schemas.message(in, n)
+	comp := g.schemas.components[n.componentName(in.FullName())]
+	if ref.Ref == "" || comp == nil {
+		return ref
+	}
+	var drop []string
+	for _, p := range b.pathFields {
+		if len(p) == 1 {
+			drop = append(drop, n.name(p[0]))
+		}
+	}
+	if len(drop) == 0 {
+		return ref
+	}
+	body := *comp
+	body.Title = ""
+	body.Properties = make(map[string]*oaSchema, len(comp.Properties))
+	for name, p := range comp.Properties {
+		if !slices.Contains(drop, name) {
+			body.Properties[name] = p
+		}
+	}
+	body.Description = strings.TrimSpace(comp.Description + "\n\n" + string(in.FullName()) + " without " + strings.Join(drop, ", ") + ", which the path sets.")
+	return &body
 }
 
 // bodyField is the schema of a field that is a whole body: as in its
