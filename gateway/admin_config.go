@@ -57,6 +57,14 @@ func redact(v reflect.Value, name string) {
 			}
 			return
 		}
+		if v.Type() == reflect.TypeFor[TracingConfig]() {
+			// Export headers carry the collector's credentials whatever
+			// the header is called.
+			hv := v.FieldByName("Headers")
+			for _, k := range hv.MapKeys() {
+				hv.SetMapIndex(k, reflect.ValueOf(redacted))
+			}
+		}
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
 			if !t.Field(i).IsExported() {

@@ -33,6 +33,10 @@ redis:
   password: {value: redis-s3cr3t}
 ext_authz:
   http: {url: "http://authuser:authz-s3cr3t@127.0.0.1:1/check?apikey=authz-query-s3cr3t"}
+tracing:
+  enabled: false
+  otlp_endpoint: 127.0.0.1:1
+  headers: {x-collector-team: tracing-s3cr3t}
 upstreams:
   - name: library
     static: [%q]

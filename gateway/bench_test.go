@@ -76,13 +76,13 @@ func benchGateway(b *testing.B, addr string) *Gateway {
 }
 
 // benchGatewayConfig is a gateway from yamlCfg, ready, without listeners.
-func benchGatewayConfig(b *testing.B, yamlCfg string) *Gateway {
+func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...Option) *Gateway {
 	b.Helper()
 	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := New(cfg, discardLogger())
+	gw, err := New(cfg, discardLogger(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	if g.docs != nil && r.URL.Path == g.docs.path {
+		g.serveOpenAPI(w, r)
+		return
+	}
 	info := policy.InfoFrom(r.Context())
 	if info != nil {
 		info.Stage = policy.NoStage // past the edge policies: a 404 is nobody's rejection

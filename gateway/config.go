@@ -51,6 +51,9 @@ type Config struct {
 	LimitKeys `yaml:",inline"`
 	// LifecycleKeys configure reloads and draining (lifecycle_config.go).
 	LifecycleKeys `yaml:",inline"`
+	// DocsTracingKeys configure the OpenAPI document and tracing
+	// (docs_tracing_config.go).
+	DocsTracingKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener.
@@ -325,6 +328,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validatePolicies()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateDocsTracing()...)
 	return errors.Join(errs...)
 }
 

@@ -3,7 +3,8 @@
 // matching, transcoding and the upstream call (unary, or streaming over
 // HTTP and WebSocket with per-upstream limits), the admin listener (admin
 // API, Prometheus metrics from a registry per Gateway, the effective config
-// with secrets redacted, an embedded dashboard, pprof), and the control
+// with secrets redacted, an embedded dashboard, pprof), the live OpenAPI
+// document of the routes served, OpenTelemetry tracing, and the control
 // loop that turns endpoint changes and reflected descriptors into new
 // route tables.
 //

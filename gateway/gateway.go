@@ -60,12 +60,18 @@ type Gateway struct {
 	unaryOpts []grpc.CallOption
 	prod      productState // products' tables and listeners (products.go)
 	metrics   *Metrics     // this gateway's registry and series (metrics.go)
+	docs      *openapiDocs // the live OpenAPI document; nil when off (openapi.go)
+	tracing   *tracing     // nil when off (tracing.go)
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
 // descriptors arrive in the background) and starts watching endpoints and
 // descriptors. It serves nothing until Run or until its handlers are mounted.
-func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
+func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -88,16 +94,27 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 		cache.Close()
 		return nil, err
 	}
+	tr, err := newTracing(cfg.Tracing, o.spanExporter)
+	if err != nil {
+		pol.close()
+		cache.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec,
+		docs: newOpenAPIDocs(cfg.OpenAPI), tracing: tr}
 	if g.metrics, err = newMetrics(g, time.Now); err != nil {
+		tr.shutdown()
 		pol.close()
 		cache.Close()
 		return nil, err
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.responseBytes())}
 	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
+	if tr != nil {
+		g.edge = tr.serverHandler(g.edge)
+	}
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {
@@ -277,6 +294,9 @@ func (g *Gateway) Close() error {
 	g.buildMu.Unlock()
 	if g.consulTr != nil {
 		g.consulTr.CloseIdleConnections()
+	}
+	if terr := g.tracing.shutdown(); terr != nil && err == nil {
+		err = terr
 	}
 	return err
 }

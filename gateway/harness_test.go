@@ -29,13 +29,13 @@ type harness struct {
 
 // serveGateway runs a gateway from yamlCfg on free loopback ports (its
 // listen and admin keys are not used) without waiting for descriptors.
-func serveGateway(t *testing.T, yamlCfg string) *harness {
+func serveGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
 	t.Helper()
 	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	gw, err := New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +65,9 @@ func serveGateway(t *testing.T, yamlCfg string) *harness {
 
 // startGateway is serveGateway, then waits until every upstream's routes
 // are served.
-func startGateway(t *testing.T, yamlCfg string) *harness {
+func startGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
 	t.Helper()
-	h := serveGateway(t, yamlCfg)
+	h := serveGateway(t, yamlCfg, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.gw.WaitReady(ctx); err != nil {

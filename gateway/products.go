@@ -114,6 +114,12 @@ func (g *Gateway) tableFor(r *http.Request) *router.Table[*route] {
 	if len(g.cfg.Products) == 0 {
 		return g.routes.Load()
 	}
+	return g.productTable(g.productOfRequest(r))
+}
+
+// productOfRequest is the product r is for: its listener's, else the one
+// its Host names; "" for the main table.
+func (g *Gateway) productOfRequest(r *http.Request) string {
 	name, _ := r.Context().Value(productKey{}).(string)
 	if name == "" {
 		host := r.Host
@@ -122,6 +128,12 @@ func (g *Gateway) tableFor(r *http.Request) *router.Table[*route] {
 		}
 		name = g.pol.productByHost[strings.ToLower(host)]
 	}
+	return name
+}
+
+// productTable is a product's table ("" is the main table); an empty
+// table while the product has none.
+func (g *Gateway) productTable(name string) *router.Table[*route] {
 	if name == "" {
 		return g.routes.Load()
 	}

@@ -54,7 +54,9 @@ type discState struct {
 	since     time.Time            // when err started, or when the set last arrived
 }
 
-func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig) (*upstream, error) {
+// newUpstream connects an upstream; extra are dial options of the gateway's
+// (tracing) added to every connection of it.
+func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig, extra ...grpc.DialOption) (*upstream, error) {
 	headers, err := transcode.NewHeaderRules(cfg.ForwardHeaders)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig) (*upstre
 	}
 	serviceConfig := discovery.ServiceConfig(cfg.Balancer, cfg.HealthCheck)
 	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
-		conn, err := grpc.NewClient(res.Target(),
+		conn, err := grpc.NewClient(res.Target(), append([]grpc.DialOption{
 			res.DialOption(),
 			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultServiceConfig(serviceConfig),
@@ -73,7 +75,7 @@ func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig) (*upstre
 			// budget (policy.Retry): grpc-go's retry policy must never
 			// stack on top. Transparent retries stay on.
 			grpc.WithDisableRetry(),
-		)
+		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", cfg.Name, err)
 		}

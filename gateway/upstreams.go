@@ -22,7 +22,7 @@ func (g *Gateway) addUpstream(cfg Upstream, auto bool) error {
 	if err != nil {
 		return err
 	}
-	u, err := newUpstream(cfg, src, &g.cfg.Limits)
+	u, err := newUpstream(cfg, src, &g.cfg.Limits, g.tracing.dialOptions()...)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,8 @@
 // status, the rules that decide which HTTP headers become gRPC metadata
 // and back, and stream framing: how a server stream's messages are laid out
 // in one response (NDJSON, Server-Sent Events, a JSON array, raw HttpBody
-// bytes) and how a client stream's messages are read from one request body.
+// bytes) and how a client stream's messages are read from one request body,
+// and the description of bindings as an OpenAPI 3.1 document (OpenAPI).
 // It builds and parses bytes only; writing, flushing and timing belong to
 // the gateway.
 //

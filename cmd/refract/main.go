@@ -158,7 +158,9 @@ func handleSignals(srv *gateway.Server, stop func()) func() {
 // demoConfig starts the example backends on free loopback ports and returns
 // a config that serves them.
 func demoConfig() ([]byte, func(), error) {
-	lib, err := examples.StartLibrary("127.0.0.1:0")
+	// The documented build ships its proto comments, so /openapi.json
+	// shows them.
+	lib, err := examples.StartLibraryDocumented("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: library backend: %w", err)
 	}
@@ -195,7 +197,9 @@ Try:
   curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
   curl -sN -X POST %[1]s/echo.v1.EchoService/Expand -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{"text":"tick","count":5,"intervalMs":500}'
   printf '{"message":"a"}\n{"message":"b"}\n' | curl -s -X POST %[1]s/echo.v1.EchoService/Collect -H 'Content-Type: application/x-ndjson' --data-binary @-
+  curl -s %[1]s/openapi.json
   curl -s %[2]s/admin/routes
+  and the dashboard: %[2]s/
 
 Ctrl-C stops it.
 `, base, "http://"+admin)

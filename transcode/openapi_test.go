@@ -1,0 +1,225 @@
+package transcode
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/refract-gateway/refract/router"
+	"google.golang.org/genproto/googleapis/api/annotations"
+)
+
+func TestOpenAPIPath(t *testing.T) {
+	for _, c := range []struct {
+		tmpl, path, shape string
+		names             []string
+	}{
+		{"/v1/shelves", "/v1/shelves", "/v1/shelves", nil},
+		{"/echo/{text}", "/echo/{text}", "/echo/*", []string{"text"}},
+		{"/v1/{name=shelves/*}", "/v1/shelves/{shelf}", "/v1/shelves/*", []string{"shelf"}},
+		{"/v1/{name=shelves/*/books/*}:move", "/v1/shelves/{shelf}/books/{book}:move", "/v1/shelves/*/books/*:move", []string{"shelf", "book"}},
+		{"/v1/{book.name=shelves/*/books/*}", "/v1/shelves/{shelf}/books/{book}", "/v1/shelves/*/books/*", []string{"shelf", "book"}},
+		{"/v1/{parent=categories/*}/items", "/v1/categories/{category}/items", "/v1/categories/*/items", []string{"category"}},
+		{"/v1/{name=boxes/*/wolves/*/classes/*}", "/v1/boxes/{box}/wolves/{wolf}/classes/{class}", "/v1/boxes/*/wolves/*/classes/*", []string{"box", "wolf", "class"}},
+		{"/files/{path=**}", "/files/{path}", "/files/*", []string{"path"}},
+		{"/v1/{name=*/notes/*}", "/v1/{name_1}/notes/{note}", "/v1/*/notes/*", []string{"name_1", "note"}},
+		{"/v1/{a=shelves/*}/{b=shelves/*}", "/v1/shelves/{shelf}/shelves/{shelf_2}", "/v1/shelves/*/shelves/*", []string{"shelf", "shelf_2"}},
+		{"/v1/*/x/{id}", "/v1/{v1}/x/{id}", "/v1/*/x/*", []string{"v1", "id"}},
+		{"/*", "/{segment_1}", "/*", []string{"segment_1"}},
+		{"/v1/{x=my-things/*}", "/v1/my-things/{my_thing}", "/v1/my-things/*", []string{"my_thing"}},
+	} {
+		tmpl, err := router.ParseTemplate(c.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := openAPIPath(tmpl)
+		var names []string
+		for _, pp := range p.params {
+			names = append(names, pp.name)
+		}
+		if p.path != c.path || p.shape != c.shape || !slices.Equal(names, c.names) {
+			t.Errorf("%s: path %q shape %q names %q; want %q %q %q", c.tmpl, p.path, p.shape, names, c.path, c.shape, c.names)
+		}
+	}
+}
+
+// kitchenDoc describes the kitchen service with the given rules.
+func kitchenDoc(t *testing.T, opts Options, rules map[string]*annotations.HttpRule) (*openapi3.T, map[string]any) {
+	t.Helper()
+	var routes []OpenAPIRoute
+	for _, name := range []string{"Put", "Get", "PutAny"} {
+		bs, err := Compile(kitchenMethod(t, name), rules[name], opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			routes = append(routes, OpenAPIRoute{Binding: b})
+		}
+	}
+	body, err := OpenAPI(OpenAPIInfo{Title: "kitchen", Version: "1"}, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("validate: %v\n%s", err, body)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	return doc, raw
+}
+
+var kitchenRules = map[string]*annotations.HttpRule{
+	"Put":    {Pattern: &annotations.HttpRule_Put{Put: "/kitchens/{scalars.s}"}, Body: "*"},
+	"Get":    {Pattern: &annotations.HttpRule_Get{Get: "/kitchens/{name}"}, AdditionalBindings: []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Custom{Custom: &annotations.CustomHttpPattern{Kind: "FETCH", Path: "/kitchens/{name}"}}}}},
+	"PutAny": {Pattern: &annotations.HttpRule_Post{Post: "/any"}, Body: "detail", ResponseBody: "detail"},
+}
+
+// at walks a decoded JSON document.
+func at(t *testing.T, v any, path ...string) any {
+	t.Helper()
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%v: not an object at %q", path, p)
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestOpenAPIWellKnownTypesAndScalars(t *testing.T) {
+	_, raw := kitchenDoc(t, Options{}, kitchenRules)
+	props := func(msg string) map[string]any {
+		return at(t, raw, "components", "schemas", msg, "properties").(map[string]any)
+	}
+	kitchen := props("kitchen.v1.Kitchen")
+	for field, want := range map[string]string{
+		"scalars": `{"anyOf":[{"$ref":"#/components/schemas/kitchen.v1.Scalars"},{"type":"null"}]}`,
+		"items":   `{"items":{"$ref":"#/components/schemas/kitchen.v1.Scalars"},"type":"array"}`,
+		"ri64":    `{"items":{"format":"int64","pattern":"^-?[0-9]+$","type":"string"},"type":"array"}`,
+		"rby":     `{"items":{"contentEncoding":"base64","format":"byte","type":"string"},"type":"array"}`,
+		"ms":      `{"additionalProperties":{"type":"string"},"type":"object"}`,
+		"mi":      `{"additionalProperties":{"$ref":"#/components/schemas/kitchen.v1.Scalars"},"description":"Keys are int32 values written as strings.","type":"object"}`,
+		"mu":      `{"additionalProperties":{"$ref":"#/components/schemas/kitchen.v1.Color"},"description":"Keys are uint64 values written as strings.","type":"object"}`,
+		"mv":      `{"additionalProperties":{"description":"Any JSON value (google.protobuf.Value)."},"type":"object"}`,
+		"du":      `{"description":"Seconds with up to nine fractional digits and an \"s\" (google.protobuf.Duration).","examples":["1.5s"],"pattern":"^-?[0-9]+(\\.[0-9]{1,9})?s$","type":["string","null"]}`,
+		"iv":      `{"description":"A 64-bit integer as a string or null (google.protobuf.Int64Value).","format":"int64","pattern":"^-?[0-9]+$","type":["string","null"]}`,
+		"byv":     `{"contentEncoding":"base64","description":"A base64 string or null (google.protobuf.BytesValue).","format":"byte","type":["string","null"]}`,
+		"u32v":    `{"description":"A 32-bit unsigned integer or null (google.protobuf.UInt32Value).","format":"uint32","maximum":4294967295,"minimum":0,"type":["integer","null"]}`,
+		"st":      `{"additionalProperties":true,"description":"Any JSON object (google.protobuf.Struct).","type":["object","null"]}`,
+		"val":     `{"description":"Any JSON value (google.protobuf.Value)."}`,
+		"lv":      `{"description":"Any JSON array (google.protobuf.ListValue).","items":{},"type":["array","null"]}`,
+		"fm":      `{"description":"Comma-separated field paths in lowerCamelCase (google.protobuf.FieldMask).","examples":["title,pageCount"],"type":["string","null"]}`,
+		"em":      `{"description":"An empty object (google.protobuf.Empty).","type":["object","null"]}`,
+		"nv":      `{"type":"null"}`,
+		"child":   `{"anyOf":[{"$ref":"#/components/schemas/kitchen.v1.Kitchen"},{"type":"null"}]}`,
+		"rwrap":   `{"items":{"description":"A 32-bit integer or null (google.protobuf.Int32Value).","format":"int32","type":["integer","null"]},"type":"array"}`,
+		"ci":      `{"description":"Member of oneof choice: at most one of cs, cm, ci, ct is set.","format":"int64","pattern":"^-?[0-9]+$","type":"string"}`,
+	} {
+		if got := jsonOf(kitchen[field]); got != want {
+			t.Errorf("Kitchen.%s\n got %s\nwant %s", field, got, want)
+		}
+	}
+	scalars := props("kitchen.v1.Scalars")
+	var kinds []string
+	for _, f := range []string{"i32", "i64", "u32", "u64", "s32", "s64", "f32", "f64", "sf32", "sf64", "fl", "db", "b", "s", "by", "opt", "other"} {
+		s := scalars[f].(map[string]any)
+		kinds = append(kinds, fmt.Sprintf("%s=%v/%v", f, s["type"], s["format"]))
+	}
+	if got := strings.Join(kinds, " "); got != "i32=integer/int32 i64=string/int64 u32=integer/uint32 u64=string/uint64 s32=integer/int32 s64=string/int64 f32=integer/uint32 f64=string/uint64 sf32=integer/int32 sf64=string/int64 fl=number/float db=number/double b=boolean/<nil> s=string/<nil> by=string/byte opt=integer/int32 other=string/<nil>" {
+		t.Errorf("scalars: %s", got)
+	}
+	if got := jsonOf(at(t, raw, "components", "schemas", "kitchen.v1.Kitchen", "x-oneofs")); got != `{"choice":["cs","cm","ci","ct"]}` {
+		t.Errorf("x-oneofs %s", got)
+	}
+	if got := jsonOf(at(t, raw, "components", "schemas", "kitchen.v1.Color", "enum")); !strings.HasPrefix(got, `["COLOR_UNSPECIFIED"`) {
+		t.Errorf("Color enum %s", got)
+	}
+
+	// Query parameters of GET /kitchens/{name}: every field but name, nested
+	// ones dotted, maps as deepObject.
+	get := at(t, raw, "paths", "/kitchens/{name}", "get").(map[string]any)
+	var params []string
+	for _, p := range get["parameters"].([]any) {
+		p := p.(map[string]any)
+		s := p["schema"].(map[string]any)
+		desc := fmt.Sprintf("%s:%s:%v", p["in"], p["name"], s["type"])
+		if p["style"] != nil {
+			desc += ":" + p["style"].(string)
+		}
+		params = append(params, desc)
+	}
+	want := "path:name:string query:filter.i32:integer query:filter.i64:string query:filter.u32:integer query:filter.u64:string " +
+		"query:filter.s32:integer query:filter.s64:string query:filter.f32:integer query:filter.f64:string query:filter.sf32:integer " +
+		"query:filter.sf64:string query:filter.fl:number query:filter.db:number query:filter.b:boolean query:filter.s:string " +
+		"query:filter.by:string query:filter.color:<nil> query:filter.opt:integer query:filter.other:string query:ids:array " +
+		"query:counts:object:deepObject query:since:string query:color:<nil> query:min:number"
+	if got := strings.Join(params, " "); got != want {
+		t.Errorf("GET parameters\n got %s\nwant %s", got, want)
+	}
+	// The custom method of the additional binding.
+	if id := at(t, raw, "paths", "/kitchens/{name}", "x-additional-operations", "FETCH", "operationId"); id != "kitchen.v1.KitchenService.Get_2" {
+		t.Errorf("FETCH operationId %v", id)
+	}
+	// body "*" with a path variable: no query parameters, the whole message.
+	// The path has the shape of GET's, so it shares GET's path item and
+	// parameter name.
+	put := at(t, raw, "paths", "/kitchens/{name}", "put").(map[string]any)
+	if got := jsonOf(put["parameters"]); got != `[{"description":"The value of `+"`scalars.s`"+`.","in":"path","name":"name","required":true,"schema":{"type":"string"}}]` {
+		t.Errorf("PUT parameters %s", got)
+	}
+	if got := jsonOf(at(t, put, "requestBody", "content", "application/json", "schema")); got != `{"$ref":"#/components/schemas/kitchen.v1.Kitchen"}` {
+		t.Errorf("PUT body %s", got)
+	}
+	// Any as body field and response_body.
+	post := at(t, raw, "paths", "/any", "post").(map[string]any)
+	if a, b := jsonOf(at(t, post, "requestBody", "content", "application/json", "schema")), jsonOf(at(t, post, "responses", "200", "content", "application/json", "schema")); a != `{"$ref":"#/components/schemas/google.protobuf.Any"}` || a != b {
+		t.Errorf("Any body %s, response %s", a, b)
+	}
+}
+
+func TestOpenAPIProtoNames(t *testing.T) {
+	_, raw := kitchenDoc(t, Options{UseProtoNames: true}, kitchenRules)
+	schemas := at(t, raw, "components", "schemas").(map[string]any)
+	if _, ok := schemas["kitchen.v1.Scalars-proto-names"]; !ok {
+		t.Fatalf("no proto-names component: %v", jsonOf(slices.Sorted(func(yield func(string) bool) {
+			for k := range schemas {
+				yield(k)
+			}
+		})))
+	}
+	if _, ok := at(t, schemas, "kitchen.v1.Scalars-proto-names", "properties").(map[string]any)["renamed"]; !ok {
+		t.Errorf("the proto name renamed is missing")
+	}
+}
+
+// TestOpenAPIValidatorRejects proves the validator the tests rely on is no
+// rubber stamp: a path parameter the path does not hold is an error.
+func TestOpenAPIValidatorRejects(t *testing.T) {
+	_, raw := kitchenDoc(t, Options{}, kitchenRules)
+	op := at(t, raw, "paths", "/kitchens/{name}", "get").(map[string]any)
+	op["parameters"].([]any)[0].(map[string]any)["name"] = "nope"
+	body, _ := json.Marshal(raw)
+	doc, err := openapi3.NewLoader().LoadFromData(body)
+	if err == nil {
+		err = doc.Validate(context.Background())
+	}
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("a broken document validated: %v", err)
+	}
+}
