@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -51,8 +52,14 @@ type ConsulOptions struct {
 // queries. Immutable after NewConsul; safe for concurrent use, though one
 // Watch at a time is what a gateway runs.
 type Consul struct {
-	opts ConsulOptions
+	opts  ConsulOptions
+	index atomic.Uint64 // X-Consul-Index of the last answer
 }
+
+// LastIndex is the Consul index of the last answer (0 before the first):
+// it moves on every change Consul saw, pushed or not. Safe for concurrent
+// use.
+func (c *Consul) LastIndex() uint64 { return c.index.Load() }
 
 // NewConsul validates opts and fills defaults.
 func NewConsul(opts ConsulOptions) (*Consul, error) {
@@ -184,6 +191,7 @@ func (c *Consul) query(ctx context.Context, index uint64) ([]Endpoint, uint64, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: consul health of %q: %w", c.opts.Service, err)
 	}
+	c.index.Store(meta.LastIndex)
 	eps := make([]Endpoint, 0, len(entries))
 	for _, e := range entries {
 		ep, err := c.endpoint(e)

@@ -98,6 +98,21 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 		}
 	}
 
+	admin := func() UpstreamInfo {
+		t.Helper()
+		code, body := get(t, h.admin+"/admin/upstreams")
+		var got []UpstreamInfo
+		if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || len(got) != 1 {
+			t.Fatalf("/admin/upstreams %d %v %s", code, err, body)
+		}
+		return got[0]
+	}
+	info := admin()
+	if info.Balancer != "round_robin" || info.HealthCheck || info.Connectivity != "READY" || info.ConsulIndex == 0 || info.Discovery != "ok" {
+		t.Errorf("/admin/upstreams: %+v", info)
+	}
+	indexBefore := info.ConsulIndex
+
 	// A failing check takes an instance out; requests keep succeeding
 	// while it leaves, and none reaches it afterwards.
 	stopLoad := make(chan struct{})
@@ -130,6 +145,9 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
 	}
 	before := bs[1].n(list)
+	if info := admin(); info.ConsulIndex <= indexBefore {
+		t.Errorf("consul_index %d after a change, was %d", info.ConsulIndex, indexBefore)
+	}
 	for range 60 {
 		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
 	}

@@ -94,9 +94,19 @@ type UpstreamInfo struct {
 	// endpoints are served) or "waiting" (nothing known yet).
 	Discovery string `json:"discovery"`
 	// Error and Since say why and since when discovery is stale.
-	Error     string         `json:"error,omitempty"`
-	Since     time.Time      `json:"since,omitzero"`
-	Endpoints []EndpointInfo `json:"endpoints"`
+	Error string    `json:"error,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// ConsulIndex is the index of Consul's last answer, for upstreams
+	// discovered there: it moves whenever Consul saw a change.
+	ConsulIndex uint64 `json:"consul_index,omitempty"`
+	// Balancer is the grpc-go balancing policy; HealthCheck says whether
+	// endpoints are probed with grpc.health.v1.
+	Balancer    string `json:"balancer"`
+	HealthCheck bool   `json:"health_check"`
+	// Connectivity is the upstream connection's state as grpc-go sees it
+	// across its endpoints: IDLE, CONNECTING, READY, TRANSIENT_FAILURE.
+	Connectivity string         `json:"connectivity"`
+	Endpoints    []EndpointInfo `json:"endpoints"`
 	// Schemas is set while endpoints serve different schemas: which
 	// endpoints serve which descriptor hash, and which one the routes are
 	// built from. Methods missing from some schemas go only to the
@@ -116,7 +126,11 @@ type EndpointInfo struct {
 func (g *Gateway) Upstreams() []UpstreamInfo {
 	var out []UpstreamInfo
 	for _, u := range g.upstreamList() {
-		info := UpstreamInfo{Name: u.name, Source: u.source.String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{}}
+		info := UpstreamInfo{Name: u.name, Source: u.source.String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{},
+			Balancer: u.cfg.Balancer, HealthCheck: u.cfg.HealthCheck, Connectivity: u.conn.GetState().String()}
+		if c, ok := u.source.(interface{ LastIndex() uint64 }); ok {
+			info.ConsulIndex = c.LastIndex()
+		}
 		if st := u.disc.Load(); st != nil {
 			switch {
 			case st.err != nil:
