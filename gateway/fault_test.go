@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
 
@@ -48,6 +53,17 @@ func newFaultClient(t *testing.T, base string) *faultClient {
 // error answer: a google.rpc.Status JSON body whose code matches the HTTP
 // status and whose message is not empty.
 func (c *faultClient) call(ctx context.Context, method, path, body string, hdr ...string) faultAnswer {
+	a, _ := c.send(ctx, method, path, body, hdr...)
+	return a
+}
+
+// callHeaders is call for a request without a body, also returning the
+// answer's headers.
+func (c *faultClient) callHeaders(ctx context.Context, method, path string, hdr ...string) (faultAnswer, http.Header) {
+	return c.send(ctx, method, path, "", hdr...)
+}
+
+func (c *faultClient) send(ctx context.Context, method, path, body string, hdr ...string) (faultAnswer, http.Header) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var rd io.Reader
@@ -56,23 +72,23 @@ func (c *faultClient) call(ctx context.Context, method, path, body string, hdr .
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return faultAnswer{err: err}
+		return faultAnswer{err: err}, nil
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return faultAnswer{err: err}
+		return faultAnswer{err: err}, nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return faultAnswer{status: resp.StatusCode, err: err}
+		return faultAnswer{status: resp.StatusCode, err: err}, resp.Header
 	}
 	a := faultAnswer{status: resp.StatusCode, servedBy: resp.Header.Get("Grpc-Metadata-X-Served-By")}
 	if resp.StatusCode == http.StatusOK {
-		return a
+		return a, resp.Header
 	}
 	var st struct {
 		Code    *float64 `json:"code"`
@@ -80,7 +96,7 @@ func (c *faultClient) call(ctx context.Context, method, path, body string, hdr .
 	}
 	if err := json.Unmarshal(b, &st); err != nil || st.Code == nil {
 		a.err = fmt.Errorf("%d answer is not a google.rpc.Status: %s", resp.StatusCode, b)
-		return a
+		return a, resp.Header
 	}
 	a.code, a.message = *st.Code, st.Message
 	switch {
@@ -91,7 +107,7 @@ func (c *faultClient) call(ctx context.Context, method, path, body string, hdr .
 	case a.message == "":
 		a.err = fmt.Errorf("%d answer without a message: %s", resp.StatusCode, b)
 	}
-	return a
+	return a, resp.Header
 }
 
 func (a faultAnswer) String() string {
@@ -260,8 +276,9 @@ upstreams:
 
 func TestFaultSchemaChangesUnderLoad(t *testing.T) {
 	checkLeaks(t)
-	v1 := buildCommand(t, "github.com/refract-gateway/refract/examples/cmd/library-server")
-	v2 := buildCommand(t, "github.com/refract-gateway/refract/examples/cmd/library-server-v2")
+	bins := buildCommands(t, "github.com/refract-gateway/refract/examples/cmd/library-server",
+		"github.com/refract-gateway/refract/examples/cmd/library-server-v2")
+	v1, v2 := bins[0], bins[1]
 	backend := startExampleServer(t, v1, "127.0.0.1:0")
 	addr := backend.addr
 	h := startGateway(t, fmt.Sprintf(`
@@ -281,17 +298,21 @@ upstreams:
 
 	// v1 → v2: killed, and started again on the same address with one
 	// method more, which appears.
+	began := time.Now()
 	backend.kill()
 	backend = startExampleServer(t, v2, addr)
+	t.Logf("v2 up after %s", time.Since(began))
 	eventually(t, 15*time.Second, "the v2 method", func() bool {
 		return c.call(ctx, "POST", version, `{}`).status == 200
 	})
+	t.Logf("v2 method routed after %s", time.Since(began))
 	// v2 → v1: stopped gracefully, and v1 started again: the method goes.
 	backend.stop()
 	startExampleServer(t, v1, addr)
 	eventually(t, 15*time.Second, "the v2 method to go", func() bool {
 		return c.call(ctx, "POST", version, `{}`).status == 404
 	})
+	t.Logf("v2 method gone after %s", time.Since(began))
 	if a := c.call(ctx, "GET", "/v1/shelves", ""); a.status != 200 {
 		t.Fatalf("after the deploys: %v", a)
 	}
@@ -327,4 +348,204 @@ upstreams:
 		t.Errorf("the load did not see both schemas: %v", n)
 	}
 	t.Logf("GetServerVersion during v1 → v2 → v1: %v; messages %v", tally(vs), samples(vs))
+}
+
+func TestFaultSlowBackendDeadlinesReachIt(t *testing.T) {
+	checkLeaks(t)
+	slow := startBackendProc(t, "slow", "v1", "127.0.0.1:0", true)
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - name: library
+    static: [%q]
+    timeout: 30s
+    routes:
+      - match: "library.v1.LibraryService.ListShelves"
+        policies: {timeout: 300ms}
+`, slow.addr))
+	c := newFaultClient(t, h.base)
+	ctx := t.Context()
+	hold := []string{"Grpc-Metadata-X-Fault-Hold", "1"}
+	// The backend saw the call, and then saw it end: its handler's context
+	// was done, so it can stop working on an answer nobody waits for.
+	sawCancel := func(method, want string) {
+		t.Helper()
+		if ev := slow.expect(t, "held "); ev != "held /library.v1.LibraryService/"+method {
+			t.Fatalf("backend: %q", ev)
+		}
+		if ev := slow.expect(t, "cancelled "); want != "" && ev != "cancelled "+want {
+			t.Fatalf("backend: %q, want %q", ev, "cancelled "+want)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, grpcTimeout, within string
+	}{
+		{"route timeout", "", "300ms"},
+		{"shorter Grpc-Timeout", "100m", "100ms"},
+	} {
+		hdr := hold
+		if tc.grpcTimeout != "" {
+			hdr = append([]string{"Grpc-Timeout", tc.grpcTimeout}, hold...)
+		}
+		a := c.call(ctx, "GET", "/v1/shelves", "", hdr...)
+		want := `upstream "library" did not answer within ` + tc.within + ": "
+		if a.err != nil || a.status != http.StatusGatewayTimeout || a.code != float64(codes.DeadlineExceeded) || !strings.HasPrefix(a.message, want) {
+			t.Fatalf("%s: %v, want 504 code 4 %q…", tc.name, a, want)
+		}
+		// The deadline travels with the call (grpc-timeout), so the backend
+		// may see it pass before the gateway's cancellation arrives.
+		sawCancel("ListShelves", "")
+		t.Logf("%s: %v", tc.name, a)
+	}
+
+	// A client that goes away cancels the call: the backend sees
+	// context.Canceled long before any deadline (30 s here).
+	cctx, cancel := context.WithCancel(ctx)
+	answered := make(chan faultAnswer, 1)
+	go func() { answered <- c.call(cctx, "GET", "/v1/shelves/1", "", hold...) }()
+	if ev := slow.expect(t, "held "); ev != "held /library.v1.LibraryService/GetShelf" {
+		t.Fatalf("backend: %q", ev)
+	}
+	cancel()
+	if ev := slow.expect(t, "cancelled "); ev != "cancelled context canceled" {
+		t.Fatalf("backend: %q, want the client's cancellation", ev)
+	}
+	if a := <-answered; a.err == nil {
+		t.Fatalf("the cancelled request was answered: %v", a)
+	}
+	// And the gateway serves on.
+	if a := c.call(ctx, "GET", "/v1/shelves/1", ""); a.status != 200 {
+		t.Fatalf("after the cancellations: %v", a)
+	}
+}
+
+// waitReady waits until the gateway serves every upstream's routes.
+func waitReady(t *testing.T, h *harness) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.gw.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heapBytes is the live heap after a full collection.
+func heapBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func TestFaultRateLimitFlood(t *testing.T) {
+	checkLeaks(t)
+	lib := startCounted(t, examples.StartLibrary)
+	// Quiet: each refusal is logged at warn, and a test writer would keep
+	// every line in memory for the test's output.
+	h := serveGatewayLogging(t, fmt.Sprintf(`
+trusted_proxies: [127.0.0.1/32]
+policies:
+  rate_limits:
+    - {name: per-ip, key: ip, rate: 5, per: 1h, burst: 5}
+upstreams:
+  - name: library
+    static: [%q]
+`, lib.Addr), zerolog.Nop())
+	waitReady(t, h)
+	c := newFaultClient(t, h.base)
+	ctx := t.Context()
+
+	// flood sends n requests from 8 workers, from the client IP ip(i) when
+	// ip is set, and counts the answers; every 429 must be the rate
+	// limit's, with its headers.
+	const workers = 8
+	flood := func(n int, ip func(int) string) map[string]int {
+		var mu sync.Mutex
+		got := map[string]int{}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n {
+						return
+					}
+					var hdr []string
+					if ip != nil {
+						hdr = []string{"X-Forwarded-For", ip(i)}
+					}
+					a, resp := c.callHeaders(ctx, "GET", "/v1/shelves", hdr...)
+					key := fmt.Sprint(a.status)
+					if a.err != nil {
+						key = "error"
+						t.Errorf("flood: %v", a)
+					} else if a.status == http.StatusTooManyRequests {
+						if err := checkRateLimited(a, resp); err != nil {
+							t.Errorf("flood: %v", err)
+						}
+					}
+					mu.Lock()
+					got[key]++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return got
+	}
+
+	// One client far over its limit: exactly the burst is admitted, the
+	// rest refused, and the backend sees only the admitted.
+	if got := flood(500, nil); got["200"] != 5 || got["429"] != 495 {
+		t.Fatalf("first 500 requests: %v, want 5 admitted", got)
+	}
+	before := heapBytes()
+	n := 10000
+	if raceEnabled {
+		n = 2000
+	}
+	if got := flood(n, nil); got["429"] != n {
+		t.Fatalf("flood: %v, want %d refused", got, n)
+	}
+	after := heapBytes()
+	if calls := lib.n("/library.v1.LibraryService/ListShelves"); calls != 5 {
+		t.Errorf("the backend served %d calls, want the 5 admitted", calls)
+	}
+	grew := int64(after) - int64(before)
+	t.Logf("one client, %d refused requests: live heap %d → %d bytes (%+d)", n, before, after, grew)
+	// Flat: a refusal keeps nothing. The bound only leaves room for the
+	// runtime's and the transports' own churn.
+	if grew > 4<<20 {
+		t.Errorf("the live heap grew by %d bytes over %d refused requests", grew, n)
+	}
+
+	// Many clients (one request each, through a trusted proxy): one bucket
+	// each, until idle ones are swept.
+	clients := 2000
+	if raceEnabled {
+		clients = 500
+	}
+	before = heapBytes()
+	if got := flood(clients, func(i int) string { return fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255) }); got["200"] != clients {
+		t.Fatalf("%d clients: %v, want all admitted", clients, got)
+	}
+	after = heapBytes()
+	t.Logf("%d clients, one request each: live heap %d → %d bytes (%+d, %d per client)", clients, before, after, int64(after)-int64(before), (int64(after)-int64(before))/int64(clients))
+}
+
+// checkRateLimited checks a 429 is the per-ip limit's refusal.
+func checkRateLimited(a faultAnswer, resp http.Header) error {
+	ra, err := strconv.Atoi(resp.Get("Retry-After"))
+	want := fmt.Sprintf("rate limit per-ip exceeded (5 per 1h0m0s); retry after %ds", ra)
+	switch {
+	case err != nil || ra < 1 || ra > 720:
+		return fmt.Errorf("Retry-After %q, want 1 to 720 s", resp.Get("Retry-After"))
+	case a.code != float64(codes.ResourceExhausted) || a.message != want:
+		return fmt.Errorf("429 says %v, want code 8 %q", a, want)
+	case resp.Get("RateLimit-Limit") != "5" || resp.Get("RateLimit-Remaining") != "0" || resp.Get("RateLimit-Policy") != "5;w=3600":
+		return fmt.Errorf("429 headers %v", resp)
+	}
+	return nil
 }

@@ -353,16 +353,20 @@ func (p *proc) await(t *testing.T, what string) string {
 	}
 }
 
-// buildCommand builds the command pkg (an import path) into a temporary
-// directory and returns the binary's path.
-func buildCommand(t *testing.T, pkg string) string {
+// buildCommands builds the commands pkgs (import paths) into a temporary
+// directory, in one go build, and returns the binaries' paths in order.
+func buildCommands(t *testing.T, pkgs ...string) []string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), path.Base(pkg))
-	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	dir := t.TempDir()
+	out, err := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		t.Fatalf("go build %s: %v\n%s", pkgs, err, out)
 	}
-	return bin
+	bins := make([]string, len(pkgs))
+	for i, pkg := range pkgs {
+		bins[i] = filepath.Join(dir, path.Base(pkg))
+	}
+	return bins
 }
 
 // startExampleServer runs an example server binary on addr and waits

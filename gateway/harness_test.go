@@ -31,11 +31,17 @@ type harness struct {
 // listen and admin keys are not used) without waiting for descriptors.
 func serveGateway(t *testing.T, yamlCfg string) *harness {
 	t.Helper()
+	return serveGatewayLogging(t, yamlCfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+}
+
+// serveGatewayLogging is serveGateway with the gateway logging to log.
+func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger) *harness {
+	t.Helper()
 	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	gw, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
