@@ -110,6 +110,14 @@ func (c *faultClient) send(ctx context.Context, method, path, body string, hdr .
 	return a, resp.Header
 }
 
+// plainUnavailable reports whether msg is the gateway's UNAVAILABLE for
+// the library upstream in words a caller can read: no grpc-go transport
+// jargon, no internal address.
+func plainUnavailable(msg string) bool {
+	return strings.HasPrefix(msg, `upstream "library" unavailable: `) &&
+		!strings.Contains(msg, "127.0.0.1") && !strings.Contains(msg, "transport") && !strings.Contains(msg, "desc =")
+}
+
 func (a faultAnswer) String() string {
 	if a.err != nil {
 		return fmt.Sprintf("error %v", a.err)
@@ -183,11 +191,13 @@ func TestFaultBackendKilledUnderLoad(t *testing.T) {
 	b0 := startBackendProc(t, "b0", "v1", "127.0.0.1:0", false)
 	b1 := startBackendProc(t, "b1", "v1", "127.0.0.1:0", true)
 	b2 := startBackendProc(t, "b2", "v1", "127.0.0.1:0", false)
-	h := startGateway(t, fmt.Sprintf(`
+	logs := &syncBuffer{}
+	h := serveGatewayLogging(t, fmt.Sprintf(`
 upstreams:
   - name: library
     static: [%q, %q, %q]
-`, b0.addr, b1.addr, b2.addr))
+`, b0.addr, b1.addr, b2.addr), zerolog.New(logs).Level(zerolog.WarnLevel))
+	waitReady(t, h)
 	c := newFaultClient(t, h.base)
 	ctx := t.Context()
 	// round_robin sends calls to every instance once its connection is
@@ -240,11 +250,16 @@ upstreams:
 	}
 	for _, a := range died {
 		if a.err != nil || a.status != http.StatusServiceUnavailable || a.code != float64(codes.Unavailable) ||
-			!strings.HasPrefix(a.message, `upstream "library" unavailable: `) {
+			!strings.HasPrefix(a.message, `upstream "library" unavailable: the connection to the instance was lost during the call`) ||
+			!plainUnavailable(a.message) {
 			t.Errorf("a call in flight on the killed instance got %v", a)
 		}
 	}
 	t.Logf("in flight on the killed instance: %v", died[0])
+	// The access log keeps grpc-go's own words for the operator.
+	if !strings.Contains(logs.String(), `"cause":"error reading from server`) {
+		t.Errorf("the access log does not say why the calls failed:\n%s", logs.tail(2000))
+	}
 
 	// New calls go to the live instances once grpc-go has seen the
 	// connection go (a call picked just before may still fail, with 503).
@@ -267,7 +282,7 @@ upstreams:
 	// upstream: no 500, no broken connection, no hang.
 	answers := l.end()
 	for _, a := range answers {
-		if a.err != nil || (a.status != 200 && (a.status != 503 || !strings.HasPrefix(a.message, `upstream "library" unavailable: `))) {
+		if a.err != nil || (a.status != 200 && (a.status != 503 || !plainUnavailable(a.message))) {
 			t.Errorf("under load: %v", a)
 		}
 	}
@@ -320,9 +335,8 @@ upstreams:
 	// Nothing but the statuses a redeploy explains: 503 while no
 	// instance listens, 501 from v1 for the method until the routes
 	// follow, 404 once they have. Never a 500, never a broken answer.
-	unavailable := `upstream "library" unavailable: `
 	for _, a := range shelves.end() {
-		if a.err != nil || (a.status != 200 && (a.status != 503 || !strings.HasPrefix(a.message, unavailable))) {
+		if a.err != nil || (a.status != 200 && (a.status != 503 || !plainUnavailable(a.message))) {
 			t.Errorf("GET /v1/shelves during the deploys: %v", a)
 		}
 	}
@@ -332,7 +346,7 @@ upstreams:
 		switch a.status {
 		case 200:
 		case 503:
-			ok = ok && strings.HasPrefix(a.message, unavailable)
+			ok = ok && plainUnavailable(a.message)
 		case 501:
 			ok = ok && a.code == float64(codes.Unimplemented) && strings.Contains(a.message, "GetServerVersion")
 		case 404:

@@ -154,7 +154,14 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 	p := st.Proto()
 	switch st.Code() {
 	case codes.Unavailable:
-		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, st.Message())
+		msg := st.Message()
+		if caller, ok := transportFailure(msg); ok {
+			if info := policy.InfoFrom(r.Context()); info != nil {
+				info.Cause = msg
+			}
+			msg = caller
+		}
+		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, msg)
 	case codes.DeadlineExceeded:
 		p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
 	case codes.Canceled:

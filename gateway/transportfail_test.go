@@ -1,0 +1,33 @@
+package gateway
+
+import "testing"
+
+func TestTransportFailureMessages(t *testing.T) {
+	for _, tc := range []struct{ grpc, caller string }{
+		// grpc-go's own words (v1.85), as calls to dead or unreachable
+		// instances get them.
+		{`connection error: desc = "transport: Error while dialing: dial tcp 10.0.3.7:50051: connect: connection refused"`,
+			"no instance could be connected to (connection refused)"},
+		{`connection error: desc = "transport: Error while dialing: dial tcp 10.0.3.7:50051: i/o timeout"`,
+			"no instance could be connected to (i/o timeout)"},
+		{`last connection error: connection error: desc = "transport: authentication handshake failed: tls: bad certificate"`,
+			"no instance could be connected to (bad certificate)"},
+		{`name resolver error: produced zero addresses`, "no instance could be connected to (produced zero addresses)"},
+		{`error reading from server: EOF`, "the connection to the instance was lost during the call (EOF)"},
+		{`error reading from server: read tcp 10.0.0.2:41234->10.0.3.7:50051: read: connection reset by peer`,
+			"the connection to the instance was lost during the call (connection reset by peer)"},
+		{`transport is closing`, "the connection to the instance was lost during the call"},
+		{`connection closed before server preface received`, "the connection to the instance was lost during the call"},
+	} {
+		got, ok := transportFailure(tc.grpc)
+		if !ok || got != tc.caller {
+			t.Errorf("%s\n got %q, %v\nwant %q", tc.grpc, got, ok, tc.caller)
+		}
+	}
+	// A backend's own UNAVAILABLE passes as it is.
+	for _, msg := range []string{"injected failure 1 of ListShelves", "database is down: connection refused", ""} {
+		if got, ok := transportFailure(msg); ok || got != msg {
+			t.Errorf("%q became %q, %v", msg, got, ok)
+		}
+	}
+}
