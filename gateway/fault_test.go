@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -562,4 +563,54 @@ func checkRateLimited(a faultAnswer, resp http.Header) error {
 		return fmt.Errorf("429 headers %v", resp)
 	}
 	return nil
+}
+
+func TestFaultBackendKilledMidStream(t *testing.T) {
+	checkLeaks(t)
+	echo := startBackendProc(t, "e0", "echo", "127.0.0.1:0", false)
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - name: echo
+    static: [%q]
+`, echo.addr))
+	// A server stream with ten seconds between two messages: the backend
+	// dies after the first.
+	req, err := http.NewRequestWithContext(withTimeout(t, 30*time.Second), "POST", h.base+"/echo.v1.EchoService/Expand",
+		strings.NewReader(`{"text":"tick","count":1000,"intervalMs":10000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := newFaultClient(t, h.base)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	br := bufio.NewReader(resp.Body)
+	if l := readLine(t, br); l != `{"result":{"message":"tick","index":0}}` {
+		t.Fatalf("first line %s", l)
+	}
+	echo.kill()
+	// The stream ends at once with an error line saying what happened,
+	// not at the next message's time nor at a deadline.
+	var last struct {
+		Error struct {
+			Code    int
+			Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(readLine(t, br)), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Error.Code != int(codes.Unavailable) || !strings.HasPrefix(last.Error.Message, `upstream "echo" unavailable: the connection to the instance was lost during the call`) {
+		t.Fatalf("last line: %+v", last)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after the error line: %q, %v", rest, err)
+	}
+	t.Logf("a stream whose backend died ends with %+v", last)
 }

@@ -40,7 +40,7 @@ const helperEnv = "REFRACT_TEST_HELPER"
 // Roles.
 const (
 	// roleBackend serves the example library API (v1, or v2 with
-	// helperSchema=v2) on helperAddr with reflection and health. Every answer
+	// helperSchema=v2; the echo API with helperSchema=echo) on helperAddr with reflection and health. Every answer
 	// carries the header metadata x-served-by: helperName. With helperHold=1,
 	// a call carrying x-fault-hold metadata prints "held METHOD" and blocks
 	// until its context ends, then prints "cancelled ERR". Prints "addr
@@ -97,8 +97,11 @@ func (l *lineWriter) printf(format string, args ...any) {
 func helperBackend(out *lineWriter) error {
 	name, hold := os.Getenv(helperName), os.Getenv(helperHold) == "1"
 	start := examples.StartLibrary
-	if os.Getenv(helperSchema) == "v2" {
+	switch os.Getenv(helperSchema) {
+	case "v2":
 		start = examples.StartLibraryV2
+	case "echo":
+		start = examples.StartEcho
 	}
 	b, err := start(os.Getenv(helperAddr), grpc.ChainUnaryInterceptor(
 		func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

@@ -35,6 +35,10 @@ func lastCause(msg string) string {
 	}
 	c := msg[i+2:]
 	switch {
+	case c == "use of closed network connection" && strings.Contains(msg, "server preface"):
+		// grpc-go gave up waiting for the HTTP/2 handshake and closed
+		// the connection: something listens there, but not a gRPC server.
+		return " (the instance did not answer the HTTP/2 handshake)"
 	case c == "", strings.ContainsAny(c, `:"=`):
 		return ""
 	}
