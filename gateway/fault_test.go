@@ -186,6 +186,15 @@ func samples(as []faultAnswer) map[int]string {
 }
 
 func TestFaultBackendKilledUnderLoad(t *testing.T) {
+	t.Run("no retries", func(t *testing.T) { testBackendKilledUnderLoad(t, "") })
+	// With retries of idempotent calls, the calls in flight on the dead
+	// instance are tried again on a live one, and succeed.
+	t.Run("retries", func(t *testing.T) {
+		testBackendKilledUnderLoad(t, "    policies: {retry: {attempts: 3, backoff: 1ms, idempotent: true}}\n")
+	})
+}
+
+func testBackendKilledUnderLoad(t *testing.T, policies string) {
 	checkLeaks(t)
 	// Three instances; the second holds the calls asked to hang, so that
 	// some are in flight on it when it dies.
@@ -197,7 +206,7 @@ func TestFaultBackendKilledUnderLoad(t *testing.T) {
 upstreams:
   - name: library
     static: [%q, %q, %q]
-`, b0.addr, b1.addr, b2.addr), zerolog.New(logs).Level(zerolog.WarnLevel))
+%s`, b0.addr, b1.addr, b2.addr, policies), zerolog.New(logs).Level(zerolog.WarnLevel))
 	waitReady(t, h)
 	c := newFaultClient(t, h.base)
 	ctx := t.Context()
@@ -211,13 +220,13 @@ upstreams:
 	})
 
 	l := startLoad(ctx, c, 4, "GET", "/v1/shelves", "")
-	// Calls in flight on b1: send hold calls until b1 holds three (those
-	// that reach b0 and b2 are answered at once).
+	// Calls in flight on b1: send hold calls until b1 holds three. Each
+	// call sent is either held by b1 (an event) or answered at once by b0
+	// or b2, so when b1 holds three, those are the only ones unanswered.
 	const inFlight = 3
 	held := make(chan faultAnswer, 64)
 	var holders sync.WaitGroup
-	nHeld := 0
-	for nHeld < inFlight {
+	for nHeld := 0; nHeld < inFlight; {
 		holders.Go(func() { held <- c.call(ctx, "GET", "/v1/shelves", "", "Grpc-Metadata-X-Fault-Hold", "1") })
 		select {
 		case ev := <-b1.events:
@@ -225,7 +234,7 @@ upstreams:
 				t.Fatalf("b1 said %q", ev)
 			}
 			nHeld++
-		case a := <-held: // answered by b0 or b2
+		case a := <-held:
 			if a.status != 200 || a.servedBy == "b1" {
 				t.Fatalf("hold call: %v", a)
 			}
@@ -235,21 +244,24 @@ upstreams:
 	}
 
 	b1.kill()
-	// Every call in flight on b1 ends, with 503 and a message naming the
-	// upstream and the cause.
+	// Every call in flight on b1 ends: with 503 and a message naming the
+	// upstream and what happened, or with retries, served by another.
 	holders.Wait()
 	close(held)
 	var died []faultAnswer
 	for a := range held {
-		if a.status == 200 && a.servedBy != "b1" {
-			continue // a late hold call that went elsewhere
-		}
 		died = append(died, a)
 	}
 	if len(died) != inFlight {
-		t.Fatalf("%d calls were held on b1, %d failed: %v", inFlight, len(died), died)
+		t.Fatalf("%d calls were held on b1, %d answered: %v", inFlight, len(died), died)
 	}
 	for _, a := range died {
+		if policies != "" {
+			if a.err != nil || a.status != 200 || a.servedBy == "b1" {
+				t.Errorf("a call in flight on the killed instance, retried, got %v", a)
+			}
+			continue
+		}
 		if a.err != nil || a.status != http.StatusServiceUnavailable || a.code != float64(codes.Unavailable) ||
 			!strings.HasPrefix(a.message, `upstream "library" unavailable: the connection to the instance was lost during the call`) ||
 			!plainUnavailable(a.message) {
@@ -258,7 +270,7 @@ upstreams:
 	}
 	t.Logf("in flight on the killed instance: %v", died[0])
 	// The access log keeps grpc-go's own words for the operator.
-	if !strings.Contains(logs.String(), `"cause":"error reading from server`) {
+	if policies == "" && !strings.Contains(logs.String(), `"cause":"error reading from server`) {
 		t.Errorf("the access log does not say why the calls failed:\n%s", logs.tail(2000))
 	}
 
