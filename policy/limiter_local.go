@@ -37,7 +37,7 @@ type bucket struct {
 }
 
 // DefaultMaxBuckets caps a LocalLimiter's buckets unless
-// NewLocalLimiterSize says otherwise: about 200 bytes each, so some 20 MB.
+// NewLocalLimiterSize says otherwise: 200–300 bytes each, so 20–30 MB.
 const DefaultMaxBuckets = 100_000
 
 // NewLocalLimiter makes a limiter that sweeps idle buckets every idle
