@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
@@ -186,27 +187,42 @@ func samples(as []faultAnswer) map[int]string {
 }
 
 func TestFaultBackendKilledUnderLoad(t *testing.T) {
-	t.Run("no retries", func(t *testing.T) { testBackendKilledUnderLoad(t, "") })
+	t.Run("no retries", func(t *testing.T) { testBackendKilledUnderLoad(t, "", false) })
 	// With retries of idempotent calls, the calls in flight on the dead
 	// instance are tried again on a live one, and succeed.
 	t.Run("retries", func(t *testing.T) {
-		testBackendKilledUnderLoad(t, "    policies: {retry: {attempts: 3, backoff: 1ms, idempotent: true}}\n")
+		testBackendKilledUnderLoad(t, "    policies: {retry: {attempts: 3, backoff: 1ms, idempotent: true}}\n", false)
 	})
+	// Instances discovered in Consul, which health-checks them: the
+	// gateway routes around the dead one at once, and Consul's failing
+	// check then takes it out of the set.
+	t.Run("consul", func(t *testing.T) { testBackendKilledUnderLoad(t, "", true) })
 }
 
-func testBackendKilledUnderLoad(t *testing.T, policies string) {
+func testBackendKilledUnderLoad(t *testing.T, policies string, viaConsul bool) {
 	checkLeaks(t)
+	var agent *consultest.Agent
+	if viaConsul {
+		agent = consultest.Start(t)
+	}
 	// Three instances; the second holds the calls asked to hang, so that
 	// some are in flight on it when it dies.
 	b0 := startBackendProc(t, "b0", "v1", "127.0.0.1:0", false)
 	b1 := startBackendProc(t, "b1", "v1", "127.0.0.1:0", true)
 	b2 := startBackendProc(t, "b2", "v1", "127.0.0.1:0", false)
-	logs := &syncBuffer{}
-	h := serveGatewayLogging(t, fmt.Sprintf(`
+	cfg := fmt.Sprintf(`
 upstreams:
   - name: library
     static: [%q, %q, %q]
-%s`, b0.addr, b1.addr, b2.addr, policies), zerolog.New(logs).Level(zerolog.WarnLevel))
+%s`, b0.addr, b1.addr, b2.addr, policies)
+	if viaConsul {
+		for _, b := range []*proc{b0, b1, b2} {
+			agent.Register(consultest.Instance{ID: b.addr, Service: "library", Addr: b.addr, GRPCCheck: true})
+		}
+		cfg = consulConfig(agent, libraryViaConsul+policies)
+	}
+	logs := &syncBuffer{}
+	h := serveGatewayLogging(t, cfg, zerolog.New(logs).Level(zerolog.WarnLevel))
 	waitReady(t, h)
 	c := newFaultClient(t, h.base)
 	ctx := t.Context()
@@ -272,6 +288,12 @@ upstreams:
 	// The access log keeps grpc-go's own words for the operator.
 	if policies == "" && !strings.Contains(logs.String(), `"cause":"error reading from server`) {
 		t.Errorf("the access log does not say why the calls failed:\n%s", logs.tail(2000))
+	}
+
+	if viaConsul {
+		eventually(t, 15*time.Second, "Consul's check to take the dead instance out", func() bool {
+			return len(h.upstream(t, "library").Endpoints) == 2
+		})
 	}
 
 	// New calls go to the live instances once grpc-go has seen the
