@@ -17,9 +17,14 @@ import (
 
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/examples/library/librarypb"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 )
 
 // Fault injection with real processes: backends killed, restarted with
@@ -104,7 +109,8 @@ func (c *faultClient) send(ctx context.Context, method, path, body string, hdr .
 	switch {
 	case resp.Header.Get("Content-Type") != transcode.JSONContentType:
 		a.err = fmt.Errorf("%d answer with Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	case transcode.HTTPStatus(codes.Code(a.code)) != resp.StatusCode && resp.StatusCode != http.StatusMethodNotAllowed:
+	case transcode.HTTPStatus(codes.Code(a.code)) != resp.StatusCode && resp.StatusCode != http.StatusMethodNotAllowed &&
+		(resp.StatusCode != http.StatusBadGateway || a.code != float64(codes.Internal)):
 		a.err = fmt.Errorf("HTTP %d with code %v: %s", resp.StatusCode, a.code, b)
 	case a.message == "":
 		a.err = fmt.Errorf("%d answer without a message: %s", resp.StatusCode, b)
@@ -647,4 +653,50 @@ upstreams:
 		t.Fatalf("after the error line: %q, %v", rest, err)
 	}
 	t.Logf("a stream whose backend died ends with %+v", last)
+}
+
+// garbageCodec is a backend's codec that sends broken responses for some
+// messages: truncated wire bytes for ListShelves, a name that is not UTF-8
+// for shelf 1, and an unparsable cover.
+type garbageCodec struct{ encoding.CodecV2 }
+
+func (c garbageCodec) Marshal(v any) (mem.BufferSlice, error) {
+	switch m := v.(type) {
+	case *librarypb.ListShelvesResponse:
+		return mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0xff, 0xff, 0xff})}, nil
+	case *librarypb.Shelf:
+		if m.GetName() == "shelves/1" {
+			return mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x03, 0xff, 0xfe, 0xfd})}, nil
+		}
+	case *httpbody.HttpBody:
+		return mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x7f})}, nil
+	}
+	return c.CodecV2.Marshal(v)
+}
+
+func (garbageCodec) Name() string { return "proto" }
+
+func TestFaultBackendSendsGarbage(t *testing.T) {
+	checkLeaks(t)
+	lib := startLibrary(t, grpc.ForceServerCodecV2(garbageCodec{encoding.GetCodecV2("proto")}))
+	h := startGateway(t, libraryAt(lib.Addr, ""))
+	c := newFaultClient(t, h.base)
+	// The backend's fault, not the gateway's: 502 naming the upstream, the
+	// type and what is wrong with it, whichever decoder found it (the
+	// gateway's own wire → JSON renderer, or grpc-go's unmarshalling into a
+	// dynamic message for types the fast path leaves to protojson).
+	for _, tc := range []struct{ path, want string }{
+		{"/v1/shelves", `upstream "library" sent a response that is not a valid library.v1.ListShelvesResponse: unexpected EOF`},
+		{"/v1/shelves/1", `upstream "library" sent a response that is not a valid library.v1.Shelf: field library.v1.Shelf.name: string is not valid UTF-8`},
+		{"/v1/shelves/1/books/1/cover", `upstream "library" sent a response that is not a valid google.api.HttpBody: `},
+	} {
+		a := c.call(t.Context(), "GET", tc.path, "")
+		if a.err != nil || a.status != http.StatusBadGateway || a.code != float64(codes.Internal) || !strings.HasPrefix(a.message, tc.want) {
+			t.Errorf("GET %s: %v, want 502 code 13 %q", tc.path, a, tc.want)
+		}
+		t.Logf("GET %s: %v", tc.path, a)
+	}
+	if a := c.call(t.Context(), "GET", "/v1/shelves/2", ""); a.status != 200 {
+		t.Fatalf("a good response: %v", a)
+	}
 }

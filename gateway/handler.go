@@ -70,7 +70,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	g.writeResponse(w, b, resp)
+	g.writeResponse(w, rt.up.name, b, resp)
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -123,13 +123,15 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 	return req, true
 }
 
-// writeResponse answers with one response: a message, or what
-// NewCallResponse returned for a unary call.
-func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp any) {
+// writeResponse answers with one response of upstream: a message, or what
+// NewCallResponse returned for a unary call. A response that cannot be
+// rendered (malformed wire bytes, a string that is not UTF-8) is the
+// upstream's fault: 502.
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any) {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
-		writeStatus(w, http.StatusInternalServerError, codes.Internal, "the upstream's response could not be encoded as JSON", b)
+		writeStatus(w, http.StatusBadGateway, codes.Internal, unreadableMessage(upstream, b, encodingCause(err)), b)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
@@ -146,7 +148,11 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		return
 	}
 	st := status.Convert(err)
-	writeStatusProto(w, transcode.HTTPStatus(st.Code()), g.callStatus(r, rt, st, timeout), rt.binding)
+	httpStatus := transcode.HTTPStatus(st.Code())
+	if _, ok := unreadableResponse(st); ok {
+		httpStatus = http.StatusBadGateway
+	}
+	writeStatusProto(w, httpStatus, g.callStatus(r, rt, st, timeout), rt.binding)
 }
 
 // callStatus is the status a client sees for a failed upstream call.
@@ -167,6 +173,10 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 	case codes.Canceled:
 		if r.Context().Err() != nil {
 			p.Message = "the client closed the request"
+		}
+	case codes.Internal:
+		if cause, ok := unreadableResponse(st); ok {
+			p.Message = unreadableMessage(rt.up.name, rt.binding, cause)
 		}
 	case codes.Unimplemented:
 		// The route exists, so the backend's schema may have moved on:

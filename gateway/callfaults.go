@@ -1,8 +1,16 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/refract-gateway/refract/transcode"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
+
+// The failures of an upstream call that grpc-go, not the backend, puts into
+// words, told to callers in theirs.
 
 // transportFailure recognises the UNAVAILABLE messages grpc-go makes itself
 // when the connection to a backend, not the backend, failed a call, and
@@ -43,4 +51,37 @@ func lastCause(msg string) string {
 		return ""
 	}
 	return " (" + c + ")"
+}
+
+// unreadableResponse recognises the INTERNAL status grpc-go gives when the
+// backend's response could not be decompressed or decoded as the method's
+// response type, and returns the cause with ok: the backend's fault, which
+// the caller gets as 502 Bad Gateway rather than 500.
+func unreadableResponse(st *status.Status) (cause string, ok bool) {
+	if st.Code() != codes.Internal {
+		return "", false
+	}
+	for _, prefix := range []string{"grpc: failed to unmarshal the received message: ", "grpc: failed to decompress the received message: "} {
+		if c, ok := strings.CutPrefix(st.Message(), prefix); ok {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// unreadableMessage is what a caller is told when the upstream's response
+// could not be read as b's response type (the gateway's decoder or
+// encoder, or grpc-go's, said why in cause).
+func unreadableMessage(upstream string, b *transcode.Binding, cause string) string {
+	return fmt.Sprintf("upstream %q sent a response that is not a valid %s: %s", upstream, b.Method.Output().FullName(), cause)
+}
+
+// encodingCause is the innermost line of a response encoding error,
+// without its package prefix.
+func encodingCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
+	}
+	return strings.TrimPrefix(msg, "transcode: ")
 }

@@ -1,6 +1,11 @@
 package gateway
 
-import "testing"
+import (
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
 
 func TestTransportFailureMessages(t *testing.T) {
 	for _, tc := range []struct{ grpc, caller string }{
@@ -32,6 +37,25 @@ func TestTransportFailureMessages(t *testing.T) {
 	for _, msg := range []string{"injected failure 1 of ListShelves", "database is down: connection refused", ""} {
 		if got, ok := transportFailure(msg); ok || got != msg {
 			t.Errorf("%q became %q, %v", msg, got, ok)
+		}
+	}
+}
+
+func TestUnreadableResponse(t *testing.T) {
+	for _, tc := range []struct {
+		st    *status.Status
+		cause string
+	}{
+		{status.New(codes.Internal, "grpc: failed to unmarshal the received message: proto: cannot parse invalid wire-format data"), "proto: cannot parse invalid wire-format data"},
+		{status.New(codes.Internal, "grpc: failed to decompress the received message: gzip: invalid header"), "gzip: invalid header"},
+		// The backend's own INTERNAL, and other codes, are not the response
+		// failing to decode.
+		{status.New(codes.Internal, "database constraint violated"), ""},
+		{status.New(codes.Unknown, "grpc: failed to unmarshal the received message: x"), ""},
+	} {
+		cause, ok := unreadableResponse(tc.st)
+		if cause != tc.cause || ok != (tc.cause != "") {
+			t.Errorf("%v: %q, %v; want %q", tc.st, cause, ok, tc.cause)
 		}
 	}
 }
