@@ -32,7 +32,8 @@ import (
 // which no in-process Stop imitates. The helper processes are this test
 // binary started again with helperEnv naming a role (TestMain dispatches on
 // it); they talk to the test over stdout, one event a line, and exit when
-// their stdin closes, so none outlives a test that failed or was killed.
+// their stdin closes. Every process a test starts is stopped when it ends,
+// and (on Linux) killed if the test binary dies first.
 
 // helperEnv names the role of a helper process.
 const helperEnv = "REFRACT_TEST_HELPER"
@@ -40,12 +41,12 @@ const helperEnv = "REFRACT_TEST_HELPER"
 // Roles.
 const (
 	// roleBackend serves the example library API (v1, or v2 with
-	// helperSchema=v2; the echo API with helperSchema=echo) on helperAddr with reflection and health. Every answer
-	// carries the header metadata x-served-by: helperName. With helperHold=1,
-	// a call carrying x-fault-hold metadata prints "held METHOD" and blocks
-	// until its context ends, then prints "cancelled ERR". Prints "addr
-	// HOST:PORT" once serving; SIGTERM or the end of stdin stop it
-	// gracefully.
+	// helperSchema=v2; the echo API with helperSchema=echo) on helperAddr
+	// with reflection and health. Every answer carries the header metadata
+	// x-served-by: helperName. With helperHold=1, a call carrying
+	// x-fault-hold metadata prints "held METHOD" and blocks until its
+	// context ends, then prints "cancelled ERR". Prints "addr HOST:PORT"
+	// once serving; SIGTERM or the end of stdin stop it gracefully.
 	roleBackend = "backend"
 	// roleIdleClients opens helperConns connections to helperAddr, sends one
 	// HTTP/1.1 request on each, reads the answer and leaves the connection
@@ -259,6 +260,7 @@ func startHelper(t *testing.T, role string, settings ...string) *proc {
 // the lines of its stdout, or of its stderr with fromStderr.
 func startProc(t *testing.T, cmd *exec.Cmd, fromStderr bool) *proc {
 	t.Helper()
+	dieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
