@@ -72,7 +72,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	g.writeResponse(w, b, resp)
+	g.writeResponse(w, rt.up.name, b, resp)
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -125,13 +125,15 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 	return req, true
 }
 
-// writeResponse answers with one response: a message, or what
-// NewCallResponse returned for a unary call.
-func (g *Gateway) writeResponse(w http.ResponseWriter, b *transcode.Binding, resp any) {
+// writeResponse answers with one response of upstream: a message, or what
+// NewCallResponse returned for a unary call. A response that cannot be
+// rendered (malformed wire bytes, a string that is not UTF-8) is the
+// upstream's fault: 502.
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any) {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
-		writeStatus(w, http.StatusInternalServerError, codes.Internal, "the upstream's response could not be encoded as JSON", b)
+		writeStatus(w, http.StatusBadGateway, codes.Internal, unreadableMessage(upstream, b, encodingCause(err)), b)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
@@ -148,7 +150,11 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		return
 	}
 	st := status.Convert(err)
-	writeStatusProto(w, transcode.HTTPStatus(st.Code()), g.callStatus(r, rt, st, timeout), rt.binding)
+	httpStatus := transcode.HTTPStatus(st.Code())
+	if _, ok := unreadableResponse(st); ok {
+		httpStatus = http.StatusBadGateway
+	}
+	writeStatusProto(w, httpStatus, g.callStatus(r, rt, st, timeout), rt.binding)
 }
 
 // callStatus is the status a client sees for a failed upstream call.
@@ -156,12 +162,23 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 	p := st.Proto()
 	switch st.Code() {
 	case codes.Unavailable:
-		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, st.Message())
+		msg := st.Message()
+		if caller, ok := transportFailure(msg); ok {
+			if info := policy.InfoFrom(r.Context()); info != nil {
+				info.Cause = msg
+			}
+			msg = caller
+		}
+		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, msg)
 	case codes.DeadlineExceeded:
 		p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
 	case codes.Canceled:
 		if r.Context().Err() != nil {
 			p.Message = "the client closed the request"
+		}
+	case codes.Internal:
+		if cause, ok := unreadableResponse(st); ok {
+			p.Message = unreadableMessage(rt.up.name, rt.binding, cause)
 		}
 	case codes.Unimplemented:
 		// The route exists, so the backend's schema may have moved on:

@@ -31,11 +31,17 @@ type harness struct {
 // listen and admin keys are not used) without waiting for descriptors.
 func serveGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
 	t.Helper()
+	return serveGatewayLogging(t, yamlCfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
+}
+
+// serveGatewayLogging is serveGateway with the gateway logging to log.
+func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...Option) *harness {
+	t.Helper()
 	cfg, err := ParseConfig([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
+	gw, err := New(cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

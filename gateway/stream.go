@@ -267,7 +267,7 @@ func (s *streamCall) writeSingle(w http.ResponseWriter) {
 		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
-	s.g.writeResponse(w, b, resp)
+	s.g.writeResponse(w, s.rt.up.name, b, resp)
 }
 
 // received is one result of reading the upstream stream.

@@ -81,6 +81,11 @@ func AccessLog(o AccessLogOptions) (Policy, error) {
 				Str("client_ip", ipString(info)).
 				Str("consumer", info.ConsumerName()).
 				Str("subject", info.Subject).
+				Func(func(e *zerolog.Event) {
+					if info.Cause != "" {
+						e.Str("cause", info.Cause)
+					}
+				}).
 				Msg("request")
 		})
 	}, nil

@@ -27,7 +27,10 @@ type Info struct {
 
 	// Set by the gateway after the upstream call.
 	Endpoint string // the upstream address that answered
-	code     int32  // gRPC code of the answer; -1 until known
+	// Cause is why the call failed in an operator's words, when the caller
+	// was told it in plainer ones (grpc-go's transport errors); logged.
+	Cause string
+	code  int32 // gRPC code of the answer; -1 until known
 
 	// Set by authentication.
 	Consumer *Consumer

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"container/list"
 	"context"
 	"sync"
 	"time"
@@ -11,31 +12,54 @@ import (
 // LocalLimiter keeps token buckets in this process (golang.org/x/time/rate).
 // A bucket untouched for longer than it takes to refill (and at least
 // Idle) is evicted: a full bucket and no bucket admit the same, so eviction
-// changes no answer. Safe for concurrent use.
+// changes no answer. The number of buckets is capped (DefaultMaxBuckets):
+// a flood of distinct keys (client addresses through a trusted proxy, an
+// IPv6 prefix) would otherwise grow memory without bound until the sweep.
+// At the cap, the bucket seen longest ago is dropped for the new one, as
+// nginx's limit_req zones do: that client, if it comes back, starts again
+// from a full bucket. Safe for concurrent use.
 type LocalLimiter struct {
 	idle      time.Duration
+	max       int
 	now       func() time.Time
 	mu        sync.Mutex
 	buckets   map[string]*bucket
+	recent    list.List // of *bucket, the most recently seen first
 	lastSweep time.Time
 }
 
 type bucket struct {
+	key  string
 	lim  *rate.Limiter
 	seen time.Time
 	full time.Duration // time to refill from empty
+	elem *list.Element // in LocalLimiter.recent
 }
 
+// DefaultMaxBuckets caps a LocalLimiter's buckets unless
+// NewLocalLimiterSize says otherwise: 200–300 bytes each, so 20–30 MB.
+const DefaultMaxBuckets = 100_000
+
 // NewLocalLimiter makes a limiter that sweeps idle buckets every idle
-// (default 1m). now is the clock (time.Now when nil).
+// (default 1m) and keeps at most DefaultMaxBuckets. now is the clock
+// (time.Now when nil).
 func NewLocalLimiter(idle time.Duration, now func() time.Time) *LocalLimiter {
+	return NewLocalLimiterSize(idle, DefaultMaxBuckets, now)
+}
+
+// NewLocalLimiterSize is NewLocalLimiter keeping at most maxBuckets
+// buckets (DefaultMaxBuckets when not positive).
+func NewLocalLimiterSize(idle time.Duration, maxBuckets int, now func() time.Time) *LocalLimiter {
 	if idle <= 0 {
 		idle = time.Minute
+	}
+	if maxBuckets <= 0 {
+		maxBuckets = DefaultMaxBuckets
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalLimiter{idle: idle, now: now, buckets: map[string]*bucket{}, lastSweep: now()}
+	return &LocalLimiter{idle: idle, max: maxBuckets, now: now, buckets: map[string]*bucket{}, lastSweep: now()}
 }
 
 // Allow takes one token from key's bucket.
@@ -49,8 +73,14 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Decision
 	}
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(rate.Every(every), lim.Burst), full: every * time.Duration(lim.Burst)}
+		if len(l.buckets) >= l.max {
+			l.remove(l.recent.Back().Value.(*bucket))
+		}
+		b = &bucket{key: key, lim: rate.NewLimiter(rate.Every(every), lim.Burst), full: every * time.Duration(lim.Burst)}
+		b.elem = l.recent.PushFront(b)
 		l.buckets[key] = b
+	} else {
+		l.recent.MoveToFront(b.elem)
 	}
 	b.seen = now
 	res := b.lim.ReserveN(now, 1)
@@ -67,12 +97,17 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Decision
 }
 
 func (l *LocalLimiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
+	for _, b := range l.buckets {
 		if idle := now.Sub(b.seen); idle > l.idle && idle > b.full {
-			delete(l.buckets, k)
+			l.remove(b)
 		}
 	}
 	l.lastSweep = now
+}
+
+func (l *LocalLimiter) remove(b *bucket) {
+	delete(l.buckets, b.key)
+	l.recent.Remove(b.elem)
 }
 
 // Len is the number of live buckets (for tests and the admin API).

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -134,5 +135,63 @@ func TestRateLimitStoreFailure(t *testing.T) {
 	wantStatus(t, w, 503, 14, "the rate limiter is unavailable; retry shortly")
 	if hdr(w, "Retry-After") != "1" {
 		t.Fatalf("Retry-After %q", hdr(w, "Retry-After"))
+	}
+}
+
+func TestLocalLimiterKeepsAtMostMaxBuckets(t *testing.T) {
+	c := newClock()
+	store := NewLocalLimiterSize(time.Minute, 3, c.now)
+	one := Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	allow := func(key string) bool {
+		t.Helper()
+		d, err := store.Allow(context.Background(), key, one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if !allow(k) || allow(k) {
+			t.Fatalf("%s: the burst of 1 should admit one request", k)
+		}
+	}
+	// "a" is seen again (refused), so "b" is now the least recently seen:
+	// a fourth key takes its place, and the others keep their state.
+	if allow("a") {
+		t.Fatal("a admitted twice")
+	}
+	if !allow("d") || store.Len() != 3 {
+		t.Fatalf("d: %d buckets, want 3", store.Len())
+	}
+	if allow("a") || allow("c") {
+		t.Fatal("a bucket that was kept lost its state")
+	}
+	// "b" starts again from a full bucket: the price of the bound.
+	if !allow("b") || store.Len() != 3 {
+		t.Fatalf("b after eviction: %d buckets", store.Len())
+	}
+	// The sweep still removes idle buckets, and the order stays right.
+	c.add(2 * time.Hour)
+	if !allow("e") || store.Len() != 1 {
+		t.Fatalf("after the sweep: %d buckets, want 1", store.Len())
+	}
+	for _, k := range []string{"f", "g", "h"} {
+		allow(k)
+	}
+	if store.Len() != 3 || !allow("e") {
+		t.Fatalf("e, the least recently seen, should have been dropped: %d buckets", store.Len())
+	}
+}
+
+func TestLocalLimiterFloodOfKeysStaysBounded(t *testing.T) {
+	store := NewLocalLimiterSize(0, 1000, nil)
+	one := Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	for i := range 50_000 {
+		if _, err := store.Allow(context.Background(), strconv.Itoa(i), one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.Len(); n != 1000 {
+		t.Fatalf("%d buckets after 50,000 keys, want the cap of 1000", n)
 	}
 }

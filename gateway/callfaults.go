@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/refract-gateway/refract/transcode"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The failures of an upstream call that grpc-go, not the backend, puts into
+// words, told to callers in theirs.
+
+// transportFailure recognises the UNAVAILABLE messages grpc-go makes itself
+// when the connection to a backend, not the backend, failed a call, and
+// returns what the caller is told instead, with ok. grpc-go's words
+// ("connection error: desc = \"transport: Error while dialing: dial tcp
+// 10.0.3.7:50051: connect: connection refused\"") tell a caller nothing it
+// can act on and give away the internal network's addresses; the caller
+// learns what happened and its last cause ("connection refused", "EOF"),
+// and the access log keeps grpc-go's message (policy.Info.Cause). A
+// backend's own UNAVAILABLE message is not recognised and passes as it is.
+func transportFailure(msg string) (caller string, ok bool) {
+	switch {
+	case strings.HasPrefix(msg, "connection error: "), strings.HasPrefix(msg, "last connection error: "),
+		strings.HasPrefix(msg, "last resolver error: "), strings.HasPrefix(msg, "name resolver error: "):
+		return "no instance could be connected to" + lastCause(msg), true
+	case strings.HasPrefix(msg, "error reading from server"), strings.HasPrefix(msg, "transport is closing"),
+		strings.HasPrefix(msg, "connection closed"), strings.HasPrefix(msg, "failed to write"):
+		return "the connection to the instance was lost during the call" + lastCause(msg), true
+	}
+	return msg, false
+}
+
+// lastCause is the innermost cause of a chain of "a: b: c" errors, without
+// addresses, as " (c)"; "" when it names nothing a caller could use.
+func lastCause(msg string) string {
+	msg = strings.TrimRight(msg, `"`)
+	i := strings.LastIndex(msg, ": ")
+	if i < 0 {
+		return ""
+	}
+	c := msg[i+2:]
+	switch {
+	case c == "use of closed network connection" && strings.Contains(msg, "server preface"):
+		// grpc-go gave up waiting for the HTTP/2 handshake and closed
+		// the connection: something listens there, but not a gRPC server.
+		return " (the instance did not answer the HTTP/2 handshake)"
+	case c == "", strings.ContainsAny(c, `:"=`):
+		return ""
+	}
+	return " (" + c + ")"
+}
+
+// unreadableResponse recognises the INTERNAL status grpc-go gives when the
+// backend's response could not be decompressed or decoded as the method's
+// response type, and returns the cause with ok: the backend's fault, which
+// the caller gets as 502 Bad Gateway rather than 500.
+func unreadableResponse(st *status.Status) (cause string, ok bool) {
+	if st.Code() != codes.Internal {
+		return "", false
+	}
+	for _, prefix := range []string{"grpc: failed to unmarshal the received message: ", "grpc: failed to decompress the received message: "} {
+		if c, ok := strings.CutPrefix(st.Message(), prefix); ok {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// unreadableMessage is what a caller is told when the upstream's response
+// could not be read as b's response type (the gateway's decoder or
+// encoder, or grpc-go's, said why in cause).
+func unreadableMessage(upstream string, b *transcode.Binding, cause string) string {
+	return fmt.Sprintf("upstream %q sent a response that is not a valid %s: %s", upstream, b.Method.Output().FullName(), cause)
+}
+
+// encodingCause is the innermost line of a response encoding error,
+// without its package prefix.
+func encodingCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
+	}
+	return strings.TrimPrefix(msg, "transcode: ")
+}

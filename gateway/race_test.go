@@ -1,0 +1,7 @@
+//go:build race
+
+package gateway
+
+// raceEnabled: the race detector slows every request several times, so the
+// longest floods send fewer requests under it.
+const raceEnabled = true
