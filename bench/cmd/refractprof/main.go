@@ -1,0 +1,54 @@
+// Command refractprof is refract's serve command with a CPU profile, for
+// the benchmark only (bench -refract-cpuprofile): the gateway itself has
+// no profiling endpoint. It wires the same gateway.New and Run as
+// cmd/refract and writes the profile when it receives SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/refract-gateway/refract/gateway"
+)
+
+func main() {
+	configPath := flag.String("config", "", "path of the YAML config file")
+	profile := flag.String("cpuprofile", "refract.pprof", "where to write the CPU profile")
+	flag.Parse()
+	if err := run(*configPath, *profile); err != nil {
+		fmt.Fprintln(os.Stderr, "refractprof:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, profile string) error {
+	cfg, err := gateway.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, gateway.NewLogger(cfg.Log, os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	f, err := os.Create(profile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return gw.Run(ctx)
+}
