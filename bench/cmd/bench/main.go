@@ -147,8 +147,9 @@ func startRefract(ctx context.Context, o options, cpu, tmp, backend string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	// The access log is off because grpc-gateway writes none; everything
-	// else is refract's default (emit_unpopulated, like grpc-gateway's
+	// The access log is off because grpc-gateway writes none, and the
+	// per-client stream cap is raised (all workers share one address);
+	// everything else is refract's default (emit_unpopulated, like grpc-gateway's
 	// default marshaler).
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 admin: "off"
@@ -157,6 +158,8 @@ access_log: {enabled: false}
 upstreams:
   - name: bench
     static: [%q]
+    # The stream shape holds one stream per worker from one client address.
+    streams: {max_per_client: 1024}
 `, port, backend)
 	path := filepath.Join(tmp, "refract.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -164,7 +167,7 @@ upstreams:
 	}
 	args := []string{filepath.Join(o.bin, "refract"), "-config", path}
 	if o.profile != "" {
-		args = []string{filepath.Join(o.bin, "refractprof"), "-config", path, "-cpuprofile", o.profile}
+		args = []string{filepath.Join(o.bin, "refractprof"), "-config", path, "-cpuprofile", o.profile, "-memprofile", o.profile + ".allocs"}
 	}
 	p, err := startNoAddr(ctx, cpu, args...)
 	if err != nil {

@@ -19,14 +19,15 @@ import (
 func main() {
 	configPath := flag.String("config", "", "path of the YAML config file")
 	profile := flag.String("cpuprofile", "refract.pprof", "where to write the CPU profile")
+	memProfile := flag.String("memprofile", "", "where to write the allocation profile at exit (optional)")
 	flag.Parse()
-	if err := run(*configPath, *profile); err != nil {
+	if err := run(*configPath, *profile, *memProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "refractprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, profile string) error {
+func run(configPath, profile, memProfile string) error {
 	cfg, err := gateway.LoadConfig(configPath)
 	if err != nil {
 		return err
@@ -48,7 +49,24 @@ func run(configPath, profile string) error {
 		return err
 	}
 	defer pprof.StopCPUProfile()
+	if memProfile != "" {
+		defer writeAllocs(memProfile)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return gw.Run(ctx)
+}
+
+// writeAllocs writes the allocations sampled since start (go tool pprof
+// -sample_index=alloc_objects).
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "refractprof:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "refractprof:", err)
+	}
 }
