@@ -25,7 +25,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	tbl := g.tableFor(r)
-	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
+	info := policy.InfoFrom(r.Context())
+	var vars []string // the request's own buffer: matching does not allocate
+	if info != nil {
+		vars = info.VarsBuffer()
+	}
+	m, found := tbl.MatchAppend(r.Method, r.URL.EscapedPath(), vars)
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
 		// route whatever HTTP method the route was declared with.
@@ -45,7 +50,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := m.Value
-	if info := policy.InfoFrom(r.Context()); info != nil {
+	if info != nil {
 		info.Route, info.Method, info.Upstream = rt.name, rt.method, rt.up.name
 		info.PathVars = m.Vars
 	}
