@@ -340,7 +340,11 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 		return b.EncodeResponse(resp.(proto.Message))
 	}
 	defer m.Release()
-	out, err := b.encodeWire(m.data, nil)
+	e := codec.encoders.Get().(*wireToJSON)
+	defer codec.encoders.Put(e)
+	// JSON runs about twice the size of the wire form: one allocation for
+	// most responses instead of a series of doublings.
+	out, err := b.encodeWire(e, m.data, make([]byte, 0, 2*len(m.data)+64))
 	if err == errNeedsMerge {
 		codec.stats.responseFallbacks.Add(1)
 		msg := b.NewResponse()
@@ -356,10 +360,15 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 	return out, JSONContentType, nil
 }
 
-// encodeWire renders response wire bytes: the whole message or the
-// response_body message field.
-func (b *Binding) encodeWire(data, out []byte) ([]byte, error) {
-	e := wireToJSON{useProtoNames: b.marshal.UseProtoNames, emitUnpop: b.marshal.EmitUnpopulated}
+// encodeWire renders response wire bytes, the whole message or the
+// response_body message field, appending to out. e is scratch space,
+// reused across calls so that its indexes stop growing (nil: a fresh one).
+func (b *Binding) encodeWire(e *wireToJSON, data, out []byte) ([]byte, error) {
+	if e == nil {
+		e = &wireToJSON{}
+	}
+	e.useProtoNames, e.emitUnpop = b.marshal.UseProtoNames, b.marshal.EmitUnpopulated
+	e.heads, e.spans = e.heads[:0], e.spans[:0]
 	mp := b.fast.out
 	if f := b.fast.response; f != nil {
 		// The call would have failed on malformed bytes anywhere in the
