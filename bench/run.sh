@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                          # every shape, 3 rounds of 3s each
 #   bench/run.sh -rounds 5 -duration 5s   # flags go to cmd/bench (-h lists them)
-#   bench/run.sh -refract-cpuprofile /tmp/refract.pprof -shapes 16KB
+#   bench/run.sh -cpuprofile /tmp/prof -shapes 16KB   # profiles of both gateways
 #
 # refract is built from the repository's own cmd/refract; grpc-gateway,
 # the backend and the load generator from this module. Everything listens on

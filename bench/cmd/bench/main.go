@@ -36,7 +36,7 @@ type options struct {
 	warmup   time.Duration
 	shapes   string
 	cpus     string // "gateway,backend" cores for taskset, or "" to not pin
-	profile  string // write refract's CPU profile here (runs refractprof)
+	profile  string // write both gateways' CPU profiles in this directory (refract runs as refractprof)
 	jsonOut  string
 }
 
@@ -49,7 +49,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load per target and shape before the rounds")
 	flag.StringVar(&o.shapes, "shapes", "tiny,1KB,16KB,GET,stream", "comma-separated shapes to run")
 	flag.StringVar(&o.cpus, "cpus", "1,0", "cores for gateway,backend (taskset -c); empty: do not pin")
-	flag.StringVar(&o.profile, "refract-cpuprofile", "", "write a CPU profile of refract (all rounds) to this file")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of both gateways (all rounds) to refract.pprof and grpc-gateway.pprof in this directory, and refract's allocations to refract.allocs")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results as JSON to this file")
 	flag.Parse()
 	if o.bin == "" {
@@ -94,7 +94,14 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("backend: %w", err)
 	}
 	procs = append(procs, backend)
-	gg, err := start(ctx, gwCPU, filepath.Join(o.bin, "grpcgateway"), "-listen", "127.0.0.1:0", "-backend", backend.addr)
+	ggArgs := []string{filepath.Join(o.bin, "grpcgateway"), "-listen", "127.0.0.1:0", "-backend", backend.addr}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+		ggArgs = append(ggArgs, "-cpuprofile", filepath.Join(o.profile, "grpc-gateway.pprof"))
+	}
+	gg, err := start(ctx, gwCPU, ggArgs...)
 	if err != nil {
 		return fmt.Errorf("grpc-gateway: %w", err)
 	}
@@ -132,9 +139,10 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if o.profile != "" {
-		// refractprof writes its profile when it is stopped.
+		// The gateways write their profiles when they are stopped.
 		rf.stop()
-		fmt.Fprintf(os.Stderr, "bench: refract CPU profile in %s (go tool pprof -top %s)\n", o.profile, o.profile)
+		gg.stop()
+		fmt.Fprintf(os.Stderr, "bench: CPU profiles in %s (go tool pprof -top %s/refract.pprof)\n", o.profile, o.profile)
 	}
 	return nil
 }
@@ -167,7 +175,8 @@ upstreams:
 	}
 	args := []string{filepath.Join(o.bin, "refract"), "-config", path}
 	if o.profile != "" {
-		args = []string{filepath.Join(o.bin, "refractprof"), "-config", path, "-cpuprofile", o.profile, "-memprofile", o.profile + ".allocs"}
+		args = []string{filepath.Join(o.bin, "refractprof"), "-config", path,
+			"-cpuprofile", filepath.Join(o.profile, "refract.pprof"), "-memprofile", filepath.Join(o.profile, "refract.allocs")}
 	}
 	p, err := startNoAddr(ctx, cpu, args...)
 	if err != nil {
