@@ -3,6 +3,14 @@ package transcode
 import (
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+	_ "google.golang.org/protobuf/types/known/durationpb"
+	_ "google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // timeSeeds are Timestamp and Duration strings at the corners of protojson's
@@ -81,5 +89,29 @@ func TestFastPathTimeNoAllocs(t *testing.T) {
 	base := allocs(`{"dv":1.5}`)
 	if n := allocs(`{"dv":1.5,"ts":"2024-05-01T12:00:00.5Z","du":"-1.25s","rts":["1970-01-01T00:00:01Z"]}`); n != base {
 		t.Fatalf("decoding a Timestamp and a Duration allocates %v times, %v without them", n, base)
+	}
+}
+
+// TestParseWellKnownTime checks query and path values of Timestamp and
+// Duration fields, parsed natively, against protojson's reading of the
+// same string.
+func TestParseWellKnownTime(t *testing.T) {
+	for _, name := range []protoreflect.FullName{"google.protobuf.Timestamp", "google.protobuf.Duration"} {
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := mt.Descriptor()
+		for _, s := range timeSeeds {
+			got, err := parseWellKnown(md, s)
+			want := dynamicpb.NewMessage(md)
+			werr := protojson.Unmarshal(appendJSONString(nil, s), want)
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("%s %q: native err=%v, protojson err=%v", md.Name(), s, err, werr)
+			}
+			if err == nil && !proto.Equal(got.Message().Interface(), want) {
+				t.Fatalf("%s %q: native %v, protojson %v", md.Name(), s, got.Message().Interface(), want)
+			}
+		}
 	}
 }
