@@ -38,6 +38,7 @@ type options struct {
 	cpus     string // "gateway,backend" cores for taskset, or "" to not pin
 	profile  string // write both gateways' CPU profiles in this directory (refract runs as refractprof)
 	jsonOut  string
+	extra    string // top-level YAML appended to refract's config
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&o.cpus, "cpus", "1,0", "cores for gateway,backend (taskset -c); empty: do not pin")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of both gateways (all rounds) to refract.pprof and grpc-gateway.pprof in this directory, and refract's allocations to refract.allocs")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results as JSON to this file")
+	flag.StringVar(&o.extra, "refract-config", "", "top-level YAML lines added to refract's config, e.g. 'request_id: false' (to measure what a feature costs)")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "bench: -bin is required (use bench/run.sh)")
@@ -168,7 +170,8 @@ upstreams:
     static: [%q]
     # The stream shape holds one stream per worker from one client address.
     streams: {max_per_client: 1024}
-`, port, backend)
+%s
+`, port, backend, o.extra)
 	path := filepath.Join(tmp, "refract.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
