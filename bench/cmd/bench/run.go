@@ -26,7 +26,7 @@ type round struct {
 type targetResult struct {
 	Target  string        `json:"target"`
 	Rounds  []round       `json:"rounds"`
-	Rate    float64       `json:"units_per_s"`
+	Rate    float64       `json:"units_per_s"` // the median round's
 	P50     time.Duration `json:"p50_ns"`
 	P99     time.Duration `json:"p99_ns"`
 	CPU     time.Duration `json:"cpu_per_unit_ns"` // gateway's; backend's for direct gRPC
@@ -82,8 +82,22 @@ func summarize(t *target, rounds []round, s *shape) targetResult {
 		lats = append(lats, r.lats...)
 	}
 	slices.Sort(lats)
+	// Throughput is the median round's: one round stalled by other work on
+	// the machine must not decide a ratio. CPU is summed over all rounds.
+	var rates []float64
+	for _, r := range rounds {
+		if r.Elapsed > 0 {
+			rates = append(rates, float64(r.Units)/r.Elapsed.Seconds())
+		}
+	}
+	slices.Sort(rates)
+	if n := len(rates); n > 0 {
+		tr.Rate = rates[n/2]
+		if n%2 == 0 {
+			tr.Rate = (rates[n/2-1] + rates[n/2]) / 2
+		}
+	}
 	if units > 0 && elapsed > 0 {
-		tr.Rate = float64(units) / elapsed.Seconds()
 		tr.BackCPU = be / time.Duration(units)
 		tr.CPU = gw / time.Duration(units)
 		if t.gw == nil {
@@ -178,11 +192,12 @@ func cpuOf(p *proc) (time.Duration, error) {
 }
 
 // printTable writes one Markdown table: per shape, each target's
-// throughput, latency and CPU per unit, with ratios to grpc-gateway and to
+// throughput (median round), latency (all calls) and CPU per unit (all
+// rounds), with ratios to grpc-gateway and to
 // direct gRPC. Direct gRPC has no gateway: its CPU column is the backend's
 // CPU per call, the cost of serving the call itself.
 func printTable(w io.Writer, o options, results []shapeResult) {
-	fmt.Fprintf(w, "\n%d workers, %d interleaved rounds of %s per target and shape; gateways pinned to core %q, backend and load generator to %q.\n\n",
+	fmt.Fprintf(w, "\n%d workers, %d interleaved rounds of %s per target and shape; gateways pinned to core %q, backend and load generator to %q. Throughput: the median round; latency: all calls; CPU: all rounds.\n\n",
 		o.workers, o.rounds, o.duration, firstOf(o.cpus), secondOf(o.cpus))
 	fmt.Fprintln(w, "| shape | target | throughput | × grpc-gateway | × direct | p50 | p99 | p99 × grpc-gateway | gateway CPU / unit | CPU × grpc-gateway | CPU × direct |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
