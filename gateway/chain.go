@@ -29,11 +29,13 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := policy.InfoFrom(r.Context())
+	var vars []string // the request's own buffer: matching does not allocate
 	if info != nil {
 		info.Stage = policy.NoStage // past the edge policies: a 404 is nobody's rejection
+		vars = info.VarsBuffer()
 	}
 	tbl := g.tableFor(r)
-	m, found := tbl.Match(r.Method, r.URL.EscapedPath())
+	m, found := tbl.MatchAppend(r.Method, r.URL.EscapedPath(), vars)
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
 		// route whatever HTTP method the route was declared with.

@@ -247,8 +247,17 @@ func (g *Gateway) Unrouted() map[string][]string {
 }
 
 func fastPathInfo(b *transcode.Binding) FastPathInfo {
-	if b.ClientStreaming || b.ServerStreaming {
-		return FastPathInfo{Fallback: "streaming calls use dynamic messages"}
+	if b.ClientStreaming {
+		return FastPathInfo{Fallback: "client and bidi streams use dynamic messages"}
+	}
+	if b.ServerStreaming {
+		// The one request is decoded as a message; the stream's messages are
+		// rendered from wire bytes in the JSON framings (not raw HttpBody).
+		_, resp, why := b.FastPath()
+		if why == "" {
+			why = "a server stream's request is a dynamic message"
+		}
+		return FastPathInfo{Response: resp, Fallback: why}
 	}
 	req, resp, why := b.FastPath()
 	return FastPathInfo{Request: req, Response: resp, Fallback: why}

@@ -153,6 +153,11 @@ func (s *streamCall) open() error {
 		// message with RESOURCE_EXHAUSTED before it is decoded.
 		opts = append(opts, grpc.MaxCallRecvMsgSize(int(min(n, int64(math.MaxInt32)))))
 	}
+	if s.g.codec != nil {
+		// Server-stream messages arrive as wire bytes for the fast path
+		// (StreamEncoder.NewResponse); dynamic messages pass through.
+		opts = append(opts, grpc.ForceCodecV2(s.g.codec))
+	}
 	cs, err := s.rt.conn.NewStream(s.ctx, &grpc.StreamDesc{
 		StreamName:    string(b.Method.Name()),
 		ServerStreams: b.ServerStreaming,
@@ -272,7 +277,7 @@ func (s *streamCall) writeSingle(w http.ResponseWriter) {
 
 // received is one result of reading the upstream stream.
 type received struct {
-	msg proto.Message
+	msg any   // what the encoder's NewResponse returned: a message or wire bytes
 	err error // io.EOF after the last message
 }
 
@@ -281,9 +286,9 @@ type received struct {
 // past it this goroutine waits, RecvMsg is not called, and gRPC flow control
 // stops the backend. So the gateway holds at most buffer_messages messages
 // (plus the flow-control window) per stream, however slow the client.
-func (s *streamCall) receive(out chan<- received, gone <-chan struct{}) {
+func (s *streamCall) receive(out chan<- received, gone <-chan struct{}, enc *transcode.StreamEncoder) {
 	for {
-		m := s.rt.binding.NewResponse()
+		m := enc.NewResponse(s.g.codec)
 		err := s.cs.RecvMsg(m)
 		if err == nil {
 			s.touch()
@@ -300,7 +305,9 @@ func (s *streamCall) receive(out chan<- received, gone <-chan struct{}) {
 }
 
 // writeFramed writes a server stream in the framing the client negotiated,
-// flushing every message as it arrives. The status line waits for the first
+// flushing as messages arrive: after the first, then after each one that
+// has no other queued behind it, so a burst goes out in a few large writes
+// rather than one write per message. The status line waits for the first
 // message (or the end, or an SSE keep-alive), so that a call that fails at
 // once still answers with its own HTTP status and a plain Status body.
 func (s *streamCall) writeFramed(w http.ResponseWriter) {
@@ -313,7 +320,7 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	msgs := make(chan received, max(s.lim.BufferMessages, 0))
 	gone := make(chan struct{})
 	defer close(gone)
-	go s.receive(msgs, gone)
+	go s.receive(msgs, gone, enc)
 
 	// Keep-alives go out only when nothing else was written for a
 	// keepalive interval: each write pushes the next one back.
@@ -347,17 +354,25 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 		}
 		w.WriteHeader(http.StatusOK)
 	}
-	// write sends buf to the client at once. A client that does not take it
-	// within idle_timeout is dropped: the write would hold the stream open
-	// (and its buffers) forever otherwise.
-	write := func(buf []byte) bool {
-		if idle := time.Duration(s.lim.IdleTimeout); idle > 0 {
+	// send writes buf, and sends what was written to the client when flush
+	// is set. A client that does not take it within idle_timeout is
+	// dropped: the write would hold the stream open (and its buffers)
+	// forever otherwise. The deadline is set by the first write after a
+	// flush, which is when the client can start lagging.
+	flushed := true
+	send := func(buf []byte, flush bool) bool {
+		if idle := time.Duration(s.lim.IdleTimeout); idle > 0 && flushed {
 			_ = rc.SetWriteDeadline(time.Now().Add(idle))
 		}
+		flushed = false
 		if _, err := w.Write(buf); err != nil {
 			s.cancel(status.Errorf(codes.Canceled, "the client stopped reading the stream: %v", err))
 			return false
 		}
+		if !flush {
+			return true
+		}
+		flushed = true
 		if err := rc.Flush(); err != nil {
 			s.cancel(status.Errorf(codes.Canceled, "the client stopped reading the stream: %v", err))
 			return false
@@ -367,7 +382,9 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 		}
 		return true
 	}
+	write := func(buf []byte) bool { return send(buf, true) }
 	var buf []byte
+	sent := 0
 	for {
 		select {
 		case <-tick:
@@ -381,15 +398,19 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 		case it := <-msgs:
 			if it.err == nil {
 				if !committed {
-					commit(it.msg, true)
+					first, _ := it.msg.(proto.Message) // a raw stream's, for its content type
+					commit(first, true)
 				}
 				var err error
-				if buf, err = enc.AppendMessage(buf[:0], it.msg); err != nil {
+				if buf, err = enc.AppendReceived(buf[:0], it.msg); err != nil {
 					s.g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding stream message")
 					s.cancel(status.Error(codes.Internal, "a message of the upstream's stream could not be encoded as JSON"))
 					continue // the receiver reports the end with that status
 				}
-				if !write(buf) {
+				// The first message always goes out at once: it fixes the
+				// chunked encoding that trailers and an abort rely on.
+				sent++
+				if !send(buf, sent == 1 || len(msgs) == 0) {
 					return
 				}
 				continue
@@ -444,6 +465,9 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 	}
 	if enc.Framing() == transcode.FramingRaw {
 		if !trailers {
+			// What the upstream sent before failing reaches the client
+			// first (writes may have been batched); then the abort.
+			_ = http.NewResponseController(w).Flush()
 			panic(http.ErrAbortHandler)
 		}
 		return

@@ -23,7 +23,8 @@ type Info struct {
 	Route    string // "GET /v1/{name=shelves/*}"
 	Method   string // gRPC method full name
 	Upstream string
-	PathVars []string // the matched route's variables, for the upstream call
+	PathVars []string  // the matched route's variables, for the upstream call
+	varsBuf  [4]string // PathVars' array for up to four variables (VarsBuffer)
 
 	// Set by the gateway after the upstream call.
 	Endpoint string // the upstream address that answered
@@ -72,6 +73,11 @@ func withInfo(r *http.Request) (*http.Request, *Info) {
 	}
 	return r.WithContext(context.WithValue(r.Context(), infoKey{}, i)), i
 }
+
+// VarsBuffer returns an empty slice over storage the Info owns, for the
+// route match to put PathVars in without allocating
+// (router.Table.MatchAppend).
+func (i *Info) VarsBuffer() []string { return i.varsBuf[:0] }
 
 // SetCode records the gRPC code of the answer for the access log.
 func (i *Info) SetCode(code int32) { i.code = code }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -70,12 +71,21 @@ type Match[T any] struct {
 //
 // When the status is not Found, the Match is the zero value. A hit on a
 // template without variables allocates nothing; with variables, Match
-// allocates Vars and any value that needed decoding. A path spelling its
+// allocates Vars (MatchAppend does not) and any value that needed decoding. A path spelling its
 // escapes in a non-canonical way ("%7e", "%2f") costs extra allocations to
 // normalize them before comparing with literals. Match is safe for concurrent
 // use; the Match it returns does not share memory with the table other than
 // Value and Template.
 func (t *Table[T]) Match(method, escapedPath string) (Match[T], Status) {
+	return t.MatchAppend(method, escapedPath, nil)
+}
+
+// MatchAppend is Match with the variables' values stored in vars[:0]'s
+// backing array when it has room for them, so that a caller keeping a
+// buffer per request matches without allocating (a value that needed
+// decoding still allocates). Match.Vars then shares that array. It is safe
+// for concurrent use, with a buffer per caller.
+func (t *Table[T]) MatchAppend(method, escapedPath string, vars []string) (Match[T], Status) {
 	var m Match[T]
 	p, escaped, ok := t.prepare(escapedPath)
 	if !ok {
@@ -87,7 +97,7 @@ func (t *Table[T]) Match(method, escapedPath string) (Match[T], Status) {
 		if known {
 			w := newWalk(vp, escaped, vi, mi)
 			if r := w.find(t.root, 0); r >= 0 {
-				return t.hit(r, vp, escaped), Found
+				return t.hit(r, vp, escaped, vars), Found
 			}
 		}
 		w := newWalk(vp, escaped, vi, -1)
@@ -98,7 +108,7 @@ func (t *Table[T]) Match(method, escapedPath string) (Match[T], Status) {
 	if known {
 		w := newWalk(p, escaped, 0, mi)
 		if r := w.find(t.root, 0); r >= 0 {
-			return t.hit(r, p, escaped), Found
+			return t.hit(r, p, escaped, vars), Found
 		}
 	}
 	w := newWalk(p, escaped, 0, -1)
@@ -184,15 +194,16 @@ func (t *Table[T]) splitVerb(p string) (vp string, vi int32) {
 	return p[:c], vi
 }
 
-// hit builds the Match for route r found on the verb-less path p.
-func (t *Table[T]) hit(r int32, p string, escaped bool) Match[T] {
+// hit builds the Match for route r found on the verb-less path p, with
+// the variables in buf's array when it is large enough.
+func (t *Table[T]) hit(r int32, p string, escaped bool, buf []string) Match[T] {
 	e := &t.routes[r]
 	m := Match[T]{Value: e.Value, Template: e.Template}
 	vars := e.Template.vars
 	if len(vars) == 0 {
 		return m
 	}
-	m.Vars = make([]string, len(vars))
+	m.Vars = slices.Grow(buf[:0], len(vars))[:len(vars)]
 	// One pass over the segments: variables are in template order and do
 	// not overlap. pos is the start of segment seg (len(p)+1 past the end).
 	seg, pos := 0, 0

@@ -347,3 +347,30 @@ func TestMatchAllocs(t *testing.T) {
 		t.Errorf("two-variable hit: %v allocations, want at most 1", got)
 	}
 }
+
+// TestMatchAppend checks that MatchAppend finds what Match finds, stores
+// the variables in the buffer it is given, grows past a small one, and
+// allocates nothing when the buffer is large enough.
+func TestMatchAppend(t *testing.T) {
+	tb, err := NewTable(realisticEntries(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/v1/widgets57/w-123/parts/p-9"
+	want, st := tb.Match("GET", path)
+	if st != Found || len(want.Vars) != 2 {
+		t.Fatalf("Match = %v, %v", want, st)
+	}
+	var buf [4]string
+	got, st := tb.MatchAppend("GET", path, buf[:0])
+	if st != Found || !slices.Equal(got.Vars, want.Vars) || &got.Vars[0] != &buf[0] {
+		t.Fatalf("MatchAppend = %q, %v; want %q in the buffer", got.Vars, st, want.Vars)
+	}
+	small := make([]string, 0, 1)
+	if got, _ := tb.MatchAppend("GET", path, small); !slices.Equal(got.Vars, want.Vars) {
+		t.Fatalf("MatchAppend with a small buffer = %q, want %q", got.Vars, want.Vars)
+	}
+	if n := testing.AllocsPerRun(100, func() { tb.MatchAppend("GET", path, buf[:0]) }); n != 0 {
+		t.Fatalf("MatchAppend with a buffer allocates %v times", n)
+	}
+}

@@ -296,6 +296,30 @@ func fieldPath(md protoreflect.MessageDescriptor, names []string) ([]protoreflec
 	return out, nil
 }
 
+// fieldPathDotted is fieldPath of a dotted name ("a.b.c") without splitting
+// it into a slice first: the lookup every query parameter makes.
+func fieldPathDotted(md protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
+	out := make([]protoreflect.FieldDescriptor, 0, strings.Count(path, ".")+1)
+	for rest := path; ; {
+		name, tail, more := strings.Cut(rest, ".")
+		if md == nil {
+			return nil, fmt.Errorf("%s is not a message field", path[:len(path)-len(rest)-1])
+		}
+		f := lookupField(md, name)
+		if f == nil {
+			return nil, fmt.Errorf("message %s has no field %q", md.FullName(), name)
+		}
+		if more && (f.IsList() || f.IsMap() || f.Message() == nil) {
+			return nil, fmt.Errorf("field %s is not a singular message", f.FullName())
+		}
+		out = append(out, f)
+		if !more {
+			return out, nil
+		}
+		md, rest = f.Message(), tail
+	}
+}
+
 // lookupField finds a field by its .proto name or its JSON name.
 func lookupField(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
 	fs := md.Fields()

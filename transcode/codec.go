@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/encoding"
@@ -44,9 +45,10 @@ func (m *WireMessage) Release() {
 // protojson. Its Name is "proto", so upstreams see an ordinary
 // application/grpc+proto call. Safe for concurrent use.
 type Codec struct {
-	pool  mem.BufferPool
-	proto encoding.CodecV2
-	stats FastPathStats
+	pool     mem.BufferPool
+	proto    encoding.CodecV2
+	stats    FastPathStats
+	encoders sync.Pool // *wireToJSON: response rendering scratch, reused
 }
 
 // NewCodec returns a codec drawing buffers from pool (grpc-go's default
@@ -59,7 +61,9 @@ func NewCodec(pool mem.BufferPool) (*Codec, error) {
 	if pc == nil {
 		return nil, fmt.Errorf("transcode: grpc-go's proto codec is not available")
 	}
-	return &Codec{pool: pool, proto: pc}, nil
+	c := &Codec{pool: pool, proto: pc}
+	c.encoders.New = func() any { return &wireToJSON{} }
+	return c, nil
 }
 
 // Name is the content-subtype the codec announces: "proto".

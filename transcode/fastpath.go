@@ -154,7 +154,7 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 		}
 		v, err := parseScalar(fields[len(fields)-1], in.Vars[i])
 		if err == nil {
-			err = checkUTF8(v)
+			err = checkUTF8(fields[len(fields)-1], v)
 		}
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "path variable %s: %q: %v", protoPath(fields), in.Vars[i], err)
@@ -247,27 +247,27 @@ func (s *wireSink) touch(fields []protoreflect.FieldDescriptor, replaces bool) e
 	return nil
 }
 
-// checkUTF8 rejects a string value that is not UTF-8: protobuf could not
-// marshal it, so the call would fail later with an INTERNAL error.
-func checkUTF8(v protoreflect.Value) error {
-	if s, ok := v.Interface().(string); ok && !utf8.ValidString(s) {
+// checkUTF8 rejects a value of string field f that is not UTF-8: protobuf
+// could not marshal it, so the call would fail later with an INTERNAL
+// error. (The kind is asked of f: v.Interface() would allocate.)
+func checkUTF8(f protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	if f.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()) {
 		return errors.New("not valid UTF-8")
 	}
 	return nil
 }
 
-// utf8Error is a query value's checkUTF8 failure as the client sees it.
-func utf8Error(fields []protoreflect.FieldDescriptor, vs ...protoreflect.Value) error {
-	for _, v := range vs {
-		if err := checkUTF8(v); err != nil {
-			return status.Errorf(codes.InvalidArgument, "query parameter for field %s: %q: %v", protoPath(fields), v.String(), err)
-		}
+// utf8Error is a query value's checkUTF8 failure as the client sees it; f
+// is the field v is a value of (the map key or value field of a map).
+func utf8Error(fields []protoreflect.FieldDescriptor, f protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	if err := checkUTF8(f, v); err != nil {
+		return status.Errorf(codes.InvalidArgument, "query parameter for field %s: %q: %v", protoPath(fields), v.String(), err)
 	}
 	return nil
 }
 
 func (s *wireSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if err := utf8Error(fields, v); err != nil {
+	if err := utf8Error(fields, fields[len(fields)-1], v); err != nil {
 		return err
 	}
 	if err := s.touch(fields, fields[len(fields)-1].Message() != nil); err != nil {
@@ -277,7 +277,7 @@ func (s *wireSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Val
 }
 
 func (s *wireSink) appendElem(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if err := utf8Error(fields, v); err != nil {
+	if err := utf8Error(fields, fields[len(fields)-1], v); err != nil {
 		return err
 	}
 	if err := s.touch(fields, false); err != nil {
@@ -287,7 +287,10 @@ func (s *wireSink) appendElem(fields []protoreflect.FieldDescriptor, v protorefl
 }
 
 func (s *wireSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v protoreflect.Value) error {
-	if err := utf8Error(fields, k, v); err != nil {
+	if err := utf8Error(fields, fields[len(fields)-1].MapKey(), k); err != nil {
+		return err
+	}
+	if err := utf8Error(fields, fields[len(fields)-1].MapValue(), v); err != nil {
 		return err
 	}
 	if err := s.touch(fields, false); err != nil {
@@ -340,7 +343,11 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 		return b.EncodeResponse(resp.(proto.Message))
 	}
 	defer m.Release()
-	out, err := b.encodeWire(m.data, nil)
+	e := codec.encoders.Get().(*wireToJSON)
+	defer codec.encoders.Put(e)
+	// JSON runs about twice the size of the wire form: one allocation for
+	// most responses instead of a series of doublings.
+	out, err := b.encodeWire(e, m.data, make([]byte, 0, 2*len(m.data)+64))
 	if err == errNeedsMerge {
 		codec.stats.responseFallbacks.Add(1)
 		msg := b.NewResponse()
@@ -356,10 +363,15 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 	return out, JSONContentType, nil
 }
 
-// encodeWire renders response wire bytes: the whole message or the
-// response_body message field.
-func (b *Binding) encodeWire(data, out []byte) ([]byte, error) {
-	e := wireToJSON{useProtoNames: b.marshal.UseProtoNames, emitUnpop: b.marshal.EmitUnpopulated}
+// encodeWire renders response wire bytes, the whole message or the
+// response_body message field, appending to out. e is scratch space,
+// reused across calls so that its indexes stop growing (nil: a fresh one).
+func (b *Binding) encodeWire(e *wireToJSON, data, out []byte) ([]byte, error) {
+	if e == nil {
+		e = &wireToJSON{}
+	}
+	e.useProtoNames, e.emitUnpop = b.marshal.UseProtoNames, b.marshal.EmitUnpopulated
+	e.heads, e.spans = e.heads[:0], e.spans[:0]
 	mp := b.fast.out
 	if f := b.fast.response; f != nil {
 		// The call would have failed on malformed bytes anywhere in the

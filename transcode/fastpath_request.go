@@ -58,7 +58,11 @@ func (d *jsonToWire) message(buf []byte, mp *msgPlan, label string) ([]byte, err
 		return nil, errors.New("exceeded max recursion depth")
 	}
 	switch mp.wkt {
-	case wktTimestamp, wktDuration, wktDelegate:
+	case wktTimestamp:
+		return d.timestamp(buf, mp, label)
+	case wktDuration:
+		return d.duration(buf, mp, label)
+	case wktDelegate:
 		return d.delegate(buf, mp, label)
 	case wktWrapper:
 		return d.singular(buf, mp.value)
@@ -720,10 +724,10 @@ func normalizeInt(num []byte) (string, bool) {
 	return string(digits), true
 }
 
-// delegate hands a well-known type whose JSON form is special (Timestamp,
-// Duration, FieldMask, Struct, Value, ListValue) to protojson: the value is
-// small, its grammar was checked here, and protojson's formats are then
-// exactly protojson's.
+// delegate hands a well-known type whose JSON form is special (FieldMask,
+// Struct, Value, ListValue, and Timestamp and Duration values the fast
+// path rejects) to protojson: the value is small, its grammar was checked
+// here, and protojson's formats and errors are then exactly protojson's.
 func (d *jsonToWire) delegate(buf []byte, mp *msgPlan, label string) ([]byte, error) {
 	s := &d.s
 	s.skipWS()

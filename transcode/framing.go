@@ -135,7 +135,9 @@ func (b *Binding) rawResponse() bool {
 type StreamEncoder struct {
 	b       *Binding
 	framing Framing
-	n       int64 // messages encoded so far
+	n       int64      // messages encoded so far
+	scratch []byte     // SSE: a message's JSON before it is split into data lines
+	wire    wireToJSON // the fast path's indexes, kept from message to message
 }
 
 // NewStreamEncoder returns an encoder of b's response messages in f.

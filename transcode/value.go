@@ -125,7 +125,21 @@ func parseEnum(ed protoreflect.EnumDescriptor, s string) (protoreflect.Value, er
 func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.Value, error) {
 	msg := dynamicpb.NewMessage(md)
 	switch md.FullName() {
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask":
+	case "google.protobuf.Timestamp", "google.protobuf.Duration":
+		// The body decoder's parsers, protojson's grammar; protojson below
+		// only for what they reject.
+		secs, nanos, ok := parseTimestamp(s)
+		if md.FullName() == "google.protobuf.Duration" {
+			secs, nanos, ok = parseDuration([]byte(s))
+			ok = ok && secs >= -maxDurationSeconds && secs <= maxDurationSeconds
+		}
+		if ok {
+			msg.Set(md.Fields().ByNumber(1), protoreflect.ValueOfInt64(secs))
+			msg.Set(md.Fields().ByNumber(2), protoreflect.ValueOfInt32(nanos))
+			break
+		}
+		fallthrough
+	case "google.protobuf.FieldMask":
 		if err := protojson.Unmarshal(appendJSONString(nil, s), msg); err != nil {
 			return protoreflect.Value{}, fmt.Errorf("expected a %s in its JSON form", md.Name())
 		}

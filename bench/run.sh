@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# run.sh builds the benchmark's processes and runs direct gRPC, grpc-gateway
+# and refract side by side, printing a Markdown table on stdout:
+#
+#   bench/run.sh                          # every shape, 3 rounds of 3s each
+#   bench/run.sh -rounds 5 -duration 5s   # flags go to cmd/bench (-h lists them)
+#   bench/run.sh -cpuprofile /tmp/prof -shapes 16KB   # profiles of both gateways
+#
+# refract is built from the repository's own cmd/refract; grpc-gateway,
+# the backend and the load generator from this module. Everything listens on
+# 127.0.0.1 only. With taskset and two or more cores, each gateway runs on
+# core 1 and the backend and load generator on core 0.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+
+(cd "$here/.." && go build -o "$bin/refract" ./cmd/refract)
+(cd "$here" && go build -o "$bin/" ./cmd/backend ./cmd/grpcgateway ./cmd/refractprof ./cmd/bench)
+
+pin=()
+if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+	pin=(taskset -c 0)
+else
+	set -- -cpus "" "$@"
+fi
+"${pin[@]}" "$bin/bench" -bin "$bin" "$@"

@@ -1,0 +1,63 @@
+package transcode
+
+import (
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// NewResponse returns what one message of a server stream is received
+// into: a *WireMessage when the fast path renders the binding's responses
+// and the framing is JSON (NDJSON, SSE, a JSON array), else the dynamic
+// message NewResponse builds. Pass it to AppendReceived once filled.
+func (e *StreamEncoder) NewResponse(codec *Codec) any {
+	if codec == nil || e.framing == FramingRaw || e.b.fast == nil || e.b.fast.out == nil {
+		return e.b.NewResponse()
+	}
+	return &WireMessage{}
+}
+
+// AppendReceived appends one message that NewResponse's value received,
+// as AppendMessage appends it, and releases a WireMessage's buffer. Wire
+// bytes are rendered straight into dst (in place for NDJSON and JSON
+// arrays); bytes only protobuf's merge can decode go through a message.
+func (e *StreamEncoder) AppendReceived(dst []byte, msg any) ([]byte, error) {
+	m, ok := msg.(*WireMessage)
+	if !ok {
+		return e.AppendMessage(dst, msg.(proto.Message))
+	}
+	defer m.Release()
+	start := len(dst)
+	var out []byte
+	var err error
+	switch e.framing {
+	case FramingSSE:
+		if e.scratch, err = e.b.encodeWire(&e.wire, m.data, e.scratch[:0]); err == nil {
+			out = append(dst, "id: "...)
+			out = strconv.AppendInt(out, e.n, 10)
+			out = append(out, '\n')
+			out = appendSSEData(out, e.scratch)
+		}
+	case FramingJSONArray:
+		out = append(dst, ',')
+		if e.n == 0 {
+			out[start] = '['
+		}
+		out, err = e.b.encodeWire(&e.wire, m.data, out)
+	default:
+		out, err = e.b.encodeWire(&e.wire, m.data, append(dst, `{"result":`...))
+		out = append(out, '}', '\n')
+	}
+	if err == errNeedsMerge {
+		resp := e.b.NewResponse()
+		if err := proto.Unmarshal(m.data, resp); err != nil {
+			return dst[:start], err
+		}
+		return e.AppendMessage(dst[:start], resp)
+	}
+	if err != nil {
+		return dst[:start], err
+	}
+	e.n++
+	return out, nil
+}
