@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -395,53 +394,45 @@ func (m *Metrics) unmatchedFor(method string) *routeMetrics {
 }
 
 // observe wraps the public handler (inside policy.State, so the request's
-// Info exists, and outside every policy, so that their rejections and time
-// count): in-flight, status, duration, bytes, and which policy rejected.
+// Info exists and records the response, and outside every policy, so that
+// their rejections and time count): in-flight, status, duration, bytes,
+// and which policy rejected.
 func (m *Metrics) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := policy.InfoFrom(r.Context())
-		var start time.Time
-		if info != nil {
-			start = info.Start
-		} else {
-			start = m.now()
-		}
-		ow := &observedWriter{ResponseWriter: w}
-		if r.Body != nil && r.Body != http.NoBody {
-			ow.body.ReadCloser = r.Body
-			r.Body = &ow.body
+		if info == nil {
+			// Mounted without policy.State: nothing records the answer.
+			next.ServeHTTP(w, r)
+			return
 		}
 		m.inFlight.Inc()
 		// Deferred: a raw download the gateway aborts (panic with
 		// http.ErrAbortHandler) is still counted, with the status it sent.
-		defer m.record(info, r.Method, start, ow)
-		next.ServeHTTP(ow, r)
+		defer m.record(info, r.Method)
+		next.ServeHTTP(w, r)
 	})
 }
 
 // record counts one answered request.
-func (m *Metrics) record(info *policy.Info, method string, start time.Time, ow *observedWriter) {
+func (m *Metrics) record(info *policy.Info, method string) {
 	m.inFlight.Dec()
-	var rm *routeMetrics
-	if info != nil {
-		rm, _ = info.Observer.(*routeMetrics)
-	}
+	rm, _ := info.Observer.(*routeMetrics)
 	if rm == nil {
 		rm = m.unmatchedFor(method)
 	}
-	status := ow.status
+	status := info.Status()
 	if status == 0 {
 		status = http.StatusOK
 	}
 	rm.status(status).Inc()
-	rm.duration.Observe(m.now().Sub(start).Seconds())
-	if ow.body.n > 0 {
-		rm.reqBytes.Add(float64(ow.body.n))
+	rm.duration.Observe(m.now().Sub(info.Start).Seconds())
+	if n := info.BytesIn(); n > 0 {
+		rm.reqBytes.Add(float64(n))
 	}
-	if ow.bytes > 0 {
-		rm.respBytes.Add(float64(ow.bytes))
+	if n := info.BytesOut(); n > 0 {
+		rm.respBytes.Add(float64(n))
 	}
-	if status >= 400 && info != nil && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
+	if status >= 400 && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
 		m.byStage[info.Stage].Inc()
 	}
 }
@@ -474,52 +465,3 @@ func markStages(s policy.Set) policy.Set {
 // an error; recover, request id, access log and client IP never refuse
 // (a recovered panic is the gateway's fault, not a rejection).
 func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }
-
-// observedWriter records the status and the bytes written and counts the
-// request body as it is read. Flush and Unwrap pass through, so streams
-// and WebSocket upgrades work behind it.
-type observedWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-	body   countedBody
-}
-
-func (w *observedWriter) WriteHeader(code int) {
-	// 1xx are interim, but for 101: a WebSocket upgrade's only status.
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *observedWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Flush lets streamed responses through.
-func (w *observedWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countedBody counts the request body's bytes as the handler reads them.
-type countedBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (b *countedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	return n, err
-}

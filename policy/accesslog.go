@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -43,13 +42,9 @@ func AccessLog(o AccessLogOptions) (Policy, error) {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r, info := withInfo(r)
-			rw := &statusWriter{ResponseWriter: w, info: info}
-			if r.Body != nil && r.Body != http.NoBody {
-				r.Body = &countingBody{ReadCloser: r.Body, n: &info.bytesIn}
-			}
-			next.ServeHTTP(rw, r)
-			status := rw.status
+			w, r, info := track(w, r)
+			next.ServeHTTP(w, r)
+			status := info.Status()
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -75,8 +70,8 @@ func AccessLog(o AccessLogOptions) (Policy, error) {
 				Str("endpoint", info.Endpoint).
 				Int("status", status).
 				Int32("grpc_code", code).
-				Int64("bytes_in", info.bytesIn).
-				Int64("bytes_out", rw.bytes).
+				Int64("bytes_in", info.BytesIn()).
+				Int64("bytes_out", info.BytesOut()).
 				Dur("latency", time.Since(info.Start)).
 				Str("client_ip", ipString(info)).
 				Str("consumer", info.ConsumerName()).
@@ -96,53 +91,4 @@ func ipString(i *Info) string {
 		return ""
 	}
 	return i.ClientIP.String()
-}
-
-// statusWriter records the status and the bytes written. It passes Flush
-// and Unwrap through so streaming responses keep working behind it.
-type statusWriter struct {
-	http.ResponseWriter
-	info   *Info
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// SetGRPCCode records the answer's gRPC code (see RecordCode).
-func (w *statusWriter) SetGRPCCode(c int32) { w.info.code = c }
-
-// Flush lets streamed responses through.
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-type countingBody struct {
-	io.ReadCloser
-	n *int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	*b.n += int64(n)
-	return n, err
 }

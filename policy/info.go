@@ -42,7 +42,8 @@ type Info struct {
 	scopes   []string
 	claims   map[string]any
 
-	bytesIn int64
+	rec  recorder    // the response writer State installs (record.go)
+	body countedBody // the request body, counted
 
 	// Stage is the innermost policy stage the request has entered, or
 	// NoStage before the first and once past the policies (the gateway
@@ -93,13 +94,14 @@ func (i *Info) ConsumerName() string {
 	return i.Consumer.Name
 }
 
-// State is the outermost policy: it attaches a fresh Info to each request.
+// State is the outermost policy: it attaches a fresh Info to each request
+// and records the response into it (status, bytes, gRPC code).
 // Every chain the gateway compiles for its edge starts with it (Compile does
 // not add it by itself, so route chains reuse the edge's Info).
 func State() Policy {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r, _ = withInfo(r)
+			w, r, _ = track(w, r)
 			next.ServeHTTP(w, r)
 		})
 	}
