@@ -95,6 +95,7 @@ func validateProducts(cfg *Config, bad func(string, error)) (productOf, byHost m
 // addresses once open.
 type productState struct {
 	tables atomic.Pointer[map[string]*router.Table[*route]]
+	empty  router.Table[*route] // what a product without routes yet matches against
 	mu     sync.Mutex
 	addrs  map[string]string // product → its listener's address
 }
@@ -142,8 +143,7 @@ func (g *Gateway) productTable(name string) *router.Table[*route] {
 			return t
 		}
 	}
-	empty, _ := router.NewTable[*route](nil)
-	return empty
+	return &g.prod.empty
 }
 
 // buildTables splits the routes into the main table and one per product;

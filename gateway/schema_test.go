@@ -71,3 +71,29 @@ upstreams:
 	})
 	h.do(t, "GET", "/v1/shelves", "").expect(t, 404)
 }
+
+// A static upstream restarted on the same address with a new schema: the
+// connection coming back triggers a refresh, so the new method is routed
+// long before the periodic refresh (an hour here) would notice.
+func TestRestartOnTheSameAddressRefreshes(t *testing.T) {
+	lib := startLibrary(t)
+	addr := lib.Addr
+	h := startGateway(t, libraryConfig(addr, "")+"reflection: {refresh_interval: 1h}\n")
+	const version = "/library.v1.LibraryService/GetServerVersion"
+	h.do(t, "GET", "/v1/shelves", "").expect(t, 200) // the connection is READY
+	h.do(t, "POST", version, `{}`).expect(t, 404)
+	refreshes := h.gw.Cache().Stats()[0].Refreshes
+
+	lib.Stop()
+	v2, err := examples.StartLibraryV2(addr)
+	if err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	t.Cleanup(v2.Stop)
+	eventually(t, 15*time.Second, "the v2 method routed", func() bool {
+		return h.do(t, "POST", version, `{}`).status == 200
+	})
+	if got := h.gw.Cache().Stats()[0].Refreshes; got <= refreshes {
+		t.Errorf("refreshes %d → %d: the route came without a fetch?", refreshes, got)
+	}
+}

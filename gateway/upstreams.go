@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"google.golang.org/grpc/connectivity"
 )
 
 // addUpstream connects an upstream, starts fetching its descriptors and
@@ -37,7 +38,11 @@ func (g *Gateway) addUpstream(cfg Upstream, auto bool) error {
 	g.upMu.Lock()
 	g.ups = append(g.ups, u)
 	g.upMu.Unlock()
-	g.wg.Add(1)
+	g.wg.Add(2)
+	go func() {
+		defer g.wg.Done()
+		g.refreshOnReconnect(ctx, u)
+	}()
 	go func() {
 		defer g.wg.Done()
 		defer close(u.done)
@@ -162,4 +167,28 @@ func (g *Gateway) staleDiscovery() []string {
 		}
 	}
 	return out
+}
+
+// refreshOnReconnect asks for an upstream's descriptors again whenever its
+// connection comes back to READY after leaving it: an instance restarted
+// on the same address may serve a new schema, and with a static endpoint
+// nothing else would say so before the periodic refresh. (A new methods'
+// routes cannot wait for UNIMPLEMENTED to trigger it: they have no route
+// yet.) Refreshes it asks for are rate-limited by the cache.
+func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
+	seenReady, lost := false, false
+	for state := u.conn.GetState(); ; state = u.conn.GetState() {
+		switch {
+		case state == connectivity.Ready && lost:
+			g.cache.RequestRefresh(u.name, "the connection came back")
+			lost = false
+		case state == connectivity.Ready:
+			seenReady = true
+		case seenReady:
+			lost = true
+		}
+		if !u.conn.WaitForStateChange(ctx, state) {
+			return // ctx done
+		}
+	}
 }
