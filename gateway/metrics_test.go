@@ -321,9 +321,13 @@ func TestMetricsFollowSchemaChanges(t *testing.T) {
 	if got, want := after.value("refract_descriptor_methods", "upstream=library"), float64(v1.Methods+1); got != want {
 		t.Errorf("methods %v, want %v", got, want)
 	}
+	// The reconnect may ask for a refresh of its own at any time around
+	// here: the series must agree with the cache's count on either side
+	// of the scrape.
 	refreshes := after.value("refract_descriptor_refreshes_total", "upstream=library") - before.value("refract_descriptor_refreshes_total", "upstream=library")
-	if refreshes < 1 || refreshes != float64(v2.Refreshes-v1.Refreshes) {
-		t.Errorf("refreshes moved by %v, the cache counted %d", refreshes, v2.Refreshes-v1.Refreshes)
+	lo, hi := float64(v2.Refreshes-v1.Refreshes), float64(h.gw.Cache().Stats()[0].Refreshes-v1.Refreshes)
+	if refreshes < 1 || refreshes < lo || refreshes > hi {
+		t.Errorf("refreshes moved by %v, the cache counted %v to %v", refreshes, lo, hi)
 	}
 	if got := after.value("refract_http_requests_total", "route=/library.v1.LibraryService/GetServerVersion", "method=POST", "code=200"); got != 1 {
 		t.Errorf("requests to the new route: %v", got)
