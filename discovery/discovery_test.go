@@ -82,7 +82,8 @@ func TestResolverBalancesOverPushedEndpoints(t *testing.T) {
 	}
 	defer conn.Close()
 	client := healthpb.NewHealthClient(conn)
-	for i := 0; i < 40; i++ {
+	check := func() {
+		t.Helper()
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := client.Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
 		ccancel()
@@ -90,15 +91,28 @@ func TestResolverBalancesOverPushedEndpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// round_robin alternates once both are connected; allow for the calls
-	// made while the second connection was still coming up.
-	if na.Load() < 10 || nb.Load() < 10 {
-		t.Fatalf("calls not spread: %d and %d", na.Load(), nb.Load())
+	// Until both connections are up, round_robin has one to pick; on a
+	// loaded machine the second may take many calls to come up.
+	deadline := time.Now().Add(10 * time.Second)
+	for na.Load() == 0 || nb.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("one endpoint never got a call: %d and %d", na.Load(), nb.Load())
+		}
+		check()
+	}
+	a0, b0 := na.Load(), nb.Load()
+	for range 40 {
+		check()
+	}
+	// Both connected, round_robin alternates: 20 each, with slack for a
+	// connection that blips.
+	if da, db := na.Load()-a0, nb.Load()-b0; da < 15 || db < 15 {
+		t.Fatalf("calls not spread: %d and %d", da, db)
 	}
 
 	// No endpoints: calls fail fast with UNAVAILABLE, not with an old endpoint.
 	res.Update(nil)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
 		if status.Code(err) == codes.Unavailable {
