@@ -59,9 +59,9 @@ func (d *jsonToWire) message(buf []byte, mp *msgPlan, label string) ([]byte, err
 	}
 	switch mp.wkt {
 	case wktTimestamp:
-		return d.timestamp(buf, mp, label)
+		return d.secondsNanos(buf, mp, label, parseTimestamp)
 	case wktDuration:
-		return d.duration(buf, mp, label)
+		return d.secondsNanos(buf, mp, label, parseDuration)
 	case wktDelegate:
 		return d.delegate(buf, mp, label)
 	case wktWrapper:

@@ -16,13 +16,12 @@ const (
 	maxDurationSeconds  = 315576000000
 )
 
-// timestamp appends the fields of a google.protobuf.Timestamp written as an
-// RFC 3339 string ("Z" or an offset, up to nine fractional digits). It
-// accepts exactly what protojson accepts: the same time.Parse layout and
-// the same range and fraction checks. Anything else (not a string, a bad
-// value) goes to delegate, which rejects it with protojson's own message;
-// only failures take that path.
-func (d *jsonToWire) timestamp(buf []byte, mp *msgPlan, label string) ([]byte, error) {
+// secondsNanos appends the fields of a google.protobuf.Timestamp or
+// Duration written as its JSON string, read by parse (parseTimestamp or
+// parseDuration, which accept exactly what protojson accepts). Anything
+// else (not a string, a bad value) goes to delegate, which rejects it with
+// protojson's own message; only failures take that path.
+func (d *jsonToWire) secondsNanos(buf []byte, mp *msgPlan, label string, parse func(string) (int64, int32, bool)) ([]byte, error) {
 	s := &d.s
 	s.skipWS()
 	start := s.pos
@@ -34,7 +33,7 @@ func (d *jsonToWire) timestamp(buf []byte, mp *msgPlan, label string) ([]byte, e
 		s.pos = start
 		return d.delegate(buf, mp, label)
 	}
-	secs, nanos, ok := parseTimestamp(unsafeString(str))
+	secs, nanos, ok := parse(unsafeString(str))
 	if !ok {
 		s.pos = start
 		return d.delegate(buf, mp, label)
@@ -42,8 +41,9 @@ func (d *jsonToWire) timestamp(buf []byte, mp *msgPlan, label string) ([]byte, e
 	return appendSecondsNanos(buf, secs, nanos), nil
 }
 
-// parseTimestamp is protojson's reading of a Timestamp string. v may view
-// a request buffer: time.Parse keeps it only in the error, dropped here.
+// parseTimestamp is protojson's reading of a Timestamp string ("Z" or an
+// offset, up to nine fractional digits, the proto3 range). v may view a
+// request buffer: time.Parse keeps it only in the error, dropped here.
 func parseTimestamp(v string) (secs int64, nanos int32, ok bool) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
@@ -63,35 +63,12 @@ func parseTimestamp(v string) (secs int64, nanos int32, ok bool) {
 	return secs, int32(t.Nanosecond()), true
 }
 
-// duration appends the fields of a google.protobuf.Duration written as a
-// decimal number of seconds with an "s" suffix ("1.5s", "-0.001s", ".5s"),
-// accepting exactly what protojson accepts; failures go to delegate for
-// protojson's message, as in timestamp.
-func (d *jsonToWire) duration(buf []byte, mp *msgPlan, label string) ([]byte, error) {
-	s := &d.s
-	s.skipWS()
-	start := s.pos
-	if s.peek() != '"' {
-		return d.delegate(buf, mp, label)
-	}
-	str, err := s.readString()
-	if err != nil {
-		s.pos = start
-		return d.delegate(buf, mp, label)
-	}
-	secs, nanos, ok := parseDuration(str)
-	if !ok || secs < -maxDurationSeconds || secs > maxDurationSeconds {
-		s.pos = start
-		return d.delegate(buf, mp, label)
-	}
-	return appendSecondsNanos(buf, secs, nanos), nil
-}
-
 // parseDuration reads [sign] [int] ["." up to 9 digits] "s", where int is
 // "0" or has no leading zero, and a fraction may be empty ("1.s") or stand
 // alone (".5s", even ".s"): the grammar protojson implements. Both parts
-// carry the sign.
-func parseDuration(b []byte) (secs int64, nanos int32, ok bool) {
+// carry the sign; the proto3 range (±10,000 years) is checked. b may view a
+// request buffer.
+func parseDuration(b string) (secs int64, nanos int32, ok bool) {
 	if len(b) < 2 || b[len(b)-1] != 's' {
 		return 0, 0, false
 	}
@@ -106,7 +83,7 @@ func parseDuration(b []byte) (secs int64, nanos int32, ok bool) {
 	if len(b) == 0 {
 		return 0, 0, false
 	}
-	var intp []byte
+	var intp string
 	switch c := b[0]; {
 	case c == '0':
 		b = b[1:]
@@ -140,9 +117,12 @@ func parseDuration(b []byte) (secs int64, nanos int32, ok bool) {
 	}
 	if len(intp) > 0 {
 		var err error
-		if secs, err = strconv.ParseInt(unsafeString(intp), 10, 64); err != nil {
+		if secs, err = strconv.ParseInt(intp, 10, 64); err != nil {
 			return 0, 0, false
 		}
+	}
+	if secs > maxDurationSeconds {
+		return 0, 0, false
 	}
 	if neg {
 		secs, frac = -secs, -frac

@@ -128,12 +128,11 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 	case "google.protobuf.Timestamp", "google.protobuf.Duration":
 		// The body decoder's parsers, protojson's grammar; protojson below
 		// only for what they reject.
-		secs, nanos, ok := parseTimestamp(s)
+		parse := parseTimestamp
 		if md.FullName() == "google.protobuf.Duration" {
-			secs, nanos, ok = parseDuration([]byte(s))
-			ok = ok && secs >= -maxDurationSeconds && secs <= maxDurationSeconds
+			parse = parseDuration
 		}
-		if ok {
+		if secs, nanos, ok := parse(s); ok {
 			msg.Set(md.Fields().ByNumber(1), protoreflect.ValueOfInt64(secs))
 			msg.Set(md.Fields().ByNumber(2), protoreflect.ValueOfInt32(nanos))
 			break
