@@ -7,8 +7,6 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/reflection"
-	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -32,15 +30,7 @@ func StartLibraryDocumented(addr string, opts ...grpc.ServerOption) (*Backend, e
 	}
 	return start(addr, librarypb.LibraryService_ServiceDesc.ServiceName, func(s *grpc.Server) {
 		librarypb.RegisterLibraryServiceServer(s, library.NewService())
-		files := new(protoregistry.Files)
-		if err := files.RegisterFile(fd); err != nil {
-			panic(err) // a fresh registry holding one file cannot conflict
-		}
-		rpb.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{
-			Services:           s,
-			DescriptorResolver: overlay{files},
-			ExtensionResolver:  protoregistry.GlobalTypes,
-		}))
+		serveReflectionOf(s, fd)
 	}, opts)
 }
 

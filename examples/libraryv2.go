@@ -37,15 +37,7 @@ func StartLibraryV2(addr string, opts ...grpc.ServerOption) (*Backend, error) {
 	})
 	return start(addr, desc.ServiceName, func(s *grpc.Server) {
 		s.RegisterService(&desc, library.NewService())
-		files := new(protoregistry.Files)
-		if err := files.RegisterFile(fd); err != nil {
-			panic(err) // a fresh registry holding one file cannot conflict
-		}
-		rpb.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{
-			Services:           s,
-			DescriptorResolver: overlay{files},
-			ExtensionResolver:  protoregistry.GlobalTypes,
-		}))
+		serveReflectionOf(s, fd)
 	}, opts)
 }
 
@@ -76,6 +68,21 @@ func libraryV2File() (protoreflect.FileDescriptor, error) {
 		OutputType: new(".google.protobuf.StringValue"),
 	})
 	return protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+}
+
+// serveReflectionOf registers reflection on s that describes fd instead
+// of the linked-in file of the same path (its imports still come from the
+// linked-in registry).
+func serveReflectionOf(s *grpc.Server, fd protoreflect.FileDescriptor) {
+	files := new(protoregistry.Files)
+	if err := files.RegisterFile(fd); err != nil {
+		panic(err) // a fresh registry holding one file cannot conflict
+	}
+	rpb.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{
+		Services:           s,
+		DescriptorResolver: overlay{files},
+		ExtensionResolver:  protoregistry.GlobalTypes,
+	}))
 }
 
 // overlay resolves the v2 file first and everything else (its imports) from the
