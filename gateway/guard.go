@@ -3,11 +3,9 @@ package gateway
 import (
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
@@ -33,7 +31,7 @@ var methodOverrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method
 func (g *Gateway) guard(next http.Handler) http.Handler {
 	l := &g.cfg.Limits
 	maxURL, maxHeader, perClient, underscores := l.urlBytes(), l.headerBytes(), l.perClient(), l.underscores()
-	slots := &clientSlots{n: map[netip.Addr]int{}}
+	var inFlight slots[netip.Addr]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := len(r.RequestURI); n > maxURL {
 			writeStatus(w, http.StatusRequestURITooLong, codes.InvalidArgument, fmt.Sprintf(
@@ -65,13 +63,13 @@ func (g *Gateway) guard(next http.Handler) http.Handler {
 			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, msg, nil)
 			return
 		}
-		ip := guardClientIP(r)
-		if !slots.acquire(ip, perClient) {
+		ip := clientAddr(r, policy.InfoFrom(r.Context()))
+		if !inFlight.acquire(ip, perClient) {
 			writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 				"too many concurrent requests from %s: the limit is %d (limits.max_concurrent_per_client); wait for earlier requests to finish", ip, perClient), nil)
 			return
 		}
-		defer slots.release(ip)
+		defer inFlight.release(ip)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -106,47 +104,6 @@ func headerBytes(r *http.Request) int {
 		}
 	}
 	return n
-}
-
-// guardClientIP is the client's address as the trusted-proxy policy
-// decided it, else the connection's peer.
-func guardClientIP(r *http.Request) netip.Addr {
-	if info := policy.InfoFrom(r.Context()); info != nil && info.ClientIP.IsValid() {
-		return info.ClientIP
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
-}
-
-// clientSlots counts requests in flight per client address. Entries are
-// removed when they reach zero, so the map holds only active clients.
-type clientSlots struct {
-	mu sync.Mutex
-	n  map[netip.Addr]int
-}
-
-func (c *clientSlots) acquire(a netip.Addr, limit int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n[a] >= limit {
-		return false
-	}
-	c.n[a]++
-	return true
-}
-
-func (c *clientSlots) release(a netip.Addr) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n[a] <= 1 {
-		delete(c.n, a)
-		return
-	}
-	c.n[a]--
 }
 
 // rejectEscapes answers 400 when the matched path carries an encoded

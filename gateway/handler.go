@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -212,14 +212,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // clientIP is the client's address as the policies decided it (trusted
 // proxies), else the connection's peer.
 func clientIP(r *http.Request, info *policy.Info) string {
+	if a := clientAddr(r, info); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+// clientAddr is the client's address: the Info's (trusted-proxy aware),
+// else the connection's peer; invalid when neither parses.
+func clientAddr(r *http.Request, info *policy.Info) netip.Addr {
 	if info != nil && info.ClientIP.IsValid() {
-		return info.ClientIP.String()
+		return info.ClientIP
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	return ap.Addr().Unmap()
 }
 
 // writeGRPCError answers with err's gRPC status (INTERNAL when err carries

@@ -12,35 +12,12 @@ import (
 // ready; safe for concurrent use. A mutex is fine here: it is taken a few
 // times per stream, never per message.
 type openStreams struct {
+	slots[string] // "upstream client-ip" → open streams (acquire, release)
+
 	mu       sync.Mutex
-	open     map[string]int // "upstream client-ip" → open streams
 	cancels  map[*context.CancelCauseFunc]struct{}
 	ended    bool
 	endCause error
-}
-
-// acquire takes a slot for key unless limit (> 0) slots are taken already.
-func (o *openStreams) acquire(key string, limit int) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if limit > 0 && o.open[key] >= limit {
-		return false
-	}
-	if o.open == nil {
-		o.open = map[string]int{}
-	}
-	o.open[key]++
-	return true
-}
-
-// release gives back a slot acquire took; the entry goes when it reaches
-// zero, so the map holds only clients with open streams.
-func (o *openStreams) release(key string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.open[key]--; o.open[key] <= 0 {
-		delete(o.open, key)
-	}
 }
 
 // track registers a stream's cancel function until the returned untrack is

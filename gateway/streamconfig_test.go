@@ -68,8 +68,8 @@ func TestOpenStreamsLimit(t *testing.T) {
 	c.release("a")
 	c.release("a")
 	c.release("b")
-	if len(c.open) != 0 {
-		t.Fatalf("entries left: %v", c.open)
+	if len(c.n) != 0 {
+		t.Fatalf("entries left: %v", c.n)
 	}
 	for range 100 {
 		if !c.acquire("z", 0) {

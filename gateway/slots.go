@@ -1,0 +1,36 @@
+package gateway
+
+import "sync"
+
+// slots counts what each key (a client, a client on an upstream) holds in
+// flight, against a limit. Entries go when they reach zero, so the map
+// holds only active keys. The zero value is ready; safe for concurrent
+// use. A mutex held for a map update is cheaper here than anything
+// lock-free that would still need to delete idle keys.
+type slots[K comparable] struct {
+	mu sync.Mutex
+	n  map[K]int
+}
+
+// acquire takes a slot for key unless limit (> 0) slots are taken already.
+func (s *slots[K]) acquire(key K, limit int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit > 0 && s.n[key] >= limit {
+		return false
+	}
+	if s.n == nil {
+		s.n = map[K]int{}
+	}
+	s.n[key]++
+	return true
+}
+
+// release gives back a slot acquire took.
+func (s *slots[K]) release(key K) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[key]--; s.n[key] <= 0 {
+		delete(s.n, key)
+	}
+}
