@@ -101,14 +101,14 @@ func TestFaultIdleConnections(t *testing.T) {
 	}
 	clients.stop()
 
-	// The idle timeout closes them. The gateway's own server (newServer,
-	// 120 s idle timeout) with a short one, so that the test need not wait
-	// two minutes; every other setting is the gateway's.
-	srv := h.gw.newServer(h.gw)
-	if srv.IdleTimeout <= 0 || srv.ReadHeaderTimeout <= 0 {
-		t.Fatalf("the public server has no idle (%s) or header (%s) timeout", srv.IdleTimeout, srv.ReadHeaderTimeout)
+	// The idle timeout closes them: a gateway configured with a short one
+	// (the default, 120 s, would make the test wait two minutes), serving
+	// from its own server (newServer) with every other setting its own.
+	short := serveGatewayLogging(t, libraryAt(lib.Addr, "")+"limits: {idle_timeout: 1s}\n", zerolog.Nop())
+	srv := short.gw.newServer(short.gw)
+	if srv.IdleTimeout != time.Second || srv.ReadHeaderTimeout <= 0 {
+		t.Fatalf("limits.idle_timeout: 1s gave a server with idle timeout %s, header timeout %s", srv.IdleTimeout, srv.ReadHeaderTimeout)
 	}
-	srv.IdleTimeout = time.Second
 	var open atomic.Int64
 	srv.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
