@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/refract-gateway/refract/policy/policytest"
+	"google.golang.org/grpc"
+)
+
+const testHMAC = "precedence-secret-0123456789-0123456789"
+
+// hsToken is a valid HS256 bearer token for the precedence configs.
+func hsToken(t *testing.T, sub string) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "https://id.test", "aud": "refract",
+		"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(testHMAC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + s
+}
+
+// Precedence, as the README states it: auth and max_body_bytes set at a
+// more specific level replace the less specific value (global < upstream <
+// route, a route matched by its template or by a method glob); ip rules
+// and rate limits add up, each counted in the scope where it is declared.
+func TestPolicyPrecedenceGlobalUpstreamRoute(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, policyConfig(lib.Addr, fmt.Sprintf(`
+trusted_proxies: [127.0.0.1]
+consumers: [{name: app, keys: [{value: app-key}]}]
+jwt: {algorithms: [HS256], hmac_secret: {value: %s}, issuer: "https://id.test", audiences: [refract]}
+policies:
+  auth: [api_key]
+  max_body_bytes: 1000
+  ip: {deny: [203.0.113.0/24]}
+  rate_limits: [{name: global-ip, key: ip, rate: 100, per: 1h}]
+`, testHMAC), `
+    policies:
+      auth: [jwt]
+      max_body_bytes: 200
+      ip: {deny: [198.51.100.0/24]}
+      rate_limits: [{name: upstream-route, key: route, rate: 50, per: 1h}]
+    routes:
+      - match: "GET /v1/shelves"
+        policies: {auth: [none], max_body_bytes: 20}
+      - match: "library.v1.LibraryService.*Shelf"
+        policies:
+          auth: [api_key]
+          ip: {deny: [192.0.2.0/24]}
+          rate_limits: [{name: shelf-ip, key: ip, rate: 2, per: 1h}]
+`))
+	from := func(ip string, hdr ...string) []string { return append([]string{"X-Forwarded-For", ip}, hdr...) }
+	tok := hsToken(t, "u1")
+
+	t.Run("auth: the most specific level wins", func(t *testing.T) {
+		// Route by template: none.
+		h.do(t, "GET", "/v1/shelves", "", from("10.0.0.1")...).expect(t, 200)
+		// Upstream: jwt replaces the global api_key.
+		r := h.do(t, "GET", "/v1/shelves/1/books/1", "", from("10.0.0.1", "X-Api-Key", "app-key")...).expect(t, 401)
+		if got := r.header.Values("Www-Authenticate"); len(got) != 1 || got[0] != `Bearer realm="refract"` {
+			t.Fatalf("upstream level challenges %q", got)
+		}
+		h.do(t, "GET", "/v1/shelves/1/books/1", "", from("10.0.0.1", "Authorization", tok)...).expect(t, 200)
+		// Route by method glob: api_key replaces the upstream's jwt.
+		r = h.do(t, "GET", "/v1/shelves/1", "", from("10.0.0.2", "Authorization", tok)...).expect(t, 401)
+		if got := r.header.Values("Www-Authenticate"); len(got) != 1 || got[0] != `APIKey realm="refract", header="X-Api-Key"` {
+			t.Fatalf("route level challenges %q", got)
+		}
+		h.do(t, "GET", "/v1/shelves/1", "", from("10.0.0.2", "X-Api-Key", "app-key")...).expect(t, 200)
+	})
+	t.Run("max_body_bytes: the most specific level wins", func(t *testing.T) {
+		body := `{"theme":"` + strings.Repeat("x", 250) + `"}` // over the upstream's 200, under the global 1000
+		r := h.do(t, "POST", "/v1/shelves", body, from("10.0.0.3", "X-Api-Key", "app-key")...).expect(t, 413)
+		jsonEq(t, r.body, `{"code":3,"message":"request body exceeds the limit of 200 bytes","details":[]}`)
+		r = h.do(t, "GET", "/v1/shelves", `{"theme":"twenty-one bytes"}`, from("10.0.0.3")...).expect(t, 413)
+		jsonEq(t, r.body, `{"code":3,"message":"request body exceeds the limit of 20 bytes","details":[]}`)
+	})
+	t.Run("ip rules add up", func(t *testing.T) {
+		// Global: at the edge, before the route match.
+		r := h.do(t, "GET", "/no/such/path", "", from("203.0.113.5")...).expect(t, 403)
+		jsonEq(t, r.body, `{"code":7,"message":"client address 203.0.113.5 is denied","details":[]}`)
+		// Upstream: every route of the upstream.
+		r = h.do(t, "GET", "/v1/shelves", "", from("198.51.100.5")...).expect(t, 403)
+		jsonEq(t, r.body, `{"code":7,"message":"client address 198.51.100.5 is denied","details":[]}`)
+		// Route: only the routes it matches.
+		r = h.do(t, "GET", "/v1/shelves/1", "", from("192.0.2.5", "X-Api-Key", "app-key")...).expect(t, 403)
+		jsonEq(t, r.body, `{"code":7,"message":"client address 192.0.2.5 is denied","details":[]}`)
+		h.do(t, "GET", "/v1/shelves", "", from("192.0.2.5")...).expect(t, 200)
+	})
+	t.Run("rate limits add up, each in its own scope", func(t *testing.T) {
+		client := from("10.1.1.1", "X-Api-Key", "app-key")
+		for _, want := range []string{"1", "0"} {
+			r := h.do(t, "GET", "/v1/shelves/2", "", client...).expect(t, 200)
+			if r.header.Get("Ratelimit-Limit") != "2" || r.header.Get("Ratelimit-Remaining") != want {
+				t.Fatalf("tightest limit is the route's shelf-ip: %v", r.header)
+			}
+		}
+		r := h.do(t, "GET", "/v1/shelves/2", "", client...).expect(t, 429)
+		jsonEq(t, r.body, `{"code":8,"message":"rate limit shelf-ip exceeded (2 per 1h0m0s); retry after 1800s","details":[]}`)
+		if r.header.Get("Retry-After") != "1800" {
+			t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+		}
+		// The same client on a route outside shelf-ip's scope: admitted. The
+		// tightest limit there is the upstream's per-route one (50, one
+		// bucket for every client of GetBook: the first subtest's token
+		// call and this one), not global-ip (100 per client: this client's
+		// four requests).
+		r = h.do(t, "GET", "/v1/shelves/1/books/1", "", from("10.1.1.1", "Authorization", tok)...).expect(t, 200)
+		if r.header.Get("Ratelimit-Limit") != "50" || r.header.Get("Ratelimit-Remaining") != "48" {
+			t.Fatalf("on another route: %v", r.header)
+		}
+	})
+}
+
+// The declared order, end to end: a client denied by a route's IP rule
+// gets 403 whatever its credentials (authentication never ran) and spends
+// no rate-limit token; a request that fails authentication spends none
+// either.
+func TestPolicyChainOrderEndToEnd(t *testing.T) {
+	rec := newRecorder()
+	lib := startLibrary(t, grpc.UnaryInterceptor(rec.interceptor))
+	h := startGateway(t, policyConfig(lib.Addr, `
+trusted_proxies: [127.0.0.1]
+consumers: [{name: app, keys: [{value: app-key}]}]
+policies: {auth: [api_key]}
+`, `
+    routes:
+      - match: "library.v1.LibraryService.GetShelf"
+        policies:
+          ip: {deny: [203.0.113.0/24]}
+          rate_limits: [{name: shelf, key: route, rate: 5, per: 1h}]
+`))
+	for _, creds := range [][]string{nil, {"X-Api-Key", "app-key"}, {"X-Api-Key", "wrong"}} {
+		r := h.do(t, "GET", "/v1/shelves/1", "", append([]string{"X-Forwarded-For", "203.0.113.9"}, creds...)...).expect(t, 403)
+		jsonEq(t, r.body, `{"code":7,"message":"client address 203.0.113.9 is denied","details":[]}`)
+		if r.header.Get("Www-Authenticate") != "" || r.header.Get("Ratelimit-Remaining") != "" {
+			t.Fatalf("an IP-denied request reached authentication or the limiter: %v", r.header)
+		}
+	}
+	r := h.do(t, "GET", "/v1/shelves/1", "", "X-Forwarded-For", "198.51.100.1", "X-Api-Key", "wrong").expect(t, 401)
+	jsonEq(t, r.body, `{"code":16,"message":"the API key is not valid","details":[]}`)
+	rec.mu.Lock()
+	calls := rec.calls
+	rec.mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("%d refused requests reached the backend", calls)
+	}
+	// The route's bucket (one for every client) is untouched: 5 - 1 left.
+	r = h.do(t, "GET", "/v1/shelves/1", "", "X-Forwarded-For", "198.51.100.1", "X-Api-Key", "app-key").expect(t, 200)
+	if r.header.Get("Ratelimit-Remaining") != "4" || r.header.Get("Ratelimit-Limit") != "5" {
+		t.Fatalf("refused requests spent tokens: %v", r.header)
+	}
+}
+
+// API keys come from the environment and from files; a reload re-reads
+// both (even with the config's bytes unchanged), so replacing a key file
+// and reloading rotates the key: the old one is refused, the new one and
+// the consumer's other keys keep working.
+func TestAPIKeysFromEnvAndFileRotate(t *testing.T) {
+	rec := newRecorder()
+	lib := startLibrary(t, grpc.UnaryInterceptor(rec.interceptor))
+	keyFile := filepath.Join(t.TempDir(), "mobile-key")
+	if err := os.WriteFile(keyFile, []byte("file-key-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REFRACT_TEST_MOBILE_KEY", "env-key-1")
+	src := &memConfig{}
+	src.set(fmt.Sprintf("listen: 127.0.0.1:0\nadmin: off\ndrain_period: 0s\n"+`
+consumers:
+  - name: mobile
+    keys: [{env: REFRACT_TEST_MOBILE_KEY}, {file: %q}]
+policies: {auth: [api_key]}
+`, keyFile) + libraryConfig(lib.Addr, ""))
+	s, _ := runServer(t, src)
+	base := "http://" + s.Addr("public")
+	eventually(t, 10*time.Second, "routes", func() bool { c, _, _ := fetch("GET", base+"/v1/shelves/1", ""); return c == 401 })
+
+	call := func(key string) (int, string) {
+		c, _, body := fetch("GET", base+"/v1/shelves/1", "", "X-Api-Key", key)
+		return c, body
+	}
+	for _, key := range []string{"env-key-1", "file-key-1"} {
+		if c, body := call(key); c != 200 {
+			t.Fatalf("%s: %d %s", key, c, body)
+		}
+		if got := rec.lastMD().Get("x-consumer"); len(got) != 1 || got[0] != "mobile" {
+			t.Fatalf("%s: x-consumer %v", key, got)
+		}
+	}
+	if err := os.WriteFile(keyFile, []byte("file-key-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if c, body := call("file-key-1"); c != 401 || body != `{"code":16,"message":"the API key is not valid","details":[]}` {
+		t.Fatalf("the rotated-out key: %d %s", c, body)
+	}
+	for _, key := range []string{"file-key-2", "env-key-1"} {
+		if c, body := call(key); c != 200 {
+			t.Fatalf("%s after the rotation: %d %s", key, c, body)
+		}
+	}
+}
+
+// Two gateway instances, each taking requests from several clients at
+// once, share one Redis limit: together they admit the limit, ±5 %.
+func TestSharedRateLimitTwoGatewaysConcurrent(t *testing.T) {
+	const limit, clients, perClient = 200, 4, 60 // 480 requests in all
+	addr := policytest.StartRedis(t)
+	lib := startLibrary(t)
+	cfg := policyConfig(lib.Addr, fmt.Sprintf(`
+redis: {addr: %q, timeout: 2s, on_error: closed}
+policies:
+  rate_limits:
+    - {name: shelves, key: route, rate: %d, per: 1h, shared: true}
+`, addr, limit), "")
+	gateways := []*harness{startGateway(t, cfg), startGateway(t, cfg)}
+	var (
+		mu                sync.Mutex
+		admitted, refused int
+		wg                sync.WaitGroup
+		unexpected        []string
+	)
+	for _, h := range gateways {
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range perClient {
+					c, hdr, body := fetch("GET", h.base+"/v1/shelves", "")
+					mu.Lock()
+					switch {
+					case c == 200:
+						admitted++
+					case c == 429 && hdr.Get("Retry-After") != "" && hdr.Get("Ratelimit-Remaining") == "0" &&
+						hdr.Get("Ratelimit-Limit") == fmt.Sprint(limit):
+						refused++
+					default:
+						unexpected = append(unexpected, fmt.Sprintf("%d %v %s", c, hdr, body))
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(unexpected) > 0 {
+		t.Fatalf("%d unexpected answers, first: %s", len(unexpected), unexpected[0])
+	}
+	total := len(gateways) * clients * perClient
+	if lo, hi := limit*95/100, limit*105/100; admitted < lo || admitted > hi || admitted+refused != total {
+		t.Fatalf("two gateways admitted %d of %d (refused %d); want %d ±5 %% (%d–%d)", admitted, total, refused, limit, lo, hi)
+	}
+	t.Logf("two gateways, %d concurrent clients each, admitted %d of %d against a shared limit of %d", clients, admitted, total, limit)
+}
