@@ -262,3 +262,58 @@ policies:
 	}
 	t.Logf("two gateways, %d concurrent clients each, admitted %d of %d against a shared limit of %d", clients, admitted, total, limit)
 }
+
+// Every curl of the README's Policies walkthrough, against the example
+// config it names, answers what the README shows.
+func TestPolicyExampleConfigReadmeWalkthrough(t *testing.T) {
+	data, err := os.ReadFile("../examples/refract-policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	lib := startLibrary(t, grpc.UnaryInterceptor(rec.interceptor))
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, strings.NewReplacer("127.0.0.1:50051", lib.Addr, "127.0.0.1:50052", echo.Addr).Replace(string(data)))
+	consumer := func() string {
+		t.Helper()
+		got := rec.lastMD().Get("x-consumer")
+		if len(got) != 1 {
+			t.Fatalf("x-consumer %v", got)
+		}
+		return got[0]
+	}
+
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	if !strings.Contains(string(r.body), `"name":"shelves/1"`) {
+		t.Fatalf("public route: %s", r.body)
+	}
+	r = h.do(t, "GET", "/v1/shelves/1", "").expect(t, 401)
+	jsonEq(t, r.body, `{"code":16,"message":"missing credentials: send an API key in the X-Api-Key header (or the api_key query parameter) or a bearer token in the Authorization header","details":[]}`)
+	h.do(t, "GET", "/v1/shelves/1", "", "X-Api-Key", "demo-mobile-key").expect(t, 200)
+	if c := consumer(); c != "mobile" {
+		t.Fatalf("backend saw consumer %q", c)
+	}
+	h.do(t, "GET", "/v1/shelves/1?api_key=ops-secret", "").expect(t, 200)
+	if c := consumer(); c != "ops" {
+		t.Fatalf("backend saw consumer %q", c)
+	}
+	r = h.do(t, "POST", "/v1/shelves", "{}", "X-Api-Key", "demo-mobile-key").expect(t, 403)
+	jsonEq(t, r.body, `{"code":7,"message":"consumer \"mobile\" may not call library.v1.LibraryService.CreateShelf","details":[]}`)
+	// The config's own header: a delete takes a JWT only.
+	r = h.do(t, "DELETE", "/v1/shelves/2", "", "X-Api-Key", "demo-mobile-key").expect(t, 401)
+	jsonEq(t, r.body, `{"code":16,"message":"missing credentials: send a bearer token in the Authorization header","details":[]}`)
+	r = h.do(t, "OPTIONS", "/v1/shelves", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST").expect(t, 204)
+	for k, v := range map[string]string{"Access-Control-Allow-Origin": "https://app.example.com", "Access-Control-Allow-Methods": "POST",
+		"Access-Control-Allow-Credentials": "true", "Access-Control-Max-Age": "600"} {
+		if r.header.Get(k) != v {
+			t.Errorf("preflight %s = %q, want %q", k, r.header.Get(k), v)
+		}
+	}
+	_, body := get(t, h.admin+"/admin/routes")
+	for _, want := range []string{`"method": "library.v1.LibraryService.LockBook",` + "\n" + `        "rule": "hide: *.LockBook"`,
+		`"method": "echo.v1.EchoService.Chat",` + "\n" + `        "rule": "not in expose"`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("/admin/routes lacks %s:\n%s", want, body)
+		}
+	}
+}
