@@ -69,3 +69,28 @@ func TestCORS(t *testing.T) {
 		}
 	}
 }
+
+// A preflight asking for a header outside allowed_headers gets no CORS
+// headers (the browser then blocks the call), and never reaches the route;
+// an allowed one on a wildcard subdomain is answered in full.
+func TestCORSPreflightHeaders(t *testing.T) {
+	final := &ok{}
+	h := must(CORS(CORSOptions{AllowedOrigins: []string{"https://*.example.org"}, AllowedHeaders: []string{"X-Api-Key"}}))(final)
+	w := serve(h, "OPTIONS", "/v1/shelves", "192.0.2.1:1", "Origin", "https://a.example.org",
+		"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "x-secret")
+	if w.Code != 204 || final.calls != 0 {
+		t.Fatalf("status %d, calls %d", w.Code, final.calls)
+	}
+	for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods"} {
+		if got := w.Header().Get(k); got != "" {
+			t.Fatalf("a disallowed header got %s: %q", k, got)
+		}
+	}
+	w = serve(h, "OPTIONS", "/v1/shelves", "192.0.2.1:1", "Origin", "https://deep.a.example.org",
+		"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "x-api-key")
+	if w.Code != 204 || w.Header().Get("Access-Control-Allow-Origin") != "https://deep.a.example.org" ||
+		w.Header().Get("Access-Control-Allow-Headers") != "x-api-key" || w.Header().Get("Access-Control-Allow-Methods") != "GET" ||
+		w.Header().Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("allowed preflight: %d %v", w.Code, w.Header())
+	}
+}
