@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"google.golang.org/grpc"
 )
@@ -365,5 +366,77 @@ policies: {auth: [api_key, jwt]}
 	}
 	if strings.Contains(logs.String(), "app-key") || strings.Contains(logs.String(), testHMAC) {
 		t.Fatal("a credential reached the log")
+	}
+}
+
+// Routes rebuilt from a new schema get their chains compiled like the
+// others: a method a new backend version adds is hidden when a hide rule
+// names it (404, listed under hidden), and otherwise is served behind the
+// policies already configured (here: an API key).
+func TestNewMethodAfterSchemaChangeGetsPolicies(t *testing.T) {
+	lib := startLibrary(t)
+	addr := lib.Addr
+	global := "consumers: [{name: app, keys: [{value: app-key}]}]\npolicies: {auth: [api_key]}\nreflection: {refresh_interval: 1h}\n"
+	hiding := startGateway(t, policyConfig(addr, global, "    hide: [\"*.GetServer*\"]\n"))
+	open := startGateway(t, policyConfig(addr, global, ""))
+	const version = "/library.v1.LibraryService/GetServerVersion"
+	for _, h := range []*harness{hiding, open} {
+		h.do(t, "GET", "/v1/shelves", "", "X-Api-Key", "app-key").expect(t, 200) // the connection is READY
+		h.do(t, "POST", version, `{}`, "X-Api-Key", "app-key").expect(t, 404)
+	}
+	lib.Stop()
+	v2, err := examples.StartLibraryV2(addr)
+	if err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	t.Cleanup(v2.Stop)
+	eventually(t, 15*time.Second, "the v2 schema compiled", func() bool {
+		_, body := get(t, hiding.admin+"/admin/routes")
+		return strings.Contains(body, `"method": "library.v1.LibraryService.GetServerVersion",`+"\n"+`        "rule": "hide: *.GetServer*"`) &&
+			open.do(t, "POST", version, `{}`, "X-Api-Key", "app-key").status == 200
+	})
+	r := hiding.do(t, "POST", version, `{}`, "X-Api-Key", "app-key").expect(t, 404)
+	jsonEq(t, r.body, `{"code":5,"message":"no route for POST /library.v1.LibraryService/GetServerVersion","details":[]}`)
+	r = open.do(t, "POST", version, `{}`).expect(t, 401)
+	jsonEq(t, r.body, `{"code":16,"message":"missing credentials: send an API key in the X-Api-Key header","details":[]}`)
+}
+
+// redis.on_error decides what a shared limit does when Redis cannot be
+// reached: closed answers 503 with Retry-After, open (the default) admits.
+// Both for a rate limit and for a consumer's shared quota.
+func TestRedisOnErrorFromConfig(t *testing.T) {
+	lib := startLibrary(t)
+	dead := freeAddr(t) // nobody listens: every Redis call fails at once
+	for _, c := range []struct{ onError, want string }{{"closed", "503"}, {"open", "200"}, {"", "200"}} {
+		t.Run("on_error="+c.onError, func(t *testing.T) {
+			onError := ""
+			if c.onError != "" {
+				onError = ", on_error: " + c.onError
+			}
+			h := startGateway(t, policyConfig(lib.Addr, fmt.Sprintf(`
+redis: {addr: %q, timeout: 500ms%s}
+consumers: [{name: app, keys: [{value: app-key}], quota: {rate: 10, per: 1h, shared: true}}]
+`, dead, onError), `
+    routes:
+      - match: "GET /v1/shelves"
+        policies: {rate_limits: [{name: shared-ip, rate: 10, per: 1h, shared: true}]}
+      - match: "library.v1.LibraryService.GetShelf"
+        policies: {auth: [api_key]}
+`))
+			for _, req := range [][]string{{"/v1/shelves"}, {"/v1/shelves/1", "X-Api-Key", "app-key"}} {
+				r := h.do(t, "GET", req[0], "", req[1:]...)
+				if fmt.Sprint(r.status) != c.want {
+					t.Fatalf("%s: %d %s, want %s", req[0], r.status, r.body, c.want)
+				}
+				if r.status == 503 {
+					jsonEq(t, r.body, `{"code":14,"message":"the rate limiter is unavailable; retry shortly","details":[]}`)
+					if r.header.Get("Retry-After") != "1" {
+						t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+					}
+				} else if r.header.Get("Ratelimit-Limit") != "" {
+					t.Fatalf("fail-open answer carries limit headers: %v", r.header)
+				}
+			}
+		})
 	}
 }
