@@ -90,6 +90,12 @@ func (c *Consul) String() string {
 	if c.opts.Datacenter != "" {
 		s += ",dc=" + c.opts.Datacenter
 	}
+	if c.opts.Namespace != "" {
+		s += ",ns=" + c.opts.Namespace
+	}
+	if c.opts.Partition != "" {
+		s += ",partition=" + c.opts.Partition
+	}
 	return s + ")"
 }
 
