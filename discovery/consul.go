@@ -197,6 +197,12 @@ func (c *Consul) query(ctx context.Context, index uint64) ([]Endpoint, uint64, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: consul health of %q: %w", c.opts.Service, err)
 	}
+	if len(entries) == 0 && meta.ResultsFilteredByACLs {
+		// Consul answers a token that may not read the service with an
+		// empty list, not an error: that is not "no instance passes", and
+		// the operator must learn what to fix.
+		return nil, 0, fmt.Errorf("discovery: consul health of %q: every instance is hidden by ACLs: the token needs service:read on it and node:read on its nodes", c.opts.Service)
+	}
 	c.index.Store(meta.LastIndex)
 	eps := make([]Endpoint, 0, len(entries))
 	for _, e := range entries {

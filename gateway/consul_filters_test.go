@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 )
@@ -109,5 +110,53 @@ upstreams:
 			!strings.HasSuffix(r, ", no endpoint known yet: "+wantErr[name]) {
 			t.Errorf("/readyz reason %d = %q", i+1, r)
 		}
+	}
+}
+
+// The top-level token reaches Consul (an agent that denies by default
+// answers nothing without it), and passing_only: false keeps instances
+// whose checks fail.
+func TestConsulTokenAndPassingOnly(t *testing.T) {
+	agent := consultest.StartWithACL(t, "refract-test-token")
+	a := startCounted(t, examples.StartLibrary)
+	b := startCounted(t, examples.StartLibrary)
+	agent.Register(consultest.Instance{ID: "a", Service: "library", Addr: a.Addr})
+	agent.Register(consultest.Instance{ID: "b", Service: "library", Addr: b.Addr})
+	agent.Fail("b")
+	t.Setenv("CONSUL_HTTP_TOKEN", "") // only the config's token may count
+
+	h := startGateway(t, fmt.Sprintf(`
+consul: {address: %q, token: refract-test-token, wait_time: 5s}
+upstreams:
+  - name: library
+    consul: {service: library, passing_only: false}
+`, agent.Addr))
+	if u := h.upstream(t, "library"); len(u.Endpoints) != 2 || u.Endpoints[0].ID == u.Endpoints[1].ID {
+		t.Errorf("with passing_only: false: %+v", u.Endpoints)
+	}
+	for range 20 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	}
+	if na, nb := a.n("/library.v1.LibraryService/ListShelves"), b.n("/library.v1.LibraryService/ListShelves"); na == 0 || nb == 0 {
+		t.Errorf("calls: %d to the passing instance, %d to the failing one; want both", na, nb)
+	}
+
+	// A token that may not read the service gets an empty list from
+	// Consul, flagged as filtered by ACLs: that is said, not taken for
+	// "no instance passes".
+	weak, _, err := agent.Client().ACL().TokenCreate(&api.ACLToken{Description: "no policies"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := serveGateway(t, fmt.Sprintf(`
+consul: {address: %q, token: %s, wait_time: 5s}
+upstreams:
+  - name: library
+    consul: {service: library}
+`, agent.Addr, weak.SecretID))
+	eventually(t, 10*time.Second, "the refusal", func() bool { return h2.upstream(t, "library").Error != "" })
+	if u := h2.upstream(t, "library"); u.Discovery != "waiting" || len(u.Endpoints) != 0 ||
+		u.Error != `discovery: consul health of "library": every instance is hidden by ACLs: the token needs service:read on it and node:read on its nodes` {
+		t.Errorf("with a token that may not read the service: %+v", u)
 	}
 }
