@@ -317,6 +317,12 @@ func TestConsulAgentDownKeepsServing(t *testing.T) {
 	// Consul comes back (empty: a dev agent keeps nothing) and a new
 	// instance is registered: the gateway follows it.
 	agent.Restart()
+	eventually(t, 20*time.Second, "discovery to hear the empty agent", func() bool {
+		u := h.upstream(t, "library")
+		return u.Discovery == "ok" && len(u.Endpoints) == 0
+	})
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	jsonEq(t, r.body, `{"code":14,"message":"upstream \"library\" unavailable: consul(library) reports no healthy endpoint","details":[]}`)
 	second := startCounted(t, examples.StartLibrary)
 	agent.Register(consultest.Instance{ID: "second", Service: "library", Addr: second.Addr})
 	eventually(t, 15*time.Second, "discovery to follow consul again", func() bool {
