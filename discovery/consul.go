@@ -90,6 +90,12 @@ func (c *Consul) String() string {
 	if c.opts.Datacenter != "" {
 		s += ",dc=" + c.opts.Datacenter
 	}
+	if c.opts.Namespace != "" {
+		s += ",ns=" + c.opts.Namespace
+	}
+	if c.opts.Partition != "" {
+		s += ",partition=" + c.opts.Partition
+	}
 	return s + ")"
 }
 
@@ -190,6 +196,12 @@ func (c *Consul) query(ctx context.Context, index uint64) ([]Endpoint, uint64, e
 	entries, meta, err := c.opts.Client.Health().ServiceMultipleTags(c.opts.Service, c.opts.Tags, c.opts.PassingOnly, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: consul health of %q: %w", c.opts.Service, err)
+	}
+	if len(entries) == 0 && meta.ResultsFilteredByACLs {
+		// Consul answers a token that may not read the service with an
+		// empty list, not an error: that is not "no instance passes", and
+		// the operator must learn what to fix.
+		return nil, 0, fmt.Errorf("discovery: consul health of %q: every instance is hidden by ACLs: the token needs service:read on it and node:read on its nodes", c.opts.Service)
 	}
 	c.index.Store(meta.LastIndex)
 	eps := make([]Endpoint, 0, len(entries))

@@ -35,13 +35,15 @@ func (g *Gateway) AdminHandler() http.Handler {
 		if g.draining.Load() {
 			ok, reasons = false, append(reasons, "draining")
 		}
+		failing := g.discoveryFailures()
 		if !ok {
+			reasons = append(reasons, failing...)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
 			return
 		}
 		// Stale discovery does not make the gateway unready: it serves the
 		// last known endpoints, which beats serving nothing. It is said.
-		if stale := g.staleDiscovery(); len(stale) > 0 {
+		if stale := append(g.staleDiscovery(), failing...); len(stale) > 0 {
 			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": stale})
 			return
 		}

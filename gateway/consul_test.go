@@ -81,7 +81,9 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 	for i := range 3 {
 		b := startCounted(t, examples.StartLibrary)
 		bs = append(bs, b)
-		agent.Register(consultest.Instance{ID: fmt.Sprint("lib", i), Service: "library", Addr: b.Addr})
+		// Consul's own gRPC health check of the instance decides whether
+		// it passes.
+		agent.Register(consultest.Instance{ID: fmt.Sprint("lib", i), Service: "library", Addr: b.Addr, GRPCCheck: true})
 	}
 	h := startGateway(t, consulConfig(agent, libraryViaConsul))
 	eventually(t, 10*time.Second, "three endpoints", func() bool { return len(h.upstream(t, "library").Endpoints) == 3 })
@@ -90,6 +92,7 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 	for range 300 {
 		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
 	}
+	t.Logf("ListShelves calls served of 300: %d, %d, %d", bs[0].n(list), bs[1].n(list), bs[2].n(list))
 	for i, b := range bs {
 		// round_robin gives 100 each once all are connected; the bounds
 		// leave room for the calls made while connections came up.
@@ -136,13 +139,24 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 			}
 		}
 	}()
-	agent.Fail("lib1")
-	eventually(t, 5*time.Second, "lib1 out of the set", func() bool { return len(h.upstream(t, "library").Endpoints) == 2 })
-	// The admin view changes before grpc-go swaps its picker, and a call
-	// picked just before the swap may still be on its way to lib1: let both
-	// settle, then count.
-	for range 30 {
-		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	// quiet is one window of requests in which b got none, counting the
+	// background load's requests too: round_robin over a set that still
+	// held b would give it some.
+	quiet := func(b *counted) func() bool {
+		return func() bool {
+			before := b.n(list)
+			for range 10 {
+				h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+			}
+			return b.n(list) == before
+		}
+	}
+	// lib1 fails its check (it says NOT_SERVING; the gateway does not
+	// health-check here, Consul does): within 5 s it gets no new request.
+	bs[1].SetServing(false)
+	eventually(t, 5*time.Second, "lib1 to get no new requests", quiet(bs[1]))
+	if u := h.upstream(t, "library"); len(u.Endpoints) != 2 || u.Endpoints[0].ID == "lib1" || u.Endpoints[1].ID == "lib1" {
+		t.Errorf("endpoints after lib1 failed: %+v", u.Endpoints)
 	}
 	before := bs[1].n(list)
 	if info := admin(); info.ConsulIndex <= indexBefore {
@@ -155,9 +169,13 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 		t.Errorf("failing instance got %d new requests", got-before)
 	}
 
-	// Deregistered and then stopped, as a deploy does it.
+	// Deregistered and then stopped, as a deploy does it: within 5 s it
+	// gets no new request, so stopping it fails none.
 	agent.Deregister("lib2")
-	eventually(t, 5*time.Second, "lib2 out of the set", func() bool { return len(h.upstream(t, "library").Endpoints) == 1 })
+	eventually(t, 5*time.Second, "lib2 to get no new requests", quiet(bs[2]))
+	if u := h.upstream(t, "library"); len(u.Endpoints) != 1 || u.Endpoints[0].ID != "lib0" {
+		t.Errorf("endpoints after lib2 left: %+v", u.Endpoints)
+	}
 	bs[2].Stop()
 	for range 30 {
 		h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
@@ -169,7 +187,7 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 	}
 
 	// No passing instance: 503 saying so.
-	agent.Fail("lib0")
+	bs[0].SetServing(false)
 	eventually(t, 5*time.Second, "an empty set", func() bool { return len(h.upstream(t, "library").Endpoints) == 0 })
 	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
 	jsonEq(t, r.body, `{"code":14,"message":"upstream \"library\" unavailable: consul(library) reports no healthy endpoint","details":[]}`)
@@ -299,6 +317,12 @@ func TestConsulAgentDownKeepsServing(t *testing.T) {
 	// Consul comes back (empty: a dev agent keeps nothing) and a new
 	// instance is registered: the gateway follows it.
 	agent.Restart()
+	eventually(t, 20*time.Second, "discovery to hear the empty agent", func() bool {
+		u := h.upstream(t, "library")
+		return u.Discovery == "ok" && len(u.Endpoints) == 0
+	})
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	jsonEq(t, r.body, `{"code":14,"message":"upstream \"library\" unavailable: consul(library) reports no healthy endpoint","details":[]}`)
 	second := startCounted(t, examples.StartLibrary)
 	agent.Register(consultest.Instance{ID: "second", Service: "library", Addr: second.Addr})
 	eventually(t, 15*time.Second, "discovery to follow consul again", func() bool {

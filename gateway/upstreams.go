@@ -96,7 +96,8 @@ type UpstreamInfo struct {
 	// Auto is true for services exposed from Consul by tag.
 	Auto bool `json:"auto,omitempty"`
 	// Discovery is "ok", "stale" (the source fails; the last known
-	// endpoints are served) or "waiting" (nothing known yet).
+	// endpoints are served) or "waiting" (nothing known yet; with Error
+	// when the source fails before its first answer).
 	Discovery string `json:"discovery"`
 	// Error and Since say why and since when discovery is stale.
 	Error string    `json:"error,omitempty"`
@@ -138,6 +139,10 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 		}
 		if st := u.disc.Load(); st != nil {
 			switch {
+			case st.err != nil && !st.known:
+				// Failing before any answer (e.g. Consul refusing the
+				// query): nothing is served, so nothing is stale.
+				info.Discovery, info.Error, info.Since = "waiting", st.err.Error(), st.since
 			case st.err != nil:
 				info.Discovery, info.Error, info.Since = "stale", st.err.Error(), st.since
 			case st.known:
@@ -161,7 +166,7 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 func (g *Gateway) staleDiscovery() []string {
 	var out []string
 	for _, u := range g.upstreamList() {
-		if st := u.disc.Load(); st != nil && st.err != nil {
+		if st := u.disc.Load(); st != nil && st.err != nil && st.known {
 			out = append(out, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
 				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err, len(st.endpoints)))
 		}
@@ -191,4 +196,19 @@ func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
 			return // ctx done
 		}
 	}
+}
+
+// discoveryFailures lists the upstreams whose source has failed since
+// before its first answer: they have no endpoints and so no routes, and
+// the source's error (e.g. Consul OSS refusing a namespace) is the only
+// thing that tells the operator why.
+func (g *Gateway) discoveryFailures() []string {
+	var out []string
+	for _, u := range g.upstreamList() {
+		if st := u.disc.Load(); st != nil && st.err != nil && !st.known {
+			out = append(out, fmt.Sprintf("upstream %s: %s failing since %s, no endpoint known yet: %v",
+				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err))
+		}
+	}
+	return out
 }

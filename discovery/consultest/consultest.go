@@ -27,6 +27,7 @@ type Agent struct {
 
 	t     testing.TB
 	bin   string
+	token string // management token when ACLs are enforced
 	ports [4]int // serf lan, serf wan, server, spare
 	dir   string
 
@@ -62,6 +63,19 @@ func Binary() string {
 // Start starts an agent and stops it when the test ends.
 func Start(t testing.TB) *Agent {
 	t.Helper()
+	return start(t, "")
+}
+
+// StartWithACL starts an agent that enforces ACLs, denying by default,
+// with token as its management token (which Client uses), and stops it
+// when the test ends.
+func StartWithACL(t testing.TB, token string) *Agent {
+	t.Helper()
+	return start(t, token)
+}
+
+func start(t testing.TB, token string) *Agent {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		msg := "NO CONSUL BINARY: run .ci/consul.sh (builds Consul " + Version +
@@ -71,7 +85,7 @@ func Start(t testing.TB) *Agent {
 		}
 		t.Skip(msg)
 	}
-	a := &Agent{t: t, bin: bin, dir: t.TempDir()}
+	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token}
 	http := freePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
 	for i := range a.ports {
@@ -106,6 +120,10 @@ func (a *Agent) start() error {
 		"-node", "refract-test",
 		"-log-level", "warn",
 	)
+	if a.token != "" {
+		cmd.Args = append(cmd.Args, "-hcl", fmt.Sprintf(
+			`acl { enabled = true, default_policy = "deny", tokens { initial_management = %q } }`, a.token))
+	}
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -144,6 +162,7 @@ func (a *Agent) start() error {
 func (a *Agent) Client() *api.Client {
 	cfg := api.DefaultConfig()
 	cfg.Address = a.Addr
+	cfg.Token = a.token
 	tr := &http.Transport{}
 	cfg.Transport = tr
 	a.t.Cleanup(tr.CloseIdleConnections)
