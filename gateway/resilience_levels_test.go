@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/refract-gateway/refract/examples"
+	"google.golang.org/grpc/codes"
+)
+
+// The upstream's timeout bounds its calls when no policy sets one, and a
+// global policies.timeout replaces it for every route.
+func TestUpstreamAndGlobalTimeouts(t *testing.T) {
+	b := startFlaky(t)
+	b.set("ListShelves", failRule{hang: true})
+	for _, tc := range []struct{ yaml, want string }{
+		{fmt.Sprintf("upstreams: [{name: library, static: [%q], timeout: 120ms}]\n", b.Addr), "within 120ms"},
+		{fmt.Sprintf("policies: {timeout: 130ms}\nupstreams: [{name: library, static: [%q], timeout: 10s}]\n", b.Addr), "within 130ms"},
+	} {
+		h := startGateway(t, tc.yaml)
+		r := h.do(t, "GET", "/v1/shelves", "").expect(t, 504)
+		if field(t, r.body, "code") != float64(codes.DeadlineExceeded) ||
+			!strings.Contains(field(t, r.body, "message").(string), `upstream "library" did not answer `+tc.want) {
+			t.Fatalf("%s: %s", tc.want, r.body)
+		}
+	}
+}
+
+// A global breaker gives every upstream a breaker of its own: one
+// upstream's failures never refuse another's calls.
+func TestGlobalBreakerIsPerUpstream(t *testing.T) {
+	lib := startFlaky(t)
+	acc := startFlakyOf(t, examples.StartAccounts)
+	h := startGateway(t, fmt.Sprintf(`
+policies:
+  breaker: {failures: 2, open_for: 1h}
+upstreams:
+  - {name: library, static: [%q]}
+  - {name: accounts, static: [%q]}
+`, lib.Addr, acc.Addr))
+	lib.set("ListShelves", failRule{code: codes.Internal})
+	for range 2 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 500)
+	}
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	if !strings.Contains(string(r.body), `circuit breaker for upstream \"library\" is open`) {
+		t.Fatalf("library: %s", r.body)
+	}
+	h.do(t, "POST", "/v1/accounts", `{"email":"ada@example.com","displayName":"Ada","age":36}`).expect(t, 200)
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"accounts\"","state":"closed"},{"name":"upstream \"library\"","state":"open"}]}`)
+	if n := lib.n("ListShelves"); n != 2 {
+		t.Fatalf("library saw %d calls, want 2", n)
+	}
+}
