@@ -177,3 +177,26 @@ upstreams:
 		t.Fatalf("a subset connection made %d calls, want 1: grpc-go retried under the gateway", n-5)
 	}
 }
+
+// The README's budget, {ratio: 0.2, reserve: 10}, against an upstream that
+// fails every call: retries add the reserve plus 20 % of the calls, not
+// the 200 % that attempts: 3 alone would allow. 100 requests, each
+// depositing 0.2: 10 + 19 retries (0.8 is left over), 129 backend calls.
+func TestRetryBudgetBoundsTheExtraLoad(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    policies:
+      retry: {attempts: 3, backoff: 1ms, max_backoff: 1ms, idempotent: true, budget: {ratio: 0.2, reserve: 10}}
+`))
+	b.set("GetShelf", failRule{code: codes.Unavailable})
+	const requests = 100
+	for range requests {
+		h.do(t, "GET", "/v1/shelves/1", "").expect(t, 503)
+	}
+	if n := b.n("GetShelf"); n != requests+10+19 {
+		t.Fatalf("%d requests made %d backend calls, want %d (retries within the budget)", requests, n, requests+10+19)
+	}
+	if n := tries(t, h, "GetShelf", "UNAVAILABLE"); n != requests+10+19 {
+		t.Fatalf("%v tries counted by the gateway, want %d", n, requests+10+19)
+	}
+}
