@@ -53,3 +53,34 @@ upstreams:
 		t.Fatalf("library saw %d calls, want 2", n)
 	}
 }
+
+// Breakers outlive route rebuilds: routes compiled again from the same
+// config keep the open breaker (and its count of the backend's calls).
+func TestBreakerSurvivesRouteRebuild(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    policies:
+      breaker: {failures: 2, open_for: 1h}
+`))
+	b.set("ListShelves", failRule{code: codes.Unavailable})
+	for range 2 {
+		h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	}
+	h.gw.buildMu.Lock()
+	before := h.gw.built["library"]
+	delete(h.gw.built, "library") // as if the descriptors had changed
+	h.gw.rebuildRoutesLocked()
+	after := h.gw.built["library"]
+	h.gw.buildMu.Unlock()
+	if after == nil || after == before {
+		t.Fatal("the routes were not compiled again")
+	}
+	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 503)
+	if !strings.Contains(string(r.body), `circuit breaker for upstream \"library\" is open`) {
+		t.Fatalf("after the rebuild: %s", r.body)
+	}
+	if n := b.n("ListShelves"); n != 2 {
+		t.Fatalf("backend saw %d calls, want 2: the rebuild closed the breaker", n)
+	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"open"}]}`)
+}
