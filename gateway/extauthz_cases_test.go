@@ -215,3 +215,26 @@ upstreams:
 		t.Fatalf("open failure: backend called %d times, want 1", backendCalls()-before)
 	}
 }
+
+// The authorizer is the chain's last stage: a request the rate limit
+// refuses never reaches it.
+func TestExtAuthzAfterRateLimit(t *testing.T) {
+	az := startHTTPAuthorizer(t)
+	lib := startLibrary(t)
+	h := startGateway(t, fmt.Sprintf(`
+ext_authz: {http: {url: %q}}
+policies:
+  ext_authz: true
+  rate_limits: [{name: per-ip, key: ip, rate: 1, per: 1h, burst: 2}]
+upstreams: [{name: library, static: [%q]}]
+`, az.srv.URL, lib.Addr))
+	for range 2 {
+		h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer good").expect(t, 200)
+	}
+	for range 3 {
+		h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer good").expect(t, 429)
+	}
+	if n := az.n(); n != 2 {
+		t.Fatalf("the authorizer was asked %d times, want 2 (refused requests never reach it)", n)
+	}
+}

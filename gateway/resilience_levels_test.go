@@ -84,3 +84,27 @@ func TestBreakerSurvivesRouteRebuild(t *testing.T) {
 	}
 	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"open"}]}`)
 }
+
+// A fallback answers only for an upstream that cannot answer: the
+// backend's NOT_FOUND and a timeout pass through unmarked.
+func TestFallbackOnlyForUnavailable(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    routes:
+      - match: "GET /v1/shelves"
+        policies:
+          timeout: 100ms
+          fallback: {status: 200, body: {degraded: true}}
+`))
+	for _, tc := range []struct {
+		rule   failRule
+		status int
+	}{{failRule{code: codes.NotFound}, 404}, {failRule{hang: true}, 504}, {failRule{code: codes.Unavailable}, 200}} {
+		b.set("ListShelves", tc.rule)
+		r := h.do(t, "GET", "/v1/shelves", "").expect(t, tc.status)
+		fell := r.header.Get("X-Refract-Fallback") != ""
+		if fell != (tc.status == 200) {
+			t.Fatalf("%+v: X-Refract-Fallback %q, body %s", tc.rule, r.header.Get("X-Refract-Fallback"), r.body)
+		}
+	}
+}
