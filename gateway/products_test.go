@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"google.golang.org/grpc/codes"
 )
 
 // doHost sends a request to base with a Host header of host.
@@ -162,4 +163,43 @@ func TestProductsExampleConfig(t *testing.T) {
 	doHost(t, h.base, "shop.example.com", "GET", "/library/v1/shelves", "").expect(t, 200)
 	h.do(t, "GET", "/library/v1/shelves", "").expect(t, 404)
 	doHost(t, "http://"+h.gw.ProductAddr("internal"), "x", "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200)
+}
+
+// A product's policies take the resilience keys too, for its upstreams
+// only: its timeout and fallback apply to them, not to other upstreams.
+func TestProductResiliencePolicies(t *testing.T) {
+	shop := startFlaky(t)
+	other := startFlaky(t)
+	shop.set("ListShelves", failRule{hang: true})
+	other.set("ListShelves", failRule{hang: true})
+	shop.set("GetShelf", failRule{code: codes.Unavailable})
+	other.set("GetShelf", failRule{code: codes.Unavailable})
+	h := startGateway(t, fmt.Sprintf(`
+products:
+  - name: shop
+    hosts: [shop.example.com]
+    upstreams: [shop]
+    policies:
+      timeout: 100ms
+      fallback: {status: 200, body: {degraded: true}}
+upstreams:
+  - {name: shop, static: [%q]}
+  - {name: other, static: [%q], timeout: 150ms}
+`, shop.Addr, other.Addr))
+	r := doHost(t, h.base, "shop.example.com", "GET", "/v1/shelves", "").expect(t, 504)
+	if !strings.Contains(string(r.body), `upstream \"shop\" did not answer within 100ms`) {
+		t.Fatalf("shop timeout: %s", r.body)
+	}
+	r = doHost(t, h.base, "shop.example.com", "GET", "/v1/shelves/1", "").expect(t, 200)
+	if string(r.body) != `{"degraded":true}` || r.header.Get("X-Refract-Fallback") != "unavailable" {
+		t.Fatalf("shop fallback: %v %s", r.header, r.body)
+	}
+	r = h.do(t, "GET", "/v1/shelves", "").expect(t, 504)
+	if !strings.Contains(string(r.body), `upstream \"other\" did not answer within 150ms`) {
+		t.Fatalf("other timeout: %s", r.body)
+	}
+	r = h.do(t, "GET", "/v1/shelves/1", "").expect(t, 503)
+	if r.header.Get("X-Refract-Fallback") != "" {
+		t.Fatalf("the shop's fallback answered for another upstream: %v", r.header)
+	}
 }

@@ -80,3 +80,24 @@ upstreams:
 		t.Fatalf("backend called %d times, want 1 (validation off)", n)
 	}
 }
+
+// validate: false is per upstream: the same API behind another upstream
+// (mounted under a prefix) keeps being checked.
+func TestEdgeValidationOffForOneUpstreamOnly(t *testing.T) {
+	off := startCounted(t, examples.StartAccounts)
+	on := startCounted(t, examples.StartAccounts)
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - {name: legacy, static: [%q], validate: false, path_prefix: /legacy}
+  - {name: accounts, static: [%q]}
+`, off.Addr, on.Addr))
+	bad := `{"email":"nope","displayName":"Ada","age":7}`
+	h.do(t, "POST", "/legacy/v1/accounts", bad).expect(t, 200)
+	r := h.do(t, "POST", "/v1/accounts", bad).expect(t, 400)
+	if field(t, r.body, "code") != float64(3) {
+		t.Fatalf("validated upstream: %s", r.body)
+	}
+	if off.n(createAccount) != 1 || on.n(createAccount) != 0 {
+		t.Fatalf("legacy called %d times (want 1), accounts %d (want 0)", off.n(createAccount), on.n(createAccount))
+	}
+}

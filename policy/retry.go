@@ -84,11 +84,7 @@ func (r *Retry) Do(ctx context.Context, try Attempt) error {
 		if r.o.Budget != nil && !r.o.Budget.withdraw() {
 			return err
 		}
-		ceil := r.o.Backoff << (n - 1)
-		if ceil > r.o.MaxBackoff || ceil <= 0 {
-			ceil = r.o.MaxBackoff
-		}
-		t := time.NewTimer(rand.N(ceil + 1))
+		t := time.NewTimer(r.delay(n))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -96,6 +92,20 @@ func (r *Retry) Do(ctx context.Context, try Attempt) error {
 		case <-t.C:
 		}
 	}
+}
+
+// delay is the wait after failed try n (1-based): full jitter, uniform in
+// [0, Backoff·2ⁿ⁻¹] capped at MaxBackoff, so that clients retrying the
+// same failure spread out instead of arriving together.
+func (r *Retry) delay(n int) time.Duration {
+	// Doubling step by step stops at the cap: a shift by n-1 overflows
+	// (to 0, or to a small positive value) once attempts are large.
+	ceil := r.o.Backoff
+	for i := 1; i < n && ceil < r.o.MaxBackoff; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, r.o.MaxBackoff)
+	return rand.N(ceil + 1)
 }
 
 // retryable: a try that never reached a server may always be repeated (it

@@ -123,3 +123,32 @@ func TestNewRetryAndBudgetValidate(t *testing.T) {
 		t.Error("negative reserve accepted")
 	}
 }
+
+// Backoff is full jitter: each delay is drawn from [0, backoff·2ⁿ⁻¹],
+// capped at max_backoff, and spread over that range (not a fixed step).
+func TestRetryBackoffIsJitteredAndCapped(t *testing.T) {
+	r, err := NewRetry(RetryOptions{Attempts: 10, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, ceil := range map[int]time.Duration{1: 10 * time.Millisecond, 2: 20 * time.Millisecond,
+		3: 40 * time.Millisecond, 4: 50 * time.Millisecond, 9: 50 * time.Millisecond, 41: 50 * time.Millisecond, 70: 50 * time.Millisecond} {
+		var low, high int
+		for range 1000 {
+			d := r.delay(n)
+			if d < 0 || d > ceil {
+				t.Fatalf("delay after try %d: %v, want within [0, %v]", n, d, ceil)
+			}
+			if d < ceil/4 {
+				low++
+			}
+			if d > ceil*3/4 {
+				high++
+			}
+		}
+		// Uniform: about 250 of 1000 in each outer quarter.
+		if low < 150 || high < 150 {
+			t.Fatalf("delays after try %d are not spread over [0, %v]: %d in the low quarter, %d in the high", n, ceil, low, high)
+		}
+	}
+}

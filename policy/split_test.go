@@ -70,3 +70,41 @@ func TestFallbackValidatesAndServes(t *testing.T) {
 		t.Fatalf("%d %q %v", w.Code, w.Body, w.Header())
 	}
 }
+
+// Sticky by the client IP or a cookie: each client stays on one side, the
+// clients spread by the weights, and a client without the key is placed at
+// random (so it is not pinned to the first subset).
+func TestSplitStickyByIPAndCookie(t *testing.T) {
+	for _, sticky := range []string{"ip", "cookie:uid"} {
+		s, err := NewSplit(SplitOptions{Subsets: []WeightedSubset{{"stable", 50}, {"canary", 50}}, Sticky: sticky})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := [2]int{}
+		for u := range 2000 {
+			r := httptest.NewRequest("GET", "/", nil)
+			ip := fmt.Sprintf("10.0.%d.%d", u/256, u%256)
+			if sticky != "ip" {
+				r.Header.Set("Cookie", fmt.Sprint("uid=u", u))
+				ip = "192.0.2.1" // one proxy in front of every client: the cookie decides
+			}
+			i := s.Pick(r, ip)
+			for range 3 {
+				if s.Pick(r, ip) != i {
+					t.Fatalf("%s: client %d moved", sticky, u)
+				}
+			}
+			counts[i]++
+		}
+		if counts[1] < 900 || counts[1] > 1100 { // 50 % ± 5 % of 2000
+			t.Fatalf("%s: sticky split %v, want about 1000/1000", sticky, counts)
+		}
+		keyless := [2]int{}
+		for range 200 {
+			keyless[s.Pick(httptest.NewRequest("GET", "/", nil), "")]++
+		}
+		if keyless[0] == 0 || keyless[1] == 0 {
+			t.Fatalf("%s: requests without the key all went one way: %v", sticky, keyless)
+		}
+	}
+}
