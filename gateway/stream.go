@@ -179,12 +179,32 @@ func (s *streamCall) status(err error) *spb.Status {
 		}
 	}
 	st := status.Convert(err)
+	if s.recvLimitExceeded(st) {
+		return status.Newf(codes.ResourceExhausted,
+			"a response message exceeds the limit of %d bytes per message (streams.max_message_bytes): %s",
+			s.lim.MaxMessageBytes, st.Message()).Proto()
+	}
 	if dl, ok := s.ctx.Deadline(); ok && st.Code() == codes.DeadlineExceeded && time.Until(dl) < 50*time.Millisecond {
 		// The backend enforces the propagated deadline too and may report
 		// it a moment before the gateway's own timer fires.
 		return status.Newf(codes.DeadlineExceeded, "the stream reached its maximum duration of %s", s.deadline).Proto()
 	}
 	return s.g.callStatus(s.r, s.rt, st, s.deadline)
+}
+
+// recvLimitExceeded reports grpc-go's own refusal of a response message
+// over the MaxCallRecvMsgSize that open sets from max_message_bytes: its
+// message says "larger than max" and ends with our limit. A
+// RESOURCE_EXHAUSTED from the backend (a quota, or its own request size
+// limit) is left as it is.
+func (s *streamCall) recvLimitExceeded(st *status.Status) bool {
+	if s.lim.MaxMessageBytes <= 0 || st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	msg := st.Message()
+	limit := strconv.FormatInt(min(s.lim.MaxMessageBytes, int64(math.MaxInt32)), 10)
+	return strings.HasPrefix(msg, "grpc: ") && strings.Contains(msg, "larger than max") &&
+		(strings.HasSuffix(msg, " vs. "+limit+")") || strings.HasSuffix(msg, " max "+limit))
 }
 
 // sendFrom feeds the upstream the request messages next returns, then closes
@@ -315,7 +335,10 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.framingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
 	rc := http.NewResponseController(w)
-	trailers := acceptsTrailers(s.r)
+	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its
+	// clients get them unasked. Not for a raw download, though: there the
+	// absence of trailers is what makes a failure abort the transfer.
+	trailers := acceptsTrailers(s.r) || (s.r.ProtoMajor == 2 && framing != transcode.FramingRaw)
 
 	msgs := make(chan received, max(s.lim.BufferMessages, 0))
 	gone := make(chan struct{})
