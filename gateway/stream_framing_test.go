@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,29 @@ func TestStreamDropsClientThatStopsReading(t *testing.T) {
 		return h.do(t, "POST", "/echo.v1.EchoService/Flood", `{"count":1,"payloadBytes":1}`).status == 200
 	})
 	probe.waitEnd(t)
+}
+
+// The README's streams: example is a valid config with the values it says.
+func TestReadmeStreamLimitsExampleParses(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "\n### Limits\n\nPer upstream, under `streams:`")
+	if start < 0 {
+		t.Fatal("README has no streaming Limits section")
+	}
+	block := text[start:]
+	block = block[strings.Index(block, "```yaml\n")+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	cfg, err := ParseConfig([]byte(block))
+	if err != nil {
+		t.Fatalf("the README's streams example does not load: %v\n%s", err, block)
+	}
+	s := cfg.Upstreams[0].Streams
+	if s.MaxMessageBytes != 4<<20 || time.Duration(s.IdleTimeout) != 5*time.Minute || time.Duration(s.MaxDuration) != time.Hour ||
+		s.MaxPerClient != 16 || time.Duration(s.KeepAlive) != 15*time.Second || s.BufferMessages != 16 {
+		t.Fatalf("streams %+v", s)
+	}
 }
