@@ -280,3 +280,95 @@ func TestReadmeStreamLimitsExampleParses(t *testing.T) {
 		t.Fatalf("streams %+v", s)
 	}
 }
+
+// TestWebSocketPingsKeepAnsweringPeer: the gateway pings every keepalive,
+// and a peer that answers stays connected however many rounds pass. The
+// client counts the pings it answers (its reads send the pongs), then
+// proves the call is still open by a round trip.
+func TestWebSocketPingsKeepAnsweringPeer(t *testing.T) {
+	checkLeaks(t)
+	echo, probe := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 20ms"))
+	pings := make(chan struct{}, 64)
+	ctx := withTimeout(t, 30*time.Second)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.base, "http")+"/echo.v1.EchoService/Chat", &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool {
+			select {
+			case pings <- struct{}{}:
+			default:
+			}
+			return true // answer it
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	frames := make(chan string, 8)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				readErr <- err
+				close(frames)
+				return
+			}
+			frames <- string(b)
+		}
+	}()
+	for i := range 5 {
+		select {
+		case <-pings:
+		case err := <-readErr:
+			t.Fatalf("the socket ended after %d pings: %v", i, err)
+		case <-ctx.Done():
+			t.Fatalf("%d pings, want 5", i)
+		}
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"message":"still here"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := unspace(<-frames); got != `{"result":{"message":"still here","index":0}}` {
+		t.Fatalf("after 5 pings: %q", got)
+	}
+	if err := c.Write(ctx, websocket.MessageText, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range frames {
+	}
+	if err := <-readErr; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("close: %v", err)
+	}
+	if end := probe.waitEnd(t); end.err != nil {
+		t.Fatalf("backend call ended with %v", end.err)
+	}
+}
+
+// TestHTTPBodyDownloadChunked: a google.api.HttpBody stream goes out as a
+// chunked body (no Content-Length: its length is not known up front) with
+// the first message's content type, each chunk as it arrives: the backend
+// does not send its second chunk until the client has read the first.
+func TestHTTPBodyDownloadChunked(t *testing.T) {
+	checkLeaks(t)
+	echo, probe := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, ""))
+	release := probe.holdAfterFirst()
+	defer release()
+	resp := h.open(t, "POST", "/echo.v1.EchoService/Download", strings.NewReader(`{"size":20,"chunkBytes":10,"contentType":"text/csv"}`))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv" || resp.ContentLength != -1 ||
+		len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" {
+		t.Fatalf("status %d, Content-Type %q, length %d, transfer encoding %v", resp.StatusCode,
+			resp.Header.Get("Content-Type"), resp.ContentLength, resp.TransferEncoding)
+	}
+	first := make([]byte, 10)
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "abcdefghij" {
+		t.Fatalf("first chunk %q, %v", first, err)
+	}
+	release() // only now may the backend send the second chunk
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "klmnopqrst" {
+		t.Fatalf("rest %q, %v", rest, err)
+	}
+	probe.waitEnd(t)
+}
