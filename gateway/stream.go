@@ -272,12 +272,35 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
-	go s.sendFrom(next)
+	bodyDone := make(chan struct{})
+	go s.sendFrom(func() (proto.Message, error) {
+		m, err := next()
+		if err != nil {
+			close(bodyDone)
+		}
+		return m, err
+	})
+	if b.ClientStreaming {
+		defer endBodyRead(w, bodyDone)
+	}
 	if b.ServerStreaming {
 		s.writeFramed(w)
 		return
 	}
 	s.writeSingle(w)
+}
+
+// endBodyRead ends a call whose client has not finished its body (it
+// stopped sending, or the call ended first): the goroutine reading the body
+// is blocked in a Read that holds the body's lock, and net/http cannot
+// send the answer (its header needs that lock) until the Read returns. A
+// read deadline in the past ends it.
+func endBodyRead(w http.ResponseWriter, bodyDone <-chan struct{}) {
+	select {
+	case <-bodyDone:
+	default:
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
 // writeSingle answers a client stream's one response as a unary call's.

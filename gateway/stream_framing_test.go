@@ -372,3 +372,36 @@ func TestHTTPBodyDownloadChunked(t *testing.T) {
 	}
 	probe.waitEnd(t)
 }
+
+// TestClientStreamIdleTimeout: a client stream whose client stops sending
+// (without ending its body) is ended by idle_timeout with 504 and a
+// message naming the limit, and the backend call is cancelled.
+func TestClientStreamIdleTimeout(t *testing.T) {
+	checkLeaks(t)
+	echo, probe := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, "idle_timeout: 100ms"))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = io.WriteString(pw, `{"message":"a"}`+"\n") }() // and then nothing, but no end either
+	// A bound, so that a gateway that never answers fails the test rather
+	// than hanging the run.
+	// (The transport waits for its body writer, so the bound ends the body too.)
+	ctx := withTimeout(t, 20*time.Second)
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/echo.v1.EchoService/Collect", pr)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		pw.CloseWithError(err)
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 504 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	jsonEq(t, body, `{"code":4,"message":"the stream was idle for 100ms (no message either way); the limit is streams.idle_timeout","details":[]}`)
+	if end := probe.waitEnd(t); end.ctxErr != context.Canceled || probe.recvd.Load() != 1 {
+		t.Fatalf("backend context %v after %d messages", end.ctxErr, probe.recvd.Load())
+	}
+}
