@@ -272,16 +272,19 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
-	bodyDone := make(chan struct{})
-	go s.sendFrom(func() (proto.Message, error) {
-		m, err := next()
-		if err != nil {
-			close(bodyDone)
-		}
-		return m, err
-	})
+	bodyDone, sendDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		s.sendFrom(func() (proto.Message, error) {
+			m, err := next()
+			if err != nil {
+				close(bodyDone)
+			}
+			return m, err
+		})
+	}()
 	if b.ClientStreaming {
-		defer endBodyRead(w, bodyDone)
+		defer s.endBodyRead(w, bodyDone, sendDone)
 	}
 	if b.ServerStreaming {
 		s.writeFramed(w)
@@ -290,17 +293,26 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 	s.writeSingle(w)
 }
 
-// endBodyRead ends a call whose client has not finished its body (it
-// stopped sending, or the call ended first): the goroutine reading the body
-// is blocked in a Read that holds the body's lock, and net/http cannot
-// send the answer (its header needs that lock) until the Read returns. A
-// read deadline in the past ends it.
-func endBodyRead(w http.ResponseWriter, bodyDone <-chan struct{}) {
+// endBodyRead ends the reading of a client stream's body when the call is
+// over, and waits for the goroutine that reads it, which must not touch the
+// request once the handler has returned. A client that has not finished
+// its body (it stopped sending, or the call ended first) leaves that
+// goroutine blocked in a Read that holds the body's lock, and net/http
+// cannot send the answer (its header needs that lock) until the Read
+// returns: a read deadline in the past ends it. The stream's cancel ends a
+// SendMsg waiting on flow control.
+func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-chan struct{}) {
 	select {
 	case <-bodyDone:
 	default:
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		if err := http.NewResponseController(w).SetReadDeadline(time.Now()); err != nil {
+			s.g.log.Warn().Err(err).Msg("cannot end the reading of a stream's request body")
+			s.cancel(nil)
+			return // waiting could be forever
+		}
 	}
+	s.cancel(nil)
+	<-sendDone
 }
 
 // writeSingle answers a client stream's one response as a unary call's.
