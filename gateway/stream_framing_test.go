@@ -424,3 +424,43 @@ func TestCloseReasonFits(t *testing.T) {
 		}
 	}
 }
+
+// TestBidiNDJSONOverHTTP1Interleaved: over HTTP/1.1 too, a client that
+// reads while it sends gets each answer before it sends the next message
+// (the gateway reads the body in full duplex).
+func TestBidiNDJSONOverHTTP1Interleaved(t *testing.T) {
+	checkLeaks(t)
+	echo, probe := startProbedEcho(t)
+	h := startGateway(t, echoConfig(echo.Addr, ""))
+	pr, pw := io.Pipe()
+	ctx := withTimeout(t, 20*time.Second)
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/echo.v1.EchoService/Chat", pr)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	go func() { _, _ = io.WriteString(pw, `{"message":"one"}`+"\n") }()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 1 {
+		t.Fatalf("protocol %s", resp.Proto)
+	}
+	br := bufio.NewReader(resp.Body)
+	if got := readLine(t, br); got != `{"result":{"message":"one","index":0}}` {
+		t.Fatalf("first answer %q", got)
+	}
+	if _, err := io.WriteString(pw, `{"message":"two"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLine(t, br); got != `{"result":{"message":"two","index":1}}` {
+		t.Fatalf("second answer %q", got)
+	}
+	pw.Close()
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after the end: %q, %v", rest, err)
+	}
+	if end := probe.waitEnd(t); end.err != nil {
+		t.Fatalf("backend call ended with %v", end.err)
+	}
+}
