@@ -179,12 +179,32 @@ func (s *streamCall) status(err error) *spb.Status {
 		}
 	}
 	st := status.Convert(err)
+	if s.recvLimitExceeded(st) {
+		return status.Newf(codes.ResourceExhausted,
+			"a response message exceeds the limit of %d bytes per message (streams.max_message_bytes): %s",
+			s.lim.MaxMessageBytes, st.Message()).Proto()
+	}
 	if dl, ok := s.ctx.Deadline(); ok && st.Code() == codes.DeadlineExceeded && time.Until(dl) < 50*time.Millisecond {
 		// The backend enforces the propagated deadline too and may report
 		// it a moment before the gateway's own timer fires.
 		return status.Newf(codes.DeadlineExceeded, "the stream reached its maximum duration of %s", s.deadline).Proto()
 	}
 	return s.g.callStatus(s.r, s.rt, st, s.deadline)
+}
+
+// recvLimitExceeded reports grpc-go's own refusal of a response message
+// over the MaxCallRecvMsgSize that open sets from max_message_bytes: its
+// message says "larger than max" and ends with our limit. A
+// RESOURCE_EXHAUSTED from the backend (a quota, or its own request size
+// limit) is left as it is.
+func (s *streamCall) recvLimitExceeded(st *status.Status) bool {
+	if s.lim.MaxMessageBytes <= 0 || st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	msg := st.Message()
+	limit := strconv.FormatInt(min(s.lim.MaxMessageBytes, int64(math.MaxInt32)), 10)
+	return strings.HasPrefix(msg, "grpc: ") && strings.Contains(msg, "larger than max") &&
+		(strings.HasSuffix(msg, " vs. "+limit+")") || strings.HasSuffix(msg, " max "+limit))
 }
 
 // sendFrom feeds the upstream the request messages next returns, then closes
@@ -252,12 +272,47 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
-	go s.sendFrom(next)
+	bodyDone, sendDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		s.sendFrom(func() (proto.Message, error) {
+			m, err := next()
+			if err != nil {
+				close(bodyDone)
+			}
+			return m, err
+		})
+	}()
+	if b.ClientStreaming {
+		defer s.endBodyRead(w, bodyDone, sendDone)
+	}
 	if b.ServerStreaming {
 		s.writeFramed(w)
 		return
 	}
 	s.writeSingle(w)
+}
+
+// endBodyRead ends the reading of a client stream's body when the call is
+// over, and waits for the goroutine that reads it, which must not touch the
+// request once the handler has returned. A client that has not finished
+// its body (it stopped sending, or the call ended first) leaves that
+// goroutine blocked in a Read that holds the body's lock, and net/http
+// cannot send the answer (its header needs that lock) until the Read
+// returns: a read deadline in the past ends it. The stream's cancel ends a
+// SendMsg waiting on flow control.
+func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-chan struct{}) {
+	select {
+	case <-bodyDone:
+	default:
+		if err := http.NewResponseController(w).SetReadDeadline(time.Now()); err != nil {
+			s.g.log.Warn().Err(err).Msg("cannot end the reading of a stream's request body")
+			s.cancel(nil)
+			return // waiting could be forever
+		}
+	}
+	s.cancel(nil)
+	<-sendDone
 }
 
 // writeSingle answers a client stream's one response as a unary call's.
@@ -315,7 +370,10 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.framingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
 	rc := http.NewResponseController(w)
-	trailers := acceptsTrailers(s.r)
+	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its
+	// clients get them unasked. Not for a raw download, though: there the
+	// absence of trailers is what makes a failure abort the transfer.
+	trailers := acceptsTrailers(s.r) || (s.r.ProtoMajor == 2 && framing != transcode.FramingRaw)
 
 	msgs := make(chan received, max(s.lim.BufferMessages, 0))
 	gone := make(chan struct{})

@@ -177,6 +177,8 @@ upstreams:
     static: [%q]
   - name: echo
     static: [%q]
+    streams:
+      framing: {echo.v1.EchoService.Flood: json_array}  # the README's JSON array example
 `, lib.Addr, echo.Addr)
 	return []byte(yaml), func() { lib.Stop(); echo.Stop() }, nil
 }
