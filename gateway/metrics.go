@@ -44,6 +44,7 @@ type Metrics struct {
 	respBytes  *prometheus.CounterVec // route, method
 	calls      *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
+	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
 
 	// byStage[s] counts rejections by policy stage s; the others count
@@ -132,6 +133,10 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 		Name: "refract_streams_total",
 		Help: "Streams opened to upstreams (HTTP or WebSocket), by route template, HTTP method, upstream and gRPC method.",
 	}, []string{"route", "method", "upstream", "grpc_method"})
+	m.streamEnds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_streams_ended_total",
+		Help: "Upstream streams that ended, by upstream, gRPC method and the gRPC code they ended with (CANCELLED when the client went away).",
+	}, []string{"upstream", "grpc_method", "grpc_code"})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_policy_rejections_total",
 		Help: "Requests a policy refused before or instead of the upstream call, by policy.",
@@ -163,7 +168,7 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 	}
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams,
+		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
 		m.rejections, reloads, m.configInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -343,6 +348,14 @@ func (rm *routeMetrics) called(code codes.Code) {
 func (rm *routeMetrics) streamOpened() {
 	if rm != nil && rm.streams != nil {
 		rm.streams.Inc()
+	}
+}
+
+// streamEnded counts one upstream stream that ended with code. Streams are
+// few next to unary calls, so the label lookup is not cached.
+func (rm *routeMetrics) streamEnded(code codes.Code) {
+	if rm != nil && rm.upstream != "" {
+		rm.m.streamEnds.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code)).Inc()
 	}
 }
 

@@ -257,8 +257,22 @@ func TestMetricsStreams(t *testing.T) {
 			"grpc_method=echo.v1.EchoService.Expand"}, 1},
 		{"refract_http_requests_total", []string{"route=/echo.v1.EchoService/Expand", "method=POST", "code=200"}, 1},
 		{"refract_streams_open", nil, 0},
-		// Streams are counted as streams, not as unary calls.
+		// Streams are counted as streams, not as unary calls, and by how
+		// they ended.
 		{"refract_upstream_calls_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Expand", "grpc_code=OK"}, 0},
+		{"refract_streams_ended_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Expand", "grpc_code=OK"}, 1},
+	})
+
+	// A stream refused before the upstream is asked (a body that is not
+	// JSON) is a request, not a stream.
+	before = scrapeMetrics(t, h)
+	h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":`).expect(t, 400)
+	expectDeltas(t, h, before, []expectation{
+		{"refract_http_requests_total", []string{"route=/echo.v1.EchoService/Expand", "method=POST", "code=400"}, 1},
+		{"refract_streams_total", []string{"route=/echo.v1.EchoService/Expand", "method=POST", "upstream=echo",
+			"grpc_method=echo.v1.EchoService.Expand"}, 0},
+		{"refract_streams_ended_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Expand", "grpc_code=OK"}, 0},
+		{"refract_streams_ended_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Expand", "grpc_code=INVALID_ARGUMENT"}, 0},
 	})
 
 	// A raw download that fails midway is aborted (no final chunk): it
@@ -277,6 +291,7 @@ func TestMetricsStreams(t *testing.T) {
 		{"refract_http_response_bytes_total", download, 20},
 		{"refract_http_requests_in_flight", nil, 0},
 		{"refract_streams_open", nil, 0},
+		{"refract_streams_ended_total", []string{"upstream=echo", "grpc_method=echo.v1.EchoService.Download", "grpc_code=DATA_LOSS"}, 1},
 	})
 }
 

@@ -40,6 +40,12 @@ type streamCall struct {
 	cancel context.CancelCauseFunc
 	cs     grpc.ClientStream
 
+	// opened and code are what the stream's end is counted with: whether
+	// the upstream was asked for a stream, and the code of the status the
+	// client was told (OK unless status was called).
+	opened bool
+	code   codes.Code
+
 	lastActivity atomic.Int64 // unix nanoseconds of the last message either way
 	idleTimer    *time.Timer
 }
@@ -121,7 +127,11 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		s.idleTimer.Reset(idle)
 		defer s.idleTimer.Stop()
 	}
-	rt.obs.streamOpened()
+	defer func() {
+		if s.opened {
+			rt.obs.streamEnded(s.code)
+		}
+	}()
 	if ws {
 		s.serveWebSocket(w)
 		return
@@ -158,6 +168,8 @@ func (s *streamCall) open() error {
 		// (StreamEncoder.NewResponse); dynamic messages pass through.
 		opts = append(opts, grpc.ForceCodecV2(s.g.codec))
 	}
+	s.opened = true
+	s.rt.obs.streamOpened()
 	cs, err := s.rt.conn.NewStream(s.ctx, &grpc.StreamDesc{
 		StreamName:    string(b.Method.Name()),
 		ServerStreams: b.ServerStreaming,
@@ -167,10 +179,18 @@ func (s *streamCall) open() error {
 	return err
 }
 
-// status is what the client is told about a stream that ended with err: the
-// gateway's own reason when it ended the stream (a limit, a bad request
-// message), otherwise the upstream's status as for unary calls.
+// status is what the client is told about a stream that ended with err,
+// recorded as the code the stream ended with.
 func (s *streamCall) status(err error) *spb.Status {
+	st := s.endStatus(err)
+	s.code = codes.Code(st.GetCode())
+	return st
+}
+
+// endStatus is the gateway's own reason when it ended the stream (a limit,
+// a bad request message), otherwise the upstream's status as for unary
+// calls.
+func (s *streamCall) endStatus(err error) *spb.Status {
 	if s.ctx.Err() != nil {
 		if cause := context.Cause(s.ctx); cause != nil {
 			if st, ok := status.FromError(cause); ok {
