@@ -156,7 +156,7 @@ func TestHostileInputs(t *testing.T) {
 		{"invalid UTF-8 escape", rawRequest("GET", "/v1/shelves/%FF", ""), 400, 3, `segment 3 "%FF": the decoded segment is not valid UTF-8`},
 		{"truncated UTF-8 sequence", rawRequest("GET", "/v1/shelves/caf%C3", ""), 400, 3, `not valid UTF-8`},
 		{"raw invalid UTF-8", rawRequest("GET", "/v1/shelves/\xff", ""), 400, 3, `must be percent-encoded`},
-		{"invalid UTF-8 in a query value", rawRequest("GET", "/v1/shelves?pageToken=%FF", ""), 400, 3, `query parameter for field page_token: "\xff": not valid UTF-8`},
+		{"invalid UTF-8 in a query value", rawRequest("GET", "/v1/shelves?pageToken=%FF", ""), 400, 3, `query parameter "pageToken": invalid value "\xff" for field library.v1.ListShelvesRequest.page_token: not valid UTF-8`},
 		// Internal services are not routes.
 		{"reflection v1", rawRequest("POST", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "{}", jsonCT), 404, 5, `no route for POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo`},
 		{"reflection v1alpha", rawRequest("POST", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "{}", jsonCT), 404, 5, `no route for POST`},

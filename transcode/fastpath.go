@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -153,9 +152,6 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 			break
 		}
 		v, err := parseScalar(fields[len(fields)-1], in.Vars[i])
-		if err == nil {
-			err = checkUTF8(fields[len(fields)-1], v)
-		}
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "path variable %s: %q: %v", protoPath(fields), in.Vars[i], err)
 		}
@@ -247,29 +243,7 @@ func (s *wireSink) touch(fields []protoreflect.FieldDescriptor, replaces bool) e
 	return nil
 }
 
-// checkUTF8 rejects a value of string field f that is not UTF-8: protobuf
-// could not marshal it, so the call would fail later with an INTERNAL
-// error. (The kind is asked of f: v.Interface() would allocate.)
-func checkUTF8(f protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if f.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()) {
-		return errors.New("not valid UTF-8")
-	}
-	return nil
-}
-
-// utf8Error is a query value's checkUTF8 failure as the client sees it; f
-// is the field v is a value of (the map key or value field of a map).
-func utf8Error(fields []protoreflect.FieldDescriptor, f protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if err := checkUTF8(f, v); err != nil {
-		return status.Errorf(codes.InvalidArgument, "query parameter for field %s: %q: %v", protoPath(fields), v.String(), err)
-	}
-	return nil
-}
-
 func (s *wireSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if err := utf8Error(fields, fields[len(fields)-1], v); err != nil {
-		return err
-	}
 	if err := s.touch(fields, fields[len(fields)-1].Message() != nil); err != nil {
 		return err
 	}
@@ -277,9 +251,6 @@ func (s *wireSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Val
 }
 
 func (s *wireSink) appendElem(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
-	if err := utf8Error(fields, fields[len(fields)-1], v); err != nil {
-		return err
-	}
 	if err := s.touch(fields, false); err != nil {
 		return err
 	}
@@ -287,12 +258,6 @@ func (s *wireSink) appendElem(fields []protoreflect.FieldDescriptor, v protorefl
 }
 
 func (s *wireSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v protoreflect.Value) error {
-	if err := utf8Error(fields, fields[len(fields)-1].MapKey(), k); err != nil {
-		return err
-	}
-	if err := utf8Error(fields, fields[len(fields)-1].MapValue(), v); err != nil {
-		return err
-	}
 	if err := s.touch(fields, false); err != nil {
 		return err
 	}

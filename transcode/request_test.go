@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -229,5 +230,23 @@ func TestDecodeRequestMapQuery(t *testing.T) {
 	_, err = b.DecodeRequest(Request{Vars: vars(t, b, "/v1/shelves/1/books/2"), RawQuery: "book.labels=red"})
 	if msg := status.Convert(err).Message(); !strings.Contains(msg, "is a map; use book.labels[key]=value") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// A query value that is not UTF-8 is refused when it is read, on the fast
+// path and the dynamic one alike, even when a later parameter sets the same
+// field again (json_name "other" and proto name "renamed" are one field).
+func TestQueryValueNotUTF8(t *testing.T) {
+	get := kitchenMethod(t, "Get")
+	b := compileRule(t, get, &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/k/{name}"}}, Options{})
+	for _, q := range []string{"filter.other=%91", "filter.other=%91&filter.renamed=", "counts[%91]=1", "ids=1&filter.s=%C3"} {
+		in := Request{Vars: []string{"n"}, RawQuery: q}
+		_, derr := b.DecodeRequest(in)
+		_, ferr := b.decodeWire(in, nil)
+		for _, err := range []error{derr, ferr} {
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "not valid UTF-8") {
+				t.Errorf("%s: %v; want INVALID_ARGUMENT, not valid UTF-8", q, err)
+			}
+		}
 	}
 }

@@ -2,10 +2,12 @@ package transcode
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -19,6 +21,11 @@ import (
 func parseScalar(f protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	switch f.Kind() {
 	case protoreflect.StringKind:
+		// Checked here, as each value is read: a later parameter for the same
+		// field must not hide it, and protobuf could not marshal it anyway.
+		if !utf8.ValidString(s) {
+			return protoreflect.Value{}, errors.New("not valid UTF-8")
+		}
 		return protoreflect.ValueOfString(s), nil
 	case protoreflect.BytesKind:
 		b, err := decodeBase64(s)
