@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -135,6 +136,9 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 				failed.Add(1)
 			}
 			if resp != nil {
+				// Read to the end, so the connection is reused rather than
+				// a new one dialled per request.
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,15 @@ func (g *Gateway) trackSchemas(u *upstream, eps []discovery.Endpoint) {
 		byKey[k] = append(byKey[k], e.Addr)
 	}
 	if len(byKey) < 2 {
-		clear(byKey) // one schema at most: the upstream's own descriptors do
+		if g.cache.Snapshot(u.name) != nil {
+			clear(byKey) // one schema at most: the upstream's own descriptors do
+		} else {
+			// The upstream's own descriptors are not fetched yet (its first
+			// fetch may have found no endpoint, and it is backing off): the
+			// groups already reflected for the endpoints that stay keep the
+			// routes up until it has them. None is made for this alone.
+			maps.DeleteFunc(byKey, func(k string, _ []string) bool { return t.groups[k] == nil })
+		}
 	}
 	for k, grp := range t.groups {
 		if _, ok := byKey[k]; !ok {
