@@ -76,7 +76,7 @@ func (f Framing) String() string {
 // */*, no Accept) gets the route's configured framing. It also returns the
 // response Content-Type ("" for raw: the first message carries it).
 func (b *Binding) NegotiateFraming(accept string, configured Framing) (Framing, string) {
-	if b.rawResponse() {
+	if b.RawResponse() {
 		return FramingRaw, ""
 	}
 	best, bestQ := configured, 0.0
@@ -115,18 +115,19 @@ func (b *Binding) NegotiateFraming(accept string, configured Framing) (Framing, 
 	return best, JSONContentType
 }
 
-// rawResponse reports whether the streamed messages are google.api.HttpBody
-// (the whole response or its response_body field).
-func (b *Binding) rawResponse() bool {
+// RawResponse reports whether the method answers a google.api.HttpBody
+// (the whole response or its response_body field), whose bytes carry their
+// own content type rather than JSON; its streams are framed raw.
+func (b *Binding) RawResponse() bool {
 	md := b.Method.Output()
 	if b.response != nil {
 		f := b.response[0]
-		if f.IsList() || f.IsMap() || f.Message() == nil {
+		if f.IsList() || f.IsMap() {
 			return false
 		}
 		md = f.Message()
 	}
-	return md.FullName() == httpBodyName
+	return isHTTPBody(md)
 }
 
 // StreamEncoder lays out the messages of one server stream in a framing. It

@@ -526,14 +526,11 @@ func (g *oaBuilder) bodyField(f protoreflect.FieldDescriptor, n naming) *oaSchem
 // a server stream, its framings.
 func (g *oaBuilder) response(b *Binding, n naming) *oaResponse {
 	out := b.Method.Output()
+	raw := b.RawResponse()
 	var schema *oaSchema
-	raw := false
 	if len(b.response) > 0 {
-		f := b.response[0]
-		raw = !f.IsList() && f.Message() != nil && f.Message().FullName() == httpBodyName
-		schema = g.bodyField(f, n)
+		schema = g.bodyField(b.response[0], n)
 	} else {
-		raw = out.FullName() == httpBodyName
 		schema = g.schemas.message(out, n)
 	}
 	r := &oaResponse{Content: map[string]*oaMediaType{}}

@@ -104,18 +104,3 @@ func checkMetadataValue(v string) error {
 	}
 	return nil
 }
-
-// RawResponse reports whether the method answers a google.api.HttpBody
-// (the whole response or its response_body field), whose bytes carry their
-// own content type rather than JSON.
-func (b *Binding) RawResponse() bool {
-	md := b.Method.Output()
-	if len(b.response) > 0 {
-		f := b.response[len(b.response)-1]
-		if f.IsList() || f.IsMap() {
-			return false
-		}
-		md = f.Message()
-	}
-	return isHTTPBody(md)
-}
