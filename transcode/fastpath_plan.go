@@ -92,12 +92,12 @@ func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
 		mp.wkt = wktTimestamp
 	case "google.protobuf.Duration":
 		mp.wkt = wktDuration
-	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
-		mp.wkt = wktWrapper
 	case "google.protobuf.FieldMask", "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue":
 		mp.wkt = wktDelegate
+	default:
+		if isWrapper(md.FullName()) {
+			mp.wkt = wktWrapper
+		}
 	}
 	fs := md.Fields()
 	maxNum := protowire.Number(0)

@@ -420,13 +420,10 @@ func (g *oaBuilder) queryParams(b *Binding, n naming) []*oaParameter {
 // queryScalar reports message types a single query value can hold.
 func queryScalar(name protoreflect.FullName) bool {
 	switch name {
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask",
-		"google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
+	case "google.protobuf.Timestamp", "google.protobuf.Duration", fieldMaskName:
 		return true
 	}
-	return false
+	return isWrapper(name)
 }
 
 // queryable reports message types whose fields the query may set one by

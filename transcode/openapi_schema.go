@@ -99,7 +99,7 @@ func (n naming) componentName(full protoreflect.FullName) string {
 // in their proto3 JSON form; others as a reference to their component,
 // which is built on first use.
 func (s *schemaSet) message(md protoreflect.MessageDescriptor, n naming) *oaSchema {
-	if w := wellKnownSchema(md.FullName()); w != nil {
+	if w := wellKnownSchema(md); w != nil {
 		return w
 	}
 	switch md.FullName() {
@@ -237,11 +237,14 @@ func scalarSchema(k protoreflect.Kind) *oaSchema {
 const durationPattern = `^-?[0-9]+(\.[0-9]{1,9})?s$`
 
 // wellKnownSchema is the proto3 JSON form of the well-known types that are
-// not JSON objects of their fields, or nil.
-func wellKnownSchema(name protoreflect.FullName) *oaSchema {
-	wrapper := func(s *oaSchema, what string) *oaSchema {
-		s = nullable(s)
-		s.Description = "A " + what + " or null (" + string(name) + ")."
+// not JSON objects of their fields, or nil. A wrapper is its value field's
+// scalar, nullable.
+func wellKnownSchema(md protoreflect.MessageDescriptor) *oaSchema {
+	name := md.FullName()
+	if isWrapper(name) {
+		k := md.Fields().ByName("value").Kind()
+		s := nullable(scalarSchema(k))
+		s.Description = "A " + wrapperWhat(k) + " or null (" + string(name) + ")."
 		return s
 	}
 	switch name {
@@ -259,26 +262,29 @@ func wellKnownSchema(name protoreflect.FullName) *oaSchema {
 		return &oaSchema{Description: "Any JSON value (google.protobuf.Value)."}
 	case "google.protobuf.ListValue":
 		return &oaSchema{Type: "array", Items: &oaSchema{}, Description: "Any JSON array (google.protobuf.ListValue)."}
-	case "google.protobuf.DoubleValue":
-		return wrapper(scalarSchema(protoreflect.DoubleKind), "number")
-	case "google.protobuf.FloatValue":
-		return wrapper(scalarSchema(protoreflect.FloatKind), "number")
-	case "google.protobuf.Int64Value":
-		return wrapper(scalarSchema(protoreflect.Int64Kind), "64-bit integer as a string")
-	case "google.protobuf.UInt64Value":
-		return wrapper(scalarSchema(protoreflect.Uint64Kind), "64-bit unsigned integer as a string")
-	case "google.protobuf.Int32Value":
-		return wrapper(scalarSchema(protoreflect.Int32Kind), "32-bit integer")
-	case "google.protobuf.UInt32Value":
-		return wrapper(scalarSchema(protoreflect.Uint32Kind), "32-bit unsigned integer")
-	case "google.protobuf.BoolValue":
-		return wrapper(scalarSchema(protoreflect.BoolKind), "boolean")
-	case "google.protobuf.StringValue":
-		return wrapper(scalarSchema(protoreflect.StringKind), "string")
-	case "google.protobuf.BytesValue":
-		return wrapper(scalarSchema(protoreflect.BytesKind), "base64 string")
 	}
 	return nil
+}
+
+// wrapperWhat names the JSON value of a wrapper's scalar kind.
+func wrapperWhat(k protoreflect.Kind) string {
+	switch k {
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		return "number"
+	case protoreflect.Int64Kind:
+		return "64-bit integer as a string"
+	case protoreflect.Uint64Kind:
+		return "64-bit unsigned integer as a string"
+	case protoreflect.Int32Kind:
+		return "32-bit integer"
+	case protoreflect.Uint32Kind:
+		return "32-bit unsigned integer"
+	case protoreflect.BoolKind:
+		return "boolean"
+	case protoreflect.BytesKind:
+		return "base64 string"
+	}
+	return "string"
 }
 
 // nullable lets s also be null: a type list gains "null"; anything else

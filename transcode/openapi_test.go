@@ -11,6 +11,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/refract-gateway/refract/router"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 func TestOpenAPIPath(t *testing.T) {
@@ -221,5 +223,31 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("a broken document validated: %v", err)
+	}
+}
+
+func TestOpenAPIWrapperSchemas(t *testing.T) {
+	for _, c := range []struct {
+		m    proto.Message
+		want string
+	}{
+		{&wrapperspb.DoubleValue{}, `{"type":["number","null"],"format":"double","description":"A number or null (google.protobuf.DoubleValue)."}`},
+		{&wrapperspb.FloatValue{}, `{"type":["number","null"],"format":"float","description":"A number or null (google.protobuf.FloatValue)."}`},
+		{&wrapperspb.Int64Value{}, `{"type":["string","null"],"format":"int64","description":"A 64-bit integer as a string or null (google.protobuf.Int64Value).","pattern":"^-?[0-9]+$"}`},
+		{&wrapperspb.UInt64Value{}, `{"type":["string","null"],"format":"uint64","description":"A 64-bit unsigned integer as a string or null (google.protobuf.UInt64Value).","pattern":"^[0-9]+$"}`},
+		{&wrapperspb.Int32Value{}, `{"type":["integer","null"],"format":"int32","description":"A 32-bit integer or null (google.protobuf.Int32Value)."}`},
+		{&wrapperspb.UInt32Value{}, `{"type":["integer","null"],"format":"uint32","description":"A 32-bit unsigned integer or null (google.protobuf.UInt32Value).","minimum":0,"maximum":4294967295}`},
+		{&wrapperspb.BoolValue{}, `{"type":["boolean","null"],"description":"A boolean or null (google.protobuf.BoolValue)."}`},
+		{&wrapperspb.StringValue{}, `{"type":["string","null"],"description":"A string or null (google.protobuf.StringValue)."}`},
+		{&wrapperspb.BytesValue{}, `{"type":["string","null"],"format":"byte","description":"A base64 string or null (google.protobuf.BytesValue).","contentEncoding":"base64"}`},
+	} {
+		md := c.m.ProtoReflect().Descriptor()
+		got, err := json.Marshal(wellKnownSchema(md))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", md.FullName(), got, c.want)
+		}
 	}
 }

@@ -149,19 +149,30 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 		if err := protojson.Unmarshal(appendJSONString(nil, s), msg); err != nil {
 			return protoreflect.Value{}, fmt.Errorf("expected a %s in its JSON form", md.Name())
 		}
-	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
+	default:
+		if !isWrapper(md.FullName()) {
+			return protoreflect.Value{}, fmt.Errorf("message %s cannot be set from a single value; set its fields with dotted names", md.FullName())
+		}
 		vf := md.Fields().ByName("value")
 		v, err := parseScalar(vf, s)
 		if err != nil {
 			return protoreflect.Value{}, err
 		}
 		msg.Set(vf, v)
-	default:
-		return protoreflect.Value{}, fmt.Errorf("message %s cannot be set from a single value; set its fields with dotted names", md.FullName())
 	}
 	return protoreflect.ValueOfMessage(msg), nil
+}
+
+// isWrapper reports the wrapper types of google/protobuf/wrappers.proto,
+// whose JSON form is their "value" field's.
+func isWrapper(name protoreflect.FullName) bool {
+	switch name {
+	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
+		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
+		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
+		return true
+	}
+	return false
 }
 
 func decodeBase64(s string) ([]byte, error) {
