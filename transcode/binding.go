@@ -219,7 +219,8 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		}
 		b.response = fields
 	}
-	if verb == http.MethodPatch && b.body != nil {
+	if verb == http.MethodPatch && b.body != nil && b.body[0].Message() != nil && !b.body[0].IsList() && !b.body[0].IsMap() {
+		// Only a message body has keys that are field names.
 		if f := in.Fields().ByName("update_mask"); f != nil && !f.IsList() && f.Message() != nil && f.Message().FullName() == fieldMaskName {
 			b.updateMask = f
 		}

@@ -297,8 +297,8 @@ func (s messageSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v pro
 // partial-update convention of grpc-gateway and Google's API design guide).
 func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) {
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil || b.body[0].Message() == nil {
-		return // not an object (e.g. null), or a scalar body field: nothing to derive
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return // not an object (e.g. null): nothing to derive; the body decoded already
 	}
 	var paths []string
 	collectPaths(b.body[0].Message(), obj, "", &paths)

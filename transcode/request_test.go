@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -247,6 +248,42 @@ func TestQueryValueNotUTF8(t *testing.T) {
 			if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "not valid UTF-8") {
 				t.Errorf("%s: %v; want INVALID_ARGUMENT, not valid UTF-8", q, err)
 			}
+		}
+	}
+}
+
+// A PATCH derives update_mask from the body only when the body field is a
+// message: the keys of a map body are map keys, not field names (a key
+// "key" or "value" named a field of the map entry), and a scalar or a list
+// has no keys.
+func TestPatchUpdateMaskOnlyForMessageBody(t *testing.T) {
+	put := kitchenMethod(t, "Put")
+	for _, c := range []struct {
+		body, json string
+		mask       []string
+	}{
+		{"scalars", `{"i32":1,"other":"x"}`, []string{"i32", "renamed"}},
+		{"ms", `{"key":"k","value":"v"}`, nil},
+		{"mi", `{"1":{"i32":1}}`, nil},
+		{"rs", `["a"]`, nil},
+		{"cs", `"x"`, nil},
+	} {
+		b := compileRule(t, put, &annotations.HttpRule{Pattern: &annotations.HttpRule_Patch{Patch: "/k"}, Body: c.body}, Options{})
+		msg, err := b.DecodeRequest(Request{Body: []byte(c.json), ContentType: "application/json"})
+		if err != nil {
+			t.Fatalf("body %s: %v", c.body, err)
+		}
+		fd := msg.ProtoReflect().Descriptor().Fields().ByName("update_mask")
+		var got []string
+		if msg.ProtoReflect().Has(fd) {
+			l := msg.ProtoReflect().Get(fd).Message()
+			paths := l.Get(l.Descriptor().Fields().ByName("paths")).List()
+			for i := 0; i < paths.Len(); i++ {
+				got = append(got, paths.Get(i).String())
+			}
+		}
+		if !slices.Equal(got, c.mask) {
+			t.Errorf("body %s %s: update_mask = %q, want %q", c.body, c.json, got, c.mask)
 		}
 	}
 }
