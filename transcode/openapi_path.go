@@ -36,10 +36,10 @@ type oaPathPart struct {
 func openAPIPath(t *router.Template) oaPath {
 	parts := t.Parts()
 	vars := t.Variables()
-	wildcards := make([]int, len(vars)) // wildcard segments per variable
+	width := make([]int, len(vars)) // segments per variable
 	for _, p := range parts {
-		if p.Wildcard != "" && p.Var >= 0 {
-			wildcards[p.Var]++
+		if p.Var >= 0 {
+			width[p.Var]++
 		}
 	}
 	var out oaPath
@@ -61,10 +61,9 @@ func openAPIPath(t *router.Template) oaPath {
 		var name string
 		if p.Var >= 0 {
 			nth[p.Var]++
-			whole := wildcards[p.Var] == 1 && (i == 0 || parts[i-1].Var != p.Var) && (i == len(parts)-1 || parts[i+1].Var != p.Var)
-			pp.whole = whole
+			pp.whole = width[p.Var] == 1
 			switch {
-			case whole:
+			case pp.whole:
 				name = vars[p.Var].Path()
 			case i > 0 && parts[i-1].Var == p.Var && parts[i-1].Literal != "":
 				name = singular(parts[i-1].Literal)
