@@ -1,8 +1,6 @@
 package transcode
 
 import (
-	"strconv"
-
 	"google.golang.org/protobuf/proto"
 )
 
@@ -27,37 +25,13 @@ func (e *StreamEncoder) AppendReceived(dst []byte, msg any) ([]byte, error) {
 		return e.AppendMessage(dst, msg.(proto.Message))
 	}
 	defer m.Release()
-	start := len(dst)
-	var out []byte
-	var err error
-	switch e.framing {
-	case FramingSSE:
-		if e.scratch, err = e.b.encodeWire(&e.wire, m.data, e.scratch[:0]); err == nil {
-			out = append(dst, "id: "...)
-			out = strconv.AppendInt(out, e.n, 10)
-			out = append(out, '\n')
-			out = appendSSEData(out, e.scratch)
-		}
-	case FramingJSONArray:
-		out = append(dst, ',')
-		if e.n == 0 {
-			out[start] = '['
-		}
-		out, err = e.b.encodeWire(&e.wire, m.data, out)
-	default:
-		out, err = e.b.encodeWire(&e.wire, m.data, append(dst, `{"result":`...))
-		out = append(out, '}', '\n')
-	}
+	out, err := e.appendJSON(dst, func(out []byte) ([]byte, error) { return e.b.encodeWire(&e.wire, m.data, out) })
 	if err == errNeedsMerge {
 		resp := e.b.NewResponse()
 		if err := proto.Unmarshal(m.data, resp); err != nil {
-			return dst[:start], err
+			return dst, err
 		}
-		return e.AppendMessage(dst[:start], resp)
+		return e.AppendMessage(dst, resp)
 	}
-	if err != nil {
-		return dst[:start], err
-	}
-	e.n++
-	return out, nil
+	return out, err
 }

@@ -177,22 +177,39 @@ func (e *StreamEncoder) AppendMessage(dst []byte, msg proto.Message) ([]byte, er
 	if err != nil {
 		return dst, err
 	}
+	return e.appendJSON(dst, func(out []byte) ([]byte, error) { return append(out, js...), nil })
+}
+
+// appendJSON appends one message in a JSON framing (NDJSON, SSE, JSON
+// array); render appends the message's JSON to its argument. On an error
+// dst is returned as it was.
+func (e *StreamEncoder) appendJSON(dst []byte, render func([]byte) ([]byte, error)) ([]byte, error) {
+	start := len(dst)
+	var err error
 	switch e.framing {
 	case FramingSSE:
+		// Data lines split the JSON: render it aside first.
+		if e.scratch, err = render(e.scratch[:0]); err != nil {
+			return dst, err
+		}
 		dst = append(dst, "id: "...)
 		dst = strconv.AppendInt(dst, e.n, 10)
 		dst = append(dst, '\n')
-		dst = appendSSEData(dst, js)
+		dst = appendSSEData(dst, e.scratch)
 	case FramingJSONArray:
 		if e.n == 0 {
 			dst = append(dst, '[')
 		} else {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, js...)
+		if dst, err = render(dst); err != nil {
+			return dst[:start], err
+		}
 	default:
-		dst = appendResult(dst, js)
-		dst = append(dst, '\n')
+		if dst, err = render(append(dst, `{"result":`...)); err != nil {
+			return dst[:start], err
+		}
+		dst = append(dst, '}', '\n')
 	}
 	e.n++
 	return dst, nil
