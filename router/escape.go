@@ -30,18 +30,22 @@ func isUnreserved(c byte) bool {
 }
 
 // validEscapes reports whether every '%' in s starts a %XX escape.
-func validEscapes(s string) bool {
+func validEscapes(s string) bool { return badEscape(s) < 0 }
+
+// badEscape returns the index of the first '%' in s that does not start a
+// %XX escape, or -1.
+func badEscape(s string) int {
 	for i := strings.IndexByte(s, '%'); i >= 0; {
 		if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
-			return false
+			return i
 		}
 		j := strings.IndexByte(s[i+3:], '%')
 		if j < 0 {
-			return true
+			return -1
 		}
 		i += 3 + j
 	}
-	return true
+	return -1
 }
 
 // needsCanon reports whether canonical(s) differs from s. s must have valid

@@ -79,8 +79,7 @@ func CheckPath(escapedPath string) *PathError {
 	}
 	p := escapedPath[1:]
 	hasEscape := strings.IndexByte(p, '%') >= 0
-	if hasEscape && !validEscapes(p) {
-		i := badEscape(p)
+	if i := badEscape(p); i >= 0 {
 		seg, val := segmentAt(escapedPath, i+1)
 		return &PathError{Segment: seg, Value: val, Reason: "'%' must start an escape of two hex digits (send '%25' for a literal '%')"}
 	}
@@ -119,7 +118,7 @@ func CheckPath(escapedPath string) *PathError {
 // second proxy could read it as a separator. escapedPath is the path Match matched t with. Safe
 // for concurrent use; it allocates only when it reports.
 func (t *Template) CheckEscapes(escapedPath string) *PathError {
-	if strings.IndexByte(escapedPath, '%') < 0 || len(escapedPath) == 0 {
+	if strings.IndexByte(escapedPath, '%') < 0 {
 		return nil
 	}
 	free := len(t.segs) // index of the first segment "**" captures
@@ -187,17 +186,6 @@ func isDotSegment(s string) bool {
 		dots++
 	}
 	return dots <= 2
-}
-
-// badEscape returns the index of the first '%' in s that does not start a
-// %XX escape.
-func badEscape(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && (i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2])) {
-			return i
-		}
-	}
-	return 0
 }
 
 // segmentAt returns the 1-based index and the text of the segment of path
