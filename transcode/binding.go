@@ -173,7 +173,7 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 	}
 	in := md.Input()
 	for _, v := range tmpl.Variables() {
-		fields, err := fieldPath(in, v.FieldPath)
+		fields, err := fieldPath(in, v.Path())
 		if err != nil {
 			return nil, errf("path variable %s: %v", v.Path(), err)
 		}
@@ -187,7 +187,7 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 	case "*":
 		b.hasBody, b.bodyStar = true, true
 	default:
-		fields, err := fieldPath(in, strings.Split(body, "."))
+		fields, err := fieldPath(in, body)
 		if err != nil {
 			return nil, errf("body %q: %v", body, err)
 		}
@@ -210,7 +210,7 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		return nil, errf("GET must not have a body")
 	}
 	if rb := rule.GetResponseBody(); rb != "" {
-		fields, err := fieldPath(md.Output(), strings.Split(rb, "."))
+		fields, err := fieldPath(md.Output(), rb)
 		if err != nil {
 			return nil, errf("response_body %q: %v", rb, err)
 		}
@@ -276,36 +276,12 @@ func rulePattern(rule *annotations.HttpRule) (verb, path string) {
 	return "", ""
 }
 
-// fieldPath resolves names (proto or JSON names) from md down through
-// singular message fields.
-func fieldPath(md protoreflect.MessageDescriptor, names []string) ([]protoreflect.FieldDescriptor, error) {
-	out := make([]protoreflect.FieldDescriptor, 0, len(names))
-	for i, name := range names {
-		if md == nil {
-			return nil, fmt.Errorf("%s is not a message field", strings.Join(names[:i], "."))
-		}
-		f := lookupField(md, name)
-		if f == nil {
-			return nil, fmt.Errorf("message %s has no field %q", md.FullName(), name)
-		}
-		if i < len(names)-1 && (f.IsList() || f.IsMap() || f.Message() == nil) {
-			return nil, fmt.Errorf("field %s is not a singular message", f.FullName())
-		}
-		out = append(out, f)
-		md = f.Message()
-	}
-	return out, nil
-}
-
-// fieldPathDotted is fieldPath of a dotted name ("a.b.c") without splitting
-// it into a slice first: the lookup every query parameter makes.
-func fieldPathDotted(md protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
+// fieldPath resolves a dotted path of proto or JSON names ("a.b.c") from
+// md down through singular message fields.
+func fieldPath(md protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
 	out := make([]protoreflect.FieldDescriptor, 0, strings.Count(path, ".")+1)
 	for rest := path; ; {
 		name, tail, more := strings.Cut(rest, ".")
-		if md == nil {
-			return nil, fmt.Errorf("%s is not a message field", path[:len(path)-len(rest)-1])
-		}
 		f := lookupField(md, name)
 		if f == nil {
 			return nil, fmt.Errorf("message %s has no field %q", md.FullName(), name)

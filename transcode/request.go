@@ -197,7 +197,7 @@ func (b *Binding) applyQuery(sink querySink, key string, vals []string) error {
 		}
 		mapKey = mapKey[:len(mapKey)-1]
 	}
-	fields, err := fieldPathDotted(b.Method.Input(), path)
+	fields, err := fieldPath(b.Method.Input(), path)
 	if err != nil {
 		if b.strict {
 			return status.Errorf(codes.InvalidArgument, "query parameter %q: unknown field: %v", key, err)
