@@ -127,7 +127,7 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 			return nil, &MediaTypeError{ContentType: in.ContentType}
 		}
 		body := bytes.TrimSpace(in.Body)
-		d := jsonToWire{discard: !b.strict, limit: b.maxDepth}
+		d := jsonToWire{discard: !b.strict, depth: b.maxDepth}
 		var err error
 		switch {
 		case b.fastBody == nil && len(body) > 0:

@@ -17,28 +17,19 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// recursionLimit is protojson's default nesting bound, kept so that the
-// fast path rejects exactly the documents protojson rejects.
-const recursionLimit = 10000
-
 // jsonToWire decodes one JSON document into protobuf wire bytes following
 // the proto3 JSON mapping, without building a message. Not safe for
 // concurrent use; one per call.
 type jsonToWire struct {
 	s       scanner
 	discard bool // unknown fields and enum names are skipped, not errors
-	limit   int  // the nesting bound (Options.MaxDepth); 0: recursionLimit
-	depth   int  // nesting budget left
+	depth   int  // nesting budget left: the binding's MaxDepth to start with, as protojson's RecursionLimit
 }
 
 // body appends the wire form of the whole document, a value of message
 // type mp, to buf.
 func (d *jsonToWire) body(buf []byte, mp *msgPlan, doc []byte) ([]byte, error) {
 	d.s.in, d.s.pos = doc, 0
-	d.depth = recursionLimit
-	if d.limit > 0 {
-		d.depth = d.limit
-	}
 	buf, err := d.message(buf, mp, "")
 	if err != nil {
 		return nil, err
