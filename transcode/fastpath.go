@@ -330,11 +330,8 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 
 // encodeWire renders response wire bytes, the whole message or the
 // response_body message field, appending to out. e is scratch space,
-// reused across calls so that its indexes stop growing (nil: a fresh one).
+// reused across calls so that its indexes stop growing.
 func (b *Binding) encodeWire(e *wireToJSON, data, out []byte) ([]byte, error) {
-	if e == nil {
-		e = &wireToJSON{}
-	}
 	e.useProtoNames, e.emitUnpop = b.marshal.UseProtoNames, b.marshal.EmitUnpopulated
 	e.heads, e.spans = e.heads[:0], e.spans[:0]
 	mp := b.fast.out
