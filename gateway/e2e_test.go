@@ -181,8 +181,11 @@ func TestConfigRules(t *testing.T) {
         get: /v2/renamed
 `))
 	// An encoded '/' is data only in a "**" part (hostile_test.go).
-	h.do(t, "GET", "/v2/shelves/shelves%2F1", "").expect(t, 400)
-	r := h.do(t, "GET", "/v2/shelves/1/info", "").expect(t, 200)
+	r := h.do(t, "GET", "/v2/shelves/shelves%2F1", "").expect(t, 400)
+	if field(t, r.body, "code") != float64(3) || !strings.Contains(field(t, r.body, "message").(string), `an encoded '/' (%2F) is only allowed in a '**' part`) {
+		t.Fatalf("encoded slash: %s", r.body)
+	}
+	r = h.do(t, "GET", "/v2/shelves/1/info", "").expect(t, 200)
 	if field(t, r.body, "theme") != "Fiction" {
 		t.Fatalf("body %s", r.body)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
@@ -157,8 +158,10 @@ func TestExtAuthzGRPCCacheHeadersAndTimeout(t *testing.T) {
 		defer rec.mu.Unlock()
 		return rec.calls
 	}
+	// 500ms: the first check also dials the authorizer, which took 68ms on
+	// a loaded machine under -race; "Bearer slow" never answers anyway.
 	h := startGateway(t, fmt.Sprintf(`
-ext_authz: {grpc: {addr: %q}, cache_ttl: 1h, timeout: 50ms}
+ext_authz: {grpc: {addr: %q}, cache_ttl: 1h, timeout: 500ms}
 upstreams:
   - name: library
     static: [%q]
@@ -232,7 +235,10 @@ upstreams: [{name: library, static: [%q]}]
 		h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer good").expect(t, 200)
 	}
 	for range 3 {
-		h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer good").expect(t, 429)
+		r := h.do(t, "GET", "/v1/shelves/1", "", "Authorization", "Bearer good").expect(t, 429)
+		if field(t, r.body, "code") != float64(8) || !strings.HasPrefix(field(t, r.body, "message").(string), "rate limit per-ip exceeded (1 per 1h0m0s)") {
+			t.Fatalf("refused by: %s", r.body)
+		}
 	}
 	if n := az.n(); n != 2 {
 		t.Fatalf("the authorizer was asked %d times, want 2 (refused requests never reach it)", n)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -181,6 +182,14 @@ func field(t *testing.T, body []byte, name string) any {
 		t.Fatalf("not a JSON object: %s", body)
 	}
 	return m[name]
+}
+
+// expectNoRoute sends a request and checks the router refused it (404,
+// code 5, "no route for METHOD PATH"), not a backend's NOT_FOUND.
+func (h *harness) expectNoRoute(t *testing.T, method, path, body string, hdr ...string) {
+	t.Helper()
+	r := h.do(t, method, path, body, hdr...).expect(t, 404)
+	jsonEq(t, r.body, fmt.Sprintf(`{"code":5,"message":"no route for %s %s","details":[]}`, method, path))
 }
 
 func (r response) expect(t *testing.T, status int) response {

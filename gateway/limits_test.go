@@ -139,11 +139,20 @@ func TestSlowlorisClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A safety net only: the server must close long before.
-	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, err = io.ReadAll(conn)
+	start := time.Now()
+	_ = conn.SetReadDeadline(start.Add(20 * time.Second))
+	rest, err := io.ReadAll(conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the server kept a connection with unfinished headers open")
+	}
+	// Closed by the configured 300ms, not by the 10s default nor at once,
+	// and with nothing written back.
+	if took := time.Since(start); took < 250*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("the connection was closed after %s, want about 300ms (read_header_timeout)", took)
+	}
+	if len(rest) != 0 {
+		t.Fatalf("the server answered unfinished headers with %q", rest)
 	}
 }
 
@@ -237,17 +246,27 @@ func TestLimitsConfigErrors(t *testing.T) {
 // sent as X_Api_Key authenticates nobody.
 func TestUnderscoreHeadersDroppedByDefault(t *testing.T) {
 	lib := startLibrary(t)
-	h := startGateway(t, libraryConfig(lib.Addr, "")+`
+	const keyed = `
 consumers:
   - name: app
     keys: [{value: k1}]
 api_keys: {header: X_Api_Key}
 policies:
   auth: [api_key]
-`)
+`
+	h := startGateway(t, libraryConfig(lib.Addr, "")+keyed)
 	status, _, body := sendRaw(t, h.base, rawRequest("GET", "/v1/shelves/1", "", "X_Api_Key: k1"))
 	if status != 401 {
 		t.Fatalf("status %d: %s", status, body)
+	}
+	// Refused as sent without a key at all, not as a wrong key.
+	if code, msg := statusBody(t, body); code != 16 || !strings.HasPrefix(msg, "missing credentials") {
+		t.Fatalf("code %d message %q, want 16 and missing credentials", code, msg)
+	}
+	// The control: let through, the same header authenticates.
+	h = startGateway(t, libraryConfig(lib.Addr, "")+keyed+"limits: {headers_with_underscores: allow}\n")
+	if status, _, body := sendRaw(t, h.base, rawRequest("GET", "/v1/shelves/1", "", "X_Api_Key: k1")); status != 200 || !strings.Contains(string(body), `"theme":"Fiction"`) {
+		t.Fatalf("headers_with_underscores: allow: status %d: %s", status, body)
 	}
 }
 

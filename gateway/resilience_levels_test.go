@@ -97,14 +97,24 @@ func TestFallbackOnlyForUnavailable(t *testing.T) {
           fallback: {status: 200, body: {degraded: true}}
 `))
 	for _, tc := range []struct {
-		rule   failRule
-		status int
-	}{{failRule{code: codes.NotFound}, 404}, {failRule{hang: true}, 504}, {failRule{code: codes.Unavailable}, 200}} {
+		rule     failRule
+		status   int
+		fallback string // the X-Refract-Fallback header
+		code     any    // the body's code; nil for the fallback's own body
+	}{
+		{failRule{code: codes.NotFound}, 404, "", float64(codes.NotFound)},
+		{failRule{hang: true}, 504, "", float64(codes.DeadlineExceeded)},
+		{failRule{code: codes.Unavailable}, 200, "unavailable", nil},
+	} {
 		b.set("ListShelves", tc.rule)
 		r := h.do(t, "GET", "/v1/shelves", "").expect(t, tc.status)
-		fell := r.header.Get("X-Refract-Fallback") != ""
-		if fell != (tc.status == 200) {
-			t.Fatalf("%+v: X-Refract-Fallback %q, body %s", tc.rule, r.header.Get("X-Refract-Fallback"), r.body)
+		if got := r.header.Get("X-Refract-Fallback"); got != tc.fallback {
+			t.Fatalf("%+v: X-Refract-Fallback %q, want %q; body %s", tc.rule, got, tc.fallback, r.body)
+		}
+		if tc.code == nil {
+			jsonEq(t, r.body, `{"degraded":true}`)
+		} else if got := field(t, r.body, "code"); got != tc.code {
+			t.Fatalf("%+v: code %v, want %v; body %s", tc.rule, got, tc.code, r.body)
 		}
 	}
 }

@@ -240,18 +240,32 @@ func (f *flaky) expectCalls(t *testing.T, h *harness, method string, rule failRu
 	}
 }
 
-func TestRetriesOnlyWhenSafe(t *testing.T) {
+// The library requests of the retry tests: CreateShelf, not idempotent,
+// and GetShelf, made idempotent by the config of startRetrying.
+var (
+	createShelfReq = [3]string{"POST", "/v1/shelves", `{"theme":"x"}`}
+	getShelfReq    = [3]string{"GET", "/v1/shelves/1", ""}
+)
+
+// startRetrying serves a flaky library behind a gateway whose retry policy
+// is {retry} for every method and {retry, idempotent: true} for the
+// methods that idempotent matches.
+func startRetrying(t *testing.T, retry, idempotent string) (*flaky, *harness) {
+	t.Helper()
 	b := startFlaky(t)
-	h := startGateway(t, libraryAt(b.Addr, `
+	return b, startGateway(t, libraryAt(b.Addr, fmt.Sprintf(`
     policies:
-      retry: {attempts: 3, backoff: 1ms, max_backoff: 5ms}
+      retry: {%s}
     routes:
-      - match: "library.v1.LibraryService.Get*"
+      - match: %q
         policies:
-          retry: {attempts: 3, backoff: 1ms, max_backoff: 5ms, idempotent: true}
-`))
-	create := [3]string{"POST", "/v1/shelves", `{"theme":"x"}`}
-	get := [3]string{"GET", "/v1/shelves/1", ""}
+          retry: {%s, idempotent: true}
+`, retry, idempotent, retry)))
+}
+
+func TestRetriesOnlyWhenSafe(t *testing.T) {
+	b, h := startRetrying(t, "attempts: 3, backoff: 1ms, max_backoff: 5ms", "library.v1.LibraryService.Get*")
+	create, get := createShelfReq, getShelfReq
 	// Not idempotent, and the failure came from a server: the request may
 	// have had its effect, so it is never repeated.
 	b.expectCalls(t, h, "CreateShelf", failRule{code: codes.Unavailable, first: 1}, create, 503, 1)

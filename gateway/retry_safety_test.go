@@ -28,17 +28,8 @@ func tries(t *testing.T, h *harness, method, code string) float64 {
 // idempotent method. Counted on both sides: the gateway's tries and the
 // backend's calls.
 func TestRetriesCountedBeforeAndAfterReachingAServer(t *testing.T) {
-	b := startFlaky(t)
-	h := startGateway(t, libraryAt(b.Addr, `
-    policies:
-      retry: {attempts: 3, backoff: 1ms, max_backoff: 2ms}
-    routes:
-      - match: "library.v1.LibraryService.GetShelf"
-        policies:
-          retry: {attempts: 3, backoff: 1ms, max_backoff: 2ms, idempotent: true}
-`))
-	create := [3]string{"POST", "/v1/shelves", `{"theme":"x"}`}
-	get := [3]string{"GET", "/v1/shelves/1", ""}
+	b, h := startRetrying(t, "attempts: 3, backoff: 1ms, max_backoff: 2ms", "library.v1.LibraryService.GetShelf")
+	create, get := createShelfReq, getShelfReq
 
 	// After reaching the server: POST once, GET attempts times.
 	b.expectCalls(t, h, "CreateShelf", failRule{code: codes.Unavailable}, create, 503, 1)
@@ -77,17 +68,8 @@ func TestRetriesCountedBeforeAndAfterReachingAServer(t *testing.T) {
 // and idempotent: false in the config overrides the descriptor's
 // idempotency_level.
 func TestRetriesAbortedPerTryTimeoutAndConfigOverride(t *testing.T) {
-	b := startFlaky(t)
-	h := startGateway(t, libraryAt(b.Addr, `
-    policies:
-      retry: {attempts: 3, backoff: 1ms, per_try_timeout: 100ms}
-    routes:
-      - match: "library.v1.LibraryService.GetShelf"
-        policies:
-          retry: {attempts: 3, backoff: 1ms, per_try_timeout: 100ms, idempotent: true}
-`))
-	create := [3]string{"POST", "/v1/shelves", `{"theme":"x"}`}
-	get := [3]string{"GET", "/v1/shelves/1", ""}
+	b, h := startRetrying(t, "attempts: 3, backoff: 1ms, per_try_timeout: 100ms", "library.v1.LibraryService.GetShelf")
+	create, get := createShelfReq, getShelfReq
 	b.expectCalls(t, h, "GetShelf", failRule{code: codes.Aborted, first: 2}, get, 200, 3)
 	b.expectCalls(t, h, "CreateShelf", failRule{code: codes.Aborted}, create, 409, 1)
 	b.expectCalls(t, h, "GetShelf", failRule{hang: true}, get, 504, 3)

@@ -25,10 +25,7 @@ func TestCancellationEachFraming(t *testing.T) {
 	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, "framing: {echo.v1.EchoService.Flood: json_array}"))
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	h2 := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
-	defer h2.CloseIdleConnections()
+	h2 := h2cClient(t)
 
 	// open sends a request that the client can cancel, reads the first
 	// byte of the answer (the backend has sent its first message) and
@@ -203,10 +200,7 @@ func TestStreamTrailersOverHTTP2(t *testing.T) {
 	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
-	defer client.CloseIdleConnections()
+	client := h2cClient(t)
 	for _, tc := range []struct{ body, status, message, last string }{
 		{`{"count":2,"payloadBytes":1}`, "0", "", `{"result":{"message":"x","index":1}}`},
 		{`{"count":5,"payloadBytes":1,"failAfter":2}`, "10", "flood failed after 2 responses, as asked",

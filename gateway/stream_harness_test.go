@@ -213,3 +213,13 @@ func withTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// h2cClient is an HTTP client that speaks HTTP/2 without TLS (h2c) to the
+// public listener; its idle connections close when the test ends.
+func h2cClient(t *testing.T) *http.Client {
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}

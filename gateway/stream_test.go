@@ -420,10 +420,7 @@ func TestBidiNDJSONOverHTTP2(t *testing.T) {
 	checkLeaks(t)
 	echo, _ := startProbedEcho(t)
 	h := startGateway(t, echoConfig(echo.Addr, ""))
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
-	defer client.CloseIdleConnections()
+	client := h2cClient(t)
 
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequestWithContext(withTimeout(t, 20*time.Second), "POST", h.base+"/echo.v1.EchoService/Chat", pr)

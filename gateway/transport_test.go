@@ -142,9 +142,7 @@ func TestPublicTLSAndH2C(t *testing.T) {
 	}
 
 	plain := startGateway(t, libraryConfig(lib.Addr, ""))
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	h2c := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	h2c := h2cClient(t)
 	resp, err = h2c.Get(plain.base + "/v1/shelves/1")
 	if err != nil {
 		t.Fatal(err)

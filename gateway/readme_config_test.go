@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The annotated config of the README's "Configuration" section and the
+// limits of "Security and limits" load (keys are strict, so a renamed key
+// fails here), and the defaults those comments give are the ones applied.
+func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	block := func(section string) string {
+		t.Helper()
+		start := strings.Index(text, "\n## "+section+"\n")
+		if start < 0 {
+			t.Fatalf("README has no %q section", section)
+		}
+		rest := text[start:]
+		open := strings.Index(rest, "```yaml\n")
+		if open < 0 {
+			t.Fatalf("README section %q has no yaml block", section)
+		}
+		rest = rest[open+len("```yaml\n"):]
+		return rest[:strings.Index(rest, "```")]
+	}
+	cfg, err := ParseConfig([]byte(block("Configuration")))
+	if err != nil {
+		t.Fatalf("the Configuration example does not load: %v", err)
+	}
+	if len(cfg.Upstreams) != 1 || cfg.Upstreams[0].Name != "library" || len(cfg.Upstreams[0].Rules) != 2 {
+		t.Fatalf("the Configuration example loaded as %+v", cfg.Upstreams)
+	}
+	const bare = "upstreams: [{name: library, static: [\"127.0.0.1:50051\"]}]\n"
+	def, err := ParseConfig([]byte(bare))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, d := cfg.Upstreams[0], def.Upstreams[0]
+	for _, c := range []struct {
+		key        string
+		readme, is any
+	}{
+		{"listen", cfg.Listen, def.Listen},
+		{"admin", cfg.Admin, def.Admin},
+		{"log", cfg.Log, def.Log},
+		{"max_body_bytes", cfg.MaxBodyBytes, def.MaxBodyBytes},
+		{"shutdown_timeout", cfg.ShutdownTimeout, def.ShutdownTimeout},
+		{"drain_period", *cfg.DrainPeriod, *def.DrainPeriod},
+		{"reload.ready_timeout", cfg.Reload.ReadyTimeout, def.Reload.ReadyTimeout},
+		{"reflection", cfg.Reflection, def.Reflection},
+		{"upstreams[0].balancer", u.Balancer, d.Balancer},
+		{"upstreams[0].timeout", u.Timeout, d.Timeout},
+		{"upstreams[0].default_routes", *u.DefaultRoutes, *d.DefaultRoutes},
+		{"upstreams[0].json.emit_unpopulated", *u.JSON.EmitUnpopulated, *d.JSON.EmitUnpopulated},
+		{"upstreams[0].streams.max_message_bytes", u.Streams.MaxMessageBytes, d.Streams.MaxMessageBytes},
+		{"upstreams[0].streams.idle_timeout", u.Streams.IdleTimeout, d.Streams.IdleTimeout},
+		{"upstreams[0].streams.max_duration", u.Streams.MaxDuration, d.Streams.MaxDuration},
+		{"upstreams[0].streams.max_per_client", u.Streams.MaxPerClient, d.Streams.MaxPerClient},
+		{"upstreams[0].streams.keepalive", u.Streams.KeepAlive, d.Streams.KeepAlive},
+		{"upstreams[0].streams.buffer_messages", u.Streams.BufferMessages, d.Streams.BufferMessages},
+	} {
+		if c.readme != c.is {
+			t.Errorf("README Configuration: %s is %v, the default is %v", c.key, c.readme, c.is)
+		}
+	}
+
+	lim, err := ParseConfig([]byte(block("Security and limits") + bare))
+	if err != nil {
+		t.Fatalf("the Security and limits example does not load: %v", err)
+	}
+	l := lim.Limits
+	for _, c := range []struct {
+		key        string
+		readme, is any
+	}{
+		{"max_body_bytes", lim.MaxBodyBytes, def.MaxBodyBytes},
+		{"limits.max_url_bytes", l.MaxURLBytes, defaultMaxURLBytes},
+		{"limits.max_header_bytes", l.MaxHeaderBytes, defaultMaxHeaderBytes},
+		{"limits.max_json_depth", l.MaxJSONDepth, defaultMaxJSONDepth},
+		{"limits.max_response_bytes", l.MaxResponseBytes, defaultMaxResponseBytes},
+		{"limits.max_concurrent_per_client", l.MaxConcurrentPerClient, defaultMaxConcurrentPerIP},
+		{"limits.headers_with_underscores", l.HeadersWithUnderscores, "drop"},
+		{"limits.read_header_timeout", time.Duration(l.ReadHeaderTimeout), defaultReadHeaderTimeout},
+		{"limits.read_timeout", l.ReadTimeout, Duration(0)},
+		{"limits.write_timeout", l.WriteTimeout, Duration(0)},
+		{"limits.idle_timeout", time.Duration(l.IdleTimeout), defaultIdleTimeout},
+		{"limits.http2_max_concurrent_streams", l.HTTP2MaxConcurrentStreams, defaultHTTP2MaxStreams},
+	} {
+		if c.readme != c.is {
+			t.Errorf("README Security and limits: %s is %v (%T), the default is %v (%T)", c.key, c.readme, c.readme, c.is, c.is)
+		}
+	}
+}
