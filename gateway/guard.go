@@ -162,8 +162,7 @@ func acceptsJSON(values []string) bool {
 func (g *Gateway) responseTooLarge(w http.ResponseWriter, rt *route, err error) bool {
 	st, ok := status.FromError(err)
 	limit := g.cfg.Limits.responseBytes()
-	if !ok || st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "larger than max") ||
-		!strings.HasSuffix(st.Message(), fmt.Sprintf(" vs. %d)", limit)) {
+	if !ok || !recvTooLarge(st, int64(limit)) {
 		return false
 	}
 	writeStatus(w, http.StatusBadGateway, codes.Internal, fmt.Sprintf(
