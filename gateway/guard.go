@@ -106,11 +106,11 @@ func headerBytes(r *http.Request) int {
 	return n
 }
 
-// rejectEscapes answers 400 when the matched path carries an encoded
-// separator outside the route's "**" (router.Template.CheckEscapes); it
-// runs before the route's policies.
-func rejectEscapes(w http.ResponseWriter, r *http.Request, tmpl *router.Template) bool {
-	if err := tmpl.CheckEscapes(r.URL.EscapedPath()); err != nil {
+// rejectEscapes answers 400 when the matched (escaped) path carries an
+// encoded separator outside the route's "**" (router.Template.CheckEscapes);
+// it runs before the route's policies.
+func rejectEscapes(w http.ResponseWriter, path string, tmpl *router.Template) bool {
+	if err := tmpl.CheckEscapes(path); err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), nil)
 		return true
 	}
