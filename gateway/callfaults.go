@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/refract-gateway/refract/transcode"
@@ -67,6 +69,22 @@ func unreadableResponse(st *status.Status) (cause string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// recvTooLarge recognises grpc-go's own refusal to receive a response
+// message over limit, the MaxCallRecvMsgSize the gateway set
+// (limits.max_response_bytes, streams.max_message_bytes): RESOURCE_EXHAUSTED
+// saying "larger than max" and ending with that limit, whether the message
+// was too large as sent or once decompressed. A RESOURCE_EXHAUSTED from the
+// backend (a quota, or its own request size limit) is not recognised.
+func recvTooLarge(st *status.Status, limit int64) bool {
+	if limit <= 0 || st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	msg := st.Message()
+	n := strconv.FormatInt(min(limit, math.MaxInt32), 10)
+	return strings.HasPrefix(msg, "grpc: ") && strings.Contains(msg, "larger than max") &&
+		(strings.HasSuffix(msg, " vs. "+n+")") || strings.HasSuffix(msg, " max "+n))
 }
 
 // unreadableMessage is what a caller is told when the upstream's response

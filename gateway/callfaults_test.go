@@ -59,3 +59,30 @@ func TestUnreadableResponse(t *testing.T) {
 		}
 	}
 }
+
+// grpc-go's refusals of a received message over the limit it was given
+// (v1.85, rpc_util.go), as sent and once decompressed, are recognised for
+// that limit only; the backend's own RESOURCE_EXHAUSTED and the refusal to
+// send are not.
+func TestRecvTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		code  codes.Code
+		msg   string
+		limit int64
+		want  bool
+	}{
+		{codes.ResourceExhausted, "grpc: received message larger than max (2003 vs. 1024)", 1024, true},
+		{codes.ResourceExhausted, "grpc: message after decompression larger than max (2003 vs. 1024)", 1024, true},
+		{codes.ResourceExhausted, "grpc: received message after decompression larger than max 1024", 1024, true},
+		{codes.ResourceExhausted, "grpc: received message larger than max (2003 vs. 2147483647)", 1 << 40, true},
+		{codes.ResourceExhausted, "grpc: received message larger than max (2003 vs. 1024)", 2048, false},
+		{codes.ResourceExhausted, "grpc: received message larger than max (2003 vs. 1024)", 0, false},
+		{codes.ResourceExhausted, "trying to send message larger than max (2003 vs. 1024)", 1024, false},
+		{codes.ResourceExhausted, "quota exceeded: 1024", 1024, false},
+		{codes.Internal, "grpc: received message larger than max (2003 vs. 1024)", 1024, false},
+	} {
+		if got := recvTooLarge(status.New(tc.code, tc.msg), tc.limit); got != tc.want {
+			t.Errorf("%v %q limit %d: %v, want %v", tc.code, tc.msg, tc.limit, got, tc.want)
+		}
+	}
+}

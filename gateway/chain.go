@@ -35,26 +35,27 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 		vars = info.VarsBuffer()
 	}
 	tbl := g.tableFor(r)
-	m, found := tbl.MatchAppend(r.Method, r.URL.EscapedPath(), vars)
+	path := r.URL.EscapedPath() // derived anew by each call: once here
+	m, found := tbl.MatchAppend(r.Method, path, vars)
 	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
 		// route whatever HTTP method the route was declared with.
-		if wm, ok := matchWebSocket(tbl, r.URL.EscapedPath()); ok {
+		if wm, ok := matchWebSocket(tbl, path); ok {
 			m, found = wm, router.Found
 		}
 	}
 	switch found {
 	case router.NotFound:
-		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.EscapedPath()), nil)
+		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, path), nil)
 		return
 	case router.MethodNotAllowed:
-		allowed := tbl.Allowed(r.URL.EscapedPath())
+		allowed := tbl.Allowed(path)
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
-			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.EscapedPath(), strings.Join(allowed, ", ")), nil)
+			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, path, strings.Join(allowed, ", ")), nil)
 		return
 	}
-	if rejectEscapes(w, r, m.Template) {
+	if rejectEscapes(w, path, m.Template) {
 		return
 	}
 	rt := m.Value

@@ -106,11 +106,11 @@ func headerBytes(r *http.Request) int {
 	return n
 }
 
-// rejectEscapes answers 400 when the matched path carries an encoded
-// separator outside the route's "**" (router.Template.CheckEscapes); it
-// runs before the route's policies.
-func rejectEscapes(w http.ResponseWriter, r *http.Request, tmpl *router.Template) bool {
-	if err := tmpl.CheckEscapes(r.URL.EscapedPath()); err != nil {
+// rejectEscapes answers 400 when the matched (escaped) path carries an
+// encoded separator outside the route's "**" (router.Template.CheckEscapes);
+// it runs before the route's policies.
+func rejectEscapes(w http.ResponseWriter, path string, tmpl *router.Template) bool {
+	if err := tmpl.CheckEscapes(path); err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), nil)
 		return true
 	}
@@ -162,8 +162,7 @@ func acceptsJSON(values []string) bool {
 func (g *Gateway) responseTooLarge(w http.ResponseWriter, rt *route, err error) bool {
 	st, ok := status.FromError(err)
 	limit := g.cfg.Limits.responseBytes()
-	if !ok || st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "larger than max") ||
-		!strings.HasSuffix(st.Message(), fmt.Sprintf(" vs. %d)", limit)) {
+	if !ok || !recvTooLarge(st, int64(limit)) {
 		return false
 	}
 	writeStatus(w, http.StatusBadGateway, codes.Internal, fmt.Sprintf(

@@ -62,13 +62,16 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	defer cancel()
 
 	resp := b.NewCallResponse(g.codec)
-	var header, trailer metadata.MD
-	var pr peer.Peer
-	err = rt.call.invoke(ctx, r, rt, req, resp, &header, &trailer, &pr, g.unaryOpts...)
-	if info != nil && pr.Addr != nil {
-		info.Endpoint = pr.Addr.String()
+	// What the call fills in, in one allocation (it escapes to grpc-go).
+	out := new(struct {
+		header, trailer metadata.MD
+		pr              peer.Peer
+	})
+	err = rt.call.invoke(ctx, r, rt, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	if info != nil && out.pr.Addr != nil {
+		info.Endpoint = out.pr.Addr.String()
 	}
-	transcode.WriteResponseMetadata(w.Header(), header, trailer)
+	transcode.WriteResponseMetadata(w.Header(), out.header, out.trailer)
 	if err != nil {
 		g.writeCallError(w, r, rt, err, timeout)
 		return

@@ -216,10 +216,12 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 			conn = s.conn
 		}
 	}
+	// Built once for every try: the options only hold pointers.
+	callOpts := make([]grpc.CallOption, 0, 3+len(opts))
+	callOpts = append(append(callOpts, grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr)), opts...)
 	once := func(ctx context.Context) (bool, error) {
 		*pr = peer.Peer{}
-		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp,
-			append([]grpc.CallOption{grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr)}, opts...)...)
+		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, callOpts...)
 		rt.obs.called(status.Code(err))
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.

@@ -199,7 +199,7 @@ func (s *streamCall) endStatus(err error) *spb.Status {
 		}
 	}
 	st := status.Convert(err)
-	if s.recvLimitExceeded(st) {
+	if recvTooLarge(st, s.lim.MaxMessageBytes) {
 		return status.Newf(codes.ResourceExhausted,
 			"a response message exceeds the limit of %d bytes per message (streams.max_message_bytes): %s",
 			s.lim.MaxMessageBytes, st.Message()).Proto()
@@ -210,21 +210,6 @@ func (s *streamCall) endStatus(err error) *spb.Status {
 		return status.Newf(codes.DeadlineExceeded, "the stream reached its maximum duration of %s", s.deadline).Proto()
 	}
 	return s.g.callStatus(s.r, s.rt, st, s.deadline)
-}
-
-// recvLimitExceeded reports grpc-go's own refusal of a response message
-// over the MaxCallRecvMsgSize that open sets from max_message_bytes: its
-// message says "larger than max" and ends with our limit. A
-// RESOURCE_EXHAUSTED from the backend (a quota, or its own request size
-// limit) is left as it is.
-func (s *streamCall) recvLimitExceeded(st *status.Status) bool {
-	if s.lim.MaxMessageBytes <= 0 || st.Code() != codes.ResourceExhausted {
-		return false
-	}
-	msg := st.Message()
-	limit := strconv.FormatInt(min(s.lim.MaxMessageBytes, int64(math.MaxInt32)), 10)
-	return strings.HasPrefix(msg, "grpc: ") && strings.Contains(msg, "larger than max") &&
-		(strings.HasSuffix(msg, " vs. "+limit+")") || strings.HasSuffix(msg, " max "+limit))
 }
 
 // sendFrom feeds the upstream the request messages next returns, then closes
