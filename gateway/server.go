@@ -67,7 +67,7 @@ type Server struct {
 	errc         chan error     // a listener that failed while serving
 	bg           sync.WaitGroup // retiring generations and servers
 
-	stMu   sync.Mutex
+	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
 }
 
@@ -94,15 +94,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := parseConfigData(data, opts.Override)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := serverTLS(cfg)
-	if err != nil {
-		return nil, err
-	}
-	gw, err := New(cfg, NewLogger(cfg.Log, opts.LogOutput))
+	gw, tc, err := opts.build(data)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +107,25 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
 	gw.metrics.seedConfig(s.status)
 	return s, nil
+}
+
+// build is what every config read goes through, at start and on reload:
+// validated whole (with the override), its TLS certificate loaded, and its
+// Gateway built.
+func (o *ServerOptions) build(data ConfigData) (*Gateway, *tls.Config, error) {
+	cfg, err := parseConfigData(data, o.Override)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := serverTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	gw, err := New(cfg, NewLogger(cfg.Log, o.LogOutput))
+	if err != nil {
+		return nil, nil, err
+	}
+	return gw, tc, nil
 }
 
 // Gateway is the Gateway serving the current config. It changes on reload.
