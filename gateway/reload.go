@@ -67,7 +67,7 @@ func (s *Server) Reload(ctx context.Context) error {
 func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
+	if s.draining.Load() {
 		return errStopping
 	}
 	version := data.Version()

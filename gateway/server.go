@@ -56,10 +56,9 @@ type Server struct {
 	slots    map[string]*slot
 	retiring map[*generation]bool // replaced, still finishing their requests
 	running  bool                 // Run has opened the listeners
-	stopped  bool                 // the drain has begun: no more reloads
 	tried    string
 
-	draining     atomic.Bool
+	draining     atomic.Bool     // the drain has begun: no more reloads
 	reloadCtx    context.Context // ends when the drain begins
 	stopReloads  context.CancelFunc
 	endDrain     chan struct{}
@@ -169,7 +168,7 @@ func (s *Server) log() *zerolog.Logger { return &s.cur.Load().gw.log }
 // cannot be opened or fails.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
-	if s.running || s.stopped {
+	if s.running || s.draining.Load() {
 		s.mu.Unlock()
 		return errors.New("gateway: Server.Run called twice")
 	}
@@ -221,7 +220,6 @@ func (s *Server) stop(drain bool) error {
 	s.cur.Load().gw.draining.Store(true) // /readyz: 503 from now on
 	s.stopReloads()
 	s.mu.Lock() // a reload in progress gives up (its context ended) before this returns
-	s.stopped = true
 	gen := s.cur.Load()
 	gen.gw.draining.Store(true)
 	slots := make([]*slot, 0, len(s.slots))
