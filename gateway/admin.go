@@ -35,7 +35,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		if g.draining.Load() {
 			ok, reasons = false, append(reasons, "draining")
 		}
-		failing := g.discoveryFailures()
+		stale, failing := g.discoveryProblems()
 		if !ok {
 			reasons = append(reasons, failing...)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
@@ -43,8 +43,8 @@ func (g *Gateway) AdminHandler() http.Handler {
 		}
 		// Stale discovery does not make the gateway unready: it serves the
 		// last known endpoints, which beats serving nothing. It is said.
-		if stale := append(g.staleDiscovery(), failing...); len(stale) > 0 {
-			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": stale})
+		if warnings := append(stale, failing...); len(warnings) > 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": warnings})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

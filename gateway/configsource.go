@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/rs/zerolog"
 )
@@ -239,13 +238,11 @@ func newConsulKVConfig(location string) (*consulKVConfig, error) {
 			return nil, fmt.Errorf("config: %q: unknown parameter %q (only dc)", location, k)
 		}
 	}
-	cfg := api.DefaultConfig() // CONSUL_HTTP_TOKEN
-	cfg.Address, cfg.Scheme, cfg.Datacenter = u.Host, "http", q.Get("dc")
-	tr := &http.Transport{IdleConnTimeout: 90 * time.Second}
-	cfg.Transport = tr
-	client, err := api.NewClient(cfg)
+	// The same client as the top-level consul: key builds; the token comes
+	// from CONSUL_HTTP_TOKEN.
+	client, tr, err := newConsulClient(&ConsulConfig{Address: u.Host, Datacenter: q.Get("dc")})
 	if err != nil {
-		return nil, fmt.Errorf("config: consul: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return &consulKVConfig{location: location, key: key, tr: tr,
 		// Retries are capped at 5s, not discovery's 15s: every instance

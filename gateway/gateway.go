@@ -20,8 +20,9 @@ import (
 
 // Gateway is a configured refract: upstream connections, the descriptor
 // cache, the current route table and the handlers that serve them. Create
-// it with New, serve with Run (or mount Handler and AdminHandler yourself),
-// and Close it when done. Safe for concurrent use.
+// it with New, serve it with Serve, through a Server (which reloads it) or
+// by mounting Handler and AdminHandler yourself, and Close it when done.
+// Safe for concurrent use.
 type Gateway struct {
 	cfg   *Config
 	log   zerolog.Logger
@@ -66,7 +67,7 @@ type Gateway struct {
 
 // New validates cfg, dials every upstream (without waiting: connections and
 // descriptors arrive in the background) and starts watching endpoints and
-// descriptors. It serves nothing until Run or until its handlers are mounted.
+// descriptors. It serves nothing until Serve or until its handlers are mounted.
 func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
 	var o options
 	for _, opt := range opts {
@@ -182,27 +183,12 @@ func (g *Gateway) WaitReady(ctx context.Context) error {
 // Cache exposes the descriptor cache (stats, forced refreshes).
 func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 
-// Run serves the public and admin listeners until ctx is done, then shuts
-// down gracefully: listeners close, /readyz turns 503, and in-flight
+// Serve serves the public listener pub and the admin listener adm (nil:
+// none), and opens the products' own listeners, until ctx is done; then it
+// shuts down gracefully: listeners close, /readyz turns 503, and in-flight
 // requests get up to ShutdownTimeout to finish. It serves this config
 // only, with no reload and no drain period; the refract command runs a
 // Server, which has both.
-func (g *Gateway) Run(ctx context.Context) error {
-	pub, err := net.Listen("tcp", g.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("gateway: listen: %w", err)
-	}
-	var adm net.Listener
-	if g.cfg.Admin != "off" {
-		if adm, err = net.Listen("tcp", g.cfg.Admin); err != nil {
-			pub.Close()
-			return fmt.Errorf("gateway: admin listen: %w", err)
-		}
-	}
-	return g.Serve(ctx, pub, adm)
-}
-
-// Serve is Run on listeners the caller opened (adm may be nil).
 func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	servers := []*http.Server{g.newServer(g)}
 	listeners := []net.Listener{pub}
@@ -277,7 +263,7 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 }
 
 // Close stops background work and closes upstream connections. In-flight
-// calls on those connections fail; call it after Run has returned.
+// calls on those connections fail; call it after Serve has returned.
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()

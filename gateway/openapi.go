@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"sort"
 	"strconv"
@@ -92,7 +93,9 @@ func (g *Gateway) openAPIDoc(product string) *openapiDoc {
 	}
 	doc.body, doc.err = transcode.OpenAPI(transcode.OpenAPIInfo{Title: title, Description: openapiDescription}, g.openAPIRoutes(tbl))
 	if doc.err == nil {
-		doc.etag = `"` + strconv.FormatUint(fnv64(doc.body), 36) + `"`
+		h := fnv.New64a()
+		h.Write(doc.body)
+		doc.etag = `"` + strconv.FormatUint(h.Sum64(), 36) + `"`
 	}
 	d.docs[product] = doc
 	return doc
@@ -154,13 +157,3 @@ const openapiDescription = "Served by refract from the backends' reflected descr
 	"Bodies follow the proto3 JSON mapping: requests take field names in lowerCamelCase (json_name) or as in the .proto; " +
 	"64-bit integers are strings, bytes are base64, enums are their value names. " +
 	"Every error is a google.rpc.Status JSON body with the HTTP status of its gRPC code."
-
-// fnv64 is FNV-1a over b, for ETags.
-func fnv64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
-}

@@ -67,7 +67,7 @@ func (s *Server) Reload(ctx context.Context) error {
 func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
+	if s.draining.Load() {
 		return errStopping
 	}
 	version := data.Version()
@@ -90,18 +90,11 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	defer cancel()
 	defer context.AfterFunc(s.reloadCtx, cancel)() // the drain ends a reload's wait
 
-	cfg, err := parseConfigData(data, s.opts.Override)
+	gw, tc, err := s.opts.build(data)
 	if err != nil {
 		return s.refuse(data, err)
 	}
-	tc, err := serverTLS(cfg)
-	if err != nil {
-		return s.refuse(data, err)
-	}
-	gw, err := New(cfg, NewLogger(cfg.Log, s.opts.LogOutput))
-	if err != nil {
-		return s.refuse(data, err)
-	}
+	cfg := gw.cfg
 	wctx, wcancel := context.WithTimeout(ctx, time.Duration(cfg.Reload.ReadyTimeout))
 	err = gw.WaitReady(wctx)
 	if err == nil {
@@ -124,11 +117,10 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 	}
 	gen := newGeneration(gw, data)
 	old := s.cur.Load()
-	s.stMu.Lock()
-	seed := s.status
-	s.stMu.Unlock()
-	seed.Version, seed.ReloadsOK = version, seed.ReloadsOK+1
-	gw.metrics.seedConfig(seed)
+	st := s.ConfigStatus() // s.status changes only under s.mu, held here
+	st.Version, st.Source, st.ModifyIndex = version, data.Source, data.ModifyIndex
+	st.ReloadsOK++
+	gw.metrics.seedConfig(st)
 	gw.serving.Store(s.running)
 	s.tlsConf.Store(tc)
 	s.cur.Store(gen)
@@ -145,11 +137,9 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 		s.mu.Unlock()
 	}()
 
+	st.LoadedAt = s.opts.Now()
 	s.stMu.Lock()
-	s.status.Version, s.status.Source, s.status.ModifyIndex = version, data.Source, data.ModifyIndex
-	s.status.LoadedAt = s.opts.Now()
-	s.status.ReloadsOK++
-	st := s.status
+	s.status = st
 	s.stMu.Unlock()
 	gw.log.Info().Str("config", data.Source).Str("version", version).Uint64("modify_index", data.ModifyIndex).
 		Str("previous", old.data.Version()).Msg("config reloaded")

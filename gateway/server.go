@@ -56,10 +56,9 @@ type Server struct {
 	slots    map[string]*slot
 	retiring map[*generation]bool // replaced, still finishing their requests
 	running  bool                 // Run has opened the listeners
-	stopped  bool                 // the drain has begun: no more reloads
 	tried    string
 
-	draining     atomic.Bool
+	draining     atomic.Bool     // the drain has begun: no more reloads
 	reloadCtx    context.Context // ends when the drain begins
 	stopReloads  context.CancelFunc
 	endDrain     chan struct{}
@@ -67,7 +66,7 @@ type Server struct {
 	errc         chan error     // a listener that failed while serving
 	bg           sync.WaitGroup // retiring generations and servers
 
-	stMu   sync.Mutex
+	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
 }
 
@@ -94,15 +93,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := parseConfigData(data, opts.Override)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := serverTLS(cfg)
-	if err != nil {
-		return nil, err
-	}
-	gw, err := New(cfg, NewLogger(cfg.Log, opts.LogOutput))
+	gw, tc, err := opts.build(data)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +106,25 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
 	gw.metrics.seedConfig(s.status)
 	return s, nil
+}
+
+// build is what every config read goes through, at start and on reload:
+// validated whole (with the override), its TLS certificate loaded, and its
+// Gateway built.
+func (o *ServerOptions) build(data ConfigData) (*Gateway, *tls.Config, error) {
+	cfg, err := parseConfigData(data, o.Override)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := serverTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	gw, err := New(cfg, NewLogger(cfg.Log, o.LogOutput))
+	if err != nil {
+		return nil, nil, err
+	}
+	return gw, tc, nil
 }
 
 // Gateway is the Gateway serving the current config. It changes on reload.
@@ -158,7 +168,7 @@ func (s *Server) log() *zerolog.Logger { return &s.cur.Load().gw.log }
 // cannot be opened or fails.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
-	if s.running || s.stopped {
+	if s.running || s.draining.Load() {
 		s.mu.Unlock()
 		return errors.New("gateway: Server.Run called twice")
 	}
@@ -210,7 +220,6 @@ func (s *Server) stop(drain bool) error {
 	s.cur.Load().gw.draining.Store(true) // /readyz: 503 from now on
 	s.stopReloads()
 	s.mu.Lock() // a reload in progress gives up (its context ended) before this returns
-	s.stopped = true
 	gen := s.cur.Load()
 	gen.gw.draining.Store(true)
 	slots := make([]*slot, 0, len(s.slots))

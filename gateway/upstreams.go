@@ -162,16 +162,25 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 	return out
 }
 
-// staleDiscovery lists the upstreams served from a stale endpoint set.
-func (g *Gateway) staleDiscovery() []string {
-	var out []string
+// discoveryProblems lists the upstreams whose discovery source fails:
+// stale ones, served from their last known endpoint set, and failing ones,
+// whose source has failed since before its first answer: they have no
+// endpoints and so no routes, and the source's error (e.g. Consul OSS
+// refusing a namespace) is the only thing that tells the operator why.
+func (g *Gateway) discoveryProblems() (stale, failing []string) {
 	for _, u := range g.upstreamList() {
-		if st := u.disc.Load(); st != nil && st.err != nil && st.known {
-			out = append(out, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
+		st := u.disc.Load()
+		switch {
+		case st == nil || st.err == nil:
+		case st.known:
+			stale = append(stale, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
 				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err, len(st.endpoints)))
+		default:
+			failing = append(failing, fmt.Sprintf("upstream %s: %s failing since %s, no endpoint known yet: %v",
+				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err))
 		}
 	}
-	return out
+	return stale, failing
 }
 
 // refreshOnReconnect asks for an upstream's descriptors again whenever its
@@ -196,19 +205,4 @@ func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
 			return // ctx done
 		}
 	}
-}
-
-// discoveryFailures lists the upstreams whose source has failed since
-// before its first answer: they have no endpoints and so no routes, and
-// the source's error (e.g. Consul OSS refusing a namespace) is the only
-// thing that tells the operator why.
-func (g *Gateway) discoveryFailures() []string {
-	var out []string
-	for _, u := range g.upstreamList() {
-		if st := u.disc.Load(); st != nil && st.err != nil && !st.known {
-			out = append(out, fmt.Sprintf("upstream %s: %s failing since %s, no endpoint known yet: %v",
-				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err))
-		}
-	}
-	return out
 }
