@@ -33,7 +33,8 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract validate:", err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d upstreams, version %s)\n", *configPath, len(cfg.Upstreams), data.Version())
+	n := len(cfg.Upstreams)
+	fmt.Fprintf(stdout, "%s: OK (%d %s, version %s)\n", *configPath, n, plural(n, "upstream", "upstreams"), data.Version())
 	return 0
 }
 
@@ -84,4 +85,11 @@ func routes(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -31,7 +31,7 @@ func TestValidate(t *testing.T) {
 		code        int
 		out, errOut string
 	}{
-		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstreams, version " + version + ")\n", ""},
+		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstream, version " + version + ")\n", ""},
 		{[]string{"validate", "-config", bad}, 2, "", `config: log.level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"validate"}, 2, "", "refract validate: -config FILE is required"},
 	} {
