@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -52,9 +53,20 @@ func run(configPath, profile, memProfile string) error {
 	if memProfile != "" {
 		defer writeAllocs(memProfile)
 	}
+	pub, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	var adm net.Listener
+	if cfg.Admin != "off" {
+		if adm, err = net.Listen("tcp", cfg.Admin); err != nil {
+			pub.Close()
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return gw.Run(ctx)
+	return gw.Serve(ctx, pub, adm)
 }
 
 // writeAllocs writes the allocations sampled since start (go tool pprof
