@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,7 +25,7 @@ func (g *Gateway) EffectiveConfig() (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: effective config: %w", err)
 	}
-	var cp Config
+	var cp config.Config
 	if err := yaml.Unmarshal(raw, &cp); err != nil {
 		return nil, fmt.Errorf("gateway: effective config: %w", err)
 	}
@@ -47,7 +48,7 @@ func redact(v reflect.Value, name string) {
 			redact(v.Elem(), name)
 		}
 	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[SecretConfig]() {
+		if v.Type() == reflect.TypeFor[config.SecretConfig]() {
 			// value is the secret; sha256 is a digest of an API key,
 			// enough to test guesses offline. env and file only say where.
 			for _, f := range []string{"Value", "SHA256"} {
@@ -57,7 +58,7 @@ func redact(v reflect.Value, name string) {
 			}
 			return
 		}
-		if v.Type() == reflect.TypeFor[TracingConfig]() {
+		if v.Type() == reflect.TypeFor[config.TracingConfig]() {
 			// Export headers carry the collector's credentials whatever
 			// the header is called.
 			hv := v.FieldByName("Headers")

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
-	"github.com/rs/zerolog"
 	"io"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -78,7 +80,7 @@ func benchGateway(b *testing.B, addr string) *Gateway {
 // benchGatewayConfig is a gateway from yamlCfg, ready, without listeners.
 func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...Option) *Gateway {
 	b.Helper()
-	cfg, err := ParseConfig([]byte(yamlCfg))
+	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...Option) *Gateway {
 // upstream call.
 func BenchmarkHandlerGetBookAllPolicies(b *testing.B) {
 	lib := startLibrary(b)
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 trusted_proxies: [10.0.0.0/8]
 cors: {allowed_origins: ["https://app.example.com"]}
 consumers:

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 func TestParseConfigDefaults(t *testing.T) {
-	cfg, err := ParseConfig([]byte("upstreams:\n  - name: library\n    static: [\"127.0.0.1:50051\"]\n"))
+	cfg, err := config.Parse([]byte("upstreams:\n  - name: library\n    static: [\"127.0.0.1:50051\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.yaml))
+			_, err := config.Parse([]byte(tc.yaml))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
@@ -59,7 +61,7 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestParseConfigConsulDefaults(t *testing.T) {
-	cfg, err := ParseConfig([]byte("consul: {auto_expose: {tag: refract}}\nupstreams:\n  - {name: a, consul: {service: books, tag: grpc}}\n"))
+	cfg, err := config.Parse([]byte("consul: {auto_expose: {tag: refract}}\nupstreams:\n  - {name: a, consul: {service: books, tag: grpc}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestParseConfigConsulDefaults(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	_, err := ParseConfig([]byte("log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"], balancer: b}\n"))
+	_, err := config.Parse([]byte("log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"], balancer: b}\n"))
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -91,11 +93,11 @@ func TestExampleConfigsLoad(t *testing.T) {
 		t.Fatal("no example configs found")
 	}
 	for _, f := range files {
-		if _, err := LoadConfig(f); err != nil {
+		if _, err := config.Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !os.IsNotExist(errUnwrapAll(err)) {
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !os.IsNotExist(errUnwrapAll(err)) {
 		t.Errorf("missing file error = %v", err)
 	}
 }
@@ -112,7 +114,7 @@ func errUnwrapAll(err error) error {
 
 // Two listeners on port 0 get two distinct ports: not the same address.
 func TestConfigAdminAndListenBothOnPortZero(t *testing.T) {
-	if _, err := ParseConfig([]byte("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")); err != nil {
+	if _, err := config.Parse([]byte("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n")); err != nil {
 		t.Fatal(err)
 	}
 }

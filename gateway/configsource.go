@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 )
 
@@ -70,7 +71,7 @@ func OpenConfigSource(location string) (ConfigSource, error) {
 
 // ReadConfig reads the config at location (see OpenConfigSource) and
 // parses and validates it as a reload would.
-func ReadConfig(ctx context.Context, location string) (*Config, ConfigData, error) {
+func ReadConfig(ctx context.Context, location string) (*config.Config, ConfigData, error) {
 	src, err := OpenConfigSource(location)
 	if err != nil {
 		return nil, ConfigData{}, err
@@ -87,8 +88,8 @@ func ReadConfig(ctx context.Context, location string) (*Config, ConfigData, erro
 // parseConfigData is the one validation every config goes through, at
 // start and on every reload: strict parse, defaults, override (command
 // line flags), then the whole config validated again.
-func parseConfigData(data ConfigData, override func(*Config)) (*Config, error) {
-	cfg, err := ParseConfig(data.Bytes)
+func parseConfigData(data ConfigData, override func(*config.Config)) (*config.Config, error) {
+	cfg, err := config.Parse(data.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", data.Source, err)
 	}
@@ -97,6 +98,9 @@ func parseConfigData(data ConfigData, override func(*Config)) (*Config, error) {
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", data.Source, err)
 		}
+	}
+	if err := checkPolicies(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", data.Source, err)
 	}
 	return cfg, nil
 }
@@ -240,7 +244,7 @@ func newConsulKVConfig(location string) (*consulKVConfig, error) {
 	}
 	// The same client as the top-level consul: key builds; the token comes
 	// from CONSUL_HTTP_TOKEN.
-	client, tr, err := newConsulClient(&ConsulConfig{Address: u.Host, Datacenter: q.Get("dc")})
+	client, tr, err := newConsulClient(&config.ConsulConfig{Address: u.Host, Datacenter: q.Get("dc")})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

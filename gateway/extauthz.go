@@ -8,49 +8,16 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// ExtAuthzConfig is the external authorizer (top-level key ext_authz),
-// asked before the call on the routes whose policies say ext_authz: true.
-type ExtAuthzConfig struct {
-	// HTTP asks a URL (forward-auth style); GRPC an
-	// envoy.service.auth.v3.Authorization service. Exactly one.
-	HTTP *ExtAuthzHTTP `yaml:"http"`
-	GRPC *ExtAuthzGRPC `yaml:"grpc"`
-	// Timeout bounds one decision; default 1s.
-	Timeout Duration `yaml:"timeout"`
-	// FailureMode is closed (503 when the authorizer fails; default) or
-	// open (admit).
-	FailureMode string `yaml:"failure_mode"`
-	// CacheTTL keeps identical requests' decisions; default 0 (off).
-	CacheTTL Duration `yaml:"cache_ttl"`
-	// CacheSize bounds the cache; default 10000.
-	CacheSize int `yaml:"cache_size"`
-	// SendHeaders are the request headers the authorizer sees; default
-	// Authorization.
-	SendHeaders []string `yaml:"send_headers"`
-}
-
-// ExtAuthzHTTP is an HTTP authorizer.
-type ExtAuthzHTTP struct {
-	URL string `yaml:"url"`
-	// UpstreamHeaders are the authorizer's response headers that reach the
-	// backend as metadata when it allows.
-	UpstreamHeaders []string `yaml:"upstream_headers"`
-}
-
-// ExtAuthzGRPC is a gRPC authorizer, plaintext (on loopback or a mesh).
-type ExtAuthzGRPC struct {
-	Addr string `yaml:"addr"`
-}
-
 // buildExtAuthz builds the authorizer; the returned connection (gRPC)
 // belongs to the caller. No network traffic happens until the first check.
-func buildExtAuthz(c *ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAuthz, *grpc.ClientConn, error) {
+func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAuthz, *grpc.ClientConn, error) {
 	if c == nil {
 		return nil, nil, nil
 	}
@@ -105,25 +72,4 @@ func (p *policies) extAuthzStage(levels []*levelPolicies, upstream, method, rout
 		return nil
 	}
 	return p.extAuthz.Policy(routeName, method, upstream)
-}
-
-// checkExtAuthzUse reports ext_authz: true set without an authorizer.
-func checkExtAuthzUse(cfg *Config, bad func(string, error)) {
-	if cfg.ExtAuthz != nil {
-		return
-	}
-	need := errors.New("needs the top-level ext_authz key (the authorizer to ask)")
-	if v := cfg.Policies.ExtAuthz; v != nil && *v {
-		bad("policies.ext_authz", need)
-	}
-	for i, u := range cfg.Upstreams {
-		if v := u.Policies.ExtAuthz; v != nil && *v {
-			bad(fmt.Sprintf("upstreams[%d].policies.ext_authz", i), need)
-		}
-		for j, r := range u.Routes {
-			if v := r.Policies.ExtAuthz; v != nil && *v {
-				bad(fmt.Sprintf("upstreams[%d].routes[%d].policies.ext_authz", i, j), need)
-			}
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -233,7 +234,7 @@ ext_authz: {grpc: {addr: "x"}, failure_mode: maybe}
 upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 `, `ext_authz: failure_mode "maybe" is not open or closed`},
 	} {
-		_, err := ParseConfig([]byte(tc.yaml))
+		_, err := config.Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v\nwant an error containing %q", err, tc.want)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -24,7 +25,7 @@ import (
 // by mounting Handler and AdminHandler yourself, and Close it when done.
 // Safe for concurrent use.
 type Gateway struct {
-	cfg   *Config
+	cfg   *config.Config
 	log   zerolog.Logger
 	cache *reflection.Cache
 
@@ -68,7 +69,7 @@ type Gateway struct {
 // New validates cfg, dials every upstream (without waiting: connections and
 // descriptors arrive in the background) and starts watching endpoints and
 // descriptors. It serves nothing until Serve or until its handlers are mounted.
-func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
+func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
 	var o options
 	for _, opt := range opts {
 		opt.apply(&o)
@@ -111,7 +112,7 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
 		cache.Close()
 		return nil, err
 	}
-	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.responseBytes())}
+	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.ResponseBytes())}
 	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
 	if tr != nil {
 		g.edge = tr.serverHandler(g.edge)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -38,7 +39,7 @@ func serveGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
 // serveGatewayLogging is serveGateway with the gateway logging to log.
 func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...Option) *harness {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(yamlCfg))
+	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}

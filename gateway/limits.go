@@ -1,188 +1,26 @@
 package gateway
 
 import (
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/refract-gateway/refract/gateway/config"
 )
-
-// LimitKeys are the top-level keys of the edge limits (inlined in Config).
-type LimitKeys struct {
-	// Limits bound what one request or client may cost the gateway. Every
-	// key has a safe default; see the README's "Security and limits".
-	Limits LimitsConfig `yaml:"limits"`
-}
-
-// LimitsConfig bounds requests, connections and upstream responses. A
-// zero value means the default named on each field; the request body limit
-// stays the top-level max_body_bytes.
-type LimitsConfig struct {
-	// MaxURLBytes bounds the request target (path and query); longer gets
-	// 414. Default 8 KiB.
-	MaxURLBytes int `yaml:"max_url_bytes"`
-	// MaxHeaderBytes bounds the request headers (names, values and framing,
-	// as sent); more gets 431. Default 32 KiB. net/http itself closes a
-	// request whose headers exceed twice this with a plain-text 431.
-	MaxHeaderBytes int `yaml:"max_header_bytes"`
-	// MaxJSONDepth bounds how deeply a request body nests; deeper gets 400.
-	// Default 64.
-	MaxJSONDepth int `yaml:"max_json_depth"`
-	// MaxResponseBytes bounds one message from an upstream (grpc-go's
-	// MaxCallRecvMsgSize); a larger one gets 502. Default 4 MiB.
-	MaxResponseBytes int `yaml:"max_response_bytes"`
-	// MaxConcurrentPerClient bounds the requests (streams included) one
-	// client address has in flight; more get 429. Default 256.
-	MaxConcurrentPerClient int `yaml:"max_concurrent_per_client"`
-	// HeadersWithUnderscores is what happens to a request header whose name
-	// holds '_' (some servers read X_User as X-User, so it can smuggle a
-	// header past checks of the other spelling): drop (the default), reject
-	// (400) or allow.
-	HeadersWithUnderscores string `yaml:"headers_with_underscores"`
-	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
-	// Default 10s.
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	// ReadTimeout bounds a unary exchange from its first byte, body
-	// included. It must outlast the longest upstream timeout: when it
-	// expires while the call is in flight, net/http cancels the request's
-	// context. Default: the longest upstream timeout plus 10s, and at
-	// least 60s. Streams clear it: their own idle and duration limits
-	// apply (streams: in each upstream).
-	ReadTimeout Duration `yaml:"read_timeout"`
-	// WriteTimeout bounds a unary exchange from the end of the headers to
-	// the end of the response; it must outlast the longest upstream
-	// timeout too. Default as ReadTimeout. Streams clear it.
-	WriteTimeout Duration `yaml:"write_timeout"`
-	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
-	IdleTimeout Duration `yaml:"idle_timeout"`
-	// HTTP2MaxConcurrentStreams bounds the streams one HTTP/2 connection may
-	// have open. Default 100.
-	HTTP2MaxConcurrentStreams int `yaml:"http2_max_concurrent_streams"`
-}
-
-// The defaults of LimitsConfig.
-const (
-	defaultMaxURLBytes          = 8 << 10
-	defaultMaxHeaderBytes       = 32 << 10
-	defaultMaxJSONDepth         = 64
-	defaultMaxResponseBytes     = 4 << 20
-	defaultMaxConcurrentPerIP   = 256
-	defaultReadHeaderTimeout    = 10 * time.Second
-	defaultMinExchangeTimeout   = 60 * time.Second
-	defaultIdleTimeout          = 120 * time.Second
-	defaultHTTP2MaxStreams      = 100
-	underscoreDrop              = "drop"
-	underscoreReject            = "reject"
-	underscoreAllow             = "allow"
-	writeTimeoutOverUpstreamMax = 10 * time.Second
-)
-
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func orDuration(v Duration, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return time.Duration(v)
-}
-
-func (l *LimitsConfig) urlBytes() int      { return orInt(l.MaxURLBytes, defaultMaxURLBytes) }
-func (l *LimitsConfig) headerBytes() int   { return orInt(l.MaxHeaderBytes, defaultMaxHeaderBytes) }
-func (l *LimitsConfig) jsonDepth() int     { return orInt(l.MaxJSONDepth, defaultMaxJSONDepth) }
-func (l *LimitsConfig) responseBytes() int { return orInt(l.MaxResponseBytes, defaultMaxResponseBytes) }
-func (l *LimitsConfig) perClient() int {
-	return orInt(l.MaxConcurrentPerClient, defaultMaxConcurrentPerIP)
-}
-func (l *LimitsConfig) http2Streams() int {
-	return orInt(l.HTTP2MaxConcurrentStreams, defaultHTTP2MaxStreams)
-}
-func (l *LimitsConfig) underscores() string {
-	return orString(l.HeadersWithUnderscores, underscoreDrop)
-}
-
-func orString(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// exchangeTimeout is v (read_timeout or write_timeout) when set, else one
-// that outlasts the longest upstream deadline, so a slow but timely answer
-// is never cut.
-func (c *Config) exchangeTimeout(v Duration) time.Duration {
-	if v > 0 {
-		return time.Duration(v)
-	}
-	return max(defaultMinExchangeTimeout, c.longestUpstreamTimeout()+writeTimeoutOverUpstreamMax)
-}
-
-func (c *Config) longestUpstreamTimeout() time.Duration {
-	var longest time.Duration
-	for _, u := range c.Upstreams {
-		longest = max(longest, time.Duration(u.Timeout))
-	}
-	if c.Consul != nil && c.Consul.AutoExpose != nil {
-		longest = max(longest, time.Duration(c.Consul.AutoExpose.Upstream.Timeout))
-	}
-	return longest
-}
-
-// validateLimits reports every bad limits key.
-func (c *Config) validateLimits() []error {
-	var errs []error
-	l := &c.Limits
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: limits.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	for key, v := range map[string]int{
-		"max_url_bytes": l.MaxURLBytes, "max_header_bytes": l.MaxHeaderBytes, "max_json_depth": l.MaxJSONDepth,
-		"max_response_bytes": l.MaxResponseBytes, "max_concurrent_per_client": l.MaxConcurrentPerClient,
-		"http2_max_concurrent_streams": l.HTTP2MaxConcurrentStreams,
-	} {
-		if v < 0 {
-			bad(key, "must be positive (or left out for the default), not %d", v)
-		}
-	}
-	if l.MaxURLBytes > 0 && l.MaxURLBytes < 256 {
-		bad("max_url_bytes", "%d is too small for real URLs; at least 256", l.MaxURLBytes)
-	}
-	if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes < 1024 {
-		bad("max_header_bytes", "%d is too small for real requests; at least 1024", l.MaxHeaderBytes)
-	}
-	switch l.HeadersWithUnderscores {
-	case "", underscoreDrop, underscoreReject, underscoreAllow:
-	default:
-		bad("headers_with_underscores", "%q is not drop, reject or allow", l.HeadersWithUnderscores)
-	}
-	for key, v := range map[string]Duration{"read_timeout": l.ReadTimeout, "write_timeout": l.WriteTimeout} {
-		if d := time.Duration(v); d > 0 {
-			if longest := c.longestUpstreamTimeout(); d <= longest {
-				bad(key, "%s must exceed the longest upstream timeout (%s), or answers in time would be cut off", d, longest)
-			}
-		}
-	}
-	return errs
-}
 
 // applyLimits sets the connection-level limits on a server of the
 // gateway's: timeouts, header size and HTTP/2 streams. The per-request
 // limits (URL, headers in JSON, concurrency) are the guard's (guard.go).
 func (g *Gateway) applyLimits(s *http.Server) {
 	l := &g.cfg.Limits
-	s.ReadHeaderTimeout = orDuration(l.ReadHeaderTimeout, defaultReadHeaderTimeout)
-	s.ReadTimeout = g.cfg.exchangeTimeout(l.ReadTimeout)
-	s.WriteTimeout = g.cfg.exchangeTimeout(l.WriteTimeout)
-	s.IdleTimeout = orDuration(l.IdleTimeout, defaultIdleTimeout)
+	s.ReadHeaderTimeout = config.OrDuration(l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout)
+	s.ReadTimeout = g.cfg.ExchangeTimeout(l.ReadTimeout)
+	s.WriteTimeout = g.cfg.ExchangeTimeout(l.WriteTimeout)
+	s.IdleTimeout = config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout)
 	// net/http answers past this with its own plain-text 431 before any
 	// handler runs; below it the guard answers with a google.rpc.Status.
-	s.MaxHeaderBytes = 2 * (l.headerBytes() + l.urlBytes())
+	s.MaxHeaderBytes = 2 * (l.HeaderBytes() + l.URLBytes())
 	s.HTTP2 = &http.HTTP2Config{
-		MaxConcurrentStreams: l.http2Streams(),
+		MaxConcurrentStreams: l.HTTP2Streams(),
 		// The HPACK table a client may make the server keep per
 		// connection: the protocol's 4 KiB, set here so a change of Go's
 		// default cannot raise it. Header lists themselves are bounded by

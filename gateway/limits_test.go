@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 )
 
@@ -20,7 +21,7 @@ import (
 // included) written to the returned buffer.
 func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *lockedBuffer) {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(yamlCfg))
+	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,16 +228,16 @@ func TestLimitsConfigErrors(t *testing.T) {
 		"limits: {http2_max_concurrent_streams: -1}": "config: limits.http2_max_concurrent_streams: must be positive (or left out for the default), not -1",
 	}
 	for global, want := range cases {
-		_, err := ParseConfig([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
+		_, err := config.Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
 		if err == nil || err.Error() != want {
 			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
 		}
 	}
-	cfg, err := ParseConfig([]byte(libraryConfig("127.0.0.1:1", "    timeout: 90s\n")))
+	cfg, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "    timeout: 90s\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.exchangeTimeout(0); got != 100*time.Second {
+	if got := cfg.ExchangeTimeout(0); got != 100*time.Second {
 		t.Fatalf("derived write timeout %s, want 100s (longest upstream timeout + 10s)", got)
 	}
 }
@@ -283,7 +284,7 @@ func TestServerLimits(t *testing.T) {
 		{"limits: {read_header_timeout: 2s, read_timeout: 40s, write_timeout: 45s, idle_timeout: 7s, max_header_bytes: 2048, max_url_bytes: 512, http2_max_concurrent_streams: 16}\n",
 			2 * time.Second, 40 * time.Second, 45 * time.Second, 7 * time.Second, 2 * (2048 + 512), 16},
 	} {
-		cfg, err := ParseConfig([]byte(tc.limits + libraryConfig("127.0.0.1:1", "")))
+		cfg, err := config.Parse([]byte(tc.limits + libraryConfig("127.0.0.1:1", "")))
 		if err != nil {
 			t.Fatal(err)
 		}

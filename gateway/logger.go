@@ -5,12 +5,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 )
 
 // NewLogger builds the process logger from the log config, writing to w
 // (os.Stderr when nil).
-func NewLogger(c LogConfig, w io.Writer) zerolog.Logger {
+func NewLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}

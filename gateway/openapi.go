@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -35,11 +36,11 @@ type openapiDoc struct {
 	err   error
 }
 
-func newOpenAPIDocs(cfg OpenAPIConfig) *openapiDocs {
-	if !cfg.on() {
+func newOpenAPIDocs(cfg config.OpenAPIConfig) *openapiDocs {
+	if !cfg.On() {
 		return nil
 	}
-	return &openapiDocs{path: cfg.path(), docs: map[string]*openapiDoc{}}
+	return &openapiDocs{path: cfg.ServedPath(), docs: map[string]*openapiDoc{}}
 }
 
 // serveOpenAPI answers GET and HEAD on the document's path.

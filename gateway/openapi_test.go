@@ -14,6 +14,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // loadOpenAPI fetches the document from a listener, checks it with
@@ -540,12 +541,12 @@ func TestOpenAPIConfigValidation(t *testing.T) {
 		{"tracing: {sample_ratio: 1.5}", `config: tracing.sample_ratio: 1.5 is not between 0 and 1`},
 		{"tracing: {otlp_endpoint: collector}", `config: tracing.otlp_endpoint: "collector" is not host:port or an http(s):// URL`},
 	} {
-		_, err := ParseConfig([]byte(libraryConfig("127.0.0.1:1", "") + c.yaml + "\n"))
+		_, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "") + c.yaml + "\n"))
 		if err == nil || err.Error() != c.want {
 			t.Errorf("%s: error %v, want %s", c.yaml, err, c.want)
 		}
 	}
-	if _, err := ParseConfig([]byte(libraryConfig("127.0.0.1:1", "") + "tracing: {otlp_endpoint: http://127.0.0.1:4318, protocol: http, sample_ratio: 0.5}\nopenapi: {path: /v1/openapi.json}\n")); err != nil {
+	if _, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "") + "tracing: {otlp_endpoint: http://127.0.0.1:4318, protocol: http, sample_ratio: 0.5}\nopenapi: {path: /v1/openapi.json}\n")); err != nil {
 		t.Errorf("a good config: %v", err)
 	}
 }

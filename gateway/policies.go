@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -50,7 +51,7 @@ type policies struct {
 // levelPolicies is one level's Policies with its rate-limit rules and IP
 // filter built.
 type levelPolicies struct {
-	cfg   Policies
+	cfg   config.Policies
 	ip    policy.Policy
 	rules []policy.Rule
 	res   resilienceLevel
@@ -71,7 +72,7 @@ func nopLogger() zerolog.Logger { return zerolog.Nop() }
 
 // buildPolicies builds every policy piece from cfg, reporting every
 // problem with its key.
-func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
+func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
 	p.validation.log = log.With().Str("component", "validate").Logger()
 	p.local = policy.NewLocalLimiter(time.Minute, nil)
@@ -96,7 +97,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		var pw []byte
 		if r.Password != nil {
 			var err error
-			if pw, err = r.Password.read(); err != nil {
+			if pw, err = r.Password.Read(); err != nil {
 				bad("redis.password", err)
 			}
 		}
@@ -117,7 +118,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		}
 		return p.redis
 	}
-	buildRule := func(key string, rc RateLimitConfig) (policy.Rule, error) {
+	buildRule := func(key string, rc config.RateLimitConfig) (policy.Rule, error) {
 		by, err := policy.ParseKeyBy(rc.Key)
 		if err != nil {
 			return policy.Rule{}, err
@@ -132,7 +133,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		return policy.Rule{Name: name, By: by, Limit: policy.Limit{Rate: rc.Rate, Period: time.Duration(rc.Per), Burst: rc.Burst},
 			Store: store(key, rc.Shared), FailOpen: onErrorOpen}, nil
 	}
-	level := func(key string, pc Policies) levelPolicies {
+	level := func(key string, pc config.Policies) levelPolicies {
 		lp := levelPolicies{cfg: pc}
 		if pc.IP != nil {
 			allow, err1 := policy.ParsePrefixes(pc.IP.Allow)
@@ -216,7 +217,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 			ck := fmt.Sprintf("consumers[%d]", i)
 			co := policy.ConsumerOptions{Name: c.Name, Allow: c.Allow}
 			for j, s := range c.Keys {
-				h, err := s.keyHash()
+				h, err := s.KeyHash()
 				if err != nil {
 					bad(fmt.Sprintf("%s.keys[%d]", ck, j), err)
 					continue
@@ -244,7 +245,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		jo := policy.JWTOptions{Algorithms: j.Algorithms, Issuer: j.Issuer, Audiences: j.Audiences,
 			Leeway: time.Duration(j.Leeway), ForwardClaims: j.ForwardClaims, ScopeClaim: j.ScopeClaim}
 		if j.HMACSecret != nil {
-			if jo.HMACSecret, err = j.HMACSecret.read(); err != nil {
+			if jo.HMACSecret, err = j.HMACSecret.Read(); err != nil {
 				bad("jwt.hmac_secret", err)
 			}
 		}
@@ -284,7 +285,7 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 			bad(uk+".hide", err)
 		}
 		up := &upstreamPolicies{levelPolicies: level(uk+".policies", u.Policies)}
-		subsets := validateSubsets(uk, u, bad)
+		subsets := config.ValidateSubsets(uk, u, bad)
 		up.res = buildResilience(uk+".policies", u.Policies.Resilience, subsets, false, bad)
 		for j, rp := range u.Routes {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
@@ -301,8 +302,8 @@ func buildPolicies(cfg *Config, log zerolog.Logger) (*policies, error) {
 		}
 		p.upstreams[u.Name] = up
 	}
-	checkExtAuthzUse(cfg, bad)
-	p.productOf, p.productByHost = validateProducts(cfg, bad)
+	config.CheckExtAuthzUse(cfg, bad)
+	p.productOf, p.productByHost = config.ValidateProducts(cfg, bad)
 	p.products = map[string]*levelPolicies{}
 	for i, pc := range cfg.Products {
 		pk := fmt.Sprintf("products[%d].policies", i)
@@ -355,7 +356,7 @@ func (p *policies) compileRoute(upstream, method, routeName string, final http.H
 		rules   []policy.Rule
 		maxBody int64
 		auth    []string
-		require *RequireConfig
+		require *config.RequireConfig
 	)
 	for i, l := range levels {
 		if i > 0 { // the global IP filter already ran at the edge

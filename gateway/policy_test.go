@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"google.golang.org/grpc"
 )
@@ -262,12 +263,12 @@ func TestPolicyConfigErrors(t *testing.T) {
 		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                 `config: redis.on_error: "maybe" is not open or closed`,
 	}
 	for global, want := range cases {
-		_, err := ParseConfig([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
+		_, err := config.Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
 		if err == nil || err.Error() != want {
 			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
 		}
 	}
-	_, err := ParseConfig([]byte(libraryConfig("127.0.0.1:1", "    hide: ['[']\n    routes: [{policies: {}}]\n")))
+	_, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "    hide: ['[']\n    routes: [{policies: {}}]\n")))
 	if err == nil || err.Error() != "config: upstreams[0].hide: policy: pattern \"[\": syntax error in pattern\n"+
 		"config: upstreams[0].routes[0].match: required: a method glob or a route such as \"GET /v1/shelves\"" {
 		t.Errorf("upstream keys: %v", err)

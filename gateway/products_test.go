@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc/codes"
 )
 
@@ -143,7 +144,7 @@ upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 upstreams: [{name: library, static: ["127.0.0.1:1"], path_prefix: "/orders/"}]
 `, `upstreams[0].path_prefix: "/orders/" must be literal path segments`},
 	} {
-		_, err := ParseConfig([]byte(tc.yaml))
+		_, err := config.Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v\nwant an error containing %q", err, tc.want)
 		}

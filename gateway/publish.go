@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 )
 
@@ -14,7 +15,7 @@ type HiddenMethod struct {
 // hiddenBy applies an upstream's expose and hide globs to a method's full
 // name. With expose set, only matching methods are published; hide then
 // removes matches. The globs were validated with the config.
-func hiddenBy(u Upstream, method string) (HiddenMethod, bool) {
+func hiddenBy(u config.Upstream, method string) (HiddenMethod, bool) {
 	if len(u.Expose) > 0 {
 		if _, ok := policy.Globs(u.Expose).Match(method); !ok {
 			return HiddenMethod{Method: method, Rule: "not in expose"}, true

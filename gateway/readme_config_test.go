@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // The annotated config of the README's "Configuration" section and the
@@ -30,7 +32,7 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		rest = rest[open+len("```yaml\n"):]
 		return rest[:strings.Index(rest, "```")]
 	}
-	cfg, err := ParseConfig([]byte(block("Configuration")))
+	cfg, err := config.Parse([]byte(block("Configuration")))
 	if err != nil {
 		t.Fatalf("the Configuration example does not load: %v", err)
 	}
@@ -38,7 +40,7 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		t.Fatalf("the Configuration example loaded as %+v", cfg.Upstreams)
 	}
 	const bare = "upstreams: [{name: library, static: [\"127.0.0.1:50051\"]}]\n"
-	def, err := ParseConfig([]byte(bare))
+	def, err := config.Parse([]byte(bare))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		}
 	}
 
-	lim, err := ParseConfig([]byte(block("Security and limits") + bare))
+	lim, err := config.Parse([]byte(block("Security and limits") + bare))
 	if err != nil {
 		t.Fatalf("the Security and limits example does not load: %v", err)
 	}
@@ -81,17 +83,17 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		readme, is any
 	}{
 		{"max_body_bytes", lim.MaxBodyBytes, def.MaxBodyBytes},
-		{"limits.max_url_bytes", l.MaxURLBytes, defaultMaxURLBytes},
-		{"limits.max_header_bytes", l.MaxHeaderBytes, defaultMaxHeaderBytes},
-		{"limits.max_json_depth", l.MaxJSONDepth, defaultMaxJSONDepth},
-		{"limits.max_response_bytes", l.MaxResponseBytes, defaultMaxResponseBytes},
-		{"limits.max_concurrent_per_client", l.MaxConcurrentPerClient, defaultMaxConcurrentPerIP},
+		{"limits.max_url_bytes", l.MaxURLBytes, config.DefaultMaxURLBytes},
+		{"limits.max_header_bytes", l.MaxHeaderBytes, config.DefaultMaxHeaderBytes},
+		{"limits.max_json_depth", l.MaxJSONDepth, config.DefaultMaxJSONDepth},
+		{"limits.max_response_bytes", l.MaxResponseBytes, config.DefaultMaxResponseBytes},
+		{"limits.max_concurrent_per_client", l.MaxConcurrentPerClient, config.DefaultMaxConcurrentPerIP},
 		{"limits.headers_with_underscores", l.HeadersWithUnderscores, "drop"},
-		{"limits.read_header_timeout", time.Duration(l.ReadHeaderTimeout), defaultReadHeaderTimeout},
-		{"limits.read_timeout", l.ReadTimeout, Duration(0)},
-		{"limits.write_timeout", l.WriteTimeout, Duration(0)},
-		{"limits.idle_timeout", time.Duration(l.IdleTimeout), defaultIdleTimeout},
-		{"limits.http2_max_concurrent_streams", l.HTTP2MaxConcurrentStreams, defaultHTTP2MaxStreams},
+		{"limits.read_header_timeout", time.Duration(l.ReadHeaderTimeout), config.DefaultReadHeaderTimeout},
+		{"limits.read_timeout", l.ReadTimeout, config.Duration(0)},
+		{"limits.write_timeout", l.WriteTimeout, config.Duration(0)},
+		{"limits.idle_timeout", time.Duration(l.IdleTimeout), config.DefaultIdleTimeout},
+		{"limits.http2_max_concurrent_streams", l.HTTP2MaxConcurrentStreams, config.DefaultHTTP2MaxStreams},
 	} {
 		if c.readme != c.is {
 			t.Errorf("README Security and limits: %s is %v (%T), the default is %v (%T)", c.key, c.readme, c.readme, c.is, c.is)

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // The YAML of the README's "OpenAPI" and "Tracing" sections loads: the
@@ -32,12 +34,12 @@ func TestReadmeOpenAPIAndTracingExamplesParse(t *testing.T) {
 		t.Fatalf("found %d configs, want 3", len(configs))
 	}
 	for i, c := range configs {
-		cfg, err := ParseConfig([]byte(c))
+		cfg, err := config.Parse([]byte(c))
 		if err != nil {
 			t.Errorf("README config %d does not load: %v\n%s", i+1, err, c)
 			continue
 		}
-		if i > 0 && !cfg.Tracing.on() {
+		if i > 0 && !cfg.Tracing.On() {
 			t.Errorf("README config %d does not turn tracing on", i+1)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // Every YAML example of the README's "Policies" section is a valid config
@@ -38,7 +40,7 @@ func TestReadmePolicyExamplesParse(t *testing.T) {
 		if strings.Contains(yaml, "shared: true") && !strings.Contains(yaml, "\nredis:") && !strings.HasPrefix(yaml, "redis:") {
 			yaml += "redis: {addr: \"127.0.0.1:6379\"}\n"
 		}
-		if _, err := ParseConfig([]byte(yaml)); err != nil {
+		if _, err := config.Parse([]byte(yaml)); err != nil {
 			t.Errorf("README example %d does not load: %v\n%s", n+1, err, yaml)
 		}
 		n++

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // Every YAML example of the README's "Resilience and traffic" section is a
@@ -36,7 +37,7 @@ func TestReadmeResilienceExamplesParse(t *testing.T) {
 		if strings.Contains(yaml, "ext_authz: true") && !strings.HasPrefix(yaml, "ext_authz:") && !strings.Contains(yaml, "\next_authz:") {
 			yaml += "ext_authz: {http: {url: \"http://127.0.0.1:9000/check\"}}\n"
 		}
-		if _, err := ParseConfig([]byte(yaml)); err != nil {
+		if _, err := config.Parse([]byte(yaml)); err != nil {
 			t.Errorf("README example %d does not load: %v\n%s", n+1, err, yaml)
 		}
 		n++
@@ -66,7 +67,7 @@ func TestReadmeResilienceHeredocConfigsParse(t *testing.T) {
 		if stop < 0 {
 			t.Fatalf("heredoc %d has no closing YAML line", n+1)
 		}
-		cfg, err := ParseConfig([]byte(block[:stop+1]))
+		cfg, err := config.Parse([]byte(block[:stop+1]))
 		if err != nil {
 			t.Fatalf("README heredoc %d does not load: %v\n%s", n+1, err, block[:stop])
 		}

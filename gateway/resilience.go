@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -101,8 +102,8 @@ func (p *policies) levelsFor(upstream, method, routeName string) []*levelPolicie
 func (p *policies) compileCall(rt *route) *callPlan {
 	plan := &callPlan{timeout: rt.up.timeout}
 	var (
-		bc *BreakerConfig
-		rc *RetryConfig
+		bc *config.BreakerConfig
+		rc *config.RetryConfig
 	)
 	for _, l := range p.levelsFor(rt.up.name, rt.method, rt.name) {
 		r := &l.res
@@ -313,7 +314,7 @@ type trafficSubset struct {
 	conn     *grpc.ClientConn
 }
 
-func newTrafficSubsets(upstream string, cfgs []SubsetConfig, dial func(*discovery.Resolver) (*grpc.ClientConn, error)) (*trafficSubsets, error) {
+func newTrafficSubsets(upstream string, cfgs []config.SubsetConfig, dial func(*discovery.Resolver) (*grpc.ClientConn, error)) (*trafficSubsets, error) {
 	if len(cfgs) == 0 {
 		return nil, nil
 	}
@@ -386,34 +387,4 @@ func (t *trafficSubsets) close() {
 	for _, s := range t.byName {
 		_ = s.conn.Close()
 	}
-}
-
-// validateSubsets checks an upstream's subsets and returns their names.
-func validateSubsets(key string, u Upstream, bad func(string, error)) []string {
-	var names []string
-	for i, s := range u.Subsets {
-		sk := fmt.Sprintf("%s.subsets[%d]", key, i)
-		switch {
-		case !upstreamName.MatchString(s.Name):
-			bad(sk+".name", fmt.Errorf("%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", s.Name))
-		case slices.Contains(names, s.Name):
-			bad(sk+".name", fmt.Errorf("%q is used twice", s.Name))
-		}
-		names = append(names, s.Name)
-		switch {
-		case len(s.Tags) > 0 && len(s.Static) > 0:
-			bad(sk, errors.New("tags and static exclude each other"))
-		case len(s.Tags) > 0:
-			if u.Consul == nil {
-				bad(sk+".tags", errors.New("tags select Consul instances: this upstream is static, give the subset a static list"))
-			}
-		case len(s.Static) > 0:
-			if _, err := discovery.NewStatic(s.Static); err != nil {
-				bad(sk+".static", err)
-			}
-		default:
-			bad(sk, errors.New("needs tags (Consul) or static addresses"))
-		}
-	}
-	return names
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -476,7 +477,7 @@ upstreams:
     subsets: [{name: a, static: ["127.0.0.1:2"]}]
 `, `split sticky "body" is not ip`},
 	} {
-		_, err := ParseConfig([]byte(tc.yaml))
+		_, err := config.Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v\nwant an error containing %q", err, tc.want)
 		}

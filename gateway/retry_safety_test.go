@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -123,7 +124,7 @@ func TestGrpcRetryPolicyNeverStacks(t *testing.T) {
 		t.Fatalf("a plain connection with the retry policy made %d calls, want 4", n)
 	}
 
-	cfg, err := ParseConfig([]byte(libraryAt(b.Addr, "")))
+	cfg, err := config.Parse([]byte(libraryAt(b.Addr, "")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestGrpcRetryPolicyNeverStacks(t *testing.T) {
 	}
 
 	// Subset connections are dialled the same way.
-	cfg, err = ParseConfig([]byte(fmt.Sprintf(`
+	cfg, err = config.Parse([]byte(fmt.Sprintf(`
 upstreams:
   - name: library
     static: [%q]

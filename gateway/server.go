@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
@@ -23,7 +24,7 @@ type ServerOptions struct {
 	// Override, when set, adjusts every config read (at start and on each
 	// reload) before it is validated: the command line's -listen and
 	// -admin, which let instances that share one config differ.
-	Override func(*Config)
+	Override func(*config.Config)
 	// LogOutput receives the logs, in the format each config asks for;
 	// default os.Stderr.
 	LogOutput io.Writer
@@ -228,7 +229,7 @@ func (s *Server) stop(drain bool) error {
 	}
 	s.mu.Unlock()
 
-	if period := gen.gw.cfg.drainPeriod(); drain && period > 0 {
+	if period := gen.gw.cfg.DrainFor(); drain && period > 0 {
 		s.log().Info().Dur("drain_period", period).Msg("draining: /readyz answers 503; still serving")
 		t := time.NewTimer(period)
 		select {
@@ -281,7 +282,7 @@ type listenPlan struct {
 // openListeners opens the listeners cfg needs and does not have yet. A
 // listener whose configured address is unchanged is kept (it is not
 // reopened: the port is in use by it). Call with s.mu held.
-func (s *Server) openListeners(cfg *Config) (*listenPlan, error) {
+func (s *Server) openListeners(cfg *config.Config) (*listenPlan, error) {
 	p := &listenPlan{want: map[string]string{"public": cfg.Listen}, opened: map[string]*slot{}}
 	if cfg.Admin != "off" {
 		p.want["admin"] = cfg.Admin
@@ -422,7 +423,7 @@ func (s *Server) enter(w http.ResponseWriter) *generation {
 }
 
 // serverTLS loads the public listener's certificate; nil without tls.
-func serverTLS(cfg *Config) (*tls.Config, error) {
+func serverTLS(cfg *config.Config) (*tls.Config, error) {
 	if cfg.TLS == nil {
 		return nil, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -32,7 +33,7 @@ type streamCall struct {
 	g        *Gateway
 	r        *http.Request
 	rt       *route
-	lim      *StreamConfig
+	lim      *config.StreamConfig
 	vars     []string
 	deadline time.Duration
 
@@ -372,7 +373,7 @@ func (s *streamCall) receive(out chan<- received, gone <-chan struct{}, enc *tra
 // once still answers with its own HTTP status and a plain Status body.
 func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	b := s.rt.binding
-	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.framingFor(string(b.Method.FullName())))
+	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.FramingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
 	rc := http.NewResponseController(w)
 	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its

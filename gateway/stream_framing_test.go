@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc/codes"
 )
 
@@ -265,7 +266,7 @@ func TestReadmeStreamLimitsExampleParses(t *testing.T) {
 	block := text[start:]
 	block = block[strings.Index(block, "```yaml\n")+len("```yaml\n"):]
 	block = block[:strings.Index(block, "```")]
-	cfg, err := ParseConfig([]byte(block))
+	cfg, err := config.Parse([]byte(block))
 	if err != nil {
 		t.Fatalf("the README's streams example does not load: %v\n%s", err, block)
 	}

@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/transcode"
 )
 
 func TestStreamConfigDefaults(t *testing.T) {
-	cfg, err := ParseConfig([]byte("upstreams:\n  - name: echo\n    static: [\"127.0.0.1:50052\"]\n"))
+	cfg, err := config.Parse([]byte("upstreams:\n  - name: echo\n    static: [\"127.0.0.1:50052\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +21,7 @@ func TestStreamConfigDefaults(t *testing.T) {
 		s.MaxPerClient != 16 || time.Duration(s.KeepAlive) != 15*time.Second || s.BufferMessages != 16 {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
-	if f := s.framingFor("echo.v1.EchoService.Expand"); f != transcode.FramingNDJSON {
+	if f := s.FramingFor("echo.v1.EchoService.Expand"); f != transcode.FramingNDJSON {
 		t.Fatalf("default framing %v", f)
 	}
 }
@@ -38,17 +39,17 @@ func TestStreamConfigErrors(t *testing.T) {
 		{"sse is not configurable", "      framing: {echo.v1.EchoService.Expand: sse}\n", `config: upstreams[0].streams.framing.echo.v1.EchoService.Expand: "sse" is not ndjson or json_array`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(head + tc.yaml))
+			_, err := config.Parse([]byte(head + tc.yaml))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
-	cfg, err := ParseConfig([]byte(head + "      framing: {echo.v1.EchoService.Expand: json_array}\n"))
+	cfg, err := config.Parse([]byte(head + "      framing: {echo.v1.EchoService.Expand: json_array}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := cfg.Upstreams[0].Streams.framingFor("echo.v1.EchoService.Expand"); f != transcode.FramingJSONArray {
+	if f := cfg.Upstreams[0].Streams.FramingFor("echo.v1.EchoService.Expand"); f != transcode.FramingJSONArray {
 		t.Fatalf("framing %v", f)
 	}
 }

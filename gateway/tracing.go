@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -36,8 +37,8 @@ type tracing struct {
 // newTracing builds the exporter and provider from cfg (and the OTEL_*
 // environment for what cfg leaves unset); exp, when not nil, replaces the
 // OTLP exporter and spans reach it as each ends (tests).
-func newTracing(cfg TracingConfig, exp sdktrace.SpanExporter) (*tracing, error) {
-	if exp == nil && (!cfg.on() || strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true")) {
+func newTracing(cfg config.TracingConfig, exp sdktrace.SpanExporter) (*tracing, error) {
+	if exp == nil && (!cfg.On() || strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true")) {
 		// OTEL_SDK_DISABLED is the standard switch for turning tracing
 		// off without touching the config file.
 		return nil, nil
@@ -74,7 +75,7 @@ func newTracing(cfg TracingConfig, exp sdktrace.SpanExporter) (*tracing, error) 
 // newOTLPExporter is the OTLP trace exporter cfg asks for. Endpoint, TLS
 // and headers it leaves unset come from OTEL_EXPORTER_OTLP_*, read by the
 // exporter itself.
-func newOTLPExporter(ctx context.Context, cfg TracingConfig) (sdktrace.SpanExporter, error) {
+func newOTLPExporter(ctx context.Context, cfg config.TracingConfig) (sdktrace.SpanExporter, error) {
 	protocol := cfg.Protocol
 	if protocol == "" {
 		protocol = os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
@@ -122,7 +123,7 @@ func newOTLPExporter(ctx context.Context, cfg TracingConfig) (sdktrace.SpanExpor
 
 // tracingResource names the service: service_name, else OTEL_SERVICE_NAME
 // (with OTEL_RESOURCE_ATTRIBUTES), else "refract".
-func tracingResource(ctx context.Context, cfg TracingConfig) (*resource.Resource, error) {
+func tracingResource(ctx context.Context, cfg config.TracingConfig) (*resource.Resource, error) {
 	opts := []resource.Option{
 		resource.WithAttributes(attribute.String("service.name", "refract")),
 		resource.WithTelemetrySDK(),

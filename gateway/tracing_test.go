@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/refract-gateway/refract/gateway/config"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -244,7 +245,7 @@ func TestTracingOff(t *testing.T) {
 	}
 	// The standard switch wins over the file.
 	t.Setenv("OTEL_SDK_DISABLED", "true")
-	if tr, err := newTracing(TracingConfig{Enabled: true}, nil); tr != nil || err != nil {
+	if tr, err := newTracing(config.TracingConfig{Enabled: true}, nil); tr != nil || err != nil {
 		t.Errorf("OTEL_SDK_DISABLED=true: tracing %v, %v", tr, err)
 	}
 	// The client's trace context is forwarded as it came (forward_headers).

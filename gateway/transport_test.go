@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -107,7 +108,7 @@ func TestUpstreamMTLS(t *testing.T) {
 
 	// Without the client certificate the backend refuses the handshake, so
 	// no descriptors ever arrive and the gateway is not ready.
-	cfg, err := ParseConfig([]byte(libraryConfig(lib.Addr, fmt.Sprintf("    tls: {ca: %s, server_name: library.internal}\n", pki.caFile))))
+	cfg, err := config.Parse([]byte(libraryConfig(lib.Addr, fmt.Sprintf("    tls: {ca: %s, server_name: library.internal}\n", pki.caFile))))
 	if err != nil {
 		t.Fatal(err)
 	}

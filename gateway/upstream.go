@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -24,7 +25,7 @@ import (
 // and the schema tracker, which the control path owns.
 type upstream struct {
 	name     string
-	cfg      Upstream
+	cfg      config.Upstream
 	auto     bool // exposed from Consul by tag, not configured
 	source   discovery.Source
 	resolver *discovery.Resolver
@@ -56,7 +57,7 @@ type discState struct {
 
 // newUpstream connects an upstream; extra are dial options of the gateway's
 // (tracing) added to every connection of it.
-func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig, extra ...grpc.DialOption) (*upstream, error) {
+func newUpstream(cfg config.Upstream, src discovery.Source, lim *config.LimitsConfig, extra ...grpc.DialOption) (*upstream, error) {
 	headers, err := transcode.NewHeaderRules(cfg.ForwardHeaders)
 	if err != nil {
 		return nil, err
@@ -109,11 +110,11 @@ func newUpstream(cfg Upstream, src discovery.Source, lim *LimitsConfig, extra ..
 			UseProtoNames:   cfg.JSON.UseProtoNames,
 			OmitUnpopulated: !*cfg.JSON.EmitUnpopulated,
 			Strict:          cfg.Strict,
-			MaxDepth:        lim.jsonDepth(),
+			MaxDepth:        lim.JSONDepth(),
 		},
 	}
 	for _, r := range cfg.Rules {
-		if u.rules[r.Selector], err = r.toProto(true); err != nil {
+		if u.rules[r.Selector], err = r.Proto(true); err != nil {
 			return nil, fmt.Errorf("upstream %q: rule %s: %w", cfg.Name, r.Selector, err)
 		}
 	}
@@ -162,7 +163,7 @@ func (u *upstream) unavailable() string {
 	return ""
 }
 
-func upstreamCredentials(t *UpstreamTLS) (credentials.TransportCredentials, error) {
+func upstreamCredentials(t *config.UpstreamTLS) (credentials.TransportCredentials, error) {
 	if t == nil {
 		return insecure.NewCredentials(), nil
 	}

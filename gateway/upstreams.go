@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc/connectivity"
 )
 
 // addUpstream connects an upstream, starts fetching its descriptors and
 // following its endpoints. Its routes appear once descriptors arrive.
-func (g *Gateway) addUpstream(cfg Upstream, auto bool) error {
+func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
 	var src discovery.Source
 	var err error
 	if cfg.Consul != nil {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer src.Close()
-	override := func(c *gateway.Config) {
+	override := func(c *config.Config) {
 		if *listen != "" {
 			c.Listen = *listen
 		}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
 )
 
 func main() {
@@ -29,7 +30,7 @@ func main() {
 }
 
 func run(configPath, profile, memProfile string) error {
-	cfg, err := gateway.LoadConfig(configPath)
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"regexp"
@@ -47,7 +47,7 @@ type StreamConfig struct {
 	WebSocketOrigins []string `yaml:"websocket_origins"`
 }
 
-func (s *StreamConfig) applyDefaults() {
+func (s *StreamConfig) ApplyDefaults() {
 	if s.MaxMessageBytes == 0 {
 		s.MaxMessageBytes = 4 << 20
 	}
@@ -68,7 +68,7 @@ func (s *StreamConfig) applyDefaults() {
 	}
 }
 
-var methodFullName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+var MethodFullName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 
 // validate reports each problem under key (e.g. "upstreams[0].streams").
 func (s *StreamConfig) validate(key string, bad func(key, format string, args ...any)) {
@@ -82,7 +82,7 @@ func (s *StreamConfig) validate(key string, bad func(key, format string, args ..
 		bad(key+".buffer_messages", "must be between 1 and 4096, got %d", s.BufferMessages)
 	}
 	for name, f := range s.Framing {
-		if !methodFullName.MatchString(name) {
+		if !MethodFullName.MatchString(name) {
 			bad(key+".framing", "%q is not a method's full name (package.Service.Method)", name)
 		}
 		if fr, err := transcode.ParseFraming(f); err != nil || fr == transcode.FramingSSE {
@@ -92,7 +92,7 @@ func (s *StreamConfig) validate(key string, bad func(key, format string, args ..
 }
 
 // framingFor is the configured framing of a method's server stream.
-func (s *StreamConfig) framingFor(method string) transcode.Framing {
+func (s *StreamConfig) FramingFor(method string) transcode.Framing {
 	if f, err := transcode.ParseFraming(s.Framing[method]); err == nil {
 		return f
 	}

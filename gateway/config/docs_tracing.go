@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"fmt"
@@ -27,10 +27,10 @@ type OpenAPIConfig struct {
 }
 
 // on reports whether the document is served.
-func (o OpenAPIConfig) on() bool { return o.Enabled == nil || *o.Enabled }
+func (o OpenAPIConfig) On() bool { return o.Enabled == nil || *o.Enabled }
 
 // path is the document's path, with its default.
-func (o OpenAPIConfig) path() string {
+func (o OpenAPIConfig) ServedPath() string {
 	if o.Path == "" {
 		return "/openapi.json"
 	}
@@ -70,7 +70,7 @@ type TracingConfig struct {
 }
 
 // on reports whether tracing is configured.
-func (t TracingConfig) on() bool { return t.Enabled || t.OTLPEndpoint != "" }
+func (t TracingConfig) On() bool { return t.Enabled || t.OTLPEndpoint != "" }
 
 // validateDocsTracing checks the openapi and tracing keys.
 func (c *Config) validateDocsTracing() []error {
@@ -91,15 +91,15 @@ func (c *Config) validateDocsTracing() []error {
 		bad("tracing.sample_ratio", "%v is not between 0 and 1", *r)
 	}
 	if e := t.OTLPEndpoint; e != "" {
-		if err := checkEndpoint(e); err != nil {
+		if err := CheckEndpoint(e); err != nil {
 			bad("tracing.otlp_endpoint", "%v", err)
 		}
 	}
 	return errs
 }
 
-// checkEndpoint accepts host:port or an http(s) URL with a host.
-func checkEndpoint(e string) error {
+// CheckEndpoint accepts host:port or an http(s) URL with a host.
+func CheckEndpoint(e string) error {
 	if strings.Contains(e, "://") {
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import "time"
 
@@ -28,7 +28,7 @@ type ReloadConfig struct {
 
 func (l *LifecycleKeys) applyLifecycleDefaults() {
 	if l.DrainPeriod == nil {
-		l.DrainPeriod = ptr(Duration(5 * time.Second))
+		l.DrainPeriod = Ptr(Duration(5 * time.Second))
 	}
 	if l.Reload.ReadyTimeout == 0 {
 		l.Reload.ReadyTimeout = Duration(10 * time.Second)
@@ -36,7 +36,7 @@ func (l *LifecycleKeys) applyLifecycleDefaults() {
 }
 
 // drainPeriod is DrainPeriod, 0 when unset (a Config built by hand).
-func (l *LifecycleKeys) drainPeriod() time.Duration {
+func (l *LifecycleKeys) DrainFor() time.Duration {
 	if l.DrainPeriod == nil {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ import (
 )
 
 // Config is refract's whole configuration, as read from YAML. Keys are
-// strict: an unknown key is an error naming its line. Use LoadConfig or
-// ParseConfig, which apply defaults and validate.
+// strict: an unknown key is an error naming its line. Use Load or
+// Parse, which apply defaults and validate.
 type Config struct {
 	// Listen is the public HTTP listener (HTTP/1.1 and h2c, or TLS when TLS
 	// is set). Default 127.0.0.1:8080.
@@ -181,22 +181,22 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// LoadConfig reads, parses and validates the YAML file at path.
-func LoadConfig(path string) (*Config, error) {
+// Load reads, parses and validates the YAML file at path.
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := ParseConfig(data)
+	cfg, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ParseConfig parses YAML strictly (unknown keys are errors with their line
+// Parse parses YAML strictly (unknown keys are errors with their line
 // numbers), applies defaults and validates the whole configuration.
-func ParseConfig(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) {
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -206,14 +206,14 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg.applyDefaults()
+	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-func (c *Config) applyDefaults() {
+func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
@@ -239,20 +239,20 @@ func (c *Config) applyDefaults() {
 		c.Reflection.FetchTimeout = Duration(10 * time.Second)
 	}
 	if c.Consul != nil {
-		c.Consul.applyDefaults()
+		c.Consul.ApplyDefaults()
 		if a := c.Consul.AutoExpose; a != nil {
-			a.Upstream.applyDefaults()
+			a.Upstream.ApplyDefaults()
 		}
 	}
 	for i := range c.Upstreams {
-		c.Upstreams[i].applyDefaults()
+		c.Upstreams[i].ApplyDefaults()
 	}
 	c.applyLifecycleDefaults()
 }
 
-func (u *Upstream) applyDefaults() {
+func (u *Upstream) ApplyDefaults() {
 	if u.Consul != nil {
-		u.Consul.applyDefaults()
+		u.Consul.ApplyDefaults()
 	}
 	if u.Timeout == 0 {
 		u.Timeout = Duration(30 * time.Second)
@@ -261,17 +261,17 @@ func (u *Upstream) applyDefaults() {
 		u.Balancer = "round_robin"
 	}
 	if u.DefaultRoutes == nil {
-		u.DefaultRoutes = ptr(true)
+		u.DefaultRoutes = Ptr(true)
 	}
 	if u.JSON.EmitUnpopulated == nil {
-		u.JSON.EmitUnpopulated = ptr(true)
+		u.JSON.EmitUnpopulated = Ptr(true)
 	}
-	u.Streams.applyDefaults()
+	u.Streams.ApplyDefaults()
 }
 
-func ptr[T any](v T) *T { return &v }
+func Ptr[T any](v T) *T { return &v }
 
-var upstreamName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.-]{0,62}[a-z0-9])?$`)
+var UpstreamName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.-]{0,62}[a-z0-9])?$`)
 
 // Validate checks the whole configuration and reports every problem found,
 // each prefixed by the key it concerns.
@@ -326,7 +326,6 @@ func (c *Config) Validate() error {
 		seen[u.Name] = true
 		u.validate(key, c, bad)
 	}
-	errs = append(errs, c.validatePolicies()...)
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateDocsTracing()...)
 	return errors.Join(errs...)
@@ -334,7 +333,7 @@ func (c *Config) Validate() error {
 
 // validate checks one upstream; key prefixes its problems.
 func (u *Upstream) validate(key string, c *Config, bad func(key, format string, args ...any)) {
-	if !upstreamName.MatchString(u.Name) {
+	if !UpstreamName.MatchString(u.Name) {
 		bad(key+".name", "%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", u.Name)
 	}
 	switch {
@@ -375,14 +374,14 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 			bad(rk+".selector", "%q has two rules; use additional_bindings", r.Selector)
 		}
 		selectors[r.Selector] = true
-		if _, err := r.toProto(true); err != nil {
+		if _, err := r.Proto(true); err != nil {
 			bad(rk, "%v", err)
 		}
 	}
 }
 
 // toProto converts the rule to the annotation type the transcoder compiles.
-func (r HTTPRule) toProto(top bool) (*annotations.HttpRule, error) {
+func (r HTTPRule) Proto(top bool) (*annotations.HttpRule, error) {
 	out := &annotations.HttpRule{Selector: r.Selector, Body: r.Body, ResponseBody: r.ResponseBody}
 	n := 0
 	if r.Get != "" {
@@ -422,7 +421,7 @@ func (r HTTPRule) toProto(top bool) (*annotations.HttpRule, error) {
 		if ab.Selector != "" {
 			return nil, fmt.Errorf("additional_bindings[%d]: selector belongs on the outer rule only", i)
 		}
-		p, err := ab.toProto(false)
+		p, err := ab.Proto(false)
 		if err != nil {
 			return nil, fmt.Errorf("additional_bindings[%d]: %w", i, err)
 		}

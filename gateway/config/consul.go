@@ -1,0 +1,100 @@
+package config
+
+import (
+	"net"
+	"time"
+)
+
+// ConsulConfig is how refract reaches Consul (the top-level `consul:` key).
+type ConsulConfig struct {
+	// Address is the agent's HTTP API, host:port; default 127.0.0.1:8500.
+	Address string `yaml:"address"`
+	// Token is the ACL token; default $CONSUL_HTTP_TOKEN.
+	Token string `yaml:"token"`
+	// Datacenter, Namespace and Partition are the defaults for every
+	// Consul upstream (the agent's own when empty).
+	Datacenter string `yaml:"datacenter"`
+	Namespace  string `yaml:"namespace"`
+	Partition  string `yaml:"partition"`
+	// WaitTime bounds each blocking query; default 1m.
+	WaitTime Duration `yaml:"wait_time"`
+	// AutoExpose turns every service carrying a tag into an upstream.
+	AutoExpose *AutoExpose `yaml:"auto_expose"`
+}
+
+// AutoExpose serves the services registered in Consul with Tag without a
+// config change: each becomes an upstream named after the service (names
+// that are not valid upstream names are skipped and logged), discovered
+// by the same tag, with Upstream's settings. A configured upstream of the
+// same name wins.
+type AutoExpose struct {
+	Tag string `yaml:"tag"`
+	// Upstream holds the settings applied to every exposed service: any
+	// upstream key but name, static and consul.service/tag.
+	Upstream Upstream `yaml:"upstream"`
+}
+
+// UpstreamConsul discovers an upstream's endpoints in Consul.
+type UpstreamConsul struct {
+	// Service is the Consul service name; required.
+	Service string `yaml:"service"`
+	// Tag (and Tags) keep only instances carrying every tag listed.
+	Tag  string   `yaml:"tag"`
+	Tags []string `yaml:"tags"`
+	// PassingOnly keeps only instances whose health checks all pass;
+	// default true.
+	PassingOnly *bool `yaml:"passing_only"`
+	// Datacenter, Namespace and Partition override the consul: defaults.
+	Datacenter string `yaml:"datacenter"`
+	Namespace  string `yaml:"namespace"`
+	Partition  string `yaml:"partition"`
+	// PortMetaKey names a service-meta key holding the gRPC port, for
+	// services registered with another protocol's port.
+	PortMetaKey string `yaml:"port_meta_key"`
+	// SchemaMetaKey names the service-meta key in which instances may
+	// publish a schema version; default "schema_hash". Instances with the
+	// same value are reflected once; instances without it are reflected
+	// one by one.
+	SchemaMetaKey string `yaml:"schema_meta_key"`
+}
+
+func (c *ConsulConfig) ApplyDefaults() {
+	if c.Address == "" {
+		c.Address = "127.0.0.1:8500"
+	}
+	if c.WaitTime == 0 {
+		c.WaitTime = Duration(time.Minute)
+	}
+}
+
+func (u *UpstreamConsul) ApplyDefaults() {
+	if u.PassingOnly == nil {
+		u.PassingOnly = Ptr(true)
+	}
+	if u.SchemaMetaKey == "" {
+		u.SchemaMetaKey = "schema_hash"
+	}
+}
+
+func (c *ConsulConfig) validate(bad func(key, format string, args ...any)) {
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		bad("consul.address", "%q is not host:port", c.Address)
+	}
+	if a := c.AutoExpose; a != nil {
+		if a.Tag == "" {
+			bad("consul.auto_expose.tag", "required: the tag that marks services to expose, e.g. refract")
+		}
+		t := a.Upstream
+		if t.Name != "" || len(t.Static) > 0 || t.Consul != nil {
+			bad("consul.auto_expose.upstream", "name, static and consul come from the service; set only the other upstream keys")
+		}
+	}
+}
+
+// tags is the tag filter: Tag and Tags together.
+func (u *UpstreamConsul) TagFilter() []string {
+	if u.Tag == "" {
+		return u.Tags
+	}
+	return append([]string{u.Tag}, u.Tags...)
+}
