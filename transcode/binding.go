@@ -6,19 +6,17 @@ import (
 	"strings"
 
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Resolver finds message and extension types for google.protobuf.Any and
-// error details: a reflection snapshot's TypeResolver in production.
-type Resolver interface {
-	protoregistry.MessageTypeResolver
-	protoregistry.ExtensionTypeResolver
-}
+// error details: a reflection snapshot's TypeResolver in production. The
+// same interface as rpcstatus.Resolver, so one value serves both.
+type Resolver = rpcstatus.Resolver
 
 // Options are one upstream's JSON mapping choices. The zero value matches
 // grpc-gateway's defaults: json_name in responses, unpopulated fields

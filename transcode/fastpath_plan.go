@@ -3,6 +3,7 @@ package transcode
 import (
 	"fmt"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -151,8 +152,8 @@ func (p *planner) field(fd protoreflect.FieldDescriptor) (*fieldPlan, error) {
 		num:      fd.Number(),
 		kind:     fd.Kind(),
 		index:    fd.Index(),
-		jsonKey:  appendJSONString(nil, fd.JSONName()),
-		protoKey: appendJSONString(nil, string(fd.Name())),
+		jsonKey:  rpcstatus.AppendJSONString(nil, fd.JSONName()),
+		protoKey: rpcstatus.AppendJSONString(nil, string(fd.Name())),
 		list:     fd.IsList(),
 		isMap:    fd.IsMap(),
 		presence: fd.HasPresence(),

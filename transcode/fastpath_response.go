@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -258,7 +259,7 @@ func appendZero(out []byte, fp *fieldPlan) []byte {
 			return append(out, "null"...)
 		}
 		if name, ok := fp.enum.names[0]; ok {
-			return appendJSONString(out, name)
+			return rpcstatus.AppendJSONString(out, name)
 		}
 	}
 	return append(out, '0')
@@ -332,7 +333,7 @@ func appendVarintJSON(out []byte, fp *fieldPlan, n uint64) []byte {
 			return append(out, "null"...)
 		}
 		if name, ok := fp.enum.names[int32(n)]; ok {
-			return appendJSONString(out, name)
+			return rpcstatus.AppendJSONString(out, name)
 		}
 		return strconv.AppendInt(out, int64(int32(n)), 10)
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -37,7 +38,7 @@ func FuzzFastPathTime(f *testing.F) {
 	bindings := fastRequestBindings(f)[:2] // kitchen Put, non-strict and a body field
 	bindings = append(bindings, fastRequestBindings(f)[4])
 	f.Fuzz(func(t *testing.T, s string) {
-		v := string(appendJSONString(nil, s))
+		v := string(rpcstatus.AppendJSONString(nil, s))
 		for _, body := range []string{
 			`{"ts":` + v + `}`, `{"du":` + v + `}`, `{"rts":[` + v + `,` + v + `]}`,
 			`{"ct":` + v + `}`, `{"child":{"ts":` + v + `,"du":` + v + `}}`,
@@ -105,7 +106,7 @@ func TestParseWellKnownTime(t *testing.T) {
 		for _, s := range timeSeeds {
 			got, err := parseWellKnown(md, s)
 			want := dynamicpb.NewMessage(md)
-			werr := protojson.Unmarshal(appendJSONString(nil, s), want)
+			werr := protojson.Unmarshal(rpcstatus.AppendJSONString(nil, s), want)
 			if (err == nil) != (werr == nil) {
 				t.Fatalf("%s %q: native err=%v, protojson err=%v", md.Name(), s, err, werr)
 			}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -123,7 +124,7 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 			return status.Errorf(codes.InvalidArgument, "request body (the value of field %s): %s", field.Name(), depthMessage(err.Error(), b.maxDepth))
 		}
 		wrapped := make([]byte, 0, len(body)+len(field.JSONName())+8)
-		wrapped = appendJSONString(append(wrapped, '{'), field.JSONName())
+		wrapped = rpcstatus.AppendJSONString(append(wrapped, '{'), field.JSONName())
 		shift = len(wrapped) + 1
 		wrapped = append(append(append(wrapped, ':'), body...), '}')
 		body = wrapped

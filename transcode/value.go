@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -146,7 +147,7 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 		}
 		fallthrough
 	case "google.protobuf.FieldMask":
-		if err := protojson.Unmarshal(appendJSONString(nil, s), msg); err != nil {
+		if err := protojson.Unmarshal(rpcstatus.AppendJSONString(nil, s), msg); err != nil {
 			return protoreflect.Value{}, fmt.Errorf("expected a %s in its JSON form", md.Name())
 		}
 	default:
