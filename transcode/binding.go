@@ -346,3 +346,31 @@ func (b *Binding) BodyField() string {
 
 // ResponseField names the response_body field, or "" for the whole message.
 func (b *Binding) ResponseField() string { return protoPath(b.response) }
+
+// UseProtoNames reports whether responses use the .proto field names
+// (Options.UseProtoNames) instead of json_name.
+func (b *Binding) UseProtoNames() bool { return b.marshal.UseProtoNames }
+
+// PathFields returns, for each variable of Template in order, the field
+// path it binds to (a.b.c as three descriptors). A fresh slice of the
+// binding's paths: the outer slice is the caller's, the paths are shared
+// and must not be changed.
+func (b *Binding) PathFields() [][]protoreflect.FieldDescriptor {
+	return append([][]protoreflect.FieldDescriptor(nil), b.pathFields...)
+}
+
+// BodyPath returns the field path the body binds to when it names a
+// field; nil when the body is the whole message ("*") or there is none
+// (BodyField tells them apart). Shared: must not be changed.
+func (b *Binding) BodyPath() []protoreflect.FieldDescriptor { return b.body }
+
+// ResponsePath returns the response_body field path; nil when the whole
+// response message is the body. Shared: must not be changed.
+func (b *Binding) ResponsePath() []protoreflect.FieldDescriptor { return b.response }
+
+// BoundBy returns the path variable's or body field's path that fields
+// lies under (is equal to or nested in), or nil: fields under one are set
+// by the path or body and are not taken from the query.
+func (b *Binding) BoundBy(fields []protoreflect.FieldDescriptor) []protoreflect.FieldDescriptor {
+	return b.boundBy(fields)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -96,7 +97,7 @@ func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
 	case "google.protobuf.FieldMask", "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue":
 		mp.wkt = wktDelegate
 	default:
-		if isWrapper(md.FullName()) {
+		if wirejson.IsWrapper(md.FullName()) {
 			mp.wkt = wktWrapper
 		}
 	}
