@@ -7,6 +7,7 @@ import (
 
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -75,8 +76,8 @@ type Binding struct {
 	response   []protoreflect.FieldDescriptor // response_body field path, nil for the whole message
 	updateMask protoreflect.FieldDescriptor   // PATCH update_mask to fill from the body, or nil
 
-	fast     *fastPath  // direct JSON↔wire plan (fastpath.go); nil when disabled
-	fastBody *fieldPlan // the body field's plan when the body is not "*"
+	fast     *fastPath       // direct JSON↔wire plan (compileFastPath); nil when disabled
+	fastBody *wirejson.Field // the body field's plan when the body is not "*"
 
 	strict    bool
 	maxDepth  int // Options.MaxDepth, defaulted

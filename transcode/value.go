@@ -137,9 +137,9 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 	case "google.protobuf.Timestamp", "google.protobuf.Duration":
 		// The body decoder's parsers, protojson's grammar; protojson below
 		// only for what they reject.
-		parse := parseTimestamp
+		parse := wirejson.ParseTimestamp
 		if md.FullName() == "google.protobuf.Duration" {
-			parse = parseDuration
+			parse = wirejson.ParseDuration
 		}
 		if secs, nanos, ok := parse(s); ok {
 			msg.Set(md.Fields().ByNumber(1), protoreflect.ValueOfInt64(secs))
