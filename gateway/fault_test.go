@@ -19,6 +19,7 @@ import (
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/examples/library/librarypb"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -109,7 +110,7 @@ func (c *faultClient) send(ctx context.Context, method, path, body string, hdr .
 	switch {
 	case resp.Header.Get("Content-Type") != transcode.JSONContentType:
 		a.err = fmt.Errorf("%d answer with Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	case transcode.HTTPStatus(codes.Code(a.code)) != resp.StatusCode && resp.StatusCode != http.StatusMethodNotAllowed &&
+	case rpcstatus.HTTPStatus(codes.Code(a.code)) != resp.StatusCode && resp.StatusCode != http.StatusMethodNotAllowed &&
 		(resp.StatusCode != http.StatusBadGateway || a.code != float64(codes.Internal)):
 		a.err = fmt.Errorf("HTTP %d with code %v: %s", resp.StatusCode, a.code, b)
 	case a.message == "":

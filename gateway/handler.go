@@ -13,6 +13,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -154,7 +155,7 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 		return
 	}
 	st := status.Convert(err)
-	httpStatus := transcode.HTTPStatus(st.Code())
+	httpStatus := rpcstatus.HTTPStatus(st.Code())
 	if _, ok := unreadableResponse(st); ok {
 		httpStatus = http.StatusBadGateway
 	}
@@ -235,27 +236,16 @@ func clientAddr(r *http.Request, info *policy.Info) netip.Addr {
 // none).
 func writeGRPCError(w http.ResponseWriter, err error, b *transcode.Binding) {
 	st := status.Convert(err)
-	writeStatusProto(w, transcode.HTTPStatus(st.Code()), st.Proto(), b)
+	writeStatusProto(w, rpcstatus.HTTPStatus(st.Code()), st.Proto(), b)
 }
 
+// writeStatus answers with a status without details (so b resolves nothing).
 func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string, b *transcode.Binding) {
-	writeStatusProto(w, httpStatus, &spb.Status{Code: int32(code), Message: msg}, b)
+	rpcstatus.WriteStatus(w, httpStatus, code, msg)
 }
 
-// writeStatusProto writes the one error shape: a google.rpc.Status JSON body.
-// Details resolve through the route's upstream types when there is a route.
+// writeStatusProto writes st in the one error shape. Details resolve
+// through the route's upstream types when there is a route (b non-nil).
 func writeStatusProto(w http.ResponseWriter, httpStatus int, st *spb.Status, b *transcode.Binding) {
-	var body []byte
-	if b != nil {
-		body = b.EncodeError(st)
-	} else {
-		body = transcode.EncodeStatus(st, nil)
-	}
-	policy.RecordCode(w, st.Code)
-	h := w.Header()
-	h.Set("Content-Type", transcode.JSONContentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(httpStatus)
-	_, _ = w.Write(body)
+	rpcstatus.Write(w, httpStatus, codes.Code(st.GetCode()), b.EncodeError(st))
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
-	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/openapi"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc/codes"
 )
@@ -92,7 +92,7 @@ func (g *Gateway) openAPIDoc(product string) *openapiDoc {
 	if product != "" {
 		title += " — " + product
 	}
-	doc.body, doc.err = transcode.OpenAPI(transcode.OpenAPIInfo{Title: title, Description: openapiDescription}, g.openAPIRoutes(tbl))
+	doc.body, doc.err = openapi.Document(openapi.Info{Title: title, Description: openapiDescription}, g.openAPIRoutes(tbl))
 	if doc.err == nil {
 		h := fnv.New64a()
 		h.Write(doc.body)
@@ -105,7 +105,7 @@ func (g *Gateway) openAPIDoc(product string) *openapiDoc {
 // openAPIRoutes lists a table's routes for the document, each method's
 // routes in the order of its rule (the primary binding first, then
 // additional_bindings), so that operation IDs are numbered by the rule.
-func (g *Gateway) openAPIRoutes(tbl *router.Table[*route]) []transcode.OpenAPIRoute {
+func (g *Gateway) openAPIRoutes(tbl *router.Table[*route]) []openapi.Route {
 	entries := tbl.Entries()
 	rank := make(map[*route]int, len(entries))
 	for _, e := range entries {
@@ -118,9 +118,9 @@ func (g *Gateway) openAPIRoutes(tbl *router.Table[*route]) []transcode.OpenAPIRo
 		}
 		return rank[a] < rank[b]
 	})
-	out := make([]transcode.OpenAPIRoute, len(entries))
+	out := make([]openapi.Route, len(entries))
 	for i, e := range entries {
-		out[i] = transcode.OpenAPIRoute{Binding: e.Value.binding, Path: e.Template}
+		out[i] = openapi.Route{Binding: e.Value.binding, Path: e.Template}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -275,7 +276,7 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 	}
 	if err := s.open(); err != nil {
 		st := s.status(err)
-		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
+		writeStatusProto(w, rpcstatus.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
 	bodyDone, sendDone := make(chan struct{}), make(chan struct{})
@@ -330,7 +331,7 @@ func (s *streamCall) writeSingle(w http.ResponseWriter) {
 	transcode.WriteResponseMetadata(w.Header(), hdr, s.cs.Trailer())
 	if err != nil {
 		st := s.status(err)
-		writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
+		writeStatusProto(w, rpcstatus.HTTPStatus(codes.Code(st.GetCode())), st, b)
 		return
 	}
 	s.g.writeResponse(w, s.rt.up.name, b, resp)
@@ -501,7 +502,7 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 			if md, herr := s.cs.Header(); herr == nil {
 				transcode.WriteResponseMetadata(w.Header(), md, s.cs.Trailer())
 			}
-			writeStatusProto(w, transcode.HTTPStatus(codes.Code(st.GetCode())), st, b)
+			writeStatusProto(w, rpcstatus.HTTPStatus(codes.Code(st.GetCode())), st, b)
 			return
 		}
 	} else if !committed {

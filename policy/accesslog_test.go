@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 )
 
@@ -57,7 +58,7 @@ func TestAccessLogSampling(t *testing.T) {
 	var buf bytes.Buffer
 	h := must(AccessLog(AccessLogOptions{Logger: zerolog.New(&buf), Sample: 0.25}))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/fail" {
-			WriteStatus(w, 500, 13, "boom")
+			rpcstatus.WriteStatus(w, 500, 13, "boom")
 		}
 	}))
 	for range 100 {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
 
@@ -99,5 +100,5 @@ func unauthorized(w http.ResponseWriter, o AuthOptions, bearerErr, msg string) {
 	if o.Consumers != nil {
 		h.Add("WWW-Authenticate", fmt.Sprintf("APIKey realm=%q, header=%q", o.Realm, o.Consumers.header))
 	}
-	WriteStatus(w, http.StatusUnauthorized, codes.Unauthenticated, msg)
+	rpcstatus.WriteStatus(w, http.StatusUnauthorized, codes.Unauthenticated, msg)
 }

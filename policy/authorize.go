@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
 
@@ -88,5 +89,5 @@ func claimHas(v any, want string) bool {
 }
 
 func forbid(w http.ResponseWriter, msg string) {
-	WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, msg)
+	rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, msg)
 }

@@ -15,6 +15,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
@@ -135,7 +136,7 @@ func (a *ExtAuthz) Policy(route, method, upstream string) Policy {
 				}
 				a.o.Logger.Error().Err(err).Str("route", route).Msg("external authorizer failed; refusing (failure_mode closed)")
 				w.Header().Set("Retry-After", "1")
-				WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable,
+				rpcstatus.WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable,
 					"the authorization service could not decide on this request; retry later")
 				return
 			}
@@ -174,7 +175,7 @@ func (a *ExtAuthz) deny(w http.ResponseWriter, d *decision) {
 		if d.message != "" {
 			msg += ": " + d.message
 		}
-		WriteStatus(w, d.status, d.code, msg)
+		rpcstatus.WriteStatus(w, d.status, d.code, msg)
 		return
 	}
 	h := w.Header()
@@ -185,21 +186,16 @@ func (a *ExtAuthz) deny(w http.ResponseWriter, d *decision) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
-	RecordCode(w, int32(d.code))
+	rpcstatus.RecordCode(w, int32(d.code))
 	w.WriteHeader(d.status)
 	_, _ = w.Write(d.body)
 }
 
-func grpcCodeFor(status int) codes.Code {
-	switch status {
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
+// denialCode is the gRPC code of an authorizer's 4xx denial: the standard
+// table's reading of the status where it has one, else PERMISSION_DENIED.
+func denialCode(status int) codes.Code {
+	if c := rpcstatus.Code(status); c != codes.Unknown && c != codes.OK {
+		return c
 	}
 	return codes.PermissionDenied
 }
@@ -295,7 +291,7 @@ func (a *ExtAuthz) checkHTTP(ctx context.Context, r *http.Request, ip, route, me
 		}
 		return d, nil
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		d := &decision{status: resp.StatusCode, code: grpcCodeFor(resp.StatusCode), body: body, header: http.Header{}}
+		d := &decision{status: resp.StatusCode, code: denialCode(resp.StatusCode), body: body, header: http.Header{}}
 		for _, name := range []string{"Content-Type", "Www-Authenticate", "Location"} {
 			if vs := resp.Header.Values(name); len(vs) > 0 {
 				d.header[name] = slices.Clone(vs)

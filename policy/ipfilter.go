@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
 
@@ -22,13 +23,13 @@ func IPFilter(allow, deny []netip.Prefix) Policy {
 			a := info.ClientIP
 			switch {
 			case !a.IsValid():
-				WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, "the client address is unknown, and this gateway admits clients by address")
+				rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, "the client address is unknown, and this gateway admits clients by address")
 				return
 			case containsAddr(deny, a):
-				WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, fmt.Sprintf("client address %s is denied", a))
+				rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, fmt.Sprintf("client address %s is denied", a))
 				return
 			case len(allow) > 0 && !containsAddr(allow, a):
-				WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, fmt.Sprintf("client address %s is not in the allowed networks", a))
+				rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, fmt.Sprintf("client address %s is not in the allowed networks", a))
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 )
 
 // JWTOptions configure bearer-token verification.
@@ -84,7 +85,7 @@ func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
 	}
 	v := &JWTVerifier{o: o, parser: jwt.NewParser(opts...)}
 	for c, k := range o.ForwardClaims {
-		if !validMetadataKey(k) {
+		if !rpcstatus.SettableMetadataKey(k) {
 			return nil, fmt.Errorf("policy: jwt: forward_claims: %q is not a valid metadata key", k)
 		}
 		v.fwd = append(v.fwd, claimKey{c, k})
@@ -232,18 +233,4 @@ func claimString(v any) (string, bool) {
 		return fmt.Sprint(x), true
 	}
 	return "", false
-}
-
-// validMetadataKey: lower-case letters, digits, '-', '_', '.'; not grpc-*.
-func validMetadataKey(k string) bool {
-	if k == "" || strings.HasPrefix(k, "grpc-") || strings.HasSuffix(k, "-bin") {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

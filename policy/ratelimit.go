@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
@@ -133,7 +134,7 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 					}
 					o.Logger.Error().Err(err).Str("limit", name).Msg("rate limiter unavailable; refusing (fail-closed)")
 					w.Header().Set("Retry-After", "1")
-					WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "the rate limiter is unavailable; retry shortly")
+					rpcstatus.WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "the rate limiter is unavailable; retry shortly")
 					return false
 				}
 				if tight == nil || !d.Allowed || d.Remaining < tight.Remaining {
@@ -142,7 +143,7 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 				if !d.Allowed {
 					writeLimitHeaders(w, tightLimit, *tight)
 					w.Header().Set("Retry-After", strconv.Itoa(ceilSeconds(d.RetryAfter)))
-					WriteStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted,
+					rpcstatus.WriteStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted,
 						fmt.Sprintf("rate limit %s exceeded (%d per %s); retry after %ds", name, l.Rate, l.Period, ceilSeconds(d.RetryAfter)))
 					return false
 				}

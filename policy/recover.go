@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
@@ -29,7 +30,7 @@ func Recover(log zerolog.Logger) Policy {
 					ev = ev.Str("request_id", i.RequestID)
 				}
 				ev.Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("panic serving request")
-				WriteStatus(w, http.StatusInternalServerError, codes.Internal, "internal error in the gateway; it has been logged")
+				rpcstatus.WriteStatus(w, http.StatusInternalServerError, codes.Internal, "internal error in the gateway; it has been logged")
 			}()
 			next.ServeHTTP(w, r)
 		})

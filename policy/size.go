@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
 
@@ -20,7 +21,7 @@ func SizeLimit(max int64) Policy {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > max {
-				WriteStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+				rpcstatus.WriteStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
 					fmt.Sprintf("request body exceeds the limit of %d bytes", max))
 				return
 			}

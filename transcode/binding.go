@@ -6,19 +6,18 @@ import (
 	"strings"
 
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Resolver finds message and extension types for google.protobuf.Any and
-// error details: a reflection snapshot's TypeResolver in production.
-type Resolver interface {
-	protoregistry.MessageTypeResolver
-	protoregistry.ExtensionTypeResolver
-}
+// error details: a reflection snapshot's TypeResolver in production. The
+// same interface as rpcstatus.Resolver, so one value serves both.
+type Resolver = rpcstatus.Resolver
 
 // Options are one upstream's JSON mapping choices. The zero value matches
 // grpc-gateway's defaults: json_name in responses, unpopulated fields
@@ -77,8 +76,8 @@ type Binding struct {
 	response   []protoreflect.FieldDescriptor // response_body field path, nil for the whole message
 	updateMask protoreflect.FieldDescriptor   // PATCH update_mask to fill from the body, or nil
 
-	fast     *fastPath  // direct JSON↔wire plan (fastpath.go); nil when disabled
-	fastBody *fieldPlan // the body field's plan when the body is not "*"
+	fast     *fastPath       // direct JSON↔wire plan (compileFastPath); nil when disabled
+	fastBody *wirejson.Field // the body field's plan when the body is not "*"
 
 	strict    bool
 	maxDepth  int // Options.MaxDepth, defaulted
@@ -348,3 +347,31 @@ func (b *Binding) BodyField() string {
 
 // ResponseField names the response_body field, or "" for the whole message.
 func (b *Binding) ResponseField() string { return protoPath(b.response) }
+
+// UseProtoNames reports whether responses use the .proto field names
+// (Options.UseProtoNames) instead of json_name.
+func (b *Binding) UseProtoNames() bool { return b.marshal.UseProtoNames }
+
+// PathFields returns, for each variable of Template in order, the field
+// path it binds to (a.b.c as three descriptors). A fresh slice of the
+// binding's paths: the outer slice is the caller's, the paths are shared
+// and must not be changed.
+func (b *Binding) PathFields() [][]protoreflect.FieldDescriptor {
+	return append([][]protoreflect.FieldDescriptor(nil), b.pathFields...)
+}
+
+// BodyPath returns the field path the body binds to when it names a
+// field; nil when the body is the whole message ("*") or there is none
+// (BodyField tells them apart). Shared: must not be changed.
+func (b *Binding) BodyPath() []protoreflect.FieldDescriptor { return b.body }
+
+// ResponsePath returns the response_body field path; nil when the whole
+// response message is the body. Shared: must not be changed.
+func (b *Binding) ResponsePath() []protoreflect.FieldDescriptor { return b.response }
+
+// BoundBy returns the path variable's or body field's path that fields
+// lies under (is equal to or nested in), or nil: fields under one are set
+// by the path or body and are not taken from the query.
+func (b *Binding) BoundBy(fields []protoreflect.FieldDescriptor) []protoreflect.FieldDescriptor {
+	return b.boundBy(fields)
+}

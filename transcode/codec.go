@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/grpc/encoding"
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -48,7 +49,7 @@ type Codec struct {
 	pool     mem.BufferPool
 	proto    encoding.CodecV2
 	stats    FastPathStats
-	encoders sync.Pool // *wireToJSON: response rendering scratch, reused
+	encoders sync.Pool // *wirejson.Encoder: response rendering scratch, reused
 }
 
 // NewCodec returns a codec drawing buffers from pool (grpc-go's default
@@ -62,7 +63,7 @@ func NewCodec(pool mem.BufferPool) (*Codec, error) {
 		return nil, fmt.Errorf("transcode: grpc-go's proto codec is not available")
 	}
 	c := &Codec{pool: pool, proto: pc}
-	c.encoders.New = func() any { return &wireToJSON{} }
+	c.encoders.New = func() any { return &wirejson.Encoder{} }
 	return c, nil
 }
 

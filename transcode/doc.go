@@ -1,14 +1,16 @@
 // Package transcode owns the translation between HTTP+JSON and protobuf for
-// one method: compiling google.api.http rules into bindings (HttpRule → field
-// paths), decoding path variables, query parameters and bodies into request
-// messages, encoding responses and gRPC statuses as JSON with the right HTTP
-// status, the rules that decide which HTTP headers become gRPC metadata
-// and back, and stream framing: how a server stream's messages are laid out
-// in one response (NDJSON, Server-Sent Events, a JSON array, raw HttpBody
-// bytes) and how a client stream's messages are read from one request body,
-// and the description of bindings as an OpenAPI 3.1 document (OpenAPI).
-// It builds and parses bytes only; writing, flushing and timing belong to
-// the gateway.
+// one method: compiling google.api.http rules into bindings (HttpRule →
+// field paths), decoding path variables, query parameters and bodies into
+// request messages (dynamically, or as wire bytes through the wirejson
+// codec when it covers the types), encoding responses as JSON and gRPC
+// statuses with the detail types of the binding's upstream, the rules that
+// decide which HTTP headers become gRPC metadata and back, the gRPC codec
+// of upstream calls, deadlines, and stream framing: how a server stream's
+// messages are laid out in one response (NDJSON, Server-Sent Events, a
+// JSON array, raw HttpBody bytes) and how a client stream's messages are
+// read from one request body. It builds and parses bytes only; writing,
+// flushing and timing belong to the gateway, the error shape and code
+// table to rpcstatus, and the OpenAPI description to package openapi.
 //
 // It works on descriptors it is given (from reflection snapshots) and knows
 // nothing of Consul, configuration files or how upstreams are reached. It

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -18,10 +18,9 @@ import (
 // Either side may be missing (nil plan): that side then goes through
 // dynamicpb and protojson, and the reason is kept for the admin API.
 type fastPath struct {
-	in, out       *msgPlan
-	body          *fieldPlan // the body field when it is not "*"
-	response      *fieldPlan // the response_body field, or nil
-	inWhy, outWhy string     // why a side is not covered
+	in, out       *wirejson.Message
+	response      *wirejson.Field // the response_body field, or nil
+	inWhy, outWhy string          // why a side is not covered
 }
 
 // errFallback reports input the fast path leaves to protojson at run time.
@@ -31,15 +30,15 @@ var errFallback = errors.New("transcode: left to protojson")
 // fails: what it cannot cover is recorded and served by protojson.
 func compileFastPath(b *Binding) *fastPath {
 	fp := &fastPath{}
-	p := &planner{msgs: map[protoreflect.FullName]*msgPlan{}}
+	p := wirejson.NewCompiler()
 	fp.in, fp.inWhy = b.compileFastRequest(p)
-	out, err := p.message(b.Method.Output())
+	out, err := p.Message(b.Method.Output())
 	switch {
 	case err != nil:
 		fp.outWhy = err.Error()
 	case b.response != nil:
-		f := out.lookupNum(b.response[0].Number())
-		if f == nil || f.msg == nil || f.list || f.isMap {
+		f := out.FieldByNumber(b.response[0].Number())
+		if f == nil || !f.IsSingularMessage() {
 			fp.outWhy = "response_body names a field that is not a singular message"
 		} else {
 			fp.out, fp.response = out, f
@@ -50,7 +49,7 @@ func compileFastPath(b *Binding) *fastPath {
 	return fp
 }
 
-func (b *Binding) compileFastRequest(p *planner) (*msgPlan, string) {
+func (b *Binding) compileFastRequest(p *wirejson.Compiler) (*wirejson.Message, string) {
 	if b.updateMask != nil {
 		// The mask is derived from the body's keys after decoding.
 		return nil, "PATCH with an update_mask filled from the body"
@@ -61,13 +60,13 @@ func (b *Binding) compileFastRequest(p *planner) (*msgPlan, string) {
 			return nil, "a path variable binds a message-typed field"
 		}
 	}
-	in, err := p.message(b.Method.Input())
+	in, err := p.Message(b.Method.Input())
 	if err != nil {
 		return nil, err.Error()
 	}
 	if b.body != nil {
-		f := in.lookupNum(b.body[0].Number())
-		if f == nil || f.msg == nil || f.list || f.isMap {
+		f := in.FieldByNumber(b.body[0].Number())
+		if f == nil || !f.IsSingularMessage() {
 			return nil, "the body field is not a singular message"
 		}
 		b.fastBody = f
@@ -127,21 +126,18 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 			return nil, &MediaTypeError{ContentType: in.ContentType}
 		}
 		body := bytes.TrimSpace(in.Body)
-		d := jsonToWire{discard: !b.strict, depth: b.maxDepth}
+		opts := wirejson.DecodeOptions{DiscardUnknown: !b.strict, MaxDepth: b.maxDepth}
 		var err error
 		switch {
 		case b.fastBody == nil && len(body) > 0:
-			buf, err = d.body(buf, b.fast.in, body)
+			buf, err = b.fast.in.AppendWire(buf, body, opts)
 		case b.fastBody != nil && len(body) == 0:
 			// DecodeRequest sets the body field even for an empty body.
-			buf = protowire.AppendBytes(protowire.AppendTag(buf, b.fastBody.num, protowire.BytesType), nil)
+			buf = protowire.AppendBytes(protowire.AppendTag(buf, b.fastBody.Number(), protowire.BytesType), nil)
 		case b.fastBody != nil:
-			buf = protowire.AppendTag(buf, b.fastBody.num, protowire.BytesType)
-			at := len(buf)
-			buf, err = d.body(append(buf, 0), b.fastBody.msg, body)
-			if err == nil {
-				buf = patchLen(buf, at)
-			}
+			buf, err = wirejson.AppendFramed(buf, b.fastBody.Number(), func(buf []byte) ([]byte, error) {
+				return b.fastBody.Message().AppendWire(buf, body, opts)
+			})
 		}
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "request body: %s", depthMessage(err.Error(), b.maxDepth))
@@ -155,8 +151,8 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "path variable %s: %q: %v", protoPath(fields), in.Vars[i], err)
 		}
-		if buf, err = appendAtPath(buf, fields, func(buf []byte) ([]byte, error) {
-			return appendValue(buf, fields[len(fields)-1], v)
+		if buf, err = wirejson.AppendAtPath(buf, fields, func(buf []byte) ([]byte, error) {
+			return wirejson.AppendValue(buf, fields[len(fields)-1], v)
 		}); err != nil {
 			return nil, err
 		}
@@ -169,57 +165,6 @@ func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
 		buf = sink.buf
 	}
 	return buf, nil
-}
-
-// appendAtPath frames what last appends inside the messages fields leads
-// through: fields a.b.c becomes a{b{c}} on the wire, which merges into any
-// a and b already written.
-func appendAtPath(buf []byte, fields []protoreflect.FieldDescriptor, last func([]byte) ([]byte, error)) ([]byte, error) {
-	if len(fields) == 1 {
-		return last(buf)
-	}
-	buf = protowire.AppendTag(buf, fields[0].Number(), protowire.BytesType)
-	at := len(buf)
-	buf, err := appendAtPath(append(buf, 0), fields[1:], last)
-	if err != nil {
-		return nil, err
-	}
-	return patchLen(buf, at), nil
-}
-
-// appendValue appends f = v as one tagged record (a list element, for a
-// repeated f).
-func appendValue(buf []byte, f protoreflect.FieldDescriptor, v protoreflect.Value) ([]byte, error) {
-	k := f.Kind()
-	buf = protowire.AppendTag(buf, f.Number(), wireType(k))
-	switch k {
-	case protoreflect.BoolKind:
-		if v.Bool() {
-			return append(buf, 1), nil
-		}
-		return append(buf, 0), nil
-	case protoreflect.EnumKind:
-		return protowire.AppendVarint(buf, uint64(int64(v.Enum()))), nil
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
-		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return appendInt(buf, k, v.Int()), nil
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return appendUint(buf, k, v.Uint()), nil
-	case protoreflect.FloatKind:
-		return protowire.AppendFixed32(buf, math.Float32bits(float32(v.Float()))), nil
-	case protoreflect.DoubleKind:
-		return protowire.AppendFixed64(buf, math.Float64bits(v.Float())), nil
-	case protoreflect.StringKind:
-		return protowire.AppendString(buf, v.String()), nil
-	case protoreflect.BytesKind:
-		return protowire.AppendBytes(buf, v.Bytes()), nil
-	}
-	at := len(buf)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(append(buf, 0), v.Message().Interface())
-	if err != nil {
-		return nil, err
-	}
-	return patchLen(buf, at), nil
 }
 
 // wireSink appends query values as wire records. A whole message set by a
@@ -247,14 +192,14 @@ func (s *wireSink) set(fields []protoreflect.FieldDescriptor, v protoreflect.Val
 	if err := s.touch(fields, fields[len(fields)-1].Message() != nil); err != nil {
 		return err
 	}
-	return s.appendAt(fields, func(buf []byte) ([]byte, error) { return appendValue(buf, fields[len(fields)-1], v) })
+	return s.appendAt(fields, func(buf []byte) ([]byte, error) { return wirejson.AppendValue(buf, fields[len(fields)-1], v) })
 }
 
 func (s *wireSink) appendElem(fields []protoreflect.FieldDescriptor, v protoreflect.Value) error {
 	if err := s.touch(fields, false); err != nil {
 		return err
 	}
-	return s.appendAt(fields, func(buf []byte) ([]byte, error) { return appendValue(buf, fields[len(fields)-1], v) })
+	return s.appendAt(fields, func(buf []byte) ([]byte, error) { return wirejson.AppendValue(buf, fields[len(fields)-1], v) })
 }
 
 func (s *wireSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v protoreflect.Value) error {
@@ -263,21 +208,18 @@ func (s *wireSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v proto
 	}
 	f := fields[len(fields)-1]
 	return s.appendAt(fields, func(buf []byte) ([]byte, error) {
-		buf = protowire.AppendTag(buf, f.Number(), protowire.BytesType)
-		at := len(buf)
-		buf, err := appendValue(append(buf, 0), f.MapKey(), k)
-		if err != nil {
-			return nil, err
-		}
-		if buf, err = appendValue(buf, f.MapValue(), v); err != nil {
-			return nil, err
-		}
-		return patchLen(buf, at), nil
+		return wirejson.AppendFramed(buf, f.Number(), func(buf []byte) ([]byte, error) {
+			buf, err := wirejson.AppendValue(buf, f.MapKey(), k)
+			if err != nil {
+				return nil, err
+			}
+			return wirejson.AppendValue(buf, f.MapValue(), v)
+		})
 	})
 }
 
 func (s *wireSink) appendAt(fields []protoreflect.FieldDescriptor, last func([]byte) ([]byte, error)) error {
-	buf, err := appendAtPath(s.buf, fields, last)
+	buf, err := wirejson.AppendAtPath(s.buf, fields, last)
 	if err != nil {
 		// Only a well-known-type value protobuf cannot marshal gets here
 		// (a string inside it that is not UTF-8).
@@ -308,12 +250,12 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 		return b.EncodeResponse(resp.(proto.Message))
 	}
 	defer m.Release()
-	e := codec.encoders.Get().(*wireToJSON)
+	e := codec.encoders.Get().(*wirejson.Encoder)
 	defer codec.encoders.Put(e)
 	// JSON runs about twice the size of the wire form: one allocation for
 	// most responses instead of a series of doublings.
 	out, err := b.encodeWire(e, m.data, make([]byte, 0, 2*len(m.data)+64))
-	if err == errNeedsMerge {
+	if err == wirejson.ErrNeedsMerge {
 		codec.stats.responseFallbacks.Add(1)
 		msg := b.NewResponse()
 		if err := proto.Unmarshal(m.data, msg); err != nil {
@@ -331,9 +273,7 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 // encodeWire renders response wire bytes, the whole message or the
 // response_body message field, appending to out. e is scratch space,
 // reused across calls so that its indexes stop growing.
-func (b *Binding) encodeWire(e *wireToJSON, data, out []byte) ([]byte, error) {
-	e.useProtoNames, e.emitUnpop = b.marshal.UseProtoNames, b.marshal.EmitUnpopulated
-	e.heads, e.spans = e.heads[:0], e.spans[:0]
+func (b *Binding) encodeWire(e *wirejson.Encoder, data, out []byte) ([]byte, error) {
 	mp := b.fast.out
 	if f := b.fast.response; f != nil {
 		// The call would have failed on malformed bytes anywhere in the
@@ -342,46 +282,20 @@ func (b *Binding) encodeWire(e *wireToJSON, data, out []byte) ([]byte, error) {
 		if err := checkWire(b.Method.Output(), data); err != nil {
 			return nil, err
 		}
-		sub, found, err := lastMessageField(data, f.num)
+		sub, found, err := wirejson.MessageField(data, f.Number())
 		if err != nil {
 			return nil, err
 		}
 		if !found {
 			sub = nil // unset: rendered as an empty message, as EncodeResponse does
 		}
-		data, mp = sub, f.msg
+		data, mp = sub, f.Message()
 	}
-	out, err := e.message(out, mp, data)
-	if err != nil && err != errNeedsMerge {
+	out, err := e.AppendJSON(out, mp, data, wirejson.EncodeOptions{UseProtoNames: b.marshal.UseProtoNames, EmitUnpopulated: b.marshal.EmitUnpopulated})
+	if err != nil && err != wirejson.ErrNeedsMerge {
 		return nil, errors.Join(errors.New("transcode: encoding "+string(b.Method.FullName())+" response"), err)
 	}
 	return out, err
-}
-
-// lastMessageField finds a message field's bytes; more than one occurrence
-// would merge and is left to protojson.
-func lastMessageField(b []byte, num protowire.Number) ([]byte, bool, error) {
-	var found []byte
-	seen := false
-	for len(b) > 0 {
-		n, typ, l := consumeTag(b)
-		if l < 0 {
-			return nil, false, protowire.ParseError(l)
-		}
-		m := protowire.ConsumeFieldValue(n, typ, b[l:])
-		if m < 0 {
-			return nil, false, protowire.ParseError(m)
-		}
-		if n == num && typ == protowire.BytesType {
-			if seen {
-				return nil, false, errNeedsMerge
-			}
-			found, _ = protowire.ConsumeBytes(b[l:])
-			seen = true
-		}
-		b = b[l+m:]
-	}
-	return found, seen, nil
 }
 
 // checkWire reports whether protobuf accepts data as a message of type md.

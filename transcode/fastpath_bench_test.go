@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 )
@@ -103,7 +104,7 @@ func BenchmarkResponse(b *testing.B) {
 			b.SetBytes(int64(len(wire)))
 			b.ReportAllocs()
 			var out []byte
-			var e wireToJSON // reused, as the codec's pool and stream encoders reuse it
+			var e wirejson.Encoder // reused, as the codec's pool and stream encoders reuse it
 			for b.Loop() {
 				o, err := rb.encodeWire(&e, wire, out[:0])
 				if err != nil {

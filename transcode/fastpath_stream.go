@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -26,7 +27,7 @@ func (e *StreamEncoder) AppendReceived(dst []byte, msg any) ([]byte, error) {
 	}
 	defer m.Release()
 	out, err := e.appendJSON(dst, func(out []byte) ([]byte, error) { return e.b.encodeWire(&e.wire, m.data, out) })
-	if err == errNeedsMerge {
+	if err == wirejson.ErrNeedsMerge {
 		resp := e.b.NewResponse()
 		if err := proto.Unmarshal(m.data, resp); err != nil {
 			return dst, err

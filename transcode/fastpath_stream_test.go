@@ -19,7 +19,7 @@ func TestStreamEncoderWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	var msgs []proto.Message
-	for _, s := range requestSeeds {
+	for _, s := range append(glueSeeds, kitchenBody(0), kitchenBody(3), kitchenItem(7)) {
 		if m, err := b.DecodeRequest(Request{Body: []byte(s)}); err == nil {
 			msgs = append(msgs, m)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -136,9 +137,9 @@ func (b *Binding) RawResponse() bool {
 type StreamEncoder struct {
 	b       *Binding
 	framing Framing
-	n       int64      // messages encoded so far
-	scratch []byte     // SSE: a message's JSON before it is split into data lines
-	wire    wireToJSON // the fast path's indexes, kept from message to message
+	n       int64            // messages encoded so far
+	scratch []byte           // SSE: a message's JSON before it is split into data lines
+	wire    wirejson.Encoder // the fast path's indexes, kept from message to message
 }
 
 // NewStreamEncoder returns an encoder of b's response messages in f.

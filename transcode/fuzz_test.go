@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -83,7 +84,7 @@ func FuzzHeaderMetadata(f *testing.F) {
 			return // a clear rejection is fine
 		}
 		for k, vs := range md {
-			if !validMetadataKey(k) || reservedMetadataKey(k) {
+			if !rpcstatus.ValidMetadataKey(k) || rpcstatus.ReservedMetadataKey(k) {
 				t.Fatalf("key %q forwarded", k)
 			}
 			for _, v := range vs {

@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -47,10 +48,10 @@ func NewHeaderRules(allow []string) (*HeaderRules, error) {
 	h := &HeaderRules{allowed: make(map[string]string, len(allow))}
 	for _, name := range allow {
 		key := strings.ToLower(name)
-		if !validMetadataKey(key) {
+		if !rpcstatus.ValidMetadataKey(key) {
 			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: not a valid metadata key", name)
 		}
-		if reservedMetadataKey(key) || gatewayOwnedKey(key) {
+		if rpcstatus.ReservedMetadataKey(key) || gatewayOwnedKey(key) {
 			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: it is reserved or set by the gateway", name)
 		}
 		h.allowed[textproto.CanonicalMIMEHeaderKey(name)] = key
@@ -88,7 +89,7 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 			key = k
 		} else if len(name) > len(MetadataHeaderPrefix) && strings.EqualFold(name[:len(MetadataHeaderPrefix)], MetadataHeaderPrefix) {
 			key = strings.ToLower(name[len(MetadataHeaderPrefix):])
-			if !validMetadataKey(key) || reservedMetadataKey(key) || gatewayOwnedKey(key) || key == "cookie" {
+			if !rpcstatus.ValidMetadataKey(key) || rpcstatus.ReservedMetadataKey(key) || gatewayOwnedKey(key) || key == "cookie" {
 				continue
 			}
 		} else {
@@ -136,7 +137,7 @@ func WriteResponseMetadata(w http.Header, header, trailer metadata.MD) {
 
 func copyMD(w http.Header, prefix string, md metadata.MD) {
 	for k, vals := range md {
-		if reservedMetadataKey(k) || !validMetadataKey(k) {
+		if rpcstatus.ReservedMetadataKey(k) || !rpcstatus.ValidMetadataKey(k) {
 			continue
 		}
 		name := textproto.CanonicalMIMEHeaderKey(prefix + k)
@@ -149,35 +150,6 @@ func copyMD(w http.Header, prefix string, md metadata.MD) {
 			w[name] = append(w[name], v)
 		}
 	}
-}
-
-// reservedMetadataKey reports keys that belong to the transport: forwarding
-// them would let a caller rewrite the call's framing or deadline.
-func reservedMetadataKey(k string) bool {
-	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
-		return true
-	}
-	switch k {
-	case "content-type", "content-length", "user-agent", "te", "connection", "keep-alive",
-		"proxy-connection", "transfer-encoding", "upgrade", "host", "trailer",
-		"proxy-authenticate", "proxy-authorization":
-		return true
-	}
-	return false
-}
-
-// validMetadataKey follows gRPC's rule for metadata keys: 0-9 a-z _ - . only.
-func validMetadataKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // connectionTokens returns the lower-cased header names listed in Connection

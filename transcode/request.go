@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -119,31 +121,22 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 		// value of that field inside its parent message. The body must be
 		// exactly one JSON value first, or a body such as `1,"title":"x"`
 		// would set other fields of the message through the wrapper.
-		if err := singleValue(body, b.maxDepth); err != nil {
+		if err := wirejson.CheckValue(body, b.maxDepth); err != nil {
 			return status.Errorf(codes.InvalidArgument, "request body (the value of field %s): %s", field.Name(), depthMessage(err.Error(), b.maxDepth))
 		}
 		wrapped := make([]byte, 0, len(body)+len(field.JSONName())+8)
-		wrapped = appendJSONString(append(wrapped, '{'), field.JSONName())
+		wrapped = rpcstatus.AppendJSONString(append(wrapped, '{'), field.JSONName())
 		shift = len(wrapped) + 1
 		wrapped = append(append(append(wrapped, ':'), body...), '}')
 		body = wrapped
 	}
 	if err := b.unmarshalGuarded(body, target.Interface()); err != nil {
-		return status.Errorf(codes.InvalidArgument, "request body: %s", depthMessage(shiftColumns(cleanProtoError(err), shift), b.maxDepth))
+		return status.Errorf(codes.InvalidArgument, "request body: %s", depthMessage(shiftColumns(wirejson.ProtoErrorText(err), shift), b.maxDepth))
 	}
 	if b.updateMask != nil && !msg.Has(b.updateMask) {
 		b.fillUpdateMask(msg, in.Body)
 	}
 	return nil
-}
-
-// cleanProtoError drops protojson's "proto: " prefix and its non-breaking
-// spaces (it randomizes them to keep callers from matching on text), so the
-// message reads plainly to an HTTP client.
-func cleanProtoError(err error) string {
-	s := strings.ReplaceAll(err.Error(), "\u00a0", " ")
-	s = strings.TrimPrefix(s, "proto:")
-	return strings.TrimSpace(s)
 }
 
 // setPath sets the field at the end of fields, creating the messages on the

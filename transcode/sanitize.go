@@ -9,10 +9,10 @@ import (
 )
 
 // Hostile bodies. The decoders already refuse what protojson refuses
-// (duplicate keys, trailing data, bad UTF-8, numbers out of range); this
-// file holds what the gateway adds on top: a nesting bound far below
-// protojson's 10,000, a check that a body bound to one field is one JSON
-// value, and a last line of defence against a panic inside protobuf-go.
+// (duplicate keys, trailing data, bad UTF-8, numbers out of range); the
+// gateway adds on top a nesting bound far below protojson's 10,000 (the
+// one-value check of a body bound to one field is wirejson.CheckValue),
+// and a last line of defence against a panic inside protobuf-go.
 
 // DefaultMaxDepth is the nesting bound of request bodies when
 // Options.MaxDepth is 0: deep enough for any real API, shallow enough
@@ -34,19 +34,6 @@ func depthMessage(msg string, limit int) string {
 		return msg
 	}
 	return strings.Replace(msg, p, fmt.Sprintf("JSON nested deeper than the limit of %d levels", limit), 1)
-}
-
-// singleValue checks that body is exactly one JSON value, nested no deeper
-// than limit, with nothing but whitespace after it.
-func singleValue(body []byte, limit int) error {
-	s := scanner{in: body}
-	if err := s.skipValue(limit); err != nil {
-		return err
-	}
-	if s.skipWS(); s.pos < len(s.in) {
-		return s.syntaxErr(s.pos, "unexpected data after the JSON value")
-	}
-	return nil
 }
 
 // shiftColumns moves a "(line 1:C)" position left by n columns: errors on

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -135,9 +137,9 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 	case "google.protobuf.Timestamp", "google.protobuf.Duration":
 		// The body decoder's parsers, protojson's grammar; protojson below
 		// only for what they reject.
-		parse := parseTimestamp
+		parse := wirejson.ParseTimestamp
 		if md.FullName() == "google.protobuf.Duration" {
-			parse = parseDuration
+			parse = wirejson.ParseDuration
 		}
 		if secs, nanos, ok := parse(s); ok {
 			msg.Set(md.Fields().ByNumber(1), protoreflect.ValueOfInt64(secs))
@@ -146,11 +148,11 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 		}
 		fallthrough
 	case "google.protobuf.FieldMask":
-		if err := protojson.Unmarshal(appendJSONString(nil, s), msg); err != nil {
+		if err := protojson.Unmarshal(rpcstatus.AppendJSONString(nil, s), msg); err != nil {
 			return protoreflect.Value{}, fmt.Errorf("expected a %s in its JSON form", md.Name())
 		}
 	default:
-		if !isWrapper(md.FullName()) {
+		if !wirejson.IsWrapper(md.FullName()) {
 			return protoreflect.Value{}, fmt.Errorf("message %s cannot be set from a single value; set its fields with dotted names", md.FullName())
 		}
 		vf := md.Fields().ByName("value")
@@ -161,18 +163,6 @@ func parseWellKnown(md protoreflect.MessageDescriptor, s string) (protoreflect.V
 		msg.Set(vf, v)
 	}
 	return protoreflect.ValueOfMessage(msg), nil
-}
-
-// isWrapper reports the wrapper types of google/protobuf/wrappers.proto,
-// whose JSON form is their "value" field's.
-func isWrapper(name protoreflect.FullName) bool {
-	switch name {
-	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
-		return true
-	}
-	return false
 }
 
 func decodeBase64(s string) ([]byte, error) {

@@ -1,4 +1,4 @@
-package transcode
+package wirejson
 
 import (
 	"strconv"
@@ -17,11 +17,11 @@ const (
 )
 
 // secondsNanos appends the fields of a google.protobuf.Timestamp or
-// Duration written as its JSON string, read by parse (parseTimestamp or
-// parseDuration, which accept exactly what protojson accepts). Anything
+// Duration written as its JSON string, read by parse (ParseTimestamp or
+// ParseDuration, which accept exactly what protojson accepts). Anything
 // else (not a string, a bad value) goes to delegate, which rejects it with
 // protojson's own message; only failures take that path.
-func (d *jsonToWire) secondsNanos(buf []byte, mp *msgPlan, label string, parse func(string) (int64, int32, bool)) ([]byte, error) {
+func (d *decoder) secondsNanos(buf []byte, mp *Message, label string, parse func(string) (int64, int32, bool)) ([]byte, error) {
 	s := &d.s
 	s.skipWS()
 	start := s.pos
@@ -41,10 +41,10 @@ func (d *jsonToWire) secondsNanos(buf []byte, mp *msgPlan, label string, parse f
 	return appendSecondsNanos(buf, secs, nanos), nil
 }
 
-// parseTimestamp is protojson's reading of a Timestamp string ("Z" or an
+// ParseTimestamp is protojson's reading of a Timestamp string ("Z" or an
 // offset, up to nine fractional digits, the proto3 range). v may view a
 // request buffer: time.Parse keeps it only in the error, dropped here.
-func parseTimestamp(v string) (secs int64, nanos int32, ok bool) {
+func ParseTimestamp(v string) (secs int64, nanos int32, ok bool) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return 0, 0, false
@@ -63,12 +63,12 @@ func parseTimestamp(v string) (secs int64, nanos int32, ok bool) {
 	return secs, int32(t.Nanosecond()), true
 }
 
-// parseDuration reads [sign] [int] ["." up to 9 digits] "s", where int is
+// ParseDuration reads [sign] [int] ["." up to 9 digits] "s", where int is
 // "0" or has no leading zero, and a fraction may be empty ("1.s") or stand
 // alone (".5s", even ".s"): the grammar protojson implements. Both parts
 // carry the sign; the proto3 range (±10,000 years) is checked. b may view a
 // request buffer.
-func parseDuration(b string) (secs int64, nanos int32, ok bool) {
+func ParseDuration(b string) (secs int64, nanos int32, ok bool) {
 	if len(b) < 2 || b[len(b)-1] != 's' {
 		return 0, 0, false
 	}

@@ -1,16 +1,10 @@
-package transcode
+package wirejson
 
 import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/dynamicpb"
-	_ "google.golang.org/protobuf/types/known/durationpb"
-	_ "google.golang.org/protobuf/types/known/timestamppb"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 )
 
 // timeSeeds are Timestamp and Duration strings at the corners of protojson's
@@ -27,33 +21,31 @@ var timeSeeds = []string{
 	"9223372036854775807s", "9223372036854775808s", "1e3s", " 1s", "1s ", "0x1s", "1.5.5s", "--1s", "+-1s",
 }
 
-// FuzzFastPathTime puts one string in a Timestamp and a Duration field,
-// alone, nested, repeated and in a oneof, and requires the fast path and
-// protojson to agree.
-func FuzzFastPathTime(f *testing.F) {
+// FuzzTime puts one string in a Timestamp and a Duration field, alone,
+// nested, repeated and in a oneof, and requires AppendWire and protojson
+// to agree.
+func FuzzTime(f *testing.F) {
 	for _, s := range timeSeeds {
 		f.Add(s)
 	}
-	bindings := fastRequestBindings(f)[:2] // kitchen Put, non-strict and a body field
-	bindings = append(bindings, fastRequestBindings(f)[4])
+	m := compile(f, kitchen(f))
 	f.Fuzz(func(t *testing.T, s string) {
-		v := string(appendJSONString(nil, s))
+		v := string(rpcstatus.AppendJSONString(nil, s))
 		for _, body := range []string{
 			`{"ts":` + v + `}`, `{"du":` + v + `}`, `{"rts":[` + v + `,` + v + `]}`,
 			`{"ct":` + v + `}`, `{"child":{"ts":` + v + `,"du":` + v + `}}`,
 		} {
-			for _, b := range bindings {
-				checkSameRequest(t, b, Request{Body: []byte(body), ContentType: "application/json", Vars: []string{"v"}})
+			for _, strict := range []bool{false, true} {
+				checkSameDecode(t, m, strict, body)
 			}
 		}
 	})
 }
 
-// TestFastPathTimeErrors checks that a rejected value reads as protojson's
+// TestTimeErrors checks that a rejected value reads as protojson's
 // rejection does, and that non-string values are rejected too.
-func TestFastPathTimeErrors(t *testing.T) {
-	put := kitchenMethod(t, "Put")
-	b := compileRule(t, put, DefaultRule(put), Options{})
+func TestTimeErrors(t *testing.T) {
+	m := compile(t, kitchen(t))
 	for _, c := range []struct{ body, want string }{
 		{`{"ts":"2024-05-01T12:00:00"}`, `invalid value for field ts (google.protobuf.Timestamp): invalid google.protobuf.Timestamp value "2024-05-01T12:00:00"`},
 		{`{"ts":"10000-01-01T00:00:00Z"}`, `invalid google.protobuf.Timestamp value`},
@@ -63,25 +55,24 @@ func TestFastPathTimeErrors(t *testing.T) {
 		{`{"du":15}`, `unexpected token 15`},
 		{`{"ts":true}`, `unexpected token true`},
 	} {
-		_, err := b.decodeWire(Request{Body: []byte(c.body), ContentType: "application/json"}, nil)
+		_, err := m.AppendWire(nil, []byte(c.body), DecodeOptions{MaxDepth: testDepth, DiscardUnknown: true})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", c.body, err, c.want)
 		}
-		checkSameRequest(t, b, Request{Body: []byte(c.body), ContentType: "application/json"})
+		checkSameDecode(t, m, false, c.body)
 	}
 }
 
-// TestFastPathTimeNoAllocs pins the point of the native parsers: a UTC
-// Timestamp and a Duration cost no allocations beyond those of a body
-// without them (protojson costs a dynamic message each).
-func TestFastPathTimeNoAllocs(t *testing.T) {
-	put := kitchenMethod(t, "Put")
-	b := compileRule(t, put, DefaultRule(put), Options{})
+// TestTimeNoAllocs pins the point of the native parsers: a UTC Timestamp
+// and a Duration cost no allocations beyond those of a document without
+// them (protojson costs a dynamic message each).
+func TestTimeNoAllocs(t *testing.T) {
+	m := compile(t, kitchen(t))
 	buf := make([]byte, 0, 256)
 	allocs := func(body string) float64 {
-		in := Request{Body: []byte(body), ContentType: "application/json"}
+		doc := []byte(body)
 		return testing.AllocsPerRun(100, func() {
-			if _, err := b.decodeWire(in, buf[:0]); err != nil {
+			if _, err := m.AppendWire(buf[:0], doc, DecodeOptions{MaxDepth: testDepth, DiscardUnknown: true}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -89,29 +80,5 @@ func TestFastPathTimeNoAllocs(t *testing.T) {
 	base := allocs(`{"dv":1.5}`)
 	if n := allocs(`{"dv":1.5,"ts":"2024-05-01T12:00:00.5Z","du":"-1.25s","rts":["1970-01-01T00:00:01Z"]}`); n != base {
 		t.Fatalf("decoding a Timestamp and a Duration allocates %v times, %v without them", n, base)
-	}
-}
-
-// TestParseWellKnownTime checks query and path values of Timestamp and
-// Duration fields, parsed natively, against protojson's reading of the
-// same string.
-func TestParseWellKnownTime(t *testing.T) {
-	for _, name := range []protoreflect.FullName{"google.protobuf.Timestamp", "google.protobuf.Duration"} {
-		mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		md := mt.Descriptor()
-		for _, s := range timeSeeds {
-			got, err := parseWellKnown(md, s)
-			want := dynamicpb.NewMessage(md)
-			werr := protojson.Unmarshal(appendJSONString(nil, s), want)
-			if (err == nil) != (werr == nil) {
-				t.Fatalf("%s %q: native err=%v, protojson err=%v", md.Name(), s, err, werr)
-			}
-			if err == nil && !proto.Equal(got.Message().Interface(), want) {
-				t.Fatalf("%s %q: native %v, protojson %v", md.Name(), s, got.Message().Interface(), want)
-			}
-		}
 	}
 }

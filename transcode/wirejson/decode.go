@@ -1,4 +1,4 @@
-package transcode
+package wirejson
 
 import (
 	"bytes"
@@ -17,18 +17,42 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// jsonToWire decodes one JSON document into protobuf wire bytes following
+// DecodeOptions are the choices of one JSON → wire decoding, protojson's
+// UnmarshalOptions in effect.
+type DecodeOptions struct {
+	// DiscardUnknown skips unknown fields and unknown enum names instead of
+	// rejecting them (protojson's DiscardUnknown).
+	DiscardUnknown bool
+	// MaxDepth bounds how deeply messages may nest (JSON objects for
+	// messages, and Struct/Value/ListValue levels), as protojson's
+	// RecursionLimit; deeper documents are an error that contains
+	// "exceeded max recursion depth". It must be positive.
+	MaxDepth int
+}
+
+// AppendWire decodes doc, one JSON value of message type mp in the proto3
+// JSON mapping, and appends its wire form (without a tag or length) to
+// buf. It accepts and rejects what protojson.Unmarshal accepts and rejects
+// with the same options, with messages that name the offending input and
+// its position, and writes bytes that unmarshal to the message protojson
+// builds. Safe for concurrent use.
+func (mp *Message) AppendWire(buf, doc []byte, o DecodeOptions) ([]byte, error) {
+	d := decoder{discard: o.DiscardUnknown, depth: o.MaxDepth}
+	return d.body(buf, mp, doc)
+}
+
+// decoder decodes one JSON document into protobuf wire bytes following
 // the proto3 JSON mapping, without building a message. Not safe for
 // concurrent use; one per call.
-type jsonToWire struct {
+type decoder struct {
 	s       scanner
 	discard bool // unknown fields and enum names are skipped, not errors
-	depth   int  // nesting budget left: the binding's MaxDepth to start with, as protojson's RecursionLimit
+	depth   int  // nesting budget left: DecodeOptions.MaxDepth to start with, as protojson's RecursionLimit
 }
 
 // body appends the wire form of the whole document, a value of message
 // type mp, to buf.
-func (d *jsonToWire) body(buf []byte, mp *msgPlan, doc []byte) ([]byte, error) {
+func (d *decoder) body(buf []byte, mp *Message, doc []byte) ([]byte, error) {
 	d.s.in, d.s.pos = doc, 0
 	buf, err := d.message(buf, mp, "")
 	if err != nil {
@@ -42,7 +66,7 @@ func (d *jsonToWire) body(buf []byte, mp *msgPlan, doc []byte) ([]byte, error) {
 
 // message appends the fields of the JSON value at the scanner, a message of
 // type mp, to buf (without a tag or length: the caller frames it).
-func (d *jsonToWire) message(buf []byte, mp *msgPlan, label string) ([]byte, error) {
+func (d *decoder) message(buf []byte, mp *Message, label string) ([]byte, error) {
 	d.depth--
 	defer func() { d.depth++ }()
 	if d.depth < 0 {
@@ -50,9 +74,9 @@ func (d *jsonToWire) message(buf []byte, mp *msgPlan, label string) ([]byte, err
 	}
 	switch mp.wkt {
 	case wktTimestamp:
-		return d.secondsNanos(buf, mp, label, parseTimestamp)
+		return d.secondsNanos(buf, mp, label, ParseTimestamp)
 	case wktDuration:
-		return d.secondsNanos(buf, mp, label, parseDuration)
+		return d.secondsNanos(buf, mp, label, ParseDuration)
 	case wktDelegate:
 		return d.delegate(buf, mp, label)
 	case wktWrapper:
@@ -143,7 +167,7 @@ func (d *jsonToWire) message(buf []byte, mp *msgPlan, label string) ([]byte, err
 }
 
 // takesNull reports the field types for which JSON null is a value.
-func takesNull(fp *fieldPlan) bool {
+func takesNull(fp *Field) bool {
 	if fp.list || fp.isMap {
 		return false
 	}
@@ -151,7 +175,7 @@ func takesNull(fp *fieldPlan) bool {
 }
 
 // singular appends one tagged value of a non-repeated field.
-func (d *jsonToWire) singular(buf []byte, fp *fieldPlan) ([]byte, error) {
+func (d *decoder) singular(buf []byte, fp *Field) ([]byte, error) {
 	if fp.msg != nil {
 		return d.framedMessage(buf, fp)
 	}
@@ -168,7 +192,7 @@ func (d *jsonToWire) singular(buf []byte, fp *fieldPlan) ([]byte, error) {
 }
 
 // framedMessage appends a tagged, length-prefixed message value.
-func (d *jsonToWire) framedMessage(buf []byte, fp *fieldPlan) ([]byte, error) {
+func (d *decoder) framedMessage(buf []byte, fp *Field) ([]byte, error) {
 	buf = protowire.AppendTag(buf, fp.num, protowire.BytesType)
 	at := len(buf)
 	buf = append(buf, 0)
@@ -194,7 +218,7 @@ func patchLen(buf []byte, at int) []byte {
 	return buf
 }
 
-func (d *jsonToWire) list(buf []byte, fp *fieldPlan) ([]byte, error) {
+func (d *decoder) list(buf []byte, fp *Field) ([]byte, error) {
 	s := &d.s
 	if s.peek() != '[' {
 		return nil, s.unexpected()
@@ -248,7 +272,7 @@ func (d *jsonToWire) list(buf []byte, fp *fieldPlan) ([]byte, error) {
 	return buf, nil
 }
 
-func (d *jsonToWire) mapField(buf []byte, fp *fieldPlan) ([]byte, error) {
+func (d *decoder) mapField(buf []byte, fp *Field) ([]byte, error) {
 	s := &d.s
 	if s.peek() != '{' {
 		return nil, s.unexpected()
@@ -350,7 +374,7 @@ func (k *keySet) add(key []byte) {
 // name as protojson parses it (strconv rules, not JSON number rules), and
 // returns where the encoded key starts: its canonical form for duplicate
 // detection.
-func appendMapKey(buf []byte, kp *fieldPlan, name []byte) ([]byte, int, bool) {
+func appendMapKey(buf []byte, kp *Field, name []byte) ([]byte, int, bool) {
 	buf = protowire.AppendTag(buf, 1, wireType(kp.kind))
 	mark := len(buf)
 	str := unsafeString(name)
@@ -435,7 +459,7 @@ func appendUint(buf []byte, k protoreflect.Kind, n uint64) []byte {
 // scalar appends the untagged wire value of the JSON scalar at the scanner.
 // skipped reports an unknown enum name dropped because unknown values are
 // being discarded (protojson's behaviour with DiscardUnknown).
-func (d *jsonToWire) scalar(buf []byte, fp *fieldPlan) (out []byte, skipped bool, err error) {
+func (d *decoder) scalar(buf []byte, fp *Field) (out []byte, skipped bool, err error) {
 	s := &d.s
 	c := s.peek()
 	pos := s.pos
@@ -719,7 +743,7 @@ func normalizeInt(num []byte) (string, bool) {
 // Struct, Value, ListValue, and Timestamp and Duration values the fast
 // path rejects) to protojson: the value is small, its grammar was checked
 // here, and protojson's formats and errors are then exactly protojson's.
-func (d *jsonToWire) delegate(buf []byte, mp *msgPlan, label string) ([]byte, error) {
+func (d *decoder) delegate(buf []byte, mp *Message, label string) ([]byte, error) {
 	s := &d.s
 	s.skipWS()
 	start := s.pos
@@ -733,7 +757,7 @@ func (d *jsonToWire) delegate(buf []byte, mp *msgPlan, label string) ([]byte, er
 		if label != "" {
 			what = "field " + label + " (" + what + ")"
 		}
-		return nil, s.errAt(start, "invalid value for %s: %s", what, stripPosition(cleanProtoError(err)))
+		return nil, s.errAt(start, "invalid value for %s: %s", what, stripPosition(ProtoErrorText(err)))
 	}
 	return proto.MarshalOptions{}.MarshalAppend(buf, msg)
 }
@@ -746,4 +770,13 @@ func stripPosition(s string) string {
 		}
 	}
 	return s
+}
+
+// ProtoErrorText is err's text with protojson's "proto: " prefix and its
+// non-breaking spaces removed (protojson randomizes them to keep callers
+// from matching on text), so that it reads plainly to an HTTP client.
+func ProtoErrorText(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\u00a0", " ")
+	s = strings.TrimPrefix(s, "proto:")
+	return strings.TrimSpace(s)
 }

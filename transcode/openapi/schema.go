@@ -1,8 +1,9 @@
-package transcode
+package openapi
 
 import (
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -241,7 +242,7 @@ const durationPattern = `^-?[0-9]+(\.[0-9]{1,9})?s$`
 // scalar, nullable.
 func wellKnownSchema(md protoreflect.MessageDescriptor) *oaSchema {
 	name := md.FullName()
-	if isWrapper(name) {
+	if wirejson.IsWrapper(name) {
 		k := md.Fields().ByName("value").Kind()
 		s := nullable(scalarSchema(k))
 		s.Description = "A " + wrapperWhat(k) + " or null (" + string(name) + ")."
@@ -324,3 +325,6 @@ func comments(d protoreflect.Descriptor) string {
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
+
+// httpBodyName is google.api.HttpBody: a body of raw bytes with their type.
+const httpBodyName protoreflect.FullName = "google.api.HttpBody"

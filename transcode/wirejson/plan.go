@@ -1,8 +1,9 @@
-package transcode
+package wirejson
 
 import (
 	"fmt"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -19,22 +20,25 @@ const (
 	wktDelegate      // FieldMask, Struct, Value, ListValue: protojson does the value
 )
 
-// msgPlan is one message type compiled for direct JSON↔wire transcoding:
-// field lookup by JSON and proto name and by number, in declaration order
-// (the order protojson writes). Immutable once compiled; shared by every
-// binding of the same schema that reaches the type.
-type msgPlan struct {
+// Message is one message type compiled for direct JSON↔wire transcoding
+// (a Compiler's output): field lookup by JSON and proto name and by
+// number, in declaration order (the order protojson writes). Immutable once
+// compiled and safe for concurrent use; shared by every message type of
+// the same Compiler that reaches it. Decode JSON with AppendWire, render
+// wire bytes with an Encoder.
+type Message struct {
 	md     protoreflect.MessageDescriptor
-	fields []*fieldPlan          // declaration (index) order
-	byName map[string]*fieldPlan // JSON names win over proto names, as in protojson
-	byNum  []*fieldPlan          // dense by field number when numbers are small
-	numMap map[protowire.Number]*fieldPlan
+	fields []*Field          // declaration (index) order
+	byName map[string]*Field // JSON names win over proto names, as in protojson
+	byNum  []*Field          // dense by field number when numbers are small
+	numMap map[protowire.Number]*Field
 	wkt    wkt
-	value  *fieldPlan // wktWrapper: the "value" field
+	value  *Field // wktWrapper: the "value" field
 }
 
-// fieldPlan is one field: what it is on the wire and in JSON.
-type fieldPlan struct {
+// Field is one compiled field of a Message: what it is on the wire and in
+// JSON. Immutable; safe for concurrent use.
+type Field struct {
 	fd       protoreflect.FieldDescriptor
 	num      protowire.Number
 	kind     protoreflect.Kind
@@ -46,9 +50,9 @@ type fieldPlan struct {
 	packed   bool // a repeated numeric field, written packed
 	presence bool // has explicit presence (message, optional, oneof member)
 	oneof    int  // index of the containing oneof (real or synthetic), or -1
-	msg      *msgPlan
+	msg      *Message
 	enum     *enumPlan
-	key, val *fieldPlan // map entry's key and value fields
+	key, val *Field // map entry's key and value fields
 }
 
 // enumPlan maps enum names to numbers and back.
@@ -58,11 +62,33 @@ type enumPlan struct {
 	null   bool // google.protobuf.NullValue: JSON null is its only value
 }
 
-// planner compiles plans, once per message type, and records why a type
-// cannot be covered.
-type planner struct {
-	msgs map[protoreflect.FullName]*msgPlan
+// Compiler compiles message types into Messages, each type once (types
+// reached from several roots, and recursive types, share one Message).
+// The zero value is not usable: call NewCompiler. Not safe for concurrent
+// use; the Messages it returns are.
+type Compiler struct {
+	msgs map[protoreflect.FullName]*Message
 }
+
+// NewCompiler returns an empty Compiler.
+func NewCompiler() *Compiler {
+	return &Compiler{msgs: map[protoreflect.FullName]*Message{}}
+}
+
+// Descriptor returns the message type m was compiled from.
+func (mp *Message) Descriptor() protoreflect.MessageDescriptor { return mp.md }
+
+// Number returns the field's number.
+func (fp *Field) Number() protowire.Number { return fp.num }
+
+// Message returns the compiled type of a message-typed field (singular or
+// repeated), or nil for other fields.
+func (fp *Field) Message() *Message { return fp.msg }
+
+// IsSingularMessage reports a message-typed field that is neither repeated
+// nor a map: the kind of field a google.api.http body or response_body
+// may name for direct transcoding.
+func (fp *Field) IsSingularMessage() bool { return fp.msg != nil && !fp.list && !fp.isMap }
 
 // errNotCovered explains why a binding takes the protojson path.
 type errNotCovered struct{ why string }
@@ -73,7 +99,11 @@ func notCovered(format string, args ...any) error {
 	return &errNotCovered{why: fmt.Sprintf(format, args...)}
 }
 
-func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
+// Message compiles md (and every message type its fields reach) or, when
+// the codec does not cover it, returns an error saying why: a message that
+// is not proto3, a group field, or google.protobuf.Any (which needs type
+// resolution). The caller then uses protojson for that type.
+func (p *Compiler) Message(md protoreflect.MessageDescriptor) (*Message, error) {
 	if mp, ok := p.msgs[md.FullName()]; ok {
 		return mp, nil
 	}
@@ -82,7 +112,7 @@ func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
 		// closed enums; protojson handles them.
 		return nil, notCovered("message %s is not proto3", md.FullName())
 	}
-	mp := &msgPlan{md: md, byName: map[string]*fieldPlan{}}
+	mp := &Message{md: md, byName: map[string]*Field{}}
 	p.msgs[md.FullName()] = mp // before the fields: recursive types refer to it
 	switch md.FullName() {
 	case "google.protobuf.Any":
@@ -95,7 +125,7 @@ func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
 	case "google.protobuf.FieldMask", "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue":
 		mp.wkt = wktDelegate
 	default:
-		if isWrapper(md.FullName()) {
+		if IsWrapper(md.FullName()) {
 			mp.wkt = wktWrapper
 		}
 	}
@@ -119,23 +149,24 @@ func (p *planner) message(md protoreflect.MessageDescriptor) (*msgPlan, error) {
 		mp.byName[fp.fd.JSONName()] = fp
 	}
 	if maxNum <= 256 {
-		mp.byNum = make([]*fieldPlan, maxNum+1)
+		mp.byNum = make([]*Field, maxNum+1)
 		for _, fp := range mp.fields {
 			mp.byNum[fp.num] = fp
 		}
 	} else {
-		mp.numMap = make(map[protowire.Number]*fieldPlan, len(mp.fields))
+		mp.numMap = make(map[protowire.Number]*Field, len(mp.fields))
 		for _, fp := range mp.fields {
 			mp.numMap[fp.num] = fp
 		}
 	}
 	if mp.wkt == wktWrapper {
-		mp.value = mp.lookupNum(1)
+		mp.value = mp.FieldByNumber(1)
 	}
 	return mp, nil
 }
 
-func (mp *msgPlan) lookupNum(n protowire.Number) *fieldPlan {
+// FieldByNumber returns the field numbered n, or nil.
+func (mp *Message) FieldByNumber(n protowire.Number) *Field {
 	if mp.byNum != nil {
 		if int(n) < len(mp.byNum) && n > 0 {
 			return mp.byNum[n]
@@ -145,14 +176,14 @@ func (mp *msgPlan) lookupNum(n protowire.Number) *fieldPlan {
 	return mp.numMap[n]
 }
 
-func (p *planner) field(fd protoreflect.FieldDescriptor) (*fieldPlan, error) {
-	fp := &fieldPlan{
+func (p *Compiler) field(fd protoreflect.FieldDescriptor) (*Field, error) {
+	fp := &Field{
 		fd:       fd,
 		num:      fd.Number(),
 		kind:     fd.Kind(),
 		index:    fd.Index(),
-		jsonKey:  appendJSONString(nil, fd.JSONName()),
-		protoKey: appendJSONString(nil, string(fd.Name())),
+		jsonKey:  rpcstatus.AppendJSONString(nil, fd.JSONName()),
+		protoKey: rpcstatus.AppendJSONString(nil, string(fd.Name())),
 		list:     fd.IsList(),
 		isMap:    fd.IsMap(),
 		presence: fd.HasPresence(),
@@ -183,7 +214,7 @@ func (p *planner) field(fd protoreflect.FieldDescriptor) (*fieldPlan, error) {
 	}
 	switch fp.kind {
 	case protoreflect.MessageKind:
-		mp, err := p.message(fd.Message())
+		mp, err := p.Message(fd.Message())
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package transcode
+package wirejson
 
 import (
 	"bytes"
@@ -426,4 +426,19 @@ func (s *scanner) memberName() error {
 		return err
 	}
 	return s.colon()
+}
+
+// CheckValue reports whether doc is exactly one JSON value, nested no
+// deeper than maxDepth arrays and objects, with nothing but whitespace
+// after it; the error names the position of the first problem. Safe for
+// concurrent use.
+func CheckValue(doc []byte, maxDepth int) error {
+	s := scanner{in: doc}
+	if err := s.skipValue(maxDepth); err != nil {
+		return err
+	}
+	if s.skipWS(); s.pos < len(s.in) {
+		return s.syntaxErr(s.pos, "unexpected data after the JSON value")
+	}
+	return nil
 }

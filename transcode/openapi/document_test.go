@@ -1,4 +1,4 @@
-package transcode
+package openapi
 
 import (
 	"context"
@@ -9,60 +9,26 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-func TestOpenAPIPath(t *testing.T) {
-	for _, c := range []struct {
-		tmpl, path, shape string
-		names             []string
-	}{
-		{"/v1/shelves", "/v1/shelves", "/v1/shelves", nil},
-		{"/echo/{text}", "/echo/{text}", "/echo/*", []string{"text"}},
-		{"/v1/{name=shelves/*}", "/v1/shelves/{shelf}", "/v1/shelves/*", []string{"shelf"}},
-		{"/v1/{name=shelves/*/books/*}:move", "/v1/shelves/{shelf}/books/{book}:move", "/v1/shelves/*/books/*:move", []string{"shelf", "book"}},
-		{"/v1/{book.name=shelves/*/books/*}", "/v1/shelves/{shelf}/books/{book}", "/v1/shelves/*/books/*", []string{"shelf", "book"}},
-		{"/v1/{parent=categories/*}/items", "/v1/categories/{category}/items", "/v1/categories/*/items", []string{"category"}},
-		{"/v1/{name=boxes/*/wolves/*/classes/*}", "/v1/boxes/{box}/wolves/{wolf}/classes/{class}", "/v1/boxes/*/wolves/*/classes/*", []string{"box", "wolf", "class"}},
-		{"/files/{path=**}", "/files/{path}", "/files/*", []string{"path"}},
-		{"/v1/{name=*/notes/*}", "/v1/{name_1}/notes/{note}", "/v1/*/notes/*", []string{"name_1", "note"}},
-		{"/v1/{a=shelves/*}/{b=shelves/*}", "/v1/shelves/{shelf}/shelves/{shelf_2}", "/v1/shelves/*/shelves/*", []string{"shelf", "shelf_2"}},
-		{"/v1/*/x/{id}", "/v1/{v1}/x/{id}", "/v1/*/x/*", []string{"v1", "id"}},
-		{"/*", "/{segment_1}", "/*", []string{"segment_1"}},
-		{"/v1/{x=my-things/*}", "/v1/my-things/{my_thing}", "/v1/my-things/*", []string{"my_thing"}},
-	} {
-		tmpl, err := router.ParseTemplate(c.tmpl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := openAPIPath(tmpl)
-		var names []string
-		for _, pp := range p.params {
-			names = append(names, pp.name)
-		}
-		if p.path != c.path || p.shape != c.shape || !slices.Equal(names, c.names) {
-			t.Errorf("%s: path %q shape %q names %q; want %q %q %q", c.tmpl, p.path, p.shape, names, c.path, c.shape, c.names)
-		}
-	}
-}
-
 // kitchenDoc describes the kitchen service with the given rules.
-func kitchenDoc(t *testing.T, opts Options, rules map[string]*annotations.HttpRule) (*openapi3.T, map[string]any) {
+func kitchenDoc(t *testing.T, opts transcode.Options, rules map[string]*annotations.HttpRule) (*openapi3.T, map[string]any) {
 	t.Helper()
-	var routes []OpenAPIRoute
+	var routes []Route
 	for _, name := range []string{"Put", "Get", "PutAny"} {
-		bs, err := Compile(kitchenMethod(t, name), rules[name], opts)
+		bs, err := transcode.Compile(kitchenMethod(t, name), rules[name], opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, b := range bs {
-			routes = append(routes, OpenAPIRoute{Binding: b})
+			routes = append(routes, Route{Binding: b})
 		}
 	}
-	body, err := OpenAPI(OpenAPIInfo{Title: "kitchen", Version: "1"}, routes)
+	body, err := Document(Info{Title: "kitchen", Version: "1"}, routes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +71,7 @@ func jsonOf(v any) string {
 }
 
 func TestOpenAPIWellKnownTypesAndScalars(t *testing.T) {
-	_, raw := kitchenDoc(t, Options{}, kitchenRules)
+	_, raw := kitchenDoc(t, transcode.Options{}, kitchenRules)
 	props := func(msg string) map[string]any {
 		return at(t, raw, "components", "schemas", msg, "properties").(map[string]any)
 	}
@@ -196,7 +162,7 @@ func TestOpenAPIWellKnownTypesAndScalars(t *testing.T) {
 }
 
 func TestOpenAPIProtoNames(t *testing.T) {
-	_, raw := kitchenDoc(t, Options{UseProtoNames: true}, kitchenRules)
+	_, raw := kitchenDoc(t, transcode.Options{UseProtoNames: true}, kitchenRules)
 	schemas := at(t, raw, "components", "schemas").(map[string]any)
 	if _, ok := schemas["kitchen.v1.Scalars-proto-names"]; !ok {
 		t.Fatalf("no proto-names component: %v", jsonOf(slices.Sorted(func(yield func(string) bool) {
@@ -213,7 +179,7 @@ func TestOpenAPIProtoNames(t *testing.T) {
 // TestOpenAPIValidatorRejects proves the validator the tests rely on is no
 // rubber stamp: a path parameter the path does not hold is an error.
 func TestOpenAPIValidatorRejects(t *testing.T) {
-	_, raw := kitchenDoc(t, Options{}, kitchenRules)
+	_, raw := kitchenDoc(t, transcode.Options{}, kitchenRules)
 	op := at(t, raw, "paths", "/kitchens/{name}", "get").(map[string]any)
 	op["parameters"].([]any)[0].(map[string]any)["name"] = "nope"
 	body, _ := json.Marshal(raw)

@@ -1,4 +1,4 @@
-package transcode
+package wirejson
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -19,17 +20,28 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// errNeedsMerge reports wire input the fast path does not render itself: a
+// ErrNeedsMerge reports wire input the Encoder does not render itself: a
 // singular message field sent more than once, which protobuf merges. Valid
 // but never produced by a protobuf encoder; the caller falls back to
 // unmarshalling and protojson.
-var errNeedsMerge = errors.New("transcode: singular message field repeated on the wire")
+var ErrNeedsMerge = errors.New("transcode: singular message field repeated on the wire")
 
-// wireToJSON renders protobuf wire bytes as proto3 JSON the way protojson
+// EncodeOptions are the choices of one wire → JSON rendering, protojson's
+// MarshalOptions in effect.
+type EncodeOptions struct {
+	// UseProtoNames writes the .proto field names instead of json_name.
+	UseProtoNames bool
+	// EmitUnpopulated writes fields at their zero value too.
+	EmitUnpopulated bool
+}
+
+// Encoder renders protobuf wire bytes as proto3 JSON the way protojson
 // renders the unmarshalled message: fields in declaration order, json_name
-// or proto names, unpopulated fields emitted or not, map keys sorted. Not
-// safe for concurrent use; one per call.
-type wireToJSON struct {
+// or proto names, unpopulated fields emitted or not, map keys sorted. Its
+// zero value is ready; it keeps scratch indexes from call to call, so reuse
+// one (a sync.Pool of them, or one per stream). Not safe for concurrent
+// use.
+type Encoder struct {
 	useProtoNames bool
 	emitUnpop     bool
 	heads         []int32 // per message level: first and last span per field
@@ -43,9 +55,20 @@ type wspan struct {
 	next       int32 // next occurrence of the same field, or -1
 }
 
+// AppendJSON renders data, the wire bytes of a message of type mp, as
+// JSON appended to out. It rejects what proto.Unmarshal rejects (and
+// protojson.Marshal after it: strings that are not UTF-8), and returns
+// ErrNeedsMerge, with out unusable, for bytes only protobuf's merge can
+// decode. Wire bytes from a well-behaved encoder never need it.
+func (e *Encoder) AppendJSON(out []byte, mp *Message, data []byte, o EncodeOptions) ([]byte, error) {
+	e.useProtoNames, e.emitUnpop = o.UseProtoNames, o.EmitUnpopulated
+	e.heads, e.spans = e.heads[:0], e.spans[:0]
+	return e.message(out, mp, data)
+}
+
 // message appends the JSON object for the wire bytes b of a message of
 // type mp.
-func (e *wireToJSON) message(out []byte, mp *msgPlan, b []byte) ([]byte, error) {
+func (e *Encoder) message(out []byte, mp *Message, b []byte) ([]byte, error) {
 	switch mp.wkt {
 	case wktTimestamp:
 		return e.timestamp(out, b)
@@ -79,7 +102,7 @@ func (e *wireToJSON) message(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 		}
 		start, end := off+n, off+n+m
 		off = end
-		fp := mp.lookupNum(num)
+		fp := mp.FieldByNumber(num)
 		if fp == nil || !wireTypeOK(fp, typ) {
 			continue // unknown to this schema: protojson ignores it too
 		}
@@ -103,7 +126,7 @@ func (e *wireToJSON) message(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 		}
 		if prev := e.heads[h]; prev >= 0 {
 			if fp.msg != nil {
-				return nil, errNeedsMerge
+				return nil, ErrNeedsMerge
 			}
 			// protobuf checks every occurrence, also those a later one replaces.
 			if err := e.check(fp, b, e.spans[prev]); err != nil {
@@ -177,7 +200,7 @@ func (e *wireToJSON) message(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 // check validates a value that will not be rendered (a replaced
 // occurrence) as protobuf's decoder would: strings must be UTF-8 and
 // messages well formed. Rare, so rendering into a scratch buffer is fine.
-func (e *wireToJSON) check(fp *fieldPlan, b []byte, sp wspan) error {
+func (e *Encoder) check(fp *Field, b []byte, sp wspan) error {
 	v := b[sp.start:sp.end]
 	switch {
 	case fp.msg != nil:
@@ -201,7 +224,7 @@ func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 
 // wireTypeOK reports whether a field may take a record of wire type typ;
 // a mismatch makes the record an unknown field, as protobuf decodes it.
-func wireTypeOK(fp *fieldPlan, typ protowire.Type) bool {
+func wireTypeOK(fp *Field, typ protowire.Type) bool {
 	if fp.isMap || fp.msg != nil {
 		return typ == protowire.BytesType
 	}
@@ -213,7 +236,7 @@ func wireTypeOK(fp *fieldPlan, typ protowire.Type) bool {
 
 // isZeroScalar reports a scalar value equal to its type's zero value, which
 // protobuf does not keep for fields without presence.
-func isZeroScalar(fp *fieldPlan, b []byte, sp wspan) bool {
+func isZeroScalar(fp *Field, b []byte, sp wspan) bool {
 	v := b[sp.start:sp.end]
 	switch sp.typ {
 	case protowire.VarintType:
@@ -236,7 +259,7 @@ func isZeroScalar(fp *fieldPlan, b []byte, sp wspan) bool {
 }
 
 // appendZero writes an unpopulated field as protojson does.
-func appendZero(out []byte, fp *fieldPlan) []byte {
+func appendZero(out []byte, fp *Field) []byte {
 	switch {
 	case fp.list:
 		return append(out, "[]"...)
@@ -258,14 +281,14 @@ func appendZero(out []byte, fp *fieldPlan) []byte {
 			return append(out, "null"...)
 		}
 		if name, ok := fp.enum.names[0]; ok {
-			return appendJSONString(out, name)
+			return rpcstatus.AppendJSONString(out, name)
 		}
 	}
 	return append(out, '0')
 }
 
 // value writes one singular value from its wire bytes.
-func (e *wireToJSON) value(out []byte, fp *fieldPlan, v []byte, typ protowire.Type) ([]byte, error) {
+func (e *Encoder) value(out []byte, fp *Field, v []byte, typ protowire.Type) ([]byte, error) {
 	if fp.msg != nil {
 		return e.message(out, fp.msg, v)
 	}
@@ -305,7 +328,7 @@ func (e *wireToJSON) value(out []byte, fp *fieldPlan, v []byte, typ protowire.Ty
 	return appendJSONStringBytes(out, v), nil
 }
 
-func appendVarintJSON(out []byte, fp *fieldPlan, n uint64) []byte {
+func appendVarintJSON(out []byte, fp *Field, n uint64) []byte {
 	switch fp.kind {
 	case protoreflect.BoolKind:
 		if n != 0 {
@@ -332,7 +355,7 @@ func appendVarintJSON(out []byte, fp *fieldPlan, n uint64) []byte {
 			return append(out, "null"...)
 		}
 		if name, ok := fp.enum.names[int32(n)]; ok {
-			return appendJSONString(out, name)
+			return rpcstatus.AppendJSONString(out, name)
 		}
 		return strconv.AppendInt(out, int64(int32(n)), 10)
 	}
@@ -407,7 +430,7 @@ func appendJSONStringBytes(out, s []byte) []byte {
 }
 
 // list writes a repeated field from all its occurrences (packed or not).
-func (e *wireToJSON) list(out []byte, fp *fieldPlan, b []byte, h int32) ([]byte, bool, error) {
+func (e *Encoder) list(out []byte, fp *Field, b []byte, h int32) ([]byte, bool, error) {
 	out = append(out, '[')
 	n := 0
 	for s := h; s >= 0; s = e.spans[s].next {
@@ -464,7 +487,7 @@ type mapEntry struct {
 
 // mapValue writes a map field: entries from every occurrence, the last of
 // equal keys winning, sorted as protojson sorts them.
-func (e *wireToJSON) mapValue(out []byte, fp *fieldPlan, b []byte, h int32) ([]byte, bool, error) {
+func (e *Encoder) mapValue(out []byte, fp *Field, b []byte, h int32) ([]byte, bool, error) {
 	var entries []mapEntry
 	for s := h; s >= 0; s = e.spans[s].next {
 		sp := e.spans[s]
@@ -542,7 +565,7 @@ func (e *wireToJSON) mapValue(out []byte, fp *fieldPlan, b []byte, h int32) ([]b
 	return append(out, '}'), n == 0, nil
 }
 
-func parseMapEntry(fp *fieldPlan, b []byte) (mapEntry, error) {
+func parseMapEntry(fp *Field, b []byte) (mapEntry, error) {
 	var ent mapEntry
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
@@ -594,7 +617,7 @@ func parseMapEntry(fp *fieldPlan, b []byte) (mapEntry, error) {
 			}
 		case num == 2 && wireTypeOK(fp.val, typ):
 			if fp.val.msg != nil && ent.hasValue {
-				return ent, errNeedsMerge
+				return ent, ErrNeedsMerge
 			}
 			if typ == protowire.BytesType {
 				v, _ = protowire.ConsumeBytes(v)
@@ -630,7 +653,7 @@ func lastVarints(b []byte) (f1 int64, f2 int32, err error) {
 	return f1, f2, nil
 }
 
-func (e *wireToJSON) timestamp(out, b []byte) ([]byte, error) {
+func (e *Encoder) timestamp(out, b []byte) ([]byte, error) {
 	secs, nanos, err := lastVarints(b)
 	if err != nil {
 		return nil, err
@@ -663,7 +686,7 @@ func trimFraction(out []byte, start int) []byte {
 	return out
 }
 
-func (e *wireToJSON) duration(out, b []byte) ([]byte, error) {
+func (e *Encoder) duration(out, b []byte) ([]byte, error) {
 	secs, nanos32, err := lastVarints(b)
 	if err != nil {
 		return nil, err
@@ -694,7 +717,7 @@ func (e *wireToJSON) duration(out, b []byte) ([]byte, error) {
 	return append(out, 's', '"'), nil
 }
 
-func (e *wireToJSON) wrapper(out []byte, mp *msgPlan, b []byte) ([]byte, error) {
+func (e *Encoder) wrapper(out []byte, mp *Message, b []byte) ([]byte, error) {
 	fp := mp.value
 	var last []byte
 	var typ protowire.Type
@@ -725,7 +748,7 @@ func (e *wireToJSON) wrapper(out []byte, mp *msgPlan, b []byte) ([]byte, error) 
 // delegate renders FieldMask, Struct, Value and ListValue through protojson:
 // rare in responses, and their rules (path casing, null values) are then
 // protojson's exactly.
-func (e *wireToJSON) delegate(out []byte, mp *msgPlan, b []byte) ([]byte, error) {
+func (e *Encoder) delegate(out []byte, mp *Message, b []byte) ([]byte, error) {
 	msg := dynamicpb.NewMessage(mp.md)
 	if err := proto.Unmarshal(b, msg); err != nil {
 		return nil, err

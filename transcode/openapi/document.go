@@ -1,4 +1,4 @@
-package transcode
+package openapi
 
 import (
 	"crypto/sha256"
@@ -12,22 +12,24 @@ import (
 	"strings"
 
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// OpenAPIRoute is one served route to describe in an OpenAPI document.
-type OpenAPIRoute struct {
+// Route is one served route to describe in an OpenAPI document.
+type Route struct {
 	// Binding is the route's compiled binding: method, fields bound by the
 	// path and body, response_body and JSON naming.
-	Binding *Binding
+	Binding *transcode.Binding
 	// Path is the template the route is served under when it differs from
 	// Binding.Template (mounted under a prefix); nil: Binding.Template.
 	// Its variables must be the binding's, in the same order.
 	Path *router.Template
 }
 
-// OpenAPIInfo is the document's info object.
-type OpenAPIInfo struct {
+// Info is the document's info object.
+type Info struct {
 	// Title names the API; default "refract".
 	Title string
 	// Description is Markdown shown above the operations.
@@ -37,7 +39,7 @@ type OpenAPIInfo struct {
 	Version string
 }
 
-// OpenAPI describes routes as an OpenAPI 3.1 document (JSON): one
+// Document describes routes as an OpenAPI 3.1 document (JSON): one
 // operation per route under its path in OpenAPI notation, path and query
 // parameters, request and response bodies in the proto3 JSON mapping,
 // stream framings, a google.rpc.Status default response, and a component
@@ -53,10 +55,10 @@ type OpenAPIInfo struct {
 // for its further routes in the order routes lists them; apart from those
 // numbers the document does not depend on the routes' order. Safe for
 // concurrent use.
-func OpenAPI(info OpenAPIInfo, routes []OpenAPIRoute) ([]byte, error) {
+func Document(info Info, routes []Route) ([]byte, error) {
 	g := &oaBuilder{schemas: newSchemaSet(), shapes: map[string]oaPath{}, opIDs: map[string]int{}}
 	type item struct {
-		r    OpenAPIRoute
+		r    Route
 		path oaPath
 		tmpl *router.Template
 		id   string
@@ -74,8 +76,8 @@ func OpenAPI(info OpenAPIInfo, routes []OpenAPIRoute) ([]byte, error) {
 		if t == nil {
 			t = r.Binding.Template
 		}
-		if len(t.Variables()) != len(r.Binding.pathFields) {
-			return nil, fmt.Errorf("transcode: openapi: %s served as %s: the path's variables are not the binding's", r.Binding, t)
+		if len(t.Variables()) != len(r.Binding.PathFields()) {
+			return nil, fmt.Errorf("openapi: %s served as %s: the path's variables are not the binding's", r.Binding, t)
 		}
 		items = append(items, item{r: r, path: openAPIPath(t), tmpl: t, id: id})
 	}
@@ -132,14 +134,14 @@ func OpenAPI(info OpenAPIInfo, routes []OpenAPIRoute) ([]byte, error) {
 			C any
 		}{doc.Paths, doc.Components})
 		if err != nil {
-			return nil, fmt.Errorf("transcode: openapi: %w", err)
+			return nil, fmt.Errorf("openapi: %w", err)
 		}
 		sum := sha256.Sum256(body)
 		doc.Info.Version = hex.EncodeToString(sum[:6])
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {
-		return nil, fmt.Errorf("transcode: openapi: %w", err)
+		return nil, fmt.Errorf("openapi: %w", err)
 	}
 	return out, nil
 }
@@ -264,8 +266,8 @@ type oaBuilder struct {
 	opIDs   map[string]int    // method full name → operations numbered
 }
 
-func (g *oaBuilder) operation(b *Binding, t *router.Template, p oaPath, id string) *oaOperation {
-	n := naming(b.marshal.UseProtoNames)
+func (g *oaBuilder) operation(b *transcode.Binding, t *router.Template, p oaPath, id string) *oaOperation {
+	n := naming(b.UseProtoNames())
 	md := b.Method
 	op := &oaOperation{
 		Tags:        []string{string(md.Parent().FullName())},
@@ -299,7 +301,7 @@ func (g *oaBuilder) operation(b *Binding, t *router.Template, p oaPath, id strin
 
 // pathParams are the path's parameters: a variable's whole value takes the
 // field's own type; a part of a multi-segment value is a string.
-func (g *oaBuilder) pathParams(b *Binding, t *router.Template, p oaPath, n naming) []*oaParameter {
+func (g *oaBuilder) pathParams(b *transcode.Binding, t *router.Template, p oaPath, n naming) []*oaParameter {
 	var out []*oaParameter
 	vars := t.Variables()
 	for _, pp := range p.params {
@@ -309,7 +311,7 @@ func (g *oaBuilder) pathParams(b *Binding, t *router.Template, p oaPath, n namin
 			out = append(out, param)
 			continue
 		}
-		fields := b.pathFields[pp.v]
+		fields := b.PathFields()[pp.v]
 		f := fields[len(fields)-1]
 		field := "`" + jsonPath(fields, n) + "`"
 		switch {
@@ -359,8 +361,8 @@ func jsonPath(fields []protoreflect.FieldDescriptor, n naming) string {
 // nested fields, repeated keys for repeated fields, key[k]=v for maps.
 // Fields the query cannot carry (messages in lists, Any, Struct …) are
 // left out.
-func (g *oaBuilder) queryParams(b *Binding, n naming) []*oaParameter {
-	if b.bodyStar {
+func (g *oaBuilder) queryParams(b *transcode.Binding, n naming) []*oaParameter {
+	if b.BodyField() == "*" {
 		return nil
 	}
 	var out []*oaParameter
@@ -370,7 +372,7 @@ func (g *oaBuilder) queryParams(b *Binding, n naming) []*oaParameter {
 		for i := 0; i < fields.Len(); i++ {
 			f := fields.Get(i)
 			path := append(append([]protoreflect.FieldDescriptor(nil), prefix...), f)
-			if b.boundBy(path) != nil {
+			if b.BoundBy(path) != nil {
 				continue
 			}
 			name := jsonPath(path, n)
@@ -420,10 +422,10 @@ func (g *oaBuilder) queryParams(b *Binding, n naming) []*oaParameter {
 // queryScalar reports message types a single query value can hold.
 func queryScalar(name protoreflect.FullName) bool {
 	switch name {
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", fieldMaskName:
+	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask":
 		return true
 	}
-	return isWrapper(name)
+	return wirejson.IsWrapper(name)
 }
 
 // queryable reports message types whose fields the query may set one by
@@ -439,22 +441,22 @@ func queryable(name protoreflect.FullName) bool {
 
 // requestBody describes the body: none, the whole message, one field, raw
 // bytes for google.api.HttpBody, or a stream of messages.
-func (g *oaBuilder) requestBody(b *Binding, n naming) *oaRequestBody {
-	if !b.hasBody {
+func (g *oaBuilder) requestBody(b *transcode.Binding, n naming) *oaRequestBody {
+	if b.BodyField() == "" {
 		return nil
 	}
 	var schema *oaSchema
 	var raw bool
 	what := "the request message"
-	if b.bodyStar {
+	if b.BodyField() == "*" {
 		in := b.Method.Input()
 		raw = in.FullName() == httpBodyName
 		schema = g.bodyStar(b, n)
-		if len(b.pathFields) > 0 {
+		if len(b.PathFields()) > 0 {
 			what += "; the fields bound by the path are taken from the path"
 		}
 	} else {
-		f := b.body[0]
+		f := b.BodyPath()[0]
 		raw = !f.IsList() && f.Message() != nil && f.Message().FullName() == httpBodyName
 		schema = g.bodyField(f, n)
 		what = "the request's `" + n.name(f) + "` field"
@@ -481,7 +483,7 @@ func (g *oaBuilder) requestBody(b *Binding, n naming) *oaRequestBody {
 // bodyStar is the schema of a body "*": the request message, less the
 // top-level fields the path binds (the path sets them), inline when there
 // are such fields and the message is not a well-known type.
-func (g *oaBuilder) bodyStar(b *Binding, n naming) *oaSchema {
+func (g *oaBuilder) bodyStar(b *transcode.Binding, n naming) *oaSchema {
 	in := b.Method.Input()
 	ref := g.schemas.message(in, n)
 	comp := g.schemas.components[n.componentName(in.FullName())]
@@ -489,7 +491,7 @@ func (g *oaBuilder) bodyStar(b *Binding, n naming) *oaSchema {
 		return ref
 	}
 	var drop []string
-	for _, p := range b.pathFields {
+	for _, p := range b.PathFields() {
 		if len(p) == 1 {
 			drop = append(drop, n.name(p[0]))
 		}
@@ -521,12 +523,12 @@ func (g *oaBuilder) bodyField(f protoreflect.FieldDescriptor, n naming) *oaSchem
 // response describes a successful answer: the message or its
 // response_body field as JSON, raw bytes for google.api.HttpBody, or, for
 // a server stream, its framings.
-func (g *oaBuilder) response(b *Binding, n naming) *oaResponse {
+func (g *oaBuilder) response(b *transcode.Binding, n naming) *oaResponse {
 	out := b.Method.Output()
 	raw := b.RawResponse()
 	var schema *oaSchema
-	if len(b.response) > 0 {
-		schema = g.bodyField(b.response[0], n)
+	if len(b.ResponsePath()) > 0 {
+		schema = g.bodyField(b.ResponsePath()[0], n)
 	} else {
 		schema = g.schemas.message(out, n)
 	}
@@ -553,8 +555,8 @@ func (g *oaBuilder) response(b *Binding, n naming) *oaResponse {
 		r.Content["text/event-stream"] = &oaMediaType{Schema: &oaSchema{Type: "string", Description: "Server-Sent Events; each data line holds one message as JSON."}}
 	default:
 		r.Description = "The response message"
-		if len(b.response) > 0 {
-			r.Description = "The response's `" + n.name(b.response[0]) + "` field"
+		if len(b.ResponsePath()) > 0 {
+			r.Description = "The response's `" + n.name(b.ResponsePath()[0]) + "` field"
 		}
 		r.Content["application/json"] = &oaMediaType{Schema: schema}
 	}
