@@ -328,6 +328,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateDocsTracing()...)
+	errs = append(errs, c.validatePolicies()...)
 	return errors.Join(errs...)
 }
 
