@@ -1,12 +1,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -194,24 +193,44 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse parses YAML strictly (unknown keys are errors with their line
-// numbers), applies defaults and validates the whole configuration.
+// Parse parses YAML strictly, applies defaults and validates the whole
+// configuration. It reports every problem at once, in line order, each
+// with its line and key path where the file has them: unknown keys (with
+// the nearest known key as a suggestion), values of the wrong type, bad
+// durations and everything Validate refuses, e.g.
+//
+//	line 7: upstreams[0].timeout: "10 seconds" is not a duration (e.g. 500ms, 10s, 1m)
+//
+// It reads nothing but data (and the secret and JWKS files the config
+// names) and dials nothing.
 func Parse(data []byte) (*Config, error) {
-	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: empty file")
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		if m := yamlSyntaxError.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("line %s: not valid YAML: %s", m[1], m[2])
 		}
+		return nil, fmt.Errorf("config: not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
+		return nil, fmt.Errorf("config: empty file")
+	}
+	root := doc.Content[0]
+	s := newSchema()
+	if !s.check(root, reflect.TypeFor[Config](), "") || root.Kind != yaml.MappingNode {
+		return nil, errors.Join(s.located()...)
+	}
+	var cfg Config
+	if err := root.Decode(&cfg); err != nil { // check let through what decodes
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := s.locate(cfg.Validate()); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
+
+var yamlSyntaxError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
