@@ -34,9 +34,10 @@ type PolicyKeys struct {
 	// Policies apply to every route unless an upstream or route overrides.
 	Policies Policies `yaml:"policies"`
 	// Products serve sets of upstreams on their own listeners or host
-	// names, with their own policies (products.go).
+	// names, with their own policies (see ProductConfig).
 	Products []ProductConfig `yaml:"products"`
-	// ExtAuthz is the external authorizer routes may ask (extauthz.go).
+	// ExtAuthz is the external authorizer routes may ask (see
+	// ExtAuthzConfig).
 	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
 }
 
@@ -179,7 +180,8 @@ type RedisConfig struct {
 	OnError string `yaml:"on_error"`
 }
 
-// read returns the secret's bytes (for sha256: the digest, decoded).
+// Read returns the secret's bytes (for sha256: the digest, decoded),
+// reading the variable or file it names; exactly one source must be set.
 func (s SecretConfig) Read() ([]byte, error) {
 	n := 0
 	for _, v := range []string{s.Value, s.Env, s.File, s.SHA256} {
@@ -217,7 +219,7 @@ func (s SecretConfig) Read() ([]byte, error) {
 	return []byte(s.Value), nil
 }
 
-// keyHash is the stored digest of an API key secret.
+// KeyHash is the stored digest of an API key secret (see Read).
 func (s SecretConfig) KeyHash() ([32]byte, error) {
 	b, err := s.Read()
 	if err != nil {
@@ -246,10 +248,6 @@ func (rc RateLimitConfig) Check() (policy.KeyBy, error) {
 	}
 	return by, nil
 }
-
-// RedisOnErrorOpen reports whether requests are admitted when Redis fails
-// (on_error open, the default, or no redis key).
-func (k *PolicyKeys) RedisOnErrorOpen() bool { return k.Redis == nil || k.Redis.OnError != "closed" }
 
 // validatePolicies checks the policy keys: everything the gateway builds
 // from them, without building it. It reads the secrets and JWKS file the
