@@ -99,9 +99,6 @@ func parseConfigData(data ConfigData, override func(*config.Config)) (*config.Co
 			return nil, fmt.Errorf("%s: %w", data.Source, err)
 		}
 	}
-	if err := checkPolicies(cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", data.Source, err)
-	}
 	return cfg, nil
 }
 

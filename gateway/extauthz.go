@@ -1,11 +1,7 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/url"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/refract-gateway/refract/gateway/config"
@@ -21,33 +17,19 @@ func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAut
 	if c == nil {
 		return nil, nil, nil
 	}
-	o := policy.ExtAuthzOptions{Timeout: time.Duration(c.Timeout), CacheTTL: time.Duration(c.CacheTTL),
-		CacheSize: c.CacheSize, SendHeaders: c.SendHeaders, Logger: log.With().Str("component", "ext_authz").Logger()}
-	switch c.FailureMode {
-	case "", "closed":
-	case "open":
-		o.FailOpen = true
-	default:
-		return nil, nil, fmt.Errorf("failure_mode %q is not open or closed", c.FailureMode)
+	if err := c.Check(); err != nil {
+		return nil, nil, err
 	}
+	o := c.ExtAuthzOptions()
+	o.Logger = log.With().Str("component", "ext_authz").Logger()
 	var conn *grpc.ClientConn
-	switch {
-	case c.HTTP != nil && c.GRPC != nil:
-		return nil, nil, errors.New("http and grpc exclude each other")
-	case c.HTTP != nil:
-		o.HTTPURL, o.UpstreamHeaders = c.HTTP.URL, c.HTTP.UpstreamHeaders
-	case c.GRPC != nil:
-		if _, _, err := net.SplitHostPort(c.GRPC.Addr); err != nil {
-			return nil, nil, fmt.Errorf("grpc.addr %q is not host:port", c.GRPC.Addr)
-		}
+	if c.GRPC != nil {
 		var err error
 		conn, err = grpc.NewClient("passthrough:///"+url.PathEscape(c.GRPC.Addr), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return nil, nil, err
 		}
 		o.GRPC = authv3.NewAuthorizationClient(conn)
-	default:
-		return nil, nil, errors.New("needs http: {url: …} or grpc: {addr: …}")
 	}
 	a, err := policy.NewExtAuthz(o)
 	if err != nil {

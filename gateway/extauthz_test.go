@@ -6,14 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
-	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -216,27 +214,5 @@ upstreams:
 	jsonEq(t, r.body, `{"code":7,"message":"the request was denied by the authorization service: risk score too high","details":[]}`)
 	if rec.calls != 1 {
 		t.Fatalf("backend called %d times, want 1", rec.calls)
-	}
-}
-
-func TestExtAuthzConfigErrors(t *testing.T) {
-	for _, tc := range []struct{ yaml, want string }{
-		{`
-policies: {ext_authz: true}
-upstreams: [{name: library, static: ["127.0.0.1:1"]}]
-`, "policies.ext_authz: needs the top-level ext_authz key"},
-		{`
-ext_authz: {http: {url: "ftp://x"}}
-upstreams: [{name: library, static: ["127.0.0.1:1"]}]
-`, `ext_authz: policy: ext_authz: "ftp://x" is not an http(s) URL`},
-		{`
-ext_authz: {grpc: {addr: "x"}, failure_mode: maybe}
-upstreams: [{name: library, static: ["127.0.0.1:1"]}]
-`, `ext_authz: failure_mode "maybe" is not open or closed`},
-	} {
-		_, err := config.Parse([]byte(tc.yaml))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("got %v\nwant an error containing %q", err, tc.want)
-		}
 	}
 }

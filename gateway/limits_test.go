@@ -216,32 +216,6 @@ upstreams:
 	})
 }
 
-func TestLimitsConfigErrors(t *testing.T) {
-	cases := map[string]string{
-		"limits: {max_url_bytes: -1}":                "config: limits.max_url_bytes: must be positive (or left out for the default), not -1",
-		"limits: {max_url_bytes: 10}":                "config: limits.max_url_bytes: 10 is too small for real URLs; at least 256",
-		"limits: {max_header_bytes: 100}":            "config: limits.max_header_bytes: 100 is too small for real requests; at least 1024",
-		"limits: {headers_with_underscores: maybe}":  `config: limits.headers_with_underscores: "maybe" is not drop, reject or allow`,
-		"limits: {write_timeout: 5s}":                "config: limits.write_timeout: 5s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
-		"limits: {read_timeout: 30s}":                "config: limits.read_timeout: 30s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
-		"limits: {max_concurrent_per_client: -3}":    "config: limits.max_concurrent_per_client: must be positive (or left out for the default), not -3",
-		"limits: {http2_max_concurrent_streams: -1}": "config: limits.http2_max_concurrent_streams: must be positive (or left out for the default), not -1",
-	}
-	for global, want := range cases {
-		_, err := config.Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
-		if err == nil || err.Error() != want {
-			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
-		}
-	}
-	cfg, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "    timeout: 90s\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := cfg.ExchangeTimeout(0); got != 100*time.Second {
-		t.Fatalf("derived write timeout %s, want 100s (longest upstream timeout + 10s)", got)
-	}
-}
-
 // TestUnderscoreHeadersDroppedByDefault: without configuration, a header
 // spelled with '_' is dropped before any policy can read it, so an API key
 // sent as X_Api_Key authenticates nobody.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/refract-gateway/refract/examples"
-	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // loadOpenAPI fetches the document from a listener, checks it with
@@ -532,21 +531,4 @@ upstreams:
 			t.Errorf("the document was built twice for one table")
 		}
 	})
-}
-
-func TestOpenAPIConfigValidation(t *testing.T) {
-	for _, c := range []struct{ yaml, want string }{
-		{"openapi: {path: openapi.json}", `config: openapi.path: "openapi.json" must be a plain absolute path such as /openapi.json`},
-		{"tracing: {protocol: udp}", `config: tracing.protocol: "udp" is not grpc or http`},
-		{"tracing: {sample_ratio: 1.5}", `config: tracing.sample_ratio: 1.5 is not between 0 and 1`},
-		{"tracing: {otlp_endpoint: collector}", `config: tracing.otlp_endpoint: "collector" is not host:port or an http(s):// URL`},
-	} {
-		_, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "") + c.yaml + "\n"))
-		if err == nil || err.Error() != c.want {
-			t.Errorf("%s: error %v, want %s", c.yaml, err, c.want)
-		}
-	}
-	if _, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "") + "tracing: {otlp_endpoint: http://127.0.0.1:4318, protocol: http, sample_ratio: 0.5}\nopenapi: {path: /v1/openapi.json}\n")); err != nil {
-		t.Errorf("a good config: %v", err)
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"google.golang.org/grpc"
 )
@@ -247,31 +246,6 @@ policies:
 	// The issue allows ±5 %; GCRA in one Redis is exact.
 	if admitted != 30 {
 		t.Fatalf("two gateways admitted %d, want 30", admitted)
-	}
-}
-
-func TestPolicyConfigErrors(t *testing.T) {
-	cases := map[string]string{
-		"policies: {auth: [api_key]}":                                   "config: policies.auth: api_key needs consumers",
-		"policies: {auth: [oauth]}":                                     `config: policies.auth: "oauth" is not api_key, jwt or none`,
-		"policies: {ip: {allow: [300.1.1.1]}}":                          `config: policies.ip: policy: "300.1.1.1" is neither a CIDR (10.0.0.0/8) nor an IP address`,
-		"policies: {rate_limits: [{rate: 1, per: 1s, shared: true}]}":   "config: policies.rate_limits[0].shared: shared limits need the redis key",
-		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":      `config: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
-		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]": "config: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
-		"jwt: {algorithms: [HS256]}":                                    "config: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
-		"cors: {allowed_origins: ['*'], allow_credentials: true}":       `config: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
-		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                 `config: redis.on_error: "maybe" is not open or closed`,
-	}
-	for global, want := range cases {
-		_, err := config.Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
-		if err == nil || err.Error() != want {
-			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
-		}
-	}
-	_, err := config.Parse([]byte(libraryConfig("127.0.0.1:1", "    hide: ['[']\n    routes: [{policies: {}}]\n")))
-	if err == nil || err.Error() != "config: upstreams[0].hide: policy: pattern \"[\": syntax error in pattern\n"+
-		"config: upstreams[0].routes[0].match: required: a method glob or a route such as \"GET /v1/shelves\"" {
-		t.Errorf("upstream keys: %v", err)
 	}
 }
 

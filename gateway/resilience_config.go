@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
@@ -51,17 +49,11 @@ func buildResilience(key string, r config.Resilience, subsets []string, global b
 			bad(key+".split", errors.New("splits belong to an upstream: set them in upstreams[].policies or its routes"))
 			return out
 		}
-		names := make([]string, 0, len(s.Weights))
-		for n := range s.Weights {
-			names = append(names, n)
-		}
-		slices.Sort(names) // map order is random; the split's must not be
-		so := policy.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
-		for _, n := range names {
-			if !slices.Contains(subsets, n) {
-				bad(key+".split.weights", fmt.Errorf("%q is not one of the upstream's subsets (%s)", n, strings.Join(subsets, ", ")))
+		so := s.SplitOptions()
+		for _, ws := range so.Subsets {
+			if !slices.Contains(subsets, ws.Name) {
+				bad(key+".split.weights", fmt.Errorf("%q is not one of the upstream's subsets (%s)", ws.Name, strings.Join(subsets, ", ")))
 			}
-			so.Subsets = append(so.Subsets, policy.WeightedSubset{Name: n, Weight: s.Weights[n]})
 		}
 		sp, err := policy.NewSplit(so)
 		if err != nil {
@@ -73,54 +65,17 @@ func buildResilience(key string, r config.Resilience, subsets []string, global b
 }
 
 func newRetry(rc *config.RetryConfig, idempotent bool, budget *policy.RetryBudget) (*policy.Retry, error) {
-	attempts := rc.Attempts
-	if attempts == 0 {
-		attempts = 3
-	}
-	return policy.NewRetry(policy.RetryOptions{Attempts: attempts, PerTry: time.Duration(rc.PerTryTimeout),
-		Backoff: time.Duration(rc.Backoff), MaxBackoff: time.Duration(rc.MaxBackoff), Idempotent: idempotent, Budget: budget})
+	return policy.NewRetry(rc.RetryOptions(idempotent, budget))
 }
 
 func newBudget(b config.RetryBudgetConfig) (*policy.RetryBudget, error) {
-	ratio, reserve := 0.2, 10
-	if b.Ratio != nil {
-		ratio = *b.Ratio
-	}
-	if b.Reserve != nil {
-		reserve = *b.Reserve
-	}
-	return policy.NewRetryBudget(ratio, reserve)
+	return policy.NewRetryBudget(b.Values())
 }
 
 func newFallback(f *config.FallbackConfig) (*policy.Fallback, error) {
-	var body []byte
-	if f.Body != nil {
-		var err error
-		if body, err = json.Marshal(jsonable(f.Body)); err != nil {
-			return nil, fmt.Errorf("body: %w", err)
-		}
+	fo, err := f.FallbackOptions()
+	if err != nil {
+		return nil, err
 	}
-	return policy.NewFallback(policy.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers})
-}
-
-// jsonable turns the map[any]any a YAML decoder may produce into
-// map[string]any, which encoding/json accepts.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = jsonable(x)
-		}
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[fmt.Sprint(k)] = jsonable(x)
-		}
-		return m
-	case []any:
-		for i, x := range t {
-			t[i] = jsonable(x)
-		}
-	}
-	return v
+	return policy.NewFallback(fo)
 }

@@ -19,14 +19,22 @@ type AccessLogOptions struct {
 	Sample float64
 }
 
+// Validate reports what AccessLog would refuse in o: a Sample outside 0..1.
+func (o AccessLogOptions) Validate() error {
+	if o.Sample < 0 || o.Sample > 1 {
+		return fmt.Errorf("policy: access log sample %v is not between 0 and 1", o.Sample)
+	}
+	return nil
+}
+
 // AccessLog writes one zerolog line per request after it is answered:
 // request id, HTTP method and path (never the query string, which may hold
 // an API key, nor any header), route template, gRPC method, upstream and
 // endpoint, HTTP status, gRPC code, bytes in and out, latency, consumer and
 // JWT subject.
 func AccessLog(o AccessLogOptions) (Policy, error) {
-	if o.Sample < 0 || o.Sample > 1 {
-		return nil, fmt.Errorf("policy: access log sample %v is not between 0 and 1", o.Sample)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Sample == 0 {
 		o.Sample = 1

@@ -69,9 +69,49 @@ type consumerKey struct {
 
 var consumerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// NewConsumers validates the consumers: names unique and metadata-safe,
-// each with at least one key, no key shared by two consumers.
+// Validate reports what NewConsumers would refuse in o, but for the
+// quota stores (which config does not hold): a name that is not unique or
+// not metadata-safe, a consumer without a key, a bad allow glob or quota,
+// a key shared by two consumers.
+func (o ConsumersOptions) Validate() error {
+	seen := map[string]bool{}
+	owner := map[[sha256.Size]byte]string{}
+	for _, co := range o.Consumers {
+		if !consumerName.MatchString(co.Name) {
+			return fmt.Errorf("policy: consumer %q: a name is 1-64 letters, digits, '.', '_' or '-'", co.Name)
+		}
+		if seen[co.Name] {
+			return fmt.Errorf("policy: consumer %q is declared twice", co.Name)
+		}
+		seen[co.Name] = true
+		if len(co.KeyHashes) == 0 {
+			return fmt.Errorf("policy: consumer %q has no API key", co.Name)
+		}
+		if _, err := NewGlobs(co.Allow); err != nil {
+			return fmt.Errorf("policy: consumer %q: allow: %w", co.Name, err)
+		}
+		if co.Quota != nil {
+			q := *co.Quota
+			if err := q.validate(); err != nil {
+				return fmt.Errorf("policy: consumer %q: quota: %w", co.Name, err)
+			}
+		}
+		for _, h := range co.KeyHashes {
+			if other, dup := owner[h]; dup {
+				return fmt.Errorf("policy: consumers %q and %q share an API key", other, co.Name)
+			}
+			owner[h] = co.Name
+		}
+	}
+	return nil
+}
+
+// NewConsumers validates the consumers (see Validate), each quota with its
+// store, and indexes their keys.
 func NewConsumers(o ConsumersOptions) (*Consumers, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if o.Header == "" {
 		o.Header = "X-Api-Key"
 	}
@@ -79,28 +119,11 @@ func NewConsumers(o ConsumersOptions) (*Consumers, error) {
 		o.MetadataKey = "x-consumer"
 	}
 	cs := &Consumers{header: http.CanonicalHeaderKey(o.Header), query: o.Query, metaKey: o.MetadataKey}
-	seen := map[string]bool{}
-	owner := map[[sha256.Size]byte]string{}
 	for i, co := range o.Consumers {
-		if !consumerName.MatchString(co.Name) {
-			return nil, fmt.Errorf("policy: consumer %q: a name is 1-64 letters, digits, '.', '_' or '-'", co.Name)
-		}
-		if seen[co.Name] {
-			return nil, fmt.Errorf("policy: consumer %q is declared twice", co.Name)
-		}
-		seen[co.Name] = true
-		if len(co.KeyHashes) == 0 {
-			return nil, fmt.Errorf("policy: consumer %q has no API key", co.Name)
-		}
-		allow, err := NewGlobs(co.Allow)
-		if err != nil {
-			return nil, fmt.Errorf("policy: consumer %q: allow: %w", co.Name, err)
-		}
+		allow, _ := NewGlobs(co.Allow) // checked by Validate
 		if co.Quota != nil {
 			q := *co.Quota
-			if err := q.validate(); err != nil {
-				return nil, fmt.Errorf("policy: consumer %q: quota: %w", co.Name, err)
-			}
+			_ = q.validate() // checked by Validate; fills the default burst
 			if co.QuotaStore == nil {
 				return nil, fmt.Errorf("policy: consumer %q: quota without a store", co.Name)
 			}
@@ -110,10 +133,6 @@ func NewConsumers(o ConsumersOptions) (*Consumers, error) {
 			quota: quotaStore{store: co.QuotaStore, failOpen: co.QuotaFailOpen}}
 		cs.list = append(cs.list, c)
 		for _, h := range co.KeyHashes {
-			if other, dup := owner[h]; dup {
-				return nil, fmt.Errorf("policy: consumers %q and %q share an API key", other, co.Name)
-			}
-			owner[h] = co.Name
 			cs.keys = append(cs.keys, consumerKey{hash: h, c: c})
 		}
 	}

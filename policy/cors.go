@@ -21,28 +21,38 @@ type CORSOptions struct {
 	MaxAge           time.Duration // how long browsers may cache a preflight
 }
 
+// Validate reports what CORS would refuse in o: no origins, an origin that
+// is not "*" or an http(s) origin with at most one wildcard, or "*" with
+// credentials.
+func (o CORSOptions) Validate() error {
+	if len(o.AllowedOrigins) == 0 {
+		return fmt.Errorf("policy: cors: allowed_origins is required")
+	}
+	for _, origin := range o.AllowedOrigins {
+		if origin == "*" {
+			if o.AllowCredentials {
+				return fmt.Errorf("policy: cors: allow_credentials cannot be used with the origin \"*\"; list the origins")
+			}
+			continue
+		}
+		if !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
+			return fmt.Errorf("policy: cors: origin %q must start with http:// or https://", origin)
+		}
+		if strings.Count(origin, "*") > 1 {
+			return fmt.Errorf("policy: cors: origin %q may hold one wildcard", origin)
+		}
+	}
+	return nil
+}
+
 // CORS answers preflights (OPTIONS with Origin and
 // Access-Control-Request-Method) itself with 204, before any route is
 // matched, and adds CORS headers to actual requests from allowed origins.
 // A disallowed origin gets no CORS headers, so the browser blocks it. Built
 // on rs/cors.
 func CORS(o CORSOptions) (Policy, error) {
-	if len(o.AllowedOrigins) == 0 {
-		return nil, fmt.Errorf("policy: cors: allowed_origins is required")
-	}
-	for _, origin := range o.AllowedOrigins {
-		if origin == "*" {
-			if o.AllowCredentials {
-				return nil, fmt.Errorf("policy: cors: allow_credentials cannot be used with the origin \"*\"; list the origins")
-			}
-			continue
-		}
-		if !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
-			return nil, fmt.Errorf("policy: cors: origin %q must start with http:// or https://", origin)
-		}
-		if strings.Count(origin, "*") > 1 {
-			return nil, fmt.Errorf("policy: cors: origin %q may hold one wildcard", origin)
-		}
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if len(o.AllowedMethods) == 0 {
 		o.AllowedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}

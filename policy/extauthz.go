@@ -82,21 +82,32 @@ type decision struct {
 	body     []byte
 }
 
-// NewExtAuthz validates o.
-func NewExtAuthz(o ExtAuthzOptions) (*ExtAuthz, error) {
+// CheckExtAuthz reports what NewExtAuthz would refuse in o: not exactly
+// one of an http(s) URL and a gRPC service, negative timeout, cache_ttl or
+// cache_size. grpc stands for o.GRPC != nil, so a config can be checked
+// before its client is built.
+func CheckExtAuthz(o ExtAuthzOptions, grpc bool) error {
 	switch {
-	case o.HTTPURL != "" && o.GRPC != nil:
-		return nil, errors.New("policy: ext_authz: http and grpc exclude each other")
+	case o.HTTPURL != "" && grpc:
+		return errors.New("policy: ext_authz: http and grpc exclude each other")
 	case o.HTTPURL != "":
 		u, err := url.Parse(o.HTTPURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("policy: ext_authz: %q is not an http(s) URL", o.HTTPURL)
+			return fmt.Errorf("policy: ext_authz: %q is not an http(s) URL", o.HTTPURL)
 		}
-	case o.GRPC == nil:
-		return nil, errors.New("policy: ext_authz needs an http url or a grpc service")
+	case !grpc:
+		return errors.New("policy: ext_authz needs an http url or a grpc service")
 	}
 	if o.Timeout < 0 || o.CacheTTL < 0 || o.CacheSize < 0 {
-		return nil, errors.New("policy: ext_authz: timeout, cache_ttl and cache_size must be positive")
+		return errors.New("policy: ext_authz: timeout, cache_ttl and cache_size must be positive")
+	}
+	return nil
+}
+
+// NewExtAuthz validates o (see CheckExtAuthz).
+func NewExtAuthz(o ExtAuthzOptions) (*ExtAuthz, error) {
+	if err := CheckExtAuthz(o, o.GRPC != nil); err != nil {
+		return nil, err
 	}
 	if o.Timeout == 0 {
 		o.Timeout = time.Second

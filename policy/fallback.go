@@ -30,26 +30,37 @@ type Fallback struct {
 	headers [][2]string
 }
 
-// NewFallback validates o: the body must be JSON, the status 100–599 and
-// the header names valid tokens.
+// Validate reports what NewFallback would refuse in o: a body that is not
+// JSON, a status outside 100–599 (0 means 200), a header name that is not
+// a valid token.
+func (o FallbackOptions) Validate() error {
+	if o.Status != 0 && (o.Status < 100 || o.Status > 599) {
+		return fmt.Errorf("policy: fallback status %d is not an HTTP status", o.Status)
+	}
+	if len(o.Body) != 0 && !json.Valid(o.Body) {
+		return errors.New("policy: fallback body is not JSON")
+	}
+	for k := range o.Headers {
+		if k == "" || http.CanonicalHeaderKey(k) == "" || !validHeaderName(k) {
+			return fmt.Errorf("policy: fallback header %q is not a valid name", k)
+		}
+	}
+	return nil
+}
+
+// NewFallback validates o (see Validate).
 func NewFallback(o FallbackOptions) (*Fallback, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if o.Status == 0 {
 		o.Status = http.StatusOK
-	}
-	if o.Status < 100 || o.Status > 599 {
-		return nil, fmt.Errorf("policy: fallback status %d is not an HTTP status", o.Status)
 	}
 	if len(o.Body) == 0 {
 		o.Body = []byte("{}")
 	}
-	if !json.Valid(o.Body) {
-		return nil, errors.New("policy: fallback body is not JSON")
-	}
 	f := &Fallback{status: o.Status, body: o.Body}
 	for k, v := range o.Headers {
-		if k == "" || http.CanonicalHeaderKey(k) == "" || !validHeaderName(k) {
-			return nil, fmt.Errorf("policy: fallback header %q is not a valid name", k)
-		}
 		f.headers = append(f.headers, [2]string{k, v})
 	}
 	return f, nil

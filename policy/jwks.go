@@ -68,6 +68,12 @@ func NewJWKS(o JWKSOptions) (*JWKS, error) {
 	return j, nil
 }
 
+// CheckJWKS reports whether doc is a JWKS document NewStaticJWKS accepts.
+func CheckJWKS(doc []byte) error {
+	_, err := parseJWKS(doc)
+	return err
+}
+
 // NewStaticJWKS is a key set from a JWKS document (a file's content), never
 // refreshed.
 func NewStaticJWKS(doc []byte) (*JWKS, error) {

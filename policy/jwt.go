@@ -47,23 +47,39 @@ type JWTVerifier struct {
 
 type claimKey struct{ claim, key string }
 
-// NewJWTVerifier validates o: algorithms known and matched by a key source.
-func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
+// CheckJWT reports what NewJWTVerifier would refuse in o: algorithms
+// missing, unknown or without their key source, forward_claims keys that
+// are not valid metadata keys. publicKeys stands for o.Keys != nil, so a
+// config can be checked before its key set is built.
+func CheckJWT(o JWTOptions, publicKeys bool) error {
 	if len(o.Algorithms) == 0 {
-		return nil, errors.New("policy: jwt: algorithms is required (e.g. [RS256])")
+		return errors.New("policy: jwt: algorithms is required (e.g. [RS256])")
 	}
 	for _, a := range o.Algorithms {
 		m := jwt.GetSigningMethod(a)
 		if m == nil || a == "none" {
-			return nil, fmt.Errorf("policy: jwt: unknown algorithm %q", a)
+			return fmt.Errorf("policy: jwt: unknown algorithm %q", a)
 		}
 		if strings.HasPrefix(a, "HS") {
 			if len(o.HMACSecret) == 0 {
-				return nil, fmt.Errorf("policy: jwt: algorithm %s needs an HMAC secret", a)
+				return fmt.Errorf("policy: jwt: algorithm %s needs an HMAC secret", a)
 			}
-		} else if o.Keys == nil {
-			return nil, fmt.Errorf("policy: jwt: algorithm %s needs public keys (a JWKS URL or file)", a)
+		} else if !publicKeys {
+			return fmt.Errorf("policy: jwt: algorithm %s needs public keys (a JWKS URL or file)", a)
 		}
+	}
+	for _, k := range o.ForwardClaims {
+		if !rpcstatus.SettableMetadataKey(k) {
+			return fmt.Errorf("policy: jwt: forward_claims: %q is not a valid metadata key", k)
+		}
+	}
+	return nil
+}
+
+// NewJWTVerifier validates o (see CheckJWT).
+func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
+	if err := CheckJWT(o, o.Keys != nil); err != nil {
+		return nil, err
 	}
 	if o.Leeway == 0 {
 		o.Leeway = 30 * time.Second
@@ -85,9 +101,6 @@ func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
 	}
 	v := &JWTVerifier{o: o, parser: jwt.NewParser(opts...)}
 	for c, k := range o.ForwardClaims {
-		if !rpcstatus.SettableMetadataKey(k) {
-			return nil, fmt.Errorf("policy: jwt: forward_claims: %q is not a valid metadata key", k)
-		}
 		v.fwd = append(v.fwd, claimKey{c, k})
 	}
 	sort.Slice(v.fwd, func(i, j int) bool { return v.fwd[i].claim < v.fwd[j].claim })

@@ -32,10 +32,19 @@ type RedisLimiter struct {
 	timeout time.Duration
 }
 
-// NewRedisLimiter connects lazily (the first Allow dials).
-func NewRedisLimiter(o RedisOptions) (*RedisLimiter, error) {
+// Validate reports what NewRedisLimiter would refuse in o: no addr.
+func (o RedisOptions) Validate() error {
 	if o.Addr == "" {
-		return nil, errors.New("policy: redis: addr is required")
+		return errors.New("policy: redis: addr is required")
+	}
+	return nil
+}
+
+// NewRedisLimiter validates o (see Validate) and connects lazily (the
+// first Allow dials).
+func NewRedisLimiter(o RedisOptions) (*RedisLimiter, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Prefix == "" {
 		o.Prefix = "refract:rl:"

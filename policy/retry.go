@@ -41,13 +41,22 @@ type Retry struct {
 	o RetryOptions
 }
 
-// NewRetry validates o.
-func NewRetry(o RetryOptions) (*Retry, error) {
+// Validate reports what NewRetry would refuse in o: fewer than 2
+// attempts, a negative duration.
+func (o RetryOptions) Validate() error {
 	if o.Attempts < 2 {
-		return nil, errors.New("policy: retry attempts must be at least 2 (the first try included)")
+		return errors.New("policy: retry attempts must be at least 2 (the first try included)")
 	}
 	if o.PerTry < 0 || o.Backoff < 0 || o.MaxBackoff < 0 {
-		return nil, errors.New("policy: retry durations must be positive")
+		return errors.New("policy: retry durations must be positive")
+	}
+	return nil
+}
+
+// NewRetry validates o (see Validate).
+func NewRetry(o RetryOptions) (*Retry, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Backoff == 0 {
 		o.Backoff = 25 * time.Millisecond

@@ -17,13 +17,22 @@ type RetryBudget struct {
 	balance float64
 }
 
-// NewRetryBudget validates ratio (0–1) and reserve (≥ 0).
-func NewRetryBudget(ratio float64, reserve int) (*RetryBudget, error) {
+// CheckRetryBudget reports what NewRetryBudget would refuse: a ratio
+// outside 0–1, a negative reserve.
+func CheckRetryBudget(ratio float64, reserve int) error {
 	if ratio < 0 || ratio > 1 {
-		return nil, errors.New("policy: retry budget ratio must be between 0 and 1")
+		return errors.New("policy: retry budget ratio must be between 0 and 1")
 	}
 	if reserve < 0 {
-		return nil, errors.New("policy: retry budget reserve must not be negative")
+		return errors.New("policy: retry budget reserve must not be negative")
+	}
+	return nil
+}
+
+// NewRetryBudget validates ratio (0–1) and reserve (≥ 0).
+func NewRetryBudget(ratio float64, reserve int) (*RetryBudget, error) {
+	if err := CheckRetryBudget(ratio, reserve); err != nil {
+		return nil, err
 	}
 	return &RetryBudget{ratio: ratio, reserve: float64(reserve), balance: float64(reserve)}, nil
 }

@@ -43,36 +43,51 @@ type Split struct {
 	stickyName string
 }
 
-// NewSplit validates o.
-func NewSplit(o SplitOptions) (*Split, error) {
+// Validate reports what NewSplit would refuse in o: no subsets, names
+// unset or repeated, negative weights or all 0, a sticky that is not ip,
+// header:<Name> or cookie:<name>.
+func (o SplitOptions) Validate() error {
 	if len(o.Subsets) == 0 {
-		return nil, errors.New("policy: split needs subsets")
+		return errors.New("policy: split needs subsets")
 	}
-	s := &Split{header: o.Header, cookie: o.Cookie}
 	seen := map[string]bool{}
+	total := 0
 	for _, ws := range o.Subsets {
 		if ws.Name == "" || seen[ws.Name] {
-			return nil, fmt.Errorf("policy: split subset names must be set and distinct (%q)", ws.Name)
+			return fmt.Errorf("policy: split subset names must be set and distinct (%q)", ws.Name)
 		}
 		if ws.Weight < 0 {
-			return nil, fmt.Errorf("policy: split weight of %s must not be negative", ws.Name)
+			return fmt.Errorf("policy: split weight of %s must not be negative", ws.Name)
 		}
 		seen[ws.Name] = true
+		total += ws.Weight
+	}
+	if total == 0 {
+		return errors.New("policy: split weights must not all be 0")
+	}
+	if kind, name, _ := strings.Cut(o.Sticky, ":"); o.Sticky != "" && o.Sticky != "ip" &&
+		((kind != "header" && kind != "cookie") || name == "") {
+		return fmt.Errorf("policy: split sticky %q is not ip, header:<Name> or cookie:<name>", o.Sticky)
+	}
+	return nil
+}
+
+// NewSplit validates o (see Validate).
+func NewSplit(o SplitOptions) (*Split, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Split{header: o.Header, cookie: o.Cookie}
+	for _, ws := range o.Subsets {
 		s.total += ws.Weight
 		s.names = append(s.names, ws.Name)
 		s.cum = append(s.cum, s.total)
 	}
-	if s.total == 0 {
-		return nil, errors.New("policy: split weights must not all be 0")
-	}
 	switch kind, name, _ := strings.Cut(o.Sticky, ":"); {
-	case o.Sticky == "":
 	case o.Sticky == "ip":
 		s.stickyKind = "ip"
-	case (kind == "header" || kind == "cookie") && name != "":
+	case o.Sticky != "":
 		s.stickyKind, s.stickyName = kind, name
-	default:
-		return nil, fmt.Errorf("policy: split sticky %q is not ip, header:<Name> or cookie:<name>", o.Sticky)
 	}
 	return s, nil
 }

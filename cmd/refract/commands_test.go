@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 		out, errOut string
 	}{
 		{[]string{"validate", "-config", good}, 0, good + ": OK (1 upstream, version " + version + ")\n", ""},
-		{[]string{"validate", "-config", bad}, 2, "", `config: log.level: "loud" is not one of debug, info, warn, error`},
+		{[]string{"validate", "-config", bad}, 2, "", `line 1: log.level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"validate"}, 2, "", "refract validate: -config FILE is required"},
 	} {
 		var out, errb bytes.Buffer
@@ -46,6 +46,32 @@ func TestValidate(t *testing.T) {
 	run([]string{"validate", "-config", bad}, &out, &errb)
 	if !strings.Contains(errb.String(), "upstreams[0].static") {
 		t.Errorf("second problem missing: %s", errb.String())
+	}
+}
+
+// An unknown key, a wrong type, a bad duration and a bad enum: one run
+// reports all four, each with its line and key path, and exits 2.
+func TestValidateReportsEveryProblemWithItsLine(t *testing.T) {
+	p := writeConfig(t, `listen: 127.0.0.1:8080
+upstreams:
+  - name: library
+    timout: 5s
+    static: ["127.0.0.1:50051"]
+    balancer: random
+    timeout: 10 seconds
+max_body_bytes: lots
+`)
+	var out, errb bytes.Buffer
+	if code := run([]string{"validate", "-config", p}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, errb.String())
+	}
+	want := "refract validate: " + p + ": " +
+		"line 4: upstreams[0].timout: unknown key; did you mean timeout?\n" +
+		`line 6: upstreams[0].balancer: "random" is not round_robin, pick_first or least_request` + "\n" +
+		`line 7: upstreams[0].timeout: "10 seconds" is not a duration (e.g. 500ms, 10s, 1m)` + "\n" +
+		`line 8: max_body_bytes: "lots" is not a number` + "\n"
+	if out.String() != "" || errb.String() != want {
+		t.Fatalf("stdout %q\nstderr\n%s\nwant\n%s", out.String(), errb.String(), want)
 	}
 }
 

@@ -21,7 +21,7 @@ func TestRunExitCodes(t *testing.T) {
 		{nil, 2, "give exactly one of -config FILE or -demo"},
 		{[]string{"-demo", "-config", bad}, 2, "give exactly one"},
 		{[]string{"-nope"}, 2, "flag provided but not defined: -nope"},
-		{[]string{"-config", bad}, 2, "line 3: field statik not found"},
+		{[]string{"-config", bad}, 2, "line 3: upstreams[0].statik: unknown key; did you mean static?"},
 		{[]string{"-config", filepath.Join(t.TempDir(), "none.yaml")}, 2, "no such file"},
 	}
 	for _, tc := range tests {

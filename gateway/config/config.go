@@ -1,12 +1,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -17,9 +16,11 @@ import (
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
 
-// Config is refract's whole configuration, as read from YAML. Keys are
-// strict: an unknown key is an error naming its line. Use Load or
-// Parse, which apply defaults and validate.
+// Config is refract's whole configuration, as read from YAML: plain data.
+// Keys are strict: an unknown key is an error naming its line. Use Load
+// or Parse, which apply defaults and validate; a Config built in code
+// takes ApplyDefaults and Validate. Not safe for concurrent mutation;
+// a Config nobody changes may be read by any number of goroutines.
 type Config struct {
 	// Listen is the public HTTP listener (HTTP/1.1 and h2c, or TLS when TLS
 	// is set). Default 127.0.0.1:8080.
@@ -45,26 +46,31 @@ type Config struct {
 	// Upstreams are the gRPC backends; at least one, unless
 	// consul.auto_expose finds them.
 	Upstreams []Upstream `yaml:"upstreams"`
-	// PolicyKeys configure the policy chain (policy_config.go).
+	// PolicyKeys configure the policy chain (see PolicyKeys).
 	PolicyKeys `yaml:",inline"`
-	// LimitKeys bound requests, connections and responses (limits.go).
+	// LimitKeys bound requests, connections and responses (see LimitsConfig).
 	LimitKeys `yaml:",inline"`
-	// LifecycleKeys configure reloads and draining (lifecycle_config.go).
+	// LifecycleKeys configure reloads and draining (see LifecycleKeys).
 	LifecycleKeys `yaml:",inline"`
-	// DocsTracingKeys configure the OpenAPI document and tracing
-	// (docs_tracing_config.go).
+	// DocsTracingKeys configure the OpenAPI document and tracing (see
+	// OpenAPIConfig and TracingConfig).
 	DocsTracingKeys `yaml:",inline"`
 }
 
-// ServerTLS names the certificate and key files of a TLS listener.
+// ServerTLS names the certificate and key files of a TLS listener; both
+// are required.
 type ServerTLS struct {
+	// Cert is the PEM certificate chain file.
 	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	// Key is the PEM private key file.
+	Key string `yaml:"key"`
 }
 
 // LogConfig is the logging setup.
 type LogConfig struct {
-	Level  string `yaml:"level"`
+	// Level is debug, info (the default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (the default) or console.
 	Format string `yaml:"format"`
 }
 
@@ -115,7 +121,8 @@ type Upstream struct {
 	// Optional upstreams do not hold /readyz at 503 while their descriptors
 	// are missing.
 	Optional bool `yaml:"optional"`
-	// UpstreamPolicyKeys publish methods and attach policies (policy_config.go).
+	// UpstreamPolicyKeys publish methods and attach policies (see
+	// UpstreamPolicyKeys).
 	UpstreamPolicyKeys `yaml:",inline"`
 	// Streams limits and shapes streaming calls (see StreamConfig).
 	Streams StreamConfig `yaml:"streams"`
@@ -159,20 +166,27 @@ type HTTPRule struct {
 	AdditionalBindings []HTTPRule     `yaml:"additional_bindings"`
 }
 
-// CustomPattern is a rule with a custom HTTP method.
+// CustomPattern is a rule with a custom HTTP method; both keys are
+// required.
 type CustomPattern struct {
+	// Kind is the HTTP method, e.g. HEAD.
 	Kind string `yaml:"kind"`
+	// Path is the path template.
 	Path string `yaml:"path"`
 }
 
-// Duration is a time.Duration written as "1.5s", "300ms", "2m".
+// Duration is a time.Duration written as "1.5s", "300ms", "2m"; never
+// negative.
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string, refusing negative ones.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
+	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration (e.g. 500ms, 10s, 1m)", n.Line, n.Value)
+	}
+	if v < 0 {
+		return fmt.Errorf("line %d: %q is negative: a duration must be positive", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -194,25 +208,47 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse parses YAML strictly (unknown keys are errors with their line
-// numbers), applies defaults and validates the whole configuration.
+// Parse parses YAML strictly, applies defaults and validates the whole
+// configuration. It reports every problem at once, in line order, each
+// with its line and key path where the file has them: unknown keys (with
+// the nearest known key as a suggestion), values of the wrong type, bad
+// durations and everything Validate refuses, e.g.
+//
+//	line 7: upstreams[0].timeout: "10 seconds" is not a duration (e.g. 500ms, 10s, 1m)
+//
+// It reads nothing but data (and the secret and JWKS files the config
+// names) and dials nothing.
 func Parse(data []byte) (*Config, error) {
-	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: empty file")
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		if m := yamlSyntaxError.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("line %s: not valid YAML: %s", m[1], m[2])
 		}
+		return nil, fmt.Errorf("config: not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
+		return nil, fmt.Errorf("config: empty file")
+	}
+	root := doc.Content[0]
+	s := newSchema()
+	if !s.check(root, reflect.TypeFor[Config](), "") || root.Kind != yaml.MappingNode {
+		return nil, errors.Join(s.located()...)
+	}
+	var cfg Config
+	if err := root.Decode(&cfg); err != nil { // check let through what decodes
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := s.locate(cfg.Validate()); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
+var yamlSyntaxError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// ApplyDefaults fills every key left unset with its default (named on
+// each field), in the config and its upstreams; Parse calls it.
 func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
@@ -250,6 +286,7 @@ func (c *Config) ApplyDefaults() {
 	c.applyLifecycleDefaults()
 }
 
+// ApplyDefaults fills the upstream's unset keys with their defaults.
 func (u *Upstream) ApplyDefaults() {
 	if u.Consul != nil {
 		u.Consul.ApplyDefaults()
@@ -269,12 +306,21 @@ func (u *Upstream) ApplyDefaults() {
 	u.Streams.ApplyDefaults()
 }
 
+// Ptr returns a pointer to a copy of v, for the optional (pointer) keys.
 func Ptr[T any](v T) *T { return &v }
 
+// UpstreamName is the form of upstream, subset and product names: 1-64
+// lower-case letters, digits, '.', '_' or '-', starting and ending with a
+// letter or digit.
 var UpstreamName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.-]{0,62}[a-z0-9])?$`)
 
-// Validate checks the whole configuration and reports every problem found,
-// each prefixed by the key it concerns.
+// Validate checks the whole configuration, policy keys included, and
+// reports every problem found, each as "config: key.path: what is wrong"
+// (Parse puts the line of the key in front instead). What passes builds:
+// the gateway refuses nothing Validate let through but for what only
+// running can tell (an unreadable TLS file, a port in use). It reads the
+// secret and JWKS files and variables the config names, constructs no
+// client and dials nothing.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -328,6 +374,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateDocsTracing()...)
+	errs = append(errs, c.validatePolicies()...)
 	return errors.Join(errs...)
 }
 
@@ -380,7 +427,8 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	}
 }
 
-// toProto converts the rule to the annotation type the transcoder compiles.
+// Proto converts the rule to the annotation type the transcoder compiles;
+// top is false for an additional binding, which must not nest.
 func (r HTTPRule) Proto(top bool) (*annotations.HttpRule, error) {
 	out := &annotations.HttpRule{Selector: r.Selector, Body: r.Body, ResponseBody: r.ResponseBody}
 	n := 0

@@ -58,6 +58,7 @@ type UpstreamConsul struct {
 	SchemaMetaKey string `yaml:"schema_meta_key"`
 }
 
+// ApplyDefaults fills the unset address and wait time.
 func (c *ConsulConfig) ApplyDefaults() {
 	if c.Address == "" {
 		c.Address = "127.0.0.1:8500"
@@ -67,6 +68,7 @@ func (c *ConsulConfig) ApplyDefaults() {
 	}
 }
 
+// ApplyDefaults fills the unset passing_only and schema_meta_key.
 func (u *UpstreamConsul) ApplyDefaults() {
 	if u.PassingOnly == nil {
 		u.PassingOnly = Ptr(true)
@@ -91,7 +93,7 @@ func (c *ConsulConfig) validate(bad func(key, format string, args ...any)) {
 	}
 }
 
-// tags is the tag filter: Tag and Tags together.
+// TagFilter is the tag filter: Tag and Tags together.
 func (u *UpstreamConsul) TagFilter() []string {
 	if u.Tag == "" {
 		return u.Tags

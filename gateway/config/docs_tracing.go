@@ -10,10 +10,9 @@ import (
 // DocsTracingKeys are the top-level keys of the live OpenAPI document and
 // of tracing (inlined in Config).
 type DocsTracingKeys struct {
-	// OpenAPI serves the API's OpenAPI 3.1 document on the public listener
-	// (openapi.go).
+	// OpenAPI serves the API's OpenAPI 3.1 document on the public listener.
 	OpenAPI OpenAPIConfig `yaml:"openapi"`
-	// Tracing exports OpenTelemetry spans over OTLP (tracing.go).
+	// Tracing exports OpenTelemetry spans over OTLP.
 	Tracing TracingConfig `yaml:"tracing"`
 }
 
@@ -26,10 +25,10 @@ type OpenAPIConfig struct {
 	Path string `yaml:"path"`
 }
 
-// on reports whether the document is served.
+// On reports whether the document is served (Enabled unset or true).
 func (o OpenAPIConfig) On() bool { return o.Enabled == nil || *o.Enabled }
 
-// path is the document's path, with its default.
+// ServedPath is the document's path, /openapi.json when Path is unset.
 func (o OpenAPIConfig) ServedPath() string {
 	if o.Path == "" {
 		return "/openapi.json"
@@ -69,7 +68,7 @@ type TracingConfig struct {
 	Headers map[string]string `yaml:"headers"`
 }
 
-// on reports whether tracing is configured.
+// On reports whether tracing is configured: Enabled or an OTLPEndpoint.
 func (t TracingConfig) On() bool { return t.Enabled || t.OTLPEndpoint != "" }
 
 // validateDocsTracing checks the openapi and tracing keys.

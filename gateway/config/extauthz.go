@@ -3,6 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"time"
+
+	"github.com/refract-gateway/refract/policy"
 )
 
 // ExtAuthzConfig is the external authorizer (top-level key ext_authz),
@@ -58,4 +62,42 @@ func CheckExtAuthzUse(cfg *Config, bad func(string, error)) {
 			}
 		}
 	}
+}
+
+// FailOpen reports failure_mode open; Check refuses values other than
+// open, closed and empty (closed).
+func (c *ExtAuthzConfig) FailOpen() bool { return c.FailureMode == "open" }
+
+// ExtAuthzOptions are the policy.ExtAuthzOptions the keys describe, but
+// for the gRPC client and the logger, which the gateway adds.
+func (c *ExtAuthzConfig) ExtAuthzOptions() policy.ExtAuthzOptions {
+	o := policy.ExtAuthzOptions{Timeout: time.Duration(c.Timeout), CacheTTL: time.Duration(c.CacheTTL),
+		CacheSize: c.CacheSize, SendHeaders: c.SendHeaders, FailOpen: c.FailOpen()}
+	if c.HTTP != nil {
+		o.HTTPURL, o.UpstreamHeaders = c.HTTP.URL, c.HTTP.UpstreamHeaders
+	}
+	return o
+}
+
+// Check reports the first problem of the authorizer's keys: failure_mode,
+// not exactly one of http and grpc, grpc.addr not host:port, or what
+// policy.CheckExtAuthz refuses. It dials nothing.
+func (c *ExtAuthzConfig) Check() error {
+	switch c.FailureMode {
+	case "", "closed", "open":
+	default:
+		return fmt.Errorf("failure_mode %q is not open or closed", c.FailureMode)
+	}
+	switch {
+	case c.HTTP != nil && c.GRPC != nil:
+		return errors.New("http and grpc exclude each other")
+	case c.HTTP != nil:
+	case c.GRPC != nil:
+		if _, _, err := net.SplitHostPort(c.GRPC.Addr); err != nil {
+			return fmt.Errorf("grpc.addr %q is not host:port", c.GRPC.Addr)
+		}
+	default:
+		return errors.New("needs http: {url: …} or grpc: {addr: …}")
+	}
+	return policy.CheckExtAuthz(c.ExtAuthzOptions(), c.GRPC != nil)
 }

@@ -35,7 +35,7 @@ func (l *LifecycleKeys) applyLifecycleDefaults() {
 	}
 }
 
-// drainPeriod is DrainPeriod, 0 when unset (a Config built by hand).
+// DrainFor is DrainPeriod, 0 when unset (a Config built by hand).
 func (l *LifecycleKeys) DrainFor() time.Duration {
 	if l.DrainPeriod == nil {
 		return 0

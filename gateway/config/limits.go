@@ -58,7 +58,9 @@ type LimitsConfig struct {
 	HTTP2MaxConcurrentStreams int `yaml:"http2_max_concurrent_streams"`
 }
 
-// The defaults of LimitsConfig.
+// The defaults of LimitsConfig, the values of HeadersWithUnderscores, and
+// how much longer than the longest upstream timeout the derived read and
+// write timeouts are.
 const (
 	DefaultMaxURLBytes          = 8 << 10
 	DefaultMaxHeaderBytes       = 32 << 10
@@ -75,6 +77,7 @@ const (
 	WriteTimeoutOverUpstreamMax = 10 * time.Second
 )
 
+// OrInt is v, or def when v is not positive (unset).
 func OrInt(v, def int) int {
 	if v <= 0 {
 		return def
@@ -82,6 +85,7 @@ func OrInt(v, def int) int {
 	return v
 }
 
+// OrDuration is v, or def when v is not positive (unset).
 func OrDuration(v Duration, def time.Duration) time.Duration {
 	if v <= 0 {
 		return def
@@ -89,6 +93,8 @@ func OrDuration(v Duration, def time.Duration) time.Duration {
 	return time.Duration(v)
 }
 
+// URLBytes, HeaderBytes, JSONDepth, ResponseBytes, PerClient,
+// HTTP2Streams and Underscores are the limits with their defaults.
 func (l *LimitsConfig) URLBytes() int      { return OrInt(l.MaxURLBytes, DefaultMaxURLBytes) }
 func (l *LimitsConfig) HeaderBytes() int   { return OrInt(l.MaxHeaderBytes, DefaultMaxHeaderBytes) }
 func (l *LimitsConfig) JSONDepth() int     { return OrInt(l.MaxJSONDepth, DefaultMaxJSONDepth) }
@@ -103,6 +109,7 @@ func (l *LimitsConfig) Underscores() string {
 	return OrString(l.HeadersWithUnderscores, UnderscoreDrop)
 }
 
+// OrString is v, or def when v is empty.
 func OrString(v, def string) string {
 	if v == "" {
 		return def
@@ -110,7 +117,7 @@ func OrString(v, def string) string {
 	return v
 }
 
-// exchangeTimeout is v (read_timeout or write_timeout) when set, else one
+// ExchangeTimeout is v (read_timeout or write_timeout) when set, else one
 // that outlasts the longest upstream deadline, so a slow but timely answer
 // is never cut.
 func (c *Config) ExchangeTimeout(v Duration) time.Duration {
@@ -120,6 +127,8 @@ func (c *Config) ExchangeTimeout(v Duration) time.Duration {
 	return max(DefaultMinExchangeTimeout, c.LongestUpstreamTimeout()+WriteTimeoutOverUpstreamMax)
 }
 
+// LongestUpstreamTimeout is the longest timeout of the upstreams and of
+// the auto-exposure template.
 func (c *Config) LongestUpstreamTimeout() time.Duration {
 	var longest time.Duration
 	for _, u := range c.Upstreams {

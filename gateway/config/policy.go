@@ -2,9 +2,11 @@ package config
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/refract-gateway/refract/policy"
 )
@@ -32,9 +34,10 @@ type PolicyKeys struct {
 	// Policies apply to every route unless an upstream or route overrides.
 	Policies Policies `yaml:"policies"`
 	// Products serve sets of upstreams on their own listeners or host
-	// names, with their own policies (products.go).
+	// names, with their own policies (see ProductConfig).
 	Products []ProductConfig `yaml:"products"`
-	// ExtAuthz is the external authorizer routes may ask (extauthz.go).
+	// ExtAuthz is the external authorizer routes may ask (see
+	// ExtAuthzConfig).
 	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
 }
 
@@ -177,7 +180,8 @@ type RedisConfig struct {
 	OnError string `yaml:"on_error"`
 }
 
-// read returns the secret's bytes (for sha256: the digest, decoded).
+// Read returns the secret's bytes (for sha256: the digest, decoded),
+// reading the variable or file it names; exactly one source must be set.
 func (s SecretConfig) Read() ([]byte, error) {
 	n := 0
 	for _, v := range []string{s.Value, s.Env, s.File, s.SHA256} {
@@ -215,7 +219,7 @@ func (s SecretConfig) Read() ([]byte, error) {
 	return []byte(s.Value), nil
 }
 
-// keyHash is the stored digest of an API key secret.
+// KeyHash is the stored digest of an API key secret (see Read).
 func (s SecretConfig) KeyHash() ([32]byte, error) {
 	b, err := s.Read()
 	if err != nil {
@@ -225,4 +229,228 @@ func (s SecretConfig) KeyHash() ([32]byte, error) {
 		return [32]byte(b), nil
 	}
 	return policy.HashKey(string(b)), nil
+}
+
+// Limit is the rate limit's policy.Limit.
+func (rc RateLimitConfig) Limit() policy.Limit {
+	return policy.Limit{Rate: rc.Rate, Period: time.Duration(rc.Per), Burst: rc.Burst}
+}
+
+// Check reports a rate limit whose key is unknown or whose rate, per or
+// burst are out of range; it returns what the key counts by.
+func (rc RateLimitConfig) Check() (policy.KeyBy, error) {
+	by, err := policy.ParseKeyBy(rc.Key)
+	if err != nil {
+		return by, err
+	}
+	if rc.Rate <= 0 || rc.Per <= 0 || rc.Burst < 0 {
+		return by, errors.New("rate and per must be positive (e.g. rate: 100, per: 1s), burst not negative")
+	}
+	return by, nil
+}
+
+// validatePolicies checks the policy keys: everything the gateway builds
+// from them, without building it. It reads the secrets and JWKS file the
+// config names (their presence is part of the config), and dials nothing.
+func (c *Config) validatePolicies() []error {
+	var errs []error
+	bad := func(key string, err error) {
+		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
+	}
+	k := &c.PolicyKeys
+	redis := false
+	if r := k.Redis; r != nil {
+		switch r.OnError {
+		case "", "open", "closed":
+		default:
+			bad("redis.on_error", fmt.Errorf("%q is not open or closed", r.OnError))
+		}
+		if r.Password != nil {
+			if _, err := r.Password.Read(); err != nil {
+				bad("redis.password", err)
+			}
+		}
+		if err := (policy.RedisOptions{Addr: r.Addr}).Validate(); err != nil {
+			bad("redis", err)
+		} else {
+			redis = true
+		}
+	}
+	store := func(key string, shared bool) {
+		if shared && !redis {
+			bad(key+".shared", errors.New("shared limits need the redis key"))
+		}
+	}
+	level := func(key string, pc Policies) {
+		if pc.IP != nil {
+			_, err1 := policy.ParsePrefixes(pc.IP.Allow)
+			_, err2 := policy.ParsePrefixes(pc.IP.Deny)
+			if err := errors.Join(err1, err2); err != nil {
+				bad(key+".ip", err)
+			}
+		}
+		if pc.MaxBodyBytes < 0 {
+			bad(key+".max_body_bytes", errors.New("must be positive"))
+		}
+		for _, a := range pc.Auth {
+			switch a {
+			case "api_key":
+				if len(k.Consumers) == 0 {
+					bad(key+".auth", errors.New("api_key needs consumers"))
+				}
+			case "jwt":
+				if k.JWT == nil {
+					bad(key+".auth", errors.New("jwt needs the jwt key"))
+				}
+			case "none":
+				if len(pc.Auth) > 1 {
+					bad(key+".auth", errors.New("none excludes other methods"))
+				}
+			default:
+				bad(key+".auth", fmt.Errorf("%q is not api_key, jwt or none", a))
+			}
+		}
+		if pc.Require != nil && k.JWT == nil {
+			bad(key+".require", errors.New("scopes and claims need the jwt key"))
+		}
+		for i, rc := range pc.RateLimits {
+			rk := fmt.Sprintf("%s.rate_limits[%d]", key, i)
+			if _, err := rc.Check(); err != nil {
+				bad(rk, err)
+				continue
+			}
+			store(rk, rc.Shared)
+		}
+	}
+
+	if err := (policy.AccessLogOptions{Sample: k.AccessLog.Sample}).Validate(); err != nil {
+		bad("access_log.sample", err)
+	}
+	if _, err := policy.ParsePrefixes(k.TrustedProxies); err != nil {
+		bad("trusted_proxies", err)
+	}
+	if cc := k.CORS; cc != nil {
+		if err := cc.CORSOptions().Validate(); err != nil {
+			bad("cors", err)
+		}
+	}
+	level("policies", k.Policies)
+	validateResilience("policies", k.Policies.Resilience, nil, true, bad)
+
+	if len(k.Consumers) > 0 {
+		before := len(errs)
+		opts := k.APIKeys.ConsumersOptions()
+		for i, cc := range k.Consumers {
+			ck := fmt.Sprintf("consumers[%d]", i)
+			co := policy.ConsumerOptions{Name: cc.Name, Allow: cc.Allow}
+			for j, s := range cc.Keys {
+				h, err := s.KeyHash()
+				if err != nil {
+					bad(fmt.Sprintf("%s.keys[%d]", ck, j), err)
+					continue
+				}
+				co.KeyHashes = append(co.KeyHashes, h)
+			}
+			if q := cc.Quota; q != nil {
+				if q.Rate <= 0 || q.Per <= 0 {
+					bad(ck+".quota", errors.New("rate and per must be positive"))
+				} else {
+					co.Quota = Ptr(q.Limit())
+					store(ck+".quota", q.Shared)
+				}
+			}
+			opts.Consumers = append(opts.Consumers, co)
+		}
+		// A key that could not be read would make its consumer look
+		// keyless: report the consumers only when every key was read.
+		if err := opts.Validate(); err != nil && len(errs) == before {
+			bad("consumers", err)
+		}
+	}
+	if j := k.JWT; j != nil {
+		jo := j.JWTOptions()
+		if j.HMACSecret != nil {
+			var err error
+			if jo.HMACSecret, err = j.HMACSecret.Read(); err != nil {
+				bad("jwt.hmac_secret", err)
+			}
+		}
+		keys := false
+		switch {
+		case j.JWKSURL != "" && j.JWKSFile != "":
+			bad("jwt", errors.New("jwks_url and jwks_file exclude each other"))
+		case j.JWKSURL != "":
+			keys = true
+		case j.JWKSFile != "":
+			doc, err := os.ReadFile(j.JWKSFile)
+			if err == nil {
+				err = policy.CheckJWKS(doc)
+			}
+			if err != nil {
+				bad("jwt.jwks_file", err)
+			}
+			keys = err == nil
+		}
+		if err := policy.CheckJWT(jo, keys); err != nil {
+			bad("jwt", err)
+		}
+	}
+
+	for i, u := range c.Upstreams {
+		uk := fmt.Sprintf("upstreams[%d]", i)
+		if _, err := policy.NewGlobs(u.Expose); err != nil {
+			bad(uk+".expose", err)
+		}
+		if _, err := policy.NewGlobs(u.Hide); err != nil {
+			bad(uk+".hide", err)
+		}
+		level(uk+".policies", u.Policies)
+		subsets := ValidateSubsets(uk, u, bad)
+		validateResilience(uk+".policies", u.Policies.Resilience, subsets, false, bad)
+		for j, rp := range u.Routes {
+			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
+			level(rk+".policies", rp.Policies)
+			validateResilience(rk+".policies", rp.Policies.Resilience, subsets, false, bad)
+			if rp.Match == "" {
+				bad(rk+".match", errors.New("required: a method glob or a route such as \"GET /v1/shelves\""))
+			} else if !strings.Contains(rp.Match, " ") {
+				if _, err := policy.NewGlobs([]string{rp.Match}); err != nil {
+					bad(rk+".match", err)
+				}
+			}
+		}
+	}
+	CheckExtAuthzUse(c, bad)
+	ValidateProducts(c, bad)
+	for i, pc := range c.Products {
+		pk := fmt.Sprintf("products[%d].policies", i)
+		level(pk, pc.Policies)
+		validateResilience(pk, pc.Policies.Resilience, nil, false, bad)
+	}
+	if ea := k.ExtAuthz; ea != nil {
+		if err := ea.Check(); err != nil {
+			bad("ext_authz", err)
+		}
+	}
+	return errs
+}
+
+// CORSOptions are the policy.CORSOptions the cors keys describe.
+func (cc *CORSConfig) CORSOptions() policy.CORSOptions {
+	return policy.CORSOptions{AllowedOrigins: cc.AllowedOrigins, AllowedMethods: cc.AllowedMethods,
+		AllowedHeaders: cc.AllowedHeaders, ExposedHeaders: cc.ExposedHeaders, AllowCredentials: cc.AllowCredentials,
+		MaxAge: time.Duration(cc.MaxAge)}
+}
+
+// ConsumersOptions are the policy.ConsumersOptions of the api_keys keys,
+// without consumers.
+func (a APIKeysConfig) ConsumersOptions() policy.ConsumersOptions {
+	return policy.ConsumersOptions{Header: a.Header, Query: a.Query, MetadataKey: a.MetadataKey}
+}
+
+// JWTOptions are the policy.JWTOptions the jwt keys describe, without the
+// HMAC secret and the key set, which are read or fetched.
+func (j *JWTConfig) JWTOptions() policy.JWTOptions {
+	return policy.JWTOptions{Algorithms: j.Algorithms, Issuer: j.Issuer, Audiences: j.Audiences,
+		Leeway: time.Duration(j.Leeway), ForwardClaims: j.ForwardClaims, ScopeClaim: j.ScopeClaim}
 }

@@ -29,6 +29,8 @@ type ProductConfig struct {
 	Policies Policies `yaml:"policies"`
 }
 
+// PathPrefixPattern is the form of path_prefix: literal path segments,
+// no trailing slash.
 var PathPrefixPattern = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
 
 // ValidateProducts checks products and path prefixes; it returns the

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/policy"
 )
 
 // Resilience are the resilience and traffic keys of Policies (inlined), at
@@ -130,4 +134,131 @@ func ValidateSubsets(key string, u Upstream, bad func(string, error)) []string {
 		}
 	}
 	return names
+}
+
+// DefaultRetryAttempts is the attempts of a retry that does not say.
+const DefaultRetryAttempts = 3
+
+// RetryAttempts is Attempts, DefaultRetryAttempts when unset.
+func (rc *RetryConfig) RetryAttempts() int {
+	if rc.Attempts == 0 {
+		return DefaultRetryAttempts
+	}
+	return rc.Attempts
+}
+
+// RetryOptions are the policy.RetryOptions the retry keys describe, for a
+// method that is idempotent or not, spending budget (nil: no cap).
+func (rc *RetryConfig) RetryOptions(idempotent bool, budget *policy.RetryBudget) policy.RetryOptions {
+	return policy.RetryOptions{Attempts: rc.RetryAttempts(), PerTry: time.Duration(rc.PerTryTimeout),
+		Backoff: time.Duration(rc.Backoff), MaxBackoff: time.Duration(rc.MaxBackoff), Idempotent: idempotent, Budget: budget}
+}
+
+// Values are the budget's ratio and reserve with their defaults (0.2, 10).
+func (b RetryBudgetConfig) Values() (ratio float64, reserve int) {
+	ratio, reserve = 0.2, 10
+	if b.Ratio != nil {
+		ratio = *b.Ratio
+	}
+	if b.Reserve != nil {
+		reserve = *b.Reserve
+	}
+	return ratio, reserve
+}
+
+// FallbackOptions are the policy.FallbackOptions the fallback keys
+// describe: Body encoded as JSON.
+func (f *FallbackConfig) FallbackOptions() (policy.FallbackOptions, error) {
+	var body []byte
+	if f.Body != nil {
+		var err error
+		if body, err = json.Marshal(jsonable(f.Body)); err != nil {
+			return policy.FallbackOptions{}, fmt.Errorf("body: %w", err)
+		}
+	}
+	return policy.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers}, nil
+}
+
+// jsonable turns the map[any]any a YAML decoder may produce into
+// map[string]any, which encoding/json accepts.
+func jsonable(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = jsonable(x)
+		}
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = jsonable(x)
+		}
+		return m
+	case []any:
+		for i, x := range t {
+			t[i] = jsonable(x)
+		}
+	}
+	return v
+}
+
+// SplitOptions are the policy.SplitOptions the split keys describe,
+// subsets in name order (the map's order is random; the split's must not
+// be).
+func (s *SplitConfig) SplitOptions() policy.SplitOptions {
+	names := make([]string, 0, len(s.Weights))
+	for n := range s.Weights {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	so := policy.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
+	for _, n := range names {
+		so.Subsets = append(so.Subsets, policy.WeightedSubset{Name: n, Weight: s.Weights[n]})
+	}
+	return so
+}
+
+// validateResilience checks one level's resilience keys under key (e.g.
+// "upstreams[0].policies"). subsets are the upstream's subset names (nil
+// at the global and product levels); global says splits are refused.
+func validateResilience(key string, r Resilience, subsets []string, global bool, bad func(string, error)) {
+	if r.Timeout < 0 {
+		bad(key+".timeout", errors.New("must be positive"))
+	}
+	if b := r.Breaker; b != nil && !b.Off {
+		if b.OpenFor < 0 {
+			bad(key+".breaker.open_for", errors.New("must be positive"))
+		}
+	}
+	if rc := r.Retry; rc != nil && !rc.Off {
+		if err := rc.RetryOptions(false, nil).Validate(); err != nil {
+			bad(key+".retry", err)
+		}
+		if err := policy.CheckRetryBudget(rc.Budget.Values()); err != nil {
+			bad(key+".retry.budget", err)
+		}
+	}
+	if f := r.Fallback; f != nil {
+		fo, err := f.FallbackOptions()
+		if err == nil {
+			err = fo.Validate()
+		}
+		if err != nil {
+			bad(key+".fallback", err)
+		}
+	}
+	if s := r.Split; s != nil {
+		if global {
+			bad(key+".split", errors.New("splits belong to an upstream: set them in upstreams[].policies or its routes"))
+			return
+		}
+		so := s.SplitOptions()
+		for _, ws := range so.Subsets {
+			if !slices.Contains(subsets, ws.Name) {
+				bad(key+".split.weights", fmt.Errorf("%q is not one of the upstream's subsets (%s)", ws.Name, strings.Join(subsets, ", ")))
+			}
+		}
+		if err := so.Validate(); err != nil {
+			bad(key+".split", err)
+		}
+	}
 }

@@ -47,6 +47,7 @@ type StreamConfig struct {
 	WebSocketOrigins []string `yaml:"websocket_origins"`
 }
 
+// ApplyDefaults fills the unset stream limits with their defaults.
 func (s *StreamConfig) ApplyDefaults() {
 	if s.MaxMessageBytes == 0 {
 		s.MaxMessageBytes = 4 << 20
@@ -68,6 +69,7 @@ func (s *StreamConfig) ApplyDefaults() {
 	}
 }
 
+// MethodFullName is the form of a method's full name, package.Service.Method.
 var MethodFullName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 
 // validate reports each problem under key (e.g. "upstreams[0].streams").
@@ -91,7 +93,8 @@ func (s *StreamConfig) validate(key string, bad func(key, format string, args ..
 	}
 }
 
-// framingFor is the configured framing of a method's server stream.
+// FramingFor is the configured framing of a method's server stream,
+// ndjson when none is.
 func (s *StreamConfig) FramingFor(method string) transcode.Framing {
 	if f, err := transcode.ParseFraming(s.Framing[method]); err == nil {
 		return f

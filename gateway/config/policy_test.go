@@ -1,0 +1,42 @@
+package config
+
+import (
+	"fmt"
+	"testing"
+)
+
+// libraryConfig is a config of one static upstream, library, at addr; extra
+// adds keys to it. Its first line is empty, so an upstream key in extra
+// starts on line 5.
+func libraryConfig(addr string, extra string) string {
+	return fmt.Sprintf(`
+upstreams:
+  - name: library
+    static: [%q]
+%s`, addr, extra)
+}
+
+func TestPolicyConfigErrors(t *testing.T) {
+	cases := map[string]string{
+		"policies: {auth: [api_key]}":                                   "line 1: policies.auth: api_key needs consumers",
+		"policies: {auth: [oauth]}":                                     `line 1: policies.auth: "oauth" is not api_key, jwt or none`,
+		"policies: {ip: {allow: [300.1.1.1]}}":                          `line 1: policies.ip: policy: "300.1.1.1" is neither a CIDR (10.0.0.0/8) nor an IP address`,
+		"policies: {rate_limits: [{rate: 1, per: 1s, shared: true}]}":   "line 1: policies.rate_limits[0].shared: shared limits need the redis key",
+		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":      `line 1: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
+		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]": "line 1: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
+		"jwt: {algorithms: [HS256]}":                                    "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
+		"cors: {allowed_origins: ['*'], allow_credentials: true}":       `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
+		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                 `line 1: redis.on_error: "maybe" is not open or closed`,
+	}
+	for global, want := range cases {
+		_, err := Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", global, err, want)
+		}
+	}
+	_, err := Parse([]byte(libraryConfig("127.0.0.1:1", "    hide: ['[']\n    routes: [{policies: {}}]\n")))
+	if err == nil || err.Error() != "line 5: upstreams[0].hide: policy: pattern \"[\": syntax error in pattern\n"+
+		"line 6: upstreams[0].routes[0].match: required: a method glob or a route such as \"GET /v1/shelves\"" {
+		t.Errorf("upstream keys: %v", err)
+	}
+}

@@ -1,0 +1,56 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestOpenStreamsLimit(t *testing.T) {
+	var c openStreams
+	if !c.acquire("a", 2) || !c.acquire("a", 2) || c.acquire("a", 2) {
+		t.Fatal("limit of 2 not enforced")
+	}
+	if !c.acquire("b", 2) {
+		t.Fatal("another client shares the first one's slots")
+	}
+	c.release("a")
+	if !c.acquire("a", 2) {
+		t.Fatal("a released slot is not reusable")
+	}
+	c.release("a")
+	c.release("a")
+	c.release("b")
+	if len(c.n) != 0 {
+		t.Fatalf("entries left: %v", c.n)
+	}
+	for range 100 {
+		if !c.acquire("z", 0) {
+			t.Fatal("0 must mean unlimited")
+		}
+	}
+}
+
+func TestOpenStreamsEndAll(t *testing.T) {
+	var o openStreams
+	ctx1, cancel1 := context.WithCancelCause(context.Background())
+	ctx2, cancel2 := context.WithCancelCause(context.Background())
+	untrack1 := o.track(cancel1)
+	o.track(cancel2)()
+	untrack1()
+	ctx3, cancel3 := context.WithCancelCause(context.Background())
+	o.track(cancel3)
+	cause := errors.New("bye")
+	o.endAll(cause)
+	if ctx1.Err() != nil || ctx2.Err() != nil {
+		t.Fatal("an untracked stream was cancelled")
+	}
+	if context.Cause(ctx3) != cause {
+		t.Fatalf("tracked stream: %v", context.Cause(ctx3))
+	}
+	ctx4, cancel4 := context.WithCancelCause(context.Background())
+	o.track(cancel4)
+	if context.Cause(ctx4) != cause {
+		t.Fatalf("a stream opened after endAll: %v", context.Cause(ctx4))
+	}
+}
