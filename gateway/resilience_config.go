@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/resilience"
 )
 
 // Resilience are the resilience and traffic keys of Policies (inlined), at
@@ -108,8 +108,8 @@ type SubsetConfig struct {
 // resilienceLevel is one level's resilience keys, built.
 type resilienceLevel struct {
 	cfg      Resilience
-	fallback *policy.Fallback
-	split    *policy.Split
+	fallback *resilience.Fallback
+	split    *resilience.Split
 }
 
 // buildResilience checks and builds one level's keys. subsets are the
@@ -149,14 +149,14 @@ func buildResilience(key string, r Resilience, subsets []string, global bool, ba
 			names = append(names, n)
 		}
 		slices.Sort(names) // map order is random; the split's must not be
-		so := policy.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
+		so := resilience.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
 		for _, n := range names {
 			if !slices.Contains(subsets, n) {
 				bad(key+".split.weights", fmt.Errorf("%q is not one of the upstream's subsets (%s)", n, strings.Join(subsets, ", ")))
 			}
-			so.Subsets = append(so.Subsets, policy.WeightedSubset{Name: n, Weight: s.Weights[n]})
+			so.Subsets = append(so.Subsets, resilience.WeightedSubset{Name: n, Weight: s.Weights[n]})
 		}
-		sp, err := policy.NewSplit(so)
+		sp, err := resilience.NewSplit(so)
 		if err != nil {
 			bad(key+".split", err)
 		}
@@ -165,16 +165,16 @@ func buildResilience(key string, r Resilience, subsets []string, global bool, ba
 	return out
 }
 
-func newRetry(rc *RetryConfig, idempotent bool, budget *policy.RetryBudget) (*policy.Retry, error) {
+func newRetry(rc *RetryConfig, idempotent bool, budget *resilience.RetryBudget) (*resilience.Retry, error) {
 	attempts := rc.Attempts
 	if attempts == 0 {
 		attempts = 3
 	}
-	return policy.NewRetry(policy.RetryOptions{Attempts: attempts, PerTry: time.Duration(rc.PerTryTimeout),
+	return resilience.NewRetry(resilience.RetryOptions{Attempts: attempts, PerTry: time.Duration(rc.PerTryTimeout),
 		Backoff: time.Duration(rc.Backoff), MaxBackoff: time.Duration(rc.MaxBackoff), Idempotent: idempotent, Budget: budget})
 }
 
-func newBudget(b RetryBudgetConfig) (*policy.RetryBudget, error) {
+func newBudget(b RetryBudgetConfig) (*resilience.RetryBudget, error) {
 	ratio, reserve := 0.2, 10
 	if b.Ratio != nil {
 		ratio = *b.Ratio
@@ -182,10 +182,10 @@ func newBudget(b RetryBudgetConfig) (*policy.RetryBudget, error) {
 	if b.Reserve != nil {
 		reserve = *b.Reserve
 	}
-	return policy.NewRetryBudget(ratio, reserve)
+	return resilience.NewRetryBudget(ratio, reserve)
 }
 
-func newFallback(f *FallbackConfig) (*policy.Fallback, error) {
+func newFallback(f *FallbackConfig) (*resilience.Fallback, error) {
 	var body []byte
 	if f.Body != nil {
 		var err error
@@ -193,7 +193,7 @@ func newFallback(f *FallbackConfig) (*policy.Fallback, error) {
 			return nil, fmt.Errorf("body: %w", err)
 		}
 	}
-	return policy.NewFallback(policy.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers})
+	return resilience.NewFallback(resilience.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers})
 }
 
 // jsonable turns the map[any]any a YAML decoder may produce into

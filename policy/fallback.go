@@ -1,78 +1,27 @@
 package policy
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/refract-gateway/refract/policy/resilience"
 )
 
 // FallbackHeader marks a response served by a fallback instead of the
 // upstream; its value says why ("breaker_open" or "unavailable").
 const FallbackHeader = "X-Refract-Fallback"
 
-// FallbackOptions is a static response for when the upstream cannot
-// answer (degradation).
-type FallbackOptions struct {
-	// Status is the HTTP status; default 200.
-	Status int
-	// Body is the JSON body, sent as is; default {}.
-	Body []byte
-	// Headers are added to the response.
-	Headers map[string]string
-}
-
-// Fallback serves a fixed response. Immutable; safe for concurrent use.
-type Fallback struct {
-	status  int
-	body    []byte
-	headers [][2]string
-}
-
-// NewFallback validates o: the body must be JSON, the status 100–599 and
-// the header names valid tokens.
-func NewFallback(o FallbackOptions) (*Fallback, error) {
-	if o.Status == 0 {
-		o.Status = http.StatusOK
-	}
-	if o.Status < 100 || o.Status > 599 {
-		return nil, fmt.Errorf("policy: fallback status %d is not an HTTP status", o.Status)
-	}
-	if len(o.Body) == 0 {
-		o.Body = []byte("{}")
-	}
-	if !json.Valid(o.Body) {
-		return nil, errors.New("policy: fallback body is not JSON")
-	}
-	f := &Fallback{status: o.Status, body: o.Body}
-	for k, v := range o.Headers {
-		if k == "" || http.CanonicalHeaderKey(k) == "" || !validHeaderName(k) {
-			return nil, fmt.Errorf("policy: fallback header %q is not a valid name", k)
-		}
-		f.headers = append(f.headers, [2]string{k, v})
-	}
-	return f, nil
-}
-
-func validHeaderName(k string) bool {
-	for _, c := range k {
-		if c <= ' ' || c >= 0x7f || c == ':' {
-			return false
-		}
-	}
-	return true
-}
-
-// Serve writes the fallback response, marked with FallbackHeader: reason.
-func (f *Fallback) Serve(w http.ResponseWriter, reason string) {
+// ServeFallback writes f's response, marked with FallbackHeader: reason,
+// as application/json with its Content-Length.
+func ServeFallback(w http.ResponseWriter, f *resilience.Fallback, reason string) {
 	h := w.Header()
-	for _, kv := range f.headers {
-		h.Set(kv[0], kv[1])
+	for k, v := range f.Headers() {
+		h.Set(k, v)
 	}
+	body := f.Body()
 	h.Set(FallbackHeader, reason)
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(f.body)))
-	w.WriteHeader(f.status)
-	_, _ = w.Write(f.body)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(f.Status())
+	_, _ = w.Write(body)
 }
