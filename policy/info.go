@@ -42,7 +42,7 @@ type Info struct {
 	scopes   []string
 	claims   map[string]any
 
-	rec  recorder    // the response writer State installs (record.go)
+	rec  recorder    // the response writer State installs
 	body countedBody // the request body, counted
 
 	// Stage is the innermost policy stage the request has entered, or
