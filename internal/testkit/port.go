@@ -11,21 +11,21 @@ import (
 // process may take the port in between; tests accept that small race.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeTCPAddr(t).String()
 }
 
 // FreePort is FreeAddr's port number, for programs configured by port.
 func FreePort(t testing.TB) int {
+	t.Helper()
+	return freeTCPAddr(t).Port
+}
+
+func freeTCPAddr(t testing.TB) *net.TCPAddr {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr)
 }
