@@ -18,6 +18,7 @@ import (
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
@@ -228,7 +229,7 @@ upstreams:
 		}
 		cfg = consulConfig(agent, libraryViaConsul+policies)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	h := serveGatewayLogging(t, cfg, zerolog.New(logs).Level(zerolog.WarnLevel))
 	waitReady(t, h)
 	c := newFaultClient(t, h.base)
@@ -294,7 +295,7 @@ upstreams:
 	t.Logf("in flight on the killed instance: %v", died[0])
 	// The access log keeps grpc-go's own words for the operator.
 	if policies == "" && !strings.Contains(logs.String(), `"cause":"error reading from server`) {
-		t.Errorf("the access log does not say why the calls failed:\n%s", logs.tail(2000))
+		t.Errorf("the access log does not say why the calls failed:\n%s", logs.Tail(2000))
 	}
 
 	if viaConsul {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -242,7 +242,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	events chan string // stdout lines, closed at EOF
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	done   chan struct{} // closed once the process has been waited for
 	addr   string        // a backend's address
 }
@@ -265,7 +265,7 @@ func startProc(t *testing.T, cmd *exec.Cmd, fromStderr bool) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, stdin: stdin, events: make(chan string, 1024), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, stdin: stdin, events: make(chan string, 1024), stderr: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	var from io.Reader
 	if fromStderr {
 		r, err := cmd.StderrPipe()
@@ -297,7 +297,7 @@ func startProc(t *testing.T, cmd *exec.Cmd, fromStderr bool) *proc {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("process %s stderr (tail):\n%s", cmd, p.stderr.tail(4096))
+			t.Logf("process %s stderr (tail):\n%s", cmd, p.stderr.Tail(4096))
 		}
 	})
 	return p
@@ -325,7 +325,7 @@ func (p *proc) expect(t *testing.T, prefix string) string {
 	case ev, ok := <-p.events:
 		if !ok {
 			<-p.done
-			t.Fatalf("process exited (%v) before %q; stderr:\n%s", p.cmd.ProcessState, prefix, p.stderr.tail(4096))
+			t.Fatalf("process exited (%v) before %q; stderr:\n%s", p.cmd.ProcessState, prefix, p.stderr.Tail(4096))
 		}
 		if !strings.HasPrefix(ev, prefix) {
 			t.Fatalf("helper said %q, want %q…", ev, prefix)
@@ -347,7 +347,7 @@ func (p *proc) await(t *testing.T, what string) string {
 		case ev, ok := <-p.events:
 			if !ok {
 				<-p.done
-				t.Fatalf("process exited (%v) before %q; stderr:\n%s", p.cmd.ProcessState, what, p.stderr.tail(4096))
+				t.Fatalf("process exited (%v) before %q; stderr:\n%s", p.cmd.ProcessState, what, p.stderr.Tail(4096))
 			}
 			if strings.Contains(ev, what) {
 				return ev
@@ -413,33 +413,4 @@ func (p *proc) stop() {
 	case <-time.After(10 * time.Second):
 		p.kill()
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// tail is the last n bytes written.
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,23 +9,23 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
 )
 
 // serveGatewayLog is serveGateway with the gateway's log (access log
 // included) written to the returned buffer.
-func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *lockedBuffer) {
+func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *testkit.SyncBuffer) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &lockedBuffer{}
+	buf := &testkit.SyncBuffer{}
 	gw, err := New(cfg, zerolog.New(buf))
 	if err != nil {
 		t.Fatal(err)
@@ -50,23 +50,6 @@ func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *lockedBuffer) {
 		t.Fatal(err)
 	}
 	return &harness{gw: gw, base: "http://" + pub.Addr().String()}, buf
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestSecretsNeverLogged sends credentials every way a client may (an

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"google.golang.org/grpc"
 )
@@ -406,7 +407,7 @@ func TestNewMethodAfterSchemaChangeGetsPolicies(t *testing.T) {
 // Both for a rate limit and for a consumer's shared quota.
 func TestRedisOnErrorFromConfig(t *testing.T) {
 	lib := startLibrary(t)
-	dead := freeAddr(t) // nobody listens: every Redis call fails at once
+	dead := testkit.FreeAddr(t) // nobody listens: every Redis call fails at once
 	for _, c := range []struct{ onError, want string }{{"closed", "503"}, {"open", "200"}, {"", "200"}} {
 		t.Run("on_error="+c.onError, func(t *testing.T) {
 			onError := ""

@@ -16,6 +16,7 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/resilience"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -33,10 +34,10 @@ import (
 // plain call with the upstream's timeout.
 type callPlan struct {
 	timeout  time.Duration
-	breaker  *policy.Breaker
-	retry    *policy.Retry
-	fallback *policy.Fallback
-	split    *policy.Split
+	breaker  *resilience.Breaker
+	retry    *resilience.Retry
+	fallback *resilience.Fallback
+	split    *resilience.Split
 	subsets  []*trafficSubset // split index → subset
 }
 
@@ -46,12 +47,12 @@ type callPlan struct {
 type resilienceState struct {
 	mu       sync.Mutex
 	log      func(name, from, to string)
-	breakers map[string]*policy.Breaker
-	budgets  map[string]*policy.RetryBudget
+	breakers map[string]*resilience.Breaker
+	budgets  map[string]*resilience.RetryBudget
 }
 
 func newResilienceState(onChange func(name, from, to string)) *resilienceState {
-	return &resilienceState{log: onChange, breakers: map[string]*policy.Breaker{}, budgets: map[string]*policy.RetryBudget{}}
+	return &resilienceState{log: onChange, breakers: map[string]*resilience.Breaker{}, budgets: map[string]*resilience.RetryBudget{}}
 }
 
 // BreakerInfo is one circuit breaker's state, for the admin API.
@@ -135,7 +136,7 @@ func (p *policies) compileCall(rt *route) *callPlan {
 		b := st.breakers[key]
 		if b == nil {
 			// Validated in buildPolicies.
-			b, _ = policy.NewBreaker(policy.BreakerOptions{Name: name, Failures: bc.Failures,
+			b, _ = resilience.NewBreaker(resilience.BreakerOptions{Name: name, Failures: bc.Failures,
 				OpenFor: time.Duration(bc.OpenFor), Probes: bc.HalfOpenProbes, OnChange: st.log})
 			st.breakers[key] = b
 		}
@@ -213,7 +214,7 @@ func (c *callPlan) deadline(u *upstream) time.Duration {
 func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
 	conn := rt.conn
 	if c != nil && c.split != nil {
-		if s := c.subsets[c.split.Pick(r, clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
+		if s := c.subsets[c.split.Pick(policy.SplitRequest(r), clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
 			conn = s.conn
 		}
 	}
@@ -266,7 +267,7 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 // 503 with Retry-After. It returns false when the usual error mapping
 // should answer.
 func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
-	var open *policy.BreakerOpenError
+	var open *resilience.BreakerOpenError
 	isOpen := errors.As(err, &open)
 	if isOpen {
 		g.metrics.breaker.Inc()
@@ -276,7 +277,7 @@ func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 		if isOpen {
 			reason = "breaker_open"
 		}
-		rt.call.fallback.Serve(w, reason)
+		policy.ServeFallback(w, rt.call.fallback, reason)
 		return true
 	}
 	if isOpen {
@@ -293,7 +294,7 @@ func (rt *route) unavailableFallback(w http.ResponseWriter) bool {
 	if rt.call == nil || rt.call.fallback == nil {
 		return false
 	}
-	rt.call.fallback.Serve(w, "unavailable")
+	policy.ServeFallback(w, rt.call.fallback, "unavailable")
 	return true
 }
 

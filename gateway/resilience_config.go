@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"github.com/refract-gateway/refract/gateway/config"
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/resilience"
 )
 
 // resilienceLevel is one level's resilience keys, built.
 type resilienceLevel struct {
 	cfg      config.Resilience
-	fallback *policy.Fallback
-	split    *policy.Split
+	fallback *resilience.Fallback
+	split    *resilience.Split
 }
 
 // buildResilience checks and builds one level's keys. subsets are the
@@ -55,7 +55,7 @@ func buildResilience(key string, r config.Resilience, subsets []string, global b
 				bad(key+".split.weights", fmt.Errorf("%q is not one of the upstream's subsets (%s)", ws.Name, strings.Join(subsets, ", ")))
 			}
 		}
-		sp, err := policy.NewSplit(so)
+		sp, err := resilience.NewSplit(so)
 		if err != nil {
 			bad(key+".split", err)
 		}
@@ -64,18 +64,18 @@ func buildResilience(key string, r config.Resilience, subsets []string, global b
 	return out
 }
 
-func newRetry(rc *config.RetryConfig, idempotent bool, budget *policy.RetryBudget) (*policy.Retry, error) {
-	return policy.NewRetry(rc.RetryOptions(idempotent, budget))
+func newRetry(rc *config.RetryConfig, idempotent bool, budget *resilience.RetryBudget) (*resilience.Retry, error) {
+	return resilience.NewRetry(rc.RetryOptions(idempotent, budget))
 }
 
-func newBudget(b config.RetryBudgetConfig) (*policy.RetryBudget, error) {
-	return policy.NewRetryBudget(b.Values())
+func newBudget(b config.RetryBudgetConfig) (*resilience.RetryBudget, error) {
+	return resilience.NewRetryBudget(b.Values())
 }
 
-func newFallback(f *config.FallbackConfig) (*policy.Fallback, error) {
+func newFallback(f *config.FallbackConfig) (*resilience.Fallback, error) {
 	fo, err := f.FallbackOptions()
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewFallback(fo)
+	return resilience.NewFallback(fo)
 }

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery/consultest"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 )
 
 // memConfig is a config source the test sets by hand; it pushes nothing
@@ -38,46 +38,6 @@ func (m *memConfig) Read(context.Context) (ConfigData, error) {
 func (m *memConfig) Watch(ctx context.Context, _ zerolog.Logger, _ func(ConfigData)) { <-ctx.Done() }
 func (m *memConfig) Close() error                                                    { return nil }
 func (m *memConfig) String() string                                                  { return "memory" }
-
-// gate holds backend calls that carry the x-hold metadata (the
-// Grpc-Metadata-X-Hold header) until it opens: requests in flight for as
-// long as a test needs, with no sleep.
-type gate struct {
-	arrived chan struct{}
-	open    chan struct{}
-	once    sync.Once
-}
-
-// newGate returns a closed gate. Tests defer release, so that a failing
-// test does not wait out the shutdown grace (defers run before cleanups).
-func newGate() *gate {
-	return &gate{arrived: make(chan struct{}, 1000), open: make(chan struct{})}
-}
-
-func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
-
-func (g *gate) interceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-hold")) > 0 {
-		g.arrived <- struct{}{}
-		select {
-		case <-g.open:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return handler(ctx, req)
-}
-
-// freeAddr is a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // runServer runs a Server on src until the test ends (or stop is called).
 func runServer(t *testing.T, src ConfigSource) (s *Server, stop func() error) {
@@ -156,7 +116,7 @@ func writeRename(t *testing.T, path, content string) {
 func TestReloadFromWatchedFile(t *testing.T) {
 	lib := startLibrary(t)
 	echo := startEcho(t, "127.0.0.1:0")
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", listen, admin)
 	v1 := head + libraryConfig(lib.Addr, "")
 	v2 := v1 + fmt.Sprintf("  - name: echo\n    static: [%q]\n", echo.Addr)
@@ -214,7 +174,7 @@ func TestReloadFromWatchedFile(t *testing.T) {
 func TestReloadFollowsConfigMapSymlinkSwap(t *testing.T) {
 	lib := startLibrary(t)
 	echo := startEcho(t, "127.0.0.1:0")
-	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", freeAddr(t), freeAddr(t))
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", testkit.FreeAddr(t), testkit.FreeAddr(t))
 	v1 := head + libraryConfig(lib.Addr, "")
 	v2 := v1 + fmt.Sprintf("  - name: echo\n    static: [%q]\n", echo.Addr)
 	dir := t.TempDir()
@@ -248,10 +208,10 @@ func TestReloadFollowsConfigMapSymlinkSwap(t *testing.T) {
 // Moving the public and admin listeners: the new ones open before the old
 // ones close, and a request in flight on the old listener finishes.
 func TestReloadMovesListenersWithoutDroppingRequests(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	lib := startLibrary(t, grpc.UnaryInterceptor(g.interceptor))
-	listen1, admin1, listen2, admin2 := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	g := testkit.NewHold(1000)
+	defer g.Release()
+	lib := startLibrary(t, grpc.UnaryInterceptor(g.Interceptor))
+	listen1, admin1, listen2, admin2 := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 	src := &memConfig{}
 	src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", listen1, admin1) + libraryConfig(lib.Addr, ""))
 	s, _ := runServer(t, src)
@@ -266,7 +226,7 @@ func TestReloadMovesListenersWithoutDroppingRequests(t *testing.T) {
 		c, _, body := fetch("GET", "http://"+listen1+"/v1/shelves/1", "", "Grpc-Metadata-X-Hold", "1")
 		held <- result{c, body}
 	}()
-	<-g.arrived
+	<-g.Arrived
 
 	src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", listen2, admin2) + libraryConfig(lib.Addr, ""))
 	if err := s.Reload(t.Context()); err != nil {
@@ -288,14 +248,14 @@ func TestReloadMovesListenersWithoutDroppingRequests(t *testing.T) {
 		}
 		return err != nil
 	})
-	g.release()
+	g.Release()
 	if r := <-held; r.code != 200 || !strings.Contains(r.body, `"name":"shelves/1"`) {
 		t.Fatalf("request in flight across the reload: %d %s", r.code, r.body)
 	}
 
 	// A product's own listener is opened by a reload, then moved.
 	echo := startEcho(t, "127.0.0.1:0")
-	product1, product2 := freeAddr(t), freeAddr(t)
+	product1, product2 := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	withProduct := func(listen string) string {
 		return fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nproducts: [{name: internal, listen: %q, upstreams: [echo]}]\n", listen2, admin2, listen) +
 			libraryConfig(lib.Addr, fmt.Sprintf("  - name: echo\n    static: [%q]\n", echo.Addr))
@@ -325,14 +285,14 @@ func TestReloadMovesListenersWithoutDroppingRequests(t *testing.T) {
 // after reload.ready_timeout: routes never vanish.
 func TestReloadWaitsForDescriptorsThenRefuses(t *testing.T) {
 	lib := startLibrary(t)
-	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nreload: {ready_timeout: 300ms}\n", freeAddr(t), freeAddr(t))
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nreload: {ready_timeout: 300ms}\n", testkit.FreeAddr(t), testkit.FreeAddr(t))
 	src := &memConfig{}
 	src.set(head + libraryConfig(lib.Addr, ""))
 	s, _ := runServer(t, src)
 	base := "http://" + s.Addr("public")
 	eventually(t, 10*time.Second, "routes", func() bool { c, _, _ := fetch("GET", base+"/v1/shelves", ""); return c == 200 })
 
-	src.set(head + libraryConfig(freeAddr(t), "")) // the library moved to where nothing listens
+	src.set(head + libraryConfig(testkit.FreeAddr(t), "")) // the library moved to where nothing listens
 	err := s.Reload(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "reload.ready_timeout (300ms) passed") || !strings.Contains(err.Error(), "[library]") {
 		t.Fatalf("Reload: %v", err)
@@ -349,12 +309,12 @@ func TestReloadWaitsForDescriptorsThenRefuses(t *testing.T) {
 // Connection: close) until the drain period ends, then the shutdown lets
 // a request in flight finish and ends streams with a clean error.
 func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	lib := startLibrary(t, grpc.UnaryInterceptor(g.interceptor))
+	g := testkit.NewHold(1000)
+	defer g.Release()
+	lib := startLibrary(t, grpc.UnaryInterceptor(g.Interceptor))
 	echo := startEcho(t, "127.0.0.1:0")
 	src := &memConfig{}
-	src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 1h\nshutdown_timeout: 30s\n", freeAddr(t), freeAddr(t)) +
+	src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 1h\nshutdown_timeout: 30s\n", testkit.FreeAddr(t), testkit.FreeAddr(t)) +
 		libraryConfig(lib.Addr, fmt.Sprintf("  - name: echo\n    static: [%q]\n", echo.Addr)))
 	s, stop := runServer(t, src)
 	base, admin := "http://"+s.Addr("public"), "http://"+s.Addr("admin")
@@ -365,7 +325,7 @@ func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
 		c, _, _ := fetch("GET", base+"/v1/shelves/1", "", "Grpc-Metadata-X-Hold", "1")
 		held <- c
 	}()
-	<-g.arrived
+	<-g.Arrived
 	req, _ := http.NewRequest("POST", base+"/echo.v1.EchoService/Expand", strings.NewReader(`{"text":"a","count":2,"intervalMs":10000}`))
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
@@ -406,7 +366,7 @@ func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
 		t.Fatalf("Run returned with a request in flight: %v", err)
 	default:
 	}
-	g.release()
+	g.Release()
 	if c := <-held; c != 200 {
 		t.Fatalf("request in flight at shutdown: %d", c)
 	}
@@ -421,7 +381,7 @@ func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
 func TestReloadSwitchesTLSOnTheSameListener(t *testing.T) {
 	pki := newTestPKI(t)
 	lib := startLibrary(t)
-	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", freeAddr(t), freeAddr(t))
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", testkit.FreeAddr(t), testkit.FreeAddr(t))
 	src := &memConfig{}
 	src.set(head + libraryConfig(lib.Addr, ""))
 	s, _ := runServer(t, src)
@@ -519,7 +479,7 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 	}
 	serve := func(t *testing.T, grace string) (*Server, *memConfig, func() error) {
 		src := &memConfig{}
-		src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nshutdown_timeout: %s\n", freeAddr(t), freeAddr(t), grace) + echoConfig(echo.Addr, ""))
+		src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nshutdown_timeout: %s\n", testkit.FreeAddr(t), testkit.FreeAddr(t), grace) + echoConfig(echo.Addr, ""))
 		s, stop := runServer(t, src)
 		if err := s.WaitReady(withTimeout(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
@@ -558,7 +518,7 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 // series and the config version must still read across generations.
 func TestReloadMetricsAcrossGenerations(t *testing.T) {
 	lib := startLibrary(t)
-	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", freeAddr(t), freeAddr(t))
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", testkit.FreeAddr(t), testkit.FreeAddr(t))
 	src := &memConfig{}
 	v1 := head + libraryConfig(lib.Addr, "")
 	src.set(v1)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refract-gateway/refract/internal/testkit"
 )
 
 // TestServerStream100kBoundedMemory streams 100,000 messages of 1 KiB
@@ -39,7 +41,7 @@ func TestServerStream100kBoundedMemory(t *testing.T) {
 	bins := buildCommands(t, "github.com/refract-gateway/refract/cmd/refract",
 		"github.com/refract-gateway/refract/examples/cmd/echo-server")
 	echo := startExampleServer(t, bins[1], "127.0.0.1:0")
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "refract.yaml")
 	yaml := fmt.Sprintf("listen: %s\nadmin: %s\nlog: {level: warn}\nupstreams:\n  - name: echo\n    static: [%q]\n", listen, admin, echo.addr)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {

@@ -73,7 +73,7 @@ func newUpstream(cfg config.Upstream, src discovery.Source, lim *config.LimitsCo
 			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultServiceConfig(serviceConfig),
 			// The gateway retries itself, only when safe and within a
-			// budget (policy.Retry): grpc-go's retry policy must never
+			// budget (resilience.Retry): grpc-go's retry policy must never
 			// stack on top. Transparent retries stay on.
 			grpc.WithDisableRetry(),
 		}, extra...)...)

@@ -90,7 +90,7 @@ func TestAuthorize(t *testing.T) {
 		"library.v1.LibraryService.DeleteBook requires a bearer token (scopes books.write)")
 
 	// Scopes and claims on an authenticated token (Info filled as the JWT
-	// stage does; the JWT path itself is tested with JWTVerifier).
+	// stage does; the JWT verifier has tests of its own).
 	withToken := func(scopes []string, claims map[string]any) *httptest.ResponseRecorder {
 		h := Authorize(AuthzOptions{Method: "m", Scopes: []string{"books.write", "admin"}, Claims: map[string]string{"tenant": "acme"}})(&ok{})
 		r := httptest.NewRequest("GET", "/", nil)

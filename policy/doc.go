@@ -11,9 +11,9 @@
 // puts it there. Rejections are google.rpc.Status JSON bodies.
 //
 // Resilience and traffic policies act on the upstream call rather than on
-// the HTTP request, so they are values the gateway calls around each try:
-// Breaker (gobreaker), Retry with its RetryBudget, Fallback (a static
-// response) and Split (which endpoint subset a request goes to).
+// the HTTP request; they live in policy/resilience, which knows no HTTP.
+// policy keeps their HTTP edges: ServeFallback writes a fallback response
+// and SplitRequest lets a split read an *http.Request.
 //
 // policy does not read configuration files, match routes or call upstreams:
 // the gateway builds options from its config, matches the route, and hands

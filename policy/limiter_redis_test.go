@@ -2,12 +2,12 @@ package policy_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/policytest"
 )
@@ -59,7 +59,7 @@ func TestRedisDownFailOpenAndClosed(t *testing.T) {
 		t.Fatalf("redis up: %v", err)
 	}
 	// A port nobody listens on: every call fails fast.
-	dead, _ := policy.NewRedisLimiter(policy.RedisOptions{Addr: closedPort(t)})
+	dead, _ := policy.NewRedisLimiter(policy.RedisOptions{Addr: testkit.FreeAddr(t)})
 	defer dead.Close()
 	for _, c := range []struct {
 		open bool
@@ -72,11 +72,4 @@ func TestRedisDownFailOpenAndClosed(t *testing.T) {
 			t.Fatalf("fail-open=%v: %d %s", c.open, w.Code, w.Body)
 		}
 	}
-}
-
-func closedPort(t *testing.T) string {
-	l := httptest.NewServer(http.NotFoundHandler())
-	addr := l.Listener.Addr().String()
-	l.Close()
-	return fmt.Sprint(addr)
 }

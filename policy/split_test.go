@@ -1,110 +1,41 @@
 package policy
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/refract-gateway/refract/policy/resilience"
 )
 
-func TestSplitHeaderCookieWeightsSticky(t *testing.T) {
-	s, err := NewSplit(SplitOptions{Subsets: []WeightedSubset{{"stable", 80}, {"canary", 20}},
-		Header: "X-Canary", Cookie: "track", Sticky: "header:X-User"})
+// A split reads an HTTP request's header and cookie through SplitRequest:
+// the header wins over the cookie, and a cookie that names no subset falls
+// back to the weights.
+func TestSplitRequest(t *testing.T) {
+	s, err := resilience.NewSplit(resilience.SplitOptions{Subsets: []resilience.WeightedSubset{{Name: "stable", Weight: 1}, {Name: "canary", Weight: 0}},
+		Header: "X-Canary", Cookie: "track"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("X-Canary", "canary")
-	r.Header.Set("Cookie", "track=stable")
-	if s.Pick(r, "") != 1 {
-		t.Fatal("the header should win")
+	r.Header.Set("Cookie", "other=1; track=stable")
+	if got := s.Pick(SplitRequest(r), ""); got != 1 {
+		t.Fatalf("header: subset %d, want 1", got)
 	}
 	r.Header.Del("X-Canary")
-	if s.Pick(r, "") != 0 {
-		t.Fatal("the cookie should choose stable")
+	r.Header.Set("Cookie", "other=1; track=canary")
+	if got := s.Pick(SplitRequest(r), ""); got != 1 {
+		t.Fatalf("cookie: subset %d, want 1", got)
 	}
-	counts := [2]int{}
-	for u := range 2000 {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("X-User", fmt.Sprint("u", u))
-		i := s.Pick(r, "")
-		for range 3 {
-			if s.Pick(r, "") != i {
-				t.Fatalf("user %d moved", u)
-			}
-		}
-		counts[i]++
+	r.Header.Set("Cookie", "track=nope")
+	if got := s.Pick(SplitRequest(r), ""); got != 0 {
+		t.Fatalf("unknown cookie value: subset %d, want 0 (the only weight)", got)
 	}
-	if counts[1] < 300 || counts[1] > 500 { // 20 % ± 5 % of 2000
-		t.Fatalf("sticky split %v, want about 1600/400", counts)
+	sr := SplitRequest(httptest.NewRequest("GET", "/", nil))
+	if v, ok := sr.Cookie("track"); ok || v != "" {
+		t.Fatalf("missing cookie: %q, %v", v, ok)
 	}
-}
-
-func TestSplitValidates(t *testing.T) {
-	for _, o := range []SplitOptions{
-		{},
-		{Subsets: []WeightedSubset{{"a", 0}}},
-		{Subsets: []WeightedSubset{{"a", 1}, {"a", 1}}},
-		{Subsets: []WeightedSubset{{"a", -1}, {"b", 2}}},
-		{Subsets: []WeightedSubset{{"a", 1}}, Sticky: "header:"},
-	} {
-		if _, err := NewSplit(o); err == nil {
-			t.Errorf("%+v accepted", o)
-		}
-	}
-}
-
-func TestFallbackValidatesAndServes(t *testing.T) {
-	if _, err := NewFallback(FallbackOptions{Body: []byte("{")}); err == nil {
-		t.Error("bad JSON accepted")
-	}
-	if _, err := NewFallback(FallbackOptions{Headers: map[string]string{"Bad Name": "x"}}); err == nil {
-		t.Error("bad header name accepted")
-	}
-	f, err := NewFallback(FallbackOptions{Status: 202, Body: []byte(`{"a":1}`), Headers: map[string]string{"X-A": "b"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := httptest.NewRecorder()
-	f.Serve(w, "unavailable")
-	if w.Code != 202 || w.Body.String() != `{"a":1}` || w.Header().Get("X-A") != "b" || w.Header().Get(FallbackHeader) != "unavailable" {
-		t.Fatalf("%d %q %v", w.Code, w.Body, w.Header())
-	}
-}
-
-// Sticky by the client IP or a cookie: each client stays on one side, the
-// clients spread by the weights, and a client without the key is placed at
-// random (so it is not pinned to the first subset).
-func TestSplitStickyByIPAndCookie(t *testing.T) {
-	for _, sticky := range []string{"ip", "cookie:uid"} {
-		s, err := NewSplit(SplitOptions{Subsets: []WeightedSubset{{"stable", 50}, {"canary", 50}}, Sticky: sticky})
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts := [2]int{}
-		for u := range 2000 {
-			r := httptest.NewRequest("GET", "/", nil)
-			ip := fmt.Sprintf("10.0.%d.%d", u/256, u%256)
-			if sticky != "ip" {
-				r.Header.Set("Cookie", fmt.Sprint("uid=u", u))
-				ip = "192.0.2.1" // one proxy in front of every client: the cookie decides
-			}
-			i := s.Pick(r, ip)
-			for range 3 {
-				if s.Pick(r, ip) != i {
-					t.Fatalf("%s: client %d moved", sticky, u)
-				}
-			}
-			counts[i]++
-		}
-		if counts[1] < 900 || counts[1] > 1100 { // 50 % ± 5 % of 2000
-			t.Fatalf("%s: sticky split %v, want about 1000/1000", sticky, counts)
-		}
-		keyless := [2]int{}
-		for range 200 {
-			keyless[s.Pick(httptest.NewRequest("GET", "/", nil), "")]++
-		}
-		if keyless[0] == 0 || keyless[1] == 0 {
-			t.Fatalf("%s: requests without the key all went one way: %v", sticky, keyless)
-		}
+	if v := sr.Header("X-Canary"); v != "" {
+		t.Fatalf("missing header: %q", v)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
@@ -72,7 +73,7 @@ func stats(t *testing.T, c *reflection.Cache, name string) reflection.Stats {
 }
 
 func TestCacheDownAtStartThenUp(t *testing.T) {
-	addr := reservePort(t) // nothing listens there yet
+	addr := testkit.FreeAddr(t) // nothing listens there yet
 	c := newCache(t, reflection.Options{
 		RetryMin:        40 * time.Millisecond,
 		RetryMax:        time.Second,
@@ -95,7 +96,7 @@ func TestCacheDownAtStartThenUp(t *testing.T) {
 
 	// Failing: failed state, retries spaced by a growing backoff.
 	var errorTimes []time.Time
-	eventually(t, 5*time.Second, "four failed fetches", func() bool {
+	testkit.Eventually(t, 5*time.Second, "four failed fetches", func() bool {
 		st := stats(t, c, "library")
 		if n := len(errorTimes); !st.LastErrorAt.IsZero() && (n == 0 || !st.LastErrorAt.Equal(errorTimes[n-1])) {
 			errorTimes = append(errorTimes, st.LastErrorAt)
@@ -159,7 +160,7 @@ func TestCacheFollowsRestartWithNewSchema(t *testing.T) {
 		t.Fatal("v1 schema already has ListBooks")
 	}
 	// Periodic refreshes of an unchanged schema notify nobody.
-	eventually(t, 5*time.Second, "three more refreshes", func() bool { return stats(t, c, "library").Refreshes >= 4 })
+	testkit.Eventually(t, 5*time.Second, "three more refreshes", func() bool { return stats(t, c, "library").Refreshes >= 4 })
 	if got := c.Snapshot("library"); got != first {
 		t.Error("an unchanged hash replaced the snapshot")
 	}
@@ -183,7 +184,7 @@ func TestCacheFollowsRestartWithNewSchema(t *testing.T) {
 	}
 	// Let more periodic refreshes happen: still exactly two notifications.
 	n := stats(t, c, "library").Refreshes
-	eventually(t, 5*time.Second, "more refreshes", func() bool { return stats(t, c, "library").Refreshes >= n+3 })
+	testkit.Eventually(t, 5*time.Second, "more refreshes", func() bool { return stats(t, c, "library").Refreshes >= n+3 })
 	if events := rec.all(); len(events) != 2 {
 		t.Errorf("got %d notifications, want 2 (one per hash): %+v", len(events), events)
 	}
@@ -242,7 +243,7 @@ func TestCacheConcurrentRefreshesCollapse(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The background fetch of Add is in flight, held by the server.
-	eventually(t, 5*time.Second, "the first stream", func() bool { return srv.streams.Load() == 1 })
+	testkit.Eventually(t, 5*time.Second, "the first stream", func() bool { return srv.streams.Load() == 1 })
 
 	const callers = 8
 	type result struct {
@@ -256,7 +257,7 @@ func TestCacheConcurrentRefreshesCollapse(t *testing.T) {
 			results <- result{snap, err}
 		}()
 	}
-	eventually(t, 5*time.Second, "every caller to join the fetch", func() bool {
+	testkit.Eventually(t, 5*time.Second, "every caller to join the fetch", func() bool {
 		return reflection.FetchWaiters(c, "library") == callers+1
 	})
 	close(gate)
@@ -288,7 +289,7 @@ func TestCacheRequestRefreshRateLimited(t *testing.T) {
 	if err := c.Add("library", dial(t, srv.addr)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "ready", func() bool { return c.Snapshot("library") != nil })
+	testkit.Eventually(t, 5*time.Second, "ready", func() bool { return c.Snapshot("library") != nil })
 	base := stats(t, c, "library").Refreshes // 1
 
 	// Bursts of requests within one interval: one fetch at once, and one
@@ -297,12 +298,12 @@ func TestCacheRequestRefreshRateLimited(t *testing.T) {
 	for range 20 {
 		c.RequestRefresh("library", "UNIMPLEMENTED for /test.library.v1.Library/GetBook")
 	}
-	eventually(t, 2*time.Second, "the on-demand fetch", func() bool { return stats(t, c, "library").Refreshes >= base+1 })
+	testkit.Eventually(t, 2*time.Second, "the on-demand fetch", func() bool { return stats(t, c, "library").Refreshes >= base+1 })
 	for range 20 {
 		c.RequestRefresh("library", "again")
 	}
 	last := time.Now()
-	eventually(t, 3*time.Second, "the deferred fetch", func() bool { return stats(t, c, "library").Refreshes >= base+2 })
+	testkit.Eventually(t, 3*time.Second, "the deferred fetch", func() bool { return stats(t, c, "library").Refreshes >= base+2 })
 	if waited := time.Since(start); waited < 350*time.Millisecond {
 		t.Errorf("deferred fetch after %v, want ≥ OnDemandInterval (400ms)", waited)
 	}
@@ -321,27 +322,9 @@ func TestCacheRequestRefreshRateLimited(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCacheStaleKeepsLastGood(t *testing.T) {
 	srv := libraryServer(t, schemaOpts{}, serverConfig{})
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	c := newCache(t, reflection.Options{
 		RefreshInterval: time.Hour, RetryMin: time.Hour, RetryMax: time.Hour,
 		Logger: zerolog.New(logs).Level(zerolog.InfoLevel),
@@ -420,7 +403,7 @@ func TestCacheLateSubscriberAndUnsubscribe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "both ready", func() bool { return c.Snapshot("a") != nil && c.Snapshot("b") != nil })
+	testkit.Eventually(t, 5*time.Second, "both ready", func() bool { return c.Snapshot("a") != nil && c.Snapshot("b") != nil })
 	if st := c.Stats(); len(st) != 2 || st[0].Upstream != "a" || st[1].Upstream != "b" {
 		t.Errorf("Stats not sorted by name: %+v", st)
 	}
@@ -508,7 +491,7 @@ func TestCacheCloseLeavesNoGoroutines(t *testing.T) {
 	held := libraryServer(t, schemaOpts{}, serverConfig{gate: gate}) // fetches hang here
 	ok := libraryServer(t, schemaOpts{}, serverConfig{})
 	connHeld, connOK := dial(t, held.addr), dial(t, ok.addr)
-	down := dial(t, reservePort(t))
+	down := dial(t, testkit.FreeAddr(t))
 
 	c, err := reflection.NewCache(reflection.Options{RetryMin: 5 * time.Millisecond, RetryMax: 10 * time.Millisecond})
 	if err != nil {
@@ -521,13 +504,13 @@ func TestCacheCloseLeavesNoGoroutines(t *testing.T) {
 		}
 	}
 	rec.next(t, 5*time.Second) // "ok" is ready
-	eventually(t, 5*time.Second, "the held fetch", func() bool { return held.streams.Load() >= 1 })
+	testkit.Eventually(t, 5*time.Second, "the held fetch", func() bool { return held.streams.Load() >= 1 })
 	refreshErr := make(chan error, 1)
 	go func() {
 		_, err := c.Refresh(context.Background(), "held")
 		refreshErr <- err
 	}()
-	eventually(t, 5*time.Second, "Refresh to join", func() bool { return reflection.FetchWaiters(c, "held") == 2 })
+	testkit.Eventually(t, 5*time.Second, "Refresh to join", func() bool { return reflection.FetchWaiters(c, "held") == 2 })
 	snap := c.Snapshot("ok")
 	// A lazy lookup in flight at Close is canceled too.
 	go func() { _, _ = snap.Types.FindMessageByName("test.library.v1.Hidden") }()

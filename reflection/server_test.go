@@ -353,30 +353,6 @@ func libraryServer(t testing.TB, o schemaOpts, cfg serverConfig) *testServer {
 	return startServer(t, cfg)
 }
 
-// reservePort returns a loopback address nothing listens on (yet).
-func reservePort(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	_ = lis.Close()
-	return addr
-}
-
-// eventually polls cond every 5ms until it holds or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // gatedConn holds every new stream until gate is closed.
 type gatedConn struct {
 	grpc.ClientConnInterface

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/reflection"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -37,7 +38,7 @@ func readySnapshot(t *testing.T, o reflection.Options, cfg serverConfig) (*refle
 	if err := c.Add("library", dial(t, srv.addr)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "ready", func() bool { return c.Snapshot("library") != nil })
+	testkit.Eventually(t, 5*time.Second, "ready", func() bool { return c.Snapshot("library") != nil })
 	return c.Snapshot("library"), srv
 }
 

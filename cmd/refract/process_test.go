@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,8 +18,8 @@ import (
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 )
 
 // These tests run refract as the operator does: a binary built from this
@@ -43,28 +40,10 @@ func buildRefract(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a running refract.
 type process struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testkit.SyncBuffer
 	exited chan struct{}
 	err    error // Wait's, once exited is closed
 	listen string
@@ -76,7 +55,7 @@ type process struct {
 // the test failed.
 func startRefract(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{out: &syncBuffer{}, exited: make(chan struct{}), listen: freeAddr(t), admin: freeAddr(t)}
+	p := &process{out: &testkit.SyncBuffer{}, exited: make(chan struct{}), listen: testkit.FreeAddr(t), admin: testkit.FreeAddr(t)}
 	p.cmd = exec.Command(bin, append(args, "-listen", p.listen, "-admin", p.admin)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -119,28 +98,6 @@ func (p *process) wait(t *testing.T) int {
 		t.Fatal(p.err)
 	}
 	return 0
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// eventually retries check until it passes or the timeout ends.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // call sends one request with its own connection and reads the whole
@@ -226,7 +183,7 @@ func TestFleetSharesConfigInConsulKV(t *testing.T) {
 	each := func(what string, check func(p *process) bool) {
 		t.Helper()
 		for i, p := range fleet {
-			eventually(t, 30*time.Second, fmt.Sprintf("instance %d: %s", i, what), func() bool { return check(p) })
+			testkit.Eventually(t, 30*time.Second, fmt.Sprintf("instance %d: %s", i, what), func() bool { return check(p) })
 		}
 	}
 	echoOK := func(p *process) bool {
@@ -293,27 +250,6 @@ func TestFleetSharesConfigInConsulKV(t *testing.T) {
 	}
 }
 
-// hold keeps backend calls that carry x-hold metadata until released.
-type hold struct {
-	arrived chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (h *hold) open() { h.once.Do(func() { close(h.release) }) }
-
-func (h *hold) interceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-hold")) > 0 {
-		h.arrived <- struct{}{}
-		select {
-		case <-h.release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return handler(ctx, req)
-}
-
 // SIGTERM during a load of 200 requests loses none: 100 are in flight in
 // the backend when the signal arrives and 100 more arrive during the
 // drain period; all get a complete 200, /readyz answers 503 during the
@@ -322,16 +258,16 @@ func (h *hold) interceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo
 // released only once the listeners are closed, so they also prove that
 // the graceful shutdown waits for them.
 func TestSIGTERMDuringLoadLosesNoRequest(t *testing.T) {
-	h := &hold{arrived: make(chan struct{}, 200), release: make(chan struct{})}
-	defer h.open()
-	lib, err := examples.StartLibrary("127.0.0.1:0", grpc.UnaryInterceptor(h.interceptor))
+	h := testkit.NewHold(200)
+	defer h.Release()
+	lib, err := examples.StartLibrary("127.0.0.1:0", grpc.UnaryInterceptor(h.Interceptor))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lib.Stop()
 	cfg := writeConfig(t, fmt.Sprintf("drain_period: 10m\nshutdown_timeout: 1m\nlog: {level: warn}\nupstreams:\n  - name: library\n    static: [%q]\n", lib.Addr))
 	p := startRefract(t, buildRefract(t), "-config", cfg)
-	eventually(t, 30*time.Second, "ready", func() bool {
+	testkit.Eventually(t, 30*time.Second, "ready", func() bool {
 		code, _ := call(http.DefaultClient, "GET", "http://"+p.admin+"/readyz", "")
 		return code == 200
 	})
@@ -356,11 +292,11 @@ func TestSIGTERMDuringLoadLosesNoRequest(t *testing.T) {
 		send("Grpc-Metadata-X-Hold", "1")
 	}
 	for range n {
-		<-h.arrived
+		<-h.Arrived
 	}
 
 	p.signal(t, syscall.SIGTERM)
-	eventually(t, 10*time.Second, "/readyz 503 while draining", func() bool {
+	testkit.Eventually(t, 10*time.Second, "/readyz 503 while draining", func() bool {
 		code, body := call(http.DefaultClient, "GET", "http://"+p.admin+"/readyz", "")
 		return code == 503 && strings.Contains(body, "draining")
 	})
@@ -379,7 +315,7 @@ func TestSIGTERMDuringLoadLosesNoRequest(t *testing.T) {
 	}
 
 	p.signal(t, syscall.SIGTERM) // ends the drain period: graceful shutdown
-	eventually(t, 10*time.Second, "listeners closed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "listeners closed", func() bool {
 		c, err := net.Dial("tcp", p.listen)
 		if err == nil {
 			c.Close()
@@ -391,7 +327,7 @@ func TestSIGTERMDuringLoadLosesNoRequest(t *testing.T) {
 		t.Fatal("refract exited with requests in flight")
 	default:
 	}
-	h.open()
+	h.Release()
 	for i := range n {
 		r := <-results
 		if r.code != 200 || !strings.Contains(r.body, `"name":"shelves/1"`) {
@@ -412,12 +348,12 @@ func TestSIGHUPReloads(t *testing.T) {
 	defer lib.Stop()
 	yaml := fmt.Sprintf("drain_period: 0s\nupstreams:\n  - name: library\n    static: [%q]\n", lib.Addr)
 	p := startRefract(t, buildRefract(t), "-config", writeConfig(t, yaml))
-	eventually(t, 30*time.Second, "ready", func() bool {
+	testkit.Eventually(t, 30*time.Second, "ready", func() bool {
 		code, _ := call(http.DefaultClient, "GET", "http://"+p.admin+"/readyz", "")
 		return code == 200
 	})
 	p.signal(t, syscall.SIGHUP)
-	eventually(t, 30*time.Second, "a reload", func() bool { return configStatus(t, p).ReloadsOK == 1 })
+	testkit.Eventually(t, 30*time.Second, "a reload", func() bool { return configStatus(t, p).ReloadsOK == 1 })
 	if st := configStatus(t, p); st.Version != version(yaml) || st.ReloadsFailed != 0 {
 		t.Fatalf("status: %+v", st)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/refract-gateway/refract/internal/testkit"
 )
 
 // Version is the Consul release .ci/consul.sh builds.
@@ -86,26 +87,16 @@ func start(t testing.TB, token string) *Agent {
 		t.Skip(msg)
 	}
 	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token}
-	http := freePort(t)
+	http := testkit.FreePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
 	for i := range a.ports {
-		a.ports[i] = freePort(t)
+		a.ports[i] = testkit.FreePort(t)
 	}
 	if err := a.start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Stop)
 	return a
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func (a *Agent) start() error {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/resilience"
 )
 
 // Resilience are the resilience and traffic keys of Policies (inlined), at
@@ -147,10 +147,10 @@ func (rc *RetryConfig) RetryAttempts() int {
 	return rc.Attempts
 }
 
-// RetryOptions are the policy.RetryOptions the retry keys describe, for a
+// RetryOptions are the resilience.RetryOptions the retry keys describe, for a
 // method that is idempotent or not, spending budget (nil: no cap).
-func (rc *RetryConfig) RetryOptions(idempotent bool, budget *policy.RetryBudget) policy.RetryOptions {
-	return policy.RetryOptions{Attempts: rc.RetryAttempts(), PerTry: time.Duration(rc.PerTryTimeout),
+func (rc *RetryConfig) RetryOptions(idempotent bool, budget *resilience.RetryBudget) resilience.RetryOptions {
+	return resilience.RetryOptions{Attempts: rc.RetryAttempts(), PerTry: time.Duration(rc.PerTryTimeout),
 		Backoff: time.Duration(rc.Backoff), MaxBackoff: time.Duration(rc.MaxBackoff), Idempotent: idempotent, Budget: budget}
 }
 
@@ -166,17 +166,17 @@ func (b RetryBudgetConfig) Values() (ratio float64, reserve int) {
 	return ratio, reserve
 }
 
-// FallbackOptions are the policy.FallbackOptions the fallback keys
+// FallbackOptions are the resilience.FallbackOptions the fallback keys
 // describe: Body encoded as JSON.
-func (f *FallbackConfig) FallbackOptions() (policy.FallbackOptions, error) {
+func (f *FallbackConfig) FallbackOptions() (resilience.FallbackOptions, error) {
 	var body []byte
 	if f.Body != nil {
 		var err error
 		if body, err = json.Marshal(jsonable(f.Body)); err != nil {
-			return policy.FallbackOptions{}, fmt.Errorf("body: %w", err)
+			return resilience.FallbackOptions{}, fmt.Errorf("body: %w", err)
 		}
 	}
-	return policy.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers}, nil
+	return resilience.FallbackOptions{Status: f.Status, Body: body, Headers: f.Headers}, nil
 }
 
 // jsonable turns the map[any]any a YAML decoder may produce into
@@ -201,18 +201,18 @@ func jsonable(v any) any {
 	return v
 }
 
-// SplitOptions are the policy.SplitOptions the split keys describe,
+// SplitOptions are the resilience.SplitOptions the split keys describe,
 // subsets in name order (the map's order is random; the split's must not
 // be).
-func (s *SplitConfig) SplitOptions() policy.SplitOptions {
+func (s *SplitConfig) SplitOptions() resilience.SplitOptions {
 	names := make([]string, 0, len(s.Weights))
 	for n := range s.Weights {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	so := policy.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
+	so := resilience.SplitOptions{Header: s.Header, Cookie: s.Cookie, Sticky: s.Sticky}
 	for _, n := range names {
-		so.Subsets = append(so.Subsets, policy.WeightedSubset{Name: n, Weight: s.Weights[n]})
+		so.Subsets = append(so.Subsets, resilience.WeightedSubset{Name: n, Weight: s.Weights[n]})
 	}
 	return so
 }
@@ -233,7 +233,7 @@ func validateResilience(key string, r Resilience, subsets []string, global bool,
 		if err := rc.RetryOptions(false, nil).Validate(); err != nil {
 			bad(key+".retry", err)
 		}
-		if err := policy.CheckRetryBudget(rc.Budget.Values()); err != nil {
+		if err := resilience.CheckRetryBudget(rc.Budget.Values()); err != nil {
 			bad(key+".retry.budget", err)
 		}
 	}

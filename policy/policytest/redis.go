@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/refract-gateway/refract/internal/testkit"
 )
 
 // StartRedis runs a private redis-server on a free 127.0.0.1 port, without
@@ -24,7 +26,7 @@ func StartRedis(t testing.TB) string {
 		}
 		t.Skip("SKIPPED: redis-server is not installed (apt-get install redis-server); shared rate limits untested")
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	cmd.Dir = t.TempDir()
 	if err := cmd.Start(); err != nil {
@@ -65,14 +67,4 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,10 +1,8 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,29 +12,11 @@ import (
 
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/examples/echo/echopb"
+	"github.com/refract-gateway/refract/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the server's goroutines while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestMainServesUntilCancelled(t *testing.T) {
@@ -51,7 +31,7 @@ func TestMainServesUntilCancelled(t *testing.T) {
 		}
 		return b, err
 	}
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	code := make(chan int, 1)
 	go func() { code <- Main(ctx, "echo-server", "127.0.0.1:0", start, nil, &stderr) }()
 
@@ -99,7 +79,7 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"-addr", "not an address"}, 1},
 	}
 	for _, tc := range tests {
-		var stderr syncBuffer
+		var stderr testkit.SyncBuffer
 		if got := Main(t.Context(), "echo-server", "127.0.0.1:0", examples.StartEcho, tc.args, &stderr); got != tc.want {
 			t.Errorf("Main(%q) = %d, want %d; stderr:\n%s", tc.args, got, tc.want, stderr.String())
 		}

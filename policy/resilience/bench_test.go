@@ -1,8 +1,7 @@
-package policy
+package resilience
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -28,8 +27,8 @@ func BenchmarkCallPlanSuccess(b *testing.B) {
 // BenchmarkSplitPick is one weighted, sticky pick.
 func BenchmarkSplitPick(b *testing.B) {
 	s, _ := NewSplit(SplitOptions{Subsets: []WeightedSubset{{"stable", 90}, {"canary", 10}}, Header: "X-Canary", Sticky: "header:X-User"})
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("X-User", "user-42")
+	req := newRequest()
+	req.header["X-User"] = "user-42"
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = s.Pick(req, "")
