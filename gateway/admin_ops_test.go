@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/reflection"
 )
 
@@ -91,7 +92,7 @@ upstreams:
 		}
 	}
 	// Redaction works on a copy: the gateway still holds its secrets.
-	if h.gw.cfg.Consul.Token != "consul-token-s3cr3t" || h.gw.cfg.Redis.Password.Value != "redis-s3cr3t" {
+	if live := h.gw.LiveConfig(); live.Consul.Token != "consul-token-s3cr3t" || live.Redis.Password.Value != "redis-s3cr3t" {
 		t.Fatal("redaction changed the live config")
 	}
 }
@@ -168,23 +169,23 @@ func TestAdminStats(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404)
 	h.do(t, "GET", "/nowhere", "").expect(t, 404)
 
-	var st Stats
+	var st gateway.Stats
 	eventually(t, 5*time.Second, "the requests in /admin/stats", func() bool {
 		_, body := get(t, h.admin+"/admin/stats")
-		st = Stats{}
+		st = gateway.Stats{}
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, body)
 		}
 		return st.Requests.Total == 6
 	})
-	byRoute := map[string]RouteStats{}
+	byRoute := map[string]gateway.RouteStats{}
 	for _, r := range st.Routes {
 		byRoute[r.Method+" "+r.Route] = r
 	}
 	if len(byRoute) != len(h.gw.Routes())+1 {
 		t.Errorf("%d routes listed, the gateway serves %d (+ unmatched)", len(byRoute), len(h.gw.Routes()))
 	}
-	for key, want := range map[string]RouteStats{
+	for key, want := range map[string]gateway.RouteStats{
 		"GET /v1/shelves": {Method: "GET", Route: "/v1/shelves", Upstream: "library",
 			GRPCMethod: "library.v1.LibraryService.ListShelves", Requests: 4},
 		"GET /v1/{name=shelves/*}": {Method: "GET", Route: "/v1/{name=shelves/*}", Upstream: "library",
@@ -207,30 +208,5 @@ func TestAdminStats(t *testing.T) {
 		u.Descriptors.State != "ready" || u.Descriptors.Hash != cs.Hash || u.Descriptors.Endpoint != lib.Addr ||
 		u.Descriptors.Methods != cs.Methods || u.Descriptors.AgeSeconds < 0 {
 		t.Errorf("upstream stats %+v", u)
-	}
-}
-
-func TestRateWindow(t *testing.T) {
-	var w rateWindow
-	t0 := time.Unix(1000, 0)
-	if r := w.sample(t0, map[string]float64{"a": 10}); len(r) != 0 {
-		t.Fatalf("first sample rates %v", r)
-	}
-	// Polls 2 s apart: rates since the first sample.
-	if r := w.sample(t0.Add(2*time.Second), map[string]float64{"a": 14, "b": 3}); r["a"] != 2 || r["b"] != 1.5 {
-		t.Fatalf("rates %v", r)
-	}
-	// A poll within a second of the last is answered but not kept.
-	if r := w.sample(t0.Add(2500*time.Millisecond), map[string]float64{"a": 15}); r["a"] != 2 {
-		t.Fatalf("rates %v", r)
-	}
-	w.sample(t0.Add(8*time.Second), map[string]float64{"a": 20})
-	// Past the span, the base moves on to the newest sample at or beyond it.
-	if r := w.sample(t0.Add(18*time.Second), map[string]float64{"a": 40}); r["a"] != 2 {
-		t.Fatalf("rates over the span %v (samples %d)", r, len(w.samples))
-	}
-	// A counter that did not move has no rate.
-	if r := w.sample(t0.Add(40*time.Second), map[string]float64{"a": 40}); r["a"] != 0 {
-		t.Fatalf("rates %v", r)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/gateway"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -33,7 +33,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	code, body := get(t, h.admin+"/admin/routes")
 	var routes struct {
-		Routes []RouteInfo `json:"routes"`
+		Routes []gateway.RouteInfo `json:"routes"`
 	}
 	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != 200 || len(routes.Routes) != 16 {
 		t.Fatalf("routes %d %v %s", code, err, body)
@@ -69,18 +69,9 @@ func TestPanicBecomes500(t *testing.T) {
 	lib := startLibrary(t)
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
 	// Break a route on purpose: a nil upstream panics in the handler.
-	tbl := h.gw.routes.Load()
-	entries := tbl.Entries()
-	for i := range entries {
-		broken := *entries[i].Value
-		broken.up = nil
-		entries[i].Value = &broken
-	}
-	bad, err := router.NewTable(entries)
-	if err != nil {
+	if err := h.gw.BreakRoutes(); err != nil {
 		t.Fatal(err)
 	}
-	h.gw.routes.Store(bad)
 	r := h.do(t, "GET", "/v1/shelves", "").expect(t, 500)
 	jsonEq(t, r.body, `{"code":13,"message":"internal error in the gateway; it has been logged","details":[]}`)
 }

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -72,19 +73,19 @@ func BenchmarkHandlerGetBook(b *testing.B) {
 	}
 }
 
-func benchGateway(b *testing.B, addr string) *Gateway {
+func benchGateway(b *testing.B, addr string) *gateway.Gateway {
 	b.Helper()
 	return benchGatewayConfig(b, libraryConfig(addr, ""))
 }
 
 // benchGatewayConfig is a gateway from yamlCfg, ready, without listeners.
-func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...Option) *Gateway {
+func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...gateway.Option) *gateway.Gateway {
 	b.Helper()
 	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := New(cfg, discardLogger(), opts...)
+	gw, err := gateway.New(cfg, discardLogger(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +121,7 @@ policies:
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := New(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
+	gw, err := gateway.New(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/refract-gateway/refract/gateway"
 )
 
 func TestOpenConfigSource(t *testing.T) {
@@ -17,7 +19,7 @@ func TestOpenConfigSource(t *testing.T) {
 		{"consul://127.0.0.1:8500/", "want consul://HOST:PORT/KEY"},
 		{"consul://127.0.0.1:8500/k?token=secret", `unknown parameter "token"`},
 	} {
-		src, err := OpenConfigSource(tc.location)
+		src, err := gateway.OpenConfigSource(tc.location)
 		switch {
 		case tc.err == "" && err != nil:
 			t.Errorf("%q: %v", tc.location, err)
@@ -34,13 +36,13 @@ func TestOpenConfigSource(t *testing.T) {
 
 // ReadConfig validates as a reload does and names the bytes it read.
 func TestReadConfig(t *testing.T) {
-	cfg, data, err := ReadConfig(t.Context(), "../examples/refract.yaml")
+	cfg, data, err := gateway.ReadConfig(t.Context(), "../examples/refract.yaml")
 	raw, _ := os.ReadFile("../examples/refract.yaml")
 	sum := sha256.Sum256(raw)
 	if err != nil || len(cfg.Upstreams) != 2 || data.Version() != hex.EncodeToString(sum[:])[:12] || data.Source != "../examples/refract.yaml" {
 		t.Fatalf("examples/refract.yaml: %v, version %s, source %s", err, data.Version(), data.Source)
 	}
-	if _, _, err := ReadConfig(t.Context(), "../examples/none.yaml"); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, _, err := gateway.ReadConfig(t.Context(), "../examples/none.yaml"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 	"google.golang.org/grpc"
 )
 
@@ -66,14 +67,14 @@ upstreams:
     consul: {service: library}
 `
 
-func (h *harness) upstream(t *testing.T, name string) UpstreamInfo {
+func (h *harness) upstream(t *testing.T, name string) gateway.UpstreamInfo {
 	t.Helper()
 	for _, u := range h.gw.Upstreams() {
 		if u.Name == name {
 			return u
 		}
 	}
-	return UpstreamInfo{}
+	return gateway.UpstreamInfo{}
 }
 
 func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
@@ -102,10 +103,10 @@ func TestConsulSpreadsLoadAndFollowsHealth(t *testing.T) {
 		}
 	}
 
-	admin := func() UpstreamInfo {
+	admin := func() gateway.UpstreamInfo {
 		t.Helper()
 		code, body := get(t, h.admin+"/admin/upstreams")
-		var got []UpstreamInfo
+		var got []gateway.UpstreamInfo
 		if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || len(got) != 1 {
 			t.Fatalf("/admin/upstreams %d %v %s", code, err, body)
 		}

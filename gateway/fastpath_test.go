@@ -1,10 +1,12 @@
-package gateway
+package gateway_test
 
 import (
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/refract-gateway/refract/gateway"
 )
 
 // TestFastPathServesCalls checks that calls go through the direct
@@ -54,7 +56,7 @@ func TestFastPathServesCalls(t *testing.T) {
 		t.Fatalf("/admin/routes: %d %v", res.StatusCode, err)
 	}
 	var routes struct {
-		Routes []RouteInfo `json:"routes"`
+		Routes []gateway.RouteInfo `json:"routes"`
 	}
 	if err := json.Unmarshal(raw, &routes); err != nil {
 		t.Fatal(err)
@@ -68,7 +70,7 @@ func TestFastPathServesCalls(t *testing.T) {
 			}
 			seen++
 		case "library.v1.LibraryService.GetBook":
-			if rt.FastPath != (FastPathInfo{Request: true, Response: true}) {
+			if rt.FastPath != (gateway.FastPathInfo{Request: true, Response: true}) {
 				t.Fatalf("GetBook fast path %+v", rt.FastPath)
 			}
 			seen++

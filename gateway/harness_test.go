@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -23,7 +24,7 @@ import (
 // harness is a real gateway serving on loopback ports in front of real
 // backends.
 type harness struct {
-	gw    *Gateway
+	gw    *gateway.Gateway
 	base  string       // public listener URL
 	admin string       // admin listener URL
 	stop  func() error // shuts the gateway down and returns Serve's error; idempotent
@@ -31,19 +32,19 @@ type harness struct {
 
 // serveGateway runs a gateway from yamlCfg on free loopback ports (its
 // listen and admin keys are not used) without waiting for descriptors.
-func serveGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
+func serveGateway(t *testing.T, yamlCfg string, opts ...gateway.Option) *harness {
 	t.Helper()
 	return serveGatewayLogging(t, yamlCfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
 }
 
 // serveGatewayLogging is serveGateway with the gateway logging to log.
-func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...Option) *harness {
+func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...gateway.Option) *harness {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, log, opts...)
+	gw, err := gateway.New(cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts 
 
 // startGateway is serveGateway, then waits until every upstream's routes
 // are served.
-func startGateway(t *testing.T, yamlCfg string, opts ...Option) *harness {
+func startGateway(t *testing.T, yamlCfg string, opts ...gateway.Option) *harness {
 	t.Helper()
 	h := serveGateway(t, yamlCfg, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

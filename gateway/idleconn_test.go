@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -105,7 +105,7 @@ func TestFaultIdleConnections(t *testing.T) {
 	// (the default, 120 s, would make the test wait two minutes), serving
 	// from its own server (newServer) with every other setting its own.
 	short := serveGatewayLogging(t, libraryAt(lib.Addr, "")+"limits: {idle_timeout: 1s}\n", zerolog.Nop())
-	srv := short.gw.newServer(short.gw)
+	srv := short.gw.NewHTTPServer(short.gw)
 	if srv.IdleTimeout != time.Second || srv.ReadHeaderTimeout <= 0 {
 		t.Fatalf("limits.idle_timeout: 1s gave a server with idle timeout %s, header timeout %s", srv.IdleTimeout, srv.ReadHeaderTimeout)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
@@ -26,7 +27,7 @@ func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *testkit.SyncBuffe
 		t.Fatal(err)
 	}
 	buf := &testkit.SyncBuffer{}
-	gw, err := New(cfg, zerolog.New(buf))
+	gw, err := gateway.New(cfg, zerolog.New(buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +246,11 @@ func TestServerLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gw, err := New(cfg, discardLogger())
+		gw, err := gateway.New(cfg, discardLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := gw.newServer(gw)
+		s := gw.NewHTTPServer(gw)
 		gw.Close()
 		if s.ReadHeaderTimeout != tc.readHeader || s.ReadTimeout != tc.read || s.WriteTimeout != tc.write || s.IdleTimeout != tc.idle {
 			t.Errorf("%q: timeouts %s %s %s %s", tc.limits, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)

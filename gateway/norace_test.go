@@ -1,6 +1,6 @@
 //go:build !race
 
-package gateway
+package gateway_test
 
 // raceEnabled: see race_test.go.
 const raceEnabled = false

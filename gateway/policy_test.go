@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"google.golang.org/grpc"
 )
@@ -41,8 +42,8 @@ func TestPublishingExposeHide(t *testing.T) {
 		t.Fatalf("admin %d", code)
 	}
 	var resp struct {
-		Hidden map[string][]HiddenMethod `json:"hidden"`
-		Routes []RouteInfo               `json:"routes"`
+		Hidden map[string][]gateway.HiddenMethod `json:"hidden"`
+		Routes []gateway.RouteInfo               `json:"routes"`
 	}
 	if err := json.Unmarshal([]byte(body), &resp); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build race
 
-package gateway
+package gateway_test
 
 // raceEnabled: the race detector slows every request several times, so the
 // longest floods send fewer requests under it.

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 )
 
 // BenchmarkHandlerGetBookResilience is BenchmarkHandlerGetBook with a
@@ -60,7 +61,7 @@ func BenchmarkHandlerCreateAccountValidated(b *testing.B) {
 	}
 }
 
-func benchGet(b *testing.B, gw *Gateway, path string) {
+func benchGet(b *testing.B, gw *gateway.Gateway, path string) {
 	b.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	b.ReportAllocs()

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -450,7 +451,7 @@ func TestResilienceExampleConfig(t *testing.T) {
 		t.Fatalf("X-Canary: canary: %d to the canary, %d to stable", canary.n(list), stable.n(list))
 	}
 	var routes struct {
-		Routes []RouteInfo `json:"routes"`
+		Routes []gateway.RouteInfo `json:"routes"`
 	}
 	resp, err := http.Get(h.admin + "/admin/routes")
 	if err != nil {

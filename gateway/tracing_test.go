@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -101,7 +102,7 @@ upstreams:
     static: [%q]
   - name: echo
     static: [%q]
-`, lib.Addr, echo.Addr), withSpanExporter(exp))
+`, lib.Addr, echo.Addr), gateway.WithSpanExporter(exp))
 	if n := len(exp.GetSpans()); n != 0 {
 		t.Fatalf("%d spans before any request (reflection must not be traced)", n)
 	}
@@ -180,7 +181,7 @@ upstreams:
 func TestTracingWebSocket(t *testing.T) {
 	echo := startEcho(t, "127.0.0.1:0")
 	exp := newSpanSink()
-	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 1s"), withSpanExporter(exp))
+	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 1s"), gateway.WithSpanExporter(exp))
 	c, resp, err := websocket.Dial(withTimeout(t, 10*time.Second), "ws"+strings.TrimPrefix(h.base, "http")+"/echo.v1.EchoService/Chat", nil)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, resp)
@@ -210,7 +211,7 @@ func TestTracingSampleRatio(t *testing.T) {
 	rec := newRecorder()
 	lib := startLibrary(t, grpc.UnaryInterceptor(rec.interceptor))
 	exp := newSpanSink()
-	h := startGateway(t, libraryConfig(lib.Addr, "")+"tracing: {enabled: true, sample_ratio: 0}\n", withSpanExporter(exp))
+	h := startGateway(t, libraryConfig(lib.Addr, "")+"tracing: {enabled: true, sample_ratio: 0}\n", gateway.WithSpanExporter(exp))
 
 	h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
 	// Not sampled, but still one trace: the backend gets a traceparent
@@ -236,17 +237,17 @@ func TestTracingOff(t *testing.T) {
 	rec := newRecorder()
 	lib := startLibrary(t, grpc.UnaryInterceptor(rec.interceptor))
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
-	if h.gw.tracing != nil {
+	if h.gw.TracingOn() {
 		t.Fatal("tracing is on by default")
 	}
 	// Nothing wraps the handler: the edge is the policy chain itself.
-	if _, wrapped := h.gw.edge.(interface{ Unwrap() http.Handler }); wrapped {
+	if h.gw.EdgeWrapped() {
 		t.Errorf("the public handler is wrapped")
 	}
 	// The standard switch wins over the file.
 	t.Setenv("OTEL_SDK_DISABLED", "true")
-	if tr, err := newTracing(config.TracingConfig{Enabled: true}, nil); tr != nil || err != nil {
-		t.Errorf("OTEL_SDK_DISABLED=true: tracing %v, %v", tr, err)
+	if on, err := gateway.NewTracing(config.TracingConfig{Enabled: true}); on || err != nil {
+		t.Errorf("OTEL_SDK_DISABLED=true: tracing on %v, %v", on, err)
 	}
 	// The client's trace context is forwarded as it came (forward_headers).
 	tp := "00-" + clientTraceID + "-" + clientSpanID + "-01"
@@ -339,7 +340,7 @@ func TestTracingExportsOTLP(t *testing.T) {
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.gw.tracing.tp.ForceFlush(context.Background()); err != nil {
+		if err := h.gw.FlushSpans(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		w := []string{strings.ReplaceAll(want[0], "{svc}", svc), strings.ReplaceAll(want[1], "{svc}", svc)}

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -112,7 +113,7 @@ func TestUpstreamMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, zerolog.Nop())
+	gw, err := gateway.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

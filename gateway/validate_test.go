@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/gateway"
 )
 
 const createAccount = "/accounts.v1.AccountsService/CreateAccount"
@@ -45,7 +46,7 @@ upstreams:
 	}
 	defer resp.Body.Close()
 	var routes struct {
-		Routes []RouteInfo `json:"routes"`
+		Routes []gateway.RouteInfo `json:"routes"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&routes); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/router"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// This file lends the package's black-box tests the few internals they
+// check directly; it is compiled only into the tests.
+
+// WithSpanExporter sends spans to exp instead of OTLP, and turns tracing on.
+func WithSpanExporter(exp sdktrace.SpanExporter) Option { return withSpanExporter(exp) }
+
+// NewTracing reports whether cfg turns tracing on (a nil *tracing: off).
+func NewTracing(cfg config.TracingConfig) (bool, error) {
+	tr, err := newTracing(cfg, nil)
+	return tr != nil, err
+}
+
+// TracingOn reports whether g built a tracer.
+func (g *Gateway) TracingOn() bool { return g.tracing != nil }
+
+// EdgeWrapped reports whether anything wraps the public handler's policy chain.
+func (g *Gateway) EdgeWrapped() bool {
+	_, wrapped := g.edge.(interface{ Unwrap() http.Handler })
+	return wrapped
+}
+
+// FlushSpans sends the spans ended so far.
+func (g *Gateway) FlushSpans(ctx context.Context) error { return g.tracing.tp.ForceFlush(ctx) }
+
+// NewHTTPServer is the http.Server g's listeners get, serving h.
+func (g *Gateway) NewHTTPServer(h http.Handler) *http.Server { return g.newServer(h) }
+
+// BreakRoutes replaces every route's upstream with nil, so that serving
+// one panics.
+func (g *Gateway) BreakRoutes() error {
+	entries := g.routes.Load().Entries()
+	for i := range entries {
+		broken := *entries[i].Value
+		broken.up = nil
+		entries[i].Value = &broken
+	}
+	bad, err := router.NewTable(entries)
+	if err != nil {
+		return err
+	}
+	g.routes.Store(bad)
+	return nil
+}
+
+// RecompileRoutes compiles upstream's routes again, as new descriptors
+// would, and reports whether a new set was built.
+func (g *Gateway) RecompileRoutes(upstream string) bool {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	before := g.built[upstream]
+	delete(g.built, upstream)
+	g.rebuildRoutesLocked()
+	after := g.built[upstream]
+	return after != nil && after != before
+}
+
+// SameOpenAPIDoc reports whether two requests for the main table's
+// document get the one value built for it.
+func (g *Gateway) SameOpenAPIDoc() bool { return g.openAPIDoc("") == g.openAPIDoc("") }
+
+// BuildOpenAPIDoc builds the main table's document afresh, as the first
+// request after a table swap does.
+func (g *Gateway) BuildOpenAPIDoc() error {
+	tbl := g.productTable("")
+	g.docs.docs = map[string]*openapiDoc{}
+	doc := g.openAPIDoc("")
+	if doc.err == nil && doc.table != tbl {
+		panic("document built for another table")
+	}
+	return doc.err
+}
+
+// LiveConfig is the config g serves, as it holds it.
+func (g *Gateway) LiveConfig() *config.Config { return g.cfg }
