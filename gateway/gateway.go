@@ -275,9 +275,8 @@ func (g *Gateway) Close() error {
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
-		g.forgetSchemas(u)
-		u.traffic.close()
-		if cerr := u.conn.Close(); cerr != nil && err == nil {
+		u.conns.ForgetSchemas(g.cache)
+		if cerr := u.conns.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
