@@ -1,6 +1,8 @@
 package configsource
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -26,5 +28,20 @@ func TestOpen(t *testing.T) {
 			}
 			src.Close()
 		}
+	}
+}
+
+// Version is the first 12 hex digits of the bytes' SHA-256, whatever the
+// source.
+func TestDataVersion(t *testing.T) {
+	b := []byte("upstreams: []\n")
+	sum := sha256.Sum256(b)
+	if got, want := (Data{Bytes: b, Source: "a"}).Version(), hex.EncodeToString(sum[:])[:12]; got != want {
+		t.Fatalf("Version = %q, want %q", got, want)
+	}
+	s := &Static{Name: "demo", Bytes: b}
+	d, err := s.Read(t.Context())
+	if err != nil || string(d.Bytes) != string(b) || d.Source != "demo" || d.ModifyIndex != 0 || s.String() != "demo" {
+		t.Fatalf("Static.Read: %+v, %v", d, err)
 	}
 }
