@@ -3,34 +3,11 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config"
 )
-
-// consulClient builds the API client; its transport is closed with the
-// gateway.
-func newConsulClient(c *config.ConsulConfig) (*api.Client, *http.Transport, error) {
-	cfg := api.DefaultConfig() // reads CONSUL_HTTP_TOKEN and friends
-	cfg.Address = c.Address
-	cfg.Scheme = "http"
-	if c.Token != "" {
-		cfg.Token = c.Token
-	}
-	cfg.Datacenter = c.Datacenter
-	cfg.Namespace = c.Namespace
-	cfg.Partition = c.Partition
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	cfg.Transport = tr
-	client, err := api.NewClient(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("consul: %w", err)
-	}
-	return client, tr, nil
-}
 
 // consulSource is the discovery source of an upstream discovered in Consul.
 func (g *Gateway) consulSource(name string, uc *config.UpstreamConsul) (discovery.Source, error) {

@@ -9,7 +9,7 @@
 // route tables.
 //
 // A Gateway serves one config. A Server is the process around it: it owns
-// the listeners, reads the config from a ConfigSource (a watched file, a
+// the listeners, reads the config from a configsource.Source (a watched file, a
 // Consul KV key shared by a fleet, or bytes in memory), swaps in a new
 // Gateway on reload once its upstreams have descriptors (refusing, and
 // counting, a config that fails), and drains on stop. Signals belong to

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/configsource"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -17,7 +18,7 @@ import (
 // counts itself in and out with two atomic adds, no lock.
 type generation struct {
 	gw       *Gateway
-	data     ConfigData
+	data     configsource.Data
 	admin    http.Handler            // gw.AdminHandler, built once
 	products map[string]http.Handler // product → handler of its own listener
 
@@ -27,7 +28,7 @@ type generation struct {
 	once    sync.Once
 }
 
-func newGeneration(gw *Gateway, data ConfigData) *generation {
+func newGeneration(gw *Gateway, data configsource.Data) *generation {
 	gen := &generation{gw: gw, data: data, admin: gw.AdminHandler(),
 		products: map[string]http.Handler{}, idle: make(chan struct{})}
 	for _, p := range gw.cfg.Products {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
@@ -120,7 +121,9 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*Gateway, erro
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
 	if cfg.Consul != nil {
-		if g.consul, g.consulTr, err = newConsulClient(cfg.Consul); err != nil {
+		c := cfg.Consul
+		if g.consul, g.consulTr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
+			Token: c.Token, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition}); err != nil {
 			g.Close()
 			return nil, err
 		}
@@ -272,9 +275,8 @@ func (g *Gateway) Close() error {
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
-		g.forgetSchemas(u)
-		u.traffic.close()
-		if cerr := u.conn.Close(); cerr != nil && err == nil {
+		u.conns.ForgetSchemas(g.cache)
+		if cerr := u.conns.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}

@@ -99,9 +99,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, u := range g.upstreamList() {
 		n, stale := 0, 0.0
-		if st := u.disc.Load(); st != nil {
-			n = len(st.endpoints)
-			if st.err != nil {
+		if st := u.conns.State(); st != nil {
+			n = len(st.Endpoints)
+			if st.Err != nil {
 				stale = 1
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/configsource"
 	"google.golang.org/grpc/codes"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.refuse(ConfigData{Source: s.opts.Source.String()}, err)
+		return s.refuse(configsource.Data{Source: s.opts.Source.String()}, err)
 	}
 	return s.apply(ctx, data, true)
 }
@@ -64,7 +65,7 @@ func (s *Server) Reload(ctx context.Context) error {
 // generation. Any failure before the swap keeps the old config serving
 // and is logged and counted. Without force, bytes already tried are
 // skipped: a file watch sees a save several times.
-func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
+func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining.Load() {
@@ -151,7 +152,7 @@ func (s *Server) apply(ctx context.Context, data ConfigData, force bool) error {
 
 // refuse records a failed reload: logged, counted, and the old config
 // keeps serving. Call with s.mu held.
-func (s *Server) refuse(data ConfigData, err error) error {
+func (s *Server) refuse(data configsource.Data, err error) error {
 	err = fmt.Errorf("reload refused: %w", err)
 	version := ""
 	if data.Bytes != nil {

@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config"
+	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/resilience"
 	"google.golang.org/grpc"
@@ -38,7 +36,7 @@ type callPlan struct {
 	retry    *resilience.Retry
 	fallback *resilience.Fallback
 	split    *resilience.Split
-	subsets  []*trafficSubset // split index → subset
+	subsets  []*upconn.Subset // split index → subset
 }
 
 // resilienceState is what outlives route rebuilds: breakers and retry
@@ -157,7 +155,7 @@ func (p *policies) compileCall(rt *route) *callPlan {
 	}
 	if plan.split != nil {
 		for _, n := range plan.split.Names() {
-			plan.subsets = append(plan.subsets, rt.up.traffic.get(n))
+			plan.subsets = append(plan.subsets, rt.up.conns.Subset(n))
 		}
 	}
 	return plan
@@ -215,7 +213,7 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 	conn := rt.conn
 	if c != nil && c.split != nil {
 		if s := c.subsets[c.split.Pick(policy.SplitRequest(r), clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
-			conn = s.conn
+			conn = s.Conn()
 		}
 	}
 	// Built once for every try: the options only hold pointers.
@@ -296,96 +294,4 @@ func (rt *route) unavailableFallback(w http.ResponseWriter) bool {
 	}
 	policy.ServeFallback(w, rt.call.fallback, "unavailable")
 	return true
-}
-
-// trafficSubsets are an upstream's named subsets, each with its own
-// connection: tag subsets follow discovery (the upstream's endpoints that
-// carry all their tags), static ones keep their own list. Created with the
-// upstream; get is safe for concurrent use, update is called by the
-// upstream's watch only.
-type trafficSubsets struct {
-	byName map[string]*trafficSubset
-}
-
-type trafficSubset struct {
-	name     string
-	tags     []string
-	static   bool
-	resolver *discovery.Resolver
-	conn     *grpc.ClientConn
-}
-
-func newTrafficSubsets(upstream string, cfgs []config.SubsetConfig, dial func(*discovery.Resolver) (*grpc.ClientConn, error)) (*trafficSubsets, error) {
-	if len(cfgs) == 0 {
-		return nil, nil
-	}
-	t := &trafficSubsets{byName: map[string]*trafficSubset{}}
-	for _, c := range cfgs {
-		res := discovery.NewResolver(upstreamScheme(upstream) + "-subset-" + strings.ReplaceAll(c.Name, "_", "-"))
-		conn, err := dial(res)
-		if err != nil {
-			t.close()
-			return nil, err
-		}
-		s := &trafficSubset{name: c.Name, tags: c.Tags, static: len(c.Static) > 0, resolver: res, conn: conn}
-		if s.static {
-			res.Update(endpointsOf(c.Static))
-		}
-		t.byName[c.Name] = s
-	}
-	return t, nil
-}
-
-func (t *trafficSubsets) get(name string) *trafficSubset {
-	if t == nil {
-		return nil
-	}
-	return t.byName[name]
-}
-
-// update gives each tag subset the endpoints carrying all its tags.
-func (t *trafficSubsets) update(eps []discovery.Endpoint) {
-	if t == nil {
-		return
-	}
-	for _, s := range t.byName {
-		if s.static {
-			continue
-		}
-		var mine []discovery.Endpoint
-		for _, e := range eps {
-			if hasAll(e.Tags, s.tags) {
-				mine = append(mine, discovery.Endpoint{Addr: e.Addr})
-			}
-		}
-		s.resolver.Update(mine)
-	}
-}
-
-func hasAll(have, want []string) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
-		}
-	}
-	return true
-}
-
-// closeTraffic closes u's subset connections after grace (see closeLater).
-func (g *Gateway) closeTraffic(u *upstream, grace time.Duration) {
-	if u.traffic == nil {
-		return
-	}
-	for _, s := range u.traffic.byName {
-		g.closeLater(s.conn, grace)
-	}
-}
-
-func (t *trafficSubsets) close() {
-	if t == nil {
-		return
-	}
-	for _, s := range t.byName {
-		_ = s.conn.Close()
-	}
 }

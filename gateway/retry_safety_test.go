@@ -1,18 +1,12 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
-	"github.com/refract-gateway/refract/gateway/config"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // tries is how many tries of one library method the gateway made with
@@ -85,80 +79,6 @@ upstreams:
       retry: {attempts: 3, backoff: 1ms, idempotent: false}   # overrides NO_SIDE_EFFECTS
 `, acc.Addr))
 	acc.expectCalls(t, h, "GetAccount", failRule{code: codes.Unavailable}, [3]string{"GET", "/v1/accounts/1", ""}, 503, 1)
-}
-
-// retryServiceConfig is a grpc-go service config with its own retry
-// policy for the library: 4 attempts on UNAVAILABLE.
-const retryServiceConfig = `{"loadBalancingConfig":[{"round_robin":{}}],
-  "methodConfig":[{"name":[{"service":"library.v1.LibraryService"}],
-    "retryPolicy":{"maxAttempts":4,"initialBackoff":"0.001s","maxBackoff":"0.002s",
-      "backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
-
-// grpc-go's retry policy never stacks on the gateway's: every upstream
-// connection is dialled with retries disabled, so even a service config
-// carrying a retry policy (here as a dial option; from a resolver alike)
-// makes one call per try.
-func TestGrpcRetryPolicyNeverStacks(t *testing.T) {
-	b := startFlaky(t)
-	b.set("GetShelf", failRule{code: codes.Unavailable})
-	call := func(conn *grpc.ClientConn) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := conn.Invoke(ctx, "/library.v1.LibraryService/GetShelf", &emptypb.Empty{}, &emptypb.Empty{})
-		if status.Code(err) != codes.Unavailable {
-			t.Fatalf("GetShelf: %v, want UNAVAILABLE", err)
-		}
-	}
-
-	// The control: the same service config on a plain connection retries,
-	// so the policy below is one grpc-go would follow.
-	plain, err := grpc.NewClient("passthrough:///"+b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(retryServiceConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	call(plain)
-	if n := b.n("GetShelf"); n != 4 {
-		t.Fatalf("a plain connection with the retry policy made %d calls, want 4", n)
-	}
-
-	cfg, err := config.Parse([]byte(libraryAt(b.Addr, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := newUpstream(cfg.Upstreams[0], nil, &cfg.Limits, grpc.WithDefaultServiceConfig(retryServiceConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.conn.Close()
-	u.resolver.Update(endpointsOf([]string{b.Addr}))
-	call(u.conn)
-	if n := b.n("GetShelf"); n != 4+1 {
-		t.Fatalf("an upstream connection made %d calls, want 1: grpc-go retried under the gateway", n-4)
-	}
-
-	// Subset connections are dialled the same way.
-	cfg, err = config.Parse([]byte(fmt.Sprintf(`
-upstreams:
-  - name: library
-    static: [%q]
-    subsets: [{name: canary, static: [%q]}]
-`, b.Addr, b.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u2, err := newUpstream(cfg.Upstreams[0], nil, &cfg.Limits, grpc.WithDefaultServiceConfig(retryServiceConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u2.conn.Close()
-	defer u2.traffic.close()
-	call(u2.traffic.get("canary").conn)
-	if n := b.n("GetShelf"); n != 4+1+1 {
-		t.Fatalf("a subset connection made %d calls, want 1: grpc-go retried under the gateway", n-5)
-	}
 }
 
 // The README's budget, {ratio: 0.2, reserve: 10}, against an upstream that

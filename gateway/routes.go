@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"buf.build/go/protovalidate"
+	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -65,8 +66,8 @@ type FastPathInfo struct {
 // descriptors.
 type upstreamRoutes struct {
 	hash     string
-	sig      string         // schemaView.sig it was compiled for
-	classes  []*schemaClass // schemaView.classes, for the admin API
+	sig      string                // upconn.SchemaView.Sig it was compiled for
+	classes  []*upconn.SchemaClass // upconn.SchemaView.Classes, for the admin API
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
 	hidden   []HiddenMethod
@@ -75,9 +76,9 @@ type upstreamRoutes struct {
 // compileRoutes turns an upstream's reflected services into router entries.
 // A method whose rule does not compile is left out and reported, so that
 // one bad annotation costs one method, not the upstream.
-func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
-	snap := view.snap
-	out := &upstreamRoutes{hash: snap.Hash, sig: view.sig, classes: view.classes}
+func compileRoutes(u *upstream, view *upconn.SchemaView) *upstreamRoutes {
+	snap := view.Snap
+	out := &upstreamRoutes{hash: snap.Hash, sig: view.Sig, classes: view.Classes}
 	opts := u.opts
 	if snap.Types != nil {
 		opts.Resolver = snap.Types
@@ -104,7 +105,7 @@ func compileRoutes(u *upstream, view *schemaView) *upstreamRoutes {
 				out.problems = append(out.problems, err.Error())
 				continue
 			}
-			conn, schemas := view.conn(u, "/"+string(sd.FullName())+"/"+string(md.Name()))
+			conn, schemas := view.Conn("/" + string(sd.FullName()) + "/" + string(md.Name()))
 			for _, b := range bindings {
 				out.entries = append(out.entries, router.Entry[*route]{
 					Method:   b.HTTPMethod,
@@ -155,14 +156,14 @@ func (g *Gateway) rebuildRoutesLocked() {
 	var all []router.Entry[*route]
 	routed := map[string]bool{}
 	for _, u := range g.upstreamList() {
-		view := g.schemaView(u)
-		snap := view.snap
+		view := u.conns.SchemaView(g.cache)
+		snap := view.Snap
 		prev := g.built[u.name]
 		if snap == nil {
 			delete(g.built, u.name)
 			continue
 		}
-		if prev == nil || prev.hash != snap.Hash || prev.sig != view.sig {
+		if prev == nil || prev.hash != snap.Hash || prev.sig != view.Sig {
 			next := compileRoutes(u, view)
 			g.mountPrefix(u, next)
 			g.attachPolicies(next)

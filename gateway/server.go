@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
@@ -20,7 +21,7 @@ import (
 // ServerOptions configure a Server.
 type ServerOptions struct {
 	// Source is where the config is read and watched; required.
-	Source ConfigSource
+	Source configsource.Source
 	// Override, when set, adjusts every config read (at start and on each
 	// reload) before it is validated: the command line's -listen and
 	// -admin, which let instances that share one config differ.
@@ -112,7 +113,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 // build is what every config read goes through, at start and on reload:
 // validated whole (with the override), its TLS certificate loaded, and its
 // Gateway built.
-func (o *ServerOptions) build(data ConfigData) (*Gateway, *tls.Config, error) {
+func (o *ServerOptions) build(data configsource.Data) (*Gateway, *tls.Config, error) {
 	cfg, err := parseConfigData(data, o.Override)
 	if err != nil {
 		return nil, nil, err
@@ -189,7 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d ConfigData) { _ = s.apply(s.reloadCtx, d, false) })
+		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d configsource.Data) { _ = s.apply(s.reloadCtx, d, false) })
 	}()
 
 	var runErr error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -31,19 +32,19 @@ type memConfig struct {
 }
 
 func (m *memConfig) set(yaml string) { m.mu.Lock(); m.data = []byte(yaml); m.mu.Unlock() }
-func (m *memConfig) Read(context.Context) (gateway.ConfigData, error) {
+func (m *memConfig) Read(context.Context) (configsource.Data, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return gateway.ConfigData{Bytes: m.data, Source: "memory"}, nil
+	return configsource.Data{Bytes: m.data, Source: "memory"}, nil
 }
-func (m *memConfig) Watch(ctx context.Context, _ zerolog.Logger, _ func(gateway.ConfigData)) {
+func (m *memConfig) Watch(ctx context.Context, _ zerolog.Logger, _ func(configsource.Data)) {
 	<-ctx.Done()
 }
 func (m *memConfig) Close() error   { return nil }
 func (m *memConfig) String() string { return "memory" }
 
 // runServer runs a Server on src until the test ends (or stop is called).
-func runServer(t *testing.T, src gateway.ConfigSource) (s *gateway.Server, stop func() error) {
+func runServer(t *testing.T, src configsource.Source) (s *gateway.Server, stop func() error) {
 	t.Helper()
 	s, err := gateway.NewServer(t.Context(), gateway.ServerOptions{Source: src, LogOutput: zerolog.NewTestWriter(t)})
 	if err != nil {
@@ -129,13 +130,13 @@ func TestReloadFromWatchedFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := runServer(t, &gateway.FileConfig{Path: path, Debounce: 50 * time.Millisecond})
+	s, _ := runServer(t, &configsource.File{Path: path, Debounce: 50 * time.Millisecond})
 	base := "http://" + listen
 	eventually(t, 10*time.Second, "library routes", func() bool { c, _, _ := fetch("GET", base+"/v1/shelves", ""); return c == 200 })
 	if c, _, _ := fetch("POST", base+"/echo.v1.EchoService/Echo", `{"message":"hi"}`); c != 404 {
 		t.Fatalf("echo before reload: %d", c)
 	}
-	if st := reloadStatus(t, s); st.Version != (gateway.ConfigData{Bytes: []byte(v1)}).Version() || st.Source != path || st.ReloadsOK != 0 {
+	if st := reloadStatus(t, s); st.Version != (configsource.Data{Bytes: []byte(v1)}).Version() || st.Source != path || st.ReloadsOK != 0 {
 		t.Fatalf("status at start: %+v", st)
 	}
 
@@ -145,7 +146,7 @@ func TestReloadFromWatchedFile(t *testing.T) {
 		return c == 200 && strings.Contains(body, `"message":"hi"`)
 	})
 	st := reloadStatus(t, s)
-	if st.Version != (gateway.ConfigData{Bytes: []byte(v2)}).Version() || st.ReloadsOK != 1 || st.ReloadsFailed != 0 {
+	if st.Version != (configsource.Data{Bytes: []byte(v2)}).Version() || st.ReloadsOK != 1 || st.ReloadsFailed != 0 {
 		t.Fatalf("status after reload: %+v", st)
 	}
 
@@ -155,8 +156,8 @@ func TestReloadFromWatchedFile(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "the broken config counted", func() bool { return s.ConfigStatus().ReloadsFailed == 1 })
 	st = reloadStatus(t, s)
-	if st.Version != (gateway.ConfigData{Bytes: []byte(v2)}).Version() || st.ReloadsOK != 1 ||
-		!strings.Contains(st.LastError, `balancer: "fastest" is not round_robin`) || st.LastErrorVersion != (gateway.ConfigData{Bytes: []byte(broken)}).Version() {
+	if st.Version != (configsource.Data{Bytes: []byte(v2)}).Version() || st.ReloadsOK != 1 ||
+		!strings.Contains(st.LastError, `balancer: "fastest" is not round_robin`) || st.LastErrorVersion != (configsource.Data{Bytes: []byte(broken)}).Version() {
 		t.Fatalf("status after a broken config: %+v", st)
 	}
 	if c, _, _ := fetch("POST", base+"/echo.v1.EchoService/Echo", `{"message":"hi"}`); c != 200 {
@@ -199,9 +200,9 @@ func TestReloadFollowsConfigMapSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/refract.yaml", filepath.Join(dir, "refract.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := runServer(t, &gateway.FileConfig{Path: filepath.Join(dir, "refract.yaml"), Debounce: 50 * time.Millisecond})
+	s, _ := runServer(t, &configsource.File{Path: filepath.Join(dir, "refract.yaml"), Debounce: 50 * time.Millisecond})
 	version("..2026_01_01_b", v2)
-	want := (gateway.ConfigData{Bytes: []byte(v2)}).Version()
+	want := (configsource.Data{Bytes: []byte(v2)}).Version()
 	eventually(t, 15*time.Second, "the swapped config", func() bool { return s.ConfigStatus().Version == want })
 	if st := s.ConfigStatus(); st.ReloadsOK != 1 || st.ReloadsFailed != 0 {
 		t.Fatalf("status: %+v", st)
@@ -540,18 +541,18 @@ func TestReloadMetricsAcrossGenerations(t *testing.T) {
 			t.Errorf("config_info versions %v, want %s", got, version)
 		}
 	}
-	check(0, 0, (gateway.ConfigData{Bytes: []byte(v1)}).Version())
+	check(0, 0, (configsource.Data{Bytes: []byte(v1)}).Version())
 
 	src.set("upstreams: [")
 	if err := s.Reload(t.Context()); err == nil {
 		t.Fatal("a broken config was accepted")
 	}
-	check(0, 1, (gateway.ConfigData{Bytes: []byte(v1)}).Version())
+	check(0, 1, (configsource.Data{Bytes: []byte(v1)}).Version())
 
 	v2 := v1 + "log: {level: warn}\n"
 	src.set(v2)
 	if err := s.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	check(1, 1, (gateway.ConfigData{Bytes: []byte(v2)}).Version())
+	check(1, 1, (configsource.Data{Bytes: []byte(v2)}).Version())
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config"
+	upconn "github.com/refract-gateway/refract/gateway/upstream"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 )
 
@@ -24,14 +26,13 @@ func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
 	if err != nil {
 		return err
 	}
-	u, err := newUpstream(cfg, src, &g.cfg.Limits, g.tracing.dialOptions()...)
+	u, err := newUpstream(cfg, src, &g.cfg.Limits, g.log, g.closeLater, g.tracing.dialOptions()...)
 	if err != nil {
 		return err
 	}
 	u.auto = auto
-	if err := g.cache.Add(u.name, u.conn); err != nil {
-		_ = u.conn.Close()
-		u.traffic.close()
+	if err := g.cache.Add(u.name, u.conns.Conn()); err != nil {
+		_ = u.conns.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
@@ -48,7 +49,7 @@ func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
 		defer g.wg.Done()
 		defer close(u.done)
 		first := true
-		u.watch(ctx, time.Now, func(up discovery.Update) {
+		u.conns.Watch(ctx, time.Now, func(up discovery.Update) {
 			// The first set is what the cache is already fetching with;
 			// later ones may bring instances with a new schema.
 			if !first {
@@ -57,7 +58,7 @@ func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
 			first = false
 			g.buildMu.Lock()
 			defer g.buildMu.Unlock()
-			g.trackSchemas(u, up.Endpoints)
+			u.conns.TrackSchemas(g.cache, up.Endpoints)
 			g.rebuildRoutesLocked()
 		})
 	}()
@@ -74,12 +75,30 @@ func (g *Gateway) removeUpstream(u *upstream) {
 	<-u.done
 	g.cache.Remove(u.name)
 	g.buildMu.Lock()
-	g.forgetSchemas(u)
+	u.conns.ForgetSchemas(g.cache)
 	delete(g.built, u.name)
 	g.rebuildRoutesLocked()
 	g.buildMu.Unlock()
-	g.closeLater(u.conn, u.timeout)
-	g.closeTraffic(u, u.timeout)
+	u.conns.Retire()
+}
+
+// closeLater closes conn after grace, or when the gateway closes.
+func (g *Gateway) closeLater(conn *grpc.ClientConn, grace time.Duration) {
+	if grace <= 0 {
+		_ = conn.Close()
+		return
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-g.ctx.Done():
+		}
+		_ = conn.Close()
+	}()
 }
 
 // upstreamList is the current upstreams: configured ones in config order,
@@ -118,7 +137,7 @@ type UpstreamInfo struct {
 	// endpoints serve which descriptor hash, and which one the routes are
 	// built from. Methods missing from some schemas go only to the
 	// endpoints that have them (see restricted_to in /admin/routes).
-	Schemas []*schemaClass `json:"schemas,omitempty"`
+	Schemas []*upconn.SchemaClass `json:"schemas,omitempty"`
 }
 
 // EndpointInfo is one endpoint as discovery reports it.
@@ -133,23 +152,23 @@ type EndpointInfo struct {
 func (g *Gateway) Upstreams() []UpstreamInfo {
 	var out []UpstreamInfo
 	for _, u := range g.upstreamList() {
-		info := UpstreamInfo{Name: u.name, Source: u.source.String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{},
-			Balancer: u.cfg.Balancer, HealthCheck: u.cfg.HealthCheck, Connectivity: u.conn.GetState().String()}
-		if c, ok := u.source.(interface{ LastIndex() uint64 }); ok {
+		info := UpstreamInfo{Name: u.name, Source: u.conns.Source().String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{},
+			Balancer: u.cfg.Balancer, HealthCheck: u.cfg.HealthCheck, Connectivity: u.conns.Conn().GetState().String()}
+		if c, ok := u.conns.Source().(interface{ LastIndex() uint64 }); ok {
 			info.ConsulIndex = c.LastIndex()
 		}
-		if st := u.disc.Load(); st != nil {
+		if st := u.conns.State(); st != nil {
 			switch {
-			case st.err != nil && !st.known:
+			case st.Err != nil && !st.Known:
 				// Failing before any answer (e.g. Consul refusing the
 				// query): nothing is served, so nothing is stale.
-				info.Discovery, info.Error, info.Since = "waiting", st.err.Error(), st.since
-			case st.err != nil:
-				info.Discovery, info.Error, info.Since = "stale", st.err.Error(), st.since
-			case st.known:
+				info.Discovery, info.Error, info.Since = "waiting", st.Err.Error(), st.Since
+			case st.Err != nil:
+				info.Discovery, info.Error, info.Since = "stale", st.Err.Error(), st.Since
+			case st.Known:
 				info.Discovery = "ok"
 			}
-			for _, e := range st.endpoints {
+			for _, e := range st.Endpoints {
 				info.Endpoints = append(info.Endpoints, EndpointInfo{Addr: e.Addr, ID: e.ID, Tags: e.Tags, Meta: e.Meta})
 			}
 		}
@@ -170,15 +189,15 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 // refusing a namespace) is the only thing that tells the operator why.
 func (g *Gateway) discoveryProblems() (stale, failing []string) {
 	for _, u := range g.upstreamList() {
-		st := u.disc.Load()
+		st := u.conns.State()
 		switch {
-		case st == nil || st.err == nil:
-		case st.known:
+		case st == nil || st.Err == nil:
+		case st.Known:
 			stale = append(stale, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
-				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err, len(st.endpoints)))
+				u.name, u.conns.Source(), st.Since.UTC().Format(time.RFC3339), st.Err, len(st.Endpoints)))
 		default:
 			failing = append(failing, fmt.Sprintf("upstream %s: %s failing since %s, no endpoint known yet: %v",
-				u.name, u.source, st.since.UTC().Format(time.RFC3339), st.err))
+				u.name, u.conns.Source(), st.Since.UTC().Format(time.RFC3339), st.Err))
 		}
 	}
 	return stale, failing
@@ -191,8 +210,9 @@ func (g *Gateway) discoveryProblems() (stale, failing []string) {
 // routes cannot wait for UNIMPLEMENTED to trigger it: they have no route
 // yet.) Refreshes it asks for are rate-limited by the cache.
 func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
+	conn := u.conns.Conn()
 	seenReady, lost := false, false
-	for state := u.conn.GetState(); ; state = u.conn.GetState() {
+	for state := conn.GetState(); ; state = conn.GetState() {
 		switch {
 		case state == connectivity.Ready && lost:
 			g.cache.RequestRefresh(u.name, "the connection came back")
@@ -202,7 +222,7 @@ func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
 		case seenReady:
 			lost = true
 		}
-		if !u.conn.WaitForStateChange(ctx, state) {
+		if !conn.WaitForStateChange(ctx, state) {
 			return // ctx done
 		}
 	}

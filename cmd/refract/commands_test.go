@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
-	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/configsource"
 )
 
 func writeConfig(t *testing.T, yaml string) string {
@@ -24,7 +24,7 @@ func writeConfig(t *testing.T, yaml string) string {
 func TestValidate(t *testing.T) {
 	goodYAML := "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"]}\n"
 	good := writeConfig(t, goodYAML)
-	version := gateway.ConfigData{Bytes: []byte(goodYAML)}.Version()
+	version := configsource.Data{Bytes: []byte(goodYAML)}.Version()
 	bad := writeConfig(t, "log: {level: loud}\nupstreams:\n  - {name: a, static: [\"x\"]}\n")
 	for _, tc := range []struct {
 		args        []string

@@ -28,6 +28,7 @@ import (
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/configsource"
 )
 
 func main() {
@@ -58,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var src gateway.ConfigSource
+	var src configsource.Source
 	var err error
 	if *demo {
 		data, cleanup, err := demoConfig()
@@ -67,8 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer cleanup()
-		src = &gateway.StaticConfig{Name: "demo", Bytes: data}
-	} else if src, err = gateway.OpenConfigSource(*configPath); err != nil {
+		src = &configsource.Static{Name: "demo", Bytes: data}
+	} else if src, err = configsource.Open(*configPath); err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"google.golang.org/grpc"
 )
@@ -139,7 +140,7 @@ func configStatus(t *testing.T, p *process) gateway.ConfigStatus {
 	return st
 }
 
-func version(yaml string) string { return gateway.ConfigData{Bytes: []byte(yaml)}.Version() }
+func version(yaml string) string { return configsource.Data{Bytes: []byte(yaml)}.Version() }
 
 // Two instances share one config in Consul KV: both serve it, both switch
 // to a new valid one, both refuse a broken one (counted, the previous

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"cmp"
@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/reflection"
@@ -20,8 +19,8 @@ import (
 // when they publish none; each group is reflected on its own, through a
 // connection over the group's endpoints. With fewer than two groups there
 // is nothing to disagree about, and nothing is tracked: the upstream's own
-// descriptors are used. Owned by the control path; guarded by
-// Gateway.buildMu.
+// descriptors are used. Owned by the control path, which serializes every
+// call that reaches it.
 type schemaTracker struct {
 	groups  map[string]*schemaGroup // by schemaKey: "meta:<version>" or "addr:<host:port>"
 	subsets map[string]*subsetConn  // by sorted schema hashes
@@ -50,26 +49,29 @@ func newSchemaTracker() *schemaTracker {
 
 // schemaKey groups an endpoint: by its published schema version when it
 // has one, else by address.
-func schemaKey(u *upstream, e discovery.Endpoint) string {
-	if u.cfg.Consul != nil {
-		if v, ok := e.Meta[u.cfg.Consul.SchemaMetaKey]; ok && v != "" {
+func (u *Upstream) schemaKey(e discovery.Endpoint) string {
+	if u.schemaMetaKey != "" {
+		if v, ok := e.Meta[u.schemaMetaKey]; ok && v != "" {
 			return "meta:" + v
 		}
 	}
 	return "addr:" + e.Addr
 }
 
-// trackSchemas reconciles u's schema groups with a new endpoint set: new
-// groups are reflected, vanished ones forgotten. Caller holds buildMu.
-func (g *Gateway) trackSchemas(u *upstream, eps []discovery.Endpoint) {
+// TrackSchemas reconciles the upstream's schema groups with a new
+// endpoint set: new groups are added to cache (which reflects them),
+// vanished ones removed from it and their connections closed. Not safe for
+// concurrent use with itself, SchemaView or ForgetSchemas: the caller
+// serializes them (a gateway does under the lock of its route builds).
+func (u *Upstream) TrackSchemas(cache *reflection.Cache, eps []discovery.Endpoint) {
 	t := u.schemas
 	byKey := map[string][]string{}
 	for _, e := range eps {
-		k := schemaKey(u, e)
+		k := u.schemaKey(e)
 		byKey[k] = append(byKey[k], e.Addr)
 	}
 	if len(byKey) < 2 {
-		if g.cache.Snapshot(u.name) != nil {
+		if cache.Snapshot(u.name) != nil {
 			clear(byKey) // one schema at most: the upstream's own descriptors do
 		} else {
 			// The upstream's own descriptors are not fetched yet (its first
@@ -81,8 +83,8 @@ func (g *Gateway) trackSchemas(u *upstream, eps []discovery.Endpoint) {
 	}
 	for k, grp := range t.groups {
 		if _, ok := byKey[k]; !ok {
-			g.cache.Remove(grp.entry)
-			g.closeLater(grp.conn, 0)
+			cache.Remove(grp.entry)
+			u.retire(grp.conn, 0)
 			delete(t.groups, k)
 		}
 	}
@@ -90,16 +92,16 @@ func (g *Gateway) trackSchemas(u *upstream, eps []discovery.Endpoint) {
 		grp := t.groups[k]
 		if grp == nil {
 			t.seq++
-			res := discovery.NewResolver(upstreamScheme(u.name) + "-g" + strconv.Itoa(t.seq))
+			res := discovery.NewResolver(scheme(u.name) + "-g" + strconv.Itoa(t.seq))
 			conn, err := u.dial(res)
 			if err != nil {
-				g.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: dial failed")
+				u.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: dial failed")
 				continue
 			}
 			_, label, _ := strings.Cut(k, ":")
 			grp = &schemaGroup{entry: u.name + "@" + label, resolver: res, conn: conn}
-			if err := g.cache.Add(grp.entry, conn); err != nil {
-				g.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: cache")
+			if err := cache.Add(grp.entry, conn); err != nil {
+				u.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: cache")
 				_ = conn.Close()
 				continue
 			}
@@ -118,9 +120,9 @@ func endpointsOf(addrs []string) []discovery.Endpoint {
 	return eps
 }
 
-// schemaClass is the endpoints that serve one schema, as the admin API
-// shows them during a split.
-type schemaClass struct {
+// SchemaClass is the endpoints that serve one schema, as an admin API
+// shows them during a split. Immutable once a SchemaView holds it.
+type SchemaClass struct {
 	Hash      string   `json:"hash"`
 	Endpoints []string `json:"endpoints"`
 	Methods   int      `json:"methods"`
@@ -132,54 +134,63 @@ type schemaClass struct {
 	methods map[string]string // see methodSet
 }
 
-// schemaView is how an upstream's routes are built at the moment.
-type schemaView struct {
-	snap *reflection.Snapshot // routes come from it; nil: none yet
-	// sig changes whenever which methods go to which endpoints may change.
-	sig string
-	// classes is set during a split (two or more schemas).
-	classes []*schemaClass
+// SchemaView is how an upstream's routes are built at the moment.
+// Immutable.
+type SchemaView struct {
+	// Snap is the descriptors routes come from; nil: none yet.
+	Snap *reflection.Snapshot
+	// Sig changes whenever which methods go to which endpoints may change.
+	Sig string
+	// Classes is set during a split (two or more schemas).
+	Classes []*SchemaClass
+
 	// only maps the gRPC paths of the methods not every schema has to the
 	// connection over the endpoints whose schema has them.
 	only map[string]*subsetConn
+	// all is the upstream's connection, over every endpoint.
+	all *grpc.ClientConn
 }
 
-// conn is where calls to the method at the gRPC path go, and the schemas
-// that restrict it (nil: every endpoint).
-func (v *schemaView) conn(u *upstream, path string) (*grpc.ClientConn, []string) {
+// Conn is where calls to the method at the gRPC path
+// (/package.Service/Method) go, and the schema hashes that restrict it
+// (nil: every endpoint).
+func (v *SchemaView) Conn(path string) (*grpc.ClientConn, []string) {
 	if s := v.only[path]; s != nil {
 		return s.conn, s.hashes
 	}
-	return u.conn, nil
+	return v.all, nil
 }
 
-// schemaView decides what u's routes are built from. Caller holds buildMu.
-func (g *Gateway) schemaView(u *upstream) *schemaView {
+// SchemaView decides what the upstream's routes are built from: the
+// upstream's own descriptors in cache while its endpoints agree, else the
+// schema with the most methods, with the methods the others lack sent only
+// to the endpoints that have them. Serialized with TrackSchemas.
+func (u *Upstream) SchemaView(cache *reflection.Cache) *SchemaView {
 	t := u.schemas
-	byHash := map[string]*schemaClass{}
+	byHash := map[string]*SchemaClass{}
 	for _, grp := range t.groups {
-		snap := g.cache.Snapshot(grp.entry)
+		snap := cache.Snapshot(grp.entry)
 		if snap == nil {
 			continue
 		}
 		c := byHash[snap.Hash]
 		if c == nil {
-			c = &schemaClass{Hash: snap.Hash, snap: snap, Methods: snap.MethodCount()}
+			c = &SchemaClass{Hash: snap.Hash, snap: snap, Methods: snap.MethodCount()}
 			byHash[snap.Hash] = c
 		}
 		c.Endpoints = append(c.Endpoints, grp.endpoints...)
 	}
 	if len(byHash) < 2 {
-		g.closeSubsets(u, nil)
-		v := &schemaView{snap: g.cache.Snapshot(u.name)}
-		if v.snap == nil && len(byHash) == 1 {
+		u.closeSubsets(nil)
+		v := &SchemaView{Snap: cache.Snapshot(u.name), all: u.conn}
+		if v.Snap == nil && len(byHash) == 1 {
 			for _, c := range byHash {
-				v.snap = c.snap
+				v.Snap = c.snap
 			}
 		}
 		return v
 	}
-	classes := make([]*schemaClass, 0, len(byHash))
+	classes := make([]*SchemaClass, 0, len(byHash))
 	for _, c := range byHash {
 		slices.Sort(c.Endpoints)
 		c.methods = methodSet(c.snap)
@@ -188,20 +199,20 @@ func (g *Gateway) schemaView(u *upstream) *schemaView {
 	// Most methods first: a rolling deploy adds them, and the old instances
 	// keep serving what they have. Ties: more endpoints, then the hash, so
 	// that the choice is stable.
-	slices.SortFunc(classes, func(a, b *schemaClass) int {
+	slices.SortFunc(classes, func(a, b *SchemaClass) int {
 		return cmp.Or(b.Methods-a.Methods, len(b.Endpoints)-len(a.Endpoints), strings.Compare(a.Hash, b.Hash))
 	})
 	primary := classes[0]
 	primary.Primary = true
-	v := &schemaView{snap: primary.snap, classes: classes, only: map[string]*subsetConn{}}
+	v := &SchemaView{Snap: primary.snap, Classes: classes, only: map[string]*subsetConn{}, all: u.conn}
 	hashes := make([]string, len(classes))
 	for i, c := range classes {
 		hashes[i] = c.Hash
 	}
-	v.sig = primary.Hash + "|" + strings.Join(hashes, ",")
+	v.Sig = primary.Hash + "|" + strings.Join(hashes, ",")
 	used := map[string]bool{}
 	for m, path := range primary.methods {
-		var have []*schemaClass
+		var have []*SchemaClass
 		for _, c := range classes {
 			if _, ok := c.methods[m]; ok {
 				have = append(have, c)
@@ -210,14 +221,14 @@ func (g *Gateway) schemaView(u *upstream) *schemaView {
 		if len(have) == len(classes) {
 			continue
 		}
-		s := g.subset(u, have)
+		s := u.subset(have)
 		if s == nil {
 			continue // could not dial: the method goes to everyone, as before tracking
 		}
 		used[strings.Join(s.hashes, ",")] = true
 		v.only[path] = s
 	}
-	g.closeSubsets(u, used)
+	u.closeSubsets(used)
 	return v
 }
 
@@ -238,8 +249,8 @@ func methodSet(snap *reflection.Snapshot) map[string]string {
 }
 
 // subset returns the connection over the endpoints of the given schemas,
-// creating it or updating its endpoints. Caller holds buildMu.
-func (g *Gateway) subset(u *upstream, classes []*schemaClass) *subsetConn {
+// creating it or updating its endpoints.
+func (u *Upstream) subset(classes []*SchemaClass) *subsetConn {
 	hashes := make([]string, len(classes))
 	var addrs []string
 	for i, c := range classes {
@@ -252,10 +263,10 @@ func (g *Gateway) subset(u *upstream, classes []*schemaClass) *subsetConn {
 	s := u.schemas.subsets[key]
 	if s == nil {
 		u.schemas.seq++
-		res := discovery.NewResolver(upstreamScheme(u.name) + "-s" + strconv.Itoa(u.schemas.seq))
+		res := discovery.NewResolver(scheme(u.name) + "-s" + strconv.Itoa(u.schemas.seq))
 		conn, err := u.dial(res)
 		if err != nil {
-			g.log.Error().Err(err).Str("upstream", u.name).Msg("schema subset: dial failed")
+			u.log.Error().Err(err).Str("upstream", u.name).Msg("schema subset: dial failed")
 			return nil
 		}
 		s = &subsetConn{hashes: hashes, resolver: res, conn: conn}
@@ -268,39 +279,21 @@ func (g *Gateway) subset(u *upstream, classes []*schemaClass) *subsetConn {
 	return s
 }
 
-// closeSubsets closes u's subset connections not in keep, after the
+// closeSubsets retires the subset connections not in keep with the
 // upstream's timeout, so calls already on them can finish.
-func (g *Gateway) closeSubsets(u *upstream, keep map[string]bool) {
+func (u *Upstream) closeSubsets(keep map[string]bool) {
 	for k, s := range u.schemas.subsets {
 		if !keep[k] {
-			g.closeLater(s.conn, u.timeout)
+			u.retire(s.conn, u.timeout)
 			delete(u.schemas.subsets, k)
 		}
 	}
 }
 
-// forgetSchemas drops all of u's tracking (the upstream is going away).
-// Caller holds buildMu.
-func (g *Gateway) forgetSchemas(u *upstream) {
-	g.trackSchemas(u, nil)
-	g.closeSubsets(u, nil)
-}
-
-// closeLater closes conn after grace, or when the gateway closes.
-func (g *Gateway) closeLater(conn *grpc.ClientConn, grace time.Duration) {
-	if grace <= 0 {
-		_ = conn.Close()
-		return
-	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-g.ctx.Done():
-		}
-		_ = conn.Close()
-	}()
+// ForgetSchemas drops all of the upstream's schema tracking: its groups
+// leave cache and every schema connection is closed or retired (the
+// upstream is going away). Serialized with TrackSchemas.
+func (u *Upstream) ForgetSchemas(cache *reflection.Cache) {
+	u.TrackSchemas(cache, nil)
+	u.closeSubsets(nil)
 }

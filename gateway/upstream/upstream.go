@@ -1,0 +1,225 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/refract-gateway/refract/discovery"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+)
+
+// Options describe one upstream's connections. The zero value of every
+// field but Name is usable.
+type Options struct {
+	// Name names the upstream; required. It names its resolver schemes
+	// (so it must be scheme-safe but for '_' and '@') and its entries in
+	// the descriptor cache.
+	Name string
+	// Source is where the upstream's endpoints come from; required by
+	// Watch, unused otherwise.
+	Source discovery.Source
+	// Timeout is how long calls on a connection that is no longer used may
+	// take before it is closed (schema subsets, and the whole upstream on
+	// Retire); 0 closes at once.
+	Timeout time.Duration
+	// Balancer is the grpc-go load-balancing policy (round_robin,
+	// pick_first, least_request); HealthCheck makes grpc-go probe each
+	// endpoint with grpc.health.v1. See discovery.ServiceConfig.
+	Balancer    string
+	HealthCheck bool
+	// TLS secures the connections; nil dials in plaintext.
+	TLS *TLS
+	// Subsets are the named traffic subsets splits send calls to, each
+	// with its own connection.
+	Subsets []SubsetOptions
+	// SchemaMetaKey names the endpoint meta key in which instances publish
+	// their schema version: endpoints with the same value are reflected
+	// once. Empty: every endpoint is reflected on its own.
+	SchemaMetaKey string
+	// DialOptions are added to every connection of the upstream (tracing,
+	// say), after the upstream's own.
+	DialOptions []grpc.DialOption
+	// Logger receives the failures of schema tracking, which carries on
+	// without the group or subset that failed; default none.
+	Logger zerolog.Logger
+	// Retire closes a connection no longer used, once calls already on it
+	// have had grace to finish; default: close it after grace on a timer.
+	// It must not block.
+	Retire func(conn *grpc.ClientConn, grace time.Duration)
+}
+
+// Upstream is one backend's connections: the one calls go to (balanced by
+// grpc-go over what discovery reports), its traffic subsets, and, while
+// its endpoints serve different schemas, a connection per schema group
+// and per set of schemas. Immutable after New but for the discovery state,
+// which Watch publishes atomically, and the schema tracking, which the
+// control path serializes (see TrackSchemas).
+type Upstream struct {
+	name          string
+	timeout       time.Duration
+	schemaMetaKey string
+	source        discovery.Source
+	resolver      *discovery.Resolver
+	conn          *grpc.ClientConn
+	dial          func(res *discovery.Resolver) (*grpc.ClientConn, error) // for schema subsets
+	log           zerolog.Logger
+	retire        func(conn *grpc.ClientConn, grace time.Duration)
+
+	// disc is what discovery last said; nil before it said anything.
+	disc atomic.Pointer[State]
+	// schemas tracks the endpoints' schemas; serialized by the caller.
+	schemas *schemaTracker
+	// traffic are the named subsets splits send calls to; nil without.
+	traffic *trafficSubsets
+}
+
+// State is one endpoint report from discovery. Immutable.
+type State struct {
+	Endpoints []discovery.Endpoint // the set being served
+	Known     bool                 // a set has arrived (Endpoints may be empty)
+	Err       error                // the last refresh failed: Endpoints may be stale
+	Since     time.Time            // when Err started, or when the set last arrived
+}
+
+// New dials the upstream's connection and its subsets' (without waiting:
+// grpc-go connects once the resolver has endpoints). Close or Retire it
+// when done.
+func New(o Options) (*Upstream, error) {
+	creds, err := credentialsFor(o.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
+	}
+	serviceConfig := discovery.ServiceConfig(o.Balancer, o.HealthCheck)
+	extra := o.DialOptions
+	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
+		conn, err := grpc.NewClient(res.Target(), append([]grpc.DialOption{
+			res.DialOption(),
+			grpc.WithTransportCredentials(creds),
+			grpc.WithDefaultServiceConfig(serviceConfig),
+			// The gateway retries itself, only when safe and within a
+			// budget (resilience.Retry): grpc-go's retry policy must never
+			// stack on top. Transparent retries stay on.
+			grpc.WithDisableRetry(),
+		}, extra...)...)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
+		}
+		return conn, nil
+	}
+	// The scheme is per upstream so that each ClientConn has its own
+	// resolver; upstream names are already scheme-safe but for '_'.
+	res := discovery.NewResolver(scheme(o.Name))
+	conn, err := dial(res)
+	if err != nil {
+		return nil, err
+	}
+	traffic, err := newTrafficSubsets(o.Name, o.Subsets, dial)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	retire := o.Retire
+	if retire == nil {
+		retire = closeAfter
+	}
+	return &Upstream{
+		traffic:       traffic,
+		name:          o.Name,
+		timeout:       o.Timeout,
+		schemaMetaKey: o.SchemaMetaKey,
+		source:        o.Source,
+		resolver:      res,
+		conn:          conn,
+		dial:          dial,
+		log:           o.Logger,
+		retire:        retire,
+		schemas:       newSchemaTracker(),
+	}, nil
+}
+
+func scheme(name string) string {
+	return "refract-" + strings.NewReplacer("_", "-", "@", "-").Replace(name)
+}
+
+// closeAfter is the default Options.Retire.
+func closeAfter(conn *grpc.ClientConn, grace time.Duration) {
+	if grace <= 0 {
+		_ = conn.Close()
+		return
+	}
+	time.AfterFunc(grace, func() { _ = conn.Close() })
+}
+
+// Name is the upstream's name. Safe for concurrent use.
+func (u *Upstream) Name() string { return u.name }
+
+// Conn is the connection calls go to, balanced over every endpoint
+// discovery reports. Safe for concurrent use.
+func (u *Upstream) Conn() *grpc.ClientConn { return u.conn }
+
+// Source is where the upstream's endpoints come from. Safe for concurrent
+// use.
+func (u *Upstream) Source() discovery.Source { return u.source }
+
+// State is what discovery last said; nil before it said anything. Safe
+// for concurrent use.
+func (u *Upstream) State() *State { return u.disc.Load() }
+
+// Watch feeds discovery updates into the connections' resolvers (the
+// upstream's and its tag subsets') and tells onChange, until ctx is done.
+// A failed refresh changes nothing but the state: the last known set keeps
+// being served. One Watch at a time.
+func (u *Upstream) Watch(ctx context.Context, now func() time.Time, onChange func(discovery.Update)) {
+	u.source.Watch(ctx, func(up discovery.Update) {
+		prev := u.disc.Load()
+		if up.Err != nil {
+			st := &State{Err: up.Err, Since: now()}
+			if prev != nil {
+				st.Endpoints, st.Known = prev.Endpoints, prev.Known
+				if prev.Err != nil {
+					st.Since = prev.Since
+				}
+			}
+			u.disc.Store(st)
+			return
+		}
+		u.resolver.Update(up.Endpoints)
+		u.traffic.update(up.Endpoints)
+		u.disc.Store(&State{Endpoints: up.Endpoints, Known: true, Since: now()})
+		onChange(up)
+	})
+}
+
+// Unavailable says why calls cannot go out at all, or "" when they can.
+// Safe for concurrent use.
+func (u *Upstream) Unavailable() string {
+	st := u.disc.Load()
+	switch {
+	case st == nil:
+		return ""
+	case st.Known && len(st.Endpoints) == 0:
+		return fmt.Sprintf("upstream %q unavailable: %s reports no healthy endpoint", u.name, u.source)
+	case !st.Known:
+		return fmt.Sprintf("upstream %q unavailable: no endpoint known yet: %v", u.name, st.Err)
+	}
+	return ""
+}
+
+// Retire hands the upstream's connection and its subsets' to
+// Options.Retire with the upstream's timeout, so that calls already on
+// them can finish. Call ForgetSchemas first.
+func (u *Upstream) Retire() {
+	u.retire(u.conn, u.timeout)
+	u.traffic.retire(u.retire, u.timeout)
+}
+
+// Close closes the upstream's connection and its subsets' now, and
+// returns the error of closing the first. Call ForgetSchemas first.
+func (u *Upstream) Close() error {
+	u.traffic.close()
+	return u.conn.Close()
+}
