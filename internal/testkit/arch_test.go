@@ -77,7 +77,6 @@ var forbiddenExternal = map[string][]string{
 	"gateway":            {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"router":             {"github.com/hashicorp/consul", "github.com/jhump/protoreflect"},
 	"transcode/wirejson": {"google.golang.org/grpc", "github.com/jhump/protoreflect"},
-	"discovery":          {"net/http"},
 }
 
 // testOnly are packages production code must never import.
