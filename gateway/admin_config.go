@@ -21,7 +21,7 @@ const redacted = "[redacted]"
 // credentials or query of any URL. Safe for concurrent use.
 func (g *Gateway) EffectiveConfig() (map[string]any, error) {
 	// A deep copy through YAML, so redaction never touches the live config.
-	raw, err := yaml.Marshal(g.cfg)
+	raw, err := yaml.Marshal(g.described)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: effective config: %w", err)
 	}

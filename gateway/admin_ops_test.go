@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/reflection"
 )
 
@@ -92,7 +93,7 @@ upstreams:
 		}
 	}
 	// Redaction works on a copy: the gateway still holds its secrets.
-	if live := h.gw.LiveConfig(); live.Consul.Token != "consul-token-s3cr3t" || live.Redis.Password.Value != "redis-s3cr3t" {
+	if live := h.gw.LiveConfig().(*config.Config); live.Consul.Token != "consul-token-s3cr3t" || live.Redis.Password.Value != "redis-s3cr3t" {
 		t.Fatal("redaction changed the live config")
 	}
 }

@@ -85,7 +85,7 @@ func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...gateway.Option) *g
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, discardLogger(), opts...)
+	gw, err := newGateway(cfg, discardLogger(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +121,7 @@ policies:
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
+	gw, err := newGateway(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -101,10 +101,12 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
 		rt.obs = g.metrics.forRoute(e.Method, e.Template.String(), rt.up.name, rt.method)
-		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
-		rt.call = g.pol.compileCall(rt)
+		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
+			Idempotent: methodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
+		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
+		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.names()...)
-		if rt.validator = g.pol.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
+		if rt.validator = g.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
 			rt.stages = append(rt.stages, "validate")
 		}
 	}

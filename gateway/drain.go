@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,6 +19,7 @@ import (
 // counts itself in and out with two atomic adds, no lock.
 type generation struct {
 	gw       *Gateway
+	cfg      *config.Config // what gw was built from
 	data     configsource.Data
 	admin    http.Handler            // gw.AdminHandler, built once
 	products map[string]http.Handler // product → handler of its own listener
@@ -28,10 +30,10 @@ type generation struct {
 	once    sync.Once
 }
 
-func newGeneration(gw *Gateway, data configsource.Data) *generation {
-	gen := &generation{gw: gw, data: data, admin: gw.AdminHandler(),
+func newGeneration(gw *Gateway, cfg *config.Config, data configsource.Data) *generation {
+	gen := &generation{gw: gw, cfg: cfg, data: data, admin: gw.AdminHandler(),
 		products: map[string]http.Handler{}, idle: make(chan struct{})}
-	for _, p := range gw.cfg.Products {
+	for _, p := range cfg.Products {
 		if p.Listen != "" {
 			gen.products[p.Name] = gw.productHandler(p.Name)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/router"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -16,7 +15,7 @@ import (
 func WithSpanExporter(exp sdktrace.SpanExporter) Option { return withSpanExporter(exp) }
 
 // NewTracing reports whether cfg turns tracing on (a nil *tracing: off).
-func NewTracing(cfg config.TracingConfig) (bool, error) {
+func NewTracing(cfg TracingOptions) (bool, error) {
 	tr, err := newTracing(cfg, nil)
 	return tr != nil, err
 }
@@ -81,5 +80,5 @@ func (g *Gateway) BuildOpenAPIDoc() error {
 	return doc.err
 }
 
-// LiveConfig is the config g serves, as it holds it.
-func (g *Gateway) LiveConfig() *config.Config { return g.cfg }
+// LiveConfig is the config g was built from, as it holds it.
+func (g *Gateway) LiveConfig() any { return g.described }

@@ -10,9 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/consul/api"
-	"github.com/refract-gateway/refract/discovery"
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -26,19 +23,25 @@ import (
 // by mounting Handler and AdminHandler yourself, and Close it when done.
 // Safe for concurrent use.
 type Gateway struct {
-	cfg   *config.Config
-	log   zerolog.Logger
-	cache *reflection.Cache
+	log       zerolog.Logger
+	now       func() time.Time
+	cache     *reflection.Cache
+	limits    Limits // defaults applied
+	described any    // Options.Described
+	shutdown  time.Duration
+	tlsCert   string
+	tlsKey    string
+	release   func() // Options.Release; nil: none
 
-	consul     *api.Client     // nil without a consul: key
-	consulTr   *http.Transport // the client's, closed on Close
-	configured map[string]bool // upstream names from the config file
+	auto       *AutoExposeOptions // nil: no auto-exposure
+	configured map[string]bool    // names of Options.Upstreams
 
 	upMu sync.Mutex
-	ups  []*upstream // configured in config order, then auto-exposed
+	ups  []*upstream // configured in order, then auto-exposed
 
-	pol  *policies    // built once from cfg
-	edge http.Handler // the policies before the route match, then serveMatch
+	pol        Policies
+	validation edgeValidation // buf.validate rules of requests
+	edge       http.Handler   // the policies before the route match, then serveMatch
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -46,7 +49,7 @@ type Gateway struct {
 	buildErr atomic.Pointer[buildError]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
 	// autoSynced: the auto-exposure catalog watch has answered once (a
-	// reload waits for it; reload.go).
+	// reload waits for it).
 	autoSynced atomic.Bool
 
 	ctx      context.Context // ends with Close; parent of every background task
@@ -58,86 +61,88 @@ type Gateway struct {
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 	// unaryOpts are the call options of every unary call, built once: the
-	// codec and limits.max_response_bytes (per call, so reflection on the
+	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
-	prod      productState // products' tables and listeners (products.go)
-	metrics   *Metrics     // this gateway's registry and series (metrics.go)
-	docs      *openapiDocs // the live OpenAPI document; nil when off (openapi.go)
-	tracing   *tracing     // nil when off (tracing.go)
+	prod      productState // products' tables and listeners
+	metrics   *Metrics     // this gateway's registry and series
+	docs      *openapiDocs // the live OpenAPI document; nil when off
+	tracing   *tracing     // nil when off
 }
 
-// New validates cfg, dials every upstream (without waiting: connections and
-// descriptors arrive in the background) and starts watching endpoints and
-// descriptors. It serves nothing until Serve or until its handlers are mounted.
-func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
-	var o options
+// New builds a Gateway from o, dials every upstream (without waiting:
+// connections and descriptors arrive in the background) and starts
+// watching endpoints and descriptors. It serves nothing until Serve or
+// until its handlers are mounted. On error, everything o carries that
+// needs closing (its Policies, its Release) has been closed.
+func New(o Options, opts ...Option) (*Gateway, error) {
+	var oo options
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.apply(&oo)
 	}
-	if err := cfg.Validate(); err != nil {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Policies == nil {
+		o.Policies = noPolicies{log: o.Logger}
+	}
+	fail := func(err error) (*Gateway, error) {
+		_ = o.Policies.Close()
+		if o.Release != nil {
+			o.Release()
+		}
 		return nil, err
 	}
-	cache, err := reflection.NewCache(reflection.Options{
-		Logger:          log,
-		RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
-		FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
-	})
+	if o.AutoExpose != nil && (o.AutoExpose.Services == nil || o.AutoExpose.Upstream == nil) {
+		return fail(errors.New("gateway: auto-exposure needs Services and Upstream"))
+	}
+	ro := o.Reflection
+	ro.Logger = o.Logger
+	cache, err := reflection.NewCache(ro)
 	if err != nil {
-		return nil, err
-	}
-	pol, err := buildPolicies(cfg, log)
-	if err != nil {
-		cache.Close()
-		return nil, err
+		return fail(err)
 	}
 	codec, err := transcode.NewCodec(nil)
 	if err != nil {
-		pol.close()
 		cache.Close()
-		return nil, err
+		return fail(err)
 	}
-	tr, err := newTracing(cfg.Tracing, o.spanExporter)
+	tr, err := newTracing(o.Tracing, oo.spanExporter)
 	if err != nil {
-		pol.close()
 		cache.Close()
-		return nil, err
+		return fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec,
-		docs: newOpenAPIDocs(cfg.OpenAPI), tracing: tr}
-	if g.metrics, err = newMetrics(g, time.Now); err != nil {
+	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(o.Upstreams),
+		described: o.Described, shutdown: o.ShutdownTimeout, tlsCert: o.TLSCertFile, tlsKey: o.TLSKeyFile,
+		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec,
+		docs: newOpenAPIDocs(o.OpenAPI), tracing: tr}
+	g.prod.init(o.Products)
+	g.validation.log = o.Logger.With().Str("component", "validate").Logger()
+	if g.metrics, err = newMetrics(g, o.Now); err != nil {
 		tr.shutdown()
-		pol.close()
 		cache.Close()
-		return nil, err
+		cancel()
+		return fail(err)
 	}
-	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.ResponseBytes())}
-	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
+	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
+	g.edge = edgeHandler(g.pol, g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
 	if tr != nil {
 		g.edge = tr.serverHandler(g.edge)
 	}
 	g.wg.Add(1)
-	go func() { defer g.wg.Done(); pol.run(ctx) }()
-	if cfg.Consul != nil {
-		c := cfg.Consul
-		if g.consul, g.consulTr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
-			Token: c.Token, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition}); err != nil {
-			g.Close()
-			return nil, err
-		}
-	}
+	go func() { defer g.wg.Done(); g.pol.Run(ctx) }()
 	// Subscribe before adding upstreams so no first fetch is missed.
 	cache.Subscribe(func(string, *reflection.Snapshot) { g.rebuildRoutes() })
-	for _, uc := range cfg.Upstreams {
-		g.configured[uc.Name] = true
-		if err := g.addUpstream(uc, false); err != nil {
+	for _, uo := range o.Upstreams {
+		g.configured[uo.Conn.Name] = true
+		if err := g.addUpstream(uo, false); err != nil {
 			g.Close()
 			return nil, err
 		}
 	}
-	if cfg.Consul != nil && cfg.Consul.AutoExpose != nil {
+	if g.auto != nil {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -160,7 +165,7 @@ func (g *Gateway) Ready() (bool, []string) {
 	}
 	var missing []string
 	for _, u := range g.upstreamList() {
-		if !u.cfg.Optional && !u.auto && !routed[u.name] {
+		if !u.o.Optional && !u.auto && !routed[u.name] {
 			missing = append(missing, u.name)
 		}
 	}
@@ -217,8 +222,8 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	for i, s := range servers {
 		go func() {
 			var err error
-			if i == 0 && g.cfg.TLS != nil {
-				err = s.ServeTLS(listeners[i], g.cfg.TLS.Cert, g.cfg.TLS.Key)
+			if i == 0 && g.tlsCert != "" && g.tlsKey != "" {
+				err = s.ServeTLS(listeners[i], g.tlsCert, g.tlsKey)
 			} else {
 				err = s.Serve(listeners[i])
 			}
@@ -235,7 +240,7 @@ func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
 	}
 	g.draining.Store(true)
 	g.streams.endAll(errShuttingDown())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.shutdown)
 	defer cancel()
 	for _, s := range servers {
 		if err := s.Shutdown(shutdownCtx); err != nil && runErr == nil {
@@ -262,7 +267,7 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 		Protocols: &protocols,
 		ErrorLog:  newStdLogger(g.log),
 	}
-	g.applyLimits(s) // timeouts, header bytes, HTTP/2 streams (limits.go)
+	g.applyLimits(s) // timeouts, header bytes, HTTP/2 streams
 	return s
 }
 
@@ -271,7 +276,6 @@ func (g *Gateway) newServer(h http.Handler) *http.Server {
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
-	g.pol.close()
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
@@ -281,8 +285,9 @@ func (g *Gateway) Close() error {
 		}
 	}
 	g.buildMu.Unlock()
-	if g.consulTr != nil {
-		g.consulTr.CloseIdleConnections()
+	_ = g.pol.Close()
+	if g.release != nil {
+		g.release()
 	}
 	if terr := g.tracing.shutdown(); terr != nil && err == nil {
 		err = terr

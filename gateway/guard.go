@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -30,8 +29,8 @@ var methodOverrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method
 
 // guard wraps next (the route match) in the gateway-wide request checks.
 func (g *Gateway) guard(next http.Handler) http.Handler {
-	l := &g.cfg.Limits
-	maxURL, maxHeader, perClient, underscores := l.URLBytes(), l.HeaderBytes(), l.PerClient(), l.Underscores()
+	l := &g.limits
+	maxURL, maxHeader, perClient, underscores := l.URLBytes, l.HeaderBytes, l.PerClient, l.Underscores
 	var inFlight slots[netip.Addr]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := len(r.RequestURI); n > maxURL {
@@ -44,12 +43,12 @@ func (g *Gateway) guard(next http.Handler) http.Handler {
 				"the request headers are %d bytes; the limit is %d (limits.max_header_bytes)", n, maxHeader), nil)
 			return
 		}
-		if underscores != config.UnderscoreAllow {
+		if underscores != UnderscoreAllow {
 			for name := range r.Header {
 				if strings.IndexByte(name, '_') < 0 {
 					continue
 				}
-				if underscores == config.UnderscoreReject {
+				if underscores == UnderscoreReject {
 					writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(
 						"header %q: names with '_' are refused (limits.headers_with_underscores: reject); spell it with '-'", name), nil)
 					return
@@ -162,7 +161,7 @@ func acceptsJSON(values []string) bool {
 // RESOURCE_EXHAUSTED, which must not read as the caller's quota (429).
 func (g *Gateway) responseTooLarge(w http.ResponseWriter, rt *route, err error) bool {
 	st, ok := status.FromError(err)
-	limit := g.cfg.Limits.ResponseBytes()
+	limit := g.limits.ResponseBytes
 	if !ok || !recvTooLarge(st, int64(limit)) {
 		return false
 	}

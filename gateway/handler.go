@@ -46,7 +46,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
-	g.pol.identity(md, info)
+	g.pol.Identity(md, info)
 	timeout := rt.call.deadline(rt.up)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
@@ -95,7 +95,7 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 // dynamic message), answering the error itself when it
 // cannot.
 func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string, wire bool) (any, bool) {
-	body, err := readBody(w, r, g.cfg.MaxBodyBytes)
+	body, err := readBody(w, r, g.limits.BodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -16,10 +16,26 @@ import (
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
+
+// newGateway builds a gateway from cfg as the refract command does:
+// translated by setup, then built by the engine.
+func newGateway(cfg *config.Config, log zerolog.Logger, opts ...gateway.Option) (*gateway.Gateway, error) {
+	o, err := setupForServer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(o, opts...)
+}
+
+// setupForServer is the translator a Server of the tests uses.
+func setupForServer(cfg *config.Config, log zerolog.Logger) (gateway.Options, error) {
+	return setup.New(cfg, setup.Extra{Logger: log})
+}
 
 // harness is a real gateway serving on loopback ports in front of real
 // backends.
@@ -44,7 +60,7 @@ func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts 
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, log, opts...)
+	gw, err := newGateway(cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,24 +3,22 @@ package gateway
 import (
 	"net/http"
 	"time"
-
-	"github.com/refract-gateway/refract/gateway/config"
 )
 
 // applyLimits sets the connection-level limits on a server of the
 // gateway's: timeouts, header size and HTTP/2 streams. The per-request
-// limits (URL, headers in JSON, concurrency) are the guard's (guard.go).
+// limits (URL, headers, concurrency) are the guard's.
 func (g *Gateway) applyLimits(s *http.Server) {
-	l := &g.cfg.Limits
-	s.ReadHeaderTimeout = config.OrDuration(l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout)
-	s.ReadTimeout = g.cfg.ExchangeTimeout(l.ReadTimeout)
-	s.WriteTimeout = g.cfg.ExchangeTimeout(l.WriteTimeout)
-	s.IdleTimeout = config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout)
+	l := &g.limits
+	s.ReadHeaderTimeout = l.ReadHeaderTimeout
+	s.ReadTimeout = l.ReadTimeout
+	s.WriteTimeout = l.WriteTimeout
+	s.IdleTimeout = l.IdleTimeout
 	// net/http answers past this with its own plain-text 431 before any
 	// handler runs; below it the guard answers with a google.rpc.Status.
-	s.MaxHeaderBytes = 2 * (l.HeaderBytes() + l.URLBytes())
+	s.MaxHeaderBytes = 2 * (l.HeaderBytes + l.URLBytes)
 	s.HTTP2 = &http.HTTP2Config{
-		MaxConcurrentStreams: l.HTTP2Streams(),
+		MaxConcurrentStreams: l.HTTP2Streams,
 		// The HPACK table a client may make the server keep per
 		// connection: the protocol's 4 KiB, set here so a change of Go's
 		// default cannot raise it. Header lists themselves are bounded by

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
@@ -27,7 +26,7 @@ func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *testkit.SyncBuffe
 		t.Fatal(err)
 	}
 	buf := &testkit.SyncBuffer{}
-	gw, err := gateway.New(cfg, zerolog.New(buf))
+	gw, err := newGateway(cfg, zerolog.New(buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +245,7 @@ func TestServerLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gw, err := gateway.New(cfg, discardLogger())
+		gw, err := newGateway(cfg, discardLogger())
 		if err != nil {
 			t.Fatal(err)
 		}

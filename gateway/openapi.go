@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode/openapi"
@@ -36,11 +35,15 @@ type openapiDoc struct {
 	err   error
 }
 
-func newOpenAPIDocs(cfg config.OpenAPIConfig) *openapiDocs {
-	if !cfg.On() {
+func newOpenAPIDocs(o OpenAPIOptions) *openapiDocs {
+	if !o.Enabled {
 		return nil
 	}
-	return &openapiDocs{path: cfg.ServedPath(), docs: map[string]*openapiDoc{}}
+	path := o.Path
+	if path == "" {
+		path = "/openapi.json"
+	}
+	return &openapiDocs{path: path, docs: map[string]*openapiDoc{}}
 }
 
 // serveOpenAPI answers GET and HEAD on the document's path.

@@ -1,6 +1,257 @@
 package gateway
 
-import sdktrace "go.opentelemetry.io/otel/sdk/trace"
+import (
+	"context"
+	"time"
+
+	"github.com/refract-gateway/refract/discovery"
+	upconn "github.com/refract-gateway/refract/gateway/upstream"
+	"github.com/refract-gateway/refract/reflection"
+	"github.com/refract-gateway/refract/transcode"
+	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/genproto/googleapis/api/annotations"
+)
+
+// Options is everything New needs to build a Gateway: runtime values, not
+// configuration. A program that reads refract's YAML gets them from the
+// translator of that schema; one that embeds the engine fills them itself.
+// The zero value of every field is usable and means its documented default.
+type Options struct {
+	// Logger receives the gateway's logs. Default: the zero Logger, which
+	// discards everything.
+	Logger zerolog.Logger
+	// Now is the clock of the gateway's timestamps; default time.Now.
+	Now func() time.Time
+	// Reflection tunes the descriptor cache; its Logger is replaced by
+	// Logger. Zero fields take the cache's defaults.
+	Reflection reflection.Options
+	// Upstreams are the backends to serve, in order; names must be
+	// distinct. Default none.
+	Upstreams []UpstreamOptions
+	// AutoExpose, when set, adds and removes upstreams as a catalog of
+	// services changes. Default nil: only Upstreams are served.
+	AutoExpose *AutoExposeOptions
+	// Limits bound what one request or client may cost; zero fields take
+	// the defaults named on each.
+	Limits Limits
+	// Products split the routes into tables of their own, selected by a
+	// listener or by Host. Default none: one table.
+	Products []ProductOptions
+	// OpenAPI serves the live OpenAPI document of each public listener.
+	// Default off.
+	OpenAPI OpenAPIOptions
+	// Policies are the HTTP stages and call plans of every route. Default
+	// nil: no policy but panic recovery, and plain calls with the
+	// upstream's timeout.
+	Policies Policies
+	// ShutdownTimeout is how long Serve lets requests in flight finish
+	// once its context ends. Default 0: it waits for none.
+	ShutdownTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when both set, make Serve's public
+	// listener speak TLS with the PEM certificate and key read from them.
+	// Default: plain HTTP (and h2c).
+	TLSCertFile, TLSKeyFile string
+	// Tracing turns on OpenTelemetry tracing of requests and upstream
+	// calls, as its fields say. Default off.
+	Tracing TracingOptions
+	// Release, when set, is called once by Close (or by New when it
+	// fails), after background work stopped: it frees what the maker of
+	// these options holds for the gateway (a Consul client's idle
+	// connections, say). Default nil.
+	Release func()
+	// Described is the configuration these options were made from, shown
+	// with its secrets redacted by EffectiveConfig; the engine never reads
+	// it. Default nil.
+	Described any
+}
+
+// UpstreamOptions is one backend: its connections and how its methods are
+// turned into routes.
+type UpstreamOptions struct {
+	// Conn dials the upstream; its Name (required) names the upstream and
+	// its Source (required) says where its endpoints are. New sets Retire
+	// and Logger (Options.Logger) and adds its own dial options after
+	// DialOptions. Conn.Timeout is also every call's deadline unless a
+	// policy or the client sets a shorter one; default 30s.
+	Conn upconn.Options
+	// Rules add or replace HTTP rules by method full name; a rule here
+	// replaces the method's google.api.http annotation. Default none.
+	Rules map[string]*annotations.HttpRule
+	// Transcode is how JSON maps to the upstream's messages (its Resolver
+	// is set per descriptor snapshot). Zero: the transcoder's defaults.
+	Transcode transcode.Options
+	// Headers says which request headers travel to the upstream as
+	// metadata; default transcode.NewHeaderRules(nil)'s.
+	Headers *transcode.HeaderRules
+	// DefaultRoutes gives methods without rules the route
+	// POST /{package.Service}/{Method}. Default false.
+	DefaultRoutes bool
+	// PathPrefix mounts the upstream's routes under literal path segments
+	// (/orders); default none.
+	PathPrefix string
+	// Optional upstreams do not hold readiness while their descriptors are
+	// missing. Default false: they do.
+	Optional bool
+	// Validate checks requests against the buf.validate rules of their
+	// descriptors before the call. Default false.
+	Validate bool
+	// Hidden decides which methods get no route: rule says why (for the
+	// admin API) when hidden is true. Default nil: every method is served.
+	Hidden func(method string) (rule string, hidden bool)
+	// Streams limits and shapes the upstream's streaming calls.
+	Streams StreamLimits
+}
+
+// StreamLimits bound an upstream's streaming calls. Every breach ends the
+// stream with a google.rpc.Status saying which limit.
+type StreamLimits struct {
+	// MaxMessageBytes caps each message both ways and is the WebSocket
+	// read limit; 0: no cap.
+	MaxMessageBytes int64
+	// IdleTimeout ends a stream after this long without a message; 0:
+	// never.
+	IdleTimeout time.Duration
+	// MaxDuration is a stream's deadline, in place of the upstream's call
+	// timeout; 0: none but the client's Grpc-Timeout.
+	MaxDuration time.Duration
+	// MaxPerClient caps the streams one client address holds open on the
+	// upstream; 0: no cap.
+	MaxPerClient int
+	// KeepAlive is the interval of SSE keep-alive comments and WebSocket
+	// pings; 0: none.
+	KeepAlive time.Duration
+	// BufferMessages is how many upstream messages are read ahead of the
+	// client; 0: none.
+	BufferMessages int
+	// Framing is the framing of server streams by method full name when
+	// the client's Accept does not choose; default NDJSON.
+	Framing map[string]transcode.Framing
+	// WebSocketOrigins are host patterns (path.Match syntax) whose pages
+	// may open WebSockets; default only the gateway's own host.
+	WebSocketOrigins []string
+}
+
+// framingFor is the framing of a method's server stream.
+func (s *StreamLimits) framingFor(method string) transcode.Framing {
+	if f, ok := s.Framing[method]; ok {
+		return f
+	}
+	return transcode.FramingNDJSON
+}
+
+// Limits bound requests, connections and upstream responses. Zero fields
+// take the default named on each.
+type Limits struct {
+	// URLBytes bounds the request target; longer gets 414. Default 8 KiB.
+	URLBytes int
+	// HeaderBytes bounds the request headers; more gets 431. Default 32 KiB.
+	HeaderBytes int
+	// ResponseBytes bounds one upstream message; larger gets 502. Default
+	// 4 MiB.
+	ResponseBytes int
+	// PerClient bounds the requests one client address has in flight;
+	// more get 429. Default 256.
+	PerClient int
+	// Underscores is what happens to a header whose name holds '_':
+	// UnderscoreDrop (the default), UnderscoreReject or UnderscoreAllow.
+	Underscores string
+	// BodyBytes caps request bodies; larger get 413. Default 4 MiB.
+	BodyBytes int64
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound a unary exchange. Default: the
+	// longest upstream timeout plus 10s, and at least 60s.
+	ReadTimeout, WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout time.Duration
+	// HTTP2Streams bounds the streams of one HTTP/2 connection. Default 100.
+	HTTP2Streams int
+}
+
+// The values of Limits.Underscores.
+const (
+	UnderscoreDrop   = "drop"
+	UnderscoreReject = "reject"
+	UnderscoreAllow  = "allow"
+)
+
+// withDefaults is l with every zero field at its default.
+func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
+	orInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	orDur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	orInt(&l.URLBytes, 8<<10)
+	orInt(&l.HeaderBytes, 32<<10)
+	orInt(&l.ResponseBytes, 4<<20)
+	orInt(&l.PerClient, 256)
+	orInt(&l.HTTP2Streams, 100)
+	if l.Underscores == "" {
+		l.Underscores = UnderscoreDrop
+	}
+	if l.BodyBytes <= 0 {
+		l.BodyBytes = 4 << 20
+	}
+	var longest time.Duration
+	for _, u := range ups {
+		longest = max(longest, u.Conn.Timeout)
+	}
+	exchange := max(60*time.Second, longest+10*time.Second)
+	orDur(&l.ReadHeaderTimeout, 10*time.Second)
+	orDur(&l.ReadTimeout, exchange)
+	orDur(&l.WriteTimeout, exchange)
+	orDur(&l.IdleTimeout, 120*time.Second)
+	return l
+}
+
+// ProductOptions is one product: upstreams whose routes are matched in a
+// table of their own.
+type ProductOptions struct {
+	// Name names the product; required, distinct.
+	Name string
+	// Listen is host:port of the product's own listener, opened by Serve;
+	// default none.
+	Listen string
+	// Hosts are the Host names (lower-case, without port) that select the
+	// product on the main listener.
+	Hosts []string
+	// Upstreams are the product's upstreams; an upstream belongs to one
+	// product at most.
+	Upstreams []string
+}
+
+// OpenAPIOptions serves the OpenAPI document of the routes.
+type OpenAPIOptions struct {
+	// Enabled serves the document; default false.
+	Enabled bool
+	// Path is where it is served; default /openapi.json.
+	Path string
+}
+
+// AutoExposeOptions exposes the services of a catalog as upstreams.
+type AutoExposeOptions struct {
+	// Services follows the names of the services to expose; required.
+	Services ServiceCatalog
+	// Upstream builds the options of the upstream that serves a service;
+	// an error leaves the service out (logged). Required.
+	Upstream func(service string) (UpstreamOptions, error)
+}
+
+// ServiceCatalog pushes the set of service names to expose whenever it
+// changes, or the error of a failed query (the names exposed are then
+// kept), until ctx is done. discovery.ConsulServices is one.
+type ServiceCatalog interface {
+	Watch(ctx context.Context, push func(names []string, err error))
+}
+
+var _ ServiceCatalog = (*discovery.ConsulServices)(nil)
 
 // Option changes how New builds a Gateway. The options tests need are
 // unexported; there are none to set from outside yet.

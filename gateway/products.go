@@ -16,6 +16,9 @@ import (
 // product: its tables, swapped with the main table, and the listeners'
 // addresses once open.
 type productState struct {
+	list   []ProductOptions
+	of     map[string]string // upstream → its product
+	byHost map[string]string // lower-case host → its product
 	tables atomic.Pointer[map[string]*router.Table[*route]]
 	empty  router.Table[*route] // what a product without routes yet matches against
 	mu     sync.Mutex
@@ -34,7 +37,7 @@ func (g *Gateway) productHandler(name string) http.Handler {
 // tableFor is the route table for r: its listener's product, else the
 // product its Host names, else the main table.
 func (g *Gateway) tableFor(r *http.Request) *router.Table[*route] {
-	if len(g.cfg.Products) == 0 {
+	if len(g.prod.list) == 0 {
 		return g.routes.Load()
 	}
 	return g.productTable(g.productOfRequest(r))
@@ -49,7 +52,7 @@ func (g *Gateway) productOfRequest(r *http.Request) string {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		name = g.pol.productByHost[strings.ToLower(host)]
+		name = g.prod.byHost[strings.ToLower(host)]
 	}
 	return name
 }
@@ -71,20 +74,20 @@ func (g *Gateway) productTable(name string) *router.Table[*route] {
 // buildTables splits the routes into the main table and one per product;
 // the product tables are stored when every table builds.
 func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route], error) {
-	if len(g.cfg.Products) == 0 {
+	if len(g.prod.list) == 0 {
 		return router.NewTable(all)
 	}
 	parts := map[string][]router.Entry[*route]{}
 	var main []router.Entry[*route]
 	for _, e := range all {
-		if p := g.pol.productOf[e.Value.up.name]; p != "" {
+		if p := g.prod.of[e.Value.up.name]; p != "" {
 			parts[p] = append(parts[p], e)
 		} else {
 			main = append(main, e)
 		}
 	}
 	tables := map[string]*router.Table[*route]{}
-	for _, p := range g.cfg.Products {
+	for _, p := range g.prod.list {
 		t, err := router.NewTable(parts[p.Name])
 		if err != nil {
 			return nil, fmt.Errorf("product %s: %w", p.Name, err)
@@ -103,7 +106,7 @@ func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route]
 func (g *Gateway) allEntries() []router.Entry[*route] {
 	entries := g.routes.Load().Entries()
 	if ts := g.prod.tables.Load(); ts != nil {
-		for _, p := range g.cfg.Products {
+		for _, p := range g.prod.list {
 			if t := (*ts)[p.Name]; t != nil {
 				entries = append(entries, t.Entries()...)
 			}
@@ -116,7 +119,7 @@ func (g *Gateway) allEntries() []router.Entry[*route] {
 // router matches /orders/v1/… while the binding keeps the upstream's own
 // template (a literal prefix adds no variable, so variables line up).
 func (g *Gateway) mountPrefix(u *upstream, set *upstreamRoutes) {
-	prefix := u.cfg.PathPrefix
+	prefix := u.o.PathPrefix
 	if prefix == "" {
 		return
 	}
@@ -140,7 +143,7 @@ func (g *Gateway) openProductListeners() ([]net.Listener, []http.Handler, error)
 	g.prod.mu.Lock()
 	defer g.prod.mu.Unlock()
 	g.prod.addrs = map[string]string{}
-	for _, p := range g.cfg.Products {
+	for _, p := range g.prod.list {
 		if p.Listen == "" {
 			continue
 		}
@@ -165,4 +168,18 @@ func (g *Gateway) ProductAddr(name string) string {
 	g.prod.mu.Lock()
 	defer g.prod.mu.Unlock()
 	return g.prod.addrs[name]
+}
+
+// init indexes the products: the product of each upstream and
+// of each host name.
+func (ps *productState) init(list []ProductOptions) {
+	ps.list, ps.of, ps.byHost = list, map[string]string{}, map[string]string{}
+	for _, p := range list {
+		for _, u := range p.Upstreams {
+			ps.of[u] = p.Name
+		}
+		for _, h := range p.Hosts {
+			ps.byHost[strings.ToLower(h)] = p.Name
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"google.golang.org/grpc/codes"
 )
@@ -91,15 +92,14 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	defer cancel()
 	defer context.AfterFunc(s.reloadCtx, cancel)() // the drain ends a reload's wait
 
-	gw, tc, err := s.opts.build(data)
+	gw, cfg, tc, err := s.opts.build(data)
 	if err != nil {
 		return s.refuse(data, err)
 	}
-	cfg := gw.cfg
 	wctx, wcancel := context.WithTimeout(ctx, time.Duration(cfg.Reload.ReadyTimeout))
 	err = gw.WaitReady(wctx)
 	if err == nil {
-		waitAutoExposed(wctx, s.cur.Load().gw, gw)
+		waitAutoExposed(wctx, s.cur.Load().gw, gw, cfg)
 	}
 	wcancel()
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 			return s.refuse(data, err)
 		}
 	}
-	gen := newGeneration(gw, data)
+	gen := newGeneration(gw, cfg, data)
 	old := s.cur.Load()
 	st := s.ConfigStatus() // s.status changes only under s.mu, held here
 	st.Version, st.Source, st.ModifyIndex = version, data.Source, data.ModifyIndex
@@ -132,7 +132,7 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		old.drainAndClose(time.Duration(old.gw.cfg.ShutdownTimeout), errReloaded())
+		old.drainAndClose(time.Duration(old.cfg.ShutdownTimeout), errReloaded())
 		s.mu.Lock()
 		delete(s.retiring, old)
 		s.mu.Unlock()
@@ -198,8 +198,8 @@ func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
 // a reload does not hide them for the time of a discovery and a
 // reflection. Unlike a configured upstream, one that does not come back
 // does not refuse the reload (its service may be leaving); it is logged.
-func waitAutoExposed(ctx context.Context, old, gw *Gateway) {
-	if gw.cfg.Consul == nil || gw.cfg.Consul.AutoExpose == nil {
+func waitAutoExposed(ctx context.Context, old, gw *Gateway, cfg *config.Config) {
+	if cfg.Consul == nil || cfg.Consul.AutoExpose == nil {
 		return
 	}
 	var names []string

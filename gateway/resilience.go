@@ -3,15 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/resilience"
@@ -25,136 +21,33 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// callPlan is how one route's upstream call is made: its deadline, the
+// CallPlan is how one route's upstream call is made: its deadline, the
 // breaker it passes, its retries, the fallback served when the upstream
-// cannot answer, and the split between the upstream's subsets. Built by
-// compileCall whenever routes are rebuilt; immutable. A nil plan makes one
-// plain call with the upstream's timeout.
-type callPlan struct {
-	timeout  time.Duration
-	breaker  *resilience.Breaker
-	retry    *resilience.Retry
-	fallback *resilience.Fallback
-	split    *resilience.Split
-	subsets  []*upconn.Subset // split index → subset
+// cannot answer, and the split between the upstream's subsets. Made by
+// Policies.Call whenever routes are rebuilt; immutable once the route
+// holds it. A nil plan makes one plain call with the upstream's timeout.
+type CallPlan struct {
+	// Timeout is the call's deadline (a shorter Grpc-Timeout wins).
+	Timeout time.Duration
+	// Breaker, when set, every try passes.
+	Breaker *resilience.Breaker
+	// Retry, when set, retries failed tries when safe.
+	Retry *resilience.Retry
+	// Fallback, when set, answers while the upstream cannot.
+	Fallback *resilience.Fallback
+	// Split, when set, sends each call to one of the upstream's subsets,
+	// by the names it picks among.
+	Split *resilience.Split
+
+	subsets []*upconn.Subset // split index → subset, resolved by the gateway
 }
 
-// resilienceState is what outlives route rebuilds: breakers and retry
-// budgets, keyed by upstream (and method) and the config entry that
-// declared them, so a rebuild never closes an open breaker.
-type resilienceState struct {
-	mu       sync.Mutex
-	log      func(name, from, to string)
-	breakers map[string]*resilience.Breaker
-	budgets  map[string]*resilience.RetryBudget
-}
-
-func newResilienceState(onChange func(name, from, to string)) *resilienceState {
-	return &resilienceState{log: onChange, breakers: map[string]*resilience.Breaker{}, budgets: map[string]*resilience.RetryBudget{}}
-}
-
-// BreakerInfo is one circuit breaker's state, for the admin API.
-type BreakerInfo struct {
-	Name  string `json:"name"`  // upstream "library" [method …]
-	State string `json:"state"` // closed, open or half-open
-}
-
-// Breakers lists the circuit breakers routes use, sorted by name. Safe
-// for concurrent use.
-func (g *Gateway) Breakers() []BreakerInfo {
-	st := g.pol.res
-	st.mu.Lock()
-	out := make([]BreakerInfo, 0, len(st.breakers))
-	for _, b := range st.breakers {
-		out = append(out, BreakerInfo{Name: b.Name(), State: b.State()})
-	}
-	st.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// levelsFor lists the policy levels that apply to a route, least specific
-// first: global, the upstream's, then each matching route entry.
-func (p *policies) levelsFor(upstream, method, routeName string) []*levelPolicies {
-	levels := []*levelPolicies{&p.global}
-	if pl := p.products[p.productOf[upstream]]; pl != nil {
-		levels = append(levels, pl)
-	}
-	if up := p.upstreams[upstream]; up != nil {
-		levels = append(levels, &up.levelPolicies)
-		for i := range up.routes {
-			rl := &up.routes[i]
-			if rl.glob != nil {
-				if _, ok := rl.glob.Match(method); ok {
-					levels = append(levels, &rl.levelPolicies)
-				}
-			} else if rl.match == routeName {
-				levels = append(levels, &rl.levelPolicies)
-			}
-		}
-	}
-	return levels
-}
-
-// compileCall resolves the route's resilience keys (each replaced whole
-// by a more specific level) into its call plan. Control path only.
-func (p *policies) compileCall(rt *route) *callPlan {
-	plan := &callPlan{timeout: rt.up.timeout}
-	var (
-		bc *config.BreakerConfig
-		rc *config.RetryConfig
-	)
-	for _, l := range p.levelsFor(rt.up.name, rt.method, rt.name) {
-		r := &l.res
-		if r.cfg.Timeout > 0 {
-			plan.timeout = time.Duration(r.cfg.Timeout)
-		}
-		if r.cfg.Breaker != nil {
-			bc = r.cfg.Breaker
-		}
-		if r.cfg.Retry != nil {
-			rc = r.cfg.Retry
-		}
-		if r.fallback != nil {
-			plan.fallback = r.fallback
-		}
-		if r.split != nil {
-			plan.split = r.split
-		}
-	}
-	st := p.res
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if bc != nil && !bc.Off {
-		name := fmt.Sprintf("upstream %q", rt.up.name)
-		if bc.PerMethod {
-			name += " method " + rt.method
-		}
-		key := fmt.Sprintf("%s|%p", name, bc)
-		b := st.breakers[key]
-		if b == nil {
-			// Validated in buildPolicies.
-			b, _ = resilience.NewBreaker(resilience.BreakerOptions{Name: name, Failures: bc.Failures,
-				OpenFor: time.Duration(bc.OpenFor), Probes: bc.HalfOpenProbes, OnChange: st.log})
-			st.breakers[key] = b
-		}
-		plan.breaker = b
-	}
-	if rc != nil && !rc.Off {
-		key := fmt.Sprintf("%s|%p", rt.up.name, rc)
-		bud := st.budgets[key]
-		if bud == nil {
-			bud, _ = newBudget(rc.Budget)
-			st.budgets[key] = bud
-		}
-		idem := methodIdempotent(rt.binding.Method)
-		if rc.Idempotent != nil {
-			idem = *rc.Idempotent
-		}
-		plan.retry, _ = newRetry(rc, idem, bud)
-	}
-	if plan.split != nil {
-		for _, n := range plan.split.Names() {
+// compileCall is the route's call plan, its split's subsets resolved.
+// Control path only.
+func (g *Gateway) compileCall(rt *route, ref RouteRef) *CallPlan {
+	plan := g.pol.Call(ref)
+	if plan != nil && plan.Split != nil {
+		for _, n := range plan.Split.Names() {
 			plan.subsets = append(plan.subsets, rt.up.conns.Subset(n))
 		}
 	}
@@ -179,29 +72,32 @@ func methodIdempotent(md protoreflect.MethodDescriptor) bool {
 
 // names lists the plan's parts for /admin/routes, after the chain's
 // stages (they wrap the upstream call, inside the chain).
-func (c *callPlan) names() []string {
+func (c *CallPlan) names() []string {
+	if c == nil {
+		return nil
+	}
 	var out []string
-	if c.split != nil {
+	if c.Split != nil {
 		out = append(out, "split")
 	}
-	if c.fallback != nil {
+	if c.Fallback != nil {
 		out = append(out, "fallback")
 	}
-	if c.breaker != nil {
+	if c.Breaker != nil {
 		out = append(out, "breaker")
 	}
-	if c.retry != nil {
+	if c.Retry != nil {
 		out = append(out, "retry")
 	}
 	return out
 }
 
 // deadline is the route's timeout (the upstream's unless a level set one).
-func (c *callPlan) deadline(u *upstream) time.Duration {
+func (c *CallPlan) deadline(u *upstream) time.Duration {
 	if c == nil {
 		return u.timeout
 	}
-	return c.timeout
+	return c.Timeout
 }
 
 // invoke makes the route's upstream call into resp: on the split's subset
@@ -209,10 +105,10 @@ func (c *callPlan) deadline(u *upstream) time.Duration {
 // trailer and pr receive the last try's; opts (a codec, say) go to every
 // try. resp is reset between tries when it can be (a proto.Message, or
 // anything with Reset()).
-func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
+func (c *CallPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
 	conn := rt.conn
-	if c != nil && c.split != nil {
-		if s := c.subsets[c.split.Pick(policy.SplitRequest(r), clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
+	if c != nil && c.Split != nil {
+		if s := c.subsets[c.Split.Pick(policy.SplitRequest(r), clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
 			conn = s.Conn()
 		}
 	}
@@ -242,22 +138,22 @@ func (c *callPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 			}
 		}
 		tries++
-		if c.breaker == nil {
+		if c.Breaker == nil {
 			return once(ctx)
 		}
 		var reached bool
-		err := c.breaker.Do(func() error {
+		err := c.Breaker.Do(func() error {
 			var err error
 			reached, err = once(ctx)
 			return err
 		})
 		return reached, err
 	}
-	if c.retry == nil {
+	if c.Retry == nil {
 		_, err := try(ctx)
 		return err
 	}
-	return c.retry.Do(ctx, try)
+	return c.Retry.Do(ctx, try)
 }
 
 // callFailed answers a failed call itself when resilience has something to
@@ -270,12 +166,12 @@ func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 	if isOpen {
 		g.metrics.breaker.Inc()
 	}
-	if status.Code(err) == codes.Unavailable && rt.call != nil && rt.call.fallback != nil {
+	if status.Code(err) == codes.Unavailable && rt.call != nil && rt.call.Fallback != nil {
 		reason := "unavailable"
 		if isOpen {
 			reason = "breaker_open"
 		}
-		policy.ServeFallback(w, rt.call.fallback, reason)
+		policy.ServeFallback(w, rt.call.Fallback, reason)
 		return true
 	}
 	if isOpen {
@@ -289,9 +185,9 @@ func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 // unavailableFallback serves the route's fallback when discovery knows no
 // endpoint; false when there is none.
 func (rt *route) unavailableFallback(w http.ResponseWriter) bool {
-	if rt.call == nil || rt.call.fallback == nil {
+	if rt.call == nil || rt.call.Fallback == nil {
 		return false
 	}
-	policy.ServeFallback(w, rt.call.fallback, "unavailable")
+	policy.ServeFallback(w, rt.call.Fallback, "unavailable")
 	return true
 }

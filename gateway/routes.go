@@ -26,7 +26,7 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
+	call    *CallPlan // timeout, breaker, retries, fallback, split; nil: a plain call
 	name    string    // "GET /v1/{name=shelves/*}"
 	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
 	obs     *routeMetrics
@@ -89,7 +89,7 @@ func compileRoutes(u *upstream, view *upconn.SchemaView) *upstreamRoutes {
 		for i := 0; i < methods.Len(); i++ {
 			md := methods.Get(i)
 			name := string(md.FullName())
-			if h, ok := hiddenBy(u.cfg, name); ok {
+			if h, ok := u.hidden(name); ok {
 				out.hidden = append(out.hidden, h)
 				continue
 			}
@@ -135,7 +135,7 @@ func ruleFor(u *upstream, md protoreflect.MethodDescriptor) (*annotations.HttpRu
 	if r := transcode.Rules(md); r != nil {
 		return r, "annotation"
 	}
-	if *u.cfg.DefaultRoutes {
+	if u.o.DefaultRoutes {
 		return transcode.DefaultRule(md), "default"
 	}
 	return nil, ""
@@ -213,7 +213,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
 			Upstream:     r.up.name,
-			Product:      g.pol.productOf[r.up.name],
+			Product:      g.prod.of[r.up.name],
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,

@@ -36,6 +36,9 @@ type ServerOptions struct {
 	OnReload func(ok bool, st ConfigStatus)
 	// Now is the clock of the status timestamps; default time.Now.
 	Now func() time.Time
+	// Setup translates each config read, with the logger it asks for,
+	// into the options of its Gateway; required.
+	Setup func(cfg *config.Config, log zerolog.Logger) (Options, error)
 }
 
 // Server is the refract process: it owns the listeners (public, admin,
@@ -88,6 +91,9 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if opts.Source == nil {
 		return nil, errors.New("gateway: server needs a config source")
 	}
+	if opts.Setup == nil {
+		return nil, errors.New("gateway: server needs Setup, the translator of its config")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -95,7 +101,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, tc, err := opts.build(data)
+	gw, cfg, tc, err := opts.build(data)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +109,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		endDrain: make(chan struct{}), errc: make(chan error, 1)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(tc)
-	s.cur.Store(newGeneration(gw, data))
+	s.cur.Store(newGeneration(gw, cfg, data))
 	s.tried = data.Version()
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
 	gw.metrics.seedConfig(s.status)
@@ -113,20 +119,24 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 // build is what every config read goes through, at start and on reload:
 // validated whole (with the override), its TLS certificate loaded, and its
 // Gateway built.
-func (o *ServerOptions) build(data configsource.Data) (*Gateway, *tls.Config, error) {
+func (o *ServerOptions) build(data configsource.Data) (*Gateway, *config.Config, *tls.Config, error) {
 	cfg, err := parseConfigData(data, o.Override)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tc, err := serverTLS(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	gw, err := New(cfg, NewLogger(cfg.Log, o.LogOutput))
+	gopts, err := o.Setup(cfg, NewLogger(cfg.Log, o.LogOutput))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return gw, tc, nil
+	gw, err := New(gopts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return gw, cfg, tc, nil
 }
 
 // Gateway is the Gateway serving the current config. It changes on reload.
@@ -175,7 +185,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("gateway: Server.Run called twice")
 	}
 	gen := s.cur.Load()
-	plan, err := s.openListeners(gen.gw.cfg)
+	plan, err := s.openListeners(gen.cfg)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -230,7 +240,7 @@ func (s *Server) stop(drain bool) error {
 	}
 	s.mu.Unlock()
 
-	if period := gen.gw.cfg.DrainFor(); drain && period > 0 {
+	if period := gen.cfg.DrainFor(); drain && period > 0 {
 		s.log().Info().Dur("drain_period", period).Msg("draining: /readyz answers 503; still serving")
 		t := time.NewTimer(period)
 		select {
@@ -246,7 +256,7 @@ func (s *Server) stop(drain bool) error {
 		old.gw.streams.endAll(errShuttingDown())
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(gen.gw.cfg.ShutdownTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(gen.cfg.ShutdownTimeout))
 	defer cancel()
 	errs := make(chan error, len(slots))
 	for _, sl := range slots {
@@ -345,7 +355,7 @@ func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 		}
 	}
 	addrs := map[string]string{}
-	for _, pc := range gen.gw.cfg.Products {
+	for _, pc := range gen.cfg.Products {
 		if sl := s.slots["product "+pc.Name]; sl != nil {
 			addrs[pc.Name] = sl.ln.Addr().String()
 		}
@@ -359,7 +369,7 @@ func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 // accepting at once (its replacement is already open), and its requests
 // finish within shutdown_timeout.
 func (s *Server) retireSlot(old *slot, gen *generation) {
-	grace := time.Duration(gen.gw.cfg.ShutdownTimeout)
+	grace := time.Duration(gen.cfg.ShutdownTimeout)
 	gen.gw.log.Info().Str("listener", old.key).Str("addr", old.ln.Addr().String()).Msg("listener closing (address changed)")
 	s.bg.Add(1)
 	go func() {

@@ -46,7 +46,7 @@ func (m *memConfig) String() string { return "memory" }
 // runServer runs a Server on src until the test ends (or stop is called).
 func runServer(t *testing.T, src configsource.Source) (s *gateway.Server, stop func() error) {
 	t.Helper()
-	s, err := gateway.NewServer(t.Context(), gateway.ServerOptions{Source: src, LogOutput: zerolog.NewTestWriter(t)})
+	s, err := gateway.NewServer(t.Context(), gateway.ServerOptions{Source: src, LogOutput: zerolog.NewTestWriter(t), Setup: setupForServer})
 	if err != nil {
 		t.Fatal(err)
 	}

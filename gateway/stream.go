@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -34,7 +33,7 @@ type streamCall struct {
 	g        *Gateway
 	r        *http.Request
 	rt       *route
-	lim      *config.StreamConfig
+	lim      *StreamLimits
 	vars     []string
 	deadline time.Duration
 
@@ -72,7 +71,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 			b.Method.FullName()), b)
 		return
 	}
-	lim := &rt.up.cfg.Streams
+	lim := &rt.up.o.Streams
 	info := policy.InfoFrom(r.Context())
 	ip := clientIP(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
@@ -89,7 +88,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
-	g.pol.identity(md, info)
+	g.pol.Identity(md, info)
 	deadline := time.Duration(lim.MaxDuration)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
@@ -374,7 +373,7 @@ func (s *streamCall) receive(out chan<- received, gone <-chan struct{}, enc *tra
 // once still answers with its own HTTP status and a plain Status body.
 func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	b := s.rt.binding
-	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.FramingFor(string(b.Method.FullName())))
+	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.framingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
 	rc := http.NewResponseController(w)
 	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its

@@ -25,6 +25,10 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
+// TracingOptions is the tracing section of the configuration, read as it
+// is until tracing is injected ready-made.
+type TracingOptions = config.TracingConfig
+
 // tracing is the gateway's own OpenTelemetry setup: a tracer provider and
 // propagator handed to the instrumentation explicitly, never installed as
 // process globals, so two gateways in one process trace independently.

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -113,7 +112,7 @@ func TestUpstreamMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, zerolog.Nop())
+	gw, err := newGateway(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

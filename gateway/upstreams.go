@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
-	"github.com/refract-gateway/refract/gateway/config"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -15,18 +14,8 @@ import (
 
 // addUpstream connects an upstream, starts fetching its descriptors and
 // following its endpoints. Its routes appear once descriptors arrive.
-func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
-	var src discovery.Source
-	var err error
-	if cfg.Consul != nil {
-		src, err = g.consulSource(cfg.Name, cfg.Consul)
-	} else {
-		src, err = discovery.NewStatic(cfg.Static)
-	}
-	if err != nil {
-		return err
-	}
-	u, err := newUpstream(cfg, src, &g.cfg.Limits, g.log, g.closeLater, g.tracing.dialOptions()...)
+func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
+	u, err := newUpstream(o, g, g.tracing.dialOptions()...)
 	if err != nil {
 		return err
 	}
@@ -49,7 +38,7 @@ func (g *Gateway) addUpstream(cfg config.Upstream, auto bool) error {
 		defer g.wg.Done()
 		defer close(u.done)
 		first := true
-		u.conns.Watch(ctx, time.Now, func(up discovery.Update) {
+		u.conns.Watch(ctx, g.now, func(up discovery.Update) {
 			// The first set is what the cache is already fetching with;
 			// later ones may bring instances with a new schema.
 			if !first {
@@ -153,7 +142,7 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 	var out []UpstreamInfo
 	for _, u := range g.upstreamList() {
 		info := UpstreamInfo{Name: u.name, Source: u.conns.Source().String(), Auto: u.auto, Discovery: "waiting", Endpoints: []EndpointInfo{},
-			Balancer: u.cfg.Balancer, HealthCheck: u.cfg.HealthCheck, Connectivity: u.conns.Conn().GetState().String()}
+			Balancer: u.o.Conn.Balancer, HealthCheck: u.o.Conn.HealthCheck, Connectivity: u.conns.Conn().GetState().String()}
 		if c, ok := u.conns.Source().(interface{ LastIndex() uint64 }); ok {
 			info.ConsulIndex = c.LastIndex()
 		}

@@ -46,7 +46,7 @@ func (e *edgeValidation) validator() protovalidate.Validator {
 // switched validation off or the request type carries no rules, so those
 // routes pay nothing.
 func (e *edgeValidation) forRoute(u *upstream, b *transcode.Binding) protovalidate.Validator {
-	if v := u.cfg.Validate; v != nil && !*v {
+	if !u.o.Validate {
 		return nil
 	}
 	if b == nil || b.Method == nil || !hasValidateRules(b.Method.Input(), map[protoreflect.FullName]bool{}) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/rs/zerolog"
 )
 
@@ -59,7 +60,12 @@ func routes(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract routes:", err)
 		return 2
 	}
-	gw, err := gateway.New(cfg, zerolog.Nop())
+	opts, err := setup.New(cfg, setup.Extra{Logger: zerolog.Nop()})
+	if err != nil {
+		fmt.Fprintln(stderr, "refract routes:", err)
+		return 2
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "refract routes:", err)
 		return 2

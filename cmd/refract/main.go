@@ -29,6 +29,8 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/setup"
+	"github.com/rs/zerolog"
 )
 
 func main() {
@@ -82,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.Admin = *admin
 		}
 	}
-	srv, err := gateway.NewServer(context.Background(), gateway.ServerOptions{Source: src, Override: override, LogOutput: stderr})
+	srv, err := gateway.NewServer(context.Background(), gateway.ServerOptions{Source: src, Override: override, LogOutput: stderr, Setup: translate})
 	if err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
@@ -207,4 +209,9 @@ Try:
 
 Ctrl-C stops it.
 `, base, "http://"+admin)
+}
+
+// translate is the Server's translator of each config it reads.
+func translate(cfg *config.Config, log zerolog.Logger) (gateway.Options, error) {
+	return setup.New(cfg, setup.Extra{Logger: log})
 }

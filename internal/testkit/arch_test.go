@@ -47,9 +47,11 @@ var allowedImports = map[string][]string{
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus",
 		"transcode/wirejson", "transcode/openapi", "policy", "policy/resilience", "gateway/upstream",
 		"gateway/config"},
+	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "policy", "policy/resilience",
+		"transcode", "transcode/rpcstatus", "discovery", "reflection", "router"},
 
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/config", "gateway/configsource", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,

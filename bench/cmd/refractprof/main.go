@@ -16,6 +16,7 @@ import (
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/setup"
 )
 
 func main() {
@@ -37,7 +38,11 @@ func run(configPath, profile, memProfile string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	gw, err := gateway.New(cfg, gateway.NewLogger(cfg.Log, os.Stderr))
+	opts, err := setup.New(cfg, setup.Extra{Logger: gateway.NewLogger(cfg.Log, os.Stderr)})
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,10 @@
-package gateway
+package setup
 
 import (
 	"net/url"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
@@ -16,9 +17,6 @@ import (
 func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAuthz, *grpc.ClientConn, error) {
 	if c == nil {
 		return nil, nil, nil
-	}
-	if err := c.Check(); err != nil {
-		return nil, nil, err
 	}
 	o := c.ExtAuthzOptions()
 	o.Logger = log.With().Str("component", "ext_authz").Logger()
@@ -43,7 +41,7 @@ func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAut
 
 // extAuthzStage is the route's external-authorization stage: the most
 // specific level's ext_authz decides; nil when off.
-func (p *policies) extAuthzStage(levels []*levelPolicies, upstream, method, routeName string) policy.Policy {
+func (p *policies) extAuthzStage(levels []*levelPolicies, r gateway.RouteRef) policy.Policy {
 	on := false
 	for _, l := range levels {
 		if l.cfg.ExtAuthz != nil {
@@ -53,5 +51,5 @@ func (p *policies) extAuthzStage(levels []*levelPolicies, upstream, method, rout
 	if !on || p.extAuthz == nil {
 		return nil
 	}
-	return p.extAuthz.Policy(routeName, method, upstream)
+	return p.extAuthz.Policy(r.Route, r.Method, r.Upstream)
 }

@@ -1,0 +1,355 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/policy"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// policies is the gateway's compiled policy configuration: the pieces built
+// once (consumers, JWT verifier, limiter stores, rules) from which the edge
+// chain and every route's chain are assembled. Rate-limit buckets, breakers
+// and retry budgets live here, so they survive route rebuilds. Immutable
+// after buildPolicies but for that state. It is the gateway.Policies of a
+// config.
+type policies struct {
+	log       zerolog.Logger
+	edge      policy.Set
+	consumers *policy.Consumers
+	jwt       *policy.JWTVerifier
+	jwks      *policy.JWKS // refreshed in the background when fetched by URL
+	local     *policy.LocalLimiter
+	redis     *policy.RedisLimiter
+	global    levelPolicies
+	upstreams map[string]*upstreamPolicies
+	// identityKeys are the metadata keys only authentication may set; the
+	// same keys sent by a client are dropped.
+	identityKeys []string
+	// res holds breakers and retry budgets.
+	res *resilienceState
+	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
+	extAuthz     *policy.ExtAuthz
+	extAuthzConn *grpc.ClientConn
+	// products: each product's policy level.
+	products map[string]*levelPolicies
+}
+
+var _ gateway.Policies = (*policies)(nil)
+
+// levelPolicies is one level's Policies with its rate-limit rules and IP
+// filter built.
+type levelPolicies struct {
+	cfg   config.Policies
+	ip    policy.Policy
+	rules []policy.Rule
+	res   resilienceLevel
+}
+
+type upstreamPolicies struct {
+	levelPolicies
+	routes []routeLevel
+}
+
+type routeLevel struct {
+	levelPolicies
+	match string
+	glob  policy.Globs // method glob, or nil when match names a route
+}
+
+// buildPolicies builds every policy piece from cfg, which config.Validate
+// accepted: what fails here is a constructor's error, reported with its
+// key.
+func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
+	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
+	p.local = policy.NewLocalLimiter(time.Minute, nil)
+	p.res = newResilienceState(func(name, from, to string) {
+		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
+	})
+	var errs []error
+	bad := func(key string, err error) {
+		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
+	}
+	k := &cfg.PolicyKeys
+
+	onErrorOpen := true
+	if r := k.Redis; r != nil {
+		onErrorOpen = r.OnError != "closed"
+		var pw []byte
+		if r.Password != nil {
+			var err error
+			if pw, err = r.Password.Read(); err != nil {
+				bad("redis.password", err)
+			}
+		}
+		rl, err := policy.NewRedisLimiter(policy.RedisOptions{Addr: r.Addr, Username: r.Username, Password: string(pw),
+			DB: r.DB, Prefix: r.Prefix, Timeout: time.Duration(r.Timeout)})
+		if err != nil {
+			bad("redis", err)
+		}
+		p.redis = rl
+	}
+	store := func(shared bool) policy.Limiter {
+		if shared && p.redis != nil {
+			return p.redis
+		}
+		return p.local
+	}
+	level := func(key string, pc config.Policies) levelPolicies {
+		lp := levelPolicies{cfg: pc}
+		if pc.IP != nil {
+			allow, _ := policy.ParsePrefixes(pc.IP.Allow)
+			deny, _ := policy.ParsePrefixes(pc.IP.Deny)
+			lp.ip = policy.IPFilter(allow, deny)
+		}
+		for i, rc := range pc.RateLimits {
+			by, _ := policy.ParseKeyBy(rc.Key)
+			name := rc.Name
+			if name == "" {
+				name = fmt.Sprintf("%s.rate_limits[%d]", key, i)
+			}
+			lp.rules = append(lp.rules, policy.Rule{Name: name, By: by, Limit: rc.Limit(),
+				Store: store(rc.Shared), FailOpen: onErrorOpen})
+		}
+		return lp
+	}
+
+	// edge: recover → request id → access log → client IP → IP filter → CORS
+	p.edge.Put(policy.StageRecover, policy.Recover(log))
+	if k.RequestID == nil || *k.RequestID {
+		p.edge.Put(policy.StageRequestID, policy.RequestID())
+	}
+	if k.AccessLog.Enabled == nil || *k.AccessLog.Enabled {
+		al, err := policy.AccessLog(policy.AccessLogOptions{Logger: log.With().Str("component", "access").Logger(), Sample: k.AccessLog.Sample})
+		if err != nil {
+			bad("access_log.sample", err)
+		}
+		p.edge.Put(policy.StageAccessLog, al)
+	}
+	trusted, _ := policy.ParsePrefixes(k.TrustedProxies)
+	p.edge.Put(policy.StageClientIP, policy.ClientIP(trusted))
+	if c := k.CORS; c != nil {
+		cp, err := policy.CORS(c.CORSOptions())
+		if err != nil {
+			bad("cors", err)
+		}
+		p.edge.Put(policy.StageCORS, cp)
+	}
+	p.global = level("policies", k.Policies)
+	p.global.res = buildResilience(k.Policies.Resilience, bad)
+	// Global IP rules run at the edge, before the route match, so a denied
+	// client cannot even learn which paths exist.
+	p.edge.Put(policy.StageIPFilter, p.global.ip)
+
+	if len(k.Consumers) > 0 {
+		opts := k.APIKeys.ConsumersOptions()
+		for i, c := range k.Consumers {
+			ck := fmt.Sprintf("consumers[%d]", i)
+			co := policy.ConsumerOptions{Name: c.Name, Allow: c.Allow}
+			for j, s := range c.Keys {
+				h, err := s.KeyHash()
+				if err != nil {
+					bad(fmt.Sprintf("%s.keys[%d]", ck, j), err)
+					continue
+				}
+				co.KeyHashes = append(co.KeyHashes, h)
+			}
+			if q := c.Quota; q != nil {
+				co.Quota = &policy.Limit{Rate: q.Rate, Period: time.Duration(q.Per), Burst: q.Burst}
+				co.QuotaStore, co.QuotaFailOpen = store(q.Shared), onErrorOpen
+			}
+			opts.Consumers = append(opts.Consumers, co)
+		}
+		var err error
+		if p.consumers, err = policy.NewConsumers(opts); err != nil && len(errs) == 0 {
+			bad("consumers", err)
+		}
+		if p.consumers != nil {
+			p.identityKeys = append(p.identityKeys, p.consumers.MetadataKey())
+		}
+	}
+	if j := k.JWT; j != nil {
+		jo := j.JWTOptions()
+		var err error
+		if j.HMACSecret != nil {
+			if jo.HMACSecret, err = j.HMACSecret.Read(); err != nil {
+				bad("jwt.hmac_secret", err)
+			}
+		}
+		switch {
+		case j.JWKSURL != "":
+			p.jwks, err = policy.NewJWKS(policy.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
+				Logger: log.With().Str("component", "jwks").Logger()})
+			if err != nil {
+				bad("jwt.jwks_url", err)
+			}
+			jo.Keys = p.jwks
+		case j.JWKSFile != "":
+			doc, err := os.ReadFile(j.JWKSFile)
+			if err == nil {
+				jo.Keys, err = policy.NewStaticJWKS(doc)
+			}
+			if err != nil {
+				bad("jwt.jwks_file", err)
+			}
+		}
+		if p.jwt, err = policy.NewJWTVerifier(jo); err != nil {
+			bad("jwt", err)
+		}
+		if p.jwt != nil {
+			p.identityKeys = append(p.identityKeys, p.jwt.MetadataKeys()...)
+		}
+	}
+
+	for i, u := range cfg.Upstreams {
+		uk := fmt.Sprintf("upstreams[%d]", i)
+		up := &upstreamPolicies{levelPolicies: level(uk+".policies", u.Policies)}
+		up.res = buildResilience(u.Policies.Resilience, bad)
+		for j, rp := range u.Routes {
+			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
+			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), match: rp.Match}
+			rl.res = buildResilience(rp.Policies.Resilience, bad)
+			if !strings.Contains(rp.Match, " ") {
+				rl.glob, _ = policy.NewGlobs([]string{rp.Match})
+			}
+			up.routes = append(up.routes, rl)
+		}
+		p.upstreams[u.Name] = up
+	}
+	p.products = map[string]*levelPolicies{}
+	for i, pc := range cfg.Products {
+		lp := level(fmt.Sprintf("products[%d].policies", i), pc.Policies)
+		lp.res = buildResilience(pc.Policies.Resilience, bad)
+		p.products[pc.Name] = &lp
+	}
+	var err error
+	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
+		bad("ext_authz", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Run does the policies' background work (JWKS refreshes) until ctx ends.
+func (p *policies) Run(ctx context.Context) {
+	if p.jwks != nil {
+		p.jwks.Run(ctx)
+	}
+}
+
+// Close closes the Redis client and the authorizer's connection.
+func (p *policies) Close() error {
+	if p.redis != nil {
+		_ = p.redis.Close()
+	}
+	if p.extAuthzConn != nil {
+		_ = p.extAuthzConn.Close()
+	}
+	return nil
+}
+
+// Edge is the stages that run before a route is known.
+func (p *policies) Edge() policy.Set { return p.edge }
+
+// Route assembles one route's stages, resolving precedence global <
+// product < upstream < route once, here, so the request path looks
+// nothing up.
+func (p *policies) Route(r gateway.RouteRef) policy.Set {
+	levels := p.levelsFor(r)
+	var (
+		ips     []policy.Policy
+		rules   []policy.Rule
+		maxBody int64
+		auth    []string
+		require *config.RequireConfig
+	)
+	for i, l := range levels {
+		if i > 0 { // the global IP filter already ran at the edge
+			ips = append(ips, l.ip)
+		}
+		rules = append(rules, l.rules...)
+		if l.cfg.MaxBodyBytes > 0 {
+			maxBody = l.cfg.MaxBodyBytes
+		}
+		if l.cfg.Auth != nil {
+			auth = l.cfg.Auth
+		}
+		if l.cfg.Require != nil {
+			require = l.cfg.Require
+		}
+	}
+	var set policy.Set
+	set.Put(policy.StageIPFilter, policy.Then(ips...))
+	set.Put(policy.StageSizeLimit, policy.SizeLimit(maxBody))
+	var ao policy.AuthOptions
+	for _, a := range auth {
+		switch a {
+		case "api_key":
+			ao.Consumers = p.consumers
+		case "jwt":
+			ao.JWT = p.jwt
+		}
+	}
+	set.Put(policy.StageAuthenticate, policy.Authenticate(ao))
+	az := policy.AuthzOptions{Upstream: r.Upstream, Method: r.Method, Consumers: ao.Consumers}
+	if require != nil {
+		az.Scopes, az.Claims = require.Scopes, require.Claims
+	}
+	set.Put(policy.StageAuthorize, policy.Authorize(az))
+	// The rules were validated with the config, so RateLimit cannot fail.
+	rl, _ := policy.RateLimit(policy.RateLimitOptions{Rules: rules, Route: r.Route, Consumers: ao.Consumers,
+		Logger: p.log.With().Str("component", "ratelimit").Logger()})
+	set.Put(policy.StageRateLimit, rl)
+	set.Put(policy.StageExtAuthz, p.extAuthzStage(levels, r))
+	return set
+}
+
+// Identity puts what authentication established into the outgoing
+// metadata, after dropping any client-sent value under those keys.
+func (p *policies) Identity(md metadata.MD, info *policy.Info) {
+	for _, k := range p.identityKeys {
+		delete(md, k)
+	}
+	if info == nil {
+		return
+	}
+	for i := 0; i+1 < len(info.Metadata); i += 2 {
+		md[info.Metadata[i]] = append(md[info.Metadata[i]], info.Metadata[i+1])
+	}
+}
+
+// levelsFor lists the policy levels that apply to a route, least specific
+// first: global, the product's, the upstream's, then each matching route
+// entry.
+func (p *policies) levelsFor(r gateway.RouteRef) []*levelPolicies {
+	levels := []*levelPolicies{&p.global}
+	if pl := p.products[r.Product]; pl != nil {
+		levels = append(levels, pl)
+	}
+	if up := p.upstreams[r.Upstream]; up != nil {
+		levels = append(levels, &up.levelPolicies)
+		for i := range up.routes {
+			rl := &up.routes[i]
+			if rl.glob != nil {
+				if _, ok := rl.glob.Match(r.Method); ok {
+					levels = append(levels, &rl.levelPolicies)
+				}
+			} else if rl.match == r.Route {
+				levels = append(levels, &rl.levelPolicies)
+			}
+		}
+	}
+	return levels
+}

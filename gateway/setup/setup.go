@@ -1,0 +1,124 @@
+package setup
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/reflection"
+	"github.com/rs/zerolog"
+)
+
+// Extra is what a config does not say but the gateway built from it
+// needs.
+type Extra struct {
+	// Logger receives the gateway's logs; default: the zero Logger, which
+	// discards everything.
+	Logger zerolog.Logger
+	// Now is the gateway's clock; default time.Now.
+	Now func() time.Time
+}
+
+// New validates cfg and translates it into the options of its Gateway,
+// building what outlives route rebuilds (policies and their state, the
+// Consul client). What it builds is released by the Gateway's Close, or
+// by gateway.New when that fails; a caller that never calls gateway.New
+// calls the options' Policies.Close and Release itself.
+func New(cfg *config.Config, x Extra) (gateway.Options, error) {
+	if err := cfg.Validate(); err != nil {
+		return gateway.Options{}, err
+	}
+	log := x.Logger
+	pol, err := buildPolicies(cfg, log)
+	if err != nil {
+		return gateway.Options{}, err
+	}
+	o := gateway.Options{
+		Logger: log,
+		Now:    x.Now,
+		Reflection: reflection.Options{
+			RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
+			FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
+		},
+		Limits:          limits(cfg),
+		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
+		Policies:        pol,
+		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		Tracing:         cfg.Tracing,
+		Described:       cfg,
+	}
+	if t := cfg.TLS; t != nil {
+		o.TLSCertFile, o.TLSKeyFile = t.Cert, t.Key
+	}
+	for _, p := range cfg.Products {
+		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
+	}
+	var consul *api.Client
+	if c := cfg.Consul; c != nil {
+		var tr *http.Transport
+		if consul, tr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
+			Token: c.Token, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition}); err != nil {
+			_ = pol.Close()
+			return gateway.Options{}, err
+		}
+		o.Release = tr.CloseIdleConnections
+	}
+	fail := func(err error) (gateway.Options, error) {
+		_ = pol.Close()
+		if o.Release != nil {
+			o.Release()
+		}
+		return gateway.Options{}, err
+	}
+	for _, uc := range cfg.Upstreams {
+		uo, err := upstreamOptions(cfg, uc, consul, log)
+		if err != nil {
+			return fail(err)
+		}
+		o.Upstreams = append(o.Upstreams, uo)
+	}
+	if c := cfg.Consul; c != nil && c.AutoExpose != nil {
+		a := c.AutoExpose
+		services, err := discovery.NewConsulServices(discovery.ConsulOptions{
+			Client: consul, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition,
+			WaitTime: time.Duration(c.WaitTime),
+			Logger:   log.With().Str("component", "discovery").Logger(),
+		}, a.Tag)
+		if err != nil {
+			return fail(fmt.Errorf("auto-exposure: %w", err))
+		}
+		o.AutoExpose = &gateway.AutoExposeOptions{Services: services, Upstream: func(service string) (gateway.UpstreamOptions, error) {
+			if !config.UpstreamName.MatchString(service) {
+				return gateway.UpstreamOptions{}, fmt.Errorf("%q is not a valid upstream name (lower-case letters, digits, '.', '_', '-')", service)
+			}
+			uc := a.Upstream
+			uc.Name = service
+			uc.Consul = &config.UpstreamConsul{Service: service, Tag: a.Tag}
+			uc.ApplyDefaults()
+			return upstreamOptions(cfg, uc, consul, log)
+		}}
+	}
+	return o, nil
+}
+
+// limits are the limits keys with their defaults.
+func limits(cfg *config.Config) gateway.Limits {
+	l := &cfg.Limits
+	return gateway.Limits{
+		URLBytes:          l.URLBytes(),
+		HeaderBytes:       l.HeaderBytes(),
+		ResponseBytes:     l.ResponseBytes(),
+		PerClient:         l.PerClient(),
+		Underscores:       l.Underscores(),
+		BodyBytes:         cfg.MaxBodyBytes,
+		ReadHeaderTimeout: config.OrDuration(l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
+		ReadTimeout:       cfg.ExchangeTimeout(l.ReadTimeout),
+		WriteTimeout:      cfg.ExchangeTimeout(l.WriteTimeout),
+		IdleTimeout:       config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout),
+		HTTP2Streams:      l.HTTP2Streams(),
+	}
+}
