@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"io"
 	"net/http"
 	"slices"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/reflection"
 )
 
@@ -169,23 +169,23 @@ func TestAdminStats(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404)
 	h.do(t, "GET", "/nowhere", "").expect(t, 404)
 
-	var st gateway.Stats
+	var st telemetry.Stats
 	eventually(t, 5*time.Second, "the requests in /admin/stats", func() bool {
 		_, body := get(t, h.admin+"/admin/stats")
-		st = gateway.Stats{}
+		st = telemetry.Stats{}
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, body)
 		}
 		return st.Requests.Total == 6
 	})
-	byRoute := map[string]gateway.RouteStats{}
+	byRoute := map[string]telemetry.RouteStats{}
 	for _, r := range st.Routes {
 		byRoute[r.Method+" "+r.Route] = r
 	}
 	if len(byRoute) != len(h.gw.Routes())+1 {
 		t.Errorf("%d routes listed, the gateway serves %d (+ unmatched)", len(byRoute), len(h.gw.Routes()))
 	}
-	for key, want := range map[string]gateway.RouteStats{
+	for key, want := range map[string]telemetry.RouteStats{
 		"GET /v1/shelves": {Method: "GET", Route: "/v1/shelves", Upstream: "library",
 			GRPCMethod: "library.v1.LibraryService.ListShelves", Requests: 4},
 		"GET /v1/{name=shelves/*}": {Method: "GET", Route: "/v1/{name=shelves/*}", Upstream: "library",

@@ -100,7 +100,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
-		rt.obs = g.metrics.forRoute(e.Method, e.Template.String(), rt.up.name, rt.method)
+		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
 		rt.handler, rt.stages = g.pol.compileRoute(rt.up.name, rt.method, rt.name, g.serveCall(rt))
 		rt.call = g.pol.compileCall(rt)
 		rt.stages = append(rt.stages, rt.call.names()...)

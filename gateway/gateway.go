@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,9 +19,10 @@ import (
 )
 
 // Gateway is a configured refract: upstream connections, the descriptor
-// cache, the current route table and the handlers that serve them. Create
-// it with New, serve it with Serve, through a Server (which reloads it) or
-// by mounting Handler and AdminHandler yourself, and Close it when done.
+// cache, the current route table and the handler that serves them. Create
+// it with New, serve it by mounting Handler (a server of listeners,
+// reloads and drains does), read its state through the exported read
+// model (Routes, Upstreams, Breakers, Cache …), and Close it when done.
 // Safe for concurrent use.
 type Gateway struct {
 	cfg   *config.Config
@@ -49,11 +48,9 @@ type Gateway struct {
 	// reload waits for it; reload.go).
 	autoSynced atomic.Bool
 
-	ctx      context.Context // ends with Close; parent of every background task
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	draining atomic.Bool
-	serving  atomic.Bool
+	ctx    context.Context // ends with Close; parent of every background task
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	streams openStreams      // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
@@ -61,15 +58,18 @@ type Gateway struct {
 	// codec and limits.max_response_bytes (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
-	prod      productState // products' tables and listeners (products.go)
-	metrics   *Metrics     // this gateway's registry and series (metrics.go)
-	docs      *openapiDocs // the live OpenAPI document; nil when off (openapi.go)
-	tracing   *tracing     // nil when off (tracing.go)
+	prod      productState // products' tables and listener addresses
+	docs      *openapiDocs // the live OpenAPI document; nil when off
+
+	// What New's options injected.
+	obs      Observer          // never nil: nopObserver without one
+	now      func() time.Time  // request durations
+	dialOpts []grpc.DialOption // added to every upstream connection
 }
 
 // New validates cfg, dials every upstream (without waiting: connections and
 // descriptors arrive in the background) and starts watching endpoints and
-// descriptors. It serves nothing until Serve or until its handlers are mounted.
+// descriptors. It serves nothing until its Handler is mounted.
 func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*Gateway, error) {
 	var o options
 	for _, opt := range opts {
@@ -97,26 +97,15 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*Gateway, erro
 		cache.Close()
 		return nil, err
 	}
-	tr, err := newTracing(cfg.Tracing, o.spanExporter)
-	if err != nil {
-		pol.close()
-		cache.Close()
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: log, cache: cache, built: map[string]*upstreamRoutes{},
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: pol, codec: codec,
-		docs: newOpenAPIDocs(cfg.OpenAPI), tracing: tr}
-	if g.metrics, err = newMetrics(g, time.Now); err != nil {
-		tr.shutdown()
-		pol.close()
-		cache.Close()
-		return nil, err
-	}
+		docs: newOpenAPIDocs(cfg.OpenAPI)}
+	g.applyOptions(o)
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(cfg.Limits.ResponseBytes())}
-	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.metrics.observe)
-	if tr != nil {
-		g.edge = tr.serverHandler(g.edge)
+	g.edge = pol.edgeHandler(g.guard(http.HandlerFunc(g.serveMatch)), g.observe)
+	for _, mw := range o.middleware {
+		g.edge = mw(g.edge)
 	}
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); pol.run(ctx) }()
@@ -187,87 +176,8 @@ func (g *Gateway) WaitReady(ctx context.Context) error {
 // Cache exposes the descriptor cache (stats, forced refreshes).
 func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 
-// Serve serves the public listener pub and the admin listener adm (nil:
-// none), and opens the products' own listeners, until ctx is done; then it
-// shuts down gracefully: listeners close, /readyz turns 503, and in-flight
-// requests get up to ShutdownTimeout to finish. It serves this config
-// only, with no reload and no drain period; the refract command runs a
-// Server, which has both.
-func (g *Gateway) Serve(ctx context.Context, pub, adm net.Listener) error {
-	servers := []*http.Server{g.newServer(g)}
-	listeners := []net.Listener{pub}
-	if adm != nil {
-		servers = append(servers, g.newServer(g.AdminHandler()))
-		listeners = append(listeners, adm)
-	}
-	extra, handlers, err := g.openProductListeners()
-	if err != nil {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-		return err
-	}
-	for i, l := range extra {
-		servers = append(servers, g.newServer(handlers[i]))
-		listeners = append(listeners, l)
-	}
-	errc := make(chan error, len(servers))
-	// The listeners are open, so connections queue from here on.
-	g.serving.Store(true)
-	for i, s := range servers {
-		go func() {
-			var err error
-			if i == 0 && g.cfg.TLS != nil {
-				err = s.ServeTLS(listeners[i], g.cfg.TLS.Cert, g.cfg.TLS.Key)
-			} else {
-				err = s.Serve(listeners[i])
-			}
-			if !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
-	g.log.Info().Str("listen", pub.Addr().String()).Str("admin", addrOf(adm)).Msg("refract serving")
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	g.draining.Store(true)
-	g.streams.endAll(errShuttingDown())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.ShutdownTimeout))
-	defer cancel()
-	for _, s := range servers {
-		if err := s.Shutdown(shutdownCtx); err != nil && runErr == nil {
-			runErr = fmt.Errorf("gateway: shutdown: %w", err)
-		}
-	}
-	return runErr
-}
-
-func addrOf(l net.Listener) string {
-	if l == nil {
-		return "off"
-	}
-	return l.Addr().String()
-}
-
-func (g *Gateway) newServer(h http.Handler) *http.Server {
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetHTTP2(true)
-	protocols.SetUnencryptedHTTP2(true) // h2c, for gRPC-style clients and load balancers
-	s := &http.Server{
-		Handler:   h,
-		Protocols: &protocols,
-		ErrorLog:  newStdLogger(g.log),
-	}
-	g.applyLimits(s) // timeouts, header bytes, HTTP/2 streams (limits.go)
-	return s
-}
-
 // Close stops background work and closes upstream connections. In-flight
-// calls on those connections fail; call it after Serve has returned.
+// calls on those connections fail; call it once nothing serves Handler.
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
@@ -284,9 +194,6 @@ func (g *Gateway) Close() error {
 	if g.consulTr != nil {
 		g.consulTr.CloseIdleConnections()
 	}
-	if terr := g.tracing.shutdown(); terr != nil && err == nil {
-		err = terr
-	}
 	return err
 }
 
@@ -295,4 +202,15 @@ func (g *Gateway) Close() error {
 // protojson. Safe for concurrent use.
 func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
 	return g.codec.Stats().Snapshot()
+}
+
+// applyOptions keeps what New's options inject, with their defaults.
+func (g *Gateway) applyOptions(o options) {
+	g.obs, g.now, g.dialOpts = o.observer, o.now, o.dialOpts
+	if g.obs == nil {
+		g.obs = nopObserver{}
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
 }

@@ -48,8 +48,15 @@ var allowedImports = map[string][]string{
 		"transcode/wirejson", "transcode/openapi", "policy", "policy/resilience", "gateway/upstream",
 		"gateway/config"},
 
+	// Around the engine: what reads its read model and feeds on its
+	// observer, and the process that owns the listeners.
+	"gateway/telemetry": {"gateway", "policy", "transcode", "transcode/rpcstatus", "transcode/wirejson", "reflection"},
+	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
+		"gateway/setup", "discovery", "transcode/rpcstatus"},
+
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/config", "gateway/configsource", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,
