@@ -45,7 +45,7 @@ type Gateway struct {
 	buildErr atomic.Pointer[buildError]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
 	// autoSynced: the auto-exposure catalog watch has answered once (a
-	// reload waits for it; reload.go).
+	// reload waits for it).
 	autoSynced atomic.Bool
 
 	ctx    context.Context // ends with Close; parent of every background task

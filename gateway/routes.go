@@ -26,7 +26,7 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	call    *callPlan // timeout, breaker, retries, fallback, split (resilience.go)
+	call    *callPlan // timeout, breaker, retries, fallback, split
 	name    string    // "GET /v1/{name=shelves/*}"
 	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
 	obs     RouteObserver
