@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway"
-	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/telemetry"
+
 	"github.com/refract-gateway/refract/reflection"
 )
 
@@ -86,14 +86,17 @@ upstreams:
 		{[]any{"upstreams", 0, "name"}, "library"},
 		{[]any{"upstreams", 0, "timeout"}, "30s"},
 		{[]any{"reflection", "refresh_interval"}, "30s"},
-		{[]any{"admin"}, "127.0.0.1:9901"},
+		{[]any{"reload", "ready_timeout"}, "10s"},
+		// Command-line overrides show as served (the harness's loopback
+		// listeners stand in for -listen and -admin).
+		{[]any{"admin"}, "127.0.0.1:0"},
 	} {
 		if got := at(c.path...); got != c.want {
 			t.Errorf("%v = %#v, want %#v", c.path, got, c.want)
 		}
 	}
 	// Redaction works on a copy: the gateway still holds its secrets.
-	if live := h.gw.LiveConfig().(*config.Config); live.Consul.Token != "consul-token-s3cr3t" || live.Redis.Password.Value != "redis-s3cr3t" {
+	if live := h.srv.Config(); live.Consul.Token != "consul-token-s3cr3t" || live.Redis.Password.Value != "redis-s3cr3t" {
 		t.Fatal("redaction changed the live config")
 	}
 }
@@ -170,23 +173,23 @@ func TestAdminStats(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/9", "").expect(t, 404)
 	h.do(t, "GET", "/nowhere", "").expect(t, 404)
 
-	var st gateway.Stats
+	var st telemetry.Stats
 	eventually(t, 5*time.Second, "the requests in /admin/stats", func() bool {
 		_, body := get(t, h.admin+"/admin/stats")
-		st = gateway.Stats{}
+		st = telemetry.Stats{}
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, body)
 		}
 		return st.Requests.Total == 6
 	})
-	byRoute := map[string]gateway.RouteStats{}
+	byRoute := map[string]telemetry.RouteStats{}
 	for _, r := range st.Routes {
 		byRoute[r.Method+" "+r.Route] = r
 	}
 	if len(byRoute) != len(h.gw.Routes())+1 {
 		t.Errorf("%d routes listed, the gateway serves %d (+ unmatched)", len(byRoute), len(h.gw.Routes()))
 	}
-	for key, want := range map[string]gateway.RouteStats{
+	for key, want := range map[string]telemetry.RouteStats{
 		"GET /v1/shelves": {Method: "GET", Route: "/v1/shelves", Upstream: "library",
 			GRPCMethod: "library.v1.LibraryService.ListShelves", Requests: 4},
 		"GET /v1/{name=shelves/*}": {Method: "GET", Route: "/v1/{name=shelves/*}", Upstream: "library",

@@ -78,18 +78,15 @@ func benchGateway(b *testing.B, addr string) *gateway.Gateway {
 	return benchGatewayConfig(b, libraryConfig(addr, ""))
 }
 
-// benchGatewayConfig is a gateway from yamlCfg, ready, without listeners.
+// benchGatewayConfig is a gateway from yamlCfg with its metrics, ready,
+// without listeners.
 func benchGatewayConfig(b *testing.B, yamlCfg string, opts ...gateway.Option) *gateway.Gateway {
 	b.Helper()
 	cfg, err := config.Parse([]byte(yamlCfg))
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := newGateway(cfg, discardLogger(), opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { gw.Close() })
+	gw := newGateway(b, cfg, discardLogger(), opts...)
 	if err := gw.WaitReady(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -121,11 +118,7 @@ policies:
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := newGateway(cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { gw.Close() })
+	gw := newGateway(b, cfg, zerolog.New(io.Discard).Level(zerolog.InfoLevel))
 	if err := gw.WaitReady(context.Background()); err != nil {
 		b.Fatal(err)
 	}

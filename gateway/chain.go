@@ -100,7 +100,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
-		rt.obs = g.metrics.forRoute(e.Method, e.Template.String(), rt.up.name, rt.method)
+		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
 			Idempotent: methodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))

@@ -55,7 +55,7 @@ upstreams:
 	}
 	h.do(t, "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200)
 	h.do(t, "GET", "/nowhere", "").expect(t, 404)
-	eventually(t, 5*time.Second, "the requests counted", func() bool { return h.gw.Stats().Requests.Total == 5 })
+	eventually(t, 5*time.Second, "the requests counted", func() bool { return h.srv.Metrics().Stats().Requests.Total == 5 })
 
 	chrome := func(ctx context.Context, args ...string) []byte {
 		t.Helper()

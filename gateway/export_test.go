@@ -1,39 +1,19 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/refract-gateway/refract/router"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // This file lends the package's black-box tests the few internals they
 // check directly; it is compiled only into the tests.
-
-// WithSpanExporter sends spans to exp instead of OTLP, and turns tracing on.
-func WithSpanExporter(exp sdktrace.SpanExporter) Option { return withSpanExporter(exp) }
-
-// NewTracing reports whether cfg turns tracing on (a nil *tracing: off).
-func NewTracing(cfg TracingOptions) (bool, error) {
-	tr, err := newTracing(cfg, nil)
-	return tr != nil, err
-}
-
-// TracingOn reports whether g built a tracer.
-func (g *Gateway) TracingOn() bool { return g.tracing != nil }
 
 // EdgeWrapped reports whether anything wraps the public handler's policy chain.
 func (g *Gateway) EdgeWrapped() bool {
 	_, wrapped := g.edge.(interface{ Unwrap() http.Handler })
 	return wrapped
 }
-
-// FlushSpans sends the spans ended so far.
-func (g *Gateway) FlushSpans(ctx context.Context) error { return g.tracing.tp.ForceFlush(ctx) }
-
-// NewHTTPServer is the http.Server g's listeners get, serving h.
-func (g *Gateway) NewHTTPServer(h http.Handler) *http.Server { return g.newServer(h) }
 
 // BreakRoutes replaces every route's upstream with nil, so that serving
 // one panics.
@@ -79,6 +59,3 @@ func (g *Gateway) BuildOpenAPIDoc() error {
 	}
 	return doc.err
 }
-
-// LiveConfig is the config g was built from, as it holds it.
-func (g *Gateway) LiveConfig() any { return g.described }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,81 +15,97 @@ import (
 	"github.com/refract-gateway/refract/examples"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/server"
 	"github.com/refract-gateway/refract/gateway/setup"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
-// newGateway builds a gateway from cfg as the refract command does:
-// translated by setup, then built by the engine.
-func newGateway(cfg *config.Config, log zerolog.Logger, opts ...gateway.Option) (*gateway.Gateway, error) {
-	o, err := setupForServer(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return gateway.New(o, opts...)
-}
-
-// setupForServer is the translator a Server of the tests uses.
-func setupForServer(cfg *config.Config, log zerolog.Logger) (gateway.Options, error) {
-	return setup.New(cfg, setup.Extra{Logger: log})
-}
-
-// harness is a real gateway serving on loopback ports in front of real
-// backends.
+// harness is a real gateway served by a real server on loopback ports in
+// front of real backends.
 type harness struct {
-	gw    *gateway.Gateway
-	base  string       // public listener URL
-	admin string       // admin listener URL
-	stop  func() error // shuts the gateway down and returns Serve's error; idempotent
+	srv   *server.Server
+	gw    *gateway.Gateway // the server's, for its read model
+	base  string           // public listener URL
+	admin string           // admin listener URL
+	stop  func() error     // drains (no drain period), shuts down and closes; returns Run's error; idempotent
+}
+
+// serverOption adjusts the server a harness runs.
+type serverOption func(*server.Options)
+
+// withSpans sends the gateway's spans to exp, and turns tracing on.
+func withSpans(exp sdktrace.SpanExporter) serverOption {
+	return func(o *server.Options) { o.SpanExporter = exp }
 }
 
 // serveGateway runs a gateway from yamlCfg on free loopback ports (its
 // listen and admin keys are not used) without waiting for descriptors.
-func serveGateway(t *testing.T, yamlCfg string, opts ...gateway.Option) *harness {
+func serveGateway(t *testing.T, yamlCfg string, opts ...serverOption) *harness {
 	t.Helper()
 	return serveGatewayLogging(t, yamlCfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), opts...)
 }
 
 // serveGatewayLogging is serveGateway with the gateway logging to log.
-func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...gateway.Option) *harness {
+func serveGatewayLogging(t *testing.T, yamlCfg string, log zerolog.Logger, opts ...serverOption) *harness {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yamlCfg))
-	if err != nil {
-		t.Fatal(err)
+	so := server.Options{
+		Source: &configsource.Static{Name: "test", Bytes: []byte(yamlCfg)},
+		Logger: &log,
+		Override: func(c *config.Config) {
+			c.Listen, c.Admin = "127.0.0.1:0", "127.0.0.1:0"
+			c.DrainPeriod = config.Ptr(config.Duration(0))
+		},
 	}
-	gw, err := newGateway(cfg, log, opts...)
-	if err != nil {
-		t.Fatal(err)
+	for _, o := range opts {
+		o(&so)
 	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := server.New(t.Context(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, pub, adm) }()
+	go func() { done <- srv.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	for srv.Addr("public") == "" || srv.Addr("admin") == "" {
+		select {
+		case err := <-done:
+			cancel()
+			srv.Close()
+			t.Fatalf("Run: %v", err)
+		case <-wctx.Done():
+			t.Fatal("the listeners did not open")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	h := &harness{
-		gw: gw, base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
-		stop: sync.OnceValue(func() error { cancel(); return <-done }),
+		srv: srv, gw: srv.Gateway(), base: "http://" + srv.Addr("public"), admin: "http://" + srv.Addr("admin"),
+		stop: sync.OnceValue(func() error {
+			cancel()
+			err := <-done
+			if cerr := srv.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			return err
+		}),
 	}
 	t.Cleanup(func() {
 		if err := h.stop(); err != nil {
-			t.Errorf("Serve: %v", err)
+			t.Errorf("Run: %v", err)
 		}
-		gw.Close()
 	})
 	return h
 }
 
 // startGateway is serveGateway, then waits until every upstream's routes
 // are served.
-func startGateway(t *testing.T, yamlCfg string, opts ...gateway.Option) *harness {
+func startGateway(t *testing.T, yamlCfg string, opts ...serverOption) *harness {
 	t.Helper()
 	h := serveGateway(t, yamlCfg, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -99,6 +114,31 @@ func startGateway(t *testing.T, yamlCfg string, opts ...gateway.Option) *harness
 		t.Fatal(err)
 	}
 	return h
+}
+
+// newGateway is a Gateway built from cfg outside any server (translated
+// by setup, as a server does), with the
+// Prometheus metrics a server gives it (so that benchmarks of the handler
+// count what production pays), closed when tb ends.
+func newGateway(tb testing.TB, cfg *config.Config, log zerolog.Logger, opts ...gateway.Option) *gateway.Gateway {
+	tb.Helper()
+	m, err := telemetry.NewMetrics(telemetry.MetricsOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o, err := setup.New(cfg, setup.Extra{Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gw, err := gateway.New(o, append([]gateway.Option{gateway.WithObserver(m)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { gw.Close() })
+	if err := m.Watch(gw); err != nil {
+		tb.Fatal(err)
+	}
+	return gw
 }
 
 // recorder is a backend interceptor that remembers incoming metadata,

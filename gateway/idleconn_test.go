@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/server"
+
 	"github.com/rs/zerolog"
 )
 
@@ -103,9 +105,10 @@ func TestFaultIdleConnections(t *testing.T) {
 
 	// The idle timeout closes them: a gateway configured with a short one
 	// (the default, 120 s, would make the test wait two minutes), serving
-	// from its own server (newServer) with every other setting its own.
+	// from an http.Server built as the server's are, with every other
+	// setting its own.
 	short := serveGatewayLogging(t, libraryAt(lib.Addr, "")+"limits: {idle_timeout: 1s}\n", zerolog.Nop())
-	srv := short.gw.NewHTTPServer(short.gw)
+	srv := server.HTTPServer(short.srv.Config(), zerolog.Nop(), short.gw)
 	if srv.IdleTimeout != time.Second || srv.ReadHeaderTimeout <= 0 {
 		t.Fatalf("limits.idle_timeout: 1s gave a server with idle timeout %s, header timeout %s", srv.IdleTimeout, srv.ReadHeaderTimeout)
 	}

@@ -12,44 +12,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
 )
 
-// serveGatewayLog is serveGateway with the gateway's log (access log
+// serveGatewayLog is startGateway with the gateway's log (access log
 // included) written to the returned buffer.
 func serveGatewayLog(t *testing.T, yamlCfg string) (*harness, *testkit.SyncBuffer) {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yamlCfg))
-	if err != nil {
-		t.Fatal(err)
-	}
 	buf := &testkit.SyncBuffer{}
-	gw, err := newGateway(cfg, zerolog.New(buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, pub, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		gw.Close()
-	})
+	h := serveGatewayLogging(t, yamlCfg, zerolog.New(buf))
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
-	if err := gw.WaitReady(wctx); err != nil {
+	if err := h.gw.WaitReady(wctx); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{gw: gw, base: "http://" + pub.Addr().String()}, buf
+	return h, buf
 }
 
 // TestSecretsNeverLogged sends credentials every way a client may (an
@@ -225,37 +203,5 @@ policies:
 	h = startGateway(t, libraryConfig(lib.Addr, "")+keyed+"limits: {headers_with_underscores: allow}\n")
 	if status, _, body := sendRaw(t, h.base, rawRequest("GET", "/v1/shelves/1", "", "X_Api_Key: k1")); status != 200 || !strings.Contains(string(body), `"theme":"Fiction"`) {
 		t.Fatalf("headers_with_underscores: allow: status %d: %s", status, body)
-	}
-}
-
-// TestServerLimits checks what each public server is built with: the
-// configured values, and the defaults when nothing is set.
-func TestServerLimits(t *testing.T) {
-	for _, tc := range []struct {
-		limits                    string
-		readHeader, read, write   time.Duration
-		idle                      time.Duration
-		maxHeaderBytes, h2Streams int
-	}{
-		{"", 10 * time.Second, 60 * time.Second, 60 * time.Second, 120 * time.Second, 2 * (32<<10 + 8<<10), 100},
-		{"limits: {read_header_timeout: 2s, read_timeout: 40s, write_timeout: 45s, idle_timeout: 7s, max_header_bytes: 2048, max_url_bytes: 512, http2_max_concurrent_streams: 16}\n",
-			2 * time.Second, 40 * time.Second, 45 * time.Second, 7 * time.Second, 2 * (2048 + 512), 16},
-	} {
-		cfg, err := config.Parse([]byte(tc.limits + libraryConfig("127.0.0.1:1", "")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gw, err := newGateway(cfg, discardLogger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := gw.NewHTTPServer(gw)
-		gw.Close()
-		if s.ReadHeaderTimeout != tc.readHeader || s.ReadTimeout != tc.read || s.WriteTimeout != tc.write || s.IdleTimeout != tc.idle {
-			t.Errorf("%q: timeouts %s %s %s %s", tc.limits, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
-		}
-		if s.MaxHeaderBytes != tc.maxHeaderBytes || s.HTTP2 == nil || s.HTTP2.MaxConcurrentStreams != tc.h2Streams {
-			t.Errorf("%q: MaxHeaderBytes %d, HTTP2 %+v", tc.limits, s.MaxHeaderBytes, s.HTTP2)
-		}
 	}
 }

@@ -375,7 +375,7 @@ func TestMetricsFollowSchemaChanges(t *testing.T) {
 func TestMetricsConfigSeries(t *testing.T) {
 	lib := startLibrary(t)
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
-	m := h.gw.Metrics()
+	m := h.srv.Metrics()
 	m.ConfigReloaded(true)
 	m.ConfigReloaded(false)
 	m.ConfigReloaded(false)

@@ -50,3 +50,20 @@ func (o *openStreams) endAll(cause error) {
 		(*c)(cause)
 	}
 }
+
+// StreamsOpen is the number of streams in flight (HTTP and WebSocket).
+// Safe for concurrent use.
+func (g *Gateway) StreamsOpen() int { return g.streams.count() }
+
+// EndStreams ends every stream in flight, and any opened from now on,
+// with cause (a gRPC status error the clients read): a stream has no
+// natural end a shutdown or a reload could wait for. Safe for concurrent
+// use.
+func (g *Gateway) EndStreams(cause error) { g.streams.endAll(cause) }
+
+// count is the number of streams in flight.
+func (o *openStreams) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.cancels)
+}

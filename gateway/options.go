@@ -4,13 +4,15 @@ import (
 	"context"
 	"time"
 
+	"net/http"
+
 	"github.com/refract-gateway/refract/discovery"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
 )
 
 // Options is everything New needs to build a Gateway: runtime values, not
@@ -45,25 +47,11 @@ type Options struct {
 	// nil: no policy but panic recovery, and plain calls with the
 	// upstream's timeout.
 	Policies Policies
-	// ShutdownTimeout is how long Serve lets requests in flight finish
-	// once its context ends. Default 0: it waits for none.
-	ShutdownTimeout time.Duration
-	// TLSCertFile and TLSKeyFile, when both set, make Serve's public
-	// listener speak TLS with the PEM certificate and key read from them.
-	// Default: plain HTTP (and h2c).
-	TLSCertFile, TLSKeyFile string
-	// Tracing turns on OpenTelemetry tracing of requests and upstream
-	// calls, as its fields say. Default off.
-	Tracing TracingOptions
 	// Release, when set, is called once by Close (or by New when it
 	// fails), after background work stopped: it frees what the maker of
 	// these options holds for the gateway (a Consul client's idle
 	// connections, say). Default nil.
 	Release func()
-	// Described is the configuration these options were made from, shown
-	// with its secrets redacted by EffectiveConfig; the engine never reads
-	// it. Default nil.
-	Described any
 }
 
 // UpstreamOptions is one backend: its connections and how its methods are
@@ -253,20 +241,36 @@ type ServiceCatalog interface {
 
 var _ ServiceCatalog = (*discovery.ConsulServices)(nil)
 
-// Option changes how New builds a Gateway. The options tests need are
-// unexported; there are none to set from outside yet.
+// Option changes how New builds a Gateway: what it reports to, what wraps
+// its public handler, how it dials. Without any, a
+// Gateway observes nothing and wraps nothing.
 type Option interface{ apply(*options) }
 
 type options struct {
-	spanExporter sdktrace.SpanExporter // replaces the OTLP exporter; turns tracing on
+	observer   Observer
+	middleware []func(http.Handler) http.Handler
+	dialOpts   []grpc.DialOption
 }
 
 type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
-// withSpanExporter sends spans to exp (synchronously, as each ends)
-// instead of OTLP, and turns tracing on.
-func withSpanExporter(exp sdktrace.SpanExporter) Option {
-	return optionFunc(func(o *options) { o.spanExporter = exp })
+// WithObserver reports the request path to obs (metrics). Default none:
+// nothing is observed and the request path pays nothing for it.
+func WithObserver(obs Observer) Option {
+	return optionFunc(func(o *options) { o.observer = obs })
+}
+
+// WithMiddleware wraps the whole public handler in mw, outermost: it sees
+// every request before any policy (a tracing server span, say). Several
+// are applied in order, the last outermost. Default none.
+func WithMiddleware(mw func(http.Handler) http.Handler) Option {
+	return optionFunc(func(o *options) { o.middleware = append(o.middleware, mw) })
+}
+
+// WithDialOptions adds dial options to every upstream connection (a
+// tracing stats handler, say). Default none.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return optionFunc(func(o *options) { o.dialOpts = append(o.dialOpts, opts...) })
 }

@@ -27,8 +27,9 @@ type productState struct {
 
 type productKey struct{}
 
-// productHandler serves a product's own listener.
-func (g *Gateway) productHandler(name string) http.Handler {
+// ProductHandler serves a product's own listener: only that product's
+// routes, whatever the Host.
+func (g *Gateway) ProductHandler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), productKey{}, name)))
 	})
@@ -136,34 +137,17 @@ func (g *Gateway) mountPrefix(u *upstream, set *upstreamRoutes) {
 	set.entries = kept
 }
 
-// openProductListeners listens on every product's listen address.
-func (g *Gateway) openProductListeners() ([]net.Listener, []http.Handler, error) {
-	var ls []net.Listener
-	var hs []http.Handler
+// SetProductAddrs records the address each product's own listener
+// serves on, for ProductAddr (and what documents name); the server that
+// opened the listeners calls it. Safe for concurrent use.
+func (g *Gateway) SetProductAddrs(addrs map[string]string) {
 	g.prod.mu.Lock()
 	defer g.prod.mu.Unlock()
-	g.prod.addrs = map[string]string{}
-	for _, p := range g.prod.list {
-		if p.Listen == "" {
-			continue
-		}
-		l, err := net.Listen("tcp", p.Listen)
-		if err != nil {
-			for _, o := range ls {
-				_ = o.Close()
-			}
-			return nil, nil, fmt.Errorf("gateway: product %s: %w", p.Name, err)
-		}
-		g.prod.addrs[p.Name] = l.Addr().String()
-		g.log.Info().Str("product", p.Name).Str("listen", l.Addr().String()).Msg("product listener open")
-		ls = append(ls, l)
-		hs = append(hs, g.productHandler(p.Name))
-	}
-	return ls, hs, nil
+	g.prod.addrs = addrs
 }
 
 // ProductAddr is the address a product's own listener serves on ("" when
-// it has none or Serve has not opened it).
+// it has none or its listener is not open).
 func (g *Gateway) ProductAddr(name string) string {
 	g.prod.mu.Lock()
 	defer g.prod.mu.Unlock()

@@ -118,7 +118,7 @@ func (c *CallPlan) invoke(ctx context.Context, r *http.Request, rt *route, req, 
 	once := func(ctx context.Context) (bool, error) {
 		*pr = peer.Peer{}
 		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, callOpts...)
-		rt.obs.called(status.Code(err))
+		rt.obs.Called(status.Code(err))
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.
 		return pr.Addr != nil, err
@@ -164,7 +164,7 @@ func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 	var open *resilience.BreakerOpenError
 	isOpen := errors.As(err, &open)
 	if isOpen {
-		g.metrics.breaker.Inc()
+		g.obs.Rejected(rejectBreaker)
 	}
 	if status.Code(err) == codes.Unavailable && rt.call != nil && rt.call.Fallback != nil {
 		reason := "unavailable"

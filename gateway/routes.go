@@ -29,7 +29,7 @@ type route struct {
 	call    *CallPlan // timeout, breaker, retries, fallback, split; nil: a plain call
 	name    string    // "GET /v1/{name=shelves/*}"
 	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
-	obs     *routeMetrics
+	obs     RouteObserver
 
 	// validator checks requests' buf.validate rules; nil: none or off.
 	validator protovalidate.Validator
@@ -245,6 +245,41 @@ func (g *Gateway) Unrouted() map[string][]string {
 		}
 	}
 	return out
+}
+
+// HiddenMethods lists, per upstream, the reflected methods its expose
+// and hide rules keep unrouted, and the rule that did.
+func (g *Gateway) HiddenMethods() map[string][]HiddenMethod {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	hidden := map[string][]HiddenMethod{}
+	for name, b := range g.built {
+		if len(b.hidden) > 0 {
+			hidden[name] = b.hidden
+		}
+	}
+	return hidden
+}
+
+// RouteCounts is the number of routes compiled from each upstream's
+// descriptors.
+func (g *Gateway) RouteCounts() map[string]int {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	out := make(map[string]int, len(g.built))
+	for name, b := range g.built {
+		out[name] = len(b.entries)
+	}
+	return out
+}
+
+// BuildError is why the last route build failed (the previous table is
+// still served), or nil.
+func (g *Gateway) BuildError() error {
+	if be := g.buildErr.Load(); be != nil {
+		return be.err
+	}
+	return nil
 }
 
 func fastPathInfo(b *transcode.Binding) FastPathInfo {

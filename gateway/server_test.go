@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/server"
+
 	"github.com/refract-gateway/refract/discovery/consultest"
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
@@ -44,9 +45,9 @@ func (m *memConfig) Close() error   { return nil }
 func (m *memConfig) String() string { return "memory" }
 
 // runServer runs a Server on src until the test ends (or stop is called).
-func runServer(t *testing.T, src configsource.Source) (s *gateway.Server, stop func() error) {
+func runServer(t *testing.T, src configsource.Source) (s *server.Server, stop func() error) {
 	t.Helper()
-	s, err := gateway.NewServer(t.Context(), gateway.ServerOptions{Source: src, LogOutput: zerolog.NewTestWriter(t), Setup: setupForServer})
+	s, err := server.New(t.Context(), server.Options{Source: src, LogOutput: zerolog.NewTestWriter(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +92,13 @@ func fetch(method, url, body string, hdr ...string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-func reloadStatus(t *testing.T, s *gateway.Server) gateway.ConfigStatus {
+func reloadStatus(t *testing.T, s *server.Server) server.ConfigStatus {
 	t.Helper()
 	code, _, body := fetch("GET", "http://"+s.Addr("admin")+"/admin/reload", "")
 	if code != 200 {
 		t.Fatalf("GET /admin/reload: %d %s", code, body)
 	}
-	var st gateway.ConfigStatus
+	var st server.ConfigStatus
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +482,7 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 		readEvent(t, br)
 		return br
 	}
-	serve := func(t *testing.T, grace string) (*gateway.Server, *memConfig, func() error) {
+	serve := func(t *testing.T, grace string) (*server.Server, *memConfig, func() error) {
 		src := &memConfig{}
 		src.set(fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nshutdown_timeout: %s\n", testkit.FreeAddr(t), testkit.FreeAddr(t), grace) + echoConfig(echo.Addr, ""))
 		s, stop := runServer(t, src)

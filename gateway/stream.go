@@ -51,19 +51,13 @@ type streamCall struct {
 	idleTimer    *time.Timer
 }
 
-// errShuttingDown ends the streams in flight when the gateway shuts down,
-// so that clients reconnect (to another instance) at once.
-func errShuttingDown() error {
-	return status.Error(codes.Unavailable, "the gateway is shutting down; open the stream again")
-}
-
 // serveStream serves a route whose method streams on either side: over
 // WebSocket when the client asks to upgrade, otherwise over plain HTTP with
 // request messages read from the body as they arrive and response messages
 // written in the framing the client's Accept header picks.
 func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
-	clearDeadlines(w) // a stream outlives the server's read and write timeouts (limits.go)
+	clearDeadlines(w) // a stream outlives the server's read and write timeouts
 	ws := isWebSocketUpgrade(r)
 	if ws && !b.ClientStreaming {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(
@@ -76,7 +70,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	ip := clientIP(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
 	if !g.streams.acquire(slot, lim.MaxPerClient) {
-		g.metrics.streamLimit.Inc()
+		g.obs.Rejected(rejectStreamLimit)
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return
@@ -130,7 +124,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	}
 	defer func() {
 		if s.opened {
-			rt.obs.streamEnded(s.code)
+			rt.obs.StreamEnded(s.code)
 		}
 	}()
 	if ws {
@@ -170,7 +164,7 @@ func (s *streamCall) open() error {
 		opts = append(opts, grpc.ForceCodecV2(s.g.codec))
 	}
 	s.opened = true
-	s.rt.obs.streamOpened()
+	s.rt.obs.StreamOpened()
 	cs, err := s.rt.conn.NewStream(s.ctx, &grpc.StreamDesc{
 		StreamName:    string(b.Method.Name()),
 		ServerStreams: b.ServerStreaming,
@@ -601,4 +595,14 @@ func matchWebSocket(tbl *router.Table[*route], path string) (router.Match[*route
 		}
 	}
 	return fallback, found
+}
+
+// clearDeadlines lifts the server's read and write timeouts for a stream,
+// which may rightly last far longer; its own idle timeout and maximum
+// duration bound it instead. Errors mean the connection cannot set
+// deadlines (a test recorder), which leaves nothing to clear.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 }

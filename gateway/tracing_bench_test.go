@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
@@ -14,7 +15,13 @@ import (
 // so the figure is the instrumentation's own cost.
 func BenchmarkHandlerGetBookTracing(b *testing.B) {
 	lib := startLibrary(b)
-	gw := benchGatewayConfig(b, libraryConfig(lib.Addr, ""), gateway.WithSpanExporter(tracetest.NewNoopExporter()))
+	tr, err := telemetry.NewTracing(telemetry.TracingOptions{Exporter: tracetest.NewNoopExporter()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tr.Shutdown() })
+	gw := benchGatewayConfig(b, libraryConfig(lib.Addr, ""),
+		gateway.WithMiddleware(tr.Middleware), gateway.WithDialOptions(tr.DialOptions()...))
 	req := httptest.NewRequest("GET", "/v1/shelves/1/books/1", nil)
 	b.ReportAllocs()
 	for b.Loop() {

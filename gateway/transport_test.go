@@ -112,11 +112,7 @@ func TestUpstreamMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := newGateway(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
+	gw := newGateway(t, cfg, zerolog.Nop())
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	if err := gw.WaitReady(ctx); err == nil {

@@ -15,7 +15,7 @@ import (
 // addUpstream connects an upstream, starts fetching its descriptors and
 // following its endpoints. Its routes appear once descriptors arrive.
 func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
-	u, err := newUpstream(o, g, g.tracing.dialOptions()...)
+	u, err := newUpstream(o, g, g.dialOpts...)
 	if err != nil {
 		return err
 	}
@@ -171,12 +171,12 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 	return out
 }
 
-// discoveryProblems lists the upstreams whose discovery source fails:
+// DiscoveryProblems lists the upstreams whose discovery source fails:
 // stale ones, served from their last known endpoint set, and failing ones,
 // whose source has failed since before its first answer: they have no
 // endpoints and so no routes, and the source's error (e.g. Consul OSS
 // refusing a namespace) is the only thing that tells the operator why.
-func (g *Gateway) discoveryProblems() (stale, failing []string) {
+func (g *Gateway) DiscoveryProblems() (stale, failing []string) {
 	for _, u := range g.upstreamList() {
 		st := u.conns.State()
 		switch {
@@ -190,6 +190,24 @@ func (g *Gateway) discoveryProblems() (stale, failing []string) {
 		}
 	}
 	return stale, failing
+}
+
+// AutoExposed reports auto-exposure from Consul's catalog: whether the
+// catalog watch has answered once, and each auto-exposed upstream listed
+// with whether its routes are being served. Safe for concurrent use.
+func (g *Gateway) AutoExposed() (synced bool, routed map[string]bool) {
+	synced = g.autoSynced.Load()
+	var served map[string]bool
+	if p := g.routed.Load(); p != nil {
+		served = *p
+	}
+	routed = map[string]bool{}
+	for _, u := range g.upstreamList() {
+		if u.auto {
+			routed[u.name] = served[u.name]
+		}
+	}
+	return synced, routed
 }
 
 // refreshOnReconnect asks for an upstream's descriptors again whenever its

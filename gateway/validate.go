@@ -125,7 +125,7 @@ func (g *Gateway) rejectInvalid(w http.ResponseWriter, rt *route, req proto.Mess
 	if d, err := anypb.New(br); err == nil {
 		st.Details = []*anypb.Any{d}
 	}
-	g.metrics.validate.Inc()
+	g.obs.Rejected(rejectValidate)
 	// nil binding: BadRequest resolves from the gateway's own types, which
 	// the upstream's descriptors need not include.
 	writeStatusProto(w, http.StatusBadRequest, st, nil)

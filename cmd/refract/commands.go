@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/server"
 	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/rs/zerolog"
 )
@@ -29,7 +30,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract validate: -config FILE is required")
 		return 2
 	}
-	cfg, data, err := gateway.ReadConfig(context.Background(), *configPath)
+	cfg, data, err := server.ReadConfig(context.Background(), *configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "refract validate:", err)
 		return 2
@@ -55,7 +56,7 @@ func routes(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "refract routes: -config FILE is required")
 		return 2
 	}
-	cfg, _, err := gateway.ReadConfig(context.Background(), *configPath)
+	cfg, _, err := server.ReadConfig(context.Background(), *configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "refract routes:", err)
 		return 2

@@ -26,11 +26,9 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/examples"
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
-	"github.com/refract-gateway/refract/gateway/setup"
-	"github.com/rs/zerolog"
+	"github.com/refract-gateway/refract/gateway/server"
 )
 
 func main() {
@@ -84,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.Admin = *admin
 		}
 	}
-	srv, err := gateway.NewServer(context.Background(), gateway.ServerOptions{Source: src, Override: override, LogOutput: stderr, Setup: translate})
+	srv, err := server.New(context.Background(), server.Options{Source: src, Override: override, LogOutput: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
@@ -119,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // handleSignals maps signals to the server: SIGHUP reloads the config;
 // the first SIGINT or SIGTERM starts the drain (stop), a second one cuts
 // the drain period short. The returned func stops listening.
-func handleSignals(srv *gateway.Server, stop func()) func() {
+func handleSignals(srv *server.Server, stop func()) func() {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	reload := make(chan struct{}, 1) // SIGHUPs during a reload coalesce into one more
@@ -209,9 +207,4 @@ Try:
 
 Ctrl-C stops it.
 `, base, "http://"+admin)
-}
-
-// translate is the Server's translator of each config it reads.
-func translate(cfg *config.Config, log zerolog.Logger) (gateway.Options, error) {
-	return setup.New(cfg, setup.Extra{Logger: log})
 }

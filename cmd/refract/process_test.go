@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery/consultest"
 	"github.com/refract-gateway/refract/examples"
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/server"
 	"github.com/refract-gateway/refract/internal/testkit"
 	"google.golang.org/grpc"
 )
@@ -127,9 +127,9 @@ func call(client *http.Client, method, url, body string, hdr ...string) (int, st
 	return resp.StatusCode, string(b)
 }
 
-func configStatus(t *testing.T, p *process) gateway.ConfigStatus {
+func configStatus(t *testing.T, p *process) server.ConfigStatus {
 	t.Helper()
-	var st gateway.ConfigStatus
+	var st server.ConfigStatus
 	code, body := call(http.DefaultClient, "GET", "http://"+p.admin+"/admin/reload", "")
 	if code != 200 {
 		return st

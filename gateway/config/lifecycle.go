@@ -4,7 +4,7 @@ import "time"
 
 // LifecycleKeys are the config keys of the process lifecycle: how a
 // reload waits before it swaps, and how a stop drains. They are read by
-// Server; a Gateway served alone (Gateway.Serve) has no reload and no drain
+// the server; a Gateway mounted on its own has no reload and no drain
 // period.
 type LifecycleKeys struct {
 	// DrainPeriod is how long the gateway keeps serving after SIGTERM or

@@ -9,6 +9,7 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 )
@@ -44,15 +45,9 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
 			FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
 		},
-		Limits:          limits(cfg),
-		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
-		Policies:        pol,
-		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
-		Tracing:         cfg.Tracing,
-		Described:       cfg,
-	}
-	if t := cfg.TLS; t != nil {
-		o.TLSCertFile, o.TLSKeyFile = t.Cert, t.Key
+		Limits:   limits(cfg),
+		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
+		Policies: pol,
 	}
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
@@ -121,4 +116,10 @@ func limits(cfg *config.Config) gateway.Limits {
 		IdleTimeout:       config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout),
 		HTTP2Streams:      l.HTTP2Streams(),
 	}
+}
+
+// Tracing is the config's tracing keys as telemetry.NewTracing takes them.
+func Tracing(c config.TracingConfig) telemetry.TracingOptions {
+	return telemetry.TracingOptions{On: c.On(), OTLPEndpoint: c.OTLPEndpoint, Protocol: c.Protocol,
+		Insecure: c.Insecure, SampleRatio: c.SampleRatio, ServiceName: c.ServiceName, Headers: c.Headers}
 }

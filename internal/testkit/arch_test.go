@@ -50,8 +50,15 @@ var allowedImports = map[string][]string{
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "policy", "policy/resilience",
 		"transcode", "transcode/rpcstatus", "discovery", "reflection", "router"},
 
+	// Around the engine: what reads its read model and feeds on its
+	// observer, and the process that owns the listeners.
+	"gateway/telemetry": {"gateway", "policy", "transcode", "transcode/rpcstatus", "transcode/wirejson", "reflection"},
+	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
+		"gateway/setup", "discovery", "transcode/rpcstatus"},
+
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,

@@ -1,22 +1,22 @@
 // Command refractprof is refract's serve command with a CPU profile, for
 // the benchmark only (bench -refract-cpuprofile): the gateway itself has
-// no profiling endpoint. It wires the same gateway.New and Run as
-// cmd/refract and writes the profile when it receives SIGTERM or SIGINT.
+// no profiling endpoint. It runs the same server as cmd/refract (over the
+// config file, read once) and writes the profile when it receives SIGTERM
+// or SIGINT.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
-	"github.com/refract-gateway/refract/gateway/setup"
+	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/server"
 )
 
 func main() {
@@ -31,22 +31,19 @@ func main() {
 }
 
 func run(configPath, profile, memProfile string) error {
-	cfg, err := config.Load(configPath)
+	raw, err := os.ReadFile(configPath)
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	opts, err := setup.New(cfg, setup.Extra{Logger: gateway.NewLogger(cfg.Log, os.Stderr)})
+	srv, err := server.New(context.Background(), server.Options{
+		Source: &configsource.Static{Name: configPath, Bytes: raw}, LogOutput: os.Stderr,
+		// The benchmark stops it with one signal and waits for the profile:
+		// no drain period.
+		Override: func(c *config.Config) { c.DrainPeriod = config.Ptr(config.Duration(0)) }})
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(opts)
-	if err != nil {
-		return err
-	}
-	defer gw.Close()
+	defer srv.Close()
 	f, err := os.Create(profile)
 	if err != nil {
 		return err
@@ -59,20 +56,9 @@ func run(configPath, profile, memProfile string) error {
 	if memProfile != "" {
 		defer writeAllocs(memProfile)
 	}
-	pub, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	var adm net.Listener
-	if cfg.Admin != "off" {
-		if adm, err = net.Listen("tcp", cfg.Admin); err != nil {
-			pub.Close()
-			return err
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return gw.Serve(ctx, pub, adm)
+	return srv.Run(ctx)
 }
 
 // writeAllocs writes the allocations sampled since start (go tool pprof

@@ -1,19 +1,20 @@
-package gateway
+package telemetry
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/reflection"
 )
 
 // stateCollector exports what the gateway already keeps (the descriptor
 // cache's stats, discovery's endpoint sets, the routes built, open
-// streams, the codec's fast-path counters) as metrics read at scrape
-// time: nothing is counted twice, and a scrape sees the same numbers as
-// the admin API.
+// streams, the codec's fast-path counters) as metrics read from its read
+// model at scrape time: nothing is counted twice, and a scrape sees the
+// same numbers as the admin API.
 type stateCollector struct {
-	g   *Gateway
+	g   *gateway.Gateway
 	now func() time.Time
 
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
@@ -22,7 +23,7 @@ type stateCollector struct {
 	fastRequests, fastResponses                          *prometheus.Desc
 }
 
-func newStateCollector(g *Gateway, now func() time.Time) *stateCollector {
+func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector {
 	up := []string{"upstream"}
 	return &stateCollector{g: g, now: now,
 		descState: prometheus.NewDesc("refract_descriptor_state",
@@ -78,7 +79,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	for _, s := range g.cache.Stats() {
+	for _, s := range g.Cache().Stats() {
 		for st := reflection.StatePending; st <= reflection.StateFailed; st++ {
 			v := 0.0
 			if s.State == st {
@@ -97,33 +98,23 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.descRefreshes, float64(s.Refreshes), s.Upstream)
 		counter(c.descFailures, float64(s.Failures), s.Upstream)
 	}
-	for _, u := range g.upstreamList() {
-		n, stale := 0, 0.0
-		if st := u.conns.State(); st != nil {
-			n = len(st.Endpoints)
-			if st.Err != nil {
-				stale = 1
-			}
+	for _, u := range g.Upstreams() {
+		// Stale while the discovery source fails: it serves its last
+		// known set, or none when it failed before its first answer.
+		stale := 0.0
+		if u.Error != "" {
+			stale = 1
 		}
-		gauge(c.endpoints, float64(n), u.name)
-		gauge(c.discoveryStale, stale, u.name)
+		gauge(c.endpoints, float64(len(u.Endpoints)), u.Name)
+		gauge(c.discoveryStale, stale, u.Name)
 	}
-	g.buildMu.Lock()
-	for name, b := range g.built {
-		gauge(c.routes, float64(len(b.entries)), name)
+	for name, n := range g.RouteCounts() {
+		gauge(c.routes, float64(n), name)
 	}
-	g.buildMu.Unlock()
-	gauge(c.streamsOpen, float64(g.streams.count()))
-	fp := g.codec.Stats().Snapshot()
+	gauge(c.streamsOpen, float64(g.StreamsOpen()))
+	fp := g.FastPathStats()
 	counter(c.fastRequests, float64(fp.Requests), "fast")
 	counter(c.fastRequests, float64(fp.RequestFallbacks), "fallback")
 	counter(c.fastResponses, float64(fp.Responses), "fast")
 	counter(c.fastResponses, float64(fp.ResponseFallbacks), "fallback")
-}
-
-// count is the number of streams in flight.
-func (o *openStreams) count() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.cancels)
 }

@@ -1,14 +1,16 @@
-package gateway
+package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
 
@@ -43,7 +45,7 @@ func (s *Server) ConfigStatus() ConfigStatus {
 }
 
 // errStopping refuses a reload once the drain has begun.
-var errStopping = errors.New("gateway: reload refused: the gateway is stopping")
+var errStopping = errors.New("server: reload refused: the gateway is stopping")
 
 // Reload reads the config from the source again and applies it, even when
 // its bytes are unchanged (a SIGHUP also re-reads TLS certificates and
@@ -92,18 +94,19 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	defer cancel()
 	defer context.AfterFunc(s.reloadCtx, cancel)() // the drain ends a reload's wait
 
-	gw, cfg, tc, err := s.opts.build(data)
+	b, err := s.opts.build(data)
 	if err != nil {
 		return s.refuse(data, err)
 	}
+	cfg := b.cfg
 	wctx, wcancel := context.WithTimeout(ctx, time.Duration(cfg.Reload.ReadyTimeout))
-	err = gw.WaitReady(wctx)
+	err = b.gw.WaitReady(wctx)
 	if err == nil {
-		waitAutoExposed(wctx, s.cur.Load().gw, gw, cfg)
+		waitAutoExposed(wctx, s.cur.Load().built, b)
 	}
 	wcancel()
 	if err != nil {
-		gw.Close()
+		b.close()
 		if s.reloadCtx.Err() != nil {
 			return errStopping
 		}
@@ -112,18 +115,17 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	var plan *listenPlan
 	if s.running {
 		if plan, err = s.openListeners(cfg); err != nil {
-			gw.Close()
+			b.close()
 			return s.refuse(data, err)
 		}
 	}
-	gen := newGeneration(gw, cfg, data)
+	gen := s.newGeneration(b, data)
 	old := s.cur.Load()
 	st := s.ConfigStatus() // s.status changes only under s.mu, held here
 	st.Version, st.Source, st.ModifyIndex = version, data.Source, data.ModifyIndex
 	st.ReloadsOK++
-	gw.metrics.seedConfig(st)
-	gw.serving.Store(s.running)
-	s.tlsConf.Store(tc)
+	b.metrics.SeedConfig(st.Version, st.ReloadsOK, st.ReloadsFailed)
+	s.tlsConf.Store(b.tls)
 	s.cur.Store(gen)
 	if plan != nil {
 		s.commitListeners(plan, gen)
@@ -142,7 +144,7 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	s.stMu.Lock()
 	s.status = st
 	s.stMu.Unlock()
-	gw.log.Info().Str("config", data.Source).Str("version", version).Uint64("modify_index", data.ModifyIndex).
+	b.log.Info().Str("config", data.Source).Str("version", version).Uint64("modify_index", data.ModifyIndex).
 		Str("previous", old.data.Version()).Msg("config reloaded")
 	if s.opts.OnReload != nil {
 		s.opts.OnReload(true, st)
@@ -164,7 +166,7 @@ func (s *Server) refuse(data configsource.Data, err error) error {
 	s.status.LastError, s.status.LastErrorAt, s.status.LastErrorVersion = err.Error(), &now, version
 	st := s.status
 	s.stMu.Unlock()
-	s.cur.Load().gw.metrics.ConfigReloaded(false)
+	s.cur.Load().metrics.ConfigReloaded(false)
 	s.log().Error().Err(err).Str("config", data.Source).Str("refused_version", version).
 		Str("running_version", st.Version).Msg("config refused; the previous config keeps serving")
 	if s.opts.OnReload != nil {
@@ -173,62 +175,63 @@ func (s *Server) refuse(data configsource.Data, err error) error {
 	return err
 }
 
-// serveReloadStatus answers GET /admin/reload with the ConfigStatus.
-func (s *Server) serveReloadStatus(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.ConfigStatus())
-}
-
-// serveReload answers POST /admin/reload: the config is read again and
-// applied; 200 with the new status, or a google.rpc.Status saying why it
-// was refused (FAILED_PRECONDITION, 400; UNAVAILABLE, 503, while stopping).
+// serveReload answers GET /admin/reload with the ConfigStatus, and POST
+// /admin/reload by reading the config again and applying it: 200 with the
+// new status, or a google.rpc.Status saying why it was refused
+// (FAILED_PRECONDITION, 400; UNAVAILABLE, 503, while stopping).
 func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusOK, s.ConfigStatus())
+		return
+	}
 	// A reload, once asked for, runs to its end even if the client leaves.
 	switch err := s.Reload(context.WithoutCancel(r.Context())); {
 	case errors.Is(err, errStopping):
-		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, err.Error(), nil)
+		rpcstatus.WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable, err.Error())
 	case err != nil:
-		writeStatus(w, http.StatusBadRequest, codes.FailedPrecondition, err.Error(), nil)
+		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.FailedPrecondition, err.Error())
 	default:
 		writeJSON(w, http.StatusOK, s.ConfigStatus())
 	}
 }
 
-// waitAutoExposed waits, until ctx ends, for gw to serve again the
-// auto-exposed upstreams that old serves and Consul still lists, so that
-// a reload does not hide them for the time of a discovery and a
-// reflection. Unlike a configured upstream, one that does not come back
-// does not refuse the reload (its service may be leaving); it is logged.
-func waitAutoExposed(ctx context.Context, old, gw *Gateway, cfg *config.Config) {
-	if cfg.Consul == nil || cfg.Consul.AutoExpose == nil {
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// waitAutoExposed waits, until ctx ends, for the new config b to serve
+// again the auto-exposed upstreams that old serves and Consul still
+// lists, so that a reload does not hide them for the time of a discovery
+// and a reflection. Unlike a configured upstream, one that does not come
+// back does not refuse the reload (its service may be leaving); it is
+// logged.
+func waitAutoExposed(ctx context.Context, old, b *built) {
+	if b.cfg.Consul == nil || b.cfg.Consul.AutoExpose == nil {
 		return
 	}
 	var names []string
-	if p := old.routed.Load(); p != nil {
-		for _, u := range old.upstreamList() {
-			if u.auto && (*p)[u.name] {
-				names = append(names, u.name)
-			}
+	_, served := old.gw.AutoExposed()
+	for name, routed := range served {
+		if routed {
+			names = append(names, name)
 		}
 	}
 	if len(names) == 0 {
 		return
 	}
+	sort.Strings(names)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		pending := names
-		if gw.autoSynced.Load() {
+		if synced, routed := b.gw.AutoExposed(); synced {
 			pending = nil
-			listed := map[string]bool{}
-			for _, u := range gw.upstreamList() {
-				listed[u.name] = u.auto
-			}
-			var routed map[string]bool
-			if p := gw.routed.Load(); p != nil {
-				routed = *p
-			}
 			for _, n := range names {
-				if listed[n] && !routed[n] {
+				if r, listed := routed[n]; listed && !r {
 					pending = append(pending, n)
 				}
 			}
@@ -238,7 +241,7 @@ func waitAutoExposed(ctx context.Context, old, gw *Gateway, cfg *config.Config) 
 		}
 		select {
 		case <-ctx.Done():
-			gw.log.Warn().Strs("upstreams", pending).Msg("reload: auto-exposed upstreams not routed yet by the new config; swapping anyway")
+			b.log.Warn().Strs("upstreams", pending).Msg("reload: auto-exposed upstreams not routed yet by the new config; swapping anyway")
 			return
 		case <-t.C:
 		}

@@ -1,4 +1,4 @@
-package gateway
+package server
 
 import (
 	"context"
@@ -7,21 +7,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/admin"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// generation is one config being served: the Gateway built from it and
-// the requests running on it. A Server swaps generations on reload; the
-// old one serves what it has started, then closes. The request path
-// counts itself in and out with two atomic adds, no lock.
+// generation is one config being served: the Gateway built from it (with
+// its telemetry and admin API) and the requests running on it. A Server
+// swaps generations on reload; the old one serves what it has started,
+// then closes. The request path counts itself in and out with two atomic
+// adds, no lock.
 type generation struct {
-	gw       *Gateway
-	cfg      *config.Config // what gw was built from
+	*built
 	data     configsource.Data
-	admin    http.Handler            // gw.AdminHandler, built once
+	admin    http.Handler            // the admin API over gw, built once
 	products map[string]http.Handler // product → handler of its own listener
 
 	active  atomic.Int64 // requests in flight on gw
@@ -30,12 +30,14 @@ type generation struct {
 	once    sync.Once
 }
 
-func newGeneration(gw *Gateway, cfg *config.Config, data configsource.Data) *generation {
-	gen := &generation{gw: gw, cfg: cfg, data: data, admin: gw.AdminHandler(),
-		products: map[string]http.Handler{}, idle: make(chan struct{})}
-	for _, p := range cfg.Products {
+func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
+	gen := &generation{built: b, data: data, products: map[string]http.Handler{}, idle: make(chan struct{})}
+	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
+		Stats: b.metrics.Stats, Reload: http.HandlerFunc(s.serveReload),
+		Listening: s.listening.Load, Draining: s.draining.Load})
+	for _, p := range b.cfg.Products {
 		if p.Listen != "" {
-			gen.products[p.Name] = gw.productHandler(p.Name)
+			gen.products[p.Name] = b.gw.ProductHandler(p.Name)
 		}
 	}
 	return gen
@@ -69,6 +71,12 @@ func (gen *generation) retire() {
 	}
 }
 
+// errShuttingDown ends the streams in flight when the server shuts down,
+// so that clients reconnect (to another instance) at once.
+func errShuttingDown() error {
+	return status.Error(codes.Unavailable, "the gateway is shutting down; open the stream again")
+}
+
 // errReloaded ends the streams still open on a retired generation once the
 // grace has passed, so that clients open them again on the new config.
 func errReloaded() error {
@@ -85,7 +93,7 @@ func (gen *generation) drainAndClose(grace time.Duration, cause error) {
 	select {
 	case <-gen.idle:
 	case <-t.C:
-		gen.gw.streams.endAll(cause)
+		gen.gw.EndStreams(cause)
 		// Unary calls still running have outlived the grace: closing the
 		// upstream connections below fails them with UNAVAILABLE.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -95,7 +103,7 @@ func (gen *generation) drainAndClose(grace time.Duration, cause error) {
 		}
 		cancel()
 	}
-	if err := gen.gw.Close(); err != nil {
-		gen.gw.log.Debug().Err(err).Msg("closing the previous config's gateway")
+	if err := gen.close(); err != nil {
+		gen.log.Debug().Err(err).Msg("closing the previous config's gateway")
 	}
 }

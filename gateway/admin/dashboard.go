@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"embed"
@@ -14,7 +14,7 @@ var dashboardFiles embed.FS
 
 // mountDashboard serves the dashboard on / (and /dashboard) of the admin
 // listener. The page polls /admin/stats every two seconds.
-func (g *Gateway) mountDashboard(mux *http.ServeMux) {
+func mountDashboard(mux *http.ServeMux) {
 	page := func(name, contentType string) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
 			b, err := dashboardFiles.ReadFile("dashboard/" + name)

@@ -1,42 +1,34 @@
-package gateway
+package telemetry
 
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/gateway"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 )
 
-// unmatchedRoute is the route label of requests answered without a route:
-// no match (404, 405), or refused at the edge before the match. One value,
-// so that clients probing random paths cannot grow the series.
-const unmatchedRoute = "unmatched"
-
-// Rejecters that are not policy stages: they decide next to the upstream
-// call, so they are counted where they answer.
-const (
-	rejectBreaker     = "breaker"
-	rejectValidate    = "validate"
-	rejectStreamLimit = "stream_limit"
-)
-
 // Metrics is one Gateway's Prometheus instrumentation: a registry of its
 // own (never the process-wide default, so two gateways in one process do
-// not mix), the request-path series, and collectors that read the
-// descriptor cache, discovery, open streams and the transcoding counters
-// at scrape time instead of keeping a second copy of that state. Every
-// series is named refract_*; the README's "Operating refract" section
-// lists them. Safe for concurrent use.
+// not mix), the request-path series it counts as the gateway's Observer,
+// and collectors that read the descriptor cache, discovery, open streams
+// and the transcoding counters from the gateway's read model at scrape
+// time instead of keeping a second copy of that state. Every series is
+// named refract_*; the README's "Operating refract" section lists them.
+// Safe for concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
 	now func() time.Time
+
+	watchOnce sync.Once
+	gw        atomic.Pointer[gateway.Gateway] // the gateway Watch reads; nil before
 
 	requests   *prometheus.CounterVec   // route, method, code
 	duration   *prometheus.HistogramVec // route, method
@@ -48,17 +40,16 @@ type Metrics struct {
 	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
 
-	// byStage[s] counts rejections by policy stage s; the others count
-	// the rejecters beside the upstream call.
-	byStage                        []prometheus.Counter
-	breaker, validate, streamLimit prometheus.Counter
-	reloadsOK, reloadsFailed       prometheus.Counter
-	configInfo                     *prometheus.GaugeVec
-	configVersion                  atomic.Pointer[string]
+	// rejectedBy holds the rejections counter of every reason the
+	// gateway names (gateway.RejectReasons), bound once; read only.
+	rejectedBy               map[string]prometheus.Counter
+	reloadsOK, reloadsFailed prometheus.Counter
+	configInfo               *prometheus.GaugeVec
+	configVersion            atomic.Pointer[string]
 	// unmatched holds the unmatched route's series per HTTP method, the
 	// last one for every other method token.
 	unmatched [numMethods]*routeMetrics
-	rates     rateWindow // /admin/stats request rates (stats.go)
+	rates     rateWindow // the stats view's request rates
 	handler   http.Handler
 	started   time.Time
 }
@@ -100,11 +91,28 @@ func latencyBuckets() []float64 {
 	return []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 }
 
-// newMetrics builds a Gateway's registry: the series below, the Go
-// runtime and process collectors, and the scrape-time collector over g.
-// now is the clock (time.Now in production).
-func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
-	m := &Metrics{reg: prometheus.NewRegistry(), now: now, started: now()}
+// MetricsOptions configure NewMetrics.
+type MetricsOptions struct {
+	// Registry receives the series; default a new registry. Give each
+	// Gateway its own: the series of two would clash.
+	Registry *prometheus.Registry
+	// Now is the clock of uptime, rates and descriptor ages; default
+	// time.Now.
+	Now func() time.Time
+}
+
+// NewMetrics registers a gateway's series, the Go runtime and process
+// collectors on the registry. Pass it to gateway.New with
+// gateway.WithObserver, then call Watch with the gateway built.
+func NewMetrics(o MetricsOptions) (*Metrics, error) {
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	now := o.Now
+	m := &Metrics{reg: o.Registry, now: now, started: now()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_http_requests_total",
 		Help: "HTTP requests answered, by route template, HTTP method and status code (route=\"unmatched\" when no route was matched).",
@@ -153,19 +161,14 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 
 	// Known label values exist from the start at zero, so that rate() and
 	// alerts see the first increment.
-	m.byStage = make([]prometheus.Counter, len(policy.Order()))
-	for _, s := range policy.Order() {
-		if refuses(s) {
-			m.byStage[s] = m.rejections.WithLabelValues(s.String())
-		}
+	m.rejectedBy = map[string]prometheus.Counter{}
+	for _, reason := range gateway.RejectReasons() {
+		m.rejectedBy[reason] = m.rejections.WithLabelValues(reason)
 	}
-	m.breaker = m.rejections.WithLabelValues(rejectBreaker)
-	m.validate = m.rejections.WithLabelValues(rejectValidate)
-	m.streamLimit = m.rejections.WithLabelValues(rejectStreamLimit)
 	m.reloadsOK, m.reloadsFailed = reloads.WithLabelValues("ok"), reloads.WithLabelValues("failed")
 	for _, meth := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"} {
-		m.unmatched[methodSlot(meth)] = m.forRoute(meth, unmatchedRoute, "", "")
+		m.unmatched[methodSlot(meth)] = m.forRoute(meth, gateway.UnmatchedRoute, "", "")
 	}
 
 	for _, c := range []prometheus.Collector{
@@ -173,7 +176,6 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 		m.rejections, reloads, m.configInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStateCollector(g, now),
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, err
@@ -183,9 +185,19 @@ func newMetrics(g *Gateway, now func() time.Time) (*Metrics, error) {
 	return m, nil
 }
 
-// Metrics is the gateway's instrumentation (served on the admin
-// listener's /metrics).
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
+// Watch registers the scrape-time collector over g's read model (the
+// descriptor cache, discovery, routes, open streams, fast-path counters)
+// and makes g the gateway Stats describes. Call it once, with the gateway
+// built with m as its observer; later calls do nothing.
+func (m *Metrics) Watch(g *gateway.Gateway) error {
+	var err error
+	m.watchOnce.Do(func() {
+		if err = m.reg.Register(newStateCollector(g, m.now)); err == nil {
+			m.gw.Store(g)
+		}
+	})
+	return err
+}
 
 // Registry is the gateway's own registry, for callers that add their
 // collectors or gather in process.
@@ -216,13 +228,14 @@ func (m *Metrics) SetConfigVersion(v string) {
 	m.configVersion.Store(&v)
 }
 
-// seedConfig gives a gateway built by a Server, before it serves, the
-// Server's config version and reload counts: each reload starts a new
-// registry, and the reload series must stay cumulative across them.
-func (m *Metrics) seedConfig(st ConfigStatus) {
-	m.SetConfigVersion(st.Version)
-	m.reloadsOK.Add(float64(st.ReloadsOK))
-	m.reloadsFailed.Add(float64(st.ReloadsFailed))
+// SeedConfig gives the metrics of a gateway a server built, before it
+// serves, the server's config version and reload counts so far: each
+// reload starts a new registry, and the reload series must stay
+// cumulative across them.
+func (m *Metrics) SeedConfig(version string, reloadsOK, reloadsFailed uint64) {
+	m.SetConfigVersion(version)
+	m.reloadsOK.Add(float64(reloadsOK))
+	m.reloadsFailed.Add(float64(reloadsFailed))
 }
 
 // ConfigVersion is the version last given to SetConfigVersion, or "".
@@ -297,8 +310,32 @@ func statusSlot(code int) int {
 	return -1
 }
 
-// forRoute binds a route's labels. Control path: called when routes are
-// compiled. Routes recompiled with the same template share the series.
+// Route binds a route's labels (gateway.Observer). Control path: called
+// when routes are compiled. Routes recompiled with the same template
+// share the series.
+func (m *Metrics) Route(method, template, upstream, grpcMethod string) gateway.RouteObserver {
+	return m.forRoute(method, template, upstream, grpcMethod)
+}
+
+// Unmatched is the unmatched route's series for a client's method
+// (gateway.Observer).
+func (m *Metrics) Unmatched(method string) gateway.RouteObserver {
+	return m.unmatched[methodSlot(method)]
+}
+
+// InFlight moves the requests-in-flight gauge (gateway.Observer).
+func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
+
+// Rejected counts a refused request under its policy (gateway.Observer).
+// The reasons the gateway names are bound up front; another is looked up.
+func (m *Metrics) Rejected(reason string) {
+	if c := m.rejectedBy[reason]; c != nil {
+		c.Inc()
+		return
+	}
+	m.rejections.WithLabelValues(reason).Inc()
+}
+
 func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *routeMetrics {
 	rm := &routeMetrics{m: m, route: template, method: method, upstream: upstream, grpcMethod: grpcMethod,
 		duration:  m.duration.WithLabelValues(template, method),
@@ -309,6 +346,18 @@ func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *route
 		rm.streams = m.streams.WithLabelValues(template, method, upstream, grpcMethod)
 	}
 	return rm
+}
+
+// Answered counts one answered request: status, duration and body bytes.
+func (rm *routeMetrics) Answered(status int, elapsed time.Duration, bytesIn, bytesOut int64) {
+	rm.status(status).Inc()
+	rm.duration.Observe(elapsed.Seconds())
+	if bytesIn > 0 {
+		rm.reqBytes.Add(float64(bytesIn))
+	}
+	if bytesOut > 0 {
+		rm.respBytes.Add(float64(bytesOut))
+	}
 }
 
 // status is the requests counter for an HTTP status.
@@ -327,11 +376,8 @@ func (rm *routeMetrics) status(code int) prometheus.Counter {
 	return c
 }
 
-// called counts one upstream call attempt that ended with code.
-func (rm *routeMetrics) called(code codes.Code) {
-	if rm == nil {
-		return
-	}
+// Called counts one upstream call attempt that ended with code.
+func (rm *routeMetrics) Called(code codes.Code) {
 	if int(code) >= len(rm.grpcCodes) {
 		rm.m.calls.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code)).Inc()
 		return
@@ -345,17 +391,17 @@ func (rm *routeMetrics) called(code codes.Code) {
 	c.Inc()
 }
 
-// streamOpened counts one stream.
-func (rm *routeMetrics) streamOpened() {
-	if rm != nil && rm.streams != nil {
+// StreamOpened counts one stream.
+func (rm *routeMetrics) StreamOpened() {
+	if rm.streams != nil {
 		rm.streams.Inc()
 	}
 }
 
-// streamEnded counts one upstream stream that ended with code. Streams are
-// few next to unary calls, so the label lookup is not cached.
-func (rm *routeMetrics) streamEnded(code codes.Code) {
-	if rm != nil && rm.upstream != "" {
+// StreamEnded counts one upstream stream that ended with code. Streams
+// are few next to unary calls, so the label lookup is not cached.
+func (rm *routeMetrics) StreamEnded(code codes.Code) {
+	if rm.upstream != "" {
 		rm.m.streamEnds.WithLabelValues(rm.upstream, rm.grpcMethod, grpcCodeName(code)).Inc()
 	}
 }
@@ -369,81 +415,3 @@ func grpcCodeName(c codes.Code) string {
 	}
 	return rpccode.Code(c).String()
 }
-
-// unmatchedFor is the unmatched route's series for a client's method.
-func (m *Metrics) unmatchedFor(method string) *routeMetrics {
-	return m.unmatched[methodSlot(method)]
-}
-
-// observe wraps the public handler (inside policy.State, so the request's
-// Info exists and records the response, and outside every policy, so that
-// their rejections and time count): in-flight, status, duration, bytes,
-// and which policy rejected.
-func (m *Metrics) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := policy.InfoFrom(r.Context())
-		if info == nil {
-			// Mounted without policy.State: nothing records the answer.
-			next.ServeHTTP(w, r)
-			return
-		}
-		m.inFlight.Inc()
-		// Deferred: a raw download the gateway aborts (panic with
-		// http.ErrAbortHandler) is still counted, with the status it sent.
-		defer m.record(info, r.Method)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// record counts one answered request.
-func (m *Metrics) record(info *policy.Info, method string) {
-	m.inFlight.Dec()
-	rm, _ := info.Observer.(*routeMetrics)
-	if rm == nil {
-		rm = m.unmatchedFor(method)
-	}
-	status := info.Status()
-	if status == 0 {
-		status = http.StatusOK
-	}
-	rm.status(status).Inc()
-	rm.duration.Observe(m.now().Sub(info.Start).Seconds())
-	if n := info.BytesIn(); n > 0 {
-		rm.reqBytes.Add(float64(n))
-	}
-	if n := info.BytesOut(); n > 0 {
-		rm.respBytes.Add(float64(n))
-	}
-	if status >= 400 && info.Stage >= 0 && int(info.Stage) < len(m.byStage) && m.byStage[info.Stage] != nil {
-		m.byStage[info.Stage].Inc()
-	}
-}
-
-// markStages makes each policy of s that can refuse a request record, in
-// the request's Info, that the request entered it: a request answered
-// with an error while the mark still names a stage was refused there.
-// serveMatch and serveCall clear the mark. Control path: chains are
-// compiled once per route.
-func markStages(s policy.Set) policy.Set {
-	for _, st := range s.Stages() {
-		if !refuses(st) {
-			continue
-		}
-		p := s.Get(st)
-		s.Put(st, func(next http.Handler) http.Handler {
-			inner := p(next)
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if info := policy.InfoFrom(r.Context()); info != nil {
-					info.Stage = st
-				}
-				inner.ServeHTTP(w, r)
-			})
-		})
-	}
-	return s
-}
-
-// refuses tells the stages whose policy may answer a request itself with
-// an error; recover, request id, access log and client IP never refuse
-// (a recovered panic is the gateway's fault, not a rejection).
-func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }

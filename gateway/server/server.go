@@ -1,4 +1,4 @@
-package gateway
+package server
 
 import (
 	"context"
@@ -12,14 +12,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc/codes"
 )
 
-// ServerOptions configure a Server.
-type ServerOptions struct {
+// Options configure a Server.
+type Options struct {
 	// Source is where the config is read and watched; required.
 	Source configsource.Source
 	// Override, when set, adjusts every config read (at start and on each
@@ -36,14 +40,20 @@ type ServerOptions struct {
 	OnReload func(ok bool, st ConfigStatus)
 	// Now is the clock of the status timestamps; default time.Now.
 	Now func() time.Time
-	// Setup translates each config read, with the logger it asks for,
-	// into the options of its Gateway; required.
-	Setup func(cfg *config.Config, log zerolog.Logger) (Options, error)
+
+	// Logger, when set, is every config's logger instead of one built
+	// from its log keys and LogOutput (tests).
+	Logger *zerolog.Logger
+	// SpanExporter, when set, receives every config's spans as each ends
+	// instead of OTLP, and turns tracing on (tests, benchmarks).
+	SpanExporter sdktrace.SpanExporter
+	// GatewayOptions are added to those of every Gateway built.
+	GatewayOptions []gateway.Option
 }
 
 // Server is the refract process: it owns the listeners (public, admin,
 // products' own) and serves them with the Gateway built from the current
-// config, which it swaps on reload without dropping a request: the new
+// config (with its metrics, tracing and admin API), which it swaps on reload without dropping a request: the new
 // Gateway is built and waits for its upstreams' descriptors before it
 // takes over, a listener whose address changed is opened before the old
 // one is shut down gracefully, and the old Gateway finishes the requests
@@ -52,7 +62,7 @@ type ServerOptions struct {
 // down gracefully. Create it with NewServer, then Run it once. Safe for
 // concurrent use.
 type Server struct {
-	opts ServerOptions
+	opts Options
 	cur  atomic.Pointer[generation] // the request path's only shared read
 
 	tlsConf atomic.Pointer[tls.Config] // the public listener's; nil: plain
@@ -63,6 +73,7 @@ type Server struct {
 	running  bool                 // Run has opened the listeners
 	tried    string
 
+	listening    atomic.Bool     // Run has opened the listeners (for /readyz)
 	draining     atomic.Bool     // the drain has begun: no more reloads
 	reloadCtx    context.Context // ends when the drain begins
 	stopReloads  context.CancelFunc
@@ -84,15 +95,12 @@ type slot struct {
 	srv  *http.Server
 }
 
-// NewServer reads the config from opts.Source, validates it and builds its
+// New reads the config from opts.Source, validates it and builds its
 // Gateway (upstreams are dialled and reflected in the background). It
 // opens no listener: Run does.
-func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
+func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Source == nil {
-		return nil, errors.New("gateway: server needs a config source")
-	}
-	if opts.Setup == nil {
-		return nil, errors.New("gateway: server needs Setup, the translator of its config")
+		return nil, errors.New("server: needs a config source")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -101,46 +109,31 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, cfg, tc, err := opts.build(data)
+	b, err := opts.build(data)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
 		endDrain: make(chan struct{}), errc: make(chan error, 1)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
-	s.tlsConf.Store(tc)
-	s.cur.Store(newGeneration(gw, cfg, data))
+	s.tlsConf.Store(b.tls)
+	s.cur.Store(s.newGeneration(b, data))
 	s.tried = data.Version()
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
-	gw.metrics.seedConfig(s.status)
+	b.metrics.SeedConfig(s.status.Version, 0, 0)
 	return s, nil
 }
 
-// build is what every config read goes through, at start and on reload:
-// validated whole (with the override), its TLS certificate loaded, and its
-// Gateway built.
-func (o *ServerOptions) build(data configsource.Data) (*Gateway, *config.Config, *tls.Config, error) {
-	cfg, err := parseConfigData(data, o.Override)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tc, err := serverTLS(cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	gopts, err := o.Setup(cfg, NewLogger(cfg.Log, o.LogOutput))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	gw, err := New(gopts)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return gw, cfg, tc, nil
-}
-
 // Gateway is the Gateway serving the current config. It changes on reload.
-func (s *Server) Gateway() *Gateway { return s.cur.Load().gw }
+func (s *Server) Gateway() *gateway.Gateway { return s.cur.Load().gw }
+
+// Config is the config being served (after the override). It changes on
+// reload; callers must not modify it.
+func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
+
+// Metrics are the metrics of the Gateway serving the current config (a
+// registry per config: see Options). They change on reload.
+func (s *Server) Metrics() *telemetry.Metrics { return s.cur.Load().metrics }
 
 // WaitReady blocks until Run has opened the listeners and the current
 // Gateway is ready (see Gateway.Ready), or ctx ends.
@@ -150,7 +143,7 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	for s.Addr("public") == "" {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gateway: listeners not open: %w", ctx.Err())
+			return fmt.Errorf("server: listeners not open: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -170,9 +163,9 @@ func (s *Server) Addr(key string) string {
 
 // Logger is the logger of the current config (its level and format
 // follow reloads).
-func (s *Server) Logger() zerolog.Logger { return s.cur.Load().gw.log }
+func (s *Server) Logger() zerolog.Logger { return s.cur.Load().log }
 
-func (s *Server) log() *zerolog.Logger { return &s.cur.Load().gw.log }
+func (s *Server) log() *zerolog.Logger { return &s.cur.Load().log }
 
 // Run opens the listeners, serves, and follows the config source for
 // changes until ctx is done; then it drains (see Server) and returns nil
@@ -182,7 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running || s.draining.Load() {
 		s.mu.Unlock()
-		return errors.New("gateway: Server.Run called twice")
+		return errors.New("server: Run called twice")
 	}
 	gen := s.cur.Load()
 	plan, err := s.openListeners(gen.cfg)
@@ -191,7 +184,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.running = true
-	gen.gw.serving.Store(true) // the listeners are open: connections queue from here on
+	s.listening.Store(true) // the listeners are open: connections queue from here on
 	s.commitListeners(plan, gen)
 	s.mu.Unlock()
 	s.log().Info().Str("listen", s.Addr("public")).Str("admin", s.Addr("admin")).
@@ -218,22 +211,21 @@ func (s *Server) Run(ctx context.Context) error {
 // shutdown starts at once. Safe to call at any time, more than once.
 func (s *Server) EndDrain() { s.endDrainOnce.Do(func() { close(s.endDrain) }) }
 
-// Close closes the current Gateway; call it after Run has returned.
+// Close closes the current Gateway (and flushes its spans); call it after
+// Run has returned.
 func (s *Server) Close() error {
 	s.stopReloads()
 	s.bg.Wait()
-	return s.cur.Load().gw.Close()
+	return s.cur.Load().close()
 }
 
 // stop drains and shuts down. With drain false (a listener failed) the
 // drain period is skipped.
 func (s *Server) stop(drain bool) error {
-	s.draining.Store(true)
-	s.cur.Load().gw.draining.Store(true) // /readyz: 503 from now on
+	s.draining.Store(true) // /readyz: 503 from now on
 	s.stopReloads()
 	s.mu.Lock() // a reload in progress gives up (its context ended) before this returns
 	gen := s.cur.Load()
-	gen.gw.draining.Store(true)
 	slots := make([]*slot, 0, len(s.slots))
 	for _, sl := range s.slots {
 		slots = append(slots, sl)
@@ -250,10 +242,10 @@ func (s *Server) stop(drain bool) error {
 		t.Stop()
 	}
 	s.log().Info().Msg("shutting down: listeners closed, in-flight requests finishing")
-	gen.gw.streams.endAll(errShuttingDown())
+	gen.gw.EndStreams(errShuttingDown())
 	s.mu.Lock()
 	for old := range s.retiring { // their streams would hold the exit for their grace
-		old.gw.streams.endAll(errShuttingDown())
+		old.gw.EndStreams(errShuttingDown())
 	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(gen.cfg.ShutdownTimeout))
@@ -278,7 +270,7 @@ func shutdownSlot(ctx context.Context, sl *slot) error {
 	err := sl.srv.Shutdown(ctx)
 	if err != nil {
 		_ = sl.srv.Close()
-		return fmt.Errorf("gateway: shutdown of the %s listener: %w", sl.key, err)
+		return fmt.Errorf("server: shutdown of the %s listener: %w", sl.key, err)
 	}
 	return nil
 }
@@ -310,7 +302,7 @@ func (s *Server) openListeners(cfg *config.Config) (*listenPlan, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			p.abort()
-			return nil, fmt.Errorf("gateway: %s listener %s: %w", key, addr, err)
+			return nil, fmt.Errorf("server: %s listener %s: %w", key, addr, err)
 		}
 		if key == "public" {
 			ln = &tlsSwitch{Listener: ln, conf: &s.tlsConf}
@@ -331,7 +323,7 @@ func (p *listenPlan) abort() {
 // config no longer has. Call with s.mu held, after gen is current.
 func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 	for key, sl := range p.opened {
-		sl.srv = gen.gw.newServer(s.handler(key))
+		sl.srv = HTTPServer(gen.cfg, gen.log, s.handler(key))
 		if old := s.slots[key]; old != nil {
 			s.retireSlot(old, gen)
 		}
@@ -339,13 +331,13 @@ func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 		go func() {
 			if err := sl.srv.Serve(sl.ln); !errors.Is(err, http.ErrServerClosed) {
 				select {
-				case s.errc <- fmt.Errorf("gateway: %s listener: %w", key, err):
+				case s.errc <- fmt.Errorf("server: %s listener: %w", key, err):
 				default:
 				}
 			}
 		}()
 		if key != "public" {
-			gen.gw.log.Info().Str("listener", key).Str("addr", sl.ln.Addr().String()).Msg("listener open")
+			gen.log.Info().Str("listener", key).Str("addr", sl.ln.Addr().String()).Msg("listener open")
 		}
 	}
 	for key, old := range s.slots {
@@ -360,9 +352,7 @@ func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 			addrs[pc.Name] = sl.ln.Addr().String()
 		}
 	}
-	gen.gw.prod.mu.Lock()
-	gen.gw.prod.addrs = addrs
-	gen.gw.prod.mu.Unlock()
+	gen.gw.SetProductAddrs(addrs)
 }
 
 // retireSlot shuts a listener down gracefully in the background: it stops
@@ -370,14 +360,14 @@ func (s *Server) commitListeners(p *listenPlan, gen *generation) {
 // finish within shutdown_timeout.
 func (s *Server) retireSlot(old *slot, gen *generation) {
 	grace := time.Duration(gen.cfg.ShutdownTimeout)
-	gen.gw.log.Info().Str("listener", old.key).Str("addr", old.ln.Addr().String()).Msg("listener closing (address changed)")
+	gen.log.Info().Str("listener", old.key).Str("addr", old.ln.Addr().String()).Msg("listener closing (address changed)")
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		if err := shutdownSlot(ctx, old); err != nil {
-			gen.gw.log.Warn().Err(err).Msg("old listener closed with requests still running")
+			gen.log.Warn().Err(err).Msg("old listener closed with requests still running")
 		}
 	}()
 }
@@ -393,15 +383,11 @@ func (s *Server) handler(key string) http.Handler {
 			gen.gw.ServeHTTP(w, r)
 		})
 	case key == "admin":
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /admin/reload", s.serveReloadStatus)
-		mux.HandleFunc("POST /admin/reload", s.serveReload)
-		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			gen := s.enter(nil)
 			defer gen.leave()
 			gen.admin.ServeHTTP(w, r)
 		})
-		return mux
 	default:
 		name := key[len("product "):]
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -409,7 +395,7 @@ func (s *Server) handler(key string) http.Handler {
 			defer gen.leave()
 			h := gen.products[name]
 			if h == nil { // the product left the config; its listener is closing
-				writeStatus(w, http.StatusNotFound, codes.NotFound, "no product "+name+" on this listener", nil)
+				rpcstatus.WriteStatus(w, http.StatusNotFound, codes.NotFound, "no product "+name+" on this listener")
 				return
 			}
 			h.ServeHTTP(w, r)

@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"net/http/pprof"
 
 	"github.com/refract-gateway/refract/reflection"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -14,20 +15,26 @@ import (
 // /metrics, /admin/config, /admin/stats, the dashboard and /debug/pprof/.
 // They exist on the admin listener only (127.0.0.1 by default), never on
 // the public one: profiles and the effective config are for operators.
-func (g *Gateway) mountOperations(mux *http.ServeMux) {
-	mux.Handle("GET /metrics", g.metrics.Handler())
-	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
-		cfg, err := g.EffectiveConfig()
-		if err != nil {
-			writeAdminError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, cfg)
-	})
-	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, g.Stats())
-	})
-	g.mountDashboard(mux)
+func mountOperations(mux *http.ServeMux, o Options) {
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
+	if o.Config != nil {
+		mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
+			cfg, err := EffectiveConfig(o.Config)
+			if err != nil {
+				writeAdminError(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, cfg)
+		})
+	}
+	if o.Stats != nil {
+		mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, o.Stats())
+		})
+	}
+	mountDashboard(mux)
 	// Explicit handlers on this mux: importing net/http/pprof also
 	// registers them on http.DefaultServeMux, which refract never serves.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -47,10 +54,10 @@ func writeRefreshError(w http.ResponseWriter, err error) {
 	if errors.Is(err, reflection.ErrUnknownUpstream) {
 		httpStatus = http.StatusNotFound
 	}
-	writeStatusProto(w, httpStatus, st.Proto(), nil)
+	rpcstatus.WriteProto(w, httpStatus, st.Proto())
 }
 
 // writeAdminError answers an admin request the gateway could not serve.
 func writeAdminError(w http.ResponseWriter, err error) {
-	writeStatus(w, http.StatusInternalServerError, codes.Internal, err.Error(), nil)
+	rpcstatus.WriteStatus(w, http.StatusInternalServerError, codes.Internal, err.Error())
 }

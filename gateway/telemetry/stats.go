@@ -1,4 +1,4 @@
-package gateway
+package telemetry
 
 import (
 	"strconv"
@@ -7,11 +7,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/transcode"
 )
 
 // Stats is the gateway at a glance, for the dashboard (GET /admin/stats):
-// totals and rates per route computed here from the metrics, upstreams
+// totals and rates per route computed from the metrics, upstreams
 // with their endpoints and descriptor cache, policy rejections and the
 // fast-path counters. Rates are per second over the last ten seconds or
 // so (since the previous sample when polls are further apart); zero on a
@@ -76,15 +77,20 @@ type DescriptorStats struct {
 	Methods     int       `json:"methods"`
 }
 
-// Stats gathers the dashboard's view. Admin path: it reads the metrics
-// and takes the control path's locks briefly.
-func (g *Gateway) Stats() Stats {
-	m := g.metrics
+// Stats gathers the dashboard's view of the gateway given to Watch (only
+// the metrics' part before Watch). Admin path: it reads the metrics and
+// the gateway's read model, which takes the control path's locks briefly.
+// Safe for concurrent use.
+func (m *Metrics) Stats() Stats {
 	now := m.now()
 	out := Stats{Time: now.UTC(), UptimeSeconds: now.Sub(m.started).Seconds(), ConfigVersion: m.ConfigVersion(),
-		Rejections: map[string]uint64{}, FastPath: g.codec.Stats().Snapshot(), Routes: []RouteStats{}, Upstreams: []UpstreamStats{}}
-	if be := g.buildErr.Load(); be != nil {
-		out.BuildError = be.err.Error()
+		Rejections: map[string]uint64{}, Routes: []RouteStats{}, Upstreams: []UpstreamStats{}}
+	g := m.gw.Load()
+	if g != nil {
+		out.FastPath = g.FastPathStats()
+		if err := g.BuildError(); err != nil {
+			out.BuildError = err.Error()
+		}
 	}
 
 	// Totals per route from the requests counter: one pass over its series.
@@ -94,7 +100,7 @@ func (g *Gateway) Stats() Stats {
 	for _, mt := range collectMetrics(m.requests) {
 		l := labels(mt)
 		k := key{l["method"], l["route"]}
-		if l["route"] == unmatchedRoute {
+		if l["route"] == gateway.UnmatchedRoute {
 			k.method = "*"
 		}
 		rs := counts[k]
@@ -125,7 +131,11 @@ func (g *Gateway) Stats() Stats {
 	}
 
 	// Every served route is listed, with or without traffic.
-	for _, ri := range g.Routes() {
+	var served []gateway.RouteInfo
+	if g != nil {
+		served = g.Routes()
+	}
+	for _, ri := range served {
 		k := key{ri.HTTPMethod, ri.Path}
 		rs := counts[k]
 		if rs == nil {
@@ -138,8 +148,8 @@ func (g *Gateway) Stats() Stats {
 	}
 	// Routes no longer served keep their counts until the process ends;
 	// only the unmatched pseudo-route is worth showing among them.
-	if rs := counts[key{"*", unmatchedRoute}]; rs != nil {
-		rs.PerSecond = rates["* "+unmatchedRoute]
+	if rs := counts[key{"*", gateway.UnmatchedRoute}]; rs != nil {
+		rs.PerSecond = rates["* "+gateway.UnmatchedRoute]
 		out.Routes = append(out.Routes, *rs)
 	}
 
@@ -149,8 +159,11 @@ func (g *Gateway) Stats() Stats {
 		}
 	}
 
+	if g == nil {
+		return out
+	}
 	desc := map[string]DescriptorStats{}
-	for _, s := range g.cache.Stats() {
+	for _, s := range g.Cache().Stats() {
 		d := DescriptorStats{State: s.State.String(), Hash: s.Hash, FetchedAt: s.FetchedAt, Endpoint: s.Endpoint,
 			LastError: s.LastError, LastErrorAt: s.LastErrorAt, Refreshes: s.Refreshes, Failures: s.Failures,
 			Services: s.Services, Methods: s.Methods}

@@ -1,4 +1,4 @@
-package gateway
+package telemetry
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -25,24 +24,51 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
-// TracingOptions is the tracing section of the configuration, read as it
-// is until tracing is injected ready-made.
-type TracingOptions = config.TracingConfig
+// TracingOptions configure NewTracing: the tracing keys of the config, as
+// plain values. What they leave unset comes from the standard OTEL_*
+// environment variables.
+type TracingOptions struct {
+	// On turns tracing on (the config's enabled, or an otlp_endpoint).
+	On bool
+	// OTLPEndpoint is the collector: host:port, or a URL (https://
+	// implies TLS); with protocol http a URL without a path gets
+	// /v1/traces. Default: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT.
+	OTLPEndpoint string
+	// Protocol is grpc (the default) or http (OTLP/HTTP protobuf).
+	Protocol string
+	// Insecure sends spans without TLS.
+	Insecure bool
+	// SampleRatio is the share of new traces recorded, 0 to 1; nil:
+	// OTEL_TRACES_SAMPLER, else every one.
+	SampleRatio *float64
+	// ServiceName is service.name; default OTEL_SERVICE_NAME, else
+	// "refract".
+	ServiceName string
+	// Headers are sent with every export.
+	Headers map[string]string
+	// Exporter, when set, replaces the OTLP exporter, receives each span
+	// as it ends, and turns tracing on (tests, benchmarks).
+	Exporter sdktrace.SpanExporter
+}
 
-// tracing is the gateway's own OpenTelemetry setup: a tracer provider and
+// Tracing is one gateway's OpenTelemetry setup: a tracer provider and
 // propagator handed to the instrumentation explicitly, never installed as
 // process globals, so two gateways in one process trace independently.
-// Nil when tracing is off: then nothing is wrapped and requests pay nothing.
-type tracing struct {
+// Give Middleware to gateway.WithMiddleware and DialOptions to
+// gateway.WithDialOptions. A nil *Tracing is tracing off: it wraps
+// nothing and adds no option, so requests pay nothing. Safe for
+// concurrent use.
+type Tracing struct {
 	tp   *sdktrace.TracerProvider
 	prop propagation.TextMapPropagator
 }
 
-// newTracing builds the exporter and provider from cfg (and the OTEL_*
-// environment for what cfg leaves unset); exp, when not nil, replaces the
-// OTLP exporter and spans reach it as each ends (tests).
-func newTracing(cfg config.TracingConfig, exp sdktrace.SpanExporter) (*tracing, error) {
-	if exp == nil && (!cfg.On() || strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true")) {
+// NewTracing builds the exporter and provider from o (and the OTEL_*
+// environment for what o leaves unset). It returns nil, and no error,
+// when tracing is off: not asked for, or OTEL_SDK_DISABLED=true.
+func NewTracing(o TracingOptions) (*Tracing, error) {
+	exp, cfg := o.Exporter, o
+	if exp == nil && (!cfg.On || strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true")) {
 		// OTEL_SDK_DISABLED is the standard switch for turning tracing
 		// off without touching the config file.
 		return nil, nil
@@ -54,13 +80,13 @@ func newTracing(cfg config.TracingConfig, exp sdktrace.SpanExporter) (*tracing, 
 	} else {
 		e, err := newOTLPExporter(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("gateway: tracing: %w", err)
+			return nil, fmt.Errorf("telemetry: tracing: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(e))
 	}
 	res, err := tracingResource(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: tracing: %w", err)
+		return nil, fmt.Errorf("telemetry: tracing: %w", err)
 	}
 	opts = append(opts, sdktrace.WithResource(res))
 	if r := cfg.SampleRatio; r != nil {
@@ -70,7 +96,7 @@ func newTracing(cfg config.TracingConfig, exp sdktrace.SpanExporter) (*tracing, 
 	}
 	// Without a ratio the SDK reads OTEL_TRACES_SAMPLER(_ARG), else samples
 	// every new trace and follows the parent's decision.
-	return &tracing{
+	return &Tracing{
 		tp:   sdktrace.NewTracerProvider(opts...),
 		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}, nil
@@ -79,7 +105,7 @@ func newTracing(cfg config.TracingConfig, exp sdktrace.SpanExporter) (*tracing, 
 // newOTLPExporter is the OTLP trace exporter cfg asks for. Endpoint, TLS
 // and headers it leaves unset come from OTEL_EXPORTER_OTLP_*, read by the
 // exporter itself.
-func newOTLPExporter(ctx context.Context, cfg config.TracingConfig) (sdktrace.SpanExporter, error) {
+func newOTLPExporter(ctx context.Context, cfg TracingOptions) (sdktrace.SpanExporter, error) {
 	protocol := cfg.Protocol
 	if protocol == "" {
 		protocol = os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
@@ -127,7 +153,7 @@ func newOTLPExporter(ctx context.Context, cfg config.TracingConfig) (sdktrace.Sp
 
 // tracingResource names the service: service_name, else OTEL_SERVICE_NAME
 // (with OTEL_RESOURCE_ATTRIBUTES), else "refract".
-func tracingResource(ctx context.Context, cfg config.TracingConfig) (*resource.Resource, error) {
+func tracingResource(ctx context.Context, cfg TracingOptions) (*resource.Resource, error) {
 	opts := []resource.Option{
 		resource.WithAttributes(attribute.String("service.name", "refract")),
 		resource.WithTelemetrySDK(),
@@ -139,12 +165,16 @@ func tracingResource(ctx context.Context, cfg config.TracingConfig) (*resource.R
 	return resource.New(ctx, opts...)
 }
 
-// serverHandler wraps the public handler in a server span per request.
+// Middleware wraps the public handler in a server span per request.
 // The span is named after the route the request matched, "GET
 // /v1/{name=shelves/*}", with its template as http.route; a request that
 // matched none keeps the method alone. The raw path never names a span,
-// so names stay few whatever clients send.
-func (t *tracing) serverHandler(next http.Handler) http.Handler {
+// so names stay few whatever clients send. On a nil Tracing it returns
+// next itself.
+func (t *Tracing) Middleware(next http.Handler) http.Handler {
+	if t == nil {
+		return next
+	}
 	named := policy.State()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		info := policy.InfoFrom(r.Context())
@@ -167,11 +197,11 @@ func (t *tracing) serverHandler(next http.Handler) http.Handler {
 	)
 }
 
-// dialOptions make upstream connections trace their calls and pass the
+// DialOptions make upstream connections trace their calls and pass the
 // W3C trace context to the backends as metadata (traceparent, tracestate).
 // Reflection and health checks are the gateway's own business and are not
-// traced.
-func (t *tracing) dialOptions() []grpc.DialOption {
+// traced. None on a nil Tracing.
+func (t *Tracing) DialOptions() []grpc.DialOption {
 	if t == nil {
 		return nil
 	}
@@ -185,8 +215,9 @@ func (t *tracing) dialOptions() []grpc.DialOption {
 	))}
 }
 
-// shutdown flushes the spans still buffered, within a few seconds.
-func (t *tracing) shutdown() error {
+// Shutdown flushes the spans still buffered, within a few seconds, and
+// stops the provider; call it once the gateway is closed. Nil-safe.
+func (t *Tracing) Shutdown() error {
 	if t == nil {
 		return nil
 	}

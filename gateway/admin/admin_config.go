@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"fmt"
@@ -13,29 +13,29 @@ import (
 // redacted replaces every secret in GET /admin/config.
 const redacted = "[redacted]"
 
-// EffectiveConfig is the configuration being served, defaults applied, as
-// JSON-ready values keyed like the YAML file, with every secret replaced
-// by "[redacted]": inline secret values and API-key digests (where a
+// EffectiveConfig is cfg (the configuration being served, defaults
+// applied) as JSON-ready values keyed like the YAML file, with every
+// secret replaced by "[redacted]": inline secret values and API-key digests (where a
 // secret is read from env or file, the variable or path is shown, never
 // the content), keys named like a token, password or secret, and the
 // credentials or query of any URL. Safe for concurrent use.
-func (g *Gateway) EffectiveConfig() (map[string]any, error) {
+func EffectiveConfig(cfg *config.Config) (map[string]any, error) {
 	// A deep copy through YAML, so redaction never touches the live config.
-	raw, err := yaml.Marshal(g.described)
+	raw, err := yaml.Marshal(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: effective config: %w", err)
+		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
 	var cp config.Config
 	if err := yaml.Unmarshal(raw, &cp); err != nil {
-		return nil, fmt.Errorf("gateway: effective config: %w", err)
+		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
 	redact(reflect.ValueOf(&cp).Elem(), "")
 	if raw, err = yaml.Marshal(&cp); err != nil {
-		return nil, fmt.Errorf("gateway: effective config: %w", err)
+		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
 	var out map[string]any
 	if err := yaml.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("gateway: effective config: %w", err)
+		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
 	return out, nil
 }

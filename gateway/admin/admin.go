@@ -1,0 +1,113 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/telemetry"
+)
+
+// Options are what the admin listener serves: the engine's read model
+// and what the process around it knows.
+type Options struct {
+	// Gateway is the engine whose read model the API shows; required.
+	Gateway *gateway.Gateway
+	// Config is the config Gateway was built from, shown redacted on
+	// /admin/config; nil: that endpoint answers 404.
+	Config *config.Config
+	// Metrics serves /metrics (the Prometheus exposition); nil: 404.
+	Metrics http.Handler
+	// Stats is the dashboard's view, served on /admin/stats; nil: 404.
+	Stats func() telemetry.Stats
+	// Reload, when set, serves GET and POST /admin/reload (the server's
+	// config status and reload).
+	Reload http.Handler
+	// Listening reports whether the listeners are open; Draining whether
+	// the process is draining. Both feed /readyz; nil: listening, not
+	// draining.
+	Listening, Draining func() bool
+}
+
+// Handler serves the admin API: /healthz (the process is alive), /readyz
+// (200 once every required upstream has descriptors and the listeners
+// are up and not draining; 503 with the reasons otherwise), /admin/routes
+// (the routes being served), /admin/upstreams (endpoints, discovery state
+// and schema splits), /admin/breakers (circuit breakers and their states),
+// /admin/descriptors (the descriptor cache per upstream; POST refreshes
+// now), /admin/reload, and the operator's endpoints: /metrics,
+// /admin/config, /admin/stats, the dashboard on / and /debug/pprof/.
+// Safe for concurrent use.
+func Handler(o Options) http.Handler {
+	g := o.Gateway
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, missing := g.Ready()
+		var reasons []string
+		if len(missing) > 0 {
+			reasons = append(reasons, "no routes yet (descriptors pending) for upstreams: "+strings.Join(missing, ", "))
+		}
+		if o.Listening != nil && !o.Listening() {
+			ok, reasons = false, append(reasons, "listeners are not up")
+		}
+		if o.Draining != nil && o.Draining() {
+			ok, reasons = false, append(reasons, "draining")
+		}
+		stale, failing := g.DiscoveryProblems()
+		if !ok {
+			reasons = append(reasons, failing...)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
+			return
+		}
+		// Stale discovery does not make the gateway unready: it serves the
+		// last known endpoints, which beats serving nothing. It is said.
+		if warnings := append(stale, failing...); len(warnings) > 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": warnings})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
+		hidden := g.HiddenMethods()
+		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden}
+		if err := g.BuildError(); err != nil {
+			resp["build_error"] = err.Error()
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, g.Upstreams())
+	})
+	mux.HandleFunc("GET /admin/breakers", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
+	})
+	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, g.Cache().Stats())
+	})
+	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := g.Cache().Refresh(r.Context(), r.PathValue("upstream")); err != nil {
+			writeRefreshError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, g.Cache().Stats())
+	})
+	if o.Reload != nil {
+		mux.Handle("GET /admin/reload", o.Reload)
+		mux.Handle("POST /admin/reload", o.Reload)
+	}
+	mountOperations(mux, o)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,9 @@
+// Package admin is refract's admin listener: the JSON admin API (health,
+// readiness, routes, upstreams, breakers, descriptors, the effective
+// config with secrets redacted), the embedded dashboard, /metrics and
+// /admin/stats as telemetry serves them, the server's reload endpoint,
+// and pprof. Handler builds it from the engine's exported read model and
+// what the process around it passes in Options; it never reaches into
+// engine internals, owns no listener, and changes nothing but what the
+// read model offers (a descriptor refresh).
+package admin

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/refract-gateway/refract/policy"
+	"google.golang.org/grpc/codes"
+)
+
+// Observer is told what the request path does, for metrics: the engine
+// imports no metrics library, and whoever builds it (the server, with
+// Prometheus) passes one with WithObserver. Route is called when a route
+// is compiled, so that the request path only calls the hooks it was
+// handed: no lookup, no label hashing. Without an observer the engine
+// calls none of these and pays nothing. Implementations must be safe for
+// concurrent use.
+type Observer interface {
+	// Route returns the hooks of one compiled route: its HTTP method and
+	// path template, and the upstream and gRPC method (full name) it
+	// calls. Control path; routes recompiled with the same values may get
+	// the same hooks.
+	Route(method, template, upstream, grpcMethod string) RouteObserver
+	// Unmatched returns the hooks of a request answered without a route
+	// (no match, or refused at the edge before the match), by the client's
+	// HTTP method token, which may be anything.
+	Unmatched(method string) RouteObserver
+	// InFlight adds delta (+1 as a request enters the public handler, -1
+	// once it is answered) to the requests in flight.
+	InFlight(delta int)
+	// Rejected counts a request refused by reason: a policy stage's name
+	// (policy.Stage.String()), or one of the rejecters beside the upstream
+	// call ("breaker", "validate", "stream_limit"). RejectReasons lists
+	// them all.
+	Rejected(reason string)
+}
+
+// RouteObserver are one route's hooks, bound when it is compiled. Safe
+// for concurrent use.
+type RouteObserver interface {
+	// Answered records one request answered with an HTTP status, elapsed
+	// from its arrival, with the request and response body bytes.
+	Answered(status int, elapsed time.Duration, bytesIn, bytesOut int64)
+	// Called records one upstream call attempt (each retry counts) that
+	// ended with code.
+	Called(code codes.Code)
+	// StreamOpened records a stream opened to the upstream; StreamEnded
+	// one that ended with code (CANCELLED when the client went away).
+	StreamOpened()
+	StreamEnded(code codes.Code)
+}
+
+// UnmatchedRoute is the route template reported for requests answered
+// without a route. One value, so that clients probing random paths cannot
+// grow what an observer keeps.
+const UnmatchedRoute = "unmatched"
+
+// Rejecters that are not policy stages: they decide next to the upstream
+// call, so they are counted where they answer.
+const (
+	rejectBreaker     = "breaker"
+	rejectValidate    = "validate"
+	rejectStreamLimit = "stream_limit"
+)
+
+// RejectReasons lists every reason Observer.Rejected may be given: the
+// policy stages that can refuse a request, in their order, then the
+// rejecters beside the upstream call. An observer can create their series
+// up front, so that the first rejection is seen as an increment.
+func RejectReasons() []string {
+	var out []string
+	for _, s := range policy.Order() {
+		if refuses(s) {
+			out = append(out, s.String())
+		}
+	}
+	return append(out, rejectBreaker, rejectValidate, rejectStreamLimit)
+}
+
+// nopObserver is the observer of a gateway built without one.
+type nopObserver struct{}
+
+func (nopObserver) Route(string, string, string, string) RouteObserver { return nopRoute{} }
+func (nopObserver) Unmatched(string) RouteObserver                     { return nopRoute{} }
+func (nopObserver) InFlight(int)                                       {}
+func (nopObserver) Rejected(string)                                    {}
+
+type nopRoute struct{}
+
+func (nopRoute) Answered(int, time.Duration, int64, int64) {}
+func (nopRoute) Called(codes.Code)                         {}
+func (nopRoute) StreamOpened()                             {}
+func (nopRoute) StreamEnded(codes.Code)                    {}
+
+// observe wraps the public handler (inside policy.State, so the request's
+// Info exists and records the response, and outside every policy, so that
+// their rejections and time count): in-flight, status, duration, bytes,
+// and which policy rejected. Without an observer it wraps nothing.
+func (g *Gateway) observe(next http.Handler) http.Handler {
+	if _, none := g.obs.(nopObserver); none {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := policy.InfoFrom(r.Context())
+		if info == nil {
+			// Mounted without policy.State: nothing records the answer.
+			next.ServeHTTP(w, r)
+			return
+		}
+		g.obs.InFlight(1)
+		// Deferred: a raw download the gateway aborts (panic with
+		// http.ErrAbortHandler) is still counted, with the status it sent.
+		defer g.record(info, r.Method)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// record reports one answered request.
+func (g *Gateway) record(info *policy.Info, method string) {
+	g.obs.InFlight(-1)
+	ro, _ := info.Observer.(RouteObserver)
+	if ro == nil {
+		ro = g.obs.Unmatched(method)
+	}
+	status := info.Status()
+	if status == 0 {
+		status = http.StatusOK
+	}
+	ro.Answered(status, g.now().Sub(info.Start), info.BytesIn(), info.BytesOut())
+	if status >= 400 && refuses(info.Stage) {
+		g.obs.Rejected(info.Stage.String())
+	}
+}
+
+// markStages makes each policy of s that can refuse a request record, in
+// the request's Info, that the request entered it: a request answered
+// with an error while the mark still names a stage was refused there.
+// serveMatch and serveCall clear the mark. Control path: chains are
+// compiled once per route.
+func markStages(s policy.Set) policy.Set {
+	for _, st := range s.Stages() {
+		if !refuses(st) {
+			continue
+		}
+		p := s.Get(st)
+		s.Put(st, func(next http.Handler) http.Handler {
+			inner := p(next)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if info := policy.InfoFrom(r.Context()); info != nil {
+					info.Stage = st
+				}
+				inner.ServeHTTP(w, r)
+			})
+		})
+	}
+	return s
+}
+
+// refuses tells the stages whose policy may answer a request itself with
+// an error; recover, request id, access log and client IP never refuse
+// (a recovered panic is the gateway's fault, not a rejection).
+func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }
