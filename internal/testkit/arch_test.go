@@ -47,7 +47,7 @@ var allowedImports = map[string][]string{
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus",
 		"transcode/wirejson", "transcode/openapi", "policy", "policy/resilience", "gateway/upstream",
 		"gateway/config"},
-	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "policy", "policy/resilience",
+	"gateway/setup": {"gateway/telemetry", "gateway", "gateway/config", "gateway/upstream", "policy", "policy/resilience",
 		"transcode", "transcode/rpcstatus", "discovery", "reflection", "router"},
 
 	// Around the engine: what reads its read model and feeds on its
