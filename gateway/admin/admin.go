@@ -44,7 +44,7 @@ func Handler(o Options) http.Handler {
 	g := o.Gateway
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, missing := g.Ready()
@@ -61,16 +61,16 @@ func Handler(o Options) http.Handler {
 		stale, failing := g.DiscoveryProblems()
 		if !ok {
 			reasons = append(reasons, failing...)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": reasons})
 			return
 		}
 		// Stale discovery does not make the gateway unready: it serves the
 		// last known endpoints, which beats serving nothing. It is said.
 		if warnings := append(stale, failing...); len(warnings) > 0 {
-			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": warnings})
+			WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "warnings": warnings})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
 		hidden := g.HiddenMethods()
@@ -78,23 +78,23 @@ func Handler(o Options) http.Handler {
 		if err := g.BuildError(); err != nil {
 			resp["build_error"] = err.Error()
 		}
-		writeJSON(w, http.StatusOK, resp)
+		WriteJSON(w, http.StatusOK, resp)
 	})
 	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, g.Upstreams())
+		WriteJSON(w, http.StatusOK, g.Upstreams())
 	})
 	mux.HandleFunc("GET /admin/breakers", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
+		WriteJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
 	})
 	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, g.Cache().Stats())
+		WriteJSON(w, http.StatusOK, g.Cache().Stats())
 	})
 	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := g.Cache().Refresh(r.Context(), r.PathValue("upstream")); err != nil {
 			writeRefreshError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, g.Cache().Stats())
+		WriteJSON(w, http.StatusOK, g.Cache().Stats())
 	})
 	if o.Reload != nil {
 		mux.Handle("GET /admin/reload", o.Reload)
@@ -104,7 +104,9 @@ func Handler(o Options) http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers with v as indented JSON: the admin API's success
+// shape (errors are google.rpc.Status bodies).
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

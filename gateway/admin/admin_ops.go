@@ -26,12 +26,12 @@ func mountOperations(mux *http.ServeMux, o Options) {
 				writeAdminError(w, err)
 				return
 			}
-			writeJSON(w, http.StatusOK, cfg)
+			WriteJSON(w, http.StatusOK, cfg)
 		})
 	}
 	if o.Stats != nil {
 		mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, o.Stats())
+			WriteJSON(w, http.StatusOK, o.Stats())
 		})
 	}
 	mountDashboard(mux)

@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/admin"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
@@ -181,7 +181,7 @@ func (s *Server) refuse(data configsource.Data, err error) error {
 // (FAILED_PRECONDITION, 400; UNAVAILABLE, 503, while stopping).
 func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusOK, s.ConfigStatus())
+		admin.WriteJSON(w, http.StatusOK, s.ConfigStatus())
 		return
 	}
 	// A reload, once asked for, runs to its end even if the client leaves.
@@ -191,16 +191,8 @@ func (s *Server) serveReload(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.FailedPrecondition, err.Error())
 	default:
-		writeJSON(w, http.StatusOK, s.ConfigStatus())
+		admin.WriteJSON(w, http.StatusOK, s.ConfigStatus())
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // waitAutoExposed waits, until ctx ends, for the new config b to serve
