@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,7 +22,10 @@ type AuthOptions struct {
 // (its name goes to the upstream as metadata), a valid bearer token sets
 // Info.Subject, its scopes and the claims chosen for forwarding. Missing or
 // invalid credentials get 401 UNAUTHENTICATED with a WWW-Authenticate
-// challenge and a body that says what to fix. Nil when o accepts nothing.
+// challenge and a body that says what to fix. More than one Authorization
+// header, or a valid token whose forwarded claim cannot be a metadata
+// value (ClaimError), get 400 INVALID_ARGUMENT. Nil when o accepts
+// nothing.
 func Authenticate(o AuthOptions) Policy {
 	if o.Consumers == nil && o.JWT == nil {
 		return nil
@@ -44,6 +48,13 @@ func Authenticate(o AuthOptions) Policy {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r, info := withInfo(r)
+			if n := len(r.Header.Values("Authorization")); n > 1 {
+				// Only one could be checked, and every one would be
+				// forwarded: refuse rather than guess which one counts.
+				rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument,
+					fmt.Sprintf("the request has %d Authorization headers; send exactly one", n))
+				return
+			}
 			presented := false
 			if o.Consumers != nil {
 				if key, ok := o.Consumers.credential(r); ok {
@@ -61,6 +72,11 @@ func Authenticate(o AuthOptions) Policy {
 				if token, ok := bearer(r); ok {
 					presented = true
 					v, err := o.JWT.Verify(r.Context(), token)
+					var ce *ClaimError
+					if errors.As(err, &ce) {
+						rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, ce.Error())
+						return
+					}
 					if err != nil {
 						unauthorized(w, o, "invalid_token", err.Error())
 						return

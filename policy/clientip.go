@@ -40,7 +40,12 @@ func containsAddr(ps []netip.Prefix, a netip.Addr) bool {
 // connection's peer and X-Forwarded-For is ignored (anyone can send it).
 // When the peer is a trusted proxy, X-Forwarded-For is read from the right,
 // skipping trusted proxies; the first address that is not one is the client.
-// A malformed entry stops the walk at the hop that wrote it.
+// An entry that is not a bare IP address ("1.2.3.4:80", "[fd00::1]", a
+// name) makes the client unknown (an invalid address, which IPFilter
+// refuses): failing closed, since counting the proxy itself as the client
+// would hand a forger the proxy's standing. An IPv6 zone ("fd00::1%eth0")
+// is dropped, so that a zone cannot take an address out of the networks
+// it belongs to.
 func ClientIP(trusted []netip.Prefix) Policy {
 	return func(next http.Handler) http.Handler {
 		if len(trusted) == 0 {
@@ -63,9 +68,9 @@ func forwardedClient(values []string, trusted []netip.Prefix, peer netip.Addr) n
 		for j := len(hops) - 1; j >= 0; j-- {
 			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
 			if err != nil {
-				return client
+				return netip.Addr{}
 			}
-			client = a.Unmap()
+			client = a.Unmap().WithZone("")
 			if !containsAddr(trusted, client) {
 				return client
 			}

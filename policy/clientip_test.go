@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -18,7 +19,14 @@ func TestClientIP(t *testing.T) {
 		{"trusted peer: rightmost untrusted", "10.1.1.1:1", []string{"9.9.9.9, 1.2.3.4"}, true, "1.2.3.4"},
 		{"chain of trusted proxies", "10.1.1.1:1", []string{"1.2.3.4, 192.168.1.1", "10.2.2.2"}, true, "1.2.3.4"},
 		{"spoofed left part never wins", "10.1.1.1:1", []string{"6.6.6.6, 1.2.3.4, 10.3.3.3"}, true, "1.2.3.4"},
-		{"garbage stops at the hop that wrote it", "10.1.1.1:1", []string{"1.2.3.4, nonsense, 10.3.3.3"}, true, "10.3.3.3"},
+		// An entry that is not an address makes the client unknown, never
+		// the trusted proxy that passed it on.
+		{"garbage makes the client unknown", "10.1.1.1:1", []string{"1.2.3.4, nonsense, 10.3.3.3"}, true, "invalid IP"},
+		{"ip:port rightmost: unknown", "10.1.1.1:1", []string{"1.2.3.4:5678"}, true, "invalid IP"},
+		{"bracketed IPv6 rightmost: unknown", "10.1.1.1:1", []string{"[fd00::1]"}, true, "invalid IP"},
+		{"bracketed IPv6 with port: unknown", "10.1.1.1:1", []string{"[fd00::1]:443"}, true, "invalid IP"},
+		{"zoned IPv6: the zone is dropped", "10.1.1.1:1", []string{"fd00::1%eth0"}, true, "fd00::1"},
+		{"zoned IPv6 peer", "[fe80::1%eth0]:1", nil, false, "fe80::1"},
 		{"all trusted: the leftmost", "10.1.1.1:1", []string{"10.9.9.9"}, true, "10.9.9.9"},
 		{"IPv6 peer", "[2001:db8::1]:443", nil, true, "2001:db8::1"},
 		{"IPv4-mapped IPv6", "[::ffff:10.1.1.1]:1", []string{"1.2.3.4"}, true, "1.2.3.4"},
@@ -73,5 +81,34 @@ func TestIPFilter(t *testing.T) {
 	wantStatus(t, serve(h, "GET", "/", "192.0.2.1:5"), 403, 7, "client address 192.0.2.1 is not in the allowed networks")
 	if IPFilter(nil, nil) != nil {
 		t.Fatal("an empty filter is not nil")
+	}
+}
+
+// TestIPFilterForwarded: the forwarded client decides, and neither a zone
+// nor an unparseable entry gets a denied client through.
+func TestIPFilterForwarded(t *testing.T) {
+	trusted := must(ParsePrefixes([]string{"10.0.0.0/8"}))
+	deny := must(ParsePrefixes([]string{"fd00::/8"}))
+	for _, c := range []struct {
+		xff  string
+		want int
+	}{
+		{"2001:db8::1", 200},
+		{"fd00::1", 403},
+		{"fd00::1%eth0", 403},
+		{"fd00::1%25eth0", 403},
+		{"[fd00::1]:80", 403},
+		{"1.2.3.4:80", 403},
+	} {
+		served := false
+		h := ClientIP(trusted)(IPFilter(nil, deny)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true })))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, withRemote("10.1.1.1:1", []string{c.xff}))
+		if rec.Code == 0 || served {
+			rec.Code = 200
+		}
+		if rec.Code != c.want {
+			t.Errorf("X-Forwarded-For %s: %d, want %d (%s)", c.xff, rec.Code, c.want, rec.Body)
+		}
 	}
 }

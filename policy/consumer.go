@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 )
 
 // Consumer is a named API client: its keys, what it may call and its quota.
@@ -74,6 +76,9 @@ var consumerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 // not metadata-safe, a consumer without a key, a bad allow glob or quota,
 // a key shared by two consumers.
 func (o ConsumersOptions) Validate() error {
+	if o.MetadataKey != "" && !rpcstatus.SettableMetadataKey(o.MetadataKey) {
+		return fmt.Errorf("policy: %q is not a metadata key the gateway may set: use lower case letters, digits, '-', '_' or '.' (such as x-consumer), not a reserved or -bin key", o.MetadataKey)
+	}
 	seen := map[string]bool{}
 	owner := map[[sha256.Size]byte]string{}
 	for _, co := range o.Consumers {

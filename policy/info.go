@@ -70,7 +70,7 @@ func withInfo(r *http.Request) (*http.Request, *Info) {
 	}
 	i := &Info{Start: time.Now(), code: -1, Stage: NoStage}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		i.ClientIP = ap.Addr().Unmap()
+		i.ClientIP = ap.Addr().Unmap().WithZone("")
 	}
 	return r.WithContext(context.WithValue(r.Context(), infoKey{}, i)), i
 }

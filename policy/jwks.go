@@ -109,7 +109,14 @@ func (j *JWKS) Run(ctx context.Context) {
 func (j *JWKS) Refresh(ctx context.Context) error {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
-	j.last.Store(time.Now().UnixNano())
+	return j.fetchLocked(ctx)
+}
+
+// fetchLocked is Refresh with fetchMu held.
+func (j *JWKS) fetchLocked(ctx context.Context) error {
+	// Stamped when the fetch ends: a request that saw no recent fetch
+	// while one was under way waits for it (fetchMu) and sees its keys.
+	defer func() { j.last.Store(time.Now().UnixNano()) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.o.URL, nil)
 	if err != nil {
 		return fmt.Errorf("policy: jwks: %w", err)
@@ -135,21 +142,38 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 }
 
 // key returns the key with kid. An unknown kid triggers one early fetch
-// (at most every MinRefresh), so a rotated-in key works at once.
+// (at most every MinRefresh), so a rotated-in key works at once. Requests
+// that arrive together with unknown kids share that fetch: each re-checks,
+// under the fetch lock, whether the kid arrived or a fetch just happened,
+// so a burst of forged kids costs the key server one request, not one
+// each.
 func (j *JWKS) key(ctx context.Context, kid string) (jwk, bool) {
 	if k, ok := (*j.keys.Load())[kid]; ok {
 		return k, true
 	}
-	if j.o.URL == "" || time.Since(time.Unix(0, j.last.Load())) < j.o.MinRefresh {
+	if j.o.URL == "" || j.fetchedRecently() {
+		return jwk{}, false
+	}
+	j.fetchMu.Lock()
+	defer j.fetchMu.Unlock()
+	if k, ok := (*j.keys.Load())[kid]; ok {
+		return k, true // fetched while this request waited
+	}
+	if j.fetchedRecently() {
 		return jwk{}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := j.Refresh(ctx); err != nil {
+	if err := j.fetchLocked(ctx); err != nil {
 		j.o.Logger.Warn().Err(err).Str("kid", kid).Msg("JWKS fetch for an unknown kid failed")
 	}
 	k, ok := (*j.keys.Load())[kid]
 	return k, ok
+}
+
+// fetchedRecently reports a fetch that ended less than MinRefresh ago.
+func (j *JWKS) fetchedRecently() bool {
+	return time.Since(time.Unix(0, j.last.Load())) < j.o.MinRefresh
 }
 
 // parseJWKS reads RSA, EC (P-256/384/521), OKP (Ed25519) and oct keys;

@@ -64,6 +64,9 @@ func CheckJWT(o JWTOptions, publicKeys bool) error {
 			if len(o.HMACSecret) == 0 {
 				return fmt.Errorf("policy: jwt: algorithm %s needs an HMAC secret", a)
 			}
+			if n := minHMACSecret[a]; len(o.HMACSecret) < n {
+				return fmt.Errorf("policy: jwt: the HMAC secret has %d bytes; %s needs at least %d (RFC 7518 §3.2: a key as long as the hash), random", len(o.HMACSecret), a, n)
+			}
 		} else if !publicKeys {
 			return fmt.Errorf("policy: jwt: algorithm %s needs public keys (a JWKS URL or file)", a)
 		}
@@ -75,6 +78,11 @@ func CheckJWT(o JWTOptions, publicKeys bool) error {
 	}
 	return nil
 }
+
+// minHMACSecret is the shortest secret each HMAC algorithm accepts: as
+// many bytes as its hash has (RFC 7518 §3.2). A shorter one can be guessed
+// offline from any token it signed.
+var minHMACSecret = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // NewJWTVerifier validates o (see CheckJWT).
 func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
@@ -158,6 +166,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 			}
 			return nil, fmt.Errorf("the token's algorithm %s is not accepted (accepted: %s)", alg, strings.Join(v.o.Algorithms, ", "))
 		}
+		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+			return nil, v.missingClaim(token)
+		}
 		return nil, tokenError(err)
 	}
 	out := &verified{claims: claims}
@@ -169,10 +180,61 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 	out.scopes = stringList(sc)
 	for _, f := range v.fwd {
 		if val, ok := claimString(claims[f.claim]); ok {
+			if !printableASCII(val) {
+				return nil, &ClaimError{Claim: f.claim, Key: f.key}
+			}
 			out.meta = append(out.meta, f.key, val)
 		}
 	}
 	return out, nil
+}
+
+// ClaimError reports a verified token whose claim, chosen for forwarding,
+// cannot travel as a gRPC metadata value: it holds a line break, another
+// control character or a non-ASCII character. Authenticate answers it with
+// 400 INVALID_ARGUMENT rather than forwarding a cut or altered identity.
+type ClaimError struct {
+	// Claim is the claim's name, Key the metadata key it was to go to.
+	Claim, Key string
+}
+
+func (e *ClaimError) Error() string {
+	return fmt.Sprintf("the token's %q claim cannot be forwarded as metadata %q: metadata values must be printable ASCII, and this one holds a line break, a control character or a non-ASCII character", e.Claim, e.Key)
+}
+
+// printableASCII reports s made of bytes 0x20-0x7E only, what gRPC allows
+// in a text metadata value.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// missingClaim names the required claim a verified token lacks: exp
+// always, iss and aud when the verifier checks them.
+func (v *JWTVerifier) missingClaim(token string) error {
+	claims := jwt.MapClaims{}
+	_, _, _ = jwt.NewParser().ParseUnverified(token, claims)
+	var missing []string
+	if _, ok := claims["exp"]; !ok {
+		missing = append(missing, "exp")
+	}
+	if iss, _ := claims["iss"].(string); v.o.Issuer != "" && iss == "" {
+		missing = append(missing, "iss")
+	}
+	if aud, ok := claims["aud"]; len(v.o.Audiences) > 0 && (!ok || len(stringList(aud)) == 0) {
+		missing = append(missing, "aud")
+	}
+	if len(missing) == 0 {
+		return errors.New("the token lacks a required claim")
+	}
+	if len(missing) == 1 {
+		return fmt.Errorf("the token lacks a required claim (%s)", missing[0])
+	}
+	return fmt.Errorf("the token lacks required claims (%s)", strings.Join(missing, ", "))
 }
 
 // keyError is why no key could verify a token.

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -203,5 +204,111 @@ func TestJWKSKeepsLastGoodOnFailure(t *testing.T) {
 	h := policy.Authenticate(policy.AuthOptions{JWT: v})(claimsEcho)
 	if w := call(h, k.Sign(t, good(nil))); w.Code != 200 {
 		t.Fatalf("last good key after a failed refresh: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestJWTWeakHMACSecret: a secret shorter than its hash is refused when
+// the config is checked, naming the length needed (RFC 7518 §3.2).
+func TestJWTWeakHMACSecret(t *testing.T) {
+	cases := []struct {
+		alg    string
+		secret string
+		want   string
+	}{
+		{"HS256", "x", "policy: jwt: the HMAC secret has 1 bytes; HS256 needs at least 32 (RFC 7518 §3.2: a key as long as the hash), random"},
+		{"HS256", strings.Repeat("k", 31), "policy: jwt: the HMAC secret has 31 bytes; HS256 needs at least 32 (RFC 7518 §3.2: a key as long as the hash), random"},
+		{"HS384", strings.Repeat("k", 47), "policy: jwt: the HMAC secret has 47 bytes; HS384 needs at least 48 (RFC 7518 §3.2: a key as long as the hash), random"},
+		{"HS512", strings.Repeat("k", 63), "policy: jwt: the HMAC secret has 63 bytes; HS512 needs at least 64 (RFC 7518 §3.2: a key as long as the hash), random"},
+		{"HS256", strings.Repeat("k", 32), ""},
+		{"HS512", strings.Repeat("k", 64), ""},
+	}
+	for _, c := range cases {
+		err := policy.CheckJWT(policy.JWTOptions{Algorithms: []string{c.alg}, HMACSecret: []byte(c.secret)}, false)
+		if got := fmt.Sprint(err); (c.want == "" && err != nil) || (c.want != "" && got != c.want) {
+			t.Errorf("%s with %d bytes: %v, want %q", c.alg, len(c.secret), err, c.want)
+		}
+	}
+}
+
+// TestJWTMissingClaims: a token without the iss or aud the verifier
+// requires is told which claim it lacks, not that it lacks exp.
+func TestJWTMissingClaims(t *testing.T) {
+	rs := policytest.NewKey(t, "rs-1", "RS256")
+	srv := policytest.ServeJWKS(t, rs)
+	jwks, err := policy.NewJWKS(policy.JWKSOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := policy.NewJWTVerifier(policy.JWTOptions{Algorithms: []string{"RS256"}, Issuer: "https://id.test", Audiences: []string{"refract"}, Keys: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := policy.Authenticate(policy.AuthOptions{JWT: v})(claimsEcho)
+	for _, c := range []struct {
+		name   string
+		claims jwt.MapClaims
+		why    string
+	}{
+		{"no iss", good(jwt.MapClaims{"iss": nil}), "the token lacks a required claim (iss)"},
+		{"no aud", good(jwt.MapClaims{"aud": nil}), "the token lacks a required claim (aud)"},
+		{"no exp", good(jwt.MapClaims{"exp": nil}), "the token lacks a required claim (exp)"},
+	} {
+		w := call(h, rs.Sign(t, c.claims))
+		if want := `{"code":16,"message":"` + c.why + `","details":[]}`; w.Code != 401 || w.Body.String() != want {
+			t.Errorf("%s: %d %s, want 401 %s", c.name, w.Code, w.Body, want)
+		}
+	}
+}
+
+// TestJWTClaimNotMetadata: a valid token whose forwarded claim holds a
+// line break is a 400 in our words, never a header injection nor a 500
+// from grpc-go.
+func TestJWTClaimNotMetadata(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	v, err := policy.NewJWTVerifier(policy.JWTOptions{Algorithms: []string{"HS256"}, HMACSecret: secret,
+		ForwardClaims: map[string]string{"tenant": "x-tenant"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := policy.Authenticate(policy.AuthOptions{JWT: v})(claimsEcho)
+	for _, tenant := range []string{"acme\r\nx-admin: true", "acme\n", "caf\u00e9"} {
+		tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, good(jwt.MapClaims{"tenant": tenant})).SignedString(secret)
+		w := call(h, tok)
+		want := `{"code":3,"message":"the token's \"tenant\" claim cannot be forwarded as metadata \"x-tenant\": metadata values must be printable ASCII, and this one holds a line break, a control character or a non-ASCII character","details":[]}`
+		if w.Code != 400 || w.Body.String() != want {
+			t.Errorf("tenant %q: %d %s", tenant, w.Code, w.Body)
+		}
+	}
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, good(nil)).SignedString(secret)
+	if w := call(h, tok); w.Code != 200 || w.Body.String() != "user-7|x-tenant,acme" {
+		t.Fatalf("plain claim: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestAuthenticateOneAuthorization: only one Authorization header can be
+// checked, and every one would reach the backend: two are a 400, on
+// token and API-key routes alike.
+func TestAuthenticateOneAuthorization(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	v, err := policy.NewJWTVerifier(policy.JWTOptions{Algorithms: []string{"HS256"}, HMACSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, good(nil)).SignedString(secret)
+	cs, err := policy.NewConsumers(policy.ConsumersOptions{Consumers: []policy.ConsumerOptions{{Name: "app", KeyHashes: [][32]byte{policy.HashKey("app-key")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]policy.AuthOptions{"jwt": {JWT: v}, "api_key": {Consumers: cs}} {
+		h := policy.Authenticate(o)(claimsEcho)
+		r := httptest.NewRequest("GET", "/v1/x", nil)
+		r.Header.Add("Authorization", "Bearer "+tok)
+		r.Header.Add("Authorization", "Bearer FORGED")
+		r.Header.Set("X-Api-Key", "app-key")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if want := `{"code":3,"message":"the request has 2 Authorization headers; send exactly one","details":[]}`; w.Code != 400 || w.Body.String() != want {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
 	}
 }

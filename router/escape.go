@@ -127,3 +127,52 @@ func unescape(s string, keepSlash bool) string {
 func isEscapedSlash(s string) bool {
 	return len(s) >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'F' || s[2] == 'f')
 }
+
+// CanonicalPath returns escapedPath (a request's r.URL.EscapedPath())
+// with the escapes of unreserved characters (ALPHA, DIGIT, '-', '.', '_',
+// '~') decoded, RFC 3986 §6.2.2.2: the spelling by which Match routes a
+// path, literals and variables alike, so "/v1/%73helves/%32" reaches the
+// route and the variables of "/v1/shelves/2". Everything that decides on
+// the path (policies, an external authorizer, logs) should see this
+// spelling, so that no spelling the router accepts slips past a rule
+// written for another. Significant escapes stay as sent ("%2F" is not "/",
+// and a "**" variable keeps "%2f" as it came, as http.proto says). A '%'
+// not followed by two hex digits is a *PathError. It returns escapedPath
+// itself, without allocating, when nothing needs decoding. Safe for
+// concurrent use.
+func CanonicalPath(escapedPath string) (string, error) {
+	if i := badEscape(escapedPath); i >= 0 {
+		seg, val := segmentAt(escapedPath, i)
+		return "", &PathError{Segment: seg, Value: val, Reason: "'%' must start an escape of two hex digits (send '%25' for a literal '%')"}
+	}
+	first := -1
+	for i := strings.IndexByte(escapedPath, '%'); i >= 0; {
+		if isUnreserved(unhex(escapedPath[i+1])<<4 | unhex(escapedPath[i+2])) {
+			first = i
+			break
+		}
+		j := strings.IndexByte(escapedPath[i+3:], '%')
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
+	if first < 0 {
+		return escapedPath, nil
+	}
+	b := make([]byte, 0, len(escapedPath))
+	b = append(b, escapedPath[:first]...)
+	for i := first; i < len(escapedPath); i++ {
+		if escapedPath[i] != '%' {
+			b = append(b, escapedPath[i])
+			continue
+		}
+		if c := unhex(escapedPath[i+1])<<4 | unhex(escapedPath[i+2]); isUnreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, escapedPath[i:i+3]...)
+		}
+		i += 2
+	}
+	return string(b), nil
+}

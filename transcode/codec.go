@@ -20,6 +20,7 @@ type WireMessage struct {
 	pooled *[]byte    // request bytes from the pool, until marshalled
 	held   mem.Buffer // a reference to the bytes: a response's, or a marshalled request's
 	pool   mem.BufferPool
+	check  func([]byte) error // run on received bytes: a refusal fails the receive
 }
 
 // Bytes returns the wire bytes; valid until Release.
@@ -93,8 +94,9 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal keeps a reference to the received bytes (or a pooled copy when
-// they arrived in pieces) in a WireMessage; other messages are unmarshalled
-// by the proto codec.
+// they arrived in pieces) in a WireMessage, after the message's own check
+// of them if it has one (a stream message's depth); other messages are
+// unmarshalled by the proto codec.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*WireMessage)
 	if !ok {
@@ -105,11 +107,17 @@ func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 		data[0].Ref()
 		m.held = data[0]
 		m.data = data[0].ReadOnlyData()
-		return nil
+	} else {
+		p := c.pool.Get(data.Len())
+		data.CopyTo(*p)
+		m.pooled, m.pool, m.data = p, c.pool, *p
 	}
-	p := c.pool.Get(data.Len())
-	data.CopyTo(*p)
-	m.pooled, m.pool, m.data = p, c.pool, *p
+	if m.check != nil {
+		if err := m.check(m.data); err != nil {
+			m.Release()
+			return err
+		}
+	}
 	return nil
 }
 

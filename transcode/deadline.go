@@ -2,13 +2,15 @@ package transcode
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
 
 // ParseTimeout reads a Grpc-Timeout header value: at most 8 digits and a
 // unit, H (hours), M (minutes), S, m (milliseconds), u (microseconds) or n
-// (nanoseconds), as in the gRPC over HTTP/2 spec.
+// (nanoseconds), as in the gRPC over HTTP/2 spec. A value longer than
+// MaxTimeout is an error, never a wrapped negative duration.
 func ParseTimeout(s string) (time.Duration, error) {
 	if len(s) < 2 || len(s) > 9 {
 		return 0, fmt.Errorf("Grpc-Timeout %q: want 1-8 digits and a unit (H, M, S, m, u, n)", s)
@@ -34,6 +36,16 @@ func ParseTimeout(s string) (time.Duration, error) {
 	default:
 		return 0, fmt.Errorf("Grpc-Timeout %q: unknown unit %q (want H, M, S, m, u or n)", s, s[len(s)-1:])
 	}
-	// 8 digits of hours still fit in a Duration (99,999,999h < 292 years).
+	// 8 digits of hours do not fit in a Duration (99,999,999h is over
+	// 11,000 years): refuse what would overflow rather than wrap to a
+	// negative timeout that expires at once.
+	if n > uint64(MaxTimeout/unit) {
+		return 0, fmt.Errorf("Grpc-Timeout %q: longer than the largest timeout, %dH (about 292 years)", s, int64(MaxTimeout/time.Hour))
+	}
 	return time.Duration(n) * unit, nil
 }
+
+// MaxTimeout is the largest Grpc-Timeout ParseTimeout accepts, the
+// largest time.Duration (about 292 years); longer values are an error.
+// The gateway never waits longer than a route's own deadline anyway.
+const MaxTimeout = time.Duration(math.MaxInt64)

@@ -231,8 +231,12 @@ func (s *wireSink) appendAt(fields []protoreflect.FieldDescriptor, last func([]b
 
 // NewCallResponse returns what the upstream call fills: a *WireMessage
 // when the fast path renders the response, else NewResponse's message.
+//
+// With a codec, a response the fast path does not render is received as
+// wire bytes too, so that EncodeCallResponse unmarshals it within the
+// depth budget (grpc-go's own codec allows protobuf's 10,000 levels).
 func (b *Binding) NewCallResponse(codec *Codec) any {
-	if codec == nil || b.fast == nil || b.fast.out == nil {
+	if codec == nil {
 		return b.NewResponse()
 	}
 	return &WireMessage{}
@@ -250,6 +254,14 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 		return b.EncodeResponse(resp.(proto.Message))
 	}
 	defer m.Release()
+	if b.fast == nil || b.fast.out == nil {
+		codec.stats.responseFallbacks.Add(1)
+		msg := b.NewResponse()
+		if err := b.unmarshalResponse(m.data, msg); err != nil {
+			return nil, "", fmt.Errorf("transcode: encoding %s response: %w", b.Method.FullName(), err)
+		}
+		return b.EncodeResponse(msg)
+	}
 	e := codec.encoders.Get().(*wirejson.Encoder)
 	defer codec.encoders.Put(e)
 	// JSON runs about twice the size of the wire form: one allocation for
@@ -258,8 +270,8 @@ func (b *Binding) EncodeCallResponse(resp any, codec *Codec) (body []byte, conte
 	if err == wirejson.ErrNeedsMerge {
 		codec.stats.responseFallbacks.Add(1)
 		msg := b.NewResponse()
-		if err := proto.Unmarshal(m.data, msg); err != nil {
-			return nil, "", err
+		if err := b.unmarshalResponse(m.data, msg); err != nil {
+			return nil, "", fmt.Errorf("transcode: encoding %s response: %w", b.Method.FullName(), err)
 		}
 		return b.EncodeResponse(msg)
 	}
@@ -279,8 +291,8 @@ func (b *Binding) encodeWire(e *wirejson.Encoder, data, out []byte) ([]byte, err
 		// The call would have failed on malformed bytes anywhere in the
 		// response, not only in the field rendered: decode it all, as
 		// protobuf would have (response_body routes are rare).
-		if err := checkWire(b.Method.Output(), data); err != nil {
-			return nil, err
+		if err := b.checkWire(data); err != nil {
+			return nil, errors.Join(errors.New("transcode: encoding "+string(b.Method.FullName())+" response"), err)
 		}
 		sub, found, err := wirejson.MessageField(data, f.Number())
 		if err != nil {
@@ -291,9 +303,11 @@ func (b *Binding) encodeWire(e *wirejson.Encoder, data, out []byte) ([]byte, err
 		}
 		data, mp = sub, f.Message()
 	}
-	out, err := e.AppendJSON(out, mp, data, wirejson.EncodeOptions{UseProtoNames: b.marshal.UseProtoNames, EmitUnpopulated: b.marshal.EmitUnpopulated})
+	out, err := e.AppendJSON(out, mp, data, wirejson.EncodeOptions{
+		UseProtoNames: b.marshal.UseProtoNames, EmitUnpopulated: b.marshal.EmitUnpopulated, MaxDepth: b.maxDepth,
+	})
 	if err != nil && err != wirejson.ErrNeedsMerge {
-		return nil, errors.Join(errors.New("transcode: encoding "+string(b.Method.FullName())+" response"), err)
+		return nil, errors.Join(errors.New("transcode: encoding "+string(b.Method.FullName())+" response"), b.responseDepth(err))
 	}
 	return out, err
 }
@@ -301,11 +315,11 @@ func (b *Binding) encodeWire(e *wirejson.Encoder, data, out []byte) ([]byte, err
 // checkWire reports whether protobuf accepts data as a message of type md.
 // protobuf-go panics on some malformed map entries in dynamic messages; that
 // is an error here too.
-func checkWire(md protoreflect.MessageDescriptor, data []byte) (err error) {
+func (b *Binding) checkWire(data []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("transcode: malformed response: %v", r)
 		}
 	}()
-	return proto.Unmarshal(data, dynamicpb.NewMessage(md))
+	return b.unmarshalResponse(data, dynamicpb.NewMessage(b.Method.Output()))
 }

@@ -22,8 +22,13 @@ func (b *Binding) NewResponse() proto.Message {
 // EncodeResponse renders a response message: the whole message, or its
 // response_body field, as proto3 JSON; a google.api.HttpBody as its raw bytes
 // with its own content type. Safe for concurrent use.
+// A message nested deeper than Options.MaxDepth (google.protobuf.Any
+// values included) is a *DepthError.
 func (b *Binding) EncodeResponse(resp proto.Message) (body []byte, contentType string, err error) {
 	m := resp.ProtoReflect()
+	if err := b.checkResponseDepth(m); err != nil {
+		return nil, "", fmt.Errorf("transcode: encoding %s response: %w", b.Method.FullName(), err)
+	}
 	if b.response != nil {
 		f := b.response[0]
 		if f.Message() != nil && !f.IsList() && !f.IsMap() {

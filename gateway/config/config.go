@@ -457,6 +457,9 @@ func (r HTTPRule) Proto(top bool) (*annotations.HttpRule, error) {
 		if strings.TrimSpace(r.Custom.Kind) == "" || r.Custom.Path == "" {
 			return nil, fmt.Errorf("custom needs kind and path")
 		}
+		if !methodName(r.Custom.Kind) {
+			return nil, fmt.Errorf("custom.kind %q is not an HTTP method name: use letters, digits, '-' or '_' (such as PURGE); \"*\" would read as any method", r.Custom.Kind)
+		}
 		out.Pattern = &annotations.HttpRule_Custom{Custom: &annotations.CustomHttpPattern{Kind: r.Custom.Kind, Path: r.Custom.Path}}
 	}
 	if n != 1 {
@@ -476,4 +479,20 @@ func (r HTTPRule) Proto(top bool) (*annotations.HttpRule, error) {
 		out.AdditionalBindings = append(out.AdditionalBindings, p)
 	}
 	return out, nil
+}
+
+// methodName reports an HTTP method name a custom rule may declare:
+// letters, digits, '-' and '_', a subset of the RFC 9110 token that
+// leaves out the symbols ("*" above all) that read as patterns elsewhere.
+func methodName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -337,9 +337,19 @@ func (c *Config) validatePolicies() []error {
 	level("policies", k.Policies)
 	validateResilience("policies", k.Policies.Resilience, nil, true, bad)
 
+	metaKeyOK := true
+	if mk := k.APIKeys.MetadataKey; mk != "" {
+		if err := (policy.ConsumersOptions{MetadataKey: mk}).Validate(); err != nil {
+			metaKeyOK = false
+			bad("api_keys.metadata_key", err)
+		}
+	}
 	if len(k.Consumers) > 0 {
 		before := len(errs)
 		opts := k.APIKeys.ConsumersOptions()
+		if !metaKeyOK {
+			opts.MetadataKey = "" // reported above
+		}
 		for i, cc := range k.Consumers {
 			ck := fmt.Sprintf("consumers[%d]", i)
 			co := policy.ConsumerOptions{Name: cc.Name, Allow: cc.Allow}

@@ -27,6 +27,11 @@ func TestPolicyConfigErrors(t *testing.T) {
 		"jwt: {algorithms: [HS256]}":                                    "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
 		"cors: {allowed_origins: ['*'], allow_credentials: true}":       `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
 		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                 `line 1: redis.on_error: "maybe" is not open or closed`,
+		// Security review: weak HMAC secrets, metadata keys that fail every call.
+		"jwt: {algorithms: [HS256], hmac_secret: {value: x}}":                                       "line 1: jwt: policy: jwt: the HMAC secret has 1 bytes; HS256 needs at least 32 (RFC 7518 §3.2: a key as long as the hash), random",
+		"jwt: {algorithms: [HS512], hmac_secret: {value: precedence-secret-0123456789-0123456789}}": "line 1: jwt: policy: jwt: the HMAC secret has 39 bytes; HS512 needs at least 64 (RFC 7518 §3.2: a key as long as the hash), random",
+		"api_keys: {metadata_key: X-Consumer}":                                                      `line 1: api_keys.metadata_key: policy: "X-Consumer" is not a metadata key the gateway may set: use lower case letters, digits, '-', '_' or '.' (such as x-consumer), not a reserved or -bin key`,
+		"api_keys: {metadata_key: x-consumer-bin}\nconsumers: [{name: a, keys: [{value: k}]}]":      `line 1: api_keys.metadata_key: policy: "x-consumer-bin" is not a metadata key the gateway may set: use lower case letters, digits, '-', '_' or '.' (such as x-consumer), not a reserved or -bin key`,
 	}
 	for global, want := range cases {
 		_, err := Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))

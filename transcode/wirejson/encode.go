@@ -33,6 +33,36 @@ type EncodeOptions struct {
 	UseProtoNames bool
 	// EmitUnpopulated writes fields at their zero value too.
 	EmitUnpopulated bool
+	// MaxDepth bounds how deeply messages may nest in the wire bytes (the
+	// top-level message is level 1; Struct, Value and ListValue levels
+	// count too); deeper input is a *DepthError. 0 means DefaultMaxDepth.
+	// Wire bytes are untrusted: without a bound, a message nested a
+	// million levels deep would exhaust the goroutine's stack.
+	MaxDepth int
+}
+
+// DefaultMaxDepth is the nesting bound of EncodeOptions.MaxDepth and
+// CheckDepth when none is given: protojson's RecursionLimit counting, deep
+// enough for any real API and far below what could exhaust a stack.
+const DefaultMaxDepth = 64
+
+// DepthError reports wire bytes whose messages nest deeper than Limit
+// levels.
+type DepthError struct {
+	// Limit is the nesting bound that was exceeded.
+	Limit int
+}
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("message nests deeper than the limit of %d levels", e.Limit)
+}
+
+// depthLimit is n, or DefaultMaxDepth when n is not positive.
+func depthLimit(n int) int {
+	if n <= 0 {
+		return DefaultMaxDepth
+	}
+	return n
 }
 
 // Encoder renders protobuf wire bytes as proto3 JSON the way protojson
@@ -44,6 +74,8 @@ type EncodeOptions struct {
 type Encoder struct {
 	useProtoNames bool
 	emitUnpop     bool
+	maxDepth      int     // EncodeOptions.MaxDepth, defaulted
+	depth         int     // message levels entered so far
 	heads         []int32 // per message level: first and last span per field
 	spans         []wspan
 }
@@ -59,9 +91,11 @@ type wspan struct {
 // JSON appended to out. It rejects what proto.Unmarshal rejects (and
 // protojson.Marshal after it: strings that are not UTF-8), and returns
 // ErrNeedsMerge, with out unusable, for bytes only protobuf's merge can
-// decode. Wire bytes from a well-behaved encoder never need it.
+// decode. Wire bytes from a well-behaved encoder never need it. Messages
+// nested deeper than o.MaxDepth are a *DepthError.
 func (e *Encoder) AppendJSON(out []byte, mp *Message, data []byte, o EncodeOptions) ([]byte, error) {
 	e.useProtoNames, e.emitUnpop = o.UseProtoNames, o.EmitUnpopulated
+	e.maxDepth, e.depth = depthLimit(o.MaxDepth), 0
 	e.heads, e.spans = e.heads[:0], e.spans[:0]
 	return e.message(out, mp, data)
 }
@@ -69,6 +103,11 @@ func (e *Encoder) AppendJSON(out []byte, mp *Message, data []byte, o EncodeOptio
 // message appends the JSON object for the wire bytes b of a message of
 // type mp.
 func (e *Encoder) message(out []byte, mp *Message, b []byte) ([]byte, error) {
+	e.depth++
+	defer func() { e.depth-- }()
+	if e.depth > e.maxDepth {
+		return nil, &DepthError{Limit: e.maxDepth}
+	}
 	switch mp.wkt {
 	case wktTimestamp:
 		return e.timestamp(out, b)
@@ -747,10 +786,22 @@ func (e *Encoder) wrapper(out []byte, mp *Message, b []byte) ([]byte, error) {
 
 // delegate renders FieldMask, Struct, Value and ListValue through protojson:
 // rare in responses, and their rules (path casing, null values) are then
-// protojson's exactly.
+// protojson's exactly. Their own nesting (a Struct of Structs) is
+// bounded by what is left of the depth budget.
 func (e *Encoder) delegate(out []byte, mp *Message, b []byte) ([]byte, error) {
+	// This level is counted already. proto counts map entries as levels
+	// too (a Struct's fields), so its limit is twice what is left, after
+	// CheckDepth has counted as the rest of the Encoder does.
+	left := e.maxDepth - e.depth + 1
+	if err := checkDepth(mp.md, b, 1, left); err != nil {
+		var de *DepthError
+		if errors.As(err, &de) {
+			return nil, &DepthError{Limit: e.maxDepth}
+		}
+		return nil, err
+	}
 	msg := dynamicpb.NewMessage(mp.md)
-	if err := proto.Unmarshal(b, msg); err != nil {
+	if err := (proto.UnmarshalOptions{RecursionLimit: 2 * left}).Unmarshal(b, msg); err != nil {
 		return nil, err
 	}
 	js, err := protojson.MarshalOptions{UseProtoNames: e.useProtoNames, EmitUnpopulated: e.emitUnpop}.Marshal(msg)
