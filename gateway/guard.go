@@ -162,7 +162,7 @@ func acceptsJSON(values []string) bool {
 func (g *Gateway) responseTooLarge(w http.ResponseWriter, rt *route, err error) bool {
 	st, ok := status.FromError(err)
 	limit := g.limits.ResponseBytes
-	if !ok || !recvTooLarge(st, int64(limit)) {
+	if !ok || !transcode.RecvTooLarge(st, int64(limit)) {
 		return false
 	}
 	writeStatus(w, http.StatusBadGateway, codes.Internal, fmt.Sprintf(

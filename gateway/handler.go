@@ -138,7 +138,7 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *trans
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
-		writeStatus(w, http.StatusBadGateway, codes.Internal, unreadableMessage(upstream, b, encodingCause(err)), b)
+		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
@@ -156,7 +156,7 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	}
 	st := status.Convert(err)
 	httpStatus := rpcstatus.HTTPStatus(st.Code())
-	if _, ok := unreadableResponse(st); ok {
+	if _, ok := transcode.UnreadableResponse(st); ok {
 		httpStatus = http.StatusBadGateway
 	}
 	writeStatusProto(w, httpStatus, g.callStatus(r, rt, st, timeout), rt.binding)
@@ -168,7 +168,7 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 	switch st.Code() {
 	case codes.Unavailable:
 		msg := st.Message()
-		if caller, ok := transportFailure(msg); ok {
+		if caller, ok := transcode.TransportFailure(msg); ok {
 			if info := policy.InfoFrom(r.Context()); info != nil {
 				info.Cause = msg
 			}
@@ -182,8 +182,8 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 			p.Message = "the client closed the request"
 		}
 	case codes.Internal:
-		if cause, ok := unreadableResponse(st); ok {
-			p.Message = unreadableMessage(rt.up.name, rt.binding, cause)
+		if cause, ok := transcode.UnreadableResponse(st); ok {
+			p.Message = transcode.UnreadableMessage(rt.up.name, rt.binding, cause)
 		}
 	case codes.Unimplemented:
 		// The route exists, so the backend's schema may have moved on:

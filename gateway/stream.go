@@ -194,7 +194,7 @@ func (s *streamCall) endStatus(err error) *spb.Status {
 		}
 	}
 	st := status.Convert(err)
-	if recvTooLarge(st, s.lim.MaxMessageBytes) {
+	if transcode.RecvTooLarge(st, s.lim.MaxMessageBytes) {
 		return status.Newf(codes.ResourceExhausted,
 			"a response message exceeds the limit of %d bytes per message (streams.max_message_bytes): %s",
 			s.lim.MaxMessageBytes, st.Message()).Proto()
