@@ -105,7 +105,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 			Idempotent: methodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
 		rt.call = g.compileCall(rt, ref)
-		rt.stages = append(rt.stages, rt.call.names()...)
+		rt.stages = append(rt.stages, rt.call.Names()...)
 		if rt.validator = g.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
 			rt.stages = append(rt.stages, "validate")
 		}

@@ -47,7 +47,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	g.pol.Identity(md, info)
-	timeout := rt.call.deadline(rt.up)
+	timeout := rt.call.Deadline(rt.up.timeout)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
 		if err != nil {
@@ -68,7 +68,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		header, trailer metadata.MD
 		pr              peer.Peer
 	})
-	err = rt.call.invoke(ctx, r, rt, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	err = rt.invoke(ctx, r, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}
