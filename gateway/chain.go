@@ -12,9 +12,9 @@ import (
 )
 
 // The request path: edge policies (recover, request id, access log, client
-// IP, IP filter, CORS) → serveMatch (route lookup, 404/405) → the route's
-// compiled chain (size limit, auth, authorization, rate limit, and later
-// the resilience policies) → serveCall, the upstream call.
+// IP, IP filter, CORS, the guard) → serveMatch (route lookup, 404/405) →
+// the route's compiled chain (size limit, auth, authorization, rate limit,
+// and later the resilience policies) → serveCall, the upstream call.
 
 // ServeHTTP is the public handler. It never waits on reflection: routes
 // come from the last table swapped in.
@@ -24,7 +24,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
-	if g.docs != nil && r.URL.Path == g.docs.path {
+	if g.docs != nil && r.URL.Path == g.docs.Path() {
 		g.serveOpenAPI(w, r)
 		return
 	}

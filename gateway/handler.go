@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -41,7 +40,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	info := policy.InfoFrom(r.Context())
-	md, err := rt.up.headers.Metadata(r, clientIP(r, info))
+	md, err := rt.up.headers.Metadata(r, policy.ClientAddrString(r, info))
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
@@ -211,25 +210,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// clientIP is the client's address as the policies decided it (trusted
-// proxies), else the connection's peer.
-func clientIP(r *http.Request, info *policy.Info) string {
-	if a := clientAddr(r, info); a.IsValid() {
-		return a.String()
-	}
-	return r.RemoteAddr
-}
-
-// clientAddr is the client's address: the Info's (trusted-proxy aware),
-// else the connection's peer; invalid when neither parses.
-func clientAddr(r *http.Request, info *policy.Info) netip.Addr {
-	if info != nil && info.ClientIP.IsValid() {
-		return info.ClientIP
-	}
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	return ap.Addr().Unmap()
 }
 
 // writeGRPCError answers with err's gRPC status (INTERNAL when err carries

@@ -59,7 +59,7 @@ func methodIdempotent(md protoreflect.MethodDescriptor) bool {
 func (rt *route) invoke(ctx context.Context, r *http.Request, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
 	conn := rt.conn
 	if c := rt.call; c != nil && c.Split != nil {
-		if s := rt.subsets[c.Split.Pick(policy.SplitRequest(r), clientIP(r, policy.InfoFrom(r.Context())))]; s != nil {
+		if s := rt.subsets[c.Split.Pick(policy.SplitRequest(r), policy.ClientAddrString(r, policy.InfoFrom(r.Context())))]; s != nil {
 			conn = s.Conn()
 		}
 	}

@@ -67,15 +67,15 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	}
 	lim := &rt.up.o.Streams
 	info := policy.InfoFrom(r.Context())
-	ip := clientIP(r, info) // trusted-proxy aware: see the client_ip policy
+	ip := policy.ClientAddrString(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
-	if !g.streams.acquire(slot, lim.MaxPerClient) {
+	if !g.streams.Acquire(slot, lim.MaxPerClient) {
 		g.obs.Rejected(rejectStreamLimit)
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return
 	}
-	defer g.streams.release(slot)
+	defer g.streams.Release(slot)
 
 	md, err := rt.up.headers.Metadata(r, ip)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package policy owns refract's request middleware: the single ordered list
 // of stages a request passes (recover, request id, access log, client IP,
-// IP filter, CORS, size limit, authentication, authorization, rate limit,
-// external authorization, then the upstream call), one file per policy, and
+// IP filter, CORS, the guard of the limits every request is held to, size
+// limit, authentication, authorization, rate limit, external
+// authorization, then the upstream call), one file per policy, and
 // Compile, which turns the policies attached to a route into one immutable
 // http.Handler.
 //
