@@ -8,6 +8,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/grpc/codes"
 )
 
@@ -37,7 +38,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	tbl := g.tableFor(r)
 	path := r.URL.EscapedPath() // derived anew by each call: once here
 	m, found := tbl.MatchAppend(r.Method, path, vars)
-	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
+	if found == router.MethodNotAllowed && policy.WebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
 		// route whatever HTTP method the route was declared with.
 		if wm, ok := matchWebSocket(tbl, path); ok {
@@ -83,7 +84,7 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, rt.binding)
 			return
 		}
-		if b := rt.binding; b.ClientStreaming || b.ServerStreaming || isWebSocketUpgrade(r) {
+		if b := rt.binding; b.ClientStreaming || b.ServerStreaming || policy.WebSocketUpgrade(r) {
 			g.serveStream(w, r, rt, vars)
 			return
 		}
@@ -102,11 +103,14 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.method = string(rt.binding.Method.FullName())
 		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
-			Idempotent: methodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
+			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)
-		if rt.validator = g.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
+		if rt.validator = nil; rt.up.o.Validate {
+			rt.validator = g.validation.ForMethod(rt.binding.Method)
+		}
+		if rt.validator != nil {
 			rt.stages = append(rt.stages, "validate")
 		}
 	}

@@ -37,8 +37,8 @@ type Gateway struct {
 	ups  []*upstream // configured in order, then auto-exposed
 
 	pol        Policies
-	validation edgeValidation // buf.validate rules of requests
-	edge       http.Handler   // the policies before the route match, then serveMatch
+	validation transcode.Validation // buf.validate rules of requests
+	edge       http.Handler         // the policies before the route match, then serveMatch
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -111,7 +111,10 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
 	g.prod.init(o.Products)
-	g.validation.log = o.Logger.With().Str("component", "validate").Logger()
+	vlog := o.Logger.With().Str("component", "validate").Logger()
+	g.validation.OnStartError = func(err error) {
+		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
+	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
 	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
 	for _, mw := range oo.middleware {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -28,38 +27,12 @@ func rejectEscapes(w http.ResponseWriter, path string, tmpl *router.Template) bo
 // own type and are not checked). Errors are JSON whatever Accept says.
 func notAcceptable(w http.ResponseWriter, r *http.Request, b *transcode.Binding) bool {
 	accept := r.Header.Values("Accept")
-	if len(accept) == 0 || b.RawResponse() || acceptsJSON(accept) {
+	if len(accept) == 0 || b.RawResponse() || transcode.AcceptsJSON(accept) {
 		return false
 	}
 	writeStatus(w, http.StatusNotAcceptable, codes.InvalidArgument, fmt.Sprintf(
 		"Accept %q allows no JSON; this method answers application/json", strings.Join(accept, ", ")), b)
 	return true
-}
-
-// acceptsJSON reports whether some media range of the Accept values
-// matches application/json with a non-zero quality.
-func acceptsJSON(values []string) bool {
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			mt, params, err := mime.ParseMediaType(part)
-			if err != nil {
-				continue
-			}
-			if q := strings.TrimSpace(params["q"]); q == "0" || q == "0.0" || q == "0.00" || q == "0.000" {
-				continue
-			}
-			switch {
-			case mt == "*/*", mt == "application/*", mt == "application/json",
-				strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // responseTooLarge answers 502 when the upstream's answer was larger than

@@ -7,7 +7,6 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode/openapi"
-	"google.golang.org/genproto/googleapis/api/annotations"
 )
 
 // newOpenAPIServer is the server of the live OpenAPI documents; nil when
@@ -64,26 +63,7 @@ func openAPIRoutes(tbl *router.Table[*route]) []openapi.Route {
 // bindingRank is 0 for the binding of a rule's own pattern, 1 for one of
 // its additional bindings.
 func bindingRank(rt *route) int {
-	rule, _ := ruleFor(rt.up, rt.binding.Method)
-	if rule == nil {
-		return 1
-	}
-	var path string
-	switch p := rule.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		path = p.Get
-	case *annotations.HttpRule_Put:
-		path = p.Put
-	case *annotations.HttpRule_Post:
-		path = p.Post
-	case *annotations.HttpRule_Delete:
-		path = p.Delete
-	case *annotations.HttpRule_Patch:
-		path = p.Patch
-	case *annotations.HttpRule_Custom:
-		path = p.Custom.GetPath()
-	}
-	if t, err := router.ParseTemplate(path); err == nil && t.String() == rt.binding.Template.String() {
+	if rule, _ := ruleFor(rt.up, rt.binding.Method); rt.binding.FromRuleOwnPattern(rule) {
 		return 0
 	}
 	return 1

@@ -14,8 +14,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // CallPlan is how one route's upstream call is made (resilience.Plan):
@@ -34,22 +32,6 @@ func (g *Gateway) compileCall(rt *route, ref RouteRef) *CallPlan {
 		}
 	}
 	return plan
-}
-
-// methodIdempotent reads the method's idempotency_level option.
-func methodIdempotent(md protoreflect.MethodDescriptor) bool {
-	if md == nil {
-		return false
-	}
-	opts, ok := md.Options().(*descriptorpb.MethodOptions)
-	if !ok || opts == nil {
-		return false
-	}
-	switch opts.GetIdempotencyLevel() {
-	case descriptorpb.MethodOptions_IDEMPOTENT, descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
-		return true
-	}
-	return false
 }
 
 // invoke makes the route's upstream call into resp through its plan: on

@@ -218,7 +218,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
-			Streaming:    streamingKind(r.binding),
+			Streaming:    r.binding.StreamingKind(),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
 			FastPath:     fastPathInfo(r.binding),

@@ -16,6 +16,11 @@
 // policy keeps their HTTP edges: ServeFallback writes a fallback response
 // and SplitRequest lets a split read an *http.Request.
 //
+// Beside the stages, policy holds the HTTP checks the gateway makes where
+// a stage cannot (a WebSocket handshake's version and origin, reading a
+// body within its limit) and the client's address as the stages decided
+// it (ClientAddr).
+//
 // policy does not read configuration files, match routes or call upstreams:
 // the gateway builds options from its config, matches the route, and hands
 // Compile the handler that makes the upstream call (unary or stream).

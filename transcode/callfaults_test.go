@@ -61,7 +61,7 @@ func TestUnreadableResponse(t *testing.T) {
 }
 
 // grpc-go's refusals of a received message over the limit it was given
-// (v1.85, rpc_util.go), as sent and once decompressed, are recognised for
+// (v1.85, its receive path), as sent and once decompressed, are recognised for
 // that limit only; the backend's own RESOURCE_EXHAUSTED and the refusal to
 // send are not.
 func TestRecvTooLarge(t *testing.T) {

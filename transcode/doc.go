@@ -11,7 +11,10 @@
 // read from one request body. It also recognises the call failures grpc-go
 // puts into words itself (a lost connection, an unreadable or oversized
 // response), so that they are told to callers as the upstream's fault in
-// plain words rather than as the backend's status. It builds and parses
+// plain words rather than as the backend's status; checks request
+// messages against their buf.validate rules (Validation); and reads what
+// a client accepts (JSON, trailers) and a method's idempotency level. It
+// builds and parses
 // bytes only; writing, flushing and timing belong to the gateway, the
 // error shape and code table to rpcstatus, and the OpenAPI description to
 // package openapi.
