@@ -8,13 +8,14 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
+	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/grpc/codes"
 )
 
 // The request path: edge policies (recover, request id, access log, client
-// IP, IP filter, CORS) → serveMatch (route lookup, 404/405) → the route's
-// compiled chain (size limit, auth, authorization, rate limit, and later
-// the resilience policies) → serveCall, the upstream call.
+// IP, IP filter, CORS, the guard) → serveMatch (route lookup, 404/405) →
+// the route's compiled chain (size limit, auth, authorization, rate limit,
+// and later the resilience policies) → serveCall, the upstream call.
 
 // ServeHTTP is the public handler. It never waits on reflection: routes
 // come from the last table swapped in.
@@ -24,7 +25,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
-	if g.docs != nil && r.URL.Path == g.docs.path {
+	if g.docs != nil && r.URL.Path == g.docs.Path() {
 		g.serveOpenAPI(w, r)
 		return
 	}
@@ -37,7 +38,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	tbl := g.tableFor(r)
 	path := r.URL.EscapedPath() // derived anew by each call: once here
 	m, found := tbl.MatchAppend(r.Method, path, vars)
-	if found == router.MethodNotAllowed && isWebSocketUpgrade(r) {
+	if found == router.MethodNotAllowed && policy.WebSocketUpgrade(r) {
 		// A WebSocket handshake is a GET: it reaches a streaming method's
 		// route whatever HTTP method the route was declared with.
 		if wm, ok := matchWebSocket(tbl, path); ok {
@@ -83,7 +84,7 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, rt.binding)
 			return
 		}
-		if b := rt.binding; b.ClientStreaming || b.ServerStreaming || isWebSocketUpgrade(r) {
+		if b := rt.binding; b.ClientStreaming || b.ServerStreaming || policy.WebSocketUpgrade(r) {
 			g.serveStream(w, r, rt, vars)
 			return
 		}
@@ -102,11 +103,14 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.method = string(rt.binding.Method.FullName())
 		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
-			Idempotent: methodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
+			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
 		rt.call = g.compileCall(rt, ref)
-		rt.stages = append(rt.stages, rt.call.names()...)
-		if rt.validator = g.validation.forRoute(rt.up, rt.binding); rt.validator != nil {
+		rt.stages = append(rt.stages, rt.call.Names()...)
+		if rt.validator = nil; rt.up.o.Validate {
+			rt.validator = g.validation.ForMethod(rt.binding.Method)
+		}
+		if rt.validator != nil {
 			rt.stages = append(rt.stages, "validate")
 		}
 	}

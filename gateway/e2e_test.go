@@ -180,7 +180,7 @@ func TestConfigRules(t *testing.T) {
       - selector: library.v1.LibraryService.Renamed
         get: /v2/renamed
 `))
-	// An encoded '/' is data only in a "**" part (hostile_test.go).
+	// An encoded '/' is data only in a "**" part (TestHostileInputs).
 	r := h.do(t, "GET", "/v2/shelves/shelves%2F1", "").expect(t, 400)
 	if field(t, r.body, "code") != float64(3) || !strings.Contains(field(t, r.body, "message").(string), `an encoded '/' (%2F) is only allowed in a '**' part`) {
 		t.Fatalf("encoded slash: %s", r.body)

@@ -12,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/openapi"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 )
@@ -36,8 +37,8 @@ type Gateway struct {
 	ups  []*upstream // configured in order, then auto-exposed
 
 	pol        Policies
-	validation edgeValidation // buf.validate rules of requests
-	edge       http.Handler   // the policies before the route match, then serveMatch
+	validation transcode.Validation // buf.validate rules of requests
+	edge       http.Handler         // the policies before the route match, then serveMatch
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -58,8 +59,8 @@ type Gateway struct {
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
-	prod      productState // products' tables and listener addresses
-	docs      *openapiDocs // the live OpenAPI document; nil when off
+	prod      productState    // products' tables and listener addresses
+	docs      *openapi.Server // the live OpenAPI documents; nil when off
 
 	// What New's options injected.
 	obs      Observer          // never nil: nopObserver without one
@@ -106,13 +107,16 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(o.Upstreams),
 		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec,
-		docs: newOpenAPIDocs(o.OpenAPI)}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec}
+	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
 	g.prod.init(o.Products)
-	g.validation.log = o.Logger.With().Str("component", "validate").Logger()
+	vlog := o.Logger.With().Str("component", "validate").Logger()
+	g.validation.OnStartError = func(err error) {
+		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
+	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
-	g.edge = edgeHandler(g.pol, g.guard(http.HandlerFunc(g.serveMatch)), g.observe)
+	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
 	for _, mw := range oo.middleware {
 		g.edge = mw(g.edge)
 	}

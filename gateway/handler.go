@@ -1,13 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -41,13 +38,13 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	info := policy.InfoFrom(r.Context())
-	md, err := rt.up.headers.Metadata(r, clientIP(r, info))
+	md, err := rt.up.headers.Metadata(r, policy.ClientAddrString(r, info))
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
 	g.pol.Identity(md, info)
-	timeout := rt.call.deadline(rt.up)
+	timeout := rt.call.Deadline(rt.up.timeout)
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, err := transcode.ParseTimeout(v)
 		if err != nil {
@@ -68,7 +65,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		header, trailer metadata.MD
 		pr              peer.Peer
 	})
-	err = rt.call.invoke(ctx, r, rt, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	err = rt.invoke(ctx, r, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}
@@ -95,7 +92,7 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 // dynamic message), answering the error itself when it
 // cannot.
 func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string, wire bool) (any, bool) {
-	body, err := readBody(w, r, g.limits.BodyBytes)
+	body, err := policy.ReadBody(w, r, g.limits.BodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -138,7 +135,7 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *trans
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
-		writeStatus(w, http.StatusBadGateway, codes.Internal, unreadableMessage(upstream, b, encodingCause(err)), b)
+		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
@@ -156,7 +153,7 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	}
 	st := status.Convert(err)
 	httpStatus := rpcstatus.HTTPStatus(st.Code())
-	if _, ok := unreadableResponse(st); ok {
+	if _, ok := transcode.UnreadableResponse(st); ok {
 		httpStatus = http.StatusBadGateway
 	}
 	writeStatusProto(w, httpStatus, g.callStatus(r, rt, st, timeout), rt.binding)
@@ -168,7 +165,7 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 	switch st.Code() {
 	case codes.Unavailable:
 		msg := st.Message()
-		if caller, ok := transportFailure(msg); ok {
+		if caller, ok := transcode.TransportFailure(msg); ok {
 			if info := policy.InfoFrom(r.Context()); info != nil {
 				info.Cause = msg
 			}
@@ -182,8 +179,8 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 			p.Message = "the client closed the request"
 		}
 	case codes.Internal:
-		if cause, ok := unreadableResponse(st); ok {
-			p.Message = unreadableMessage(rt.up.name, rt.binding, cause)
+		if cause, ok := transcode.UnreadableResponse(st); ok {
+			p.Message = transcode.UnreadableMessage(rt.up.name, rt.binding, cause)
 		}
 	case codes.Unimplemented:
 		// The route exists, so the backend's schema may have moved on:
@@ -191,45 +188,6 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 		g.cache.RequestRefresh(rt.up.name, "UNIMPLEMENTED from "+rt.binding.FullMethod)
 	}
 	return p
-}
-
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength <= 0 {
-		return io.ReadAll(body)
-	}
-	// The announced size (plus ReadFrom's minimum free space, to see EOF)
-	// in one allocation, where io.ReadAll doubles its way up from 512 bytes.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
-	if _, err := buf.ReadFrom(body); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// clientIP is the client's address as the policies decided it (trusted
-// proxies), else the connection's peer.
-func clientIP(r *http.Request, info *policy.Info) string {
-	if a := clientAddr(r, info); a.IsValid() {
-		return a.String()
-	}
-	return r.RemoteAddr
-}
-
-// clientAddr is the client's address: the Info's (trusted-proxy aware),
-// else the connection's peer; invalid when neither parses.
-func clientAddr(r *http.Request, info *policy.Info) netip.Addr {
-	if info != nil && info.ClientIP.IsValid() {
-		return info.ClientIP
-	}
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	return ap.Addr().Unmap()
 }
 
 // writeGRPCError answers with err's gRPC status (INTERNAL when err carries

@@ -15,7 +15,7 @@ import (
 //
 // The test binary is also the fault tests' helper process: started with
 // helperEnv set, it runs that role (a backend, a crowd of idle clients; see
-// faultproc_test.go) instead of the tests, until its parent closes its stdin
+// runHelper) instead of the tests, until its parent closes its stdin
 // or kills it.
 func TestMain(m *testing.M) {
 	if role := os.Getenv(helperEnv); role != "" {

@@ -2,5 +2,6 @@
 
 package gateway_test
 
-// raceEnabled: see race_test.go.
+// raceEnabled is false without the race detector: floods send their
+// full number of requests.
 const raceEnabled = false

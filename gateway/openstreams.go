@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"sync"
+
+	"github.com/refract-gateway/refract/policy"
 )
 
 // openStreams tracks the streams in flight: how many each client holds
@@ -12,7 +14,7 @@ import (
 // ready; safe for concurrent use. A mutex is fine here: it is taken a few
 // times per stream, never per message.
 type openStreams struct {
-	slots[string] // "upstream client-ip" → open streams (acquire, release)
+	policy.Slots[string] // "upstream client-ip" → open streams (Acquire, Release)
 
 	mu       sync.Mutex
 	cancels  map[*context.CancelCauseFunc]struct{}

@@ -6,31 +6,6 @@ import (
 	"testing"
 )
 
-func TestOpenStreamsLimit(t *testing.T) {
-	var c openStreams
-	if !c.acquire("a", 2) || !c.acquire("a", 2) || c.acquire("a", 2) {
-		t.Fatal("limit of 2 not enforced")
-	}
-	if !c.acquire("b", 2) {
-		t.Fatal("another client shares the first one's slots")
-	}
-	c.release("a")
-	if !c.acquire("a", 2) {
-		t.Fatal("a released slot is not reusable")
-	}
-	c.release("a")
-	c.release("a")
-	c.release("b")
-	if len(c.n) != 0 {
-		t.Fatalf("entries left: %v", c.n)
-	}
-	for range 100 {
-		if !c.acquire("z", 0) {
-			t.Fatal("0 must mean unlimited")
-		}
-	}
-}
-
 func TestOpenStreamsEndAll(t *testing.T) {
 	var o openStreams
 	ctx1, cancel1 := context.WithCancelCause(context.Background())

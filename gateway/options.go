@@ -8,6 +8,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
@@ -159,9 +160,9 @@ type Limits struct {
 
 // The values of Limits.Underscores.
 const (
-	UnderscoreDrop   = "drop"
-	UnderscoreReject = "reject"
-	UnderscoreAllow  = "allow"
+	UnderscoreDrop   = policy.UnderscoreDrop
+	UnderscoreReject = policy.UnderscoreReject
+	UnderscoreAllow  = policy.UnderscoreAllow
 )
 
 // withDefaults is l with every zero field at its default.

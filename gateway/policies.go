@@ -18,7 +18,8 @@ import (
 // Its methods may be called concurrently.
 type Policies interface {
 	// Edge is the stages that run before the route is matched (recover,
-	// request ID, access log, client IP, IP filter, CORS …).
+	// request ID, access log, client IP, IP filter, CORS …); the gateway
+	// puts its own guard of Options.Limits at policy.StageGuard.
 	Edge() policy.Set
 	// Route is the stages of one route's chain, around the upstream call.
 	Route(r RouteRef) policy.Set
@@ -80,11 +81,15 @@ func (noPolicies) Run(context.Context)                {}
 func (noPolicies) Close() error                       { return nil }
 
 // edgeHandler wraps next (the route match) in the stages that run before
-// a route is known, and those in observe (the metrics).
-func edgeHandler(p Policies, next http.Handler, observe func(http.Handler) http.Handler) http.Handler {
+// a route is known, the gateway's own guard of limits l last among them,
+// and those in observe (the metrics).
+func edgeHandler(p Policies, l Limits, next http.Handler, observe func(http.Handler) http.Handler) http.Handler {
+	set := p.Edge()
+	set.Put(policy.StageGuard, policy.Guard(policy.GuardOptions{URLBytes: l.URLBytes, HeaderBytes: l.HeaderBytes,
+		PerClient: l.PerClient, Underscores: l.Underscores}))
 	// State first: serveMatch hands the path variables to the route's
 	// chain through the request's Info, whichever policies are on.
-	return policy.State()(observe(policy.Compile(markStages(p.Edge()), next)))
+	return policy.State()(observe(policy.Compile(markStages(set), next)))
 }
 
 // compileRoute assembles one route's chain around final (the upstream

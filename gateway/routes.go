@@ -26,9 +26,10 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	call    *CallPlan // timeout, breaker, retries, fallback, split; nil: a plain call
-	name    string    // "GET /v1/{name=shelves/*}"
-	method  string    // the gRPC method's full name, library.v1.LibraryService.GetShelf
+	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
+	subsets []*upconn.Subset // the split's index → subset (compileCall)
+	name    string           // "GET /v1/{name=shelves/*}"
+	method  string           // the gRPC method's full name, library.v1.LibraryService.GetShelf
 	obs     RouteObserver
 
 	// validator checks requests' buf.validate rules; nil: none or off.
@@ -217,7 +218,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,
-			Streaming:    streamingKind(r.binding),
+			Streaming:    r.binding.StreamingKind(),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
 			FastPath:     fastPathInfo(r.binding),

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,7 +57,7 @@ type streamCall struct {
 func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
 	clearDeadlines(w) // a stream outlives the server's read and write timeouts
-	ws := isWebSocketUpgrade(r)
+	ws := policy.WebSocketUpgrade(r)
 	if ws && !b.ClientStreaming {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(
 			"%s does not stream requests: WebSocket serves client-streaming and bidi methods; read server streams as NDJSON or text/event-stream",
@@ -67,15 +66,15 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	}
 	lim := &rt.up.o.Streams
 	info := policy.InfoFrom(r.Context())
-	ip := clientIP(r, info) // trusted-proxy aware: see the client_ip policy
+	ip := policy.ClientAddrString(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
-	if !g.streams.acquire(slot, lim.MaxPerClient) {
+	if !g.streams.Acquire(slot, lim.MaxPerClient) {
 		g.obs.Rejected(rejectStreamLimit)
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return
 	}
-	defer g.streams.release(slot)
+	defer g.streams.Release(slot)
 
 	md, err := rt.up.headers.Metadata(r, ip)
 	if err != nil {
@@ -95,7 +94,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		}
 	}
 	if ws {
-		if msg := checkWebSocketRequest(r, lim.WebSocketOrigins); msg != "" {
+		if msg := policy.CheckWebSocketHandshake(r, lim.WebSocketOrigins); msg != "" {
 			writeStatus(w, http.StatusForbidden, codes.PermissionDenied, msg, b)
 			return
 		}
@@ -194,7 +193,7 @@ func (s *streamCall) endStatus(err error) *spb.Status {
 		}
 	}
 	st := status.Convert(err)
-	if recvTooLarge(st, s.lim.MaxMessageBytes) {
+	if transcode.RecvTooLarge(st, s.lim.MaxMessageBytes) {
 		return status.Newf(codes.ResourceExhausted,
 			"a response message exceeds the limit of %d bytes per message (streams.max_message_bytes): %s",
 			s.lim.MaxMessageBytes, st.Message()).Proto()
@@ -373,7 +372,7 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its
 	// clients get them unasked. Not for a raw download, though: there the
 	// absence of trailers is what makes a failure abort the transfer.
-	trailers := acceptsTrailers(s.r) || (s.r.ProtoMajor == 2 && framing != transcode.FramingRaw)
+	trailers := transcode.AcceptsTrailers(s.r.Header.Values("Te")) || (s.r.ProtoMajor == 2 && framing != transcode.FramingRaw)
 
 	msgs := make(chan received, max(s.lim.BufferMessages, 0))
 	gone := make(chan struct{})
@@ -531,48 +530,6 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 		return
 	}
 	write(enc.AppendError(nil, st))
-}
-
-// streamingKind names which sides of a route's method stream, for the
-// admin API: "server", "client", "bidi", or "" for unary methods.
-func streamingKind(b *transcode.Binding) string {
-	switch {
-	case b.ClientStreaming && b.ServerStreaming:
-		return "bidi"
-	case b.ClientStreaming:
-		return "client"
-	case b.ServerStreaming:
-		return "server"
-	}
-	return ""
-}
-
-// acceptsTrailers reports a client that said it reads HTTP trailers
-// (TE: trailers, as gRPC clients send).
-func acceptsTrailers(r *http.Request) bool {
-	for _, v := range r.Header.Values("Te") {
-		for tok := range strings.SplitSeq(v, ",") {
-			if t, _, _ := strings.Cut(strings.TrimSpace(tok), ";"); strings.EqualFold(t, "trailers") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// isWebSocketUpgrade reports a WebSocket opening handshake (RFC 6455 §4.1).
-func isWebSocketUpgrade(r *http.Request) bool {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return false
-	}
-	for _, v := range r.Header.Values("Connection") {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // matchWebSocket finds the route a WebSocket handshake (always a GET) is

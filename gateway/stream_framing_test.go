@@ -195,7 +195,7 @@ func TestJSONArrayWrittenProgressively(t *testing.T) {
 
 // TestStreamTrailersOverHTTP2: HTTP/2 clients get the status and the
 // trailing metadata as HTTP trailers without asking (the protocol always
-// carries them); HTTP/1.1 clients only with TE: trailers (stream_test.go).
+// carries them); HTTP/1.1 clients only with TE: trailers (TestServerStreamNDJSON).
 func TestStreamTrailersOverHTTP2(t *testing.T) {
 	checkLeaks(t)
 	echo, probe := startProbedEcho(t)

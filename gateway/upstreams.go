@@ -9,7 +9,6 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/connectivity"
 )
 
 // addUpstream connects an upstream, starts fetching its descriptors and
@@ -32,7 +31,9 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
-		g.refreshOnReconnect(ctx, u)
+		// A new method's route cannot wait for UNIMPLEMENTED to ask for
+		// fresh descriptors: it has no route yet. The cache rate-limits.
+		u.conns.OnReconnect(ctx, func() { g.cache.RequestRefresh(u.name, "the connection came back") })
 	}()
 	go func() {
 		defer g.wg.Done()
@@ -208,29 +209,4 @@ func (g *Gateway) AutoExposed() (synced bool, routed map[string]bool) {
 		}
 	}
 	return synced, routed
-}
-
-// refreshOnReconnect asks for an upstream's descriptors again whenever its
-// connection comes back to READY after leaving it: an instance restarted
-// on the same address may serve a new schema, and with a static endpoint
-// nothing else would say so before the periodic refresh. (A new methods'
-// routes cannot wait for UNIMPLEMENTED to trigger it: they have no route
-// yet.) Refreshes it asks for are rate-limited by the cache.
-func (g *Gateway) refreshOnReconnect(ctx context.Context, u *upstream) {
-	conn := u.conns.Conn()
-	seenReady, lost := false, false
-	for state := conn.GetState(); ; state = conn.GetState() {
-		switch {
-		case state == connectivity.Ready && lost:
-			g.cache.RequestRefresh(u.name, "the connection came back")
-			lost = false
-		case state == connectivity.Ready:
-			seenReady = true
-		case seenReady:
-			lost = true
-		}
-		if !conn.WaitForStateChange(ctx, state) {
-			return // ctx done
-		}
-	}
 }

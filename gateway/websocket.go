@@ -3,11 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -30,40 +27,6 @@ const wsCloseTimeout = 5 * time.Second
 // that ends OK closes with 1000.
 const WebSocketStatusBase = 4000
 
-// checkWebSocketRequest returns why a handshake is refused, or "". Origins
-// are checked here rather than by the WebSocket library so the refusal is
-// a google.rpc.Status like every other: pages of other sites may open
-// WebSockets only when streams.websocket_origins names them, because
-// browsers do not apply CORS to WebSockets.
-func checkWebSocketRequest(r *http.Request, patterns []string) string {
-	if r.Method != http.MethodGet {
-		return fmt.Sprintf("a WebSocket handshake must be a GET, not %s", r.Method)
-	}
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
-		return fmt.Sprintf("WebSocket version %q is not supported; send Sec-WebSocket-Version: 13", v)
-	}
-	if r.Header.Get("Sec-WebSocket-Key") == "" {
-		return "the WebSocket handshake has no Sec-WebSocket-Key"
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return "" // not a browser: nothing to protect against
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return fmt.Sprintf("Origin %q is not a URL", origin)
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return ""
-	}
-	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
-			return ""
-		}
-	}
-	return fmt.Sprintf("pages from %s may not open WebSockets here; allow the origin in streams.websocket_origins", u.Host)
-}
-
 // serveWebSocket runs a client-streaming or bidi call over a WebSocket: each
 // text frame from the client is one request message (JSON); an empty text
 // frame closes the sending side; each response is one text frame
@@ -73,7 +36,7 @@ func checkWebSocketRequest(r *http.Request, patterns []string) string {
 // socket alive and detect peers that went away.
 func (s *streamCall) serveWebSocket(w http.ResponseWriter) {
 	c, err := websocket.Accept(w, s.r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // origins were checked by checkWebSocketRequest
+		InsecureSkipVerify: true, // origins were checked by policy.CheckWebSocketHandshake
 	})
 	if err != nil {
 		return // Accept answered the handshake's error itself
@@ -223,19 +186,5 @@ func (s *streamCall) closeWebSocket(c *websocket.Conn, st *spb.Status) {
 	ctx, cancel := context.WithTimeout(context.Background(), wsCloseTimeout)
 	defer cancel()
 	_ = c.Write(ctx, websocket.MessageText, s.rt.binding.EncodeErrorFrame(st))
-	_ = c.Close(websocket.StatusCode(WebSocketStatusBase+int(st.GetCode())), closeReason(st.GetMessage()))
-}
-
-// closeReason fits a status message into a close frame's 123 bytes,
-// cutting at a UTF-8 boundary.
-func closeReason(msg string) string {
-	const max = 123
-	if len(msg) <= max {
-		return msg
-	}
-	cut := max - 3
-	for cut > 0 && msg[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return msg[:cut] + "..."
+	_ = c.Close(websocket.StatusCode(WebSocketStatusBase+int(st.GetCode())), transcode.WebSocketCloseReason(st.GetMessage()))
 }

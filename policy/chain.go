@@ -15,8 +15,9 @@ type Stage int
 
 // The order, outermost first. Stages before StageSizeLimit run before the
 // route is matched (a CORS preflight must never be answered 405, and an
-// IP-denied client must not learn which paths exist); the rest run per
-// route. The external authorizer is asked last, so floods and requests
+// IP-denied client must not learn which paths exist); the last of them,
+// the guard, holds every request to the limits that do not depend on its
+// route. The rest run per route. The external authorizer is asked last, so floods and requests
 // refused locally never reach it. Resilience (timeouts, breakers, retries,
 // fallbacks, splits) wraps the upstream call itself.
 const (
@@ -26,6 +27,7 @@ const (
 	StageClientIP
 	StageIPFilter
 	StageCORS
+	StageGuard
 	StageSizeLimit
 	StageAuthenticate
 	StageAuthorize
@@ -52,6 +54,8 @@ func (s Stage) String() string {
 		return "ip_filter"
 	case StageCORS:
 		return "cors"
+	case StageGuard:
+		return "guard"
 	case StageSizeLimit:
 		return "size_limit"
 	case StageAuthenticate:

@@ -78,3 +78,23 @@ func forwardedClient(values []string, trusted []netip.Prefix, peer netip.Addr) n
 	}
 	return client
 }
+
+// ClientAddr is the client's address: info's (trusted-proxy aware) when
+// info is not nil and knows it, else r's connection peer; invalid when
+// neither parses.
+func ClientAddr(r *http.Request, info *Info) netip.Addr {
+	if info != nil && info.ClientIP.IsValid() {
+		return info.ClientIP
+	}
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	return ap.Addr().Unmap()
+}
+
+// ClientAddrString is ClientAddr as text, or r.RemoteAddr when it is
+// invalid.
+func ClientAddrString(r *http.Request, info *Info) string {
+	if a := ClientAddr(r, info); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}

@@ -1,7 +1,8 @@
 // Package policy owns refract's request middleware: the single ordered list
 // of stages a request passes (recover, request id, access log, client IP,
-// IP filter, CORS, size limit, authentication, authorization, rate limit,
-// external authorization, then the upstream call), one file per policy, and
+// IP filter, CORS, the guard of the limits every request is held to, size
+// limit, authentication, authorization, rate limit, external
+// authorization, then the upstream call), one file per policy, and
 // Compile, which turns the policies attached to a route into one immutable
 // http.Handler.
 //
@@ -14,6 +15,11 @@
 // the HTTP request; they live in policy/resilience, which knows no HTTP.
 // policy keeps their HTTP edges: ServeFallback writes a fallback response
 // and SplitRequest lets a split read an *http.Request.
+//
+// Beside the stages, policy holds the HTTP checks the gateway makes where
+// a stage cannot (a WebSocket handshake's version and origin, reading a
+// body within its limit) and the client's address as the stages decided
+// it (ClientAddr).
 //
 // policy does not read configuration files, match routes or call upstreams:
 // the gateway builds options from its config, matches the route, and hands

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
@@ -31,4 +33,28 @@ func SizeLimit(max int64) Policy {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// ReadBody reads r's body whole within limit bytes: a declared
+// Content-Length over limit, or a body that turns out longer, is an
+// *http.MaxBytesError (answer 413). A body of known length is read in one
+// allocation. nil for no body.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	// The announced size (plus ReadFrom's minimum free space, to see EOF)
+	// in one allocation, where io.ReadAll doubles its way up from 512 bytes.
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

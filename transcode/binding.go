@@ -257,6 +257,18 @@ func hasPrefix(fields, prefix []protoreflect.FieldDescriptor) bool {
 	return true
 }
 
+// FromRuleOwnPattern reports whether b was compiled from rule's own
+// pattern rather than from one of its additional_bindings (the same path
+// template); false for a nil rule.
+func (b *Binding) FromRuleOwnPattern(rule *annotations.HttpRule) bool {
+	if rule == nil {
+		return false
+	}
+	_, path := rulePattern(rule)
+	t, err := router.ParseTemplate(path)
+	return err == nil && t.String() == b.Template.String()
+}
+
 func rulePattern(rule *annotations.HttpRule) (verb, path string) {
 	switch p := rule.GetPattern().(type) {
 	case *annotations.HttpRule_Get:
@@ -374,4 +386,18 @@ func (b *Binding) ResponsePath() []protoreflect.FieldDescriptor { return b.respo
 // by the path or body and are not taken from the query.
 func (b *Binding) BoundBy(fields []protoreflect.FieldDescriptor) []protoreflect.FieldDescriptor {
 	return b.boundBy(fields)
+}
+
+// StreamingKind names which sides of b's method stream: "server",
+// "client", "bidi", or "" for a unary method.
+func (b *Binding) StreamingKind() string {
+	switch {
+	case b.ClientStreaming && b.ServerStreaming:
+		return "bidi"
+	case b.ClientStreaming:
+		return "client"
+	case b.ServerStreaming:
+		return "server"
+	}
+	return ""
 }

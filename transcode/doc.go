@@ -8,9 +8,16 @@
 // of upstream calls, deadlines, and stream framing: how a server stream's
 // messages are laid out in one response (NDJSON, Server-Sent Events, a
 // JSON array, raw HttpBody bytes) and how a client stream's messages are
-// read from one request body. It builds and parses bytes only; writing,
-// flushing and timing belong to the gateway, the error shape and code
-// table to rpcstatus, and the OpenAPI description to package openapi.
+// read from one request body. It also recognises the call failures grpc-go
+// puts into words itself (a lost connection, an unreadable or oversized
+// response), so that they are told to callers as the upstream's fault in
+// plain words rather than as the backend's status; checks request
+// messages against their buf.validate rules (Validation); and reads what
+// a client accepts (JSON, trailers) and a method's idempotency level. It
+// builds and parses
+// bytes only; writing, flushing and timing belong to the gateway, the
+// error shape and code table to rpcstatus, and the OpenAPI description to
+// package openapi.
 //
 // It works on descriptors it is given (from reflection snapshots) and knows
 // nothing of Consul, configuration files or how upstreams are reached. It

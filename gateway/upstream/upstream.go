@@ -10,6 +10,7 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 )
 
 // Options describe one upstream's connections. The zero value of every
@@ -222,4 +223,28 @@ func (u *Upstream) Retire() {
 func (u *Upstream) Close() error {
 	u.traffic.close()
 	return u.conn.Close()
+}
+
+// OnReconnect calls f whenever the upstream's connection comes back to
+// READY after leaving it (not on the first READY), until ctx ends: an
+// instance restarted on the same address may serve a new schema, and with
+// a static endpoint nothing else would say so. It blocks; run it on its
+// own goroutine.
+func (u *Upstream) OnReconnect(ctx context.Context, f func()) {
+	conn := u.Conn()
+	seenReady, lost := false, false
+	for state := conn.GetState(); ; state = conn.GetState() {
+		switch {
+		case state == connectivity.Ready && lost:
+			f()
+			lost = false
+		case state == connectivity.Ready:
+			seenReady = true
+		case seenReady:
+			lost = true
+		}
+		if !conn.WaitForStateChange(ctx, state) {
+			return // ctx done
+		}
+	}
 }

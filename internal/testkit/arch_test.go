@@ -38,7 +38,7 @@ var allowedImports = map[string][]string{
 	"transcode":           {"transcode/rpcstatus", "transcode/wirejson", "router"},
 	"transcode/openapi":   {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
 	"policy/resilience":   nil,
-	"policy":              {"policy/resilience", "transcode/rpcstatus"},
+	"policy":              {"policy/resilience", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
 	"gateway/config":       {"discovery", "transcode", "policy", "policy/resilience"},
@@ -47,7 +47,7 @@ var allowedImports = map[string][]string{
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus",
 		"transcode/wirejson", "transcode/openapi", "policy", "policy/resilience", "gateway/upstream",
 		"gateway/config"},
-	"gateway/setup": {"gateway/telemetry", "gateway", "gateway/config", "gateway/upstream", "policy", "policy/resilience",
+	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/resilience",
 		"transcode", "transcode/rpcstatus", "discovery", "reflection", "router"},
 
 	// Around the engine: what reads its read model and feeds on its

@@ -1,4 +1,4 @@
-package gateway
+package transcode
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -14,7 +13,7 @@ import (
 // The failures of an upstream call that grpc-go, not the backend, puts into
 // words, told to callers in theirs.
 
-// transportFailure recognises the UNAVAILABLE messages grpc-go makes itself
+// TransportFailure recognises the UNAVAILABLE messages grpc-go makes itself
 // when the connection to a backend, not the backend, failed a call, and
 // returns what the caller is told instead, with ok. grpc-go's words
 // ("connection error: desc = \"transport: Error while dialing: dial tcp
@@ -23,7 +22,7 @@ import (
 // learns what happened and its last cause ("connection refused", "EOF"),
 // and the access log keeps grpc-go's message (policy.Info.Cause). A
 // backend's own UNAVAILABLE message is not recognised and passes as it is.
-func transportFailure(msg string) (caller string, ok bool) {
+func TransportFailure(msg string) (caller string, ok bool) {
 	switch {
 	case strings.HasPrefix(msg, "connection error: "), strings.HasPrefix(msg, "last connection error: "),
 		strings.HasPrefix(msg, "last resolver error: "), strings.HasPrefix(msg, "name resolver error: "):
@@ -55,11 +54,11 @@ func lastCause(msg string) string {
 	return " (" + c + ")"
 }
 
-// unreadableResponse recognises the INTERNAL status grpc-go gives when the
+// UnreadableResponse recognises the INTERNAL status grpc-go gives when the
 // backend's response could not be decompressed or decoded as the method's
 // response type, and returns the cause with ok: the backend's fault, which
 // the caller gets as 502 Bad Gateway rather than 500.
-func unreadableResponse(st *status.Status) (cause string, ok bool) {
+func UnreadableResponse(st *status.Status) (cause string, ok bool) {
 	if st.Code() != codes.Internal {
 		return "", false
 	}
@@ -71,13 +70,13 @@ func unreadableResponse(st *status.Status) (cause string, ok bool) {
 	return "", false
 }
 
-// recvTooLarge recognises grpc-go's own refusal to receive a response
+// RecvTooLarge recognises grpc-go's own refusal to receive a response
 // message over limit, the MaxCallRecvMsgSize the gateway set
 // (limits.max_response_bytes, streams.max_message_bytes): RESOURCE_EXHAUSTED
 // saying "larger than max" and ending with that limit, whether the message
 // was too large as sent or once decompressed. A RESOURCE_EXHAUSTED from the
 // backend (a quota, or its own request size limit) is not recognised.
-func recvTooLarge(st *status.Status, limit int64) bool {
+func RecvTooLarge(st *status.Status, limit int64) bool {
 	if limit <= 0 || st.Code() != codes.ResourceExhausted {
 		return false
 	}
@@ -87,16 +86,16 @@ func recvTooLarge(st *status.Status, limit int64) bool {
 		(strings.HasSuffix(msg, " vs. "+n+")") || strings.HasSuffix(msg, " max "+n))
 }
 
-// unreadableMessage is what a caller is told when the upstream's response
+// UnreadableMessage is what a caller is told when the upstream's response
 // could not be read as b's response type (the gateway's decoder or
 // encoder, or grpc-go's, said why in cause).
-func unreadableMessage(upstream string, b *transcode.Binding, cause string) string {
+func UnreadableMessage(upstream string, b *Binding, cause string) string {
 	return fmt.Sprintf("upstream %q sent a response that is not a valid %s: %s", upstream, b.Method.Output().FullName(), cause)
 }
 
-// encodingCause is the innermost line of a response encoding error,
+// EncodingCause is the innermost line of a response encoding error,
 // without its package prefix.
-func encodingCause(err error) string {
+func EncodingCause(err error) string {
 	msg := err.Error()
 	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 		msg = msg[i+1:]

@@ -1,4 +1,4 @@
-package gateway
+package transcode
 
 import (
 	"testing"
@@ -28,14 +28,14 @@ func TestTransportFailureMessages(t *testing.T) {
 		{`transport is closing`, "the connection to the instance was lost during the call"},
 		{`connection closed before server preface received`, "the connection to the instance was lost during the call"},
 	} {
-		got, ok := transportFailure(tc.grpc)
+		got, ok := TransportFailure(tc.grpc)
 		if !ok || got != tc.caller {
 			t.Errorf("%s\n got %q, %v\nwant %q", tc.grpc, got, ok, tc.caller)
 		}
 	}
 	// A backend's own UNAVAILABLE passes as it is.
 	for _, msg := range []string{"injected failure 1 of ListShelves", "database is down: connection refused", ""} {
-		if got, ok := transportFailure(msg); ok || got != msg {
+		if got, ok := TransportFailure(msg); ok || got != msg {
 			t.Errorf("%q became %q, %v", msg, got, ok)
 		}
 	}
@@ -53,7 +53,7 @@ func TestUnreadableResponse(t *testing.T) {
 		{status.New(codes.Internal, "database constraint violated"), ""},
 		{status.New(codes.Unknown, "grpc: failed to unmarshal the received message: x"), ""},
 	} {
-		cause, ok := unreadableResponse(tc.st)
+		cause, ok := UnreadableResponse(tc.st)
 		if cause != tc.cause || ok != (tc.cause != "") {
 			t.Errorf("%v: %q, %v; want %q", tc.st, cause, ok, tc.cause)
 		}
@@ -61,7 +61,7 @@ func TestUnreadableResponse(t *testing.T) {
 }
 
 // grpc-go's refusals of a received message over the limit it was given
-// (v1.85, rpc_util.go), as sent and once decompressed, are recognised for
+// (v1.85, its receive path), as sent and once decompressed, are recognised for
 // that limit only; the backend's own RESOURCE_EXHAUSTED and the refusal to
 // send are not.
 func TestRecvTooLarge(t *testing.T) {
@@ -81,7 +81,7 @@ func TestRecvTooLarge(t *testing.T) {
 		{codes.ResourceExhausted, "quota exceeded: 1024", 1024, false},
 		{codes.Internal, "grpc: received message larger than max (2003 vs. 1024)", 1024, false},
 	} {
-		if got := recvTooLarge(status.New(tc.code, tc.msg), tc.limit); got != tc.want {
+		if got := RecvTooLarge(status.New(tc.code, tc.msg), tc.limit); got != tc.want {
 			t.Errorf("%v %q limit %d: %v, want %v", tc.code, tc.msg, tc.limit, got, tc.want)
 		}
 	}
