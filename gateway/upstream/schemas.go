@@ -25,6 +25,13 @@ type schemaTracker struct {
 	groups  map[string]*schemaGroup // by schemaKey: "meta:<version>" or "addr:<host:port>"
 	subsets map[string]*subsetConn  // by sorted schema hashes
 	seq     int                     // makes resolver schemes unique
+	// last is the snapshot the last view was built from; a view that
+	// finds none falls back to it. While the upstream's own descriptors
+	// are not fetched yet, the groups' give the routes; an endpoint set
+	// that then empties removes every group, and without last the routes
+	// would go with them (404 instead of "no healthy endpoint"), where
+	// the upstream's own cache entry keeps its last good set.
+	last *reflection.Snapshot
 }
 
 // schemaGroup is a set of endpoints known (or presumed) to share a schema.
@@ -164,7 +171,10 @@ func (v *SchemaView) Conn(path string) (*grpc.ClientConn, []string) {
 // SchemaView decides what the upstream's routes are built from: the
 // upstream's own descriptors in cache while its endpoints agree, else the
 // schema with the most methods, with the methods the others lack sent only
-// to the endpoints that have them. Serialized with TrackSchemas.
+// to the endpoints that have them. When neither is there any more (the
+// endpoint set emptied before the upstream's own descriptors were
+// fetched), the descriptors of the previous view stay. Serialized with
+// TrackSchemas.
 func (u *Upstream) SchemaView(cache *reflection.Cache) *SchemaView {
 	t := u.schemas
 	byHash := map[string]*SchemaClass{}
@@ -188,6 +198,10 @@ func (u *Upstream) SchemaView(cache *reflection.Cache) *SchemaView {
 				v.Snap = c.snap
 			}
 		}
+		if v.Snap == nil {
+			v.Snap = t.last
+		}
+		t.last = v.Snap
 		return v
 	}
 	classes := make([]*SchemaClass, 0, len(byHash))
@@ -204,6 +218,7 @@ func (u *Upstream) SchemaView(cache *reflection.Cache) *SchemaView {
 	})
 	primary := classes[0]
 	primary.Primary = true
+	t.last = primary.snap
 	v := &SchemaView{Snap: primary.snap, Classes: classes, only: map[string]*subsetConn{}, all: u.conn}
 	hashes := make([]string, len(classes))
 	for i, c := range classes {
@@ -296,4 +311,5 @@ func (u *Upstream) closeSubsets(keep map[string]bool) {
 func (u *Upstream) ForgetSchemas(cache *reflection.Cache) {
 	u.TrackSchemas(cache, nil)
 	u.closeSubsets(nil)
+	u.schemas.last = nil
 }
