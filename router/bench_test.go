@@ -2,7 +2,7 @@ package router
 
 import "testing"
 
-// The figures in doc.go come from:
+// The figures in the package documentation come from:
 //
 //	go test -run '^$' -bench . -benchmem ./router/
 

@@ -26,7 +26,7 @@ const (
 
 type segment struct {
 	kind segKind
-	lit  string // canonical spelling (see escape.go), for segLiteral
+	lit  string // canonical spelling (canonical), for segLiteral
 }
 
 // Variable is one path variable of a Template, such as {book.name=shelves/*}.
