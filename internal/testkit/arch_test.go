@@ -43,19 +43,18 @@ var allowedImports = map[string][]string{
 	// The engine and what it is built from.
 	"gateway/config":       {"discovery", "transcode", "policy", "policy/resilience"},
 	"gateway/configsource": {"discovery"},
-	"gateway/upstream":     {"discovery", "reflection", "transcode"},
-	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus",
-		"transcode/wirejson", "transcode/openapi", "policy", "policy/resilience", "gateway/upstream",
-		"gateway/config"},
+	"gateway/upstream":     {"discovery", "reflection"},
+	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
+		"policy", "policy/resilience", "gateway/upstream"},
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/resilience",
-		"transcode", "transcode/rpcstatus", "discovery", "reflection", "router"},
+		"transcode", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
-	"gateway/telemetry": {"gateway", "policy", "transcode", "transcode/rpcstatus", "transcode/wirejson", "reflection"},
+	"gateway/telemetry": {"gateway", "policy", "transcode", "reflection"},
 	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
-		"gateway/setup", "discovery", "transcode/rpcstatus"},
+		"gateway/setup", "transcode/rpcstatus"},
 
 	// The command and the examples.
 	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
