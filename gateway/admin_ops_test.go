@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -118,7 +117,7 @@ func TestAdminDescriptors(t *testing.T) {
 	}
 
 	// POST refreshes at once: one more fetch, same hash.
-	resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+	resp, err := adminPost(h.admin + "/admin/descriptors/library")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +132,7 @@ func TestAdminDescriptors(t *testing.T) {
 	}
 
 	// An unknown upstream is a 404 with the one error shape.
-	resp, err = http.Post(h.admin+"/admin/descriptors/nosuch", "", nil)
+	resp, err = adminPost(h.admin + "/admin/descriptors/nosuch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +145,7 @@ func TestAdminDescriptors(t *testing.T) {
 
 func TestAdminPprofOnAdminOnly(t *testing.T) {
 	lib := startLibrary(t)
-	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	h := startGateway(t, libraryConfig(lib.Addr, "admin_security: {pprof: true}\n"))
 	code, body := get(t, h.admin+"/debug/pprof/")
 	if code != 200 || !strings.Contains(body, "goroutine") {
 		t.Fatalf("/debug/pprof/ %d %.200s", code, body)

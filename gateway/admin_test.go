@@ -22,6 +22,17 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// adminPost sends a POST to the admin API as an operator's tool does:
+// with the X-Refract-Admin header that state-changing requests need.
+func adminPost(url string) (*http.Response, error) {
+	req, err := http.NewRequest("POST", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Refract-Admin", "1")
+	return http.DefaultClient.Do(req)
+}
+
 func TestAdminEndpoints(t *testing.T) {
 	lib := startLibrary(t)
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
@@ -42,7 +53,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "library.v1.LibraryService") {
 		t.Fatalf("descriptors %d %s", code, body)
 	}
-	resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+	resp, err := adminPost(h.admin + "/admin/descriptors/library")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("refresh %v %v", resp, err)
 	}

@@ -315,7 +315,7 @@ func TestMetricsFollowSchemaChanges(t *testing.T) {
 	}
 	t.Cleanup(v2b.Stop)
 	eventually(t, 10*time.Second, "a forced refresh reaching the v2 backend", func() bool {
-		resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+		resp, err := adminPost(h.admin + "/admin/descriptors/library")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +353,7 @@ func TestMetricsFollowSchemaChanges(t *testing.T) {
 
 	// A failed refresh: the last good set stays (stale) and is counted.
 	v2b.Stop()
-	resp, err := http.Post(h.admin+"/admin/descriptors/library", "", nil)
+	resp, err := adminPost(h.admin + "/admin/descriptors/library")
 	if err != nil {
 		t.Fatal(err)
 	}

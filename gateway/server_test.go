@@ -165,7 +165,7 @@ func TestReloadFromWatchedFile(t *testing.T) {
 		t.Fatalf("echo after a refused reload: %d", c)
 	}
 	// POST /admin/reload reads it again and says why it is refused.
-	c, _, body := fetch("POST", "http://"+admin+"/admin/reload", "")
+	c, _, body := fetch("POST", "http://"+admin+"/admin/reload", "", "X-Refract-Admin", "1")
 	if c != 400 || !strings.Contains(body, `"code":9`) || !strings.Contains(body, "fastest") {
 		t.Fatalf("POST /admin/reload: %d %s", c, body)
 	}
@@ -351,7 +351,7 @@ func TestDrainKeepsServingThenShutsDownGracefully(t *testing.T) {
 	if c != 200 || !strings.Contains(body, `"name":"shelves/1"`) || hdr.Get("Connection") != "close" {
 		t.Fatalf("during the drain: %d %v %s", c, hdr, body)
 	}
-	if c, _, body := fetch("POST", admin+"/admin/reload", ""); c != 503 || !strings.Contains(body, `"code":14`) {
+	if c, _, body := fetch("POST", admin+"/admin/reload", "", "X-Refract-Admin", "1"); c != 503 || !strings.Contains(body, `"code":14`) {
 		t.Fatalf("reload while draining: %d %s", c, body)
 	}
 

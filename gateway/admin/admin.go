@@ -29,6 +29,9 @@ type Options struct {
 	// the process is draining. Both feed /readyz; nil: listening, not
 	// draining.
 	Listening, Draining func() bool
+	// Access is who may use the API (allowed Hosts, tokens, client
+	// certificates) and whether pprof is served; see Access.
+	Access Access
 }
 
 // Handler serves the admin API: /healthz (the process is alive), /readyz
@@ -38,7 +41,8 @@ type Options struct {
 // and schema splits), /admin/breakers (circuit breakers and their states),
 // /admin/descriptors (the descriptor cache per upstream; POST refreshes
 // now), /admin/reload, and the operator's endpoints: /metrics,
-// /admin/config, /admin/stats, the dashboard on / and /debug/pprof/.
+// /admin/config, /admin/stats, the dashboard on / and, when
+// o.Access.Pprof, /debug/pprof/. Every request passes o.Access first.
 // Safe for concurrent use.
 func Handler(o Options) http.Handler {
 	g := o.Gateway
@@ -101,7 +105,7 @@ func Handler(o Options) http.Handler {
 		mux.Handle("POST /admin/reload", o.Reload)
 	}
 	mountOperations(mux, o)
-	return mux
+	return o.Access.guard(mux)
 }
 
 // WriteJSON answers with v as indented JSON: the admin API's success

@@ -12,7 +12,8 @@ import (
 )
 
 // mountOperations adds the operator's endpoints to the admin mux:
-// /metrics, /admin/config, /admin/stats, the dashboard and /debug/pprof/.
+// /metrics, /admin/config, /admin/stats, the dashboard and, when
+// o.Access.Pprof, /debug/pprof/.
 // They exist on the admin listener only (127.0.0.1 by default), never on
 // the public one: profiles and the effective config are for operators.
 func mountOperations(mux *http.ServeMux, o Options) {
@@ -35,6 +36,9 @@ func mountOperations(mux *http.ServeMux, o Options) {
 		})
 	}
 	mountDashboard(mux)
+	if !o.Access.Pprof {
+		return // profiles show memory contents and cost CPU: opt-in
+	}
 	// Explicit handlers on this mux: importing net/http/pprof also
 	// registers them on http.DefaultServeMux, which refract never serves.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -12,6 +12,9 @@ import (
 //go:embed dashboard/index.html dashboard/dashboard.js dashboard/dashboard.css
 var dashboardFiles embed.FS
 
+// dashboardCSP is the Content-Security-Policy of the dashboard's files.
+const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'"
+
 // mountDashboard serves the dashboard on / (and /dashboard) of the admin
 // listener. The page polls /admin/stats every two seconds.
 func mountDashboard(mux *http.ServeMux) {
@@ -26,8 +29,9 @@ func mountDashboard(mux *http.ServeMux) {
 			h.Set("Content-Type", contentType)
 			h.Set("Cache-Control", "no-cache")
 			h.Set("X-Content-Type-Options", "nosniff")
-			// Only its own script, styles and JSON: nothing else may load.
-			h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'")
+			// Only its own script, styles and JSON: nothing else may load,
+			// and no other page may frame it (clickjacking).
+			h.Set("Content-Security-Policy", dashboardCSP)
 			_, _ = w.Write(b)
 		}
 	}

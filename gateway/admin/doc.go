@@ -2,8 +2,10 @@
 // readiness, routes, upstreams, breakers, descriptors, the effective
 // config with secrets redacted), the embedded dashboard, /metrics and
 // /admin/stats as telemetry serves them, the server's reload endpoint,
-// and pprof. Handler builds it from the engine's exported read model and
-// what the process around it passes in Options; it never reaches into
-// engine internals, owns no listener, and changes nothing but what the
-// read model offers (a descriptor refresh).
+// and pprof when enabled. Every request passes the listener's guard
+// first (allowed Hosts, bearer tokens, client certificates, same-origin
+// state-changing requests: see Access). Handler builds it from the
+// engine's exported read model and what the process around it passes in
+// Options; it never reaches into engine internals, owns no listener, and
+// changes nothing but what the read model offers (a descriptor refresh).
 package admin

@@ -30,6 +30,9 @@ type Config struct {
 	// Admin is the admin listener (/healthz, /readyz); default
 	// 127.0.0.1:9901; "off" disables it.
 	Admin string `yaml:"admin"`
+	// AdminSecurity guards the admin listener: allowed Hosts, bearer
+	// tokens, TLS and mutual TLS, pprof (see AdminSecurityConfig).
+	AdminSecurity AdminSecurityConfig `yaml:"admin_security"`
 	// Log sets the log level (debug, info, warn, error; default info) and
 	// format (json, the default, or console).
 	Log LogConfig `yaml:"log"`
@@ -339,6 +342,7 @@ func (c *Config) Validate() error {
 	if c.TLS != nil && (c.TLS.Cert == "" || c.TLS.Key == "") {
 		bad("tls", "both cert and key are required")
 	}
+	c.AdminSecurity.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

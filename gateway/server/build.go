@@ -18,6 +18,7 @@ type built struct {
 	cfg     *config.Config
 	log     zerolog.Logger
 	tls     *tls.Config // the public listener's; nil: plain
+	admin   adminListener
 	gw      *gateway.Gateway
 	metrics *telemetry.Metrics
 	tracing *telemetry.Tracing // nil when off
@@ -33,6 +34,9 @@ func (o *Options) build(data configsource.Data) (*built, error) {
 	}
 	b := &built{cfg: cfg}
 	if b.tls, err = serverTLS(cfg); err != nil {
+		return nil, err
+	}
+	if b.admin, err = newAdminListener(cfg); err != nil {
 		return nil, err
 	}
 	if o.Logger != nil {

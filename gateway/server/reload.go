@@ -126,6 +126,7 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	st.ReloadsOK++
 	b.metrics.SeedConfig(st.Version, st.ReloadsOK, st.ReloadsFailed)
 	s.tlsConf.Store(b.tls)
+	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(gen)
 	if plan != nil {
 		s.commitListeners(plan, gen)
@@ -146,6 +147,7 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	s.stMu.Unlock()
 	b.log.Info().Str("config", data.Source).Str("version", version).Uint64("modify_index", data.ModifyIndex).
 		Str("previous", old.data.Version()).Msg("config reloaded")
+	warnOpenAdmin(gen)
 	if s.opts.OnReload != nil {
 		s.opts.OnReload(true, st)
 	}

@@ -65,7 +65,8 @@ type Server struct {
 	opts Options
 	cur  atomic.Pointer[generation] // the request path's only shared read
 
-	tlsConf atomic.Pointer[tls.Config] // the public listener's; nil: plain
+	tlsConf   atomic.Pointer[tls.Config] // the public listener's; nil: plain
+	adminConf atomic.Pointer[tls.Config] // the admin listener's; nil: plain
 
 	mu       sync.Mutex // reloads and listener changes, one at a time
 	slots    map[string]*slot
@@ -117,6 +118,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		endDrain: make(chan struct{}), errc: make(chan error, 1)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
+	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(s.newGeneration(b, data))
 	s.tried = data.Version()
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
@@ -189,6 +191,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.log().Info().Str("listen", s.Addr("public")).Str("admin", s.Addr("admin")).
 		Str("config", gen.data.Source).Str("version", gen.data.Version()).Msg("refract serving")
+	warnOpenAdmin(gen)
 
 	s.bg.Add(1)
 	go func() {
@@ -304,8 +307,11 @@ func (s *Server) openListeners(cfg *config.Config) (*listenPlan, error) {
 			p.abort()
 			return nil, fmt.Errorf("server: %s listener %s: %w", key, addr, err)
 		}
-		if key == "public" {
+		switch key {
+		case "public":
 			ln = &tlsSwitch{Listener: ln, conf: &s.tlsConf}
+		case "admin":
+			ln = &tlsSwitch{Listener: ln, conf: &s.adminConf}
 		}
 		p.opened[key] = &slot{key: key, addr: addr, ln: ln}
 	}

@@ -78,9 +78,32 @@ function render(st) {
   document.body.dataset.ready = 'true';
 }
 
+// With admin_security.tokens the API wants a bearer token: the page asks
+// for it and keeps it for this tab only. Every call sends X-Refract-Admin,
+// which the admin API requires of state-changing requests.
+const TOKEN_KEY = 'refract-admin-token';
+
+function adminFetch(path, init) {
+  const headers = { 'X-Refract-Admin': '1' };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = 'Bearer ' + token;
+  return fetch(path, Object.assign({ cache: 'no-store', headers }, init || {}));
+}
+
+document.getElementById('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, document.getElementById('token').value);
+  document.getElementById('login').hidden = true;
+});
+
 async function poll() {
   try {
-    const resp = await fetch('/admin/stats', { cache: 'no-store' });
+    const resp = await adminFetch('/admin/stats');
+    if (resp.status === 401) {
+      document.getElementById('login').hidden = false;
+      sessionStorage.removeItem(TOKEN_KEY);
+      throw new Error('an admin token is needed (admin_security.tokens)');
+    }
     if (!resp.ok) throw new Error('/admin/stats answered ' + resp.status);
     render(await resp.json());
   } catch (err) {
