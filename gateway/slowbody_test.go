@@ -95,7 +95,8 @@ func TestChunkedWithContentLengthClosesConnection(t *testing.T) {
 }
 
 // TestSlowBodyCutOff trickles unary request bodies: announced longer than
-// sent, a byte at a time (Content-Length and chunked). Each is answered
+// sent, a byte at a time (Content-Length and chunked), and over HTTP/2
+// (h2c). Each is answered
 // 408 DEADLINE_EXCEEDED naming limits.body_read_timeout and the connection
 // is closed, instead of being held open until read_timeout. A body that
 // pauses but keeps the pace is served.
@@ -152,6 +153,28 @@ func TestSlowBodyCutOff(t *testing.T) {
 		}
 		trickle(c, strings.Repeat("1\r\n \r\n", 200))
 		expect408(t, c)
+	})
+	t.Run("HTTP/2, short and silent", func(t *testing.T) {
+		var protos http.Protocols
+		protos.SetUnencryptedHTTP2(true)
+		client := &http.Client{Transport: &http.Transport{Protocols: &protos}, Timeout: limit + 5*time.Second}
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go func() { _, _ = io.WriteString(pw, `{"message":"twenty b`) }() // then silence
+		req, err := http.NewRequest("POST", h.base+"/echo.v1.EchoService/Echo", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("no answer within %s: %v", limit+5*time.Second, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if code, msg := statusBody(t, body); resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || code != 4 {
+			t.Fatalf("%s %d, code %d: %s", resp.Proto, resp.StatusCode, code, msg)
+		}
 	})
 	t.Run("a pause within the pace", func(t *testing.T) {
 		c := dialRaw(t, h.base)
