@@ -96,10 +96,10 @@ func TestChunkedWithContentLengthClosesConnection(t *testing.T) {
 
 // TestSlowBodyCutOff trickles unary request bodies: announced longer than
 // sent, a byte at a time (Content-Length and chunked), and over HTTP/2
-// (h2c). Each is answered
-// 408 DEADLINE_EXCEEDED naming limits.body_read_timeout and the connection
-// is closed, instead of being held open until read_timeout. A body that
-// pauses but keeps the pace is served.
+// (h2c). Each is answered 408 DEADLINE_EXCEEDED naming
+// limits.body_read_timeout (an HTTP/1 connection is closed), instead of
+// being held open until read_timeout. A body that pauses but keeps the
+// pace is served.
 func TestSlowBodyCutOff(t *testing.T) {
 	lib := startLibrary(t)
 	echo := startEcho(t, "127.0.0.1:0")
