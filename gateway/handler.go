@@ -92,15 +92,9 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 // dynamic message), answering the error itself when it
 // cannot.
 func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string, wire bool) (any, bool) {
-	body, err := policy.ReadBody(w, r, g.limits.BodyBytes)
+	body, err := policy.ReadBody(w, r, g.limits.BodyBytes, g.limits.BodyPace)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-				fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit), b)
-			return nil, false
-		}
-		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error(), b)
+		policy.WriteBodyError(w, r, err)
 		return nil, false
 	}
 	in := transcode.Request{

@@ -147,6 +147,9 @@ type Limits struct {
 	Underscores string
 	// BodyBytes caps request bodies; larger get 413. Default 4 MiB.
 	BodyBytes int64
+	// BodyPace bounds how long a request body may take to arrive; slower
+	// gets 408. Default 10s plus 1s per 16 KiB received.
+	BodyPace policy.BodyPace
 	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout and WriteTimeout bound a unary exchange. Default: the
@@ -187,6 +190,10 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	}
 	if l.BodyBytes <= 0 {
 		l.BodyBytes = 4 << 20
+	}
+	orDur(&l.BodyPace.Grace, 10*time.Second)
+	if l.BodyPace.MinRate <= 0 {
+		l.BodyPace.MinRate = 16 << 10
 	}
 	var longest time.Duration
 	for _, u := range ups {

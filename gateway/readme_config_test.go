@@ -90,6 +90,8 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		{"limits.max_concurrent_per_client", l.MaxConcurrentPerClient, config.DefaultMaxConcurrentPerIP},
 		{"limits.headers_with_underscores", l.HeadersWithUnderscores, "drop"},
 		{"limits.read_header_timeout", time.Duration(l.ReadHeaderTimeout), config.DefaultReadHeaderTimeout},
+		{"limits.body_read_timeout", time.Duration(l.BodyReadTimeout), config.DefaultBodyReadTimeout},
+		{"limits.min_body_rate", l.MinBodyRate, config.DefaultMinBodyRate},
 		{"limits.read_timeout", l.ReadTimeout, config.Duration(0)},
 		{"limits.write_timeout", l.WriteTimeout, config.Duration(0)},
 		{"limits.idle_timeout", time.Duration(l.IdleTimeout), config.DefaultIdleTimeout},

@@ -1,10 +1,12 @@
 package policy
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
@@ -35,11 +37,43 @@ func SizeLimit(max int64) Policy {
 	}
 }
 
-// ReadBody reads r's body whole within limit bytes: a declared
+// BodyPace bounds how long a request body may take to arrive: Grace from
+// the first read, plus one second for every MinRate bytes received, so a
+// body trickled in (a byte a second) or announced and never finished is cut
+// off after about Grace, while a large body on a slow link is given the
+// time its size needs. A zero Grace or MinRate turns pacing off.
+type BodyPace struct {
+	Grace   time.Duration
+	MinRate int64 // bytes per second
+}
+
+// deadline is when a body that started at start and has received bytes so
+// far must have sent its next bytes.
+func (p BodyPace) deadline(start time.Time, received int64) time.Time {
+	return start.Add(p.Grace + time.Duration(float64(received)/float64(p.MinRate)*float64(time.Second)))
+}
+
+// BodyTimeoutError is ReadBody's error when the body did not arrive within
+// its BodyPace (answer 408).
+type BodyTimeoutError struct {
+	Pace     BodyPace
+	Received int64 // bytes received before the deadline
+}
+
+func (e *BodyTimeoutError) Error() string {
+	return fmt.Sprintf("the request body did not arrive in time (%d bytes received): the limit is %s "+
+		"(limits.body_read_timeout) plus 1s per %d bytes received (limits.min_body_rate); send it faster",
+		e.Received, e.Pace.Grace, e.Pace.MinRate)
+}
+
+// ReadBody reads r's body whole within limit bytes and pace: a declared
 // Content-Length over limit, or a body that turns out longer, is an
-// *http.MaxBytesError (answer 413). A body of known length is read in one
-// allocation. nil for no body.
-func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// *http.MaxBytesError (answer 413); a body that does not arrive within
+// pace is a *BodyTimeoutError (answer 408). The pace is a read deadline on
+// the request (http.ResponseController), so it holds on HTTP/1 and HTTP/2
+// alike; it replaces the server's read timeout while the body is read. A
+// body of known length is read in one allocation. nil for no body.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, pace BodyPace) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -47,14 +81,55 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength <= 0 {
-		return io.ReadAll(body)
+	// The announced size in one allocation (net/http returns the last bytes
+	// with EOF), where io.ReadAll doubles its way up from 512 bytes.
+	buf := make([]byte, 0, max(r.ContentLength, 512))
+	rc := http.NewResponseController(w)
+	paced := pace.Grace > 0 && pace.MinRate > 0
+	start := time.Now()
+	if paced && rc.SetReadDeadline(pace.deadline(start, 0)) != nil {
+		paced = false // a writer without deadlines (tests): unpaced
 	}
-	// The announced size (plus ReadFrom's minimum free space, to see EOF)
-	// in one allocation, where io.ReadAll doubles its way up from 512 bytes.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
-	if _, err := buf.ReadFrom(body); err != nil {
-		return nil, err
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			// No deadline to lift: at EOF net/http lifts it itself (HTTP/1)
+			// or its expiry finds the body done (HTTP/2).
+			return buf, nil
+		case err != nil && paced && errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, &BodyTimeoutError{Pace: pace, Received: int64(len(buf))}
+		case err != nil:
+			return nil, err
+		case paced && n > 0:
+			_ = rc.SetReadDeadline(pace.deadline(start, int64(len(buf))))
+		}
 	}
-	return buf.Bytes(), nil
+}
+
+// WriteBodyError answers a ReadBody error: 413 over the limit, 408 for a
+// body that did not arrive in time (closing an HTTP/1 connection, whose
+// unread rest of the body cannot be skipped), 400 otherwise.
+func WriteBodyError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	var slow *BodyTimeoutError
+	switch {
+	case errors.As(err, &tooBig):
+		rpcstatus.WriteStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+			fmt.Sprintf("request body exceeds the limit of %d bytes", tooBig.Limit))
+	case errors.As(err, &slow):
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		// DEADLINE_EXCEEDED: a deadline (the gateway's, for the body)
+		// passed; 408, not the code's 504, since the client was late, not
+		// an upstream.
+		rpcstatus.WriteStatus(w, http.StatusRequestTimeout, codes.DeadlineExceeded, slow.Error())
+	default:
+		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, "reading request body: "+err.Error())
+	}
 }

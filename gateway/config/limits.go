@@ -40,10 +40,22 @@ type LimitsConfig struct {
 	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
 	// Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	// ReadTimeout bounds a unary exchange from its first byte, body
-	// included. It must outlast the longest upstream timeout: when it
-	// expires while the call is in flight, net/http cancels the request's
-	// context. Default: the longest upstream timeout plus 10s, and at
+	// BodyReadTimeout bounds reading a request body (unary calls, and
+	// streams whose request does not stream), together with MinBodyRate:
+	// the body must arrive within this much from when the gateway starts
+	// reading it (after the policies) plus one second for every
+	// MinBodyRate bytes received, or the caller gets 408 and an HTTP/1
+	// connection is closed. It cuts off a body trickled in or
+	// announced longer than it is after about this long. Default 10s.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after BodyReadTimeout; it gives a large body on a slow link
+	// the time its size needs. Default 16384 (16 KiB/s).
+	MinBodyRate int `yaml:"min_body_rate"`
+	// ReadTimeout bounds a unary exchange from its first byte (while the
+	// body is read, BodyReadTimeout and MinBodyRate apply instead). It
+	// must outlast the longest upstream timeout: when it expires while the
+	// call is in flight, net/http cancels the request's context. Default: the longest upstream timeout plus 10s, and at
 	// least 60s. Streams clear it: their own idle and duration limits
 	// apply (streams: in each upstream).
 	ReadTimeout Duration `yaml:"read_timeout"`
@@ -68,6 +80,8 @@ const (
 	DefaultMaxResponseBytes     = 4 << 20
 	DefaultMaxConcurrentPerIP   = 256
 	DefaultReadHeaderTimeout    = 10 * time.Second
+	DefaultBodyReadTimeout      = 10 * time.Second
+	DefaultMinBodyRate          = 16 << 10
 	DefaultMinExchangeTimeout   = 60 * time.Second
 	DefaultIdleTimeout          = 120 * time.Second
 	DefaultHTTP2MaxStreams      = 100
@@ -94,7 +108,8 @@ func OrDuration(v Duration, def time.Duration) time.Duration {
 }
 
 // URLBytes, HeaderBytes, JSONDepth, ResponseBytes, PerClient,
-// HTTP2Streams and Underscores are the limits with their defaults.
+// HTTP2Streams, Underscores, BodyTimeout and BodyRate are the limits with
+// their defaults.
 func (l *LimitsConfig) URLBytes() int      { return OrInt(l.MaxURLBytes, DefaultMaxURLBytes) }
 func (l *LimitsConfig) HeaderBytes() int   { return OrInt(l.MaxHeaderBytes, DefaultMaxHeaderBytes) }
 func (l *LimitsConfig) JSONDepth() int     { return OrInt(l.MaxJSONDepth, DefaultMaxJSONDepth) }
@@ -105,6 +120,10 @@ func (l *LimitsConfig) PerClient() int {
 func (l *LimitsConfig) HTTP2Streams() int {
 	return OrInt(l.HTTP2MaxConcurrentStreams, DefaultHTTP2MaxStreams)
 }
+func (l *LimitsConfig) BodyTimeout() time.Duration {
+	return OrDuration(l.BodyReadTimeout, DefaultBodyReadTimeout)
+}
+func (l *LimitsConfig) BodyRate() int { return OrInt(l.MinBodyRate, DefaultMinBodyRate) }
 func (l *LimitsConfig) Underscores() string {
 	return OrString(l.HeadersWithUnderscores, UnderscoreDrop)
 }
@@ -150,7 +169,7 @@ func (c *Config) validateLimits() []error {
 	for key, v := range map[string]int{
 		"max_url_bytes": l.MaxURLBytes, "max_header_bytes": l.MaxHeaderBytes, "max_json_depth": l.MaxJSONDepth,
 		"max_response_bytes": l.MaxResponseBytes, "max_concurrent_per_client": l.MaxConcurrentPerClient,
-		"http2_max_concurrent_streams": l.HTTP2MaxConcurrentStreams,
+		"http2_max_concurrent_streams": l.HTTP2MaxConcurrentStreams, "min_body_rate": l.MinBodyRate,
 	} {
 		if v < 0 {
 			bad(key, "must be positive (or left out for the default), not %d", v)

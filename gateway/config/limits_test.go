@@ -15,6 +15,7 @@ func TestLimitsConfigErrors(t *testing.T) {
 		"limits: {read_timeout: 30s}":                "line 1: limits.read_timeout: 30s must exceed the longest upstream timeout (30s), or answers in time would be cut off",
 		"limits: {max_concurrent_per_client: -3}":    "line 1: limits.max_concurrent_per_client: must be positive (or left out for the default), not -3",
 		"limits: {http2_max_concurrent_streams: -1}": "line 1: limits.http2_max_concurrent_streams: must be positive (or left out for the default), not -1",
+		"limits: {min_body_rate: -5}":                "line 1: limits.min_body_rate: must be positive (or left out for the default), not -5",
 	}
 	for global, want := range cases {
 		_, err := Parse([]byte(global + "\n" + libraryConfig("127.0.0.1:1", "")))
@@ -28,5 +29,8 @@ func TestLimitsConfigErrors(t *testing.T) {
 	}
 	if got := cfg.ExchangeTimeout(0); got != 100*time.Second {
 		t.Fatalf("derived write timeout %s, want 100s (longest upstream timeout + 10s)", got)
+	}
+	if got, rate := cfg.Limits.BodyTimeout(), cfg.Limits.BodyRate(); got != 10*time.Second || rate != 16384 {
+		t.Fatalf("body pace defaults %s, %d bytes/s; want 10s, 16384", got, rate)
 	}
 }

@@ -10,15 +10,16 @@ import (
 
 // HTTPServer is the http.Server every listener of cfg gets, serving h:
 // HTTP/1.1, HTTP/2 over TLS and cleartext (h2c, for gRPC-style clients and
-// load balancers), net/http's own errors logged to log, and cfg's
-// connection-level limits.
+// load balancers), net/http's own errors logged to log, cfg's
+// connection-level limits, and an HTTP/1 connection closed after any
+// request with a chunked body (see closeAfterChunked).
 func HTTPServer(cfg *config.Config, log zerolog.Logger, h http.Handler) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s := &http.Server{
-		Handler:   h,
+		Handler:   closeAfterChunked(h),
 		Protocols: &protocols,
 		ErrorLog:  newStdLogger(log),
 	}
@@ -52,4 +53,22 @@ func applyLimits(cfg *config.Config, s *http.Server) {
 // requests it rejects itself) into the structured log.
 func newStdLogger(l zerolog.Logger) *log.Logger {
 	return log.New(l.With().Str("component", "http").Logger(), "", 0)
+}
+
+// closeAfterChunked closes an HTTP/1 connection once a request with a
+// chunked body is answered. RFC 9112 §6.3: a request with both
+// Transfer-Encoding and Content-Length may be an attempt at request
+// smuggling (a proxy in front that framed it by Content-Length would take
+// the rest of the chunked body for a next request), and the server must
+// close the connection after responding. net/http drops the Content-Length
+// of such a request before any handler runs, so no handler can tell the two
+// apart: every chunked HTTP/1 request is treated so. Requests that state
+// their length keep the connection; HTTP/2 frames bodies itself.
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 )
@@ -110,6 +111,7 @@ func limits(cfg *config.Config) gateway.Limits {
 		PerClient:         l.PerClient(),
 		Underscores:       l.Underscores(),
 		BodyBytes:         cfg.MaxBodyBytes,
+		BodyPace:          policy.BodyPace{Grace: l.BodyTimeout(), MinRate: int64(l.BodyRate())},
 		ReadHeaderTimeout: config.OrDuration(l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
 		ReadTimeout:       cfg.ExchangeTimeout(l.ReadTimeout),
 		WriteTimeout:      cfg.ExchangeTimeout(l.WriteTimeout),

@@ -7,11 +7,13 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/setup"
+	"github.com/refract-gateway/refract/policy"
 )
 
 func TestNewTranslates(t *testing.T) {
 	cfg, err := config.Parse([]byte(`
 max_body_bytes: 1024
+limits: {body_read_timeout: 3s, min_body_rate: 2048}
 products: [{name: shop, hosts: [Shop.Example.com], upstreams: [library]}]
 upstreams:
   - name: library
@@ -43,7 +45,7 @@ upstreams:
 	if _, hidden := u.Hidden("library.v1.LibraryService.GetShelf"); hidden {
 		t.Fatal("GetShelf hidden")
 	}
-	if o.Limits.BodyBytes != 1024 || len(o.Products) != 1 || o.Products[0].Hosts[0] != "Shop.Example.com" {
+	if o.Limits.BodyBytes != 1024 || o.Limits.BodyPace != (policy.BodyPace{Grace: 3 * time.Second, MinRate: 2048}) || len(o.Products) != 1 || o.Products[0].Hosts[0] != "Shop.Example.com" {
 		t.Fatalf("limits %+v, products %+v", o.Limits, o.Products)
 	}
 	plan := o.Policies.Call(gateway.RouteRef{Upstream: "library", Method: "library.v1.LibraryService.GetShelf", Timeout: time.Second})
