@@ -27,20 +27,18 @@ type Refusal struct {
 // Each entry is looked up in a segment trie of every other owner's kept
 // entries, so the cost grows with the overlapping candidates, not with
 // the number of routes. Arbitrate is safe for concurrent use.
-func Arbitrate[T any](entries []Entry[T], owner func(T) string, allow func(kept, owner string) bool) ([]Entry[T], []Refusal) {
+func Arbitrate[T any, O comparable](entries []Entry[T], owner func(T) O, allow func(kept, owner O) bool) ([]Entry[T], []Refusal) {
 	kept := make([]Entry[T], 0, len(entries))
 	var refused []Refusal
 	shapes := make(map[string]int, len(entries)) // method + " " + shape → entry
-	tries := map[string]*claimNode{}             // owner → its kept entries
-	var owners []string                          // tries' keys in order of appearance
-	owns := make([]string, len(entries))
+	tries := map[O]*claimNode{}                  // owner → its kept entries
+	var owners []O                               // tries' keys in order of appearance
 	for i, e := range entries {
 		if e.Template == nil || len(e.Template.segs) == 0 {
 			kept = append(kept, e)
 			continue
 		}
 		o := owner(e.Value)
-		owns[i] = o
 		key := e.Method + " " + e.Template.shape()
 		if k, ok := shapes[key]; ok {
 			refused = append(refused, Refusal{Index: i, By: k, Same: true})
