@@ -43,7 +43,8 @@ type Gateway struct {
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
 	built    map[string]*upstreamRoutes // guarded by buildMu
-	buildErr atomic.Pointer[buildError]
+	refused  []RefusedRoute             // by the last build; guarded by buildMu
+	buildErr atomic.Pointer[error]
 	routed   atomic.Pointer[map[string]bool] // upstreams whose routes the current table serves
 	// autoSynced: the auto-exposure catalog watch has answered once (a
 	// reload waits for it).

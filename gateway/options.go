@@ -82,6 +82,11 @@ type UpstreamOptions struct {
 	// Optional upstreams do not hold readiness while their descriptors are
 	// missing. Default false: they do.
 	Optional bool
+	// MayOverlap names upstreams whose routes may overlap this one's
+	// (either side naming the other is enough). Default none: a route
+	// that can match a path another upstream's route matches is refused
+	// (Gateway.RefusedRoutes).
+	MayOverlap []string
 	// Validate checks requests against the buf.validate rules of their
 	// descriptors before the call. Default false.
 	Validate bool

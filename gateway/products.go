@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,35 +72,37 @@ func (g *Gateway) productTable(name string) *router.Table[*route] {
 	return &g.prod.empty
 }
 
-// buildTables splits the routes into the main table and one per product;
-// the product tables are stored when every table builds.
-func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route], error) {
-	if len(g.prod.list) == 0 {
-		return router.NewTable(all)
-	}
+// buildTables splits the routes into the main table and one per product,
+// leaves out in each the routes that collide with another upstream's
+// (router.Arbitrate, in all's order), and stores the product tables when
+// every table builds.
+func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route], []RefusedRoute, error) {
 	parts := map[string][]router.Entry[*route]{}
-	var main []router.Entry[*route]
 	for _, e := range all {
-		if p := g.prod.of[e.Value.up.name]; p != "" {
-			parts[p] = append(parts[p], e)
-		} else {
-			main = append(main, e)
-		}
+		parts[g.prod.of[e.Value.up.name]] = append(parts[g.prod.of[e.Value.up.name]], e)
 	}
 	tables := map[string]*router.Table[*route]{}
-	for _, p := range g.prod.list {
-		t, err := router.NewTable(parts[p.Name])
+	var refused []RefusedRoute
+	for _, p := range append([]ProductOptions{{}}, g.prod.list...) {
+		kept, ref := router.Arbitrate(parts[p.Name], func(r *route) *upstream { return r.up }, mayOverlap)
+		for _, r := range ref {
+			refused = append(refused, refusal(parts[p.Name][r.Index], parts[p.Name][r.By], r))
+		}
+		t, err := router.NewTable(kept)
 		if err != nil {
-			return nil, fmt.Errorf("product %s: %w", p.Name, err)
+			return nil, nil, err // an unusable entry: it names its upstream
 		}
 		tables[p.Name] = t
 	}
-	tbl, err := router.NewTable(main)
-	if err != nil {
-		return nil, err
+	if len(g.prod.list) > 0 {
+		g.prod.tables.Store(&tables)
 	}
-	g.prod.tables.Store(&tables)
-	return tbl, nil
+	return tables[""], refused, nil
+}
+
+// mayOverlap: one of a and b grants the other may_overlap.
+func mayOverlap(a, b *upstream) bool {
+	return slices.Contains(a.o.MayOverlap, b.name) || slices.Contains(b.o.MayOverlap, a.name)
 }
 
 // allEntries lists the routes of every table, for the admin API.
@@ -114,27 +116,6 @@ func (g *Gateway) allEntries() []router.Entry[*route] {
 		}
 	}
 	return entries
-}
-
-// mountPrefix mounts an upstream's routes under its path_prefix: the
-// router matches /orders/v1/… while the binding keeps the upstream's own
-// template (a literal prefix adds no variable, so variables line up).
-func (g *Gateway) mountPrefix(u *upstream, set *upstreamRoutes) {
-	prefix := u.o.PathPrefix
-	if prefix == "" {
-		return
-	}
-	kept := set.entries[:0]
-	for _, e := range set.entries {
-		t, err := router.ParseTemplate(prefix + e.Template.String())
-		if err != nil {
-			set.problems = append(set.problems, fmt.Sprintf("%s %s: cannot be mounted under %s: %v", e.Method, e.Template, prefix, err))
-			continue
-		}
-		e.Template = t
-		kept = append(kept, e)
-	}
-	set.entries = kept
 }
 
 // SetProductAddrs records the address each product's own listener

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 
 	"buf.build/go/protovalidate"
@@ -117,6 +118,14 @@ func compileRoutes(u *upstream, view *upconn.SchemaView) *upstreamRoutes {
 			}
 		}
 	}
+	// Two bindings of one shape cost the later one, not the upstream.
+	kept, refused := router.Arbitrate(out.entries, func(*route) bool { return true }, nil)
+	for _, r := range refused {
+		e, k := out.entries[r.Index], out.entries[r.By]
+		out.problems = append(out.problems, fmt.Sprintf("%s: %s %s has the same method and path shape as %s's %s %s; left out",
+			e.Value.binding.Method.FullName(), e.Method, e.Template, k.Value.binding.Method.FullName(), k.Method, k.Template))
+	}
+	out.entries = kept
 	for sel := range u.rules {
 		if !usedRules[sel] {
 			out.problems = append(out.problems, fmt.Sprintf("config rule %s: no such method in the upstream's services", sel))
@@ -142,11 +151,8 @@ func ruleFor(u *upstream, md protoreflect.MethodDescriptor) (*annotations.HttpRu
 	return nil, ""
 }
 
-// rebuildRoutes recompiles the routes of upstreams whose descriptors
-// changed, validates the whole table and swaps it in. On any conflict the
-// previous set stays: for one upstream when its own routes conflict, for
-// the whole table when upstreams conflict with each other. Control path
-// only; serialized by buildMu.
+// rebuildRoutes recompiles the routes of upstreams whose descriptors changed and swaps in a
+// table of every upstream's routes but those refused (RefusedRoutes). Serialized by buildMu.
 func (g *Gateway) rebuildRoutes() {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
@@ -166,18 +172,11 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.Sig {
 			next := compileRoutes(u, view)
-			g.mountPrefix(u, next)
+			// Under path_prefix: the binding keeps the upstream's own template.
+			var bad []string
+			next.entries, bad = router.Mount(u.o.PathPrefix, next.entries)
+			next.problems = append(next.problems, bad...)
 			g.attachPolicies(next)
-			if _, err := router.NewTable(next.entries); err != nil {
-				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
-					Msg("new descriptors give conflicting routes; keeping the previous routes")
-				g.buildErr.Store(&buildError{upstream: u.name, err: err})
-				if prev != nil {
-					all = append(all, prev.entries...)
-					routed[u.name] = true
-				}
-				continue
-			}
 			for _, p := range next.problems {
 				g.log.Warn().Str("upstream", u.name).Msg("method not routed: " + p)
 			}
@@ -188,20 +187,79 @@ func (g *Gateway) rebuildRoutesLocked() {
 		all = append(all, prev.entries...)
 		routed[u.name] = true
 	}
-	tbl, err := g.buildTables(all)
+	tbl, refused, err := g.buildTables(g.claimOrder(all))
 	if err != nil {
-		g.log.Error().Err(err).Msg("routes of different upstreams conflict; keeping the previous table")
-		g.buildErr.Store(&buildError{err: err})
+		g.log.Error().Err(err).Msg("the route table does not build; keeping the previous table")
+		g.buildErr.Store(&err)
 		return
 	}
+	was := map[RefusedRoute]bool{}
+	for _, r := range g.refused {
+		was[r] = true
+	}
+	for _, r := range refused {
+		if !was[r] {
+			g.log.Warn().Str("upstream", r.Upstream).Msg("route refused: " + r.Reason)
+		}
+	}
+	g.refused = refused
 	g.buildErr.Store(nil)
 	g.routes.Store(tbl)
 	g.routed.Store(&routed)
 }
 
-type buildError struct {
-	upstream string
-	err      error
+// claimOrder sorts routes for router.Arbitrate, winners first: configured upstreams, then
+// optional ones, then auto-exposed ones; within each, once the gateway has been ready (so
+// that the start does not depend on who answers first), the routes served before newcomers.
+func (g *Gateway) claimOrder(all []router.Entry[*route]) []router.Entry[*route] {
+	served := map[string]bool{}
+	if ready, _ := g.Ready(); ready {
+		for _, e := range g.allEntries() {
+			served[e.Name+" "+e.Method+" "+e.Template.String()] = true
+		}
+	}
+	var ranks [6][]router.Entry[*route]
+	for _, e := range all {
+		r := 0
+		switch {
+		case e.Value.up.auto:
+			r = 4
+		case e.Value.up.o.Optional:
+			r = 2
+		}
+		if !served[e.Name+" "+e.Method+" "+e.Template.String()] {
+			r++
+		}
+		ranks[r] = append(ranks[r], e)
+	}
+	return slices.Concat(ranks[:]...)
+}
+
+// RefusedRoute is a route left out because a route of another upstream, served first or
+// ranking higher, can match its paths (without may_overlap), or has its method and shape.
+type RefusedRoute struct {
+	Upstream   string `json:"upstream"`
+	HTTPMethod string `json:"http_method"`
+	Path       string `json:"path"`
+	GRPCMethod string `json:"grpc_method"`
+	Reason     string `json:"reason"`
+}
+
+// RefusedRoutes lists the routes the last build refused, and why.
+func (g *Gateway) RefusedRoutes() []RefusedRoute {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	return append([]RefusedRoute{}, g.refused...)
+}
+
+// refusal describes entry e, refused because of kept entry k.
+func refusal(e, k router.Entry[*route], r router.Refusal) RefusedRoute {
+	why := "can match paths of %s %s of upstream %q, served first or ranking higher; left out unless one upstream grants the other may_overlap"
+	if r.Same {
+		why = "has the same method and path shape as %s %s of upstream %q, served first or ranking higher"
+	}
+	return RefusedRoute{Upstream: e.Value.up.name, HTTPMethod: e.Method, Path: e.Template.String(), GRPCMethod: string(e.Value.binding.Method.FullName()),
+		Reason: fmt.Sprintf("%s %s of upstream %q ", e.Method, e.Template, e.Value.up.name) + fmt.Sprintf(why, k.Method, k.Template, k.Value.up.name)}
 }
 
 // Routes lists the routes being served, sorted by path then method.
@@ -210,6 +268,7 @@ func (g *Gateway) Routes() []RouteInfo {
 	out := make([]RouteInfo, 0, len(entries))
 	for _, e := range entries {
 		r := e.Value
+		req, resp, why := r.binding.FastPath()
 		out = append(out, RouteInfo{
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
@@ -221,7 +280,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			Streaming:    r.binding.StreamingKind(),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
-			FastPath:     fastPathInfo(r.binding),
+			FastPath:     FastPathInfo{Request: req, Response: resp, Fallback: why},
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -235,41 +294,33 @@ func (g *Gateway) Routes() []RouteInfo {
 
 // Unrouted lists, per upstream, the methods its descriptors hold that got
 // no route, and why (a rule that does not compile, a config rule naming no
-// method …).
+// method, two bindings of one shape …).
 func (g *Gateway) Unrouted() map[string][]string {
-	g.buildMu.Lock()
-	defer g.buildMu.Unlock()
-	out := map[string][]string{}
-	for name, b := range g.built {
-		if len(b.problems) > 0 {
-			out[name] = b.problems
-		}
-	}
-	return out
+	return perUpstream(g, func(b *upstreamRoutes) ([]string, bool) { return b.problems, len(b.problems) > 0 })
 }
 
 // HiddenMethods lists, per upstream, the reflected methods its expose
 // and hide rules keep unrouted, and the rule that did.
 func (g *Gateway) HiddenMethods() map[string][]HiddenMethod {
-	g.buildMu.Lock()
-	defer g.buildMu.Unlock()
-	hidden := map[string][]HiddenMethod{}
-	for name, b := range g.built {
-		if len(b.hidden) > 0 {
-			hidden[name] = b.hidden
-		}
-	}
-	return hidden
+	return perUpstream(g, func(b *upstreamRoutes) ([]HiddenMethod, bool) { return b.hidden, len(b.hidden) > 0 })
 }
 
 // RouteCounts is the number of routes compiled from each upstream's
-// descriptors.
+// descriptors (refused ones included: see RefusedRoutes).
 func (g *Gateway) RouteCounts() map[string]int {
+	return perUpstream(g, func(b *upstreamRoutes) (int, bool) { return len(b.entries), true })
+}
+
+// perUpstream maps each built upstream's name to what f reads of its
+// routes, when f says there is something.
+func perUpstream[V any](g *Gateway, f func(*upstreamRoutes) (V, bool)) map[string]V {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
-	out := make(map[string]int, len(g.built))
+	out := map[string]V{}
 	for name, b := range g.built {
-		out[name] = len(b.entries)
+		if v, ok := f(b); ok {
+			out[name] = v
+		}
 	}
 	return out
 }
@@ -277,25 +328,8 @@ func (g *Gateway) RouteCounts() map[string]int {
 // BuildError is why the last route build failed (the previous table is
 // still served), or nil.
 func (g *Gateway) BuildError() error {
-	if be := g.buildErr.Load(); be != nil {
-		return be.err
+	if err := g.buildErr.Load(); err != nil {
+		return *err
 	}
 	return nil
-}
-
-func fastPathInfo(b *transcode.Binding) FastPathInfo {
-	if b.ClientStreaming {
-		return FastPathInfo{Fallback: "client and bidi streams use dynamic messages"}
-	}
-	if b.ServerStreaming {
-		// The one request is decoded as a message; the stream's messages are
-		// rendered from wire bytes in the JSON framings (not raw HttpBody).
-		_, resp, why := b.FastPath()
-		if why == "" {
-			why = "a server stream's request is a dynamic message"
-		}
-		return FastPathInfo{Response: resp, Fallback: why}
-	}
-	req, resp, why := b.FastPath()
-	return FastPathInfo{Request: req, Response: resp, Fallback: why}
 }

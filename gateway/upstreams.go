@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -148,16 +147,7 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 			info.ConsulIndex = c.LastIndex()
 		}
 		if st := u.conns.State(); st != nil {
-			switch {
-			case st.Err != nil && !st.Known:
-				// Failing before any answer (e.g. Consul refusing the
-				// query): nothing is served, so nothing is stale.
-				info.Discovery, info.Error, info.Since = "waiting", st.Err.Error(), st.Since
-			case st.Err != nil:
-				info.Discovery, info.Error, info.Since = "stale", st.Err.Error(), st.Since
-			case st.Known:
-				info.Discovery = "ok"
-			}
+			info.Discovery, info.Error, info.Since = st.Describe()
 			for _, e := range st.Endpoints {
 				info.Endpoints = append(info.Endpoints, EndpointInfo{Addr: e.Addr, ID: e.ID, Tags: e.Tags, Meta: e.Meta})
 			}
@@ -179,15 +169,12 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 // refusing a namespace) is the only thing that tells the operator why.
 func (g *Gateway) DiscoveryProblems() (stale, failing []string) {
 	for _, u := range g.upstreamList() {
-		st := u.conns.State()
-		switch {
-		case st == nil || st.Err == nil:
-		case st.Known:
-			stale = append(stale, fmt.Sprintf("upstream %s: %s failing since %s (%v); serving the last known %d endpoint(s)",
-				u.name, u.conns.Source(), st.Since.UTC().Format(time.RFC3339), st.Err, len(st.Endpoints)))
+		switch msg, isStale := u.conns.Problem(); {
+		case msg == "":
+		case isStale:
+			stale = append(stale, "upstream "+u.name+": "+msg)
 		default:
-			failing = append(failing, fmt.Sprintf("upstream %s: %s failing since %s, no endpoint known yet: %v",
-				u.name, u.conns.Source(), st.Since.UTC().Format(time.RFC3339), st.Err))
+			failing = append(failing, "upstream "+u.name+": "+msg)
 		}
 	}
 	return stale, failing

@@ -410,3 +410,27 @@ func isPrefix(a, b []string) bool {
 	}
 	return true
 }
+
+// Mount puts every entry's template under prefix, literal path segments
+// such as "/orders" ("" leaves the entries as they are): the entry then
+// matches /orders/v1/… with the same variables. It returns the mounted
+// entries, in place, and a problem for each entry whose template could not
+// be mounted, which it leaves out. Safe for concurrent use on distinct
+// slices.
+func Mount[T any](prefix string, entries []Entry[T]) ([]Entry[T], []string) {
+	if prefix == "" {
+		return entries, nil
+	}
+	var problems []string
+	kept := entries[:0]
+	for _, e := range entries {
+		t, err := ParseTemplate(prefix + e.Template.String())
+		if err != nil {
+			problems = append(problems, e.Method+" "+e.Template.String()+": cannot be mounted under "+prefix+": "+err.Error())
+			continue
+		}
+		e.Template = t
+		kept = append(kept, e)
+	}
+	return kept, problems
+}

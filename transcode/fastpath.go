@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -74,10 +75,15 @@ func (b *Binding) compileFastRequest(p *wirejson.Compiler) (*wirejson.Message, s
 	return in, ""
 }
 
-// FastPath reports whether the binding transcodes requests and responses
-// directly between JSON and wire bytes, and if not, why.
+// FastPath reports whether the binding's calls transcode requests and
+// responses directly between JSON and wire bytes, and if not, why. Client
+// and bidi streams never do; a server stream's one request is a dynamic
+// message, its messages are rendered from wire bytes when they can be.
 func (b *Binding) FastPath() (request, response bool, why string) {
-	if b.fast == nil {
+	switch {
+	case b.ClientStreaming:
+		return false, false, "client and bidi streams use dynamic messages"
+	case b.fast == nil:
 		return false, false, "not compiled"
 	}
 	why = b.fast.inWhy
@@ -85,6 +91,9 @@ func (b *Binding) FastPath() (request, response bool, why string) {
 		why = b.fast.outWhy
 	} else if b.fast.outWhy != "" {
 		why += "; " + b.fast.outWhy
+	}
+	if b.ServerStreaming {
+		return false, b.fast.out != nil, cmp.Or(why, "a server stream's request is a dynamic message")
 	}
 	return b.fast.in != nil, b.fast.out != nil, why
 }

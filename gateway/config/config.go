@@ -124,6 +124,11 @@ type Upstream struct {
 	// Optional upstreams do not hold /readyz at 503 while their descriptors
 	// are missing.
 	Optional bool `yaml:"optional"`
+	// MayOverlap names other upstreams whose routes may overlap this
+	// one's (either side naming the other is enough); the more specific
+	// template then wins. Without it, a route that can match a path
+	// another upstream's route matches is refused (see README).
+	MayOverlap []string `yaml:"may_overlap"`
 	// UpstreamPolicyKeys publish methods and attach policies (see
 	// UpstreamPolicyKeys).
 	UpstreamPolicyKeys `yaml:",inline"`
@@ -416,6 +421,11 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 		bad(key+".forward_headers", "%v", err)
 	}
 	u.Streams.validate(key+".streams", bad)
+	for j, o := range u.MayOverlap {
+		if !UpstreamName.MatchString(o) || o == u.Name {
+			bad(fmt.Sprintf("%s.may_overlap[%d]", key, j), "%q must name another upstream (1-64 lower-case letters, digits, '.', '_' or '-')", o)
+		}
+	}
 	selectors := map[string]bool{}
 	for j, r := range u.Rules {
 		rk := fmt.Sprintf("%s.rules[%d]", key, j)

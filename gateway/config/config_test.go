@@ -48,6 +48,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"auto-expose without tag", "consul: {auto_expose: {}}\n", "line 1: consul.auto_expose.tag: required"},
 		{"auto-expose template with a name", "consul: {auto_expose: {tag: t, upstream: {name: x}}}\n", "line 1: consul.auto_expose.upstream: name, static and consul come from the service"},
 		{"auto-expose template checked", "consul: {auto_expose: {tag: t, upstream: {balancer: random}}}\n", `line 1: consul.auto_expose.upstream.balancer: "random" is not`},
+		{"may_overlap itself", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], may_overlap: [b, a]}\n", `line 2: upstreams[0].may_overlap[1]: "a" must name another upstream`},
+		{"may_overlap bad name", "upstreams:\n  - {name: a, static: [\"127.0.0.1:1\"], may_overlap: [\"B!\"]}\n", `line 2: upstreams[0].may_overlap[0]: "B!" must name another upstream`},
+		{"auto-expose bad path_prefix", "consul: {auto_expose: {tag: t, path_prefix: \"/svc/\"}}\n", `line 1: consul.auto_expose.path_prefix: "/svc/" must be literal path segments such as /services or /services/{service}`},
+		{"auto-expose path_prefix variable", "consul: {auto_expose: {tag: t, path_prefix: \"/svc/{name}\"}}\n", `consul.auto_expose.path_prefix: "/svc/{name}" must be literal path segments`},
 		{"rule without selector", "upstreams:\n  - name: a\n    static: [\"127.0.0.1:1\"]\n    rules:\n      - get: /x\n", "line 5: upstreams[0].rules[0].selector: required"},
 	}
 	for _, tc := range tests {

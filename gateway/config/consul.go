@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,11 @@ type ConsulConfig struct {
 // same name wins.
 type AutoExpose struct {
 	Tag string `yaml:"tag"`
+	// PathPrefix confines the exposed services to literal path segments:
+	// their routes are mounted under it (before any upstream.path_prefix),
+	// so a registrant cannot claim paths outside it. "{service}" in it
+	// stands for the service's name. Default none.
+	PathPrefix string `yaml:"path_prefix"`
 	// Upstream holds the settings applied to every exposed service: any
 	// upstream key but name, static and consul.service/tag.
 	Upstream Upstream `yaml:"upstream"`
@@ -85,6 +91,9 @@ func (c *ConsulConfig) validate(bad func(key, format string, args ...any)) {
 	if a := c.AutoExpose; a != nil {
 		if a.Tag == "" {
 			bad("consul.auto_expose.tag", "required: the tag that marks services to expose, e.g. refract")
+		}
+		if p := strings.ReplaceAll(a.PathPrefix, "{service}", "s"); p != "" && !PathPrefixPattern.MatchString(p) {
+			bad("consul.auto_expose.path_prefix", "%q must be literal path segments such as /services or /services/{service} (no trailing slash)", a.PathPrefix)
 		}
 		t := a.Upstream
 		if t.Name != "" || len(t.Static) > 0 || t.Consul != nil {

@@ -3,6 +3,7 @@ package setup
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -93,6 +94,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			}
 			uc := a.Upstream
 			uc.Name = service
+			uc.PathPrefix = strings.ReplaceAll(a.PathPrefix, "{service}", service) + uc.PathPrefix
 			uc.Consul = &config.UpstreamConsul{Service: service, Tag: a.Tag}
 			uc.ApplyDefaults()
 			return upstreamOptions(cfg, uc, consul, log)

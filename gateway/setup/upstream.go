@@ -39,6 +39,7 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 		DefaultRoutes: *uc.DefaultRoutes,
 		PathPrefix:    uc.PathPrefix,
 		Optional:      uc.Optional,
+		MayOverlap:    uc.MayOverlap,
 		Validate:      uc.Validate == nil || *uc.Validate,
 		Hidden:        hidden(uc.Expose, uc.Hide),
 		Transcode: transcode.Options{

@@ -20,6 +20,7 @@ type stateCollector struct {
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	routesRefused                                        *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
 
@@ -48,6 +49,8 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
 		routes: prometheus.NewDesc("refract_routes",
 			"Routes served from an upstream's descriptors.", up, nil),
+		routesRefused: prometheus.NewDesc("refract_routes_refused",
+			"Routes of an upstream left out because they collide with another upstream's (see refused in /admin/routes).", up, nil),
 		streamsOpen: prometheus.NewDesc("refract_streams_open",
 			"Streams in flight (HTTP and WebSocket).", nil, nil),
 		fastRequests: prometheus.NewDesc("refract_transcode_requests_total",
@@ -63,7 +66,7 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
 		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
-		c.fastRequests, c.fastResponses} {
+		c.routesRefused, c.fastRequests, c.fastResponses} {
 		ch <- d
 	}
 }
@@ -108,8 +111,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.endpoints, float64(len(u.Endpoints)), u.Name)
 		gauge(c.discoveryStale, stale, u.Name)
 	}
+	refused := map[string]int{}
+	for _, r := range g.RefusedRoutes() {
+		refused[r.Upstream]++
+	}
 	for name, n := range g.RouteCounts() {
-		gauge(c.routes, float64(n), name)
+		gauge(c.routes, float64(n-refused[name]), name)
+		gauge(c.routesRefused, float64(refused[name]), name)
 	}
 	gauge(c.streamsOpen, float64(g.StreamsOpen()))
 	fp := g.FastPathStats()

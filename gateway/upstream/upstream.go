@@ -170,6 +170,38 @@ func (u *Upstream) Source() discovery.Source { return u.source }
 // for concurrent use.
 func (u *Upstream) State() *State { return u.disc.Load() }
 
+// Describe is s for the admin API: "ok", "stale" (the source fails; the
+// last known endpoints are served) or "waiting" (nothing known yet), with
+// the source's error and since when it fails.
+func (s *State) Describe() (state, err string, since time.Time) {
+	switch {
+	case s.Err != nil && !s.Known:
+		// Failing before any answer (e.g. Consul refusing the query):
+		// nothing is served, so nothing is stale.
+		return "waiting", s.Err.Error(), s.Since
+	case s.Err != nil:
+		return "stale", s.Err.Error(), s.Since
+	case s.Known:
+		return "ok", "", time.Time{}
+	}
+	return "waiting", "", time.Time{}
+}
+
+// Problem says what fails in discovery, "" when nothing does: stale when
+// the last known endpoints are still served, else failing since before the
+// first answer. Safe for concurrent use.
+func (u *Upstream) Problem() (msg string, stale bool) {
+	st := u.State()
+	switch {
+	case st == nil || st.Err == nil:
+		return "", false
+	case st.Known:
+		return fmt.Sprintf("%s failing since %s (%v); serving the last known %d endpoint(s)",
+			u.source, st.Since.UTC().Format(time.RFC3339), st.Err, len(st.Endpoints)), true
+	}
+	return fmt.Sprintf("%s failing since %s, no endpoint known yet: %v", u.source, st.Since.UTC().Format(time.RFC3339), st.Err), false
+}
+
 // Watch feeds discovery updates into the connections' resolvers (the
 // upstream's and its tag subsets') and tells onChange, until ctx is done.
 // A failed refresh changes nothing but the state: the last known set keeps
