@@ -70,7 +70,7 @@ const (
 func RejectReasons() []string {
 	var out []string
 	for _, s := range policy.Order() {
-		if refuses(s) {
+		if s.Refuses() {
 			out = append(out, s.String())
 		}
 	}
@@ -127,36 +127,7 @@ func (g *Gateway) record(info *policy.Info, method string) {
 		status = http.StatusOK
 	}
 	ro.Answered(status, g.now().Sub(info.Start), info.BytesIn(), info.BytesOut())
-	if status >= 400 && refuses(info.Stage) {
+	if status >= 400 && info.Stage.Refuses() {
 		g.obs.Rejected(info.Stage.String())
 	}
 }
-
-// markStages makes each policy of s that can refuse a request record, in
-// the request's Info, that the request entered it: a request answered
-// with an error while the mark still names a stage was refused there.
-// serveMatch and serveCall clear the mark. Control path: chains are
-// compiled once per route.
-func markStages(s policy.Set) policy.Set {
-	for _, st := range s.Stages() {
-		if !refuses(st) {
-			continue
-		}
-		p := s.Get(st)
-		s.Put(st, func(next http.Handler) http.Handler {
-			inner := p(next)
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if info := policy.InfoFrom(r.Context()); info != nil {
-					info.Stage = st
-				}
-				inner.ServeHTTP(w, r)
-			})
-		})
-	}
-	return s
-}
-
-// refuses tells the stages whose policy may answer a request itself with
-// an error; recover, request id, access log and client IP never refuse
-// (a recovered panic is the gateway's fault, not a rejection).
-func refuses(s policy.Stage) bool { return s >= policy.StageIPFilter }

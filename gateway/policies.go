@@ -89,7 +89,7 @@ func edgeHandler(p Policies, l Limits, next http.Handler, observe func(http.Hand
 		PerClient: l.PerClient, Underscores: l.Underscores}))
 	// State first: serveMatch hands the path variables to the route's
 	// chain through the request's Info, whichever policies are on.
-	return policy.State()(observe(policy.Compile(markStages(set), next)))
+	return policy.State()(observe(policy.Compile(set.Marked(), next)))
 }
 
 // compileRoute assembles one route's chain around final (the upstream
@@ -100,5 +100,5 @@ func compileRoute(p Policies, r RouteRef, final http.Handler) (http.Handler, []s
 	for _, s := range set.Stages() {
 		names = append(names, s.String())
 	}
-	return policy.Compile(markStages(set), final), names
+	return policy.Compile(set.Marked(), final), names
 }

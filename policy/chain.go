@@ -114,6 +114,36 @@ func (s *Set) Stages() []Stage {
 	return out
 }
 
+// Refuses reports whether the policy at stage s may answer a request
+// itself with an error. Recover, request id, access log and client IP
+// never refuse (a recovered panic is the gateway's fault, not a
+// rejection).
+func (s Stage) Refuses() bool { return s >= StageIPFilter }
+
+// Marked is s with each policy that can refuse a request recording, in
+// the request's Info, that the request entered it: a request answered
+// with an error while the mark still names a stage was refused there
+// (whoever serves the request past the chain clears it). Meant for the
+// control path: chains are compiled once per route.
+func (s Set) Marked() Set {
+	for _, st := range s.Stages() {
+		if !st.Refuses() {
+			continue
+		}
+		p := s.Get(st)
+		s.Put(st, func(next http.Handler) http.Handler {
+			inner := p(next)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if info := InfoFrom(r.Context()); info != nil {
+					info.Stage = st
+				}
+				inner.ServeHTTP(w, r)
+			})
+		})
+	}
+	return s
+}
+
 // Compile wraps final in the set's policies in the declared order and
 // returns the resulting handler, which is immutable: change the set and
 // compile again to change it.

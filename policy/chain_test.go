@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 )
@@ -87,5 +88,50 @@ func TestThen(t *testing.T) {
 	serve(h, "GET", "/", "192.0.2.1:1")
 	if !reflect.DeepEqual(log, []string{"a", "b"}) {
 		t.Fatalf("ran %v", log)
+	}
+}
+
+// Marked records, in the request's Info, the last refusing stage a
+// request entered: the one that answered it when it stopped there, and
+// none for the stages that never refuse.
+func TestMarkedRecordsTheStageEntered(t *testing.T) {
+	stop := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) })
+	}
+	pass := func(next http.Handler) http.Handler { return next }
+	var seen Stage = -1
+	final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = InfoFrom(r.Context()).Stage })
+	for _, tc := range []struct {
+		name string
+		set  func() Set
+		want Stage
+	}{
+		{"refused by the IP filter", func() Set {
+			var s Set
+			s.Put(StageRequestID, pass)
+			s.Put(StageIPFilter, stop)
+			s.Put(StageRateLimit, pass)
+			return s
+		}, StageIPFilter},
+		{"passed every stage: the last refusing one", func() Set {
+			var s Set
+			s.Put(StageIPFilter, pass)
+			s.Put(StageRateLimit, pass)
+			return s
+		}, StageRateLimit},
+	} {
+		seen = -1
+		var got Stage = -1
+		h := State()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			Compile(tc.set().Marked(), final).ServeHTTP(w, r)
+			got = InfoFrom(r.Context()).Stage
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if got != tc.want {
+			t.Errorf("%s: Info.Stage %v, want %v (final saw %v)", tc.name, got, tc.want, seen)
+		}
+	}
+	if StageRequestID.Refuses() || StageClientIP.Refuses() || !StageIPFilter.Refuses() || !StageRateLimit.Refuses() {
+		t.Error("Refuses: only the stages from the IP filter on may refuse")
 	}
 }
