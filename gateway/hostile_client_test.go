@@ -1,7 +1,15 @@
 package gateway_test
 
 import (
+	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestCanonicalPathSpellings: spellings of a path that differ only by
@@ -30,4 +38,91 @@ func TestGrpcTimeoutOverflow(t *testing.T) {
 	r := h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "99999999H").expect(t, 400)
 	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"99999999H\": longer than the largest timeout, 2562047H (about 292 years)","details":[]}`)
 	h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "2562047H").expect(t, 200)
+}
+
+// TestClientDeadlineDoesNotTripBreaker (issue 17 #2): a caller that
+// shortens Grpc-Timeout until its calls fail with 504 cannot open the
+// upstream's breaker for everyone; failures of the gateway's own timeout
+// still open it.
+func TestClientDeadlineDoesNotTripBreaker(t *testing.T) {
+	b := startFlaky(t)
+	h := startGateway(t, libraryAt(b.Addr, `
+    timeout: 200ms
+    policies:
+      breaker: {failures: 3, open_for: 1h}
+`))
+	b.set("GetShelf", failRule{hang: true})
+	for i := range 5 {
+		r := h.do(t, "GET", "/v1/shelves/1", "", "Grpc-Timeout", "20m").expect(t, 504)
+		if !strings.Contains(string(r.body), "within 20ms") {
+			t.Fatalf("call %d: %s", i, r.body)
+		}
+	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"closed"}]}`)
+	b.heal()
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+
+	// The gateway's own timeout is the upstream failing: 3 open it.
+	b.set("GetShelf", failRule{hang: true})
+	for range 3 {
+		h.do(t, "GET", "/v1/shelves/1", "").expect(t, 504)
+	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"open"}]}`)
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 503)
+}
+
+// TestClientDeadlineFailedByBackendDoesNotCount (issue 17 #2): a backend
+// that refuses a deadline too short for its work answers
+// DEADLINE_EXCEEDED before the gateway's timer fires; with the client's
+// deadline that is still the client's doing: no breaker failure, no
+// retry, no retry-budget token spent.
+func TestClientDeadlineFailedByBackendDoesNotCount(t *testing.T) {
+	var calls atomic.Int32
+	lib := startLibrary(t, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		calls.Add(1)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Second {
+			return nil, status.Error(codes.DeadlineExceeded, "not enough time left for this work")
+		}
+		return h(ctx, req)
+	}))
+	h := startGateway(t, libraryAt(lib.Addr, `
+    timeout: 10s
+    policies:
+      breaker: {failures: 2, open_for: 1h}
+      retry: {attempts: 3, backoff: 1ms, idempotent: true, per_try_timeout: 5s, budget: {ratio: 0, reserve: 2}}
+`))
+	for range 4 {
+		h.do(t, "GET", "/v1/shelves/1", "", "Grpc-Timeout", "500m").expect(t, 504)
+	}
+	if n := calls.Load(); n != 4 {
+		t.Fatalf("the backend saw %d calls, want 4 (no retries of a client-chosen deadline)", n)
+	}
+	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"closed"}]}`)
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+}
+
+// TestGrpcTimeoutLimits (issue 17 #2): a Grpc-Timeout outside
+// limits.min_client_timeout / max_client_timeout is refused with 400
+// naming the limit; the minimum defaults to 10ms.
+func TestGrpcTimeoutLimits(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	r := h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "1n").expect(t, 400)
+	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"1n\" (1ns) is shorter than the minimum of 10ms (limits.min_client_timeout): ask for at least that","details":[]}`)
+	h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "10m").expect(t, 200)
+
+	h = startGateway(t, libraryConfig(lib.Addr, `
+limits: {min_client_timeout: 50ms, max_client_timeout: 1m}
+`))
+	r = h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "49m").expect(t, 400)
+	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"49m\" (49ms) is shorter than the minimum of 50ms (limits.min_client_timeout): ask for at least that","details":[]}`)
+	r = h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "61S").expect(t, 400)
+	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"61S\" (1m1s) is longer than the maximum of 1m0s (limits.max_client_timeout): ask for at most that","details":[]}`)
+	h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "1M").expect(t, 200)
+	// Streams hold the client to the same limits.
+	echo := startEcho(t, "127.0.0.1:0")
+	h = startGateway(t, echoConfig(echo.Addr, ""))
+	r = h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":1}`, "Grpc-Timeout", "1u").expect(t, 400)
+	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"1u\" (1µs) is shorter than the minimum of 10ms (limits.min_client_timeout): ask for at least that","details":[]}`)
+	h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":1}`, "Grpc-Timeout", "1S").expect(t, 200)
 }
