@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,4 +127,97 @@ limits: {min_client_timeout: 50ms, max_client_timeout: 1m}
 	r = h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":1}`, "Grpc-Timeout", "1u").expect(t, 400)
 	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"1u\" (1µs) is shorter than the minimum of 10ms (limits.min_client_timeout): ask for at least that","details":[]}`)
 	h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":1}`, "Grpc-Timeout", "1S").expect(t, 200)
+}
+
+// TestForwardsOnlyVerifiedCredentials (issue 17 #4): on a route with
+// auth, the backend receives exactly the credential the gateway checked:
+// never a Grpc-Metadata-Authorization beside it, never a second
+// Authorization, and on an API-key route no Authorization at all (nor an
+// X-Api-Key on a JWT route). Without auth, Grpc-Metadata-* still cannot set
+// a key that forward_headers owns.
+func TestForwardsOnlyVerifiedCredentials(t *testing.T) {
+	rec := newRecorder()
+	lib := startLibrary(t, grpc.ChainUnaryInterceptor(rec.interceptor))
+	h := startGateway(t, fmt.Sprintf(`
+consumers: [{name: app, keys: [{value: app-key}]}]
+jwt: {algorithms: [HS256], hmac_secret: {value: %s}, issuer: "https://id.test", audiences: [refract]}
+upstreams:
+  - name: library
+    static: [%q]
+    forward_headers: [Authorization, X-Api-Key, X-Request-Id]
+    routes:
+      - match: "GET /v1/{name=shelves/*}"
+        policies: {auth: [jwt]}
+      - match: "GET /v1/{name=shelves/*/books/*}"
+        policies: {auth: [api_key]}
+`, testHMAC, lib.Addr))
+	tok := hsToken(t, "u1")
+	expectMD := func(t *testing.T, key string, want ...string) {
+		t.Helper()
+		if got := rec.lastMD().Get(key); !slices.Equal(got, want) {
+			t.Fatalf("the backend saw %s %q, want %q", key, got, want)
+		}
+	}
+
+	// JWT route: the verified token only.
+	h.do(t, "GET", "/v1/shelves/1", "", "Authorization", tok, "Grpc-Metadata-Authorization", "Bearer FORGED",
+		"X-Api-Key", "not-checked").expect(t, 200)
+	expectMD(t, "authorization", tok)
+	expectMD(t, "x-api-key")
+	// Two Authorization headers: refused before the backend.
+	calls := rec.calls
+	for _, path := range []string{"/v1/shelves/1", "/v1/shelves/1/books/1"} {
+		status, _, body := sendRaw(t, h.base, rawRequest("GET", path, "", "Authorization: "+tok,
+			"Authorization: Bearer FORGED", "X-Api-Key: app-key"))
+		if status != 400 || !strings.Contains(string(body), "the request has 2 Authorization headers; send exactly one") {
+			t.Fatalf("%s with two Authorization headers: %d %s", path, status, body)
+		}
+	}
+	if rec.calls != calls {
+		t.Fatal("a request with two Authorization headers reached the backend")
+	}
+	// API-key route: the key, and no Authorization the gateway never checked.
+	h.do(t, "GET", "/v1/shelves/1/books/1", "", "X-Api-Key", "app-key", "Authorization", "Bearer FORGED",
+		"Grpc-Metadata-Authorization", "Bearer FORGED2", "Grpc-Metadata-X-Api-Key", "other").expect(t, 200)
+	expectMD(t, "authorization")
+	expectMD(t, "x-api-key", "app-key")
+	expectMD(t, "x-consumer", "app")
+	// No auth: the client's own Authorization passes (the backend checks
+	// it), but a Grpc-Metadata-* header cannot add another.
+	h.do(t, "GET", "/v1/shelves", "", "Authorization", "Bearer mine", "Grpc-Metadata-Authorization", "Bearer FORGED",
+		"Grpc-Metadata-X-Request-Id", "spoofed").expect(t, 200)
+	expectMD(t, "authorization", "Bearer mine")
+	if got := rec.lastMD().Get("x-request-id"); len(got) != 1 || got[0] == "spoofed" {
+		t.Fatalf("the backend saw x-request-id %q, want the gateway's one", got)
+	}
+}
+
+// TestIdentityHeadersCannotBeSpoofed (issue 17 #5): what the external
+// authorizer vouches for (ext_authz.http.upstream_headers, or
+// ext_authz.grpc.upstream_headers) is dropped from client input on every
+// route, including routes that never ask the authorizer.
+func TestIdentityHeadersCannotBeSpoofed(t *testing.T) {
+	az := startHTTPAuthorizer(t)
+	rec := newRecorder()
+	lib := startLibrary(t, grpc.ChainUnaryInterceptor(rec.interceptor))
+	for _, authz := range []string{
+		fmt.Sprintf(`{http: {url: %q, upstream_headers: [X-Auth-User]}}`, az.srv.URL),
+		`{grpc: {addr: "127.0.0.1:1", upstream_headers: [X-Auth-User]}}`,
+	} {
+		h := startGateway(t, fmt.Sprintf(`
+ext_authz: %s
+upstreams:
+  - name: library
+    static: [%q]
+    forward_headers: [X-Auth-User, X-Request-Id]
+`, authz, lib.Addr))
+		h.do(t, "GET", "/v1/shelves/1", "", "Grpc-Metadata-X-Auth-User", "admin", "X-Request-Id", "r1").expect(t, 200)
+		if got := rec.lastMD().Get("x-auth-user"); len(got) != 0 {
+			t.Fatalf("%s: the backend saw x-auth-user %q from the client", authz, got)
+		}
+		h.do(t, "GET", "/v1/shelves/1", "", "X-Auth-User", "admin").expect(t, 200)
+		if got := rec.lastMD().Get("x-auth-user"); len(got) != 0 {
+			t.Fatalf("%s: the backend saw x-auth-user %q from the client", authz, got)
+		}
+	}
 }
