@@ -3,8 +3,11 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,5 +222,43 @@ upstreams:
 		if got := rec.lastMD().Get("x-auth-user"); len(got) != 0 {
 			t.Fatalf("%s: the backend saw x-auth-user %q from the client", authz, got)
 		}
+	}
+}
+
+// TestAuthorizerSeesCanonicalPath (issue 17 #6): the authorizer is sent
+// the spelling the router matches by, so a rule on /v1/shelves/2 holds
+// for every spelling that reaches that route (Envoy CVE-2019-9901).
+func TestAuthorizerSeesCanonicalPath(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	az := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uri := r.Header.Get("X-Forwarded-Uri")
+		mu.Lock()
+		seen = append(seen, uri)
+		mu.Unlock()
+		if strings.HasPrefix(uri, "/v1/shelves/2") {
+			http.Error(w, "shelf 2 is private", http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(az.Close)
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, "")+fmt.Sprintf(`
+ext_authz: {http: {url: %q}}
+policies: {ext_authz: true}
+`, az.URL))
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+	for _, p := range []string{"/v1/shelves/2", "/v1/shelves/%32", "/v1/%73helves/2", "/v1/%73%68%65%6C%76%65%73/%32?x=%41"} {
+		status, _, body := sendRaw(t, h.base, rawRequest("GET", p, ""))
+		if status != 403 || string(body) != "shelf 2 is private\n" {
+			t.Fatalf("%s: %d %s; want the authorizer's 403", p, status, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/v1/shelves/1", "/v1/shelves/2", "/v1/shelves/2", "/v1/shelves/2", "/v1/shelves/2?x=%41"}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("the authorizer saw %q, want %q", seen, want)
 	}
 }
