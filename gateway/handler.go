@@ -44,16 +44,11 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	g.pol.Identity(md, info)
-	timeout := rt.call.Deadline(rt.up.timeout)
-	if v := r.Header.Get("Grpc-Timeout"); v != "" {
-		d, err := transcode.ParseTimeout(v)
-		if err != nil {
-			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
-			return
-		}
-		if d < timeout {
-			timeout = d
-		}
+	timeout, clientDeadline, err := transcode.CallTimeout(r.Header.Get("Grpc-Timeout"), rt.call.Deadline(rt.up.timeout),
+		g.limits.MinClientTimeout, g.limits.MaxClientTimeout)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
+		return
 	}
 	// r.Context() ends when the client goes away, which cancels the call.
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(r.Context(), md), timeout)
@@ -65,7 +60,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		header, trailer metadata.MD
 		pr              peer.Peer
 	})
-	err = rt.invoke(ctx, r, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}

@@ -164,6 +164,9 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// HTTP2Streams bounds the streams of one HTTP/2 connection. Default 100.
 	HTTP2Streams int
+	// MinClientTimeout and MaxClientTimeout bound a client's Grpc-Timeout;
+	// outside them gets 400. Defaults 10ms and transcode.MaxTimeout.
+	MinClientTimeout, MaxClientTimeout time.Duration
 }
 
 // The values of Limits.Underscores.
@@ -209,6 +212,8 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	orDur(&l.ReadTimeout, exchange)
 	orDur(&l.WriteTimeout, exchange)
 	orDur(&l.IdleTimeout, 120*time.Second)
+	orDur(&l.MinClientTimeout, 10*time.Millisecond)
+	orDur(&l.MaxClientTimeout, transcode.MaxTimeout)
 	return l
 }
 

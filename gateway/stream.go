@@ -82,16 +82,11 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		return
 	}
 	g.pol.Identity(md, info)
-	deadline := time.Duration(lim.MaxDuration)
-	if v := r.Header.Get("Grpc-Timeout"); v != "" {
-		d, err := transcode.ParseTimeout(v)
-		if err != nil {
-			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
-			return
-		}
-		if deadline == 0 || d < deadline {
-			deadline = d
-		}
+	deadline, _, err := transcode.CallTimeout(r.Header.Get("Grpc-Timeout"), time.Duration(lim.MaxDuration),
+		g.limits.MinClientTimeout, g.limits.MaxClientTimeout)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
+		return
 	}
 	if ws {
 		if msg := policy.CheckWebSocketHandshake(r, lim.WebSocketOrigins); msg != "" {

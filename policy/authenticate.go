@@ -24,8 +24,8 @@ type AuthOptions struct {
 // invalid credentials get 401 UNAUTHENTICATED with a WWW-Authenticate
 // challenge and a body that says what to fix. More than one Authorization
 // header, or a valid token whose forwarded claim cannot be a metadata
-// value (ClaimError), get 400 INVALID_ARGUMENT. Nil when o accepts
-// nothing.
+// value (ClaimError), get 400 INVALID_ARGUMENT. What it verified is
+// recorded for Info.Credentials. Nil when o accepts nothing.
 func Authenticate(o AuthOptions) Policy {
 	if o.Consumers == nil && o.JWT == nil {
 		return nil
@@ -64,7 +64,7 @@ func Authenticate(o AuthOptions) Policy {
 						unauthorized(w, o, "", "the API key is not valid")
 						return
 					}
-					info.Consumer = c
+					info.Consumer, info.apiKey = c, key
 					info.Metadata = append(info.Metadata, o.Consumers.metaKey, c.Name)
 				}
 			}
@@ -82,6 +82,7 @@ func Authenticate(o AuthOptions) Policy {
 						return
 					}
 					info.Subject, info.scopes, info.claims = v.subject, v.scopes, v.claims
+					info.bearer = r.Header.Get("Authorization")
 					info.Metadata = append(info.Metadata, v.meta...)
 				}
 			}
@@ -89,6 +90,7 @@ func Authenticate(o AuthOptions) Policy {
 				unauthorized(w, o, "", missing)
 				return
 			}
+			info.authn = true
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -109,3 +109,37 @@ func TestAuthorize(t *testing.T) {
 		t.Fatal("nothing to check is not nil")
 	}
 }
+
+// TestCredentialsAndKeepVerified (issue 17 #4): authentication records
+// what it verified, and KeepVerified leaves exactly that under a
+// credential key.
+func TestCredentialsAndKeepVerified(t *testing.T) {
+	var seen *Info
+	h := Authenticate(AuthOptions{Consumers: testConsumers(t)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = InfoFrom(r.Context())
+	}))
+	r := httptest.NewRequest("GET", "/v1/x", nil)
+	r.Header.Set("X-Api-Key", "ops-key")
+	r.Header.Set("Authorization", "Bearer unchecked")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if seen == nil {
+		t.Fatal("a valid key was refused")
+	}
+	if authn, bearer, key := seen.Credentials(); !authn || bearer != "" || key != "ops-key" {
+		t.Fatalf("Credentials() = %v, %q, %q; want true, \"\", ops-key", authn, bearer, key)
+	}
+	if authn, _, _ := (&Info{}).Credentials(); authn {
+		t.Fatal("a request no authentication passed reports authenticated")
+	}
+	md := map[string][]string{"authorization": {"Bearer unchecked"}, "x-api-key": {"forged", "ops-key"}, "other": {"v"}}
+	KeepVerified(md, "authorization", "")
+	KeepVerified(md, "x-api-key", "ops-key")
+	KeepVerified(md, "absent", "x")
+	if len(md) != 2 || strings.Join(md["x-api-key"], ",") != "ops-key" || md["other"][0] != "v" {
+		t.Fatalf("KeepVerified left %v", md)
+	}
+	md = map[string][]string{"x-api-key": {"forged"}}
+	if KeepVerified(md, "x-api-key", "ops-key"); len(md) != 0 {
+		t.Fatalf("a value never verified stayed: %v", md)
+	}
+}

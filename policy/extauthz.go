@@ -33,7 +33,10 @@ type ExtAuthzOptions struct {
 	// HTTPClient defaults to a client without redirects.
 	HTTPClient *http.Client
 	// UpstreamHeaders are the authorizer's response headers (HTTP) that are
-	// added to the call as metadata on allow (e.g. X-User-Id → x-user-id).
+	// added to the call as metadata on allow (e.g. X-User-Id → x-user-id);
+	// with GRPC, the ok_response headers it vouches for. Either way a
+	// client's own values under these names are dropped; the gateway also
+	// drops them on routes that do not ask the authorizer.
 	UpstreamHeaders []string
 	// GRPC is an envoy.service.auth.v3.Authorization client: Check gets
 	// the same attributes; an OK status allows (its ok_response headers
@@ -84,8 +87,8 @@ type decision struct {
 
 // CheckExtAuthz reports what NewExtAuthz would refuse in o: not exactly
 // one of an http(s) URL and a gRPC service, negative timeout, cache_ttl or
-// cache_size. grpc stands for o.GRPC != nil, so a config can be checked
-// before its client is built.
+// cache_size, an upstream header that cannot be metadata. grpc stands for
+// o.GRPC != nil, so a config can be checked before its client is built.
 func CheckExtAuthz(o ExtAuthzOptions, grpc bool) error {
 	switch {
 	case o.HTTPURL != "" && grpc:
@@ -100,6 +103,11 @@ func CheckExtAuthz(o ExtAuthzOptions, grpc bool) error {
 	}
 	if o.Timeout < 0 || o.CacheTTL < 0 || o.CacheSize < 0 {
 		return errors.New("policy: ext_authz: timeout, cache_ttl and cache_size must be positive")
+	}
+	for _, h := range o.UpstreamHeaders {
+		if !rpcstatus.SettableMetadataKey(strings.ToLower(h)) {
+			return fmt.Errorf("policy: ext_authz: upstream header %q cannot become metadata the gateway sets: use a header name of letters, digits and '-', not a reserved or -bin one", h)
+		}
 	}
 	return nil
 }

@@ -44,7 +44,8 @@ var methodOverrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method
 // Guard checks what any request must satisfy whatever its route: URL and
 // header sizes, header names (underscores; method-override headers are
 // removed), the path's spelling (router.CheckPath, and an escaped form
-// that is the one that travelled), and the client's concurrency. It runs
+// that is the one that travelled), and the client's concurrency; the
+// path it passes on is in canonical spelling (router.CanonicalPath). It runs
 // at StageGuard: after the edge stages, so the access log records its
 // rejections and the client's address is known through trusted proxies,
 // and before the route is matched, so no route policy ever sees a request
@@ -88,6 +89,7 @@ func Guard(o GuardOptions) Policy {
 				rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, msg)
 				return
 			}
+			canonicalPath(r)
 			ip := ClientAddr(r, InfoFrom(r.Context()))
 			if !inFlight.Acquire(ip, perClient) {
 				rpcstatus.WriteStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
@@ -119,6 +121,22 @@ func checkPathSpelling(r *http.Request) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// canonicalPath respells r's path as the router matches it
+// (router.CanonicalPath: escapes of unreserved characters decoded), in
+// r.URL and r.RequestURI, so that every later stage and an external
+// authorizer see "/v1/shelves/2" for "/v1/%73helves/%32" and no rule
+// written for one spelling can be passed with another. It allocates only
+// when the path has such escapes; checkPathSpelling has accepted it.
+func canonicalPath(r *http.Request) {
+	ep := r.URL.EscapedPath()
+	cp, err := router.CanonicalPath(ep)
+	if err != nil || cp == ep {
+		return
+	}
+	r.URL.RawPath = cp // decodes to r.URL.Path still: only unreserved escapes went
+	r.RequestURI = r.URL.RequestURI()
 }
 
 // headerBytes is the size of r's headers as HTTP/1.1 would send them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type Info struct {
 	Metadata []string
 	scopes   []string
 	claims   map[string]any
+	// authn says authentication passed; bearer and apiKey are the
+	// credentials it verified ("" for one not presented).
+	authn          bool
+	bearer, apiKey string
 
 	rec  recorder    // the response writer State installs
 	body countedBody // the request body, counted
@@ -85,6 +90,33 @@ func (i *Info) SetCode(code int32) { i.code = code }
 
 // Code is the recorded gRPC code, or -1.
 func (i *Info) Code() int32 { return i.code }
+
+// Credentials reports whether authentication passed on the request
+// (false on a route without auth), and the credentials it verified: the
+// Authorization header's value when it held a valid bearer token, and a
+// valid API key; "" for one not presented. On an authenticated route
+// these, and nothing the gateway did not check, may reach the upstream
+// under the credential keys (KeepVerified).
+func (i *Info) Credentials() (authenticated bool, authorization, apiKey string) {
+	return i.authn, i.bearer, i.apiKey
+}
+
+// KeepVerified leaves under key in md (outgoing metadata) at most one
+// value, verified, and only if md holds it; with verified "" it removes
+// key. It makes an authenticated route forward exactly the credential
+// the gateway checked (Credentials).
+func KeepVerified(md map[string][]string, key, verified string) {
+	vals, ok := md[key]
+	if !ok {
+		return
+	}
+	if verified != "" && slices.Contains(vals, verified) {
+		md[key] = vals[:1]
+		vals[0] = verified
+		return
+	}
+	delete(md, key)
+}
 
 // ConsumerName is the authenticated consumer's name, or "".
 func (i *Info) ConsumerName() string {

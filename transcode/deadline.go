@@ -49,3 +49,28 @@ func ParseTimeout(s string) (time.Duration, error) {
 // largest time.Duration (about 292 years); longer values are an error.
 // The gateway never waits longer than a route's own deadline anyway.
 const MaxTimeout = time.Duration(math.MaxInt64)
+
+// CallTimeout is a call's timeout when the gateway's own is own (0: none)
+// and the client sent Grpc-Timeout value v ("" for none): the shorter of
+// the two, and whether it is the client's. A client's value must lie in
+// [min, max] (the limits.min_client_timeout and max_client_timeout keys;
+// a zero bound does not apply): outside, or unreadable (ParseTimeout), it
+// is an error that names the limit, for a 400.
+func CallTimeout(v string, own, min, max time.Duration) (time.Duration, bool, error) {
+	if v == "" {
+		return own, false, nil
+	}
+	d, err := ParseTimeout(v)
+	switch {
+	case err != nil:
+		return 0, false, err
+	case min > 0 && d < min:
+		return 0, false, fmt.Errorf("Grpc-Timeout %q (%s) is shorter than the minimum of %s (limits.min_client_timeout): ask for at least that", v, d, min)
+	case max > 0 && d > max:
+		return 0, false, fmt.Errorf("Grpc-Timeout %q (%s) is longer than the maximum of %s (limits.max_client_timeout): ask for at most that", v, d, max)
+	}
+	if own > 0 && own <= d {
+		return own, false, nil
+	}
+	return d, true, nil
+}

@@ -31,7 +31,8 @@ func DefaultAllowedHeaders() []string {
 // HeaderRules decide which request headers reach the upstream as gRPC
 // metadata. Built once per upstream; immutable and safe for concurrent use.
 type HeaderRules struct {
-	allowed map[string]string // canonical header name → metadata key
+	allowed map[string]string   // canonical header name → metadata key
+	owned   map[string]struct{} // the metadata keys of allowed
 }
 
 // NewHeaderRules builds rules that forward the named headers (matched without
@@ -40,12 +41,14 @@ type HeaderRules struct {
 // Grpc-Metadata-* headers. Headers that must never be forwarded (hop-by-hop,
 // Content-Length, Grpc-*, and X-Forwarded-*, X-Real-IP and Forwarded, which
 // the gateway writes itself) are refused with an error. Cookie is forwarded
-// only when named here (never as Grpc-Metadata-Cookie).
+// only when named here (never as Grpc-Metadata-Cookie). A key a named
+// header owns is never set by a Grpc-Metadata-* header (Grpc-Metadata-
+// Authorization does not add an unchecked credential beside Authorization).
 func NewHeaderRules(allow []string) (*HeaderRules, error) {
 	if allow == nil {
 		allow = DefaultAllowedHeaders()
 	}
-	h := &HeaderRules{allowed: make(map[string]string, len(allow))}
+	h := &HeaderRules{allowed: make(map[string]string, len(allow)), owned: make(map[string]struct{}, len(allow))}
 	for _, name := range allow {
 		key := strings.ToLower(name)
 		if !rpcstatus.ValidMetadataKey(key) {
@@ -55,6 +58,7 @@ func NewHeaderRules(allow []string) (*HeaderRules, error) {
 			return nil, fmt.Errorf("transcode: header %q cannot be forwarded: it is reserved or set by the gateway", name)
 		}
 		h.allowed[textproto.CanonicalMIMEHeaderKey(name)] = key
+		h.owned[key] = struct{}{}
 	}
 	return h, nil
 }
@@ -69,7 +73,8 @@ func (h *HeaderRules) Allowed() []string {
 }
 
 // Metadata returns the outgoing metadata for an HTTP request: the allowed
-// headers, Grpc-Metadata-* headers without their prefix, and
+// headers, Grpc-Metadata-* headers without their prefix (but for the keys
+// of allowed headers), and
 // x-forwarded-for/-host/-proto and x-real-ip written by the gateway from the
 // connection and clientIP (the client address the trusted-proxy policy
 // decided; client-sent X-Forwarded-*, X-Real-IP and Forwarded never pass).
@@ -90,6 +95,9 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 		} else if len(name) > len(MetadataHeaderPrefix) && strings.EqualFold(name[:len(MetadataHeaderPrefix)], MetadataHeaderPrefix) {
 			key = strings.ToLower(name[len(MetadataHeaderPrefix):])
 			if !rpcstatus.ValidMetadataKey(key) || rpcstatus.ReservedMetadataKey(key) || gatewayOwnedKey(key) || key == "cookie" {
+				continue
+			}
+			if _, named := h.owned[key]; named {
 				continue
 			}
 		} else {

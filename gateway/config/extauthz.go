@@ -41,6 +41,11 @@ type ExtAuthzHTTP struct {
 // ExtAuthzGRPC is a gRPC authorizer, plaintext (on loopback or a mesh).
 type ExtAuthzGRPC struct {
 	Addr string `yaml:"addr"`
+	// UpstreamHeaders are the ok_response headers the authorizer vouches
+	// for (X-Auth-User …): a client's own values under these names (or as
+	// Grpc-Metadata-*) are dropped on every route, with or without
+	// ext_authz. Every ok_response header still reaches the backend.
+	UpstreamHeaders []string `yaml:"upstream_headers"`
 }
 
 // CheckExtAuthzUse reports ext_authz: true set without an authorizer.
@@ -75,6 +80,9 @@ func (c *ExtAuthzConfig) ExtAuthzOptions() policy.ExtAuthzOptions {
 		CacheSize: c.CacheSize, SendHeaders: c.SendHeaders, FailOpen: c.FailOpen()}
 	if c.HTTP != nil {
 		o.HTTPURL, o.UpstreamHeaders = c.HTTP.URL, c.HTTP.UpstreamHeaders
+	}
+	if c.GRPC != nil {
+		o.UpstreamHeaders = c.GRPC.UpstreamHeaders
 	}
 	return o
 }

@@ -19,6 +19,14 @@ upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 ext_authz: {grpc: {addr: "x"}, failure_mode: maybe}
 upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 `, `ext_authz: failure_mode "maybe" is not open or closed`},
+		{`
+ext_authz: {grpc: {addr: "127.0.0.1:1", upstream_headers: [X-User-Bin]}}
+upstreams: [{name: library, static: ["127.0.0.1:1"]}]
+`, `ext_authz: policy: ext_authz: upstream header "X-User-Bin" cannot become metadata the gateway sets`},
+		{`
+ext_authz: {http: {url: "http://127.0.0.1:1", upstream_headers: ["X User"]}}
+upstreams: [{name: library, static: ["127.0.0.1:1"]}]
+`, `ext_authz: policy: ext_authz: upstream header "X User" cannot become metadata`},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -68,6 +68,16 @@ type LimitsConfig struct {
 	// HTTP2MaxConcurrentStreams bounds the streams one HTTP/2 connection may
 	// have open. Default 100.
 	HTTP2MaxConcurrentStreams int `yaml:"http2_max_concurrent_streams"`
+	// MinClientTimeout is the shortest Grpc-Timeout a client may send;
+	// shorter gets 400. Default 10ms: less cannot cover a network round
+	// trip and the transcoding on both sides, so it only makes the backend
+	// start work that is bound to be cut off.
+	MinClientTimeout Duration `yaml:"min_client_timeout"`
+	// MaxClientTimeout is the longest Grpc-Timeout a client may send;
+	// longer gets 400. Default: no maximum but what a duration holds
+	// (about 292 years). A client's value only ever shortens a route's
+	// timeout, whatever this says.
+	MaxClientTimeout Duration `yaml:"max_client_timeout"`
 }
 
 // The defaults of LimitsConfig, the values of HeadersWithUnderscores, and
@@ -85,6 +95,7 @@ const (
 	DefaultMinExchangeTimeout   = 60 * time.Second
 	DefaultIdleTimeout          = 120 * time.Second
 	DefaultHTTP2MaxStreams      = 100
+	DefaultMinClientTimeout     = 10 * time.Millisecond
 	UnderscoreDrop              = "drop"
 	UnderscoreReject            = "reject"
 	UnderscoreAllow             = "allow"
@@ -185,6 +196,9 @@ func (c *Config) validateLimits() []error {
 	case "", UnderscoreDrop, UnderscoreReject, UnderscoreAllow:
 	default:
 		bad("headers_with_underscores", "%q is not drop, reject or allow", l.HeadersWithUnderscores)
+	}
+	if lo, hi := OrDuration(l.MinClientTimeout, DefaultMinClientTimeout), l.MaxClientTimeout; hi > 0 && time.Duration(hi) < lo {
+		bad("max_client_timeout", "%s is shorter than min_client_timeout (%s)", time.Duration(hi), lo)
 	}
 	for key, v := range map[string]Duration{"read_timeout": l.ReadTimeout, "write_timeout": l.WriteTimeout} {
 		if d := time.Duration(v); d > 0 {

@@ -32,9 +32,13 @@ type policies struct {
 	redis     *policy.RedisLimiter
 	global    levelPolicies
 	upstreams map[string]*upstreamPolicies
-	// identityKeys are the metadata keys only authentication may set; the
-	// same keys sent by a client are dropped.
+	// identityKeys are the metadata keys only authentication or the
+	// external authorizer may set; the same keys sent by a client are
+	// dropped on every route.
 	identityKeys []string
+	// apiKeyMeta is the API-key header's metadata key ("" without
+	// consumers).
+	apiKeyMeta string
 	// res holds breakers and retry budgets.
 	res *resilienceState
 	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
@@ -175,6 +179,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		}
 		if p.consumers != nil {
 			p.identityKeys = append(p.identityKeys, p.consumers.MetadataKey())
+			p.apiKeyMeta = strings.ToLower(p.consumers.Header())
 		}
 	}
 	if j := k.JWT; j != nil {
@@ -234,6 +239,13 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 	var err error
 	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
 		bad("ext_authz", err)
+	}
+	if k.ExtAuthz != nil {
+		// What the authorizer vouches for, no client may send on any
+		// route, whether or not the authorizer is asked there.
+		for _, h := range k.ExtAuthz.ExtAuthzOptions().UpstreamHeaders {
+			p.identityKeys = append(p.identityKeys, strings.ToLower(h))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		_ = p.Close()
@@ -317,13 +329,22 @@ func (p *policies) Route(r gateway.RouteRef) policy.Set {
 }
 
 // Identity puts what authentication established into the outgoing
-// metadata, after dropping any client-sent value under those keys.
+// metadata, after dropping any client-sent value under those keys. On a
+// route that authenticated the request, the credential keys
+// (authorization, the API-key header's) carry exactly the credential that
+// was verified, or nothing: never one the gateway did not check.
 func (p *policies) Identity(md metadata.MD, info *policy.Info) {
 	for _, k := range p.identityKeys {
 		delete(md, k)
 	}
 	if info == nil {
 		return
+	}
+	if authn, bearer, key := info.Credentials(); authn {
+		policy.KeepVerified(md, "authorization", bearer)
+		if p.apiKeyMeta != "" {
+			policy.KeepVerified(md, p.apiKeyMeta, key)
+		}
 	}
 	for i := 0; i+1 < len(info.Metadata); i += 2 {
 		md[info.Metadata[i]] = append(md[info.Metadata[i]], info.Metadata[i+1])

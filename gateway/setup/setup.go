@@ -119,6 +119,8 @@ func limits(cfg *config.Config) gateway.Limits {
 		WriteTimeout:      cfg.ExchangeTimeout(l.WriteTimeout),
 		IdleTimeout:       config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout),
 		HTTP2Streams:      l.HTTP2Streams(),
+		MinClientTimeout:  config.OrDuration(l.MinClientTimeout, config.DefaultMinClientTimeout),
+		MaxClientTimeout:  time.Duration(l.MaxClientTimeout),
 	}
 }
 

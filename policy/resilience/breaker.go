@@ -32,7 +32,8 @@ type BreakerOptions struct {
 // failed only when the upstream looks sick: UNAVAILABLE, DEADLINE_EXCEEDED,
 // INTERNAL, UNKNOWN or DATA_LOSS. Any other answer (NOT_FOUND,
 // INVALID_ARGUMENT …) is the backend working, so it counts as a success; a
-// call the client cancelled counts as nothing. Safe for concurrent use.
+// call the client cancelled, or that ran out of a deadline the client
+// shortened (Plan.Invoke), counts as nothing. Safe for concurrent use.
 type Breaker struct {
 	cb      *gobreaker.CircuitBreaker[struct{}]
 	name    string
@@ -64,7 +65,10 @@ func NewBreaker(o BreakerOptions) (*Breaker, error) {
 		IsSuccessful: func(err error) bool {
 			return !BreakerFailure(err)
 		},
-		IsExcluded: func(err error) bool { return status.Code(err) == codes.Canceled },
+		IsExcluded: func(err error) bool {
+			_, client := err.(*clientExpired)
+			return client || status.Code(err) == codes.Canceled
+		},
 	}
 	if o.OnChange != nil {
 		st.OnStateChange = func(name string, from, to gobreaker.State) { o.OnChange(name, from.String(), to.String()) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -65,13 +67,20 @@ func (p *Plan) Deadline(def time.Duration) time.Duration {
 // breaker and is retried when safe. resp is reset between tries when it
 // can be (a proto.Message, or anything with Reset()). A nil plan tries
 // once.
-func (p *Plan) Invoke(ctx context.Context, resp any, once Attempt) error {
+//
+// clientDeadline says that ctx's deadline is one the client asked for,
+// shorter than the plan's own: a try that ends DEADLINE_EXCEEDED within it
+// (a per-try timeout did not come first) failed by the client's choice,
+// not the upstream's, so it counts against neither the breaker nor the
+// retry budget and is not retried. Otherwise any caller could open a
+// breaker for everyone with a tiny Grpc-Timeout.
+func (p *Plan) Invoke(ctx context.Context, resp any, clientDeadline bool, once Attempt) error {
 	if p == nil {
 		_, err := once(ctx)
 		return err
 	}
 	tries := 0
-	try := func(ctx context.Context) (bool, error) {
+	try := func(tctx context.Context) (bool, error) {
 		if tries > 0 {
 			switch m := resp.(type) {
 			case proto.Message:
@@ -82,19 +91,49 @@ func (p *Plan) Invoke(ctx context.Context, resp any, once Attempt) error {
 		}
 		tries++
 		if p.Breaker == nil {
-			return once(ctx)
+			reached, err := once(tctx)
+			return reached, clientExpiry(ctx, tctx, clientDeadline, err)
 		}
 		var reached bool
 		err := p.Breaker.Do(func() error {
 			var err error
-			reached, err = once(ctx)
-			return err
+			reached, err = once(tctx)
+			return clientExpiry(ctx, tctx, clientDeadline, err)
 		})
 		return reached, err
 	}
+	var err error
 	if p.Retry == nil {
-		_, err := try(ctx)
+		_, err = try(ctx)
+	} else {
+		err = p.Retry.Do(ctx, try)
+	}
+	if ce, ok := err.(*clientExpired); ok {
+		return ce.err
+	}
+	return err
+}
+
+// clientExpired wraps a try's DEADLINE_EXCEEDED when the client's own,
+// shorter deadline bounded the try: the breaker excludes it, retries stop
+// at it, and Invoke unwraps it.
+type clientExpired struct{ err error }
+
+func (e *clientExpired) Error() string { return e.err.Error() }
+func (e *clientExpired) Unwrap() error { return e.err }
+
+// clientExpiry is err, marked as a client-chosen expiry when the call's
+// deadline is the client's (clientDeadline), the try's context tctx has
+// no sooner one of its own (a per-try timeout), and err is
+// DEADLINE_EXCEEDED, whoever reported it first (the backend sees the same
+// propagated deadline).
+func clientExpiry(ctx, tctx context.Context, clientDeadline bool, err error) error {
+	if !clientDeadline || err == nil || status.Code(err) != codes.DeadlineExceeded {
 		return err
 	}
-	return p.Retry.Do(ctx, try)
+	call, _ := ctx.Deadline()
+	if try, _ := tctx.Deadline(); !try.Equal(call) {
+		return err
+	}
+	return &clientExpired{err: err}
 }

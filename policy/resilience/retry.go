@@ -120,10 +120,14 @@ func (r *Retry) delay(n int) time.Duration {
 // retryable: a try that never reached a server may always be repeated (it
 // had no effect); one that did only for an idempotent method, and only
 // when the failure says "try again" rather than "this request is wrong".
-// An open breaker is never retried: it would refuse again.
+// An open breaker is never retried: it would refuse again; nor is a try
+// that ran out of the client's own deadline (nothing is left for another).
 func (r *Retry) retryable(reached bool, err error) bool {
 	var open *BreakerOpenError
 	if errors.As(err, &open) {
+		return false
+	}
+	if _, client := err.(*clientExpired); client {
 		return false
 	}
 	code := status.Code(err)
