@@ -156,6 +156,8 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// HTTP2Streams bounds the streams of one HTTP/2 connection. Default 100.
 	HTTP2Streams int
+	// Routes bounds the routes of one upstream; more keep the previous set.
+	Routes int // default 10,000
 }
 
 // The values of Limits.Underscores.
@@ -182,6 +184,7 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	orInt(&l.ResponseBytes, 4<<20)
 	orInt(&l.PerClient, 256)
 	orInt(&l.HTTP2Streams, 100)
+	orInt(&l.Routes, 10_000)
 	if l.Underscores == "" {
 		l.Underscores = UnderscoreDrop
 	}

@@ -7,6 +7,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -57,11 +58,7 @@ type RouteInfo struct {
 }
 
 // FastPathInfo is a route's transcoding path (see transcode.Binding.FastPath).
-type FastPathInfo struct {
-	Request  bool   `json:"request"`
-	Response bool   `json:"response"`
-	Fallback string `json:"fallback,omitempty"`
-}
+type FastPathInfo = transcode.FastPathInfo
 
 // upstreamRoutes is the last good route set compiled from one upstream's
 // descriptors.
@@ -72,6 +69,8 @@ type upstreamRoutes struct {
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
 	hidden   []HiddenMethod
+	// selectors: route-keyed policies selecting none or part of these routes
+	selectors policy.SelectorReport
 }
 
 // compileRoutes turns an upstream's reflected services into router entries.
@@ -155,6 +154,7 @@ func (g *Gateway) rebuildRoutes() {
 
 func (g *Gateway) rebuildRoutesLocked() {
 	var all []router.Entry[*route]
+	var upErr *buildError // an upstream's refused set: shown until a build succeeds
 	routed := map[string]bool{}
 	for _, u := range g.upstreamList() {
 		view := u.conns.SchemaView(g.cache)
@@ -166,12 +166,16 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.Sig {
 			next := compileRoutes(u, view)
-			g.mountPrefix(u, next)
-			g.attachPolicies(next)
-			if _, err := router.NewTable(next.entries); err != nil {
+			err := fmt.Errorf("%d routes exceed the limit of %d (reflection.max_routes)", len(next.entries), g.limits.Routes)
+			if len(next.entries) <= g.limits.Routes {
+				g.mountPrefix(u, next)
+				g.attachPolicies(u.name, next)
+				_, err = router.NewTable(next.entries)
+			}
+			if err != nil {
 				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
-					Msg("new descriptors give conflicting routes; keeping the previous routes")
-				g.buildErr.Store(&buildError{upstream: u.name, err: err})
+					Msg("new descriptors give routes that cannot be served; keeping the previous routes")
+				upErr = &buildError{upstream: u.name, err: err}
 				if prev != nil {
 					all = append(all, prev.entries...)
 					routed[u.name] = true
@@ -194,7 +198,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 		g.buildErr.Store(&buildError{err: err})
 		return
 	}
-	g.buildErr.Store(nil)
+	g.buildErr.Store(upErr)
 	g.routes.Store(tbl)
 	g.routed.Store(&routed)
 }
@@ -221,7 +225,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			Streaming:    r.binding.StreamingKind(),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
-			FastPath:     fastPathInfo(r.binding),
+			FastPath:     r.binding.Info(),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -237,39 +241,40 @@ func (g *Gateway) Routes() []RouteInfo {
 // no route, and why (a rule that does not compile, a config rule naming no
 // method …).
 func (g *Gateway) Unrouted() map[string][]string {
-	g.buildMu.Lock()
-	defer g.buildMu.Unlock()
-	out := map[string][]string{}
-	for name, b := range g.built {
-		if len(b.problems) > 0 {
-			out[name] = b.problems
-		}
-	}
-	return out
+	return perUpstream(g, func(b *upstreamRoutes) ([]string, bool) { return b.problems, len(b.problems) > 0 })
 }
 
 // HiddenMethods lists, per upstream, the reflected methods its expose
 // and hide rules keep unrouted, and the rule that did.
 func (g *Gateway) HiddenMethods() map[string][]HiddenMethod {
-	g.buildMu.Lock()
-	defer g.buildMu.Unlock()
-	hidden := map[string][]HiddenMethod{}
-	for name, b := range g.built {
-		if len(b.hidden) > 0 {
-			hidden[name] = b.hidden
-		}
-	}
-	return hidden
+	return perUpstream(g, func(b *upstreamRoutes) ([]HiddenMethod, bool) { return b.hidden, len(b.hidden) > 0 })
+}
+
+// PolicySelectors lists, per upstream, the route-keyed policy selectors
+// that select no route or only some routes of a method, as of its last
+// build.
+func (g *Gateway) PolicySelectors() map[string]policy.SelectorReport {
+	return perUpstream(g, func(b *upstreamRoutes) (policy.SelectorReport, bool) {
+		return b.selectors, len(b.selectors.Misses)+len(b.selectors.Partial) > 0
+	})
 }
 
 // RouteCounts is the number of routes compiled from each upstream's
 // descriptors.
 func (g *Gateway) RouteCounts() map[string]int {
+	return perUpstream(g, func(b *upstreamRoutes) (int, bool) { return len(b.entries), true })
+}
+
+// perUpstream is what f picks from each upstream's last build, where it
+// picks anything.
+func perUpstream[T any](g *Gateway, f func(*upstreamRoutes) (T, bool)) map[string]T {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
-	out := make(map[string]int, len(g.built))
+	out := make(map[string]T, len(g.built))
 	for name, b := range g.built {
-		out[name] = len(b.entries)
+		if v, ok := f(b); ok {
+			out[name] = v
+		}
 	}
 	return out
 }
@@ -281,21 +286,4 @@ func (g *Gateway) BuildError() error {
 		return be.err
 	}
 	return nil
-}
-
-func fastPathInfo(b *transcode.Binding) FastPathInfo {
-	if b.ClientStreaming {
-		return FastPathInfo{Fallback: "client and bidi streams use dynamic messages"}
-	}
-	if b.ServerStreaming {
-		// The one request is decoded as a message; the stream's messages are
-		// rendered from wire bytes in the JSON framings (not raw HttpBody).
-		_, resp, why := b.FastPath()
-		if why == "" {
-			why = "a server stream's request is a dynamic message"
-		}
-		return FastPathInfo{Response: resp, Fallback: why}
-	}
-	req, resp, why := b.FastPath()
-	return FastPathInfo{Request: req, Response: resp, Fallback: why}
 }

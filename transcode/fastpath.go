@@ -89,6 +89,30 @@ func (b *Binding) FastPath() (request, response bool, why string) {
 	return b.fast.in != nil, b.fast.out != nil, why
 }
 
+// FastPathInfo is a route's transcoding path, as the admin API shows it.
+type FastPathInfo struct {
+	Request  bool   `json:"request"`
+	Response bool   `json:"response"`
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// Info is FastPath for the admin API, with streams' reasons spelled out.
+func (b *Binding) Info() FastPathInfo {
+	if b.ClientStreaming {
+		return FastPathInfo{Fallback: "client and bidi streams use dynamic messages"}
+	}
+	req, resp, why := b.FastPath()
+	if b.ServerStreaming {
+		// The one request is decoded as a message; the stream's messages are
+		// rendered from wire bytes in the JSON framings (not raw HttpBody).
+		if why == "" {
+			why = "a server stream's request is a dynamic message"
+		}
+		return FastPathInfo{Response: resp, Fallback: why}
+	}
+	return FastPathInfo{Request: req, Response: resp, Fallback: why}
+}
+
 // DecodeCall builds the request of one call for codec: wire bytes in a
 // *WireMessage when the fast path covers the binding, else the dynamic
 // message DecodeRequest builds (counted as a fallback). The result is what

@@ -74,7 +74,8 @@ func Handler(o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
 		hidden := g.HiddenMethods()
-		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden}
+		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden,
+			"policy_selectors": g.PolicySelectors()}
 		if err := g.BuildError(); err != nil {
 			resp["build_error"] = err.Error()
 		}

@@ -81,6 +81,15 @@ type ReflectionConfig struct {
 	RefreshInterval Duration `yaml:"refresh_interval"`
 	// FetchTimeout bounds one fetch; default 10s.
 	FetchTimeout Duration `yaml:"fetch_timeout"`
+	// MaxFiles, MaxBytes and MaxMethods bound one upstream's descriptor
+	// set (files with their dependencies, bytes of the reflection answers,
+	// methods); MaxRoutes the routes built from it. A set over a limit is
+	// refused and the last good one kept. Defaults 1000, 16 MiB, 5000 and
+	// 10000.
+	MaxFiles   int   `yaml:"max_files"`
+	MaxBytes   int64 `yaml:"max_bytes"`
+	MaxMethods int   `yaml:"max_methods"`
+	MaxRoutes  int   `yaml:"max_routes"`
 }
 
 // Upstream is one gRPC backend (a set of endpoints serving the same API).
@@ -351,6 +360,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("max_body_bytes", "must be positive")
+	}
+	for key, v := range map[string]int64{"max_files": int64(c.Reflection.MaxFiles), "max_bytes": c.Reflection.MaxBytes,
+		"max_methods": int64(c.Reflection.MaxMethods), "max_routes": int64(c.Reflection.MaxRoutes)} {
+		if v < 0 {
+			bad("reflection."+key, "must be positive (or left out for the default), not %d", v)
+		}
 	}
 	if c.Consul != nil {
 		c.Consul.validate(bad)

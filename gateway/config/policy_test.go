@@ -41,7 +41,34 @@ func TestPolicyConfigErrors(t *testing.T) {
 	}
 	_, err := Parse([]byte(libraryConfig("127.0.0.1:1", "    hide: ['[']\n    routes: [{policies: {}}]\n")))
 	if err == nil || err.Error() != "line 5: upstreams[0].hide: policy: pattern \"[\": syntax error in pattern\n"+
-		"line 6: upstreams[0].routes[0].match: required: a method glob or a route such as \"GET /v1/shelves\"" {
+		"line 6: upstreams[0].routes[0].match: required: match (a route such as \"GET /v1/shelves\", as /admin/routes lists it) or method (a method glob)" {
 		t.Errorf("upstream keys: %v", err)
+	}
+}
+
+// TestRouteSelectorErrors: issue 17 #7. A route entry whose selector can
+// select no route whatever the upstream serves is refused at load.
+func TestRouteSelectorErrors(t *testing.T) {
+	for extra, want := range map[string]string{
+		`    routes: [{match: "get /v1/shelves", policies: {}}]`:                                      `line 5: upstreams[0].routes[0].match: "get /v1/shelves" is not a route: write the HTTP method, one space and the path template as /admin/routes lists them ("GET /v1/{name=shelves/*}")`,
+		`    routes: [{match: "GET v1/shelves", policies: {}}]`:                                       `line 5: upstreams[0].routes[0].match: "GET v1/shelves" is not a route: write the HTTP method, one space and the path template as /admin/routes lists them ("GET /v1/{name=shelves/*}")`,
+		`    routes: [{match: "GET  /v1/shelves", policies: {}}]`:                                     `line 5: upstreams[0].routes[0].match: "GET  /v1/shelves" is not a route: write the HTTP method, one space and the path template as /admin/routes lists them ("GET /v1/{name=shelves/*}")`,
+		"    path_prefix: /lib\n    routes: [{match: \"DELETE /v1/{name=shelves/*}\", policies: {}}]": `line 6: upstreams[0].routes[0].match: "DELETE /v1/{name=shelves/*}" selects no route: the upstream's routes are mounted under its path_prefix /lib`,
+		`    routes: [{match: "GET /v1/shelves", method: "*.GetShelf", policies: {}}]`:                `line 5: upstreams[0].routes[0].method: match and method exclude each other`,
+		`    routes: [{method: "GET /v1/shelves", policies: {}}]`:                                     `line 5: upstreams[0].routes[0].method: "GET /v1/shelves" is not a method glob (package.Service.Method)`,
+		`    routes: [{method: "library.[", policies: {}}]`:                                           `line 5: upstreams[0].routes[0].method: policy: pattern "library.[": syntax error in pattern`,
+	} {
+		_, err := Parse([]byte(libraryConfig("127.0.0.1:1", extra+"\n")))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", extra, err, want)
+		}
+	}
+	for _, ok := range []string{
+		`    routes: [{match: "GET /v1/{name=shelves/*}", policies: {}}, {match: "*.Delete*", policies: {}}, {method: "library.v1.LibraryService.GetBook", policies: {}}]`,
+		"    path_prefix: /lib\n    routes: [{match: \"GET /lib/v1/shelves\", policies: {}}]",
+	} {
+		if _, err := Parse([]byte(libraryConfig("127.0.0.1:1", ok+"\n"))); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
 	}
 }

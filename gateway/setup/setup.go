@@ -44,6 +44,9 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		Reflection: reflection.Options{
 			RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
 			FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
+			MaxFiles:        cfg.Reflection.MaxFiles,
+			MaxBytes:        cfg.Reflection.MaxBytes,
+			MaxMethods:      cfg.Reflection.MaxMethods,
 		},
 		Limits:   limits(cfg),
 		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
@@ -115,6 +118,7 @@ func limits(cfg *config.Config) gateway.Limits {
 		WriteTimeout:      cfg.ExchangeTimeout(l.WriteTimeout),
 		IdleTimeout:       config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout),
 		HTTP2Streams:      l.HTTP2Streams(),
+		Routes:            cfg.Reflection.MaxRoutes,
 	}
 }
 

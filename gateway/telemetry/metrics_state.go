@@ -20,6 +20,7 @@ type stateCollector struct {
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	selectorMisses, selectorPartial                      *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
 
@@ -48,6 +49,10 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
 		routes: prometheus.NewDesc("refract_routes",
 			"Routes served from an upstream's descriptors.", up, nil),
+		selectorMisses: prometheus.NewDesc("refract_policy_selector_misses",
+			"Route-keyed policy entries of an upstream that select no route (their policies apply nowhere), as of its last route build.", up, nil),
+		selectorPartial: prometheus.NewDesc("refract_policy_selector_partial",
+			"Route-keyed policy entries of an upstream that cover only some routes of a method, as of its last route build.", up, nil),
 		streamsOpen: prometheus.NewDesc("refract_streams_open",
 			"Streams in flight (HTTP and WebSocket).", nil, nil),
 		fastRequests: prometheus.NewDesc("refract_transcode_requests_total",
@@ -63,6 +68,7 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
 		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
+		c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses} {
 		ch <- d
 	}
@@ -110,6 +116,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for name, n := range g.RouteCounts() {
 		gauge(c.routes, float64(n), name)
+	}
+	for name, rep := range g.PolicySelectors() {
+		gauge(c.selectorMisses, float64(len(rep.Misses)), name)
+		gauge(c.selectorPartial, float64(len(rep.Partial)), name)
 	}
 	gauge(c.streamsOpen, float64(g.StreamsOpen()))
 	fp := g.FastPathStats()
