@@ -162,6 +162,10 @@ type RateLimitConfig struct {
 	Burst int      `yaml:"burst"`
 	// Shared counts in Redis (needs the redis key) instead of in-process.
 	Shared bool `yaml:"shared"`
+	// IPv6Prefix is how many leading bits of an IPv6 client address key
+	// its bucket (by ip, and consumer or subject falling back to ip):
+	// default 64, one bucket per /64; 128 the whole address.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // AccessLogConfig configures the access log.
@@ -296,6 +300,9 @@ func (rc RateLimitConfig) Check() (policy.KeyBy, error) {
 	}
 	if rc.Rate <= 0 || rc.Per <= 0 || rc.Burst < 0 {
 		return by, errors.New("rate and per must be positive (e.g. rate: 100, per: 1s), burst not negative")
+	}
+	if rc.IPv6Prefix < 0 || rc.IPv6Prefix > 128 {
+		return by, fmt.Errorf("ipv6_prefix %d is not a prefix length from 1 to 128 (default 64)", rc.IPv6Prefix)
 	}
 	return by, nil
 }

@@ -18,15 +18,16 @@ upstreams:
 
 func TestPolicyConfigErrors(t *testing.T) {
 	cases := map[string]string{
-		"policies: {auth: [api_key]}":                                   "line 1: policies.auth: api_key needs consumers",
-		"policies: {auth: [oauth]}":                                     `line 1: policies.auth: "oauth" is not api_key, jwt or none`,
-		"policies: {ip: {allow: [300.1.1.1]}}":                          `line 1: policies.ip: policy: "300.1.1.1" is neither a CIDR (10.0.0.0/8) nor an IP address`,
-		"policies: {rate_limits: [{rate: 1, per: 1s, shared: true}]}":   "line 1: policies.rate_limits[0].shared: shared limits need the redis key",
-		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":      `line 1: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
-		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]": "line 1: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
-		"jwt: {algorithms: [HS256]}":                                    "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
-		"cors: {allowed_origins: ['*'], allow_credentials: true}":       `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
-		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                 `line 1: redis.on_error: "maybe" is not open or closed`,
+		"policies: {auth: [api_key]}":                                     "line 1: policies.auth: api_key needs consumers",
+		"policies: {auth: [oauth]}":                                       `line 1: policies.auth: "oauth" is not api_key, jwt or none`,
+		"policies: {ip: {allow: [300.1.1.1]}}":                            `line 1: policies.ip: policy: "300.1.1.1" is neither a CIDR (10.0.0.0/8) nor an IP address`,
+		"policies: {rate_limits: [{rate: 1, per: 1s, shared: true}]}":     "line 1: policies.rate_limits[0].shared: shared limits need the redis key",
+		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":        `line 1: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
+		"policies: {rate_limits: [{rate: 1, per: 1s, ipv6_prefix: 129}]}": "line 1: policies.rate_limits[0]: ipv6_prefix 129 is not a prefix length from 1 to 128 (default 64)",
+		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]":   "line 1: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
+		"jwt: {algorithms: [HS256]}":                                      "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
+		"cors: {allowed_origins: ['*'], allow_credentials: true}":         `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
+		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                   `line 1: redis.on_error: "maybe" is not open or closed`,
 		// Security review: weak HMAC secrets, metadata keys that fail every call.
 		"jwt: {algorithms: [HS256], hmac_secret: {value: x}}":                                       "line 1: jwt: policy: jwt: the HMAC secret has 1 bytes; HS256 needs at least 32 (RFC 7518 §3.2: a key as long as the hash), random",
 		"jwt: {algorithms: [HS512], hmac_secret: {value: precedence-secret-0123456789-0123456789}}": "line 1: jwt: policy: jwt: the HMAC secret has 39 bytes; HS512 needs at least 64 (RFC 7518 §3.2: a key as long as the hash), random",

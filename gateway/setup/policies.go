@@ -116,7 +116,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 				name = fmt.Sprintf("%s.rate_limits[%d]", key, i)
 			}
 			lp.rules = append(lp.rules, policy.Rule{Name: name, By: by, Limit: rc.Limit(),
-				Store: store(rc.Shared), FailOpen: onErrorOpen})
+				Store: store(rc.Shared), FailOpen: onErrorOpen, IPv6Prefix: rc.IPv6Prefix})
 		}
 		return lp
 	}
