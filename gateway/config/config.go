@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -283,6 +284,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Reflection.FetchTimeout == 0 {
 		c.Reflection.FetchTimeout = Duration(10 * time.Second)
 	}
+	r := &c.Reflection
+	r.MaxFiles, r.MaxBytes = cmp.Or(r.MaxFiles, 1000), cmp.Or(r.MaxBytes, 16<<20)
+	r.MaxMethods, r.MaxRoutes = cmp.Or(r.MaxMethods, 5000), cmp.Or(r.MaxRoutes, 10_000)
 	if c.Consul != nil {
 		c.Consul.ApplyDefaults()
 		if a := c.Consul.AutoExpose; a != nil {
