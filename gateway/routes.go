@@ -7,7 +7,6 @@ import (
 
 	"buf.build/go/protovalidate"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
-	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -70,7 +69,7 @@ type upstreamRoutes struct {
 	problems []string // methods left unrouted, and why
 	hidden   []HiddenMethod
 	// selectors: route-keyed policies selecting none or part of these routes
-	selectors policy.SelectorReport
+	selectors SelectorReport
 }
 
 // compileRoutes turns an upstream's reflected services into router entries.
@@ -253,8 +252,8 @@ func (g *Gateway) HiddenMethods() map[string][]HiddenMethod {
 // PolicySelectors lists, per upstream, the route-keyed policy selectors
 // that select no route or only some routes of a method, as of its last
 // build.
-func (g *Gateway) PolicySelectors() map[string]policy.SelectorReport {
-	return perUpstream(g, func(b *upstreamRoutes) (policy.SelectorReport, bool) {
+func (g *Gateway) PolicySelectors() map[string]SelectorReport {
+	return perUpstream(g, func(b *upstreamRoutes) (SelectorReport, bool) {
 		return b.selectors, len(b.selectors.Misses)+len(b.selectors.Partial) > 0
 	})
 }

@@ -74,18 +74,6 @@ type RoutePolicies struct {
 	Policies Policies `yaml:"policies"`
 }
 
-// Selector is the policy.Selector of the entry at key (for messages),
-// which validation accepted.
-func (rp RoutePolicies) Selector(key string) policy.Selector {
-	if rp.Method != "" {
-		return policy.Selector{Key: key, Globs: policy.Globs{rp.Method}}
-	}
-	if !strings.Contains(rp.Match, " ") {
-		return policy.Selector{Key: key, Globs: policy.Globs{rp.Match}}
-	}
-	return policy.Selector{Key: key, Route: rp.Match}
-}
-
 // checkSelector reports a route entry's selector that cannot select any
 // route whatever the upstream serves: neither or both of match and
 // method, a glob that does not parse, a route that is not an HTTP method

@@ -61,7 +61,7 @@ type upstreamPolicies struct {
 
 type routeLevel struct {
 	levelPolicies
-	sel policy.Selector
+	sel selector
 }
 
 // buildPolicies builds every policy piece from cfg, which config.Validate
@@ -214,7 +214,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		up.res = buildResilience(u.Policies.Resilience, bad)
 		for j, rp := range u.Routes {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
-			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), sel: rp.Selector(rk)}
+			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), sel: newSelector(rk, rp)}
 			rl.res = buildResilience(rp.Policies.Resilience, bad)
 			up.routes = append(up.routes, rl)
 		}
@@ -328,12 +328,12 @@ func (p *policies) Identity(md metadata.MD, info *policy.Info) {
 // Selectors checks the upstream's route selectors against its routes just
 // built; a selector that selects nothing is logged as an error, one that
 // covers part of a method as a warning.
-func (p *policies) Selectors(upstream string, routes []gateway.RouteRef) policy.SelectorReport {
+func (p *policies) Selectors(upstream string, routes []gateway.RouteRef) gateway.SelectorReport {
 	up := p.upstreams[upstream]
 	if up == nil || len(up.routes) == 0 {
-		return policy.SelectorReport{}
+		return gateway.SelectorReport{}
 	}
-	sels := make([]policy.Selector, len(up.routes))
+	sels := make([]selector, len(up.routes))
 	for i := range up.routes {
 		sels[i] = up.routes[i].sel
 	}
@@ -341,7 +341,7 @@ func (p *policies) Selectors(upstream string, routes []gateway.RouteRef) policy.
 	for i, r := range routes {
 		names[i], methods[i] = r.Route, r.Method
 	}
-	rep := policy.CheckSelectors(sels, names, methods)
+	rep := checkSelectors(sels, names, methods)
 	for _, m := range rep.Misses {
 		p.log.Error().Str("upstream", upstream).Msg("route policy selects no route: " + m)
 	}
@@ -362,7 +362,7 @@ func (p *policies) levelsFor(r gateway.RouteRef) []*levelPolicies {
 	if up := p.upstreams[r.Upstream]; up != nil {
 		levels = append(levels, &up.levelPolicies)
 		for i := range up.routes {
-			if rl := &up.routes[i]; rl.sel.Selects(r.Route, r.Method) {
+			if rl := &up.routes[i]; rl.sel.selects(r.Route, r.Method) {
 				levels = append(levels, &rl.levelPolicies)
 			}
 		}
