@@ -93,10 +93,11 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 }
 
 // attachPolicies compiles the chain of every route of a freshly compiled
-// upstream route set, and sorts its hidden methods for the admin API.
-// Control path only.
-func (g *Gateway) attachPolicies(set *upstreamRoutes) {
+// upstream route set, checks its policy selectors against them, and sorts
+// its hidden methods for the admin API. Control path only.
+func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
+	refs := make([]RouteRef, 0, len(set.entries))
 	for _, e := range set.entries {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
@@ -104,6 +105,7 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
+		refs = append(refs, ref)
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)
@@ -114,4 +116,5 @@ func (g *Gateway) attachPolicies(set *upstreamRoutes) {
 			rt.stages = append(rt.stages, "validate")
 		}
 	}
+	set.selectors = g.pol.Selectors(upstream, refs)
 }

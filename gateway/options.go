@@ -167,6 +167,8 @@ type Limits struct {
 	// MinClientTimeout and MaxClientTimeout bound a client's Grpc-Timeout;
 	// outside them gets 400. Defaults 10ms and transcode.MaxTimeout.
 	MinClientTimeout, MaxClientTimeout time.Duration
+	// Routes bounds the routes of one upstream; more keep the previous set.
+	Routes int // default 10,000
 }
 
 // The values of Limits.Underscores.
@@ -193,6 +195,7 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	orInt(&l.ResponseBytes, 4<<20)
 	orInt(&l.PerClient, 256)
 	orInt(&l.HTTP2Streams, 100)
+	orInt(&l.Routes, 10_000)
 	if l.Underscores == "" {
 		l.Underscores = UnderscoreDrop
 	}

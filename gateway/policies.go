@@ -30,6 +30,10 @@ type Policies interface {
 	// (nil when none ran), after dropping what the client sent under the
 	// same keys. It runs on the request path.
 	Identity(md metadata.MD, info *policy.Info)
+	// Selectors checks an upstream's route-keyed policy selectors against
+	// the routes just compiled from its descriptors (only a build can tell
+	// what they select) and reports, and logs, what they miss. Control path.
+	Selectors(upstream string, routes []RouteRef) SelectorReport
 	// Breakers lists the circuit breakers of the call plans, sorted by
 	// name, for the admin API.
 	Breakers() []BreakerInfo
@@ -38,6 +42,13 @@ type Policies interface {
 	// Close releases connections (a Redis client, an authorizer's); called
 	// once, after Run returned.
 	Close() error
+}
+
+// SelectorReport is an upstream's route policy entries that select no
+// route (Misses) or only some routes of a method (Partial).
+type SelectorReport struct {
+	Misses  []string `json:"misses,omitempty"`
+	Partial []string `json:"partial,omitempty"`
 }
 
 // RouteRef names a route for its policies.
@@ -73,12 +84,13 @@ func (n noPolicies) Edge() policy.Set {
 	s.Put(policy.StageClientIP, policy.ClientIP(nil))
 	return s
 }
-func (noPolicies) Route(RouteRef) policy.Set          { return policy.Set{} }
-func (noPolicies) Call(RouteRef) *CallPlan            { return nil }
-func (noPolicies) Identity(metadata.MD, *policy.Info) {}
-func (noPolicies) Breakers() []BreakerInfo            { return []BreakerInfo{} }
-func (noPolicies) Run(context.Context)                {}
-func (noPolicies) Close() error                       { return nil }
+func (noPolicies) Route(RouteRef) policy.Set                   { return policy.Set{} }
+func (noPolicies) Call(RouteRef) *CallPlan                     { return nil }
+func (noPolicies) Identity(metadata.MD, *policy.Info)          {}
+func (noPolicies) Selectors(string, []RouteRef) SelectorReport { return SelectorReport{} }
+func (noPolicies) Breakers() []BreakerInfo                     { return []BreakerInfo{} }
+func (noPolicies) Run(context.Context)                         {}
+func (noPolicies) Close() error                                { return nil }
 
 // edgeHandler wraps next (the route match) in the stages that run before
 // a route is known, the gateway's own guard of limits l last among them,

@@ -58,11 +58,7 @@ type RouteInfo struct {
 }
 
 // FastPathInfo is a route's transcoding path (see transcode.Binding.FastPath).
-type FastPathInfo struct {
-	Request  bool   `json:"request"`
-	Response bool   `json:"response"`
-	Fallback string `json:"fallback,omitempty"`
-}
+type FastPathInfo = transcode.FastPathInfo
 
 // upstreamRoutes is the last good route set compiled from one upstream's
 // descriptors.
@@ -73,6 +69,8 @@ type upstreamRoutes struct {
 	entries  []router.Entry[*route]
 	problems []string // methods left unrouted, and why
 	hidden   []HiddenMethod
+	// selectors: route-keyed policies selecting none or part of these routes
+	selectors SelectorReport
 }
 
 // compileRoutes turns an upstream's reflected services into router entries.
@@ -161,6 +159,7 @@ func (g *Gateway) rebuildRoutes() {
 
 func (g *Gateway) rebuildRoutesLocked() {
 	var all []router.Entry[*route]
+	var upErr error // an upstream whose new routes were refused: shown until a build succeeds
 	routed := map[string]bool{}
 	for _, u := range g.upstreamList() {
 		view := u.conns.SchemaView(g.cache)
@@ -172,11 +171,22 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 		if prev == nil || prev.hash != snap.Hash || prev.sig != view.Sig {
 			next := compileRoutes(u, view)
+			if len(next.entries) > g.limits.Routes {
+				err := fmt.Errorf("%d routes exceed the limit of %d (reflection.max_routes)", len(next.entries), g.limits.Routes)
+				g.log.Error().Err(err).Str("upstream", u.name).Str("hash", snap.Hash).
+					Msg("new descriptors give more routes than allowed; keeping the previous routes")
+				upErr = fmt.Errorf("upstream %s: %w", u.name, err)
+				if prev != nil {
+					all = append(all, prev.entries...)
+					routed[u.name] = true
+				}
+				continue
+			}
 			// Under path_prefix: the binding keeps the upstream's own template.
 			var bad []string
 			next.entries, bad = router.Mount(u.o.PathPrefix, next.entries)
 			next.problems = append(next.problems, bad...)
-			g.attachPolicies(next)
+			g.attachPolicies(u.name, next)
 			for _, p := range next.problems {
 				g.log.Warn().Str("upstream", u.name).Msg("method not routed: " + p)
 			}
@@ -203,7 +213,11 @@ func (g *Gateway) rebuildRoutesLocked() {
 		}
 	}
 	g.refused = refused
-	g.buildErr.Store(nil)
+	if upErr != nil {
+		g.buildErr.Store(&upErr)
+	} else {
+		g.buildErr.Store(nil)
+	}
 	g.routes.Store(tbl)
 	g.routed.Store(&routed)
 }
@@ -268,7 +282,6 @@ func (g *Gateway) Routes() []RouteInfo {
 	out := make([]RouteInfo, 0, len(entries))
 	for _, e := range entries {
 		r := e.Value
-		req, resp, why := r.binding.FastPath()
 		out = append(out, RouteInfo{
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
@@ -280,7 +293,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			Streaming:    r.binding.StreamingKind(),
 			Policies:     r.stages,
 			RestrictedTo: r.schemas,
-			FastPath:     FastPathInfo{Request: req, Response: resp, Fallback: why},
+			FastPath:     r.binding.Info(),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -303,6 +316,15 @@ func (g *Gateway) Unrouted() map[string][]string {
 // and hide rules keep unrouted, and the rule that did.
 func (g *Gateway) HiddenMethods() map[string][]HiddenMethod {
 	return perUpstream(g, func(b *upstreamRoutes) ([]HiddenMethod, bool) { return b.hidden, len(b.hidden) > 0 })
+}
+
+// PolicySelectors lists, per upstream, the route-keyed policy selectors
+// that select no route or only some routes of a method, as of its last
+// build.
+func (g *Gateway) PolicySelectors() map[string]SelectorReport {
+	return perUpstream(g, func(b *upstreamRoutes) (SelectorReport, bool) {
+		return b.selectors, len(b.selectors.Misses)+len(b.selectors.Partial) > 0
+	})
 }
 
 // RouteCounts is the number of routes compiled from each upstream's

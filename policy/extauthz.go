@@ -136,6 +136,17 @@ func NewExtAuthz(o ExtAuthzOptions) (*ExtAuthz, error) {
 	return a, nil
 }
 
+// Unavailable is a stage that refuses every request with 503 and msg: the
+// fail-closed stand-in for a check that was asked for but cannot run (a
+// route asking for ext_authz with no authorizer configured).
+func Unavailable(msg string) Policy {
+	return func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			rpcstatus.WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable, msg)
+		})
+	}
+}
+
 // Policy returns the stage for one route: route is its name as the admin
 // API shows it, method the gRPC method, upstream its upstream.
 func (a *ExtAuthz) Policy(route, method, upstream string) Policy {

@@ -88,7 +88,15 @@ type Rule struct {
 	// FailOpen admits requests when the store fails (Redis down);
 	// otherwise they get 503.
 	FailOpen bool
+	// IPv6Prefix is how many leading bits of an IPv6 client address key
+	// its bucket (the client's network, not one of its 2^64 addresses);
+	// 0 means DefaultIPv6Prefix, 128 the whole address.
+	IPv6Prefix int
 }
+
+// DefaultIPv6Prefix is Rule.IPv6Prefix's default: one bucket per /64, the
+// smallest network an IPv6 client is usually given.
+const DefaultIPv6Prefix = 64
 
 // RateLimitOptions are the limits of one route.
 type RateLimitOptions struct {
@@ -124,8 +132,8 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 			r, info := withInfo(r)
 			var tight *Decision
 			var tightLimit Limit
-			check := func(name string, by KeyBy, l Limit, store Limiter, failOpen bool) bool {
-				key := name + "|" + limitKey(by, info, o.Route)
+			check := func(name string, by KeyBy, l Limit, store Limiter, failOpen bool, v6 int) bool {
+				key := name + "|" + limitKey(by, info, o.Route, v6)
 				d, err := store.Allow(r.Context(), key, l)
 				if err != nil {
 					if failOpen {
@@ -151,12 +159,12 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 			}
 			for i := range o.Rules {
 				ru := &o.Rules[i]
-				if !check(ru.Name, ru.By, ru.Limit, ru.Store, ru.FailOpen) {
+				if !check(ru.Name, ru.By, ru.Limit, ru.Store, ru.FailOpen, ru.IPv6Prefix) {
 					return
 				}
 			}
 			if c := info.Consumer; c != nil && c.Quota != nil && o.Consumers != nil {
-				if !check("quota", ByConsumer, *c.Quota, c.quota.store, c.quota.failOpen) {
+				if !check("quota", ByConsumer, *c.Quota, c.quota.store, c.quota.failOpen, 0) {
 					return
 				}
 			}
@@ -168,7 +176,7 @@ func RateLimit(o RateLimitOptions) (Policy, error) {
 	}, nil
 }
 
-func limitKey(by KeyBy, info *Info, route string) string {
+func limitKey(by KeyBy, info *Info, route string, v6 int) string {
 	switch by {
 	case ByConsumer:
 		if info.Consumer != nil {
@@ -180,6 +188,15 @@ func limitKey(by KeyBy, info *Info, route string) string {
 		}
 	case ByRoute:
 		return "r:" + route
+	}
+	ip := info.ClientIP
+	if ip.Is6() && !ip.Is4In6() {
+		if v6 <= 0 || v6 > 128 {
+			v6 = DefaultIPv6Prefix
+		}
+		if p, err := ip.Prefix(v6); err == nil {
+			return "ip:" + p.String()
+		}
 	}
 	return "ip:" + ipString(info)
 }

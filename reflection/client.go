@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -44,6 +46,9 @@ func Fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Snapshot, error
 		lookupCtx:     context.WithoutCancel(ctx),
 		lookupTimeout: DefaultTypeLookupTimeout,
 		negativeTTL:   DefaultTypeLookupNegative,
+		maxFiles:      DefaultMaxFiles,
+		maxMethods:    DefaultMaxMethods,
+		maxBytes:      DefaultMaxBytes,
 	}
 	return f.fetch(ctx, conn)
 }
@@ -56,17 +61,23 @@ type fetcher struct {
 	lookupCtx     context.Context // parent of lazy type lookups
 	lookupTimeout time.Duration
 	negativeTTL   time.Duration
+	// the descriptor set's limits (Options.MaxFiles …)
+	maxFiles, maxMethods int
+	maxBytes             int64
 }
 
 // fetch performs one full fetch over conn; errors are *Error.
 func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Snapshot, error) {
 	start := f.now()
-	pc := &peerConn{ClientConnInterface: conn}
+	pc := &peerConn{ClientConnInterface: conn, maxBytes: f.maxBytes}
 	client := f.newClient(ctx, pc)
 	// Reset closes the stream; it runs before the caller's ctx is canceled.
 	defer client.Reset()
 
 	names, err := client.ListServices()
+	if err := pc.overLimit(f.upstream); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, classify(ctx, f.upstream, "list services", err)
 	}
@@ -75,15 +86,31 @@ func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Sn
 	collected := make(map[string]*desc.FileDescriptor)
 	for _, name := range names {
 		fd, err := client.FileContainingSymbol(name)
+		if err := pc.overLimit(f.upstream); err != nil {
+			return nil, err
+		}
 		if err != nil {
 			return nil, classify(ctx, f.upstream, fmt.Sprintf("service %q", name), err)
 		}
 		collectFiles(fd, collected)
+		if len(collected) > f.maxFiles {
+			return nil, newError(f.upstream, codes.ResourceExhausted,
+				"the descriptor set has more than %d files (reflection.max_files); keeping the last good set", f.maxFiles)
+		}
 	}
 
 	fdps := make([]*descriptorpb.FileDescriptorProto, 0, len(collected))
+	methods := 0
 	for _, fd := range collected {
-		fdps = append(fdps, fd.AsFileDescriptorProto())
+		fdp := fd.AsFileDescriptorProto()
+		fdps = append(fdps, fdp)
+		for _, sd := range fdp.GetService() {
+			methods += len(sd.GetMethod())
+		}
+	}
+	if methods > f.maxMethods {
+		return nil, newError(f.upstream, codes.ResourceExhausted,
+			"the descriptor set has %d methods, more than %d (reflection.max_methods); keeping the last good set", methods, f.maxMethods)
 	}
 	hash, err := hashFiles(fdps)
 	if err != nil {
@@ -185,8 +212,32 @@ func collectFiles(fd *desc.FileDescriptor, into map[string]*desc.FileDescriptor)
 // response headers arrive).
 type peerConn struct {
 	grpc.ClientConnInterface
-	mu   sync.Mutex
-	addr string
+	maxBytes int64
+	mu       sync.Mutex
+	addr     string
+	bytes    int64 // received so far, proto sizes of the answers
+}
+
+// errTooLarge ends a reflection stream whose answers ran over maxBytes.
+var errTooLarge = status.Error(codes.ResourceExhausted, "reflection answers over the byte limit")
+
+// received counts n bytes; it reports whether the total is over the limit.
+func (p *peerConn) received(n int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bytes += int64(n)
+	return p.maxBytes > 0 && p.bytes > p.maxBytes
+}
+
+// overLimit is the error of a fetch whose answers ran over maxBytes, or nil.
+func (p *peerConn) overLimit(upstream string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.maxBytes <= 0 || p.bytes <= p.maxBytes {
+		return nil
+	}
+	return newError(upstream, codes.ResourceExhausted,
+		"the reflection answers hold more than %d bytes (reflection.max_bytes); keeping the last good set", p.maxBytes)
 }
 
 // NewStream implements grpc.ClientConnInterface.
@@ -219,6 +270,9 @@ type peerStream struct {
 // RecvMsg implements grpc.ClientStream.
 func (s *peerStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
+	if pm, ok := m.(proto.Message); ok && err == nil && s.conn.received(proto.Size(pm)) {
+		return errTooLarge
+	}
 	if err == nil && !s.seen {
 		s.seen = true
 		if pr, ok := peer.FromContext(s.Context()); ok && pr.Addr != nil {

@@ -26,6 +26,12 @@ const (
 	DefaultTypeLookupTimeout = 2 * time.Second
 	// DefaultTypeLookupNegative is the default Options.TypeLookupNegativeTTL.
 	DefaultTypeLookupNegative = 10 * time.Second
+	// DefaultMaxFiles is the default Options.MaxFiles.
+	DefaultMaxFiles = 1000
+	// DefaultMaxBytes is the default Options.MaxBytes: 16 MiB.
+	DefaultMaxBytes = 16 << 20
+	// DefaultMaxMethods is the default Options.MaxMethods.
+	DefaultMaxMethods = 5000
 )
 
 // jitterFraction is the ± fraction applied to refresh intervals and backoffs.
@@ -63,6 +69,14 @@ type Options struct {
 	// TypeLookupNegativeTTL is how long a type name that the upstream could
 	// not resolve is answered NotFound without asking again. Default 10s.
 	TypeLookupNegativeTTL time.Duration
+	// MaxFiles, MaxBytes and MaxMethods bound one upstream's descriptor
+	// set: the files (dependencies included), the bytes of the reflection
+	// answers, and the methods of the services in those files. A fetch
+	// going over one fails with RESOURCE_EXHAUSTED naming the limit, as
+	// soon as it is known, and the last good snapshot stays. Defaults
+	// 1000 files, 16 MiB and 5000 methods.
+	MaxFiles, MaxMethods int
+	MaxBytes             int64
 	// Now is the clock used for timestamps and on-demand rate limiting.
 	// Default time.Now.
 	Now func() time.Time
@@ -91,6 +105,18 @@ func (o Options) withDefaults() (Options, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if o.MaxFiles < 0 || o.MaxMethods < 0 || o.MaxBytes < 0 {
+		return o, fmt.Errorf("reflection: options: MaxFiles, MaxMethods and MaxBytes must not be negative")
+	}
+	if o.MaxFiles == 0 {
+		o.MaxFiles = DefaultMaxFiles
+	}
+	if o.MaxMethods == 0 {
+		o.MaxMethods = DefaultMaxMethods
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.RetryMin > o.RetryMax {
 		return o, fmt.Errorf("reflection: options: RetryMin %v exceeds RetryMax %v", o.RetryMin, o.RetryMax)

@@ -98,6 +98,19 @@ func (b *Binding) FastPath() (request, response bool, why string) {
 	return b.fast.in != nil, b.fast.out != nil, why
 }
 
+// FastPathInfo is a route's transcoding path, as the admin API shows it.
+type FastPathInfo struct {
+	Request  bool   `json:"request"`
+	Response bool   `json:"response"`
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// Info is FastPath for the admin API, with streams' reasons spelled out.
+func (b *Binding) Info() FastPathInfo {
+	req, resp, why := b.FastPath()
+	return FastPathInfo{Request: req, Response: resp, Fallback: why}
+}
+
 // DecodeCall builds the request of one call for codec: wire bytes in a
 // *WireMessage when the fast path covers the binding, else the dynamic
 // message DecodeRequest builds (counted as a fallback). The result is what

@@ -78,7 +78,8 @@ func Handler(o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, _ *http.Request) {
 		hidden := g.HiddenMethods()
-		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden, "refused": g.RefusedRoutes()}
+		resp := map[string]any{"routes": g.Routes(), "unrouted": g.Unrouted(), "hidden": hidden, "refused": g.RefusedRoutes(),
+			"policy_selectors": g.PolicySelectors()}
 		if err := g.BuildError(); err != nil {
 			resp["build_error"] = err.Error()
 		}

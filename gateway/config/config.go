@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -84,6 +85,15 @@ type ReflectionConfig struct {
 	RefreshInterval Duration `yaml:"refresh_interval"`
 	// FetchTimeout bounds one fetch; default 10s.
 	FetchTimeout Duration `yaml:"fetch_timeout"`
+	// MaxFiles, MaxBytes and MaxMethods bound one upstream's descriptor
+	// set (files with their dependencies, bytes of the reflection answers,
+	// methods); MaxRoutes the routes built from it. A set over a limit is
+	// refused and the last good one kept. Defaults 1000, 16 MiB, 5000 and
+	// 10000.
+	MaxFiles   int   `yaml:"max_files"`
+	MaxBytes   int64 `yaml:"max_bytes"`
+	MaxMethods int   `yaml:"max_methods"`
+	MaxRoutes  int   `yaml:"max_routes"`
 }
 
 // Upstream is one gRPC backend (a set of endpoints serving the same API).
@@ -282,6 +292,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Reflection.FetchTimeout == 0 {
 		c.Reflection.FetchTimeout = Duration(10 * time.Second)
 	}
+	r := &c.Reflection
+	r.MaxFiles, r.MaxBytes = cmp.Or(r.MaxFiles, 1000), cmp.Or(r.MaxBytes, 16<<20)
+	r.MaxMethods, r.MaxRoutes = cmp.Or(r.MaxMethods, 5000), cmp.Or(r.MaxRoutes, 10_000)
 	if c.Consul != nil {
 		c.Consul.ApplyDefaults()
 		if a := c.Consul.AutoExpose; a != nil {
@@ -360,6 +373,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("max_body_bytes", "must be positive")
+	}
+	for key, v := range map[string]int64{"max_files": int64(c.Reflection.MaxFiles), "max_bytes": c.Reflection.MaxBytes,
+		"max_methods": int64(c.Reflection.MaxMethods), "max_routes": int64(c.Reflection.MaxRoutes)} {
+		if v < 0 {
+			bad("reflection."+key, "must be positive (or left out for the default), not %d", v)
+		}
 	}
 	if c.Consul != nil {
 		c.Consul.validate(bad)

@@ -67,6 +67,11 @@ func CheckExtAuthzUse(cfg *Config, bad func(string, error)) {
 			}
 		}
 	}
+	for i, p := range cfg.Products {
+		if v := p.Policies.ExtAuthz; v != nil && *v {
+			bad(fmt.Sprintf("products[%d].policies.ext_authz", i), need)
+		}
+	}
 }
 
 // FailOpen reports failure_mode open; Check refuses values other than

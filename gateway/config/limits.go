@@ -29,6 +29,9 @@ type LimitsConfig struct {
 	// MaxResponseBytes bounds one message from an upstream (grpc-go's
 	// MaxCallRecvMsgSize); a larger one gets 502. Default 4 MiB.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// MaxRouteSeries bounds the routes with metric series of their own;
+	// later routes count under route="other". Default 2000.
+	MaxRouteSeries int `yaml:"max_route_series"`
 	// MaxConcurrentPerClient bounds the requests (streams included) one
 	// client address has in flight; more get 429. Default 256.
 	MaxConcurrentPerClient int `yaml:"max_concurrent_per_client"`
@@ -181,6 +184,7 @@ func (c *Config) validateLimits() []error {
 		"max_url_bytes": l.MaxURLBytes, "max_header_bytes": l.MaxHeaderBytes, "max_json_depth": l.MaxJSONDepth,
 		"max_response_bytes": l.MaxResponseBytes, "max_concurrent_per_client": l.MaxConcurrentPerClient,
 		"http2_max_concurrent_streams": l.HTTP2MaxConcurrentStreams, "min_body_rate": l.MinBodyRate,
+		"max_route_series": l.MaxRouteSeries,
 	} {
 		if v < 0 {
 			bad(key, "must be positive (or left out for the default), not %d", v)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -63,11 +64,49 @@ type UpstreamPolicyKeys struct {
 	Subsets []SubsetConfig `yaml:"subsets"`
 }
 
-// RoutePolicies attaches policies to the routes Match selects.
+// RoutePolicies attaches policies to the routes Match or Method selects
+// (exactly one): Match is a route as mounted ("GET /v1/{name=shelves/*}")
+// or, without a space, a method glob; Method is a method glob, which
+// covers every route (HTTP binding) of the methods it matches.
 type RoutePolicies struct {
 	Match    string   `yaml:"match"`
+	Method   string   `yaml:"method"`
 	Policies Policies `yaml:"policies"`
 }
+
+// checkSelector reports a route entry's selector that cannot select any
+// route whatever the upstream serves: neither or both of match and
+// method, a glob that does not parse, a route that is not an HTTP method
+// and a path, or a path outside the upstream's path_prefix.
+func (rp RoutePolicies) checkSelector(u Upstream) (string, error) {
+	switch {
+	case rp.Match == "" && rp.Method == "":
+		return "match", errors.New("required: match (a route such as \"GET /v1/shelves\", as /admin/routes lists it) or method (a method glob)")
+	case rp.Match != "" && rp.Method != "":
+		return "method", errors.New("match and method exclude each other")
+	case rp.Method != "" || !strings.Contains(rp.Match, " "):
+		key, glob := "method", rp.Method
+		if glob == "" {
+			key, glob = "match", rp.Match
+		}
+		if strings.ContainsAny(glob, " /") {
+			return key, fmt.Errorf("%q is not a method glob (package.Service.Method)", glob)
+		}
+		_, err := policy.NewGlobs([]string{glob})
+		return key, err
+	}
+	verb, path, _ := strings.Cut(rp.Match, " ")
+	if !httpMethodToken.MatchString(verb) || !strings.HasPrefix(path, "/") || strings.Contains(path, " ") {
+		return "match", fmt.Errorf("%q is not a route: write the HTTP method, one space and the path template as /admin/routes lists them (\"GET /v1/{name=shelves/*}\")", rp.Match)
+	}
+	if pre := u.PathPrefix; pre != "" && path != pre && !strings.HasPrefix(path, pre+"/") {
+		return "match", fmt.Errorf("%q selects no route: the upstream's routes are mounted under its path_prefix %s", rp.Match, pre)
+	}
+	return "", nil
+}
+
+// httpMethodToken is an upper-case HTTP method as routes are mounted.
+var httpMethodToken = regexp.MustCompile(`^[A-Z][A-Z0-9_-]*$`)
 
 // Policies are the per-route policies, at any level. Precedence is global
 // < upstream < route: auth, require and max_body_bytes set at a more
@@ -111,6 +150,10 @@ type RateLimitConfig struct {
 	Burst int      `yaml:"burst"`
 	// Shared counts in Redis (needs the redis key) instead of in-process.
 	Shared bool `yaml:"shared"`
+	// IPv6Prefix is how many leading bits of an IPv6 client address key
+	// its bucket (by ip, and consumer or subject falling back to ip):
+	// default 64, one bucket per /64; 128 the whole address.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // AccessLogConfig configures the access log.
@@ -245,6 +288,9 @@ func (rc RateLimitConfig) Check() (policy.KeyBy, error) {
 	}
 	if rc.Rate <= 0 || rc.Per <= 0 || rc.Burst < 0 {
 		return by, errors.New("rate and per must be positive (e.g. rate: 100, per: 1s), burst not negative")
+	}
+	if rc.IPv6Prefix < 0 || rc.IPv6Prefix > 128 {
+		return by, fmt.Errorf("ipv6_prefix %d is not a prefix length from 1 to 128 (default 64)", rc.IPv6Prefix)
 	}
 	return by, nil
 }
@@ -421,12 +467,8 @@ func (c *Config) validatePolicies() []error {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
 			level(rk+".policies", rp.Policies)
 			validateResilience(rk+".policies", rp.Policies.Resilience, subsets, false, bad)
-			if rp.Match == "" {
-				bad(rk+".match", errors.New("required: a method glob or a route such as \"GET /v1/shelves\""))
-			} else if !strings.Contains(rp.Match, " ") {
-				if _, err := policy.NewGlobs([]string{rp.Match}); err != nil {
-					bad(rk+".match", err)
-				}
+			if key, err := rp.checkSelector(u); err != nil {
+				bad(rk+"."+key, err)
 			}
 		}
 	}

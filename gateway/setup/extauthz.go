@@ -40,7 +40,10 @@ func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAut
 }
 
 // extAuthzStage is the route's external-authorization stage: the most
-// specific level's ext_authz decides; nil when off.
+// specific level's ext_authz decides; nil when off. A route that asks for
+// the authorizer when none is configured (config validation refuses
+// that; this is the run-time fail-safe) is answered 503, never served
+// unchecked.
 func (p *policies) extAuthzStage(levels []*levelPolicies, r gateway.RouteRef) policy.Policy {
 	on := false
 	for _, l := range levels {
@@ -48,8 +51,13 @@ func (p *policies) extAuthzStage(levels []*levelPolicies, r gateway.RouteRef) po
 			on = *l.cfg.ExtAuthz
 		}
 	}
-	if !on || p.extAuthz == nil {
+	if !on {
 		return nil
+	}
+	if p.extAuthz == nil {
+		p.log.Error().Str("route", r.Route).Str("upstream", r.Upstream).
+			Msg("route asks for ext_authz but no authorizer is configured; answering 503")
+		return policy.Unavailable("ext_authz is on for " + r.Route + " but no authorizer is configured (the top-level ext_authz key); refusing rather than serving it unchecked")
 	}
 	return p.extAuthz.Policy(r.Route, r.Method, r.Upstream)
 }

@@ -66,8 +66,7 @@ type upstreamPolicies struct {
 
 type routeLevel struct {
 	levelPolicies
-	match string
-	glob  policy.Globs // method glob, or nil when match names a route
+	sel selector
 }
 
 // buildPolicies builds every policy piece from cfg, which config.Validate
@@ -122,7 +121,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 				name = fmt.Sprintf("%s.rate_limits[%d]", key, i)
 			}
 			lp.rules = append(lp.rules, policy.Rule{Name: name, By: by, Limit: rc.Limit(),
-				Store: store(rc.Shared), FailOpen: onErrorOpen})
+				Store: store(rc.Shared), FailOpen: onErrorOpen, IPv6Prefix: rc.IPv6Prefix})
 		}
 		return lp
 	}
@@ -221,11 +220,8 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		up.res = buildResilience(u.Policies.Resilience, bad)
 		for j, rp := range u.Routes {
 			rk := fmt.Sprintf("%s.routes[%d]", uk, j)
-			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), match: rp.Match}
+			rl := routeLevel{levelPolicies: level(rk+".policies", rp.Policies), sel: newSelector(rk, rp)}
 			rl.res = buildResilience(rp.Policies.Resilience, bad)
-			if !strings.Contains(rp.Match, " ") {
-				rl.glob, _ = policy.NewGlobs([]string{rp.Match})
-			}
 			up.routes = append(up.routes, rl)
 		}
 		p.upstreams[u.Name] = up
@@ -351,6 +347,32 @@ func (p *policies) Identity(md metadata.MD, info *policy.Info) {
 	}
 }
 
+// Selectors checks the upstream's route selectors against its routes just
+// built; a selector that selects nothing is logged as an error, one that
+// covers part of a method as a warning.
+func (p *policies) Selectors(upstream string, routes []gateway.RouteRef) gateway.SelectorReport {
+	up := p.upstreams[upstream]
+	if up == nil || len(up.routes) == 0 {
+		return gateway.SelectorReport{}
+	}
+	sels := make([]selector, len(up.routes))
+	for i := range up.routes {
+		sels[i] = up.routes[i].sel
+	}
+	names, methods := make([]string, len(routes)), make([]string, len(routes))
+	for i, r := range routes {
+		names[i], methods[i] = r.Route, r.Method
+	}
+	rep := checkSelectors(sels, names, methods)
+	for _, m := range rep.Misses {
+		p.log.Error().Str("upstream", upstream).Msg("route policy selects no route: " + m)
+	}
+	for _, m := range rep.Partial {
+		p.log.Warn().Str("upstream", upstream).Msg("route policy covers part of a method: " + m)
+	}
+	return rep
+}
+
 // levelsFor lists the policy levels that apply to a route, least specific
 // first: global, the product's, the upstream's, then each matching route
 // entry.
@@ -362,12 +384,7 @@ func (p *policies) levelsFor(r gateway.RouteRef) []*levelPolicies {
 	if up := p.upstreams[r.Upstream]; up != nil {
 		levels = append(levels, &up.levelPolicies)
 		for i := range up.routes {
-			rl := &up.routes[i]
-			if rl.glob != nil {
-				if _, ok := rl.glob.Match(r.Method); ok {
-					levels = append(levels, &rl.levelPolicies)
-				}
-			} else if rl.match == r.Route {
+			if rl := &up.routes[i]; rl.sel.selects(r.Route, r.Method) {
 				levels = append(levels, &rl.levelPolicies)
 			}
 		}

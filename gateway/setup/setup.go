@@ -46,6 +46,9 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		Reflection: reflection.Options{
 			RefreshInterval: time.Duration(cfg.Reflection.RefreshInterval),
 			FetchTimeout:    time.Duration(cfg.Reflection.FetchTimeout),
+			MaxFiles:        cfg.Reflection.MaxFiles,
+			MaxBytes:        cfg.Reflection.MaxBytes,
+			MaxMethods:      cfg.Reflection.MaxMethods,
 		},
 		Limits:   limits(cfg),
 		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
@@ -121,6 +124,7 @@ func limits(cfg *config.Config) gateway.Limits {
 		HTTP2Streams:      l.HTTP2Streams(),
 		MinClientTimeout:  config.OrDuration(l.MinClientTimeout, config.DefaultMinClientTimeout),
 		MaxClientTimeout:  time.Duration(l.MaxClientTimeout),
+		Routes:            cfg.Reflection.MaxRoutes,
 	}
 }
 

@@ -50,8 +50,13 @@ type Metrics struct {
 	// last one for every other method token.
 	unmatched [numMethods]*routeMetrics
 	rates     rateWindow // the stats view's request rates
-	handler   http.Handler
-	started   time.Time
+	// seriesMu guards routeSeries, the routes (template and method) given
+	// series of their own; past maxRoutes, routes share OtherRoute's.
+	seriesMu    sync.Mutex
+	routeSeries map[[2]string]bool
+	maxRoutes   int
+	handler     http.Handler
+	started     time.Time
 }
 
 // numMethods is the number of method label values of unmatched
@@ -99,7 +104,20 @@ type MetricsOptions struct {
 	// Now is the clock of uptime, rates and descriptor ages; default
 	// time.Now.
 	Now func() time.Time
+	// MaxRouteSeries bounds the routes (template and HTTP method) with
+	// series of their own, so that a backend publishing thousands of
+	// methods cannot grow a scrape without bound: later routes count under
+	// route="other" (and grpc_method="other"). Default
+	// DefaultMaxRouteSeries.
+	MaxRouteSeries int
 }
+
+// DefaultMaxRouteSeries is the default MetricsOptions.MaxRouteSeries.
+const DefaultMaxRouteSeries = 2000
+
+// OtherRoute is the route label (and gRPC method label) of the routes
+// past MetricsOptions.MaxRouteSeries.
+const OtherRoute = "other"
 
 // NewMetrics registers a gateway's series, the Go runtime and process
 // collectors on the registry. Pass it to gateway.New with
@@ -111,8 +129,11 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxRouteSeries <= 0 {
+		o.MaxRouteSeries = DefaultMaxRouteSeries
+	}
 	now := o.Now
-	m := &Metrics{reg: o.Registry, now: now, started: now()}
+	m := &Metrics{reg: o.Registry, now: now, started: now(), routeSeries: map[[2]string]bool{}, maxRoutes: o.MaxRouteSeries}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_http_requests_total",
 		Help: "HTTP requests answered, by route template, HTTP method and status code (route=\"unmatched\" when no route was matched).",
@@ -312,8 +333,19 @@ func statusSlot(code int) int {
 
 // Route binds a route's labels (gateway.Observer). Control path: called
 // when routes are compiled. Routes recompiled with the same template
-// share the series.
+// share the series; past MaxRouteSeries routes, new ones share
+// route="other".
 func (m *Metrics) Route(method, template, upstream, grpcMethod string) gateway.RouteObserver {
+	m.seriesMu.Lock()
+	key := [2]string{template, method}
+	if !m.routeSeries[key] {
+		if len(m.routeSeries) >= m.maxRoutes {
+			template, grpcMethod = OtherRoute, OtherRoute
+		} else {
+			m.routeSeries[key] = true
+		}
+	}
+	m.seriesMu.Unlock()
 	return m.forRoute(method, template, upstream, grpcMethod)
 }
 

@@ -20,7 +20,7 @@ type stateCollector struct {
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
-	routesRefused                                        *prometheus.Desc
+	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
 
@@ -51,6 +51,10 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 			"Routes served from an upstream's descriptors.", up, nil),
 		routesRefused: prometheus.NewDesc("refract_routes_refused",
 			"Routes of an upstream left out because they collide with another upstream's (see refused in /admin/routes).", up, nil),
+		selectorMisses: prometheus.NewDesc("refract_policy_selector_misses",
+			"Route-keyed policy entries of an upstream that select no route (their policies apply nowhere), as of its last route build.", up, nil),
+		selectorPartial: prometheus.NewDesc("refract_policy_selector_partial",
+			"Route-keyed policy entries of an upstream that cover only some routes of a method, as of its last route build.", up, nil),
 		streamsOpen: prometheus.NewDesc("refract_streams_open",
 			"Streams in flight (HTTP and WebSocket).", nil, nil),
 		fastRequests: prometheus.NewDesc("refract_transcode_requests_total",
@@ -66,7 +70,8 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
 		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
-		c.routesRefused, c.fastRequests, c.fastResponses} {
+		c.routesRefused, c.selectorMisses, c.selectorPartial,
+		c.fastRequests, c.fastResponses} {
 		ch <- d
 	}
 }
@@ -118,6 +123,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, n := range g.RouteCounts() {
 		gauge(c.routes, float64(n-refused[name]), name)
 		gauge(c.routesRefused, float64(refused[name]), name)
+	}
+	for name, rep := range g.PolicySelectors() {
+		gauge(c.selectorMisses, float64(len(rep.Misses)), name)
+		gauge(c.selectorPartial, float64(len(rep.Partial)), name)
 	}
 	gauge(c.streamsOpen, float64(g.StreamsOpen()))
 	fp := g.FastPathStats()
