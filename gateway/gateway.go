@@ -106,7 +106,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		return fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(o.Upstreams),
+	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(),
 		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec}
 	g.docs = g.newOpenAPIServer(o.OpenAPI)

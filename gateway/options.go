@@ -155,15 +155,6 @@ type Limits struct {
 	// BodyPace bounds how long a request body may take to arrive; slower
 	// gets 408. Default 10s plus 1s per 16 KiB received.
 	BodyPace policy.BodyPace
-	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
-	ReadHeaderTimeout time.Duration
-	// ReadTimeout and WriteTimeout bound a unary exchange. Default: the
-	// longest upstream timeout plus 10s, and at least 60s.
-	ReadTimeout, WriteTimeout time.Duration
-	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
-	IdleTimeout time.Duration
-	// HTTP2Streams bounds the streams of one HTTP/2 connection. Default 100.
-	HTTP2Streams int
 	// MinClientTimeout and MaxClientTimeout bound a client's Grpc-Timeout;
 	// outside them gets 400. Defaults 10ms and transcode.MaxTimeout.
 	MinClientTimeout, MaxClientTimeout time.Duration
@@ -179,7 +170,7 @@ const (
 )
 
 // withDefaults is l with every zero field at its default.
-func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
+func (l Limits) withDefaults() Limits {
 	orInt := func(v *int, def int) {
 		if *v <= 0 {
 			*v = def
@@ -194,7 +185,6 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	orInt(&l.HeaderBytes, 32<<10)
 	orInt(&l.ResponseBytes, 4<<20)
 	orInt(&l.PerClient, 256)
-	orInt(&l.HTTP2Streams, 100)
 	orInt(&l.Routes, 10_000)
 	if l.Underscores == "" {
 		l.Underscores = UnderscoreDrop
@@ -206,15 +196,6 @@ func (l Limits) withDefaults(ups []UpstreamOptions) Limits {
 	if l.BodyPace.MinRate <= 0 {
 		l.BodyPace.MinRate = 16 << 10
 	}
-	var longest time.Duration
-	for _, u := range ups {
-		longest = max(longest, u.Conn.Timeout)
-	}
-	exchange := max(60*time.Second, longest+10*time.Second)
-	orDur(&l.ReadHeaderTimeout, 10*time.Second)
-	orDur(&l.ReadTimeout, exchange)
-	orDur(&l.WriteTimeout, exchange)
-	orDur(&l.IdleTimeout, 120*time.Second)
 	orDur(&l.MinClientTimeout, 10*time.Millisecond)
 	orDur(&l.MaxClientTimeout, transcode.MaxTimeout)
 	return l

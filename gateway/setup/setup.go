@@ -110,21 +110,16 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 func limits(cfg *config.Config) gateway.Limits {
 	l := &cfg.Limits
 	return gateway.Limits{
-		URLBytes:          l.URLBytes(),
-		HeaderBytes:       l.HeaderBytes(),
-		ResponseBytes:     l.ResponseBytes(),
-		PerClient:         l.PerClient(),
-		Underscores:       l.Underscores(),
-		BodyBytes:         cfg.MaxBodyBytes,
-		BodyPace:          policy.BodyPace{Grace: l.BodyTimeout(), MinRate: int64(l.BodyRate())},
-		ReadHeaderTimeout: config.OrDuration(l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
-		ReadTimeout:       cfg.ExchangeTimeout(l.ReadTimeout),
-		WriteTimeout:      cfg.ExchangeTimeout(l.WriteTimeout),
-		IdleTimeout:       config.OrDuration(l.IdleTimeout, config.DefaultIdleTimeout),
-		HTTP2Streams:      l.HTTP2Streams(),
-		MinClientTimeout:  config.OrDuration(l.MinClientTimeout, config.DefaultMinClientTimeout),
-		MaxClientTimeout:  time.Duration(l.MaxClientTimeout),
-		Routes:            cfg.Reflection.MaxRoutes,
+		URLBytes:         l.URLBytes(),
+		HeaderBytes:      l.HeaderBytes(),
+		ResponseBytes:    l.ResponseBytes(),
+		PerClient:        l.PerClient(),
+		Underscores:      l.Underscores(),
+		BodyBytes:        cfg.MaxBodyBytes,
+		BodyPace:         policy.BodyPace{Grace: l.BodyTimeout(), MinRate: int64(l.BodyRate())},
+		MinClientTimeout: config.OrDuration(l.MinClientTimeout, config.DefaultMinClientTimeout),
+		MaxClientTimeout: time.Duration(l.MaxClientTimeout),
+		Routes:           cfg.Reflection.MaxRoutes,
 	}
 }
 
