@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
@@ -13,9 +14,9 @@ import (
 // AuthOptions say which credentials a route accepts. With both set, a
 // request may present either; every credential presented must be valid.
 type AuthOptions struct {
-	Consumers *Consumers   // API keys; nil: not accepted
-	JWT       *JWTVerifier // bearer tokens; nil: not accepted
-	Realm     string       // for WWW-Authenticate; default "refract"
+	Consumers *Consumers    // API keys; nil: not accepted
+	JWT       *jwt.Verifier // bearer tokens; nil: not accepted
+	Realm     string        // for WWW-Authenticate; default "refract"
 }
 
 // Authenticate identifies the caller: a valid API key sets Info.Consumer
@@ -24,7 +25,7 @@ type AuthOptions struct {
 // invalid credentials get 401 UNAUTHENTICATED with a WWW-Authenticate
 // challenge and a body that says what to fix. More than one Authorization
 // header, or a valid token whose forwarded claim cannot be a metadata
-// value (ClaimError), get 400 INVALID_ARGUMENT. What it verified is
+// value (jwt.ClaimError), get 400 INVALID_ARGUMENT. What it verified is
 // recorded for Info.Credentials. Nil when o accepts nothing.
 func Authenticate(o AuthOptions) Policy {
 	if o.Consumers == nil && o.JWT == nil {
@@ -72,7 +73,7 @@ func Authenticate(o AuthOptions) Policy {
 				if token, ok := bearer(r); ok {
 					presented = true
 					v, err := o.JWT.Verify(r.Context(), token)
-					var ce *ClaimError
+					var ce *jwt.ClaimError
 					if errors.As(err, &ce) {
 						rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, ce.Error())
 						return
@@ -81,9 +82,9 @@ func Authenticate(o AuthOptions) Policy {
 						unauthorized(w, o, "invalid_token", err.Error())
 						return
 					}
-					info.Subject, info.scopes, info.claims = v.subject, v.scopes, v.claims
+					info.Subject, info.scopes, info.claims = v.Subject, v.Scopes, v.Claims
 					info.bearer = r.Header.Get("Authorization")
-					info.Metadata = append(info.Metadata, v.meta...)
+					info.Metadata = append(info.Metadata, v.Metadata...)
 				}
 			}
 			if !presented {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
 )
@@ -70,7 +71,7 @@ func Authorize(o AuthzOptions) Policy {
 					return
 				}
 				for _, k := range claimNames {
-					if !claimHas(info.claims[k], o.Claims[k]) {
+					if !jwt.ClaimHas(info.claims[k], o.Claims[k]) {
 						forbid(w, fmt.Sprintf("the token's claim %q must be %q to call %s", k, o.Claims[k], o.Method))
 						return
 					}
@@ -79,13 +80,6 @@ func Authorize(o AuthzOptions) Policy {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-func claimHas(v any, want string) bool {
-	if s, ok := claimString(v); ok {
-		return s == want
-	}
-	return slices.Contains(stringList(v), want)
 }
 
 func forbid(w http.ResponseWriter, msg string) {

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	gojwt "github.com/golang-jwt/jwt/v5"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/policy/policytest"
 	"github.com/rs/zerolog"
 )
@@ -22,11 +23,11 @@ import (
 func fullChain(b *testing.B, withJWT bool) (http.Handler, *http.Request) {
 	key := policytest.NewKey(b, "k1", "ES256")
 	srv := policytest.ServeJWKS(b, key)
-	jwks, _ := policy.NewJWKS(policy.JWKSOptions{URL: srv.URL})
+	jwks, _ := jwt.NewJWKS(jwt.JWKSOptions{URL: srv.URL})
 	if err := jwks.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	jv, err := policy.NewJWTVerifier(policy.JWTOptions{Algorithms: []string{"ES256"}, Issuer: "https://id.test",
+	jv, err := jwt.NewVerifier(jwt.Options{Algorithms: []string{"ES256"}, Issuer: "https://id.test",
 		Audiences: []string{"refract"}, Keys: jwks, ForwardClaims: map[string]string{"sub": "x-user-id"}})
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +66,7 @@ func fullChain(b *testing.B, withJWT bool) (http.Handler, *http.Request) {
 	req.Header.Set("Origin", "https://app.example.com")
 	req.Header.Set("X-Api-Key", "app-key")
 	if withJWT {
-		req.Header.Set("Authorization", "Bearer "+key.Sign(b, jwt.MapClaims{"iss": "https://id.test", "aud": "refract",
+		req.Header.Set("Authorization", "Bearer "+key.Sign(b, gojwt.MapClaims{"iss": "https://id.test", "aud": "refract",
 			"sub": "u1", "exp": time.Now().Add(time.Hour).Unix(), "scope": "read"}))
 	}
 	return h, req

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/jwt"
 )
 
 // PolicyKeys are the top-level keys of the policy chain (inlined in
@@ -440,14 +441,14 @@ func (c *Config) validatePolicies() []error {
 		case j.JWKSFile != "":
 			doc, err := os.ReadFile(j.JWKSFile)
 			if err == nil {
-				err = policy.CheckJWKS(doc)
+				err = jwt.CheckJWKS(doc)
 			}
 			if err != nil {
 				bad("jwt.jwks_file", err)
 			}
 			keys = err == nil
 		}
-		if err := policy.CheckJWT(jo, keys); err != nil {
+		if err := jwt.Check(jo, keys); err != nil {
 			bad("jwt", err)
 		}
 	}
@@ -500,9 +501,9 @@ func (a APIKeysConfig) ConsumersOptions() policy.ConsumersOptions {
 	return policy.ConsumersOptions{Header: a.Header, Query: a.Query, MetadataKey: a.MetadataKey}
 }
 
-// JWTOptions are the policy.JWTOptions the jwt keys describe, without the
+// JWTOptions are the jwt.Options the jwt keys describe, without the
 // HMAC secret and the key set, which are read or fetched.
-func (j *JWTConfig) JWTOptions() policy.JWTOptions {
-	return policy.JWTOptions{Algorithms: j.Algorithms, Issuer: j.Issuer, Audiences: j.Audiences,
+func (j *JWTConfig) JWTOptions() jwt.Options {
+	return jwt.Options{Algorithms: j.Algorithms, Issuer: j.Issuer, Audiences: j.Audiences,
 		Leeway: time.Duration(j.Leeway), ForwardClaims: j.ForwardClaims, ScopeClaim: j.ScopeClaim}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -26,8 +27,8 @@ type policies struct {
 	log       zerolog.Logger
 	edge      policy.Set
 	consumers *policy.Consumers
-	jwt       *policy.JWTVerifier
-	jwks      *policy.JWKS // refreshed in the background when fetched by URL
+	jwt       *jwt.Verifier
+	jwks      *jwt.JWKS // refreshed in the background when fetched by URL
 	local     *policy.LocalLimiter
 	redis     *policy.RedisLimiter
 	global    levelPolicies
@@ -191,7 +192,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		}
 		switch {
 		case j.JWKSURL != "":
-			p.jwks, err = policy.NewJWKS(policy.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
+			p.jwks, err = jwt.NewJWKS(jwt.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
 				Logger: log.With().Str("component", "jwks").Logger()})
 			if err != nil {
 				bad("jwt.jwks_url", err)
@@ -200,13 +201,13 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		case j.JWKSFile != "":
 			doc, err := os.ReadFile(j.JWKSFile)
 			if err == nil {
-				jo.Keys, err = policy.NewStaticJWKS(doc)
+				jo.Keys, err = jwt.NewStaticJWKS(doc)
 			}
 			if err != nil {
 				bad("jwt.jwks_file", err)
 			}
 		}
-		if p.jwt, err = policy.NewJWTVerifier(jo); err != nil {
+		if p.jwt, err = jwt.NewVerifier(jo); err != nil {
 			bad("jwt", err)
 		}
 		if p.jwt != nil {

@@ -38,15 +38,16 @@ var allowedImports = map[string][]string{
 	"transcode":           {"transcode/rpcstatus", "transcode/wirejson", "router"},
 	"transcode/openapi":   {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
 	"policy/resilience":   nil,
-	"policy":              {"policy/resilience", "transcode/rpcstatus", "router"},
+	"policy/jwt":          {"transcode/rpcstatus"},
+	"policy":              {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":       {"discovery", "transcode", "policy", "policy/resilience"},
+	"gateway/config":       {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience"},
 	"gateway/configsource": {"discovery"},
 	"gateway/upstream":     {"discovery", "reflection"},
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
 		"policy", "policy/resilience", "gateway/upstream"},
-	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/resilience",
+	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its

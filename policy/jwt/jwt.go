@@ -1,4 +1,4 @@
-package policy
+package jwt
 
 import (
 	"context"
@@ -7,16 +7,17 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	gojwt "github.com/golang-jwt/jwt/v5"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 )
 
-// JWTOptions configure bearer-token verification.
-type JWTOptions struct {
+// Options configure bearer-token verification.
+type Options struct {
 	// Algorithms are the only ones accepted ("RS256", "ES256", "EdDSA",
 	// "HS256" …): a token's own alg header never widens them.
 	Algorithms []string
@@ -38,25 +39,25 @@ type JWTOptions struct {
 	ScopeClaim string
 }
 
-// JWTVerifier checks bearer tokens. Immutable; safe for concurrent use.
-type JWTVerifier struct {
-	o      JWTOptions
-	parser *jwt.Parser
+// Verifier checks bearer tokens. Immutable; safe for concurrent use.
+type Verifier struct {
+	o      Options
+	parser *gojwt.Parser
 	fwd    []claimKey // sorted, for a stable metadata order
 }
 
 type claimKey struct{ claim, key string }
 
-// CheckJWT reports what NewJWTVerifier would refuse in o: algorithms
+// Check reports what NewVerifier would refuse in o: algorithms
 // missing, unknown or without their key source, forward_claims keys that
 // are not valid metadata keys. publicKeys stands for o.Keys != nil, so a
 // config can be checked before its key set is built.
-func CheckJWT(o JWTOptions, publicKeys bool) error {
+func Check(o Options, publicKeys bool) error {
 	if len(o.Algorithms) == 0 {
 		return errors.New("policy: jwt: algorithms is required (e.g. [RS256])")
 	}
 	for _, a := range o.Algorithms {
-		m := jwt.GetSigningMethod(a)
+		m := gojwt.GetSigningMethod(a)
 		if m == nil || a == "none" {
 			return fmt.Errorf("policy: jwt: unknown algorithm %q", a)
 		}
@@ -84,9 +85,9 @@ func CheckJWT(o JWTOptions, publicKeys bool) error {
 // offline from any token it signed.
 var minHMACSecret = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
-// NewJWTVerifier validates o (see CheckJWT).
-func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
-	if err := CheckJWT(o, o.Keys != nil); err != nil {
+// NewVerifier validates o (see Check).
+func NewVerifier(o Options) (*Verifier, error) {
+	if err := Check(o, o.Keys != nil); err != nil {
 		return nil, err
 	}
 	if o.Leeway == 0 {
@@ -95,19 +96,19 @@ func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
 	if o.ScopeClaim == "" {
 		o.ScopeClaim = "scope"
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(o.Algorithms),
-		jwt.WithLeeway(o.Leeway),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
+	opts := []gojwt.ParserOption{
+		gojwt.WithValidMethods(o.Algorithms),
+		gojwt.WithLeeway(o.Leeway),
+		gojwt.WithExpirationRequired(),
+		gojwt.WithIssuedAt(),
 	}
 	if o.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(o.Issuer))
+		opts = append(opts, gojwt.WithIssuer(o.Issuer))
 	}
 	if len(o.Audiences) > 0 {
-		opts = append(opts, jwt.WithAudience(o.Audiences...))
+		opts = append(opts, gojwt.WithAudience(o.Audiences...))
 	}
-	v := &JWTVerifier{o: o, parser: jwt.NewParser(opts...)}
+	v := &Verifier{o: o, parser: gojwt.NewParser(opts...)}
 	for c, k := range o.ForwardClaims {
 		v.fwd = append(v.fwd, claimKey{c, k})
 	}
@@ -116,7 +117,7 @@ func NewJWTVerifier(o JWTOptions) (*JWTVerifier, error) {
 }
 
 // MetadataKeys lists the metadata keys this verifier writes.
-func (v *JWTVerifier) MetadataKeys() []string {
+func (v *Verifier) MetadataKeys() []string {
 	out := make([]string, len(v.fwd))
 	for i, f := range v.fwd {
 		out[i] = f.key
@@ -124,20 +125,25 @@ func (v *JWTVerifier) MetadataKeys() []string {
 	return out
 }
 
-// verified is what a good token tells the chain.
-type verified struct {
-	subject string
-	scopes  []string
-	claims  map[string]any
-	meta    []string
+// Verified is what a good token tells the chain.
+type Verified struct {
+	// Subject is the sub claim; "" when the token has none.
+	Subject string
+	// Scopes are the scope claim's words (see Options.ScopeClaim).
+	Scopes []string
+	// Claims are all of the token's claims, as JSON decoded them.
+	Claims map[string]any
+	// Metadata are the forwarded claims as key, value pairs, in the
+	// order of the claims' names; values are printable ASCII.
+	Metadata []string
 }
 
 // Verify checks the token's signature with a key of an allowed algorithm,
 // then exp, nbf, iat (with leeway), iss and aud. The error says why the
 // token was refused, in words a caller can act on.
-func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, error) {
-	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+func (v *Verifier) Verify(ctx context.Context, token string) (*Verified, error) {
+	claims := gojwt.MapClaims{}
+	_, err := v.parser.ParseWithClaims(token, claims, func(t *gojwt.Token) (any, error) {
 		alg := t.Method.Alg()
 		if strings.HasPrefix(alg, "HS") {
 			return v.o.HMACSecret, nil
@@ -159,31 +165,31 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 		return k.key, nil
 	})
 	if err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method") {
+		if errors.Is(err, gojwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method") {
 			alg := "?"
-			if t, _, perr := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{}); perr == nil {
+			if t, _, perr := gojwt.NewParser().ParseUnverified(token, gojwt.MapClaims{}); perr == nil {
 				alg = t.Method.Alg()
 			}
 			return nil, fmt.Errorf("the token's algorithm %s is not accepted (accepted: %s)", alg, strings.Join(v.o.Algorithms, ", "))
 		}
-		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+		if errors.Is(err, gojwt.ErrTokenRequiredClaimMissing) {
 			return nil, v.missingClaim(token)
 		}
 		return nil, tokenError(err)
 	}
-	out := &verified{claims: claims}
-	out.subject, _ = claims["sub"].(string)
+	out := &Verified{Claims: claims}
+	out.Subject, _ = claims["sub"].(string)
 	sc, ok := claims[v.o.ScopeClaim]
 	if !ok && v.o.ScopeClaim == "scope" {
 		sc = claims["scp"]
 	}
-	out.scopes = stringList(sc)
+	out.Scopes = stringList(sc)
 	for _, f := range v.fwd {
 		if val, ok := claimString(claims[f.claim]); ok {
 			if !printableASCII(val) {
 				return nil, &ClaimError{Claim: f.claim, Key: f.key}
 			}
-			out.meta = append(out.meta, f.key, val)
+			out.Metadata = append(out.Metadata, f.key, val)
 		}
 	}
 	return out, nil
@@ -191,8 +197,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*verified, erro
 
 // ClaimError reports a verified token whose claim, chosen for forwarding,
 // cannot travel as a gRPC metadata value: it holds a line break, another
-// control character or a non-ASCII character. Authenticate answers it with
-// 400 INVALID_ARGUMENT rather than forwarding a cut or altered identity.
+// control character or a non-ASCII character. The caller should refuse the
+// request (policy's authenticate stage answers 400 INVALID_ARGUMENT)
+// rather than forward a cut or altered identity.
 type ClaimError struct {
 	// Claim is the claim's name, Key the metadata key it was to go to.
 	Claim, Key string
@@ -215,9 +222,9 @@ func printableASCII(s string) bool {
 
 // missingClaim names the required claim a verified token lacks: exp
 // always, iss and aud when the verifier checks them.
-func (v *JWTVerifier) missingClaim(token string) error {
-	claims := jwt.MapClaims{}
-	_, _, _ = jwt.NewParser().ParseUnverified(token, claims)
+func (v *Verifier) missingClaim(token string) error {
+	claims := gojwt.MapClaims{}
+	_, _, _ = gojwt.NewParser().ParseUnverified(token, claims)
 	var missing []string
 	if _, ok := claims["exp"]; !ok {
 		missing = append(missing, "exp")
@@ -245,19 +252,19 @@ func (e keyError) Error() string { return string(e) }
 // tokenError turns the parser's error into a sentence for the caller.
 func tokenError(err error) error {
 	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
+	case errors.Is(err, gojwt.ErrTokenMalformed):
 		return errors.New("the bearer token is malformed")
-	case errors.Is(err, jwt.ErrTokenExpired):
+	case errors.Is(err, gojwt.ErrTokenExpired):
 		return errors.New("the token has expired")
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+	case errors.Is(err, gojwt.ErrTokenNotValidYet), errors.Is(err, gojwt.ErrTokenUsedBeforeIssued):
 		return errors.New("the token is not valid yet")
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+	case errors.Is(err, gojwt.ErrTokenInvalidIssuer):
 		return errors.New("the token's issuer is not accepted")
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+	case errors.Is(err, gojwt.ErrTokenInvalidAudience):
 		return errors.New("the token's audience is not accepted")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+	case errors.Is(err, gojwt.ErrTokenRequiredClaimMissing):
 		return errors.New("the token lacks a required claim (exp)")
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+	case errors.Is(err, gojwt.ErrTokenSignatureInvalid):
 		return errors.New("the token's signature is invalid")
 	}
 	var ke keyError
@@ -280,6 +287,16 @@ func keyFits(alg string, key any) bool {
 		return ok
 	}
 	return false
+}
+
+// ClaimHas reports whether the claim value v (from Verified.Claims) is
+// want: a string, number or boolean equal to it, or an array holding it.
+// Safe for concurrent use.
+func ClaimHas(v any, want string) bool {
+	if s, ok := claimString(v); ok {
+		return s == want
+	}
+	return slices.Contains(stringList(v), want)
 }
 
 func stringList(v any) []string {
