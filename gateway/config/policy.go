@@ -399,22 +399,9 @@ func (c *Config) validatePolicies() []error {
 		}
 		for i, cc := range k.Consumers {
 			ck := fmt.Sprintf("consumers[%d]", i)
-			co := policy.ConsumerOptions{Name: cc.Name, Allow: cc.Allow}
-			for j, s := range cc.Keys {
-				h, err := s.KeyHash()
-				if err != nil {
-					bad(fmt.Sprintf("%s.keys[%d]", ck, j), err)
-					continue
-				}
-				co.KeyHashes = append(co.KeyHashes, h)
-			}
-			if q := cc.Quota; q != nil {
-				if q.Rate <= 0 || q.Per <= 0 {
-					bad(ck+".quota", errors.New("rate and per must be positive"))
-				} else {
-					co.Quota = Ptr(q.Limit())
-					store(ck+".quota", q.Shared)
-				}
+			co := cc.Options(ck, bad)
+			if co.Quota != nil {
+				store(ck+".quota", cc.Quota.Shared)
 			}
 			opts.Consumers = append(opts.Consumers, co)
 		}
@@ -493,6 +480,31 @@ func (cc *CORSConfig) CORSOptions() policy.CORSOptions {
 	return policy.CORSOptions{AllowedOrigins: cc.AllowedOrigins, AllowedMethods: cc.AllowedMethods,
 		AllowedHeaders: cc.AllowedHeaders, ExposedHeaders: cc.ExposedHeaders, AllowCredentials: cc.AllowCredentials,
 		MaxAge: time.Duration(cc.MaxAge)}
+}
+
+// Options is the consumer as policy.NewConsumers takes it, but for its
+// quota's store (runtime state the caller adds): its name, allow list,
+// key digests and quota. A key that cannot be read, or a quota whose rate
+// or period is not positive, is reported to bad under key (the consumer's
+// key path) and left out.
+func (c ConsumerConfig) Options(key string, bad func(key string, err error)) policy.ConsumerOptions {
+	co := policy.ConsumerOptions{Name: c.Name, Allow: c.Allow}
+	for j, s := range c.Keys {
+		h, err := s.KeyHash()
+		if err != nil {
+			bad(fmt.Sprintf("%s.keys[%d]", key, j), err)
+			continue
+		}
+		co.KeyHashes = append(co.KeyHashes, h)
+	}
+	if q := c.Quota; q != nil {
+		if q.Rate <= 0 || q.Per <= 0 {
+			bad(key+".quota", errors.New("rate and per must be positive"))
+		} else {
+			co.Quota = Ptr(q.Limit())
+		}
+	}
+	return co
 }
 
 // ConsumersOptions are the policy.ConsumersOptions of the api_keys keys,

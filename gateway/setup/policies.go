@@ -157,19 +157,9 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 	if len(k.Consumers) > 0 {
 		opts := k.APIKeys.ConsumersOptions()
 		for i, c := range k.Consumers {
-			ck := fmt.Sprintf("consumers[%d]", i)
-			co := policy.ConsumerOptions{Name: c.Name, Allow: c.Allow}
-			for j, s := range c.Keys {
-				h, err := s.KeyHash()
-				if err != nil {
-					bad(fmt.Sprintf("%s.keys[%d]", ck, j), err)
-					continue
-				}
-				co.KeyHashes = append(co.KeyHashes, h)
-			}
-			if q := c.Quota; q != nil {
-				co.Quota = &policy.Limit{Rate: q.Rate, Period: time.Duration(q.Per), Burst: q.Burst}
-				co.QuotaStore, co.QuotaFailOpen = store(q.Shared), onErrorOpen
+			co := c.Options(fmt.Sprintf("consumers[%d]", i), bad)
+			if co.Quota != nil {
+				co.QuotaStore, co.QuotaFailOpen = store(c.Quota.Shared), onErrorOpen
 			}
 			opts.Consumers = append(opts.Consumers, co)
 		}
