@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
 
@@ -17,6 +19,72 @@ type AuthOptions struct {
 	Consumers *Consumers    // API keys; nil: not accepted
 	JWT       *jwt.Verifier // bearer tokens; nil: not accepted
 	Realm     string        // for WWW-Authenticate; default "refract"
+	// Failures, when set, limits failed authentications per client
+	// network; shared by every route of a gateway.
+	Failures *AuthFailures
+}
+
+// AuthFailures limits failed authentications by client network (the
+// client IP, an IPv6 one by its IPv6Prefix, as a rate limit keyed by ip):
+// every 401 takes a token from the client's bucket, a success takes none,
+// and while the bucket is empty every request that would authenticate
+// gets 429 RESOURCE_EXHAUSTED with Retry-After before any credential is
+// checked, so a guessed key cannot be confirmed while blocked.
+type AuthFailures struct {
+	// Name prefixes the buckets' keys and is quoted in the 429 message
+	// (the config key, "policies.auth_failures").
+	Name  string
+	Limit Limit
+	Store Limiter
+	// FailOpen checks credentials when the store fails; otherwise the
+	// request gets 503.
+	FailOpen bool
+	// IPv6Prefix as Rule.IPv6Prefix (0: DefaultIPv6Prefix).
+	IPv6Prefix int
+	Logger     zerolog.Logger
+}
+
+// Validate checks the limit (defaulting Burst to Rate) and the store.
+func (f *AuthFailures) Validate() error {
+	if err := f.Limit.validate(); err != nil {
+		return fmt.Errorf("policy: %s: %w", f.Name, err)
+	}
+	if f.Store == nil {
+		return fmt.Errorf("policy: %s: no store", f.Name)
+	}
+	return nil
+}
+
+// admit reports whether the client at key may try to authenticate,
+// answering 429 (or 503) when it may not.
+func (f *AuthFailures) admit(w http.ResponseWriter, r *http.Request, key string) bool {
+	d, err := f.Store.Peek(r.Context(), key, f.Limit)
+	if err != nil {
+		if f.FailOpen {
+			f.Logger.Warn().Err(err).Str("limit", f.Name).Msg("rate limiter unavailable; checking credentials (fail-open)")
+			return true
+		}
+		f.Logger.Error().Err(err).Str("limit", f.Name).Msg("rate limiter unavailable; refusing (fail-closed)")
+		w.Header().Set("Retry-After", "1")
+		rpcstatus.WriteStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "the rate limiter is unavailable; retry shortly")
+		return false
+	}
+	if d.Allowed {
+		return true
+	}
+	secs := max(ceilSeconds(d.RetryAfter), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	rpcstatus.WriteStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted,
+		fmt.Sprintf("too many failed authentications from this client network (%s: %d per %s); no credential is checked until you retry after %ds",
+			f.Name, f.Limit.Rate, f.Limit.Period, secs))
+	return false
+}
+
+// failed takes one token from the client's bucket.
+func (f *AuthFailures) failed(r *http.Request, key string) {
+	if _, err := f.Store.Allow(r.Context(), key, f.Limit); err != nil {
+		f.Logger.Warn().Err(err).Str("limit", f.Name).Msg("rate limiter unavailable; failed authentication not counted")
+	}
 }
 
 // Authenticate identifies the caller: a valid API key sets Info.Consumer
@@ -26,7 +94,9 @@ type AuthOptions struct {
 // challenge and a body that says what to fix. More than one Authorization
 // header, or a valid token whose forwarded claim cannot be a metadata
 // value (jwt.ClaimError), get 400 INVALID_ARGUMENT. What it verified is
-// recorded for Info.Credentials. Nil when o accepts nothing.
+// recorded for Info.Credentials. With o.Failures, failed authentications
+// are limited per client network (see AuthFailures). Nil when o accepts
+// nothing.
 func Authenticate(o AuthOptions) Policy {
 	if o.Consumers == nil && o.JWT == nil {
 		return nil
@@ -49,6 +119,19 @@ func Authenticate(o AuthOptions) Policy {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r, info := withInfo(r)
+			var failKey string
+			if f := o.Failures; f != nil {
+				failKey = f.Name + "|" + limitKey(ByIP, info, "", f.IPv6Prefix)
+				if !f.admit(w, r, failKey) {
+					return
+				}
+			}
+			refuse := func(bearerErr, msg string) { // 401, counted as a failure
+				if o.Failures != nil {
+					o.Failures.failed(r, failKey)
+				}
+				unauthorized(w, o, bearerErr, msg)
+			}
 			if n := len(r.Header.Values("Authorization")); n > 1 {
 				// Only one could be checked, and every one would be
 				// forwarded: refuse rather than guess which one counts.
@@ -62,7 +145,7 @@ func Authenticate(o AuthOptions) Policy {
 					presented = true
 					c := o.Consumers.Lookup(key)
 					if c == nil {
-						unauthorized(w, o, "", "the API key is not valid")
+						refuse("", "the API key is not valid")
 						return
 					}
 					info.Consumer, info.apiKey = c, key
@@ -79,7 +162,7 @@ func Authenticate(o AuthOptions) Policy {
 						return
 					}
 					if err != nil {
-						unauthorized(w, o, "invalid_token", err.Error())
+						refuse("invalid_token", err.Error())
 						return
 					}
 					info.Subject, info.scopes, info.claims = v.Subject, v.Scopes, v.Claims
@@ -88,7 +171,7 @@ func Authenticate(o AuthOptions) Policy {
 				}
 			}
 			if !presented {
-				unauthorized(w, o, "", missing)
+				refuse("", missing)
 				return
 			}
 			info.authn = true

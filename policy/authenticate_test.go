@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testConsumers(t *testing.T) *Consumers {
@@ -142,4 +143,55 @@ func TestCredentialsAndKeepVerified(t *testing.T) {
 	if KeepVerified(md, "x-api-key", "ops-key"); len(md) != 0 {
 		t.Fatalf("a value never verified stayed: %v", md)
 	}
+}
+
+// Failed authentications are limited per client network: each 401 takes a
+// token, a success none, and while the bucket is empty even a valid key is
+// refused before it is checked.
+func TestAuthFailuresLimitGuessing(t *testing.T) {
+	c := newClock()
+	f := &AuthFailures{Name: "policies.auth_failures", Limit: Limit{Rate: 2, Period: time.Minute}, Store: NewLocalLimiter(time.Minute, c.now)}
+	if err := f.Validate(); err != nil || f.Limit.Burst != 2 {
+		t.Fatalf("validate: %v burst %d", err, f.Limit.Burst)
+	}
+	h := Authenticate(AuthOptions{Consumers: testConsumers(t), Failures: f})(&ok{})
+	for range 3 { // successes spend nothing
+		if w := serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "ops-key"); w.Code != 200 {
+			t.Fatalf("valid key: %d %s", w.Code, w.Body)
+		}
+	}
+	wantStatus(t, serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "guess-1"), 401, 16, "the API key is not valid")
+	wantStatus(t, serve(h, "GET", "/v1/x", "192.0.2.1:1"), 401, 16, // a missing credential counts too
+		"missing credentials: send an API key in the X-Api-Key header (or the api_key query parameter)")
+	const blocked = "too many failed authentications from this client network (policies.auth_failures: 2 per 1m0s); no credential is checked until you retry after 30s"
+	for _, key := range []string{"guess-2", "ops-key"} {
+		w := serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", key)
+		wantStatus(t, w, 429, 8, blocked)
+		if hdr(w, "Retry-After") != "30" {
+			t.Fatalf("%s: Retry-After %q", key, hdr(w, "Retry-After"))
+		}
+	}
+	// The client's /64, not its address, is the key; other networks go on.
+	v6 := Authenticate(AuthOptions{Consumers: testConsumers(t), Failures: f})(&ok{})
+	wantStatus(t, serve(v6, "GET", "/v1/x", "[2001:db8::1]:1", "X-Api-Key", "g"), 401, 16, "the API key is not valid")
+	wantStatus(t, serve(v6, "GET", "/v1/x", "[2001:db8::2]:1", "X-Api-Key", "g"), 401, 16, "the API key is not valid")
+	wantStatus(t, serve(v6, "GET", "/v1/x", "[2001:db8::3]:1", "X-Api-Key", "ops-key"), 429, 8, blocked)
+	if w := serve(h, "GET", "/v1/x", "192.0.2.2:1", "X-Api-Key", "ops-key"); w.Code != 200 {
+		t.Fatalf("another client: %d %s", w.Code, w.Body)
+	}
+	// A token is back after per/rate: one more try.
+	c.add(30 * time.Second)
+	if w := serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "ops-key"); w.Code != 200 {
+		t.Fatalf("after refill: %d %s", w.Code, w.Body)
+	}
+	wantStatus(t, serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "guess-3"), 401, 16, "the API key is not valid")
+	wantStatus(t, serve(h, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "ops-key"), 429, 8, blocked)
+
+	// A store that fails: fail-open checks credentials, fail-closed 503.
+	open := Authenticate(AuthOptions{Consumers: testConsumers(t), Failures: &AuthFailures{Name: "a", Limit: f.Limit, Store: failing{}, FailOpen: true}})(&ok{})
+	if w := serve(open, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "ops-key"); w.Code != 200 {
+		t.Fatalf("fail-open: %d", w.Code)
+	}
+	closed := Authenticate(AuthOptions{Consumers: testConsumers(t), Failures: &AuthFailures{Name: "a", Limit: f.Limit, Store: failing{}}})(&ok{})
+	wantStatus(t, serve(closed, "GET", "/v1/x", "192.0.2.1:1", "X-Api-Key", "ops-key"), 503, 14, "the rate limiter is unavailable; retry shortly")
 }

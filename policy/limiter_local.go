@@ -96,6 +96,25 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Decision
 	}, nil
 }
 
+// Peek reports whether key's bucket holds a token, taking none (and
+// making no bucket: an unknown key is a full bucket).
+func (l *LocalLimiter) Peek(_ context.Context, key string, lim Limit) (Decision, error) {
+	now := l.now()
+	every := lim.Period / time.Duration(lim.Rate)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return Decision{Allowed: true, Remaining: lim.Burst}, nil
+	}
+	tokens := b.lim.TokensAt(now)
+	reset := time.Duration((float64(lim.Burst) - tokens) * float64(every))
+	if tokens < 1 {
+		return Decision{RetryAfter: time.Duration((1 - tokens) * float64(every)), ResetAfter: reset}, nil
+	}
+	return Decision{Allowed: true, Remaining: int(tokens), ResetAfter: reset}, nil
+}
+
 func (l *LocalLimiter) sweep(now time.Time) {
 	for _, b := range l.buckets {
 		if idle := now.Sub(b.seen); idle > l.idle && idle > b.full {

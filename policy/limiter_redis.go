@@ -75,5 +75,24 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, lim Limit) (Decisi
 	return d, nil
 }
 
+// Peek reports whether key's bucket in Redis holds a token, taking none
+// (a GCRA call of cost 0).
+func (l *RedisLimiter) Peek(ctx context.Context, key string, lim Limit) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	res, err := l.lim.AllowN(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Period: lim.Period, Burst: lim.Burst}, 0)
+	if err != nil {
+		return Decision{}, err
+	}
+	d := Decision{Allowed: res.Remaining >= 1, Remaining: res.Remaining, ResetAfter: res.ResetAfter}
+	if !d.Allowed {
+		// The bucket is full again after ResetAfter; one token is back
+		// when what is missing is burst-1 tokens.
+		every := lim.Period / time.Duration(lim.Rate)
+		d.RetryAfter = max(res.ResetAfter-time.Duration(lim.Burst-1)*every, time.Millisecond)
+	}
+	return d, nil
+}
+
 // Close closes the Redis connections.
 func (l *RedisLimiter) Close() error { return l.client.Close() }

@@ -73,3 +73,28 @@ func TestRedisDownFailOpenAndClosed(t *testing.T) {
 		}
 	}
 }
+
+// Peek on Redis takes nothing and says when a token is back.
+func TestRedisLimiterPeek(t *testing.T) {
+	addr := policytest.StartRedis(t)
+	rl, err := policy.NewRedisLimiter(policy.RedisOptions{Addr: addr, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rl.Close() })
+	ctx, l := context.Background(), policy.Limit{Rate: 2, Period: time.Minute, Burst: 2}
+	for range 3 {
+		if d, err := rl.Peek(ctx, "k", l); err != nil || !d.Allowed || d.Remaining != 2 {
+			t.Fatalf("peek on a full bucket: %+v %v", d, err)
+		}
+	}
+	for range 2 {
+		if d, err := rl.Allow(ctx, "k", l); err != nil || !d.Allowed {
+			t.Fatalf("allow: %+v %v", d, err)
+		}
+	}
+	d, err := rl.Peek(ctx, "k", l)
+	if err != nil || d.Allowed || d.RetryAfter <= 25*time.Second || d.RetryAfter > 30*time.Second {
+		t.Fatalf("peek on an empty bucket: %+v %v", d, err)
+	}
+}

@@ -46,6 +46,8 @@ type Decision struct {
 // one (one process) and the Redis one (shared by gateway instances).
 type Limiter interface {
 	Allow(ctx context.Context, key string, l Limit) (Decision, error)
+	// Peek answers as Allow would, taking nothing.
+	Peek(ctx context.Context, key string, l Limit) (Decision, error)
 }
 
 // KeyBy names what a rate limit counts by.

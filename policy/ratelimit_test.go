@@ -125,6 +125,10 @@ func (failing) Allow(context.Context, string, Limit) (Decision, error) {
 	return Decision{}, context.DeadlineExceeded
 }
 
+func (failing) Peek(context.Context, string, Limit) (Decision, error) {
+	return Decision{}, context.DeadlineExceeded
+}
+
 func TestRateLimitStoreFailure(t *testing.T) {
 	open := must(RateLimit(RateLimitOptions{Rules: []Rule{{Name: "shared", Limit: Limit{Rate: 1, Period: time.Second}, Store: failing{}, FailOpen: true}}}))(&ok{})
 	if w := serve(open, "GET", "/", "192.0.2.1:1"); w.Code != 200 || hdr(w, "RateLimit-Limit") != "" {

@@ -126,6 +126,9 @@ type Policies struct {
 	RateLimits []RateLimitConfig `yaml:"rate_limits"`
 	// ExtAuthz asks the external authorizer before the call.
 	ExtAuthz *bool `yaml:"ext_authz"`
+	// AuthFailures limits failed authentications per client network
+	// (top-level policies only; off when absent).
+	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
 	// Resilience: timeout, breaker, retry, fallback and split.
 	Resilience `yaml:",inline"`
 }
@@ -155,6 +158,22 @@ type RateLimitConfig struct {
 	// its bucket (by ip, and consumer or subject falling back to ip):
 	// default 64, one bucket per /64; 128 the whole address.
 	IPv6Prefix int `yaml:"ipv6_prefix"`
+}
+
+// AuthFailuresConfig limits failed authentications (401s) per client
+// network: rate per per, burst defaulting to rate; shared counts in Redis.
+type AuthFailuresConfig struct {
+	Rate   int      `yaml:"rate"`
+	Per    Duration `yaml:"per"`
+	Burst  int      `yaml:"burst"`
+	Shared bool     `yaml:"shared"`
+	// IPv6Prefix as a rate limit's: default 64.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+}
+
+// RateLimit is the same limit as a rate limit keyed by ip.
+func (a AuthFailuresConfig) RateLimit() RateLimitConfig {
+	return RateLimitConfig{Key: "ip", Rate: a.Rate, Per: a.Per, Burst: a.Burst, Shared: a.Shared, IPv6Prefix: a.IPv6Prefix}
 }
 
 // AccessLogConfig configures the access log.
@@ -367,6 +386,17 @@ func (c *Config) validatePolicies() []error {
 				continue
 			}
 			store(rk, rc.Shared)
+		}
+		if af := pc.AuthFailures; af != nil {
+			ak := key + ".auth_failures"
+			switch _, err := af.RateLimit().Check(); {
+			case key != "policies":
+				bad(ak, errors.New("failed authentications are counted per client across the gateway: set auth_failures under the top-level policies"))
+			case err != nil:
+				bad(ak, err)
+			default:
+				store(ak, af.Shared)
+			}
 		}
 	}
 

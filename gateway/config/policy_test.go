@@ -25,9 +25,13 @@ func TestPolicyConfigErrors(t *testing.T) {
 		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":        `line 1: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
 		"policies: {rate_limits: [{rate: 1, per: 1s, ipv6_prefix: 129}]}": "line 1: policies.rate_limits[0]: ipv6_prefix 129 is not a prefix length from 1 to 128 (default 64)",
 		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]":   "line 1: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
-		"jwt: {algorithms: [HS256]}":                                      "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
-		"cors: {allowed_origins: ['*'], allow_credentials: true}":         `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
-		"redis: {addr: '127.0.0.1:1', on_error: maybe}":                   `line 1: redis.on_error: "maybe" is not open or closed`,
+		// Security review #17 (Low): failed authentications limited per client network.
+		"policies: {auth_failures: {rate: 0, per: 1m}}":                "line 1: policies.auth_failures: rate and per must be positive (e.g. rate: 100, per: 1s), burst not negative",
+		"policies: {auth_failures: {rate: 10, per: 1m, shared: true}}": "line 1: policies.auth_failures.shared: shared limits need the redis key",
+		"policies: {auth_failures: {rate: 10, per: 1m, ipv6_prefix: 0}}\nproducts: [{name: p, upstreams: [library], hosts: [p.example], policies: {auth_failures: {rate: 1, per: 1s}}}]": "line 2: products[0].policies.auth_failures: failed authentications are counted per client across the gateway: set auth_failures under the top-level policies",
+		"jwt: {algorithms: [HS256]}":                              "line 1: jwt: policy: jwt: algorithm HS256 needs an HMAC secret",
+		"cors: {allowed_origins: ['*'], allow_credentials: true}": `line 1: cors: policy: cors: allow_credentials cannot be used with the origin "*"; list the origins`,
+		"redis: {addr: '127.0.0.1:1', on_error: maybe}":           `line 1: redis.on_error: "maybe" is not open or closed`,
 		// Security review: weak HMAC secrets, metadata keys that fail every call.
 		"jwt: {algorithms: [HS256], hmac_secret: {value: x}}":                                       "line 1: jwt: policy: jwt: the HMAC secret has 1 bytes; HS256 needs at least 32 (RFC 7518 §3.2: a key as long as the hash), random",
 		"jwt: {algorithms: [HS512], hmac_secret: {value: precedence-secret-0123456789-0123456789}}": "line 1: jwt: policy: jwt: the HMAC secret has 39 bytes; HS512 needs at least 64 (RFC 7518 §3.2: a key as long as the hash), random",

@@ -47,6 +47,9 @@ type policies struct {
 	extAuthzConn *grpc.ClientConn
 	// products: each product's policy level.
 	products map[string]*levelPolicies
+	// authFailures limits failed authentications on every route (nil:
+	// off); its buckets are in local or redis.
+	authFailures *policy.AuthFailures
 }
 
 var _ gateway.Policies = (*policies)(nil)
@@ -149,6 +152,14 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		p.edge.Put(policy.StageCORS, cp)
 	}
 	p.global = level("policies", k.Policies)
+	if af := k.Policies.AuthFailures; af != nil {
+		p.authFailures = &policy.AuthFailures{Name: "policies.auth_failures", Limit: af.RateLimit().Limit(),
+			Store: store(af.Shared), FailOpen: onErrorOpen, IPv6Prefix: af.IPv6Prefix,
+			Logger: log.With().Str("component", "ratelimit").Logger()}
+		if err := p.authFailures.Validate(); err != nil {
+			bad("policies.auth_failures", err)
+		}
+	}
 	p.global.res = buildResilience(k.Policies.Resilience, bad)
 	// Global IP rules run at the edge, before the route match, so a denied
 	// client cannot even learn which paths exist.
@@ -292,7 +303,7 @@ func (p *policies) Route(r gateway.RouteRef) policy.Set {
 	var set policy.Set
 	set.Put(policy.StageIPFilter, policy.Then(ips...))
 	set.Put(policy.StageSizeLimit, policy.SizeLimit(maxBody))
-	var ao policy.AuthOptions
+	ao := policy.AuthOptions{Failures: p.authFailures}
 	for _, a := range auth {
 		switch a {
 		case "api_key":
