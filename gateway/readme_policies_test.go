@@ -45,8 +45,9 @@ func TestReadmePolicyExamplesParse(t *testing.T) {
 		}
 		n++
 	}
-	// Publishing, access log, client IP, CORS, API consumers, JWT, rate limits.
-	if n != 7 {
-		t.Fatalf("found %d YAML examples, want 7", n)
+	// Publishing, access log, client IP, CORS, API consumers, JWT, rate limits,
+	// failed authentications.
+	if n != 8 {
+		t.Fatalf("found %d YAML examples, want 8", n)
 	}
 }
