@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestAuthFailuresLimitKeyGuessing: issue 17 (low). Failed
+// TestAuthFailuresLimitKeyGuessing: Failed
 // authentications are limited per client network: each 401 spends a
 // token, and once they are spent the client gets 429 with Retry-After
 // before any credential is checked — even the right key — while another

@@ -113,7 +113,7 @@ func startWideBackend(t *testing.T, files *protoregistry.Files) (string, *switch
 	return lis.Addr().String(), sw
 }
 
-// TestDescriptorCapsKeepLastGood: issue 17 #10. A backend that grows its
+// TestDescriptorCapsKeepLastGood: A backend that grows its
 // descriptor set past reflection.max_files, max_bytes, max_methods or
 // max_routes has the new set refused: the last good routes stay served,
 // and the refusal names the limit in /admin/descriptors (or the route
@@ -203,7 +203,7 @@ func post(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestRouteSeriesCapped: issue 17 #10. Past limits.max_route_series
+// TestRouteSeriesCapped: Past limits.max_route_series
 // routes, requests count under route="other", so a backend publishing
 // thousands of methods cannot grow /metrics without bound.
 func TestRouteSeriesCapped(t *testing.T) {

@@ -45,7 +45,7 @@ func TestGrpcTimeoutOverflow(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "2562047H").expect(t, 200)
 }
 
-// TestClientDeadlineDoesNotTripBreaker (issue 17 #2): a caller that
+// TestClientDeadlineDoesNotTripBreaker: a caller that
 // shortens Grpc-Timeout until its calls fail with 504 cannot open the
 // upstream's breaker for everyone; failures of the gateway's own timeout
 // still open it.
@@ -76,7 +76,7 @@ func TestClientDeadlineDoesNotTripBreaker(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 503)
 }
 
-// TestClientDeadlineFailedByBackendDoesNotCount (issue 17 #2): a backend
+// TestClientDeadlineFailedByBackendDoesNotCount: a backend
 // that refuses a deadline too short for its work answers
 // DEADLINE_EXCEEDED before the gateway's timer fires; with the client's
 // deadline that is still the client's doing: no breaker failure, no
@@ -106,7 +106,7 @@ func TestClientDeadlineFailedByBackendDoesNotCount(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
 }
 
-// TestGrpcTimeoutLimits (issue 17 #2): a Grpc-Timeout outside
+// TestGrpcTimeoutLimits: a Grpc-Timeout outside
 // limits.min_client_timeout / max_client_timeout is refused with 400
 // naming the limit; the minimum defaults to 10ms.
 func TestGrpcTimeoutLimits(t *testing.T) {
@@ -132,7 +132,7 @@ limits: {min_client_timeout: 50ms, max_client_timeout: 1m}
 	h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"a","count":1}`, "Grpc-Timeout", "1S").expect(t, 200)
 }
 
-// TestForwardsOnlyVerifiedCredentials (issue 17 #4): on a route with
+// TestForwardsOnlyVerifiedCredentials: on a route with
 // auth, the backend receives exactly the credential the gateway checked:
 // never a Grpc-Metadata-Authorization beside it, never a second
 // Authorization, and on an API-key route no Authorization at all (nor an
@@ -195,7 +195,7 @@ upstreams:
 	}
 }
 
-// TestIdentityHeadersCannotBeSpoofed (issue 17 #5): what the external
+// TestIdentityHeadersCannotBeSpoofed: what the external
 // authorizer vouches for (ext_authz.http.upstream_headers, or
 // ext_authz.grpc.upstream_headers) is dropped from client input on every
 // route, including routes that never ask the authorizer.
@@ -225,7 +225,7 @@ upstreams:
 	}
 }
 
-// TestAuthorizerSeesCanonicalPath (issue 17 #6): the authorizer is sent
+// TestAuthorizerSeesCanonicalPath: the authorizer is sent
 // the spelling the router matches by, so a rule on /v1/shelves/2 holds
 // for every spelling that reaches that route (Envoy CVE-2019-9901).
 func TestAuthorizerSeesCanonicalPath(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestRateLimitIPv6KeyedByNetwork: issue 17 (low). A per-IP limit keys an
+// TestRateLimitIPv6KeyedByNetwork: A per-IP limit keys an
 // IPv6 client by its /64 by default, so rotating through the 2^64
 // addresses of one network does not reset the bucket; ipv6_prefix: 128
 // keys the whole address.

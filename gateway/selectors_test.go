@@ -12,7 +12,7 @@ consumers:
     keys: [{value: mobile-key-1}]
 `
 
-// TestPolicySelectorsMissAndPartial: issue 17 #7. Routes come from live
+// TestPolicySelectorsMissAndPartial: Routes come from live
 // reflection, so a route-keyed policy entry is checked at every route
 // build: one that selects no route (a typo'd DELETE) is an error in the
 // log, in /admin/routes and in a metric; a route match covering one
@@ -62,7 +62,7 @@ func TestPolicySelectorsMissAndPartial(t *testing.T) {
 	h.do(t, "GET", "/v1/shelves/1/books/1/title", "", "X-Api-Key", "mobile-key-1").expect(t, 200)
 }
 
-// TestPolicyMethodSelectorCoversEveryBinding: issue 17 #7. method: selects
+// TestPolicyMethodSelectorCoversEveryBinding: method: selects
 // every HTTP binding of the method, additional bindings included.
 func TestPolicyMethodSelectorCoversEveryBinding(t *testing.T) {
 	lib := startLibrary(t)

@@ -111,7 +111,7 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-// TestCredentialsAndKeepVerified (issue 17 #4): authentication records
+// TestCredentialsAndKeepVerified: authentication records
 // what it verified, and KeepVerified leaves exactly that under a
 // credential key.
 func TestCredentialsAndKeepVerified(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestGuardCanonicalPath (issue 17 #6): every stage after the guard sees
+// TestGuardCanonicalPath: every stage after the guard sees
 // the path as the router matches it, escapes of unreserved characters
 // decoded and significant ones kept.
 func TestGuardCanonicalPath(t *testing.T) {

@@ -19,7 +19,7 @@ func TestHeaderRulesMetadata(t *testing.T) {
 	r.Header.Set("X-Request-Id", "r1")
 	r.Header.Set("Traceparent", "00-abc-def-01")
 	r.Header.Set("Grpc-Metadata-Tenant", "acme")
-	r.Header.Set("Grpc-Metadata-Authorization", "Bearer FORGED") // owned by Authorization: dropped (issue 17 #4)
+	r.Header.Set("Grpc-Metadata-Authorization", "Bearer FORGED") // owned by Authorization: dropped
 	r.Header.Set("Grpc-Metadata-X-Request-Id", "r2")             // owned by X-Request-Id: dropped
 	r.Header.Set("Grpc-Metadata-Blob-Bin", "AQID")
 	r.Header.Set("Grpc-Metadata-Grpc-Timeout", "1S")  // reserved: dropped

@@ -11,7 +11,7 @@ func TestExtAuthzConfigErrors(t *testing.T) {
 policies: {ext_authz: true}
 upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 `, "policies.ext_authz: needs the top-level ext_authz key"},
-		// issue 17 #8: a product switching it on is held to the same rule.
+		// A product switching it on is held to the same rule.
 		{`
 products: [{name: shop, hosts: [shop.example.com], upstreams: [library], policies: {ext_authz: true}}]
 upstreams: [{name: library, static: ["127.0.0.1:1"]}]

@@ -25,7 +25,7 @@ func TestPolicyConfigErrors(t *testing.T) {
 		"policies: {rate_limits: [{key: user, rate: 1, per: 1s}]}":        `line 1: policies.rate_limits[0]: policy: rate limit key "user" is not ip, consumer, subject or route`,
 		"policies: {rate_limits: [{rate: 1, per: 1s, ipv6_prefix: 129}]}": "line 1: policies.rate_limits[0]: ipv6_prefix 129 is not a prefix length from 1 to 128 (default 64)",
 		"consumers: [{name: a, keys: [{env: REFRACT_TEST_UNSET_KEY}]}]":   "line 1: consumers[0].keys[0]: environment variable REFRACT_TEST_UNSET_KEY is not set",
-		// Security review #17 (Low): failed authentications limited per client network.
+		// Failed authentications limited per client network.
 		"policies: {auth_failures: {rate: 0, per: 1m}}":                "line 1: policies.auth_failures: rate and per must be positive (e.g. rate: 100, per: 1s), burst not negative",
 		"policies: {auth_failures: {rate: 10, per: 1m, shared: true}}": "line 1: policies.auth_failures.shared: shared limits need the redis key",
 		"policies: {auth_failures: {rate: 10, per: 1m, ipv6_prefix: 0}}\nproducts: [{name: p, upstreams: [library], hosts: [p.example], policies: {auth_failures: {rate: 1, per: 1s}}}]": "line 2: products[0].policies.auth_failures: failed authentications are counted per client across the gateway: set auth_failures under the top-level policies",
@@ -51,7 +51,7 @@ func TestPolicyConfigErrors(t *testing.T) {
 	}
 }
 
-// TestRouteSelectorErrors: issue 17 #7. A route entry whose selector can
+// TestRouteSelectorErrors: A route entry whose selector can
 // select no route whatever the upstream serves is refused at load.
 func TestRouteSelectorErrors(t *testing.T) {
 	for extra, want := range map[string]string{

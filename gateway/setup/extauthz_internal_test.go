@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestExtAuthzWithoutAuthorizerFailsClosed: issue 17 #8. Validation
+// TestExtAuthzWithoutAuthorizerFailsClosed: Validation
 // refuses ext_authz switched on without an authorizer; should a route ever
 // ask for it anyway (a config built around validation), it answers 503
 // instead of serving the request unchecked.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestPlanClientDeadlineCountsAgainstNothing (issue 17 #2): a try that
+// TestPlanClientDeadlineCountsAgainstNothing: a try that
 // runs out of the client's shortened deadline is neither a breaker
 // failure nor retried (no retry-budget token spent), whoever reports the
 // DEADLINE_EXCEEDED; the gateway's own deadline, or a per-try timeout
