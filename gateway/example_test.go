@@ -60,7 +60,15 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	resp, err := http.Get(srv.URL + "/v1/shelves")
+	hello, err := http.Get(srv.URL + "/hello") // the program's own route
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	greeting, _ := io.ReadAll(hello.Body)
+	hello.Body.Close()
+	fmt.Println(string(greeting))
+	resp, err := http.Get(srv.URL + "/v1/shelves") // the gateway's route
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -68,5 +76,7 @@ func Example() {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, strings.HasPrefix(string(body), `{"shelves":[`))
-	// Output: 200 true
+	// Output:
+	// hello
+	// 200 true
 }
