@@ -206,8 +206,8 @@ func (l Limits) withDefaults() Limits {
 type ProductOptions struct {
 	// Name names the product; required, distinct.
 	Name string
-	// Listen is host:port of the product's own listener, opened by Serve;
-	// default none.
+	// Listen is host:port of the product's own listener, opened by the
+	// server that serves the Gateway (see SetProductAddrs); default none.
 	Listen string
 	// Hosts are the Host names (lower-case, without port) that select the
 	// product on the main listener.

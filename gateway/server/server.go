@@ -35,7 +35,7 @@ type Options struct {
 	LogOutput io.Writer
 	// OnReload, when set, is called after each reload attempt with its
 	// outcome and the status that follows (not for the first config: read
-	// ConfigStatus after NewServer). It runs on the reloading goroutine,
+	// ConfigStatus after New). It runs on the reloading goroutine,
 	// one call at a time; it must not call Reload.
 	OnReload func(ok bool, st ConfigStatus)
 	// Now is the clock of the status timestamps; default time.Now.
@@ -53,14 +53,14 @@ type Options struct {
 
 // Server is the refract process: it owns the listeners (public, admin,
 // products' own) and serves them with the Gateway built from the current
-// config (with its metrics, tracing and admin API), which it swaps on reload without dropping a request: the new
-// Gateway is built and waits for its upstreams' descriptors before it
-// takes over, a listener whose address changed is opened before the old
-// one is shut down gracefully, and the old Gateway finishes the requests
-// it started before it closes. On stop it drains: /readyz answers 503 for
-// drain_period while requests are still served, then the listeners shut
-// down gracefully. Create it with NewServer, then Run it once. Safe for
-// concurrent use.
+// config (with its metrics, tracing and admin API), which it swaps on
+// reload without dropping a request: the new Gateway is built and waits
+// for its upstreams' descriptors before it takes over, a listener whose
+// address changed is opened before the old one is shut down gracefully,
+// and the old Gateway finishes the requests it started before it closes.
+// On stop it drains: /readyz answers 503 for drain_period while requests
+// are still served, then the listeners shut down gracefully. Create it
+// with New, then Run it once. Safe for concurrent use.
 type Server struct {
 	opts Options
 	cur  atomic.Pointer[generation] // the request path's only shared read
