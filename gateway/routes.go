@@ -37,6 +37,13 @@ type route struct {
 	validator protovalidate.Validator
 }
 
+// HiddenMethod is a reflected method that gets no route, and the rule that
+// hid it, for the admin API.
+type HiddenMethod struct {
+	Method string `json:"method"`
+	Rule   string `json:"rule"` // "hide: *.Admin*" or "not in expose"
+}
+
 // RouteInfo describes one served route, for the admin API and the CLI.
 type RouteInfo struct {
 	HTTPMethod string   `json:"http_method"`
