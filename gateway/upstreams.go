@@ -135,6 +135,8 @@ type EndpointInfo struct {
 	ID   string            `json:"id,omitempty"`
 	Tags []string          `json:"tags,omitempty"`
 	Meta map[string]string `json:"meta,omitempty"`
+	// EndpointConn is its transport state and last error, with times.
+	upconn.EndpointConn
 }
 
 // Upstreams describes every upstream's discovery state and schema split.
@@ -149,7 +151,7 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 		if st := u.conns.State(); st != nil {
 			info.Discovery, info.Error, info.Since = st.Describe()
 			for _, e := range st.Endpoints {
-				info.Endpoints = append(info.Endpoints, EndpointInfo{Addr: e.Addr, ID: e.ID, Tags: e.Tags, Meta: e.Meta})
+				info.Endpoints = append(info.Endpoints, EndpointInfo{Addr: e.Addr, ID: e.ID, Tags: e.Tags, Meta: e.Meta, EndpointConn: u.conns.EndpointConn(e.Addr)})
 			}
 		}
 		g.buildMu.Lock()

@@ -76,6 +76,8 @@ type Upstream struct {
 	schemas *schemaTracker
 	// traffic are the named subsets splits send calls to; nil without.
 	traffic *trafficSubsets
+	// conns is every connection's dial and break history per endpoint.
+	conns *connTracker
 }
 
 // State is one endpoint report from discovery. Immutable.
@@ -96,6 +98,7 @@ func New(o Options) (*Upstream, error) {
 	}
 	serviceConfig := discovery.ServiceConfig(o.Balancer, o.HealthCheck)
 	extra := o.DialOptions
+	tracker := newConnTracker(time.Now)
 	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
 		conn, err := grpc.NewClient(res.Target(), append([]grpc.DialOption{
 			res.DialOption(),
@@ -105,6 +108,9 @@ func New(o Options) (*Upstream, error) {
 			// budget (resilience.Retry): grpc-go's retry policy must never
 			// stack on top. Transparent retries stay on.
 			grpc.WithDisableRetry(),
+			// Every connection is dialed through the tracker, which keeps
+			// each endpoint's state and last error for the admin API.
+			grpc.WithContextDialer(tracker.dial),
 		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
@@ -139,6 +145,7 @@ func New(o Options) (*Upstream, error) {
 		log:           o.Logger,
 		retire:        retire,
 		schemas:       newSchemaTracker(),
+		conns:         tracker,
 	}, nil
 }
 
@@ -222,6 +229,11 @@ func (u *Upstream) Watch(ctx context.Context, now func() time.Time, onChange fun
 		}
 		u.resolver.Update(up.Endpoints)
 		u.traffic.update(up.Endpoints)
+		keep := make(map[string]bool, len(up.Endpoints))
+		for _, e := range up.Endpoints {
+			keep[e.Addr] = true
+		}
+		u.conns.retain(keep)
 		u.disc.Store(&State{Endpoints: up.Endpoints, Known: true, Since: now()})
 		onChange(up)
 	})
