@@ -68,3 +68,13 @@ func bindingRank(rt *route) int {
 	}
 	return 1
 }
+
+// OpenAPIDocument is the live document of product's table ("": the
+// default), as its listener serves it; nil when documents are off.
+func (g *Gateway) OpenAPIDocument(product string) ([]byte, error) {
+	if g.docs == nil {
+		return nil, nil
+	}
+	doc, _, err := g.docs.Document(g.openAPITable(product))
+	return doc, err
+}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,12 @@ type Metrics struct {
 	maxRoutes   int
 	handler     http.Handler
 	started     time.Time
+	// instance and version name this process in the stats view.
+	instance, version string
+	// openSince is when each breaker was first seen open or half-open,
+	// by name, for the problems' since-when; guarded by openMu.
+	openMu    sync.Mutex
+	openSince map[string]time.Time
 }
 
 // numMethods is the number of method label values of unmatched
@@ -133,7 +140,9 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		o.MaxRouteSeries = DefaultMaxRouteSeries
 	}
 	now := o.Now
-	m := &Metrics{reg: o.Registry, now: now, started: now(), routeSeries: map[[2]string]bool{}, maxRoutes: o.MaxRouteSeries}
+	m := &Metrics{reg: o.Registry, now: now, started: now(), routeSeries: map[[2]string]bool{}, maxRoutes: o.MaxRouteSeries,
+		openSince: map[string]time.Time{}, version: buildVersion()}
+	m.instance, _ = os.Hostname()
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_http_requests_total",
 		Help: "HTTP requests answered, by route template, HTTP method and status code (route=\"unmatched\" when no route was matched).",

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -18,9 +19,16 @@ import (
 // so (since the previous sample when polls are further apart); zero on a
 // first call.
 type Stats struct {
-	Time          time.Time         `json:"time"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
+	Time          time.Time `json:"time"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	// Instance is the host name; Version the gateway's build version.
+	Instance      string            `json:"instance"`
+	Version       string            `json:"version"`
 	ConfigVersion string            `json:"config_version,omitempty"`
+	// Problems is what is wrong right now, worst first: upstreams or
+	// endpoints down, discovery failing, descriptor fetches failing,
+	// breakers open, the route build or a config reload failed.
+	Problems      []Problem         `json:"problems"`
 	Requests      RequestStats      `json:"requests"`
 	Routes        []RouteStats      `json:"routes"`
 	Upstreams     []UpstreamStats   `json:"upstreams"`
@@ -28,14 +36,21 @@ type Stats struct {
 	// BuildError is the last route build's error, if it failed.
 	BuildError string                     `json:"build_error,omitempty"`
 	FastPath   transcode.FastPathSnapshot `json:"fast_path"`
+	// Breakers are the circuit breakers routes use, with their states.
+	Breakers []gateway.BreakerInfo `json:"breakers"`
 }
 
 // RequestStats are the totals over every route, unmatched requests
 // included.
 type RequestStats struct {
-	Total     uint64  `json:"total"`
-	PerSecond float64 `json:"per_second"`
-	InFlight  int64   `json:"in_flight"`
+	Total        uint64  `json:"total"`
+	ServerErrors uint64  `json:"server_errors"` // 5xx
+	PerSecond    float64 `json:"per_second"`
+	InFlight     int64   `json:"in_flight"`
+	StreamsOpen  int     `json:"streams_open"`
+	// Recent is the last step of the history (rate, error ratio,
+	// p50/p99), when the history has one.
+	Recent *Point `json:"recent,omitempty"`
 }
 
 // RouteStats is one route's traffic. The unmatched pseudo-route
@@ -49,17 +64,39 @@ type RouteStats struct {
 	ClientErrors uint64  `json:"client_errors"` // 4xx
 	ServerErrors uint64  `json:"server_errors"` // 5xx
 	PerSecond    float64 `json:"per_second"`
+	// Streaming is server, client or bidi; empty for unary routes.
+	Streaming string `json:"streaming,omitempty"`
+	// Policies are the policies attached to the route.
+	Policies []string `json:"policies,omitempty"`
+	// FastPath says whether the route is transcoded on the fast path.
+	FastPath *gateway.FastPathInfo `json:"fast_path,omitempty"`
+	// Breaker is the state of the route's circuit breaker; empty without.
+	Breaker string `json:"breaker,omitempty"`
+	// GRPCCodes counts the upstream calls of the route's gRPC method by
+	// gRPC code (every route of the method together; each retry counts).
+	GRPCCodes map[string]uint64 `json:"grpc_codes,omitempty"`
+	// Recent is the route's last history step, when there is one.
+	Recent *Point `json:"recent,omitempty"`
 }
 
 // UpstreamStats is one upstream's discovery and descriptor state.
 type UpstreamStats struct {
-	Name        string          `json:"name"`
-	Source      string          `json:"source"`
-	Discovery   string          `json:"discovery"`
-	Error       string          `json:"error,omitempty"`
-	Endpoints   []string        `json:"endpoints"`
-	Routes      int             `json:"routes"`
-	Descriptors DescriptorStats `json:"descriptors"`
+	Name      string `json:"name"`
+	Source    string `json:"source"`
+	Discovery string `json:"discovery"`
+	// Error and Since: why and since when discovery fails, or when the
+	// endpoint set last arrived.
+	Error string    `json:"error,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// Connectivity is grpc-go's state of the upstream's connection across
+	// its endpoints: IDLE, CONNECTING, READY, TRANSIENT_FAILURE.
+	Connectivity string `json:"connectivity"`
+	HealthCheck  bool   `json:"health_check"`
+	// Endpoints are what discovery reports, each with its transport
+	// state and last error with their times.
+	Endpoints   []gateway.EndpointInfo `json:"endpoints"`
+	Routes      int                    `json:"routes"`
+	Descriptors DescriptorStats        `json:"descriptors"`
 }
 
 // DescriptorStats is an upstream's descriptor cache entry.
@@ -84,6 +121,7 @@ type DescriptorStats struct {
 func (m *Metrics) Stats() Stats {
 	now := m.now()
 	out := Stats{Time: now.UTC(), UptimeSeconds: now.Sub(m.started).Seconds(), ConfigVersion: m.ConfigVersion(),
+		Instance: m.instance, Version: m.version, Problems: []Problem{}, Breakers: []gateway.BreakerInfo{},
 		Rejections: map[string]uint64{}, Routes: []RouteStats{}, Upstreams: []UpstreamStats{}}
 	g := m.gw.Load()
 	if g != nil {
@@ -115,6 +153,7 @@ func (m *Metrics) Stats() Stats {
 		switch {
 		case code >= 500:
 			rs.ServerErrors += n
+			out.Requests.ServerErrors += n
 		case code >= 400:
 			rs.ClientErrors += n
 		}
@@ -132,9 +171,18 @@ func (m *Metrics) Stats() Stats {
 
 	// Every served route is listed, with or without traffic.
 	var served []gateway.RouteInfo
+	breakers := map[string]string{} // name → worst state
 	if g != nil {
 		served = g.Routes()
+		out.Requests.StreamsOpen = g.StreamsOpen()
+		out.Breakers = g.Breakers()
+		for _, b := range out.Breakers {
+			if breakerRank(b.State) >= breakerRank(breakers[b.Name]) {
+				breakers[b.Name] = b.State
+			}
+		}
 	}
+	codes := m.callCodes()
 	for _, ri := range served {
 		k := key{ri.HTTPMethod, ri.Path}
 		rs := counts[k]
@@ -143,6 +191,16 @@ func (m *Metrics) Stats() Stats {
 		}
 		delete(counts, k)
 		rs.Upstream, rs.GRPCMethod = ri.Upstream, ri.GRPCMethod
+		rs.Streaming, rs.Policies = ri.Streaming, ri.Policies
+		fp := ri.FastPath
+		rs.FastPath = &fp
+		rs.GRPCCodes = codes[ri.Upstream+" "+ri.GRPCMethod]
+		up := fmt.Sprintf("upstream %q", ri.Upstream)
+		if st, ok := breakers[up+" method "+ri.GRPCMethod]; ok {
+			rs.Breaker = st
+		} else if st, ok := breakers[up]; ok {
+			rs.Breaker = st
+		}
 		rs.PerSecond = rates[k.method+" "+k.route]
 		out.Routes = append(out.Routes, *rs)
 	}
@@ -182,16 +240,15 @@ func (m *Metrics) Stats() Stats {
 		}
 	}
 	for _, u := range g.Upstreams() {
-		us := UpstreamStats{Name: u.Name, Source: u.Source, Discovery: u.Discovery, Error: u.Error,
-			Endpoints: []string{}, Routes: routesPer[u.Name], Descriptors: desc[u.Name]}
+		us := UpstreamStats{Name: u.Name, Source: u.Source, Discovery: u.Discovery, Error: u.Error, Since: u.Since,
+			Connectivity: u.Connectivity, HealthCheck: u.HealthCheck, Endpoints: u.Endpoints,
+			Routes: routesPer[u.Name], Descriptors: desc[u.Name]}
 		if us.Descriptors.State == "" {
 			us.Descriptors = DescriptorStats{State: "pending", Services: []string{}}
 		}
-		for _, e := range u.Endpoints {
-			us.Endpoints = append(us.Endpoints, e.Addr)
-		}
 		out.Upstreams = append(out.Upstreams, us)
 	}
+	out.Problems = m.problems(now, &out)
 	return out
 }
 
@@ -263,4 +320,19 @@ func (w *rateWindow) sample(now time.Time, totals map[string]float64) map[string
 		w.samples = append(w.samples, rateSample{at: now, totals: totals})
 	}
 	return rates
+}
+
+// callCodes sums the upstream calls counter by upstream and gRPC method
+// ("library library.v1.LibraryService.GetBook"), then gRPC code.
+func (m *Metrics) callCodes() map[string]map[string]uint64 {
+	out := map[string]map[string]uint64{}
+	for _, mt := range collectMetrics(m.calls) {
+		l := labels(mt)
+		k := l["upstream"] + " " + l["grpc_method"]
+		if out[k] == nil {
+			out[k] = map[string]uint64{}
+		}
+		out[k][l["grpc_code"]] += uint64(mt.GetCounter().GetValue())
+	}
+	return out
 }
