@@ -20,8 +20,11 @@ type Options struct {
 	Config *config.Config
 	// Metrics serves /metrics (the Prometheus exposition); nil: 404.
 	Metrics http.Handler
-	// Stats is the dashboard's view, served on /admin/stats; nil: 404.
+	// Stats is the console's view, served on /admin/stats; nil: 404.
 	Stats func() telemetry.Stats
+	// History is the short history of rates and latencies, served on
+	// /admin/stats/history; nil: 404.
+	History func() telemetry.HistoryView
 	// Reload, when set, serves GET and POST /admin/reload (the server's
 	// config status and reload).
 	Reload http.Handler

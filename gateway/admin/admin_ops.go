@@ -35,6 +35,11 @@ func mountOperations(mux *http.ServeMux, o Options) {
 			WriteJSON(w, http.StatusOK, o.Stats())
 		})
 	}
+	if o.History != nil {
+		mux.HandleFunc("GET /admin/stats/history", func(w http.ResponseWriter, _ *http.Request) {
+			WriteJSON(w, http.StatusOK, o.History())
+		})
+	}
 	mountDashboard(mux)
 	if !o.Access.Pprof {
 		return // profiles show memory contents and cost CPU: opt-in

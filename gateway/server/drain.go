@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,7 @@ type generation struct {
 func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
 	gen := &generation{built: b, data: data, products: map[string]http.Handler{}, idle: make(chan struct{})}
 	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
-		Stats: b.metrics.Stats, Reload: http.HandlerFunc(s.serveReload),
+		Stats: func() telemetry.Stats { return s.stats(b) }, History: s.history.View, Reload: http.HandlerFunc(s.serveReload),
 		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access})
 	for _, p := range b.cfg.Products {
 		if p.Listen != "" {

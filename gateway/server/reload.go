@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"net/http"
 	"sort"
 	"time"
@@ -240,4 +241,20 @@ func waitAutoExposed(ctx context.Context, old, b *built) {
 		case <-t.C:
 		}
 	}
+}
+
+// stats is the admin stats view of b: its metrics' view with the recent
+// history, and a refused reload among the problems (the running config
+// is older than what the source holds).
+func (s *Server) stats(b *built) telemetry.Stats {
+	st := b.metrics.Stats()
+	s.history.Annotate(&st)
+	cs := s.ConfigStatus()
+	if cs.LastErrorAt != nil && cs.LastErrorAt.After(cs.LoadedAt) {
+		st.Problems = append(st.Problems, telemetry.Problem{Severity: "warning", Kind: "config_reload", Subject: cs.Source,
+			Message: "config " + cs.LastErrorVersion + " was refused; version " + cs.Version + " is still served: " + cs.LastError,
+			Since:   *cs.LastErrorAt})
+		telemetry.SortProblems(st.Problems)
+	}
+	return st
 }

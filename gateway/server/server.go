@@ -85,6 +85,10 @@ type Server struct {
 
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
+
+	// history is the console's short history of rates and latencies; it
+	// outlives reloads.
+	history *telemetry.History
 }
 
 // slot is one listener and the http.Server on it. The handler dispatches
@@ -115,7 +119,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+		endDrain: make(chan struct{}), errc: make(chan error, 1), history: telemetry.NewHistory(telemetry.HistoryOptions{})}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
@@ -197,6 +201,11 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer s.bg.Done()
 		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d configsource.Data) { _ = s.apply(s.reloadCtx, d, false) })
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.history.Run(s.reloadCtx, func() *telemetry.Metrics { return s.cur.Load().metrics })
 	}()
 
 	var runErr error
