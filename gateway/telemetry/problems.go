@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
-	upconn "github.com/refract-gateway/refract/gateway/upstream"
 )
 
 // Problem is one thing wrong right now, for the first screen an operator
@@ -38,7 +37,7 @@ func (m *Metrics) problems(now time.Time, st *Stats) []Problem {
 	for _, u := range st.Upstreams {
 		var down []gateway.EndpointInfo
 		for _, e := range u.Endpoints {
-			if e.State == upconn.StateFailure {
+			if e.State == "TRANSIENT_FAILURE" {
 				down = append(down, e)
 			}
 		}
