@@ -29,7 +29,7 @@ type Access struct {
 	// addresses, lower-case, without port.
 	Hosts []string
 	// Tokens, when any, are the SHA-256 digests of the bearer tokens
-	// accepted; every request but the health checks and the dashboard's
+	// accepted; every request but the health checks and the console's
 	// static files then needs one.
 	Tokens [][sha256.Size]byte
 	// ClientCert requires a verified client certificate on every request
@@ -41,7 +41,7 @@ type Access struct {
 }
 
 // public are the requests load balancers and browsers make before they
-// can authenticate: the health checks, and the dashboard's page, script
+// can authenticate: the health checks, and the console's page, scripts
 // and styles (no data; the page asks for a token when one is needed).
 func public(r *http.Request) (health, static bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -50,10 +50,10 @@ func public(r *http.Request) (health, static bool) {
 	switch r.URL.Path {
 	case "/healthz", "/readyz":
 		return true, true
-	case "/", "/dashboard", "/dashboard/dashboard.js", "/dashboard/dashboard.css":
+	case "/", "/dashboard":
 		return false, true
 	}
-	return false, false
+	return false, strings.HasPrefix(r.URL.Path, "/console/")
 }
 
 // guard wraps the admin mux with a's checks, in this order: Host, client

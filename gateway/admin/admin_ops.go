@@ -12,7 +12,7 @@ import (
 )
 
 // mountOperations adds the operator's endpoints to the admin mux:
-// /metrics, /admin/config, /admin/stats, the dashboard and, when
+// /metrics, /admin/config, /admin/stats, the console and its API explorer and, when
 // o.Access.Pprof, /debug/pprof/.
 // They exist on the admin listener only (127.0.0.1 by default), never on
 // the public one: profiles and the effective config are for operators.
@@ -40,7 +40,8 @@ func mountOperations(mux *http.ServeMux, o Options) {
 			WriteJSON(w, http.StatusOK, o.History())
 		})
 	}
-	mountDashboard(mux)
+	mountConsole(mux)
+	mountExplorer(mux, o)
 	if !o.Access.Pprof {
 		return // profiles show memory contents and cost CPU: opt-in
 	}

@@ -22,17 +22,17 @@ type Stats struct {
 	Time          time.Time `json:"time"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
 	// Instance is the host name; Version the gateway's build version.
-	Instance      string            `json:"instance"`
-	Version       string            `json:"version"`
-	ConfigVersion string            `json:"config_version,omitempty"`
+	Instance      string `json:"instance"`
+	Version       string `json:"version"`
+	ConfigVersion string `json:"config_version,omitempty"`
 	// Problems is what is wrong right now, worst first: upstreams or
 	// endpoints down, discovery failing, descriptor fetches failing,
 	// breakers open, the route build or a config reload failed.
-	Problems      []Problem         `json:"problems"`
-	Requests      RequestStats      `json:"requests"`
-	Routes        []RouteStats      `json:"routes"`
-	Upstreams     []UpstreamStats   `json:"upstreams"`
-	Rejections    map[string]uint64 `json:"policy_rejections"`
+	Problems   []Problem         `json:"problems"`
+	Requests   RequestStats      `json:"requests"`
+	Routes     []RouteStats      `json:"routes"`
+	Upstreams  []UpstreamStats   `json:"upstreams"`
+	Rejections map[string]uint64 `json:"policy_rejections"`
 	// BuildError is the last route build's error, if it failed.
 	BuildError string                     `json:"build_error,omitempty"`
 	FastPath   transcode.FastPathSnapshot `json:"fast_path"`

@@ -1,0 +1,554 @@
+// The operator console: one page over the admin API. Every value goes
+// into the page through textContent or attributes, never as markup, and
+// every action is one admin API call (see docs/console.md).
+'use strict';
+
+const POLL_MS = 2000;
+const HISTORY_MS = 10000;
+const TOKEN_KEY = 'refract-admin-token';
+
+// ---- DOM helpers ----------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = String(v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    e.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function fill(tableId, rows, empty) {
+  const body = document.querySelector('#' + tableId + ' tbody');
+  body.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const width = document.querySelectorAll('#' + tableId + ' thead th').length;
+    body.appendChild(h('tr', {}, h('td', { class: 'empty', colspan: width, text: empty })));
+  }
+}
+
+// ---- formatting -----------------------------------------------------------
+
+function duration(s) {
+  if (s < 1) return (s * 1000).toFixed(0) + ' ms';
+  if (s < 120) return s.toFixed(s < 10 ? 1 : 0) + ' s';
+  if (s < 7200) return (s / 60).toFixed(0) + ' min';
+  if (s < 172800) return (s / 3600).toFixed(1) + ' h';
+  return (s / 86400).toFixed(1) + ' d';
+}
+
+function latency(s) {
+  if (s === undefined || s === null) return '–';
+  if (s < 0.001) return (s * 1e6).toFixed(0) + ' µs';
+  if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 1 : 0) + ' ms';
+  return s.toFixed(2) + ' s';
+}
+
+function rate(r) { return r === undefined || r === null ? '–' : r >= 10 ? r.toFixed(0) : r.toFixed(2); }
+function pct(x) { return x === undefined || x === null ? '–' : (100 * x).toFixed(x > 0 && x < 0.01 ? 2 : 1) + ' %'; }
+
+let serverSkew = 0; // server time − browser time, so "ago" is the server's
+
+function when(t) {
+  if (!t) return null;
+  const d = new Date(t);
+  const ago = Math.max(0, (Date.now() + serverSkew - d.getTime()) / 1000);
+  const span = h('time', { datetime: d.toISOString(), title: d.toISOString(), text: d.toLocaleTimeString() + ' (' + duration(ago) + ' ago)' });
+  return span;
+}
+
+function pill(state, label) {
+  return h('span', { class: 'pill ' + String(state).toLowerCase().replace(/[^a-z_-]/g, ''), text: label || state });
+}
+
+// shortHash shows 12 hex digits; the full hash is on hover and copied on click.
+function shortHash(hash) {
+  if (!hash) return h('span', { text: '–' });
+  return h('code', { class: 'hash', title: hash, text: hash.slice(0, 12) });
+}
+
+// sparkline draws values (nulls are gaps) as an SVG polyline.
+function sparkline(values, cls) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const w = 120, hgt = 24;
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'spark ' + (cls || ''));
+  svg.setAttribute('viewBox', '0 0 ' + w + ' ' + hgt);
+  svg.setAttribute('width', w);
+  svg.setAttribute('height', hgt);
+  const nums = values.filter((v) => v !== null && v !== undefined);
+  if (nums.length < 2) return svg;
+  const max = Math.max(...nums) || 1;
+  const step = w / Math.max(1, values.length - 1);
+  let d = '', pen = false;
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) { pen = false; return; }
+    const x = (i * step).toFixed(1), y = (hgt - 2 - (v / max) * (hgt - 4)).toFixed(1);
+    d += (pen ? 'L' : 'M') + x + ' ' + y + ' ';
+    pen = true;
+  });
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', d.trim());
+  svg.appendChild(path);
+  const title = document.createElementNS(ns, 'title');
+  title.textContent = 'max ' + (cls === 'latency' ? latency(max) : cls === 'ratio' ? pct(max) : rate(max));
+  svg.appendChild(title);
+  return svg;
+}
+
+// ---- the admin API --------------------------------------------------------
+
+// api calls the admin API with the tab's token (when signed in) and the
+// header the admin API requires of state-changing requests. It resolves
+// to {status, ok, body, headers}; a 401 shows the sign-in form.
+async function api(method, path, body, headers) {
+  const hdrs = Object.assign({ 'X-Refract-Admin': '1' }, headers || {});
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) hdrs.Authorization = 'Bearer ' + token;
+  const init = { method, headers: hdrs, cache: 'no-store' };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    if (!hdrs['Content-Type']) hdrs['Content-Type'] = typeof body === 'string' ? 'application/yaml' : 'application/json';
+  }
+  const resp = await fetch(path, init);
+  let parsed = null;
+  const text = await resp.text();
+  try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = text; }
+  if (resp.status === 401) needSignIn(parsed && parsed.message);
+  return { status: resp.status, ok: resp.ok, body: parsed, headers: resp.headers };
+}
+
+function errorText(r) {
+  if (r.body && r.body.message) return r.status + ': ' + r.body.message;
+  return 'HTTP ' + r.status;
+}
+
+// ---- sign-in and roles ----------------------------------------------------
+
+const ROLES = { viewer: 1, operator: 2, admin: 3 };
+let role = 'admin'; // until /admin/whoami says otherwise (no roles API: the guard decides)
+
+function needSignIn(msg) {
+  $('login').hidden = false;
+  $('login-error').textContent = sessionStorage.getItem(TOKEN_KEY) ? (msg || 'the token was refused') : '';
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token').value);
+  $('token').value = '';
+  $('login').hidden = true;
+  whoami();
+  refresh();
+});
+
+$('signout').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+});
+
+async function whoami() {
+  const r = await api('GET', '/admin/whoami');
+  if (r.ok && r.body && r.body.role) {
+    role = r.body.role;
+    $('whoami').replaceChildren(h('span', { text: r.body.subject + ' · ' }), pill(role));
+  } else if (r.status === 404) {
+    role = 'admin';
+    $('whoami').textContent = '';
+  }
+  $('signout').hidden = !sessionStorage.getItem(TOKEN_KEY);
+  document.body.dataset.role = role;
+  // Controls the role may not use are hidden, not just refused later.
+  for (const b of document.querySelectorAll('.op')) b.hidden = (ROLES[role] || 0) < ROLES.operator;
+}
+
+// ---- views ----------------------------------------------------------------
+
+const VIEWS = ['overview', 'upstreams', 'routes', 'config', 'explorer'];
+
+function currentView() {
+  const v = location.hash.replace('#', '');
+  return VIEWS.includes(v) ? v : 'overview';
+}
+
+function showView() {
+  const v = currentView();
+  document.body.dataset.view = v;
+  for (const name of VIEWS) $('view-' + name).hidden = name !== v;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === v);
+  if (v === 'config') loadConfig();
+  if (v === 'explorer') loadExplorer();
+  if (v === 'routes') loadRoutes();
+}
+window.addEventListener('hashchange', showView);
+
+let stats = null, history = { series: {} };
+
+function series(key, field) {
+  return (history.series[key] || []).map((p) => p[field] === undefined ? null : p[field]);
+}
+
+function renderOverview(st) {
+  const probs = st.problems || [];
+  const box = $('problems');
+  if (probs.length === 0) {
+    const eps = st.upstreams.reduce((n, u) => n + u.endpoints.length, 0);
+    box.replaceChildren(h('div', { class: 'allclear', text: 'All clear: ' + st.upstreams.length + ' upstream(s), ' + eps +
+      ' endpoint(s), no breaker open, descriptors fresh.' }));
+  } else {
+    box.replaceChildren(h('h2', { text: 'What is wrong now (' + probs.length + ')' }), h('ul', { class: 'problems' }, ...probs.map((p) =>
+      h('li', { class: 'problem ' + p.severity, 'data-kind': p.kind, 'data-subject': p.subject },
+        pill(p.severity), h('strong', { text: p.subject }), ' ', h('span', { class: 'msg', text: p.message }),
+        p.since ? h('span', { class: 'since' }, ' since ', when(p.since)) : null))));
+  }
+  const rec = st.requests.recent || {};
+  const fp = st.fast_path;
+  const direct = fp.requests + fp.responses, all = direct + fp.request_fallbacks + fp.response_fallbacks;
+  const tile = (label, value, spark, id) => h('div', { class: 'tile', id: id },
+    h('div', { class: 'label', text: label }), h('div', { class: 'value', text: value }), spark || null);
+  $('tiles').replaceChildren(
+    tile('requests/s', rate(rec.per_second !== undefined ? rec.per_second : st.requests.per_second), sparkline(series('', 'per_second')), 'tile-rate'),
+    tile('errors (5xx)', pct(rec.error_ratio || 0), sparkline(series('', 'error_ratio'), 'ratio'), 'tile-errors'),
+    tile('p50', latency(rec.p50_seconds), sparkline(series('', 'p50_seconds'), 'latency'), 'tile-p50'),
+    tile('p99', latency(rec.p99_seconds), sparkline(series('', 'p99_seconds'), 'latency'), 'tile-p99'),
+    tile('in flight', st.requests.in_flight, null, 'tile-inflight'),
+    tile('open streams', st.requests.streams_open, null, 'tile-streams'),
+    tile('fast path', all === 0 ? '–' : Math.round(100 * direct / all) + ' %', null, 'tile-fastpath'),
+    tile('requests', st.requests.total + ' (' + st.requests.server_errors + ' 5xx)', null, 'tile-total'),
+    tile('config', st.config_version || '–', null, 'tile-config'),
+    tile('uptime', duration(st.uptime_seconds), null, 'tile-uptime'),
+  );
+  const perUp = {};
+  for (const r of st.routes) if (r.upstream) perUp[r.upstream] = (perUp[r.upstream] || 0) + (r.recent ? r.recent.per_second : r.per_second);
+  fill('up-summary', st.upstreams.map((u) => {
+    const up = u.endpoints.filter((e) => e.state === 'READY').length;
+    const s = upstreamState(u);
+    return h('tr', { 'data-upstream': u.name },
+      h('td', {}, h('a', { href: '#upstreams', text: u.name })), h('td', {}, pill(s.state, s.label)),
+      h('td', { class: 'num', text: up + ' / ' + u.endpoints.length }), h('td', {}, pill(u.descriptors.state)),
+      h('td', { class: 'num', text: u.routes }), h('td', { class: 'num', text: rate(perUp[u.name] || 0) }));
+  }), 'no upstream configured');
+}
+
+// upstreamState is one word for an upstream: down (no endpoint up),
+// degraded (some down, or discovery or descriptors failing), idle or up.
+function upstreamState(u) {
+  const down = u.endpoints.filter((e) => e.state === 'TRANSIENT_FAILURE').length;
+  if (u.endpoints.length === 0) return { state: 'down', label: 'no endpoints' };
+  if (down === u.endpoints.length || u.connectivity === 'TRANSIENT_FAILURE') return { state: 'down', label: 'down' };
+  const d = u.descriptors;
+  if (down > 0 || u.discovery !== 'ok' || (d.last_error && new Date(d.last_error_at) > new Date(d.fetched_at || 0)))
+    return { state: 'degraded', label: 'degraded' };
+  if (u.endpoints.every((e) => e.state === 'IDLE')) return { state: 'idle', label: 'idle' };
+  return { state: 'up', label: 'up' };
+}
+
+const schemaHistory = {}; // upstream → {versions} or null when the API is absent
+
+function renderUpstreams(st) {
+  const cards = st.upstreams.map((u) => {
+    const d = u.descriptors;
+    const s = upstreamState(u);
+    const eps = h('table', { class: 'grid endpoints' },
+      h('thead', {}, h('tr', {}, ...['endpoint', 'connectivity', 'since', 'last error', 'at'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, ...(u.endpoints.length ? u.endpoints.map((e) => h('tr', { 'data-endpoint': e.addr, 'data-state': e.state },
+        h('td', {}, h('code', { text: e.addr })), h('td', {}, pill(e.state)), h('td', {}, when(e.since) || '–'),
+        h('td', { class: 'error', text: e.last_error || '' }), h('td', {}, when(e.last_error_at) || ''))) :
+        [h('tr', {}, h('td', { class: 'empty', colspan: 5, text: 'discovery reports no endpoint' }))])));
+    const descErr = d.last_error ? h('p', { class: new Date(d.last_error_at) > new Date(d.fetched_at || 0) ? 'error' : 'past-error' },
+      'last descriptor error: ' + d.last_error + ' ', when(d.last_error_at)) : null;
+    const hist = schemaHistory[u.name];
+    const histBox = hist && hist.versions && hist.versions.length ? h('details', { class: 'schemas' },
+      h('summary', { text: 'schema history (' + hist.versions.length + ' versions)' }),
+      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ...['hash', 'first seen', 'last seen', 'breaking', 'summary', ''].map((t) => h('th', { text: t })))),
+        h('tbody', {}, ...hist.versions.map((v, i) => h('tr', {},
+          h('td', {}, shortHash(v.hash)), h('td', {}, when(v.first_seen) || '–'), h('td', {}, when(v.last_seen) || '–'),
+          h('td', {}, v.breaking ? pill('open', 'breaking') : ''), h('td', { text: v.summary || '' }),
+          h('td', {}, i + 1 < hist.versions.length ? h('button', { type: 'button', text: 'diff with previous',
+            onclick: () => showSchemaDiff(u.name, hist.versions[i + 1].hash, v.hash) }) : null))))),
+      h('div', { class: 'schema-diff', id: 'schema-diff-' + u.name })) : null;
+    return h('article', { class: 'card ' + s.state, 'data-upstream': u.name, 'data-state': s.state },
+      h('header', {}, h('h2', { text: u.name }), pill(s.state, s.label), pill(u.connectivity),
+        h('button', { type: 'button', class: 'op', text: 'refresh descriptors', onclick: () => refreshDescriptors(u.name) })),
+      h('dl', { class: 'kv' },
+        h('dt', { text: 'discovery' }), h('dd', {}, pill(u.discovery), ' ' + u.source + ' ', u.error ? h('span', { class: 'error', text: u.error + ' ' }) : null,
+          u.since ? h('span', {}, u.error ? 'since ' : 'last change ', when(u.since)) : null),
+        h('dt', { text: 'descriptors' }), h('dd', {}, pill(d.state), ' ', shortHash(d.hash), d.fetched_at ? h('span', {}, ' fetched ', when(d.fetched_at)) : null,
+          d.endpoint ? ' from ' + d.endpoint : '', ' · ' + d.methods + ' methods · ' + d.refreshes + ' refreshes, ' + d.failures + ' failed'),
+        h('dt', { text: 'routes' }), h('dd', { text: u.routes + (u.health_check ? ' · grpc.health.v1 probes on' : '') })),
+      descErr, eps, histBox);
+  });
+  $('upstream-cards').replaceChildren(...cards);
+}
+
+async function loadSchemaHistory(name) {
+  if (schemaHistory[name] === null) return;
+  const r = await api('GET', '/admin/descriptors/' + encodeURIComponent(name) + '/history');
+  schemaHistory[name] = r.ok ? r.body : (r.status === 404 ? null : schemaHistory[name]);
+}
+
+async function showSchemaDiff(name, from, to) {
+  const r = await api('GET', '/admin/descriptors/' + encodeURIComponent(name) + '/diff?from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to));
+  const box = $('schema-diff-' + name);
+  if (!r.ok) { box.replaceChildren(h('p', { class: 'error', text: errorText(r) })); return; }
+  box.replaceChildren(h('table', { class: 'grid diff' }, h('tbody', {}, ...(r.body.changes || []).map((c) => h('tr', { class: c.op },
+    h('td', { text: c.op }), h('td', { text: c.kind }), h('td', {}, h('code', { text: c.path })), h('td', { text: c.detail || '' }),
+    h('td', {}, c.breaking ? pill('open', 'breaking') : ''))))));
+}
+
+async function refreshDescriptors(name) {
+  const r = await api('POST', '/admin/descriptors/' + encodeURIComponent(name));
+  $('status').textContent = r.ok ? 'descriptors of ' + name + ' refreshed' : 'refresh of ' + name + ' failed: ' + errorText(r);
+  poll(true);
+}
+
+function codesCell(codes) {
+  if (!codes) return h('td', { text: '–' });
+  const keys = Object.keys(codes).sort((a, b) => codes[b] - codes[a]);
+  return h('td', { class: 'codes' }, ...keys.map((k) => h('span', { class: 'code ' + (k === 'OK' ? 'ok' : 'bad'), text: k + ' ' + codes[k] })));
+}
+
+function renderRoutes(st) {
+  const be = $('build-error');
+  be.hidden = !st.build_error;
+  be.textContent = st.build_error ? 'the last route build failed (the previous routes are served): ' + st.build_error : '';
+  fill('routes', st.routes.map((r) => {
+    const key = r.method + ' ' + r.route;
+    const rec = r.recent || {};
+    const errs = r.requests ? (r.client_errors + r.server_errors) : 0;
+    const fp = r.fast_path;
+    return h('tr', { 'data-route': key },
+      h('td', { class: 'method', text: r.method }), h('td', { class: 'route' }, h('code', { text: r.route })),
+      h('td', {}, r.upstream || '–', h('div', { class: 'grpc', text: r.grpc_method || '' }), r.streaming ? pill('idle', r.streaming + ' stream') : null),
+      h('td', { class: 'num', text: rate(rec.per_second !== undefined ? rec.per_second : r.per_second) }),
+      h('td', {}, sparkline(series(key, 'per_second'))),
+      h('td', { class: 'num', title: r.client_errors + ' 4xx, ' + r.server_errors + ' 5xx', text: errs ? r.client_errors + ' / ' + r.server_errors : '0' }),
+      h('td', { class: 'num', text: latency(rec.p50_seconds) }), h('td', { class: 'num', text: latency(rec.p99_seconds) }),
+      h('td', { class: 'num', text: r.requests }), codesCell(r.grpc_codes),
+      h('td', {}, r.breaker ? pill(r.breaker) : '–'),
+      h('td', { title: fp && fp.fallback ? fp.fallback : '' }, fp ? (fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no') : '–'),
+      h('td', { class: 'policies', text: (r.policies || []).join(', ') || '–' }));
+  }), 'no route yet: descriptors pending');
+}
+
+async function loadRoutes() {
+  const r = await api('GET', '/admin/routes');
+  if (!r.ok) return;
+  const rows = [];
+  for (const [up, list] of Object.entries(r.body.hidden || {})) {
+    for (const m of list) rows.push(h('tr', {}, h('td', { text: up }), h('td', { class: 'grpc', text: m.method }), h('td', { text: m.rule || '' })));
+  }
+  for (const [up, list] of Object.entries(r.body.unrouted || {})) {
+    for (const why of list) rows.push(h('tr', {}, h('td', { text: up }), h('td', { text: '' }), h('td', { class: 'error', text: why })));
+  }
+  fill('hidden', rows, 'every method is exposed');
+}
+
+// ---- config ---------------------------------------------------------------
+
+let configDoc = null, editorBase = '', validateTimer = null, validSeq = 0;
+
+async function loadConfig() {
+  const [st, cfg] = await Promise.all([api('GET', '/admin/reload'), api('GET', '/admin/config')]);
+  if (st.ok) {
+    const s = st.body;
+    const kv = [['version', s.version], ['source', s.source], ['loaded', when(s.loaded_at)], ['reloads', s.reloads_ok + ' ok, ' + s.reloads_failed + ' refused']];
+    if (s.last_error) kv.push(['last refused', h('span', { class: 'error' }, (s.last_error_version || '') + ': ' + s.last_error + ' ', when(s.last_error_at))]);
+    $('config-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v || '–')]));
+  }
+  if (!cfg.ok) { $('effective').textContent = errorText(cfg); return; }
+  // The control-plane shape carries the source text and its version:
+  // then the config is editable here.
+  const editable = cfg.body && typeof cfg.body.yaml === 'string' && cfg.body.version;
+  configDoc = editable ? cfg.body : null;
+  $('effective').textContent = JSON.stringify(editable ? cfg.body.config : cfg.body, null, 2);
+  $('editor-box').hidden = !editable;
+  if (editable) {
+    if (!$('editor').value || $('editor').value === editorBase) {
+      $('editor').value = cfg.body.yaml;
+      editorBase = cfg.body.yaml;
+    }
+    loadHistory();
+    loadRelease();
+    validate();
+  }
+}
+
+function renderDiff(tableId, diff) {
+  fill(tableId, (diff || []).map((d) => h('tr', { class: d.op },
+    h('td', { text: d.op }), h('td', {}, h('code', { text: d.path })),
+    h('td', { text: d.from === undefined ? '' : JSON.stringify(d.from) }), h('td', { text: d.to === undefined ? '' : JSON.stringify(d.to) }))), 'no change');
+}
+
+async function validate() {
+  const seq = ++validSeq;
+  const text = $('editor').value;
+  const r = await api('POST', '/admin/config/validate', text, { 'Content-Type': 'application/yaml' });
+  if (seq !== validSeq) return; // a newer keystroke is being validated
+  const errs = r.ok ? (r.body.errors || []) : [{ message: errorText(r) }];
+  const valid = r.ok && r.body.valid;
+  $('editor-errors').replaceChildren(...errs.map((e) => h('li', { class: 'error', 'data-path': e.path || '' },
+    e.line ? 'line ' + e.line + ': ' : '', e.path ? h('code', { text: e.path }) : null, e.path ? ': ' : '', e.message)));
+  $('editor').classList.toggle('invalid', !valid);
+  renderDiff('editor-diff', valid ? r.body.diff : []);
+  $('apply').disabled = !valid || text === editorBase;
+  document.body.dataset.validated = valid ? 'valid' : 'invalid';
+}
+
+$('editor').addEventListener('input', () => {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(validate, 250);
+});
+
+$('revert').addEventListener('click', () => { $('editor').value = editorBase; validate(); });
+
+async function afterWrite(r, out) {
+  if (r.ok) {
+    out.replaceChildren(h('span', { class: 'ok', text: 'applied: version ' + r.body.version + (r.body.previous ? ' (was ' + r.body.previous + ')' : '') }));
+    $('editor').value = '';
+    editorBase = '';
+  } else if (r.status === 412) {
+    out.replaceChildren(h('span', { class: 'error', text: 'the config changed meanwhile (412): reloaded it; re-apply your edit' }));
+    $('editor').value = '';
+  } else {
+    const details = (r.body && r.body.details || []).flatMap((d) => d.field_violations || d.errors || []);
+    out.replaceChildren(h('span', { class: 'error', text: errorText(r) }), ...details.map((v) => h('div', { class: 'error', text: (v.field || v.path || '') + ': ' + (v.description || v.message || '') })));
+  }
+  await loadConfig();
+  poll(true);
+}
+
+$('apply').addEventListener('click', async () => {
+  if (!configDoc) return;
+  const r = await api('PUT', '/admin/config', $('editor').value, { 'Content-Type': 'application/yaml', 'If-Match': '"' + configDoc.version + '"' });
+  await afterWrite(r, $('apply-result'));
+});
+
+async function loadHistory() {
+  const r = await api('GET', '/admin/config/history');
+  if (!r.ok) { fill('history', [], 'no history: ' + errorText(r)); return; }
+  fill('history', (r.body.versions || []).map((v, i) => h('tr', { 'data-version': v.version },
+    h('td', {}, h('code', { text: v.version })), h('td', {}, when(v.at) || '–'), h('td', { text: v.who || '' }), h('td', { text: v.from || '' }),
+    h('td', { text: v.summary || '' }),
+    h('td', {}, i === 0 ? pill('up', 'running') : h('button', { type: 'button', class: 'op rollback', text: 'roll back to this',
+      hidden: (ROLES[role] || 0) < ROLES.operator,
+      onclick: async () => {
+        const r2 = await api('POST', '/admin/config/rollback', { version: v.version });
+        await afterWrite(r2, $('apply-result'));
+      } })))), 'no earlier version');
+}
+
+async function loadRelease() {
+  const r = await api('GET', '/admin/config/release');
+  $('release').hidden = !r.ok;
+  if (!r.ok) return;
+  const s = r.body;
+  const kv = [['stable', s.stable], ['candidate', s.candidate || 'none'], ['share', s.candidate ? s.share + ' %' : '–'],
+    ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs : '–'],
+    ['instances', (s.instances || []).map((i) => (i.id || '') + ':' + (i.runs || '')).join(', ') || '–']];
+  $('release-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+}
+
+async function releaseAction(path, body) {
+  const r = await api('POST', path, body);
+  $('release-result').textContent = r.ok ? path + ': done' : path + ': ' + errorText(r);
+  await loadConfig();
+}
+$('release-start').addEventListener('click', () => releaseAction('/admin/config/release', { candidate: $('editor').value, share: Number($('release-share').value) }));
+$('release-promote').addEventListener('click', () => releaseAction('/admin/config/promote'));
+$('release-abort').addEventListener('click', () => releaseAction('/admin/config/abort'));
+
+$('reload').addEventListener('click', async () => {
+  const r = await api('POST', '/admin/reload');
+  $('reload-result').textContent = r.ok ? 'reloaded: version ' + (r.body && r.body.version) : 'refused: ' + errorText(r);
+  loadConfig();
+});
+
+// ---- API explorer ---------------------------------------------------------
+
+let explorerLoaded = false;
+
+function loadExplorer() {
+  if (explorerLoaded) return;
+  explorerLoaded = true;
+  const css = h('link', { rel: 'stylesheet', href: '/console/swagger-ui/swagger-ui.css' });
+  document.head.appendChild(css);
+  const s = h('script', { src: '/console/swagger-ui/swagger-ui-bundle.js' });
+  s.addEventListener('load', () => {
+    // The viewer asks the admin API for the document and sends "try it
+    // out" calls to /admin/try/..., which serves them with the public
+    // handler: the API's own Authorization travels as
+    // X-Refract-Try-Authorization, the admin token as Authorization.
+    window.SwaggerUIBundle({
+      url: '/admin/openapi.json',
+      dom_id: '#swagger',
+      deepLinking: false,
+      validatorUrl: null,
+      tryItOutEnabled: true,
+      requestInterceptor: (req) => {
+        const hdrs = req.headers || {};
+        if (hdrs.Authorization) { hdrs['X-Refract-Try-Authorization'] = hdrs.Authorization; delete hdrs.Authorization; }
+        const token = sessionStorage.getItem(TOKEN_KEY);
+        if (token) hdrs.Authorization = 'Bearer ' + token;
+        hdrs['X-Refract-Admin'] = '1';
+        req.headers = hdrs;
+        return req;
+      },
+      onComplete: () => { document.body.dataset.explorer = 'ready'; },
+    });
+  });
+  document.body.appendChild(s);
+}
+
+// ---- polling --------------------------------------------------------------
+
+let pollTimer = null, lastHistory = 0;
+
+async function poll(once) {
+  try {
+    const r = await api('GET', '/admin/stats');
+    if (r.status === 401) throw new Error('sign in with an admin token');
+    if (!r.ok) throw new Error('/admin/stats answered ' + errorText(r));
+    stats = r.body;
+    serverSkew = new Date(stats.time).getTime() - Date.now();
+    if (Date.now() - lastHistory > HISTORY_MS - 500) {
+      lastHistory = Date.now();
+      const hr = await api('GET', '/admin/stats/history');
+      if (hr.ok) history = hr.body;
+      await Promise.all(stats.upstreams.map((u) => loadSchemaHistory(u.name)));
+      if (currentView() === 'routes') loadRoutes();
+    }
+    $('instance').textContent = stats.instance + ' · ' + stats.version + ' · config ' + (stats.config_version || '–');
+    renderOverview(stats);
+    renderUpstreams(stats);
+    renderRoutes(stats);
+    const probs = stats.problems.length;
+    document.title = (probs ? '(' + probs + ') ' : '') + 'refract console';
+    $('status').textContent = 'updated ' + new Date(stats.time).toLocaleTimeString();
+    $('status').classList.remove('error');
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    $('status').textContent = 'cannot reach the gateway: ' + err.message;
+    $('status').classList.add('error');
+  }
+  if (!once) {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, POLL_MS);
+  }
+}
+
+function refresh() { poll(true); }
+
+showView();
+whoami();
+poll();
