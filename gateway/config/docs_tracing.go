@@ -23,6 +23,11 @@ type OpenAPIConfig struct {
 	// Path is where the document is served on every public listener;
 	// default /openapi.json. It wins over a backend route of the same path.
 	Path string `yaml:"path"`
+	// DocsPath, when set (e.g. /docs), serves the API documentation page
+	// (the document rendered by the embedded swagger-ui, with "try it
+	// out" against the listener) there on the public listener; default
+	// off. Needs the document on. It wins over a backend route under it.
+	DocsPath string `yaml:"docs_path"`
 }
 
 // On reports whether the document is served (Enabled unset or true).
@@ -79,6 +84,16 @@ func (c *Config) validateDocsTracing() []error {
 	}
 	if p := c.OpenAPI.Path; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}* ")) {
 		bad("openapi.path", "%q must be a plain absolute path such as /openapi.json", p)
+	}
+	if p := c.OpenAPI.DocsPath; p != "" {
+		switch {
+		case !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "?#{}* "):
+			bad("openapi.docs_path", "%q must be a plain absolute path such as /docs", p)
+		case !c.OpenAPI.On():
+			bad("openapi.docs_path", "the documentation page needs the document: remove openapi.enabled: false, or docs_path")
+		case strings.HasPrefix(c.OpenAPI.ServedPath(), p+"/"):
+			bad("openapi.docs_path", "%q would hide the document at %s", p, c.OpenAPI.ServedPath())
+		}
 	}
 	t := c.Tracing
 	switch t.Protocol {

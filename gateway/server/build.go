@@ -1,8 +1,11 @@
 package server
 
 import (
+	"net/http"
+
 	"crypto/tls"
 	"errors"
+	"github.com/refract-gateway/refract/gateway/admin"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
@@ -22,6 +25,7 @@ type built struct {
 	gw      *gateway.Gateway
 	metrics *telemetry.Metrics
 	tracing *telemetry.Tracing // nil when off
+	docs    http.Handler       // the public API documentation page; nil when off
 }
 
 // build is what every config read goes through, at start and on reload:
@@ -38,6 +42,11 @@ func (o *Options) build(data configsource.Data) (*built, error) {
 	}
 	if b.admin, err = newAdminListener(cfg); err != nil {
 		return nil, err
+	}
+	if p := cfg.OpenAPI.DocsPath; p != "" {
+		if b.docs, err = admin.Docs(p, cfg.OpenAPI.ServedPath()); err != nil {
+			return nil, err
+		}
 	}
 	if o.Logger != nil {
 		b.log = *o.Logger

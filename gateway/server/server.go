@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,9 @@ type Options struct {
 	SpanExporter sdktrace.SpanExporter
 	// GatewayOptions are added to those of every Gateway built.
 	GatewayOptions []gateway.Option
+	// History configures the console's short history of rates and
+	// latencies; the zero value is 15 minutes at 10 s.
+	History telemetry.HistoryOptions
 }
 
 // Server is the refract process: it owns the listeners (public, admin,
@@ -119,7 +123,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1), history: telemetry.NewHistory(telemetry.HistoryOptions{})}
+		endDrain: make(chan struct{}), errc: make(chan error, 1), history: telemetry.NewHistory(opts.History)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
@@ -395,6 +399,10 @@ func (s *Server) handler(key string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			gen := s.enter(w)
 			defer gen.leave()
+			if gen.docs != nil && underDocs(r.URL.Path, gen.cfg.OpenAPI.DocsPath) {
+				gen.docs.ServeHTTP(w, r)
+				return
+			}
 			gen.gw.ServeHTTP(w, r)
 		})
 	case key == "admin":
@@ -465,4 +473,10 @@ func (l *tlsSwitch) Accept() (net.Conn, error) {
 		return tls.Server(c, tc), nil
 	}
 	return c, nil
+}
+
+// underDocs reports whether path is the documentation page's or one of
+// its files'.
+func underDocs(path, docs string) bool {
+	return path == docs || strings.HasPrefix(path, docs+"/")
 }
