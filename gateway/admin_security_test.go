@@ -151,7 +151,7 @@ func TestAdminTokens(t *testing.T) {
 		{"GET", "/healthz", nil, 200, "", ""},
 		{"GET", "/readyz", nil, 200, "", ""},
 		{"GET", "/", nil, 200, "", ""},
-		{"GET", "/dashboard/dashboard.js", nil, 200, "", ""},
+		{"GET", "/console/console.js", nil, 200, "", ""},
 	} {
 		code, hdr, body := adminDo(t, nil, tc.method, h.admin+tc.path, tc.hdr...)
 		if code != tc.code || (tc.body != "" && body != tc.body) || hdr.Get("WWW-Authenticate") != tc.authn {
@@ -220,15 +220,16 @@ func TestAdminPprofOptIn(t *testing.T) {
 	}
 }
 
-// The dashboard's files carry a CSP that lets nothing else load and no
-// page frame them.
-func TestDashboardCSP(t *testing.T) {
+// The console's files carry a CSP that lets nothing else load, nothing
+// inline run, and no page frame them.
+func TestConsoleCSP(t *testing.T) {
 	lib := startLibrary(t)
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
-	for _, p := range []string{"/", "/dashboard", "/dashboard/dashboard.js", "/dashboard/dashboard.css"} {
+	for _, p := range []string{"/", "/dashboard", "/console/console.js", "/console/console.css", "/console/swagger-ui/swagger-ui-bundle.js",
+		"/console/swagger-ui/LICENSE"} {
 		code, hdr, _ := adminDo(t, nil, "GET", h.admin+p)
 		if got := hdr.Get("Content-Security-Policy"); code != 200 ||
-			got != "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'" {
+			got != "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'" {
 			t.Errorf("%s: %d CSP %q", p, code, got)
 		}
 	}

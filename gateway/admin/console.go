@@ -12,7 +12,7 @@ import (
 // compiled in. No CDN and no external asset: the admin listener is often
 // reachable only from a bastion without internet access.
 //
-//go:embed console/index.html console/console.js console/console.css console/docs.html console/docs.js
+//go:embed console/index.html console/console.js console/console.css console/docs.html console/docs.js console/favicon.svg
 //go:embed console/swagger-ui/swagger-ui-bundle.js console/swagger-ui/swagger-ui.css
 //go:embed console/swagger-ui/LICENSE console/swagger-ui/NOTICE console/swagger-ui/swagger-ui-bundle.js.LICENSE.txt
 var consoleFiles embed.FS
@@ -27,7 +27,7 @@ const ConsoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; con
 // contentTypes are the types of the console's files, by extension.
 var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-	".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8",
+	".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8", ".svg": "image/svg+xml",
 }
 
 // serveConsoleFile answers with the embedded file name (relative to

@@ -90,7 +90,7 @@ func Docs(prefix, spec string) (http.Handler, error) {
 		switch rest := strings.TrimPrefix(r.URL.Path, prefix); rest {
 		case "", "/":
 			writeStatic(w, "text/html; charset=utf-8", page.Bytes())
-		case "/docs.js", "/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/swagger-ui/LICENSE", "/swagger-ui/NOTICE":
+		case "/docs.js", "/favicon.svg", "/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/swagger-ui/LICENSE", "/swagger-ui/NOTICE":
 			serveConsoleFile(w, strings.TrimPrefix(rest, "/"))
 		default:
 			rpcstatus.WriteStatus(w, http.StatusNotFound, codes.NotFound, "no such file of the API documentation: "+r.URL.Path)

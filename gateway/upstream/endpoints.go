@@ -79,7 +79,7 @@ func (t *connTracker) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		t.update(addr, func(e *trackedEndpoint, now time.Time) {
 			e.dialing--
-			e.LastError, e.LastErrorAt = "dial: "+err.Error(), now
+			e.LastError, e.LastErrorAt = err.Error(), now
 			if e.open == 0 && e.State != StateFailure {
 				e.State, e.Since = StateFailure, now
 			}

@@ -137,9 +137,12 @@ function errorText(r) {
 const ROLES = { viewer: 1, operator: 2, admin: 3 };
 let role = 'admin'; // until /admin/whoami says otherwise (no roles API: the guard decides)
 
+let signedOut = false; // polling waits for a token
+
 function needSignIn(msg) {
   $('login').hidden = false;
-  $('login-error').textContent = sessionStorage.getItem(TOKEN_KEY) ? (msg || 'the token was refused') : '';
+  signedOut = true;
+  if (sessionStorage.getItem(TOKEN_KEY)) $('login-error').textContent = msg || 'the token was refused';
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
@@ -147,9 +150,10 @@ $('login').addEventListener('submit', (ev) => {
   ev.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, $('token').value);
   $('token').value = '';
+  $('login-error').textContent = '';
   $('login').hidden = true;
-  whoami();
-  refresh();
+  signedOut = false;
+  whoami().then(() => { if (!signedOut) poll(); });
 });
 
 $('signout').addEventListener('click', () => {
@@ -225,7 +229,6 @@ function renderOverview(st) {
     tile('open streams', st.requests.streams_open, null, 'tile-streams'),
     tile('fast path', all === 0 ? '–' : Math.round(100 * direct / all) + ' %', null, 'tile-fastpath'),
     tile('requests', st.requests.total + ' (' + st.requests.server_errors + ' 5xx)', null, 'tile-total'),
-    tile('config', st.config_version || '–', null, 'tile-config'),
     tile('uptime', duration(st.uptime_seconds), null, 'tile-uptime'),
   );
   const perUp = {};
@@ -515,9 +518,13 @@ function loadExplorer() {
 let pollTimer = null, lastHistory = 0;
 
 async function poll(once) {
+  if (signedOut) return; // resumes after sign-in
   try {
     const r = await api('GET', '/admin/stats');
-    if (r.status === 401) throw new Error('sign in with an admin token');
+    if (r.status === 401) {
+      $('status').textContent = 'sign in with an admin token';
+      return;
+    }
     if (!r.ok) throw new Error('/admin/stats answered ' + errorText(r));
     stats = r.body;
     serverSkew = new Date(stats.time).getTime() - Date.now();
@@ -547,8 +554,5 @@ async function poll(once) {
   }
 }
 
-function refresh() { poll(true); }
-
 showView();
-whoami();
-poll();
+whoami().then(() => { if (!signedOut) poll(); });
