@@ -218,6 +218,8 @@ func TestMetricsFollowRequests(t *testing.T) {
 		want   float64
 	}{
 		{"refract_upstream_endpoints", []string{"upstream=library"}, 1},
+		{"refract_upstream_endpoints_by_state", []string{"upstream=library", "state=READY"}, 1},
+		{"refract_upstream_endpoints_by_state", []string{"upstream=library", "state=TRANSIENT_FAILURE"}, 0},
 		{"refract_upstream_discovery_stale", []string{"upstream=library"}, 0},
 		{"refract_descriptor_state", []string{"upstream=library", "state=ready"}, 1},
 		{"refract_descriptor_state", []string{"upstream=library", "state=stale"}, 0},

@@ -20,6 +20,7 @@ type stateCollector struct {
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	endpointsByState                                     *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
@@ -45,6 +46,10 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 			"Descriptor fetches that failed for an upstream.", up, nil),
 		endpoints: prometheus.NewDesc("refract_upstream_endpoints",
 			"Endpoints discovery reports for an upstream (the set being balanced over).", up, nil),
+		endpointsByState: prometheus.NewDesc("refract_upstream_endpoints_by_state",
+			"An upstream's endpoints by transport state (READY, CONNECTING, TRANSIENT_FAILURE, IDLE) as the gateway's dialer saw them: "+
+				"alert on state=\"TRANSIENT_FAILURE\" > 0, and on READY = 0 while endpoints exist.",
+			[]string{"upstream", "state"}, nil),
 		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
 		routes: prometheus.NewDesc("refract_routes",
@@ -69,7 +74,7 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 // Describe sends every series' description.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
-		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
+		c.descRefreshes, c.descFailures, c.endpoints, c.endpointsByState, c.discoveryStale, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses} {
 		ch <- d
@@ -114,6 +119,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			stale = 1
 		}
 		gauge(c.endpoints, float64(len(u.Endpoints)), u.Name)
+		byState := map[string]int{"READY": 0, "CONNECTING": 0, "TRANSIENT_FAILURE": 0, "IDLE": 0}
+		for _, e := range u.Endpoints {
+			byState[e.State]++
+		}
+		for st, n := range byState {
+			gauge(c.endpointsByState, float64(n), u.Name, st)
+		}
 		gauge(c.discoveryStale, stale, u.Name)
 	}
 	refused := map[string]int{}

@@ -172,8 +172,11 @@ async function whoami() {
   }
   $('signout').hidden = !sessionStorage.getItem(TOKEN_KEY);
   document.body.dataset.role = role;
-  // Controls the role may not use are hidden, not just refused later.
+  // Controls the role may not use are hidden, not just refused later:
+  // operators run the gateway (reload, refresh, try calls), admins also
+  // change its config.
   for (const b of document.querySelectorAll('.op')) b.hidden = (ROLES[role] || 0) < ROLES.operator;
+  for (const b of document.querySelectorAll('.adm')) b.hidden = (ROLES[role] || 0) < ROLES.admin;
 }
 
 // ---- views ----------------------------------------------------------------
@@ -202,6 +205,14 @@ function series(key, field) {
   return (history.series[key] || []).map((p) => p[field] === undefined ? null : p[field]);
 }
 
+// latest is the newest point of a series that had requests: the
+// quantiles an idle route last showed.
+function latest(key) {
+  const pts = history.series[key] || [];
+  for (let i = pts.length - 1; i >= 0; i--) if (pts[i].p50_seconds !== undefined) return pts[i];
+  return {};
+}
+
 function renderOverview(st) {
   const probs = st.problems || [];
   const box = $('problems');
@@ -223,8 +234,8 @@ function renderOverview(st) {
   $('tiles').replaceChildren(
     tile('requests/s', rate(rec.per_second !== undefined ? rec.per_second : st.requests.per_second), sparkline(series('', 'per_second')), 'tile-rate'),
     tile('errors (5xx)', pct(rec.error_ratio || 0), sparkline(series('', 'error_ratio'), 'ratio'), 'tile-errors'),
-    tile('p50', latency(rec.p50_seconds), sparkline(series('', 'p50_seconds'), 'latency'), 'tile-p50'),
-    tile('p99', latency(rec.p99_seconds), sparkline(series('', 'p99_seconds'), 'latency'), 'tile-p99'),
+    tile('p50', latency(rec.p50_seconds !== undefined ? rec.p50_seconds : latest('').p50_seconds), sparkline(series('', 'p50_seconds'), 'latency'), 'tile-p50'),
+    tile('p99', latency(rec.p99_seconds !== undefined ? rec.p99_seconds : latest('').p99_seconds), sparkline(series('', 'p99_seconds'), 'latency'), 'tile-p99'),
     tile('in flight', st.requests.in_flight, null, 'tile-inflight'),
     tile('open streams', st.requests.streams_open, null, 'tile-streams'),
     tile('fast path', all === 0 ? '–' : Math.round(100 * direct / all) + ' %', null, 'tile-fastpath'),
@@ -328,6 +339,7 @@ function renderRoutes(st) {
   fill('routes', st.routes.map((r) => {
     const key = r.method + ' ' + r.route;
     const rec = r.recent || {};
+    const lat = rec.p50_seconds !== undefined ? rec : latest(key);
     const errs = r.requests ? (r.client_errors + r.server_errors) : 0;
     const fp = r.fast_path;
     return h('tr', { 'data-route': key },
@@ -336,7 +348,8 @@ function renderRoutes(st) {
       h('td', { class: 'num', text: rate(rec.per_second !== undefined ? rec.per_second : r.per_second) }),
       h('td', {}, sparkline(series(key, 'per_second'))),
       h('td', { class: 'num', title: r.client_errors + ' 4xx, ' + r.server_errors + ' 5xx', text: errs ? r.client_errors + ' / ' + r.server_errors : '0' }),
-      h('td', { class: 'num', text: latency(rec.p50_seconds) }), h('td', { class: 'num', text: latency(rec.p99_seconds) }),
+      h('td', { class: 'num', title: lat.at ? 'at ' + lat.at : '', text: latency(lat.p50_seconds) }),
+      h('td', { class: 'num', title: lat.at ? 'at ' + lat.at : '', text: latency(lat.p99_seconds) }),
       h('td', { class: 'num', text: r.requests }), codesCell(r.grpc_codes),
       h('td', {}, r.breaker ? pill(r.breaker) : '–'),
       h('td', { title: fp && fp.fallback ? fp.fallback : '' }, fp ? (fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no') : '–'),
@@ -443,8 +456,8 @@ async function loadHistory() {
   fill('history', (r.body.versions || []).map((v, i) => h('tr', { 'data-version': v.version },
     h('td', {}, h('code', { text: v.version })), h('td', {}, when(v.at) || '–'), h('td', { text: v.who || '' }), h('td', { text: v.from || '' }),
     h('td', { text: v.summary || '' }),
-    h('td', {}, i === 0 ? pill('up', 'running') : h('button', { type: 'button', class: 'op rollback', text: 'roll back to this',
-      hidden: (ROLES[role] || 0) < ROLES.operator,
+    h('td', {}, i === 0 ? pill('up', 'running') : h('button', { type: 'button', class: 'adm rollback', text: 'roll back to this',
+      hidden: (ROLES[role] || 0) < ROLES.admin,
       onclick: async () => {
         const r2 = await api('POST', '/admin/config/rollback', { version: v.version });
         await afterWrite(r2, $('apply-result'));
