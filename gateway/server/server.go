@@ -44,6 +44,10 @@ type Options struct {
 	// Logger, when set, is every config's logger instead of one built
 	// from its log keys and LogOutput (tests).
 	Logger *zerolog.Logger
+
+	// accessDropped counts the access log lines dropped by the queues of
+	// every config, for the lifetime of the process.
+	accessDropped *atomic.Uint64
 	// SpanExporter, when set, receives every config's spans as each ends
 	// instead of OTLP, and turns tracing on (tests, benchmarks).
 	SpanExporter sdktrace.SpanExporter
@@ -106,6 +110,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.accessDropped = new(atomic.Uint64)
 	data, err := opts.Source.Read(ctx)
 	if err != nil {
 		return nil, err
