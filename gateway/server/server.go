@@ -89,6 +89,8 @@ type Server struct {
 
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
+
+	runtimeAtStart runtimeSettings // what unset runtime keys return to
 }
 
 // slot is one listener and the http.Server on it. The handler dispatches
@@ -120,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime()}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
