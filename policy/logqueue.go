@@ -71,7 +71,7 @@ func NewLogQueue(out io.Writer, o LogQueueOptions) *LogQueue {
 	}
 	q := &LogQueue{out: out, o: o, dropped: o.Dropped, lines: make(chan *[]byte, o.Lines), done: make(chan struct{})}
 	q.pool.New = func() any { b := make([]byte, 0, 512); return &b }
-	go q.run()
+	go q.run(o.Dropped.Load()) // read now: drops before the goroutine runs are this queue's
 	return q
 }
 
@@ -109,12 +109,12 @@ func (q *LogQueue) Close() error {
 	return nil
 }
 
-// run writes queued lines until Close's marker arrives.
-func (q *LogQueue) run() {
+// run writes queued lines until Close's marker arrives. reported is the
+// drop count already reported (a shared counter's, from earlier queues).
+func (q *LogQueue) run(reported uint64) {
 	defer close(q.done)
 	var (
 		batch      []byte
-		reported   = q.dropped.Load() // a shared counter may start above 0
 		lastReport time.Time
 	)
 	flush := func() {
