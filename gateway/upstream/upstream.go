@@ -111,6 +111,10 @@ func New(o Options) (*Upstream, error) {
 			// Every connection is dialed through the tracker, which keeps
 			// each endpoint's state and last error for the admin API.
 			grpc.WithContextDialer(tracker.dial),
+			// A connection's write buffer is returned to a pool between
+			// writes instead of held for its lifetime: many upstreams and
+			// subsets each hold connections that are mostly idle.
+			grpc.WithSharedWriteBuffer(true),
 		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
