@@ -284,13 +284,18 @@ function renderUpstreams(st) {
     const hist = schemaHistory[u.name];
     const histBox = hist && hist.versions && hist.versions.length ? h('details', { class: 'schemas' },
       h('summary', { text: 'schema history (' + hist.versions.length + ' versions)' }),
-      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ...['hash', 'first seen', 'last seen', 'breaking', 'summary', ''].map((t) => h('th', { text: t })))),
-        h('tbody', {}, ...hist.versions.map((v, i) => h('tr', {},
-          h('td', {}, shortHash(v.hash)), h('td', {}, when(v.first_seen) || '–'), h('td', {}, when(v.last_seen) || '–'),
+      h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ...['hash', 'state', 'first seen', 'last seen', 'breaking', 'summary', ''].map((t) => h('th', { text: t })))),
+        h('tbody', {}, ...hist.versions.map((v, i) => h('tr', { 'data-hash': v.hash },
+          h('td', {}, shortHash(v.hash)), h('td', {}, v.state ? pill(v.state === 'serving' ? 'up' : v.state === 'held' ? 'open' : 'idle', v.state) : ''),
+          h('td', {}, when(v.first_seen) || '–'), h('td', {}, when(v.last_seen) || '–'),
           h('td', {}, v.breaking ? pill('open', 'breaking') : ''), h('td', { text: v.summary || '' }),
           h('td', {}, i + 1 < hist.versions.length ? h('button', { type: 'button', text: 'diff with previous',
             onclick: () => showSchemaDiff(u.name, hist.versions[i + 1].hash, v.hash) }) : null))))),
       h('div', { class: 'schema-diff', id: 'schema-diff-' + u.name })) : null;
+    const held = hist && hist.held ? h('div', { class: 'held error' },
+      'a breaking schema is held (not served) since ', when(hist.held.since), ': ', shortHash(hist.held.hash), ' · ' + (hist.held.changes || []).length + ' change(s) ',
+      h('button', { type: 'button', class: 'op', text: 'approve it', hidden: (ROLES[role] || 0) < ROLES.operator,
+        onclick: () => approveSchema(u.name, hist.held.hash) })) : null;
     return h('article', { class: 'card ' + s.state, 'data-upstream': u.name, 'data-state': s.state },
       h('header', {}, h('h2', { text: u.name }), pill(s.state, s.label), pill(u.connectivity),
         h('button', { type: 'button', class: 'op', text: 'refresh descriptors', onclick: () => refreshDescriptors(u.name) })),
@@ -300,7 +305,7 @@ function renderUpstreams(st) {
         h('dt', { text: 'descriptors' }), h('dd', {}, pill(d.state), ' ', shortHash(d.hash), d.fetched_at ? h('span', {}, ' fetched ', when(d.fetched_at)) : null,
           d.endpoint ? ' from ' + d.endpoint : '', ' · ' + d.methods + ' methods · ' + d.refreshes + ' refreshes, ' + d.failures + ' failed'),
         h('dt', { text: 'routes' }), h('dd', { text: u.routes + (u.health_check ? ' · grpc.health.v1 probes on' : '') })),
-      descErr, eps, histBox);
+      descErr, held, eps, histBox);
   });
   $('upstream-cards').replaceChildren(...cards);
 }
@@ -318,6 +323,14 @@ async function showSchemaDiff(name, from, to) {
   box.replaceChildren(h('table', { class: 'grid diff' }, h('tbody', {}, ...(r.body.changes || []).map((c) => h('tr', { class: c.op },
     h('td', { text: c.op }), h('td', { text: c.kind }), h('td', {}, h('code', { text: c.path })), h('td', { text: c.detail || '' }),
     h('td', {}, c.breaking ? pill('open', 'breaking') : ''))))));
+}
+
+async function approveSchema(name, hash) {
+  const r = await api('POST', '/admin/descriptors/' + encodeURIComponent(name) + '/approve', { hash });
+  $('status').textContent = r.ok ? 'schema ' + hash.slice(0, 12) + ' of ' + name + ' adopted' : 'approval failed: ' + errorText(r);
+  delete schemaHistory[name];
+  await loadSchemaHistory(name);
+  poll(true);
 }
 
 async function refreshDescriptors(name) {
@@ -395,7 +408,8 @@ async function loadConfig() {
       editorBase = cfg.body.yaml;
     }
     loadHistory();
-    loadRelease();
+    // Gray releases need a config shared in Consul KV.
+    if (String(cfg.body.source).startsWith('consul:')) loadRelease(); else $('release').hidden = true;
     validate();
   }
 }
@@ -437,7 +451,7 @@ async function afterWrite(r, out) {
     out.replaceChildren(h('span', { class: 'error', text: 'the config changed meanwhile (412): reloaded it; re-apply your edit' }));
     $('editor').value = '';
   } else {
-    const details = (r.body && r.body.details || []).flatMap((d) => d.field_violations || d.errors || []);
+    const details = (r.body && r.body.details || []).flatMap((d) => d.fieldViolations || d.field_violations || []);
     out.replaceChildren(h('span', { class: 'error', text: errorText(r) }), ...details.map((v) => h('div', { class: 'error', text: (v.field || v.path || '') + ': ' + (v.description || v.message || '') })));
   }
   await loadConfig();
@@ -471,7 +485,7 @@ async function loadRelease() {
   const s = r.body;
   const kv = [['stable', s.stable], ['candidate', s.candidate || 'none'], ['share', s.candidate ? s.share + ' %' : '–'],
     ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs : '–'],
-    ['instances', (s.instances || []).map((i) => (i.id || '') + ':' + (i.runs || '')).join(', ') || '–']];
+    ['instances', (s.instances || []).join(', ') || (s.candidate ? 'by share' : '–')]];
   $('release-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
 }
 
@@ -480,7 +494,7 @@ async function releaseAction(path, body) {
   $('release-result').textContent = r.ok ? path + ': done' : path + ': ' + errorText(r);
   await loadConfig();
 }
-$('release-start').addEventListener('click', () => releaseAction('/admin/config/release', { candidate: $('editor').value, share: Number($('release-share').value) }));
+$('release-start').addEventListener('click', () => releaseAction('/admin/config/release', { yaml: $('editor').value, share: Number($('release-share').value) }));
 $('release-promote').addEventListener('click', () => releaseAction('/admin/config/promote'));
 $('release-abort').addEventListener('click', () => releaseAction('/admin/config/abort'));
 
