@@ -135,7 +135,7 @@ function errorText(r) {
 // ---- sign-in and roles ----------------------------------------------------
 
 const ROLES = { viewer: 1, operator: 2, admin: 3 };
-let role = 'admin'; // until /admin/whoami says otherwise (no roles API: the guard decides)
+let role = 'viewer'; // until /admin/whoami says (without a roles API: admin, the guard decides)
 
 let signedOut = false; // polling waits for a token
 
@@ -153,7 +153,8 @@ $('login').addEventListener('submit', (ev) => {
   $('login-error').textContent = '';
   $('login').hidden = true;
   signedOut = false;
-  whoami().then(() => { if (!signedOut) poll(); });
+  // Everything the view asked for before was refused: ask again.
+  whoami().then(() => { if (!signedOut) { poll(); showView(); } });
 });
 
 $('signout').addEventListener('click', () => {
@@ -410,7 +411,10 @@ async function loadConfig() {
     loadHistory();
     // Gray releases need a config shared in Consul KV.
     if (String(cfg.body.source).startsWith('consul:')) loadRelease(); else $('release').hidden = true;
-    validate();
+    // Only admins change the config: others read the source, unvalidated.
+    const canEdit = (ROLES[role] || 0) >= ROLES.admin;
+    $('editor').readOnly = !canEdit;
+    if (canEdit) validate();
   }
 }
 
@@ -436,6 +440,7 @@ async function validate() {
 }
 
 $('editor').addEventListener('input', () => {
+  if ($('editor').readOnly) return;
   clearTimeout(validateTimer);
   validateTimer = setTimeout(validate, 250);
 });
@@ -581,5 +586,5 @@ async function poll(once) {
   }
 }
 
-showView();
-whoami().then(() => { if (!signedOut) poll(); });
+// The role decides what the views offer: ask for it first.
+whoami().then(() => { showView(); if (!signedOut) poll(); });
