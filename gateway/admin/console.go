@@ -63,6 +63,10 @@ func mountConsole(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", index)
 	mux.HandleFunc("GET /dashboard", index)
 	mux.HandleFunc("GET /console/{file...}", func(w http.ResponseWriter, r *http.Request) {
-		serveConsoleFile(w, r.PathValue("file"))
+		if f := r.PathValue("file"); f != "docs.html" { // the public page's template
+			serveConsoleFile(w, f)
+			return
+		}
+		http.NotFound(w, r)
 	})
 }
