@@ -43,21 +43,30 @@ const (
 type connTracker struct {
 	now    func() time.Time
 	dialer net.Dialer
-	mu     sync.Mutex
-	eps    map[string]*trackedEndpoint
+	// ctx ends the probes (stop: the upstream is closed or retired);
+	// probeEvery is how long a broken endpoint may go without a dial
+	// before the tracker probes it itself.
+	ctx        context.Context
+	stop       context.CancelFunc
+	probeEvery time.Duration
+	mu         sync.Mutex
+	eps        map[string]*trackedEndpoint
 }
 
 type trackedEndpoint struct {
 	EndpointConn
-	open    int // connections open now
-	dialing int // dials in flight
+	open     int       // connections open now
+	dialing  int       // dials in flight
+	lastDial time.Time // when the last dial started
+	probing  bool      // a probe loop runs for it
 }
 
 func newConnTracker(now func() time.Time) *connTracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &connTracker{now: now, eps: map[string]*trackedEndpoint{}}
+	ctx, stop := context.WithCancel(context.Background())
+	return &connTracker{now: now, ctx: ctx, stop: stop, probeEvery: 5 * time.Second, eps: map[string]*trackedEndpoint{}}
 }
 
 // dial is the upstream's grpc.WithContextDialer: a plain TCP (or
@@ -69,6 +78,7 @@ func (t *connTracker) dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	t.update(addr, func(e *trackedEndpoint, now time.Time) {
 		e.dialing++
+		e.lastDial = now
 		// A redial after a failure stays TRANSIENT_FAILURE, as grpc-go's
 		// channel does: "down since" must not restart at every attempt.
 		if e.open == 0 && e.State == StateIdle {
@@ -126,7 +136,52 @@ func (t *connTracker) closed(addr string, err error) {
 		case err == nil && e.dialing == 0 && e.State == StateReady:
 			e.State, e.Since = StateIdle, now
 		}
+		if err != nil && !e.probing {
+			e.probing = true
+			go t.probe(addr, e)
+		}
 	})
+}
+
+// probe follows a broken endpoint that nothing redials (grpc-go's
+// pick_first reconnects only for the next call, and a backend closing a
+// connection on purpose, e.g. at its max connection age, looks like a
+// break): every probeEvery without a dial it tries a TCP connection of
+// its own and closes it. Reachable: IDLE, the break kept as the last
+// error; refused: still TRANSIENT_FAILURE, with the probe's error. It
+// ends when the endpoint recovers, is forgotten, or the tracker stops.
+func (t *connTracker) probe(addr string, e *trackedEndpoint) {
+	tick := time.NewTicker(t.probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		now := t.now()
+		switch {
+		case t.eps[addr] != e || e.State != StateFailure || e.open > 0:
+			e.probing = false
+			t.mu.Unlock()
+			return
+		case e.dialing > 0 || now.Sub(e.lastDial) < t.probeEvery:
+			t.mu.Unlock()
+			continue // grpc-go is redialing: its dials say how it goes
+		}
+		t.mu.Unlock()
+		ctx, cancel := context.WithTimeout(t.ctx, t.probeEvery)
+		c, err := t.dial(ctx, addr)
+		cancel()
+		if err == nil {
+			_ = c.Close() // READY, then IDLE: reachable, not connected
+			t.mu.Lock()
+			e.probing = false
+			t.mu.Unlock()
+			return
+		}
+	}
 }
 
 // get is addr's state; IDLE with no time when it was never dialed.

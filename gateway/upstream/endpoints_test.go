@@ -108,3 +108,80 @@ func TestConnTrackerDialCancelled(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// TestConnTrackerProbe: a connection the backend closed while it stays
+// up (a max connection age) is not "down" for long: with nothing
+// redialing, the tracker's probe finds it reachable and says IDLE, the
+// break kept as the last error; a backend that is gone stays
+// TRANSIENT_FAILURE with the probe's dial error.
+func TestConnTrackerProbe(t *testing.T) {
+	tr := newConnTracker(nil)
+	tr.probeEvery = 20 * time.Millisecond
+	defer tr.stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close() // every connection closed at once, the listener stays
+		}
+	}()
+	addr := ln.Addr().String()
+	c, err := tr.dial(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Read(make([]byte, 1)) // EOF: the backend closed it
+	if got := tr.get(addr); got.State != StateFailure {
+		t.Fatalf("after the close: %+v", got)
+	}
+	waitState(t, tr, addr, StateIdle)
+	if got := tr.get(addr); !strings.Contains(got.LastError, "connection lost") {
+		t.Errorf("the break was forgotten: %+v", got)
+	}
+
+	// A backend that is gone: the probe keeps the state, with its error.
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr2 := ln2.Addr().String()
+	go func() {
+		if c, err := ln2.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c2, err := tr.dial(t.Context(), addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln2.Close()
+	_, _ = c2.Read(make([]byte, 1))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(tr.get(addr2).LastError, "refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no probe: %+v", tr.get(addr2))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := tr.get(addr2); got.State != StateFailure {
+		t.Errorf("a gone backend after a probe: %+v", got)
+	}
+}
+
+func waitState(t *testing.T, tr *connTracker, addr, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for tr.get(addr).State != state {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became %s: %+v", addr, state, tr.get(addr))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -262,6 +262,7 @@ func (u *Upstream) Unavailable() string {
 // Options.Retire with the upstream's timeout, so that calls already on
 // them can finish. Call ForgetSchemas first.
 func (u *Upstream) Retire() {
+	u.conns.stop()
 	u.retire(u.conn, u.timeout)
 	u.traffic.retire(u.retire, u.timeout)
 }
@@ -269,6 +270,7 @@ func (u *Upstream) Retire() {
 // Close closes the upstream's connection and its subsets' now, and
 // returns the error of closing the first. Call ForgetSchemas first.
 func (u *Upstream) Close() error {
+	u.conns.stop()
 	u.traffic.close()
 	return u.conn.Close()
 }
