@@ -456,7 +456,7 @@ func (g *oaBuilder) requestBody(b *transcode.Binding, n naming) *oaRequestBody {
 			what += "; the fields bound by the path are taken from the path"
 		}
 	} else {
-		f := b.BodyPath()[0]
+		f := b.BodyPath()[len(b.BodyPath())-1]
 		raw = !f.IsList() && f.Message() != nil && f.Message().FullName() == httpBodyName
 		schema = g.bodyField(f, n)
 		what = "the request's `" + n.name(f) + "` field"
