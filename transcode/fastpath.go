@@ -146,6 +146,9 @@ func (b *Binding) DecodeCall(in Request, codec *Codec) (any, error) {
 // variables, then query parameters, appended in that order so that on
 // decoding the later ones win exactly where DecodeRequest's later Set wins.
 func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
+	if err := b.checkUnbound(in); err != nil {
+		return nil, err
+	}
 	if b.hasBody {
 		if !isJSONContentType(in.ContentType) {
 			return nil, &MediaTypeError{ContentType: in.ContentType}

@@ -94,3 +94,4 @@ func TestWriteResponseMetadata(t *testing.T) {
 		t.Fatalf("got %v, want %v", w, want)
 	}
 }
+

@@ -37,6 +37,9 @@ type Request struct {
 // INVALID_ARGUMENT naming the variable, parameter, field or JSON position at
 // fault. Safe for concurrent use.
 func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
+	if err := b.checkUnbound(in); err != nil {
+		return nil, err
+	}
 	msg := dynamicpb.NewMessage(b.Method.Input())
 	if b.hasBody {
 		if err := b.decodeBody(msg, in); err != nil {
@@ -65,10 +68,25 @@ func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
 // CORS preflight.
 type MediaTypeError struct {
 	ContentType string
+	// NoBody: the route's rule takes no body, and a form body would lose
+	// its fields silently.
+	NoBody bool
 }
 
 func (e *MediaTypeError) Error() string {
+	if e.NoBody {
+		return fmt.Sprintf("request body: this route's rule has no body, so a %q body would be ignored; send the fields in the path and query string", e.ContentType)
+	}
 	return fmt.Sprintf("request body: Content-Type %q is not JSON; send application/json", e.ContentType)
+}
+
+// checkUnbound refuses a form body on a route without a body rather than
+// dropping its fields (a JSON body there is ignored, as in grpc-gateway).
+func (b *Binding) checkUnbound(in Request) error {
+	if mt, _, _ := mime.ParseMediaType(in.ContentType); !b.hasBody && len(in.Body) > 0 && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data") {
+		return &MediaTypeError{ContentType: in.ContentType, NoBody: true}
+	}
+	return nil
 }
 
 // GRPCStatus makes the error an INVALID_ARGUMENT status.
