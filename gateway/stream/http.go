@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -152,6 +154,7 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	b := s.Binding
 	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.FramingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
+	delimit := framing == transcode.FramingRaw && s.Compat.StreamDialect(framing)
 	rc := http.NewResponseController(w)
 	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its
 	// clients get them unasked. Not for a raw download, though: there the
@@ -243,7 +246,10 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 					commit(first, true)
 				}
 				var err error
-				if buf, err = enc.AppendReceived(buf[:0], it.msg); err != nil {
+				if buf, err = enc.AppendReceived(buf[:0], it.msg); err == nil && delimit {
+					buf = append(buf, compat.ChunkDelimiter)
+				}
+				if err != nil {
 					s.Log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding stream message")
 					s.cancel(status.Error(codes.Internal, "a message of the upstream's stream could not be encoded as JSON"))
 					continue // the receiver reports the end with that status
@@ -277,6 +283,11 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 			// Nothing was sent: a plain error answer with its own status.
 			if md, herr := s.cs.Header(); herr == nil {
 				transcode.WriteResponseMetadata(w.Header(), md, s.cs.Trailer())
+			}
+			if s.Compat.StreamDialect(enc.Framing()) {
+				rpcstatus.Challenge(w.Header(), st)
+				compat.WriteStreamError(w, codes.Code(st.GetCode()), b.EncodeError(st))
+				return
 			}
 			writeStatusProto(w, st, b)
 			return
