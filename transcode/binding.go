@@ -38,6 +38,9 @@ type Options struct {
 	// instead of direct JSON↔wire transcoding (for comparison and as an
 	// escape hatch).
 	DisableFastPath bool
+	// UnpopulatedDetails writes the zero-valued fields of error details
+	// too, as grpc-gateway does (rpcstatus.EncodeUnpopulated).
+	UnpopulatedDetails bool
 	// MaxDepth bounds how deeply a request body's messages may nest (JSON
 	// objects for messages, and Struct/Value/ListValue levels); deeper
 	// bodies are INVALID_ARGUMENT. 0 means DefaultMaxDepth.
@@ -79,11 +82,12 @@ type Binding struct {
 	fast     *fastPath       // direct JSON↔wire plan (compileFastPath); nil when disabled
 	fastBody *wirejson.Field // the body field's plan when the body is not "*"
 
-	strict    bool
-	maxDepth  int // Options.MaxDepth, defaulted
-	unmarshal protojson.UnmarshalOptions
-	marshal   protojson.MarshalOptions
-	resolver  Resolver
+	strict             bool
+	unpopulatedDetails bool
+	maxDepth           int // Options.MaxDepth, defaulted
+	unmarshal          protojson.UnmarshalOptions
+	marshal            protojson.MarshalOptions
+	resolver           Resolver
 }
 
 // Rules returns a copy of the google.api.http rule a method's descriptor
@@ -152,14 +156,15 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		return nil, fmt.Errorf("transcode: method %s: %w", md.FullName(), err)
 	}
 	b := &Binding{
-		Method:     md,
-		FullMethod: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
-		HTTPMethod: verb,
-		Template:   tmpl,
-		strict:     opts.Strict,
-		maxDepth:   effectiveDepth(opts.MaxDepth),
-		resolver:   opts.Resolver,
-		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict, RecursionLimit: effectiveDepth(opts.MaxDepth)},
+		Method:             md,
+		FullMethod:         "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
+		HTTPMethod:         verb,
+		Template:           tmpl,
+		strict:             opts.Strict,
+		unpopulatedDetails: opts.UnpopulatedDetails,
+		maxDepth:           effectiveDepth(opts.MaxDepth),
+		resolver:           opts.Resolver,
+		unmarshal:          protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict, RecursionLimit: effectiveDepth(opts.MaxDepth)},
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   opts.UseProtoNames,
 			EmitUnpopulated: !opts.OmitUnpopulated,

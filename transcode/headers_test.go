@@ -94,4 +94,3 @@ func TestWriteResponseMetadata(t *testing.T) {
 		t.Fatalf("got %v, want %v", w, want)
 	}
 }
-

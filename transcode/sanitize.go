@@ -87,15 +87,10 @@ func gatewayOwnedKey(k string) bool {
 // backend decodes with any URL unescaper. Control bytes (CR, LF, NUL, DEL
 // and the rest below 0x20) are refused: they are never text.
 func metadataText(v string) (string, error) {
-	high := false
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c == 0x7f {
-			return "", fmt.Errorf("value has control byte 0x%02X at offset %d; metadata values are text (send binary data base64-encoded in a Grpc-Metadata-*-Bin header)", c, i)
-		} else if c > 0x7f {
-			high = true
-		}
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return "", fmt.Errorf("value has control byte 0x%02X at offset %d; metadata values are text (send binary data base64-encoded in a Grpc-Metadata-*-Bin header)", v[i], i)
 	}
-	if !high {
+	if !strings.ContainsFunc(v, func(r rune) bool { return r > 0x7e }) { // invalid UTF-8 is U+FFFD here
 		return v, nil
 	}
 	var sb strings.Builder

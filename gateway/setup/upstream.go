@@ -54,6 +54,7 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 	if o.Compat, err = compat.ParseMode(uc.Compat); err != nil {
 		return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: %w", uc.Name, err)
 	}
+	o.Transcode.UnpopulatedDetails = o.Compat == compat.GRPCGateway
 	for _, r := range uc.Rules {
 		if o.Rules[r.Selector], err = r.Proto(true); err != nil {
 			return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: rule %s: %w", uc.Name, r.Selector, err)
