@@ -78,19 +78,38 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 	s.writeSingle(w)
 }
 
+// Bounds of the drain of a client stream's body that the call outlived:
+// what a client may still send, and for how long, after its answer.
+const (
+	drainBytes = 1 << 20
+	drainTime  = 2 * time.Second
+)
+
 // endBodyRead ends the reading of a client stream's body when the call is
 // over, and waits for the goroutine that reads it, which must not touch the
 // request once the handler has returned. A client that has not finished
-// its body (it stopped sending, or the call ended first) leaves that
-// goroutine blocked in a Read that holds the body's lock, and net/http
-// cannot send the answer (its header needs that lock) until the Read
-// returns: a read deadline in the past ends it. The stream's cancel ends a
-// SendMsg waiting on flow control.
+// its body (the backend failed or answered first) is answered at once, and
+// the rest of its body is then drained, up to drainBytes within drainTime:
+// a client that writes its whole body before reading — most do — would
+// otherwise see its writes fail with a broken pipe when the connection
+// closes under it, and never read the Status. Past the bounds a read
+// deadline in the past ends the reading goroutine's Read (which holds the
+// body's lock net/http needs to finish the answer), and the connection
+// closes. The stream's cancel ends a SendMsg waiting on flow control.
 func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-chan struct{}) {
 	select {
 	case <-bodyDone:
 	default:
-		if err := http.NewResponseController(w).SetReadDeadline(time.Now()); err != nil {
+		rc := http.NewResponseController(w)
+		// Full duplex, so that sending the answer does not wait on the body;
+		// HTTP/2 always is (and then says the call is not supported).
+		_ = rc.EnableFullDuplex()
+		if rc.Flush() == nil && rc.SetReadDeadline(time.Now().Add(drainTime)) == nil {
+			if n, err := io.CopyN(io.Discard, s.r.Body, drainBytes); n < drainBytes && errors.Is(err, io.EOF) {
+				break // drained: the connection stays usable
+			}
+		}
+		if err := rc.SetReadDeadline(time.Now()); err != nil {
 			s.Log.Warn().Err(err).Msg("cannot end the reading of a stream's request body")
 			s.cancel(nil)
 			return // waiting could be forever
