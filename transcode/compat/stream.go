@@ -19,13 +19,19 @@ func (m Mode) StreamDialect(f transcode.Framing) bool {
 // WriteStreamError answers a server stream that failed before its first
 // message as grpc-gateway does: the status mapped to HTTP, and a body that
 // is the stream's error line, {"error": <google.rpc.Status>} and a newline
-// (refract answers a plain Status body, as for a unary call). status is the
-// Status JSON (rpcstatus.Encode's rendering, details resolved). Headers
-// already set on w (metadata, WWW-Authenticate) are kept.
+// (refract answers a plain Status body, as for a unary call), chunked like
+// any grpc-gateway stream. status is the Status JSON (rpcstatus.Encode's
+// rendering, details resolved). Headers already set on w (metadata,
+// WWW-Authenticate) are kept.
 func WriteStreamError(w http.ResponseWriter, code codes.Code, status []byte) {
+	rpcstatus.RecordCode(w, int32(code))
+	h := w.Header()
+	h.Set("Content-Type", rpcstatus.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(rpcstatus.HTTPStatus(code))
 	body := make([]byte, 0, len(status)+11)
-	body = append(append(append(body, `{"error":`...), status...), "}\n"...)
-	rpcstatus.Write(w, rpcstatus.HTTPStatus(code), code, body)
+	_, _ = w.Write(append(append(append(body, `{"error":`...), status...), "}\n"...))
 }
 
 // ChunkDelimiter is what grpc-gateway writes after each chunk of a

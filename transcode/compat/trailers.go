@@ -25,15 +25,19 @@ import (
 // room for trailers), as grpc-gateway's ForwardResponseMessage and error
 // handler do; "-bin" values go out decoded, as grpc-gateway sends them,
 // unless they hold bytes no header may carry (control bytes), which stay
-// base64. Without TE: trailers it answers as Refract does (grpc-gateway
-// drops trailing metadata then; refract's extra headers break no client).
+// base64. Without TE: trailers, trailing metadata is not sent at all, as
+// grpc-gateway does (RFC 9110 §6.5.1: a server should not send trailers a
+// client did not ask for).
 func (m Mode) UnaryWriter(w http.ResponseWriter, r *http.Request, header, trailer metadata.MD) http.ResponseWriter {
-	if m != GRPCGateway || !transcode.AcceptsTrailers(r.Header.Values("Te")) {
+	if m != GRPCGateway {
 		transcode.WriteResponseMetadata(w.Header(), header, trailer)
 		return w
 	}
 	h := w.Header()
 	copyMD(h, transcode.MetadataHeaderPrefix, "", header)
+	if !transcode.AcceptsTrailers(r.Header.Values("Te")) {
+		return w
+	}
 	copyMD(h, transcode.TrailerHeaderPrefix, http.TrailerPrefix, trailer)
 	return &trailerWriter{ResponseWriter: w}
 }
