@@ -318,6 +318,11 @@ func (g *oaBuilder) pathParams(b *transcode.Binding, t *router.Template, p oaPat
 		case pp.whole && pp.wildcard == "*":
 			param.Schema = g.schemas.singular(f, n)
 			param.Description = comments(f)
+			if f.IsList() {
+				// OpenAPI's default path style, "simple", is comma-separated.
+				param.Schema = &oaSchema{Type: "array", Items: param.Schema}
+				param.Description = strings.TrimSpace(param.Description + "\n\nComma-separated elements.")
+			}
 			if pp.name != vars[pp.v].Path() {
 				// Named by another route of the same path item.
 				param.Description = strings.TrimSpace(param.Description + "\n\nThe value of " + field + ".")
