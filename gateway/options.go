@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"github.com/refract-gateway/refract/transcode/compat"
 	"time"
 
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
