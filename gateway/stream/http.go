@@ -92,23 +92,25 @@ const (
 // the rest of its body is then drained, up to drainBytes within drainTime:
 // a client that writes its whole body before reading — most do — would
 // otherwise see its writes fail with a broken pipe when the connection
-// closes under it, and never read the Status. Past the bounds a read
-// deadline in the past ends the reading goroutine's Read (which holds the
-// body's lock net/http needs to finish the answer), and the connection
-// closes. The stream's cancel ends a SendMsg waiting on flow control.
+// closes under it, and never read the Status. The reading goroutine is
+// ended first (the stream's cancel fails its next send; the read deadline
+// ends a Read waiting on a silent client, which holds the body's lock),
+// since the body is not safe for two readers. Past the bounds the
+// connection closes.
 func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-chan struct{}) {
 	select {
 	case <-bodyDone:
+		s.cancel(nil)
+		<-sendDone
+		return
 	default:
-		rc := http.NewResponseController(w)
-		// Full duplex, so that sending the answer does not wait on the body;
-		// HTTP/2 always is (and then says the call is not supported).
-		_ = rc.EnableFullDuplex()
-		if rc.Flush() == nil && rc.SetReadDeadline(time.Now().Add(drainTime)) == nil {
-			if n, err := io.CopyN(io.Discard, s.r.Body, drainBytes); n < drainBytes && errors.Is(err, io.EOF) {
-				break // drained: the connection stays usable
-			}
-		}
+	}
+	rc := http.NewResponseController(w)
+	// Full duplex, so that sending the answer does not wait on the body;
+	// HTTP/2 always is (and then says the call is not supported).
+	_ = rc.EnableFullDuplex()
+	drain := rc.Flush() == nil && rc.SetReadDeadline(time.Now().Add(drainTime)) == nil
+	if !drain {
 		if err := rc.SetReadDeadline(time.Now()); err != nil {
 			s.Log.Warn().Err(err).Msg("cannot end the reading of a stream's request body")
 			s.cancel(nil)
@@ -117,6 +119,12 @@ func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-cha
 	}
 	s.cancel(nil)
 	<-sendDone
+	if !drain {
+		return
+	}
+	if n, err := io.CopyN(io.Discard, s.r.Body, drainBytes); n == drainBytes || !errors.Is(err, io.EOF) {
+		_ = rc.SetReadDeadline(time.Now()) // over the bounds: net/http closes the connection at once
+	}
 }
 
 // writeSingle answers a client stream's one response as a unary call's.
