@@ -288,7 +288,7 @@ upstreams:
 	if !strings.Contains(row, "READY") || !strings.Contains(row, "ago") {
 		t.Errorf("the recovered endpoint's row: %q (want READY, since when, and the last error with its time)", row)
 	}
-	if pastErr := b.text(t, `article[data-upstream="echo"] tr[data-endpoint="`+echoAddr+`"] td.error`); pastErr == "" {
+	if pastErr := b.text(t, `article[data-upstream="echo"] tr[data-endpoint="`+echoAddr+`"] td.lasterr`); pastErr == "" {
 		t.Errorf("the last error was forgotten after recovery")
 	}
 	h.do(t, "POST", "/echo.v1.EchoService/Echo", `{"message":"back"}`).expect(t, 200)

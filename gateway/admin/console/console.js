@@ -269,6 +269,7 @@ function upstreamState(u) {
 }
 
 const schemaHistory = {}; // upstream → {versions} or null when the API is absent
+const schemaUI = {}; // upstream → {open, diff}: what the operator opened survives the redraws
 
 function renderUpstreams(st) {
   const cards = st.upstreams.map((u) => {
@@ -278,12 +279,15 @@ function renderUpstreams(st) {
       h('thead', {}, h('tr', {}, ...['endpoint', 'connectivity', 'since', 'last error', 'at'].map((t) => h('th', { text: t })))),
       h('tbody', {}, ...(u.endpoints.length ? u.endpoints.map((e) => h('tr', { 'data-endpoint': e.addr, 'data-state': e.state },
         h('td', {}, h('code', { text: e.addr })), h('td', {}, pill(e.state)), h('td', {}, when(e.since) || '–'),
-        h('td', { class: 'error', text: e.last_error || '' }), h('td', {}, when(e.last_error_at) || ''))) :
+        h('td', { class: 'lasterr ' + (e.state === 'TRANSIENT_FAILURE' ? 'error' : 'past-error'), text: e.last_error || '' }),
+        h('td', {}, when(e.last_error_at) || ''))) :
         [h('tr', {}, h('td', { class: 'empty', colspan: 5, text: 'discovery reports no endpoint' }))])));
     const descErr = d.last_error ? h('p', { class: new Date(d.last_error_at) > new Date(d.fetched_at || 0) ? 'error' : 'past-error' },
       'last descriptor error: ' + d.last_error + ' ', when(d.last_error_at)) : null;
     const hist = schemaHistory[u.name];
-    const histBox = hist && hist.versions && hist.versions.length ? h('details', { class: 'schemas' },
+    const ui = schemaUI[u.name] || (schemaUI[u.name] = { open: false, diff: null });
+    const histBox = hist && hist.versions && hist.versions.length ? h('details', { class: 'schemas', open: ui.open,
+      ontoggle: (ev) => { ui.open = ev.target.open; } },
       h('summary', { text: 'schema history (' + hist.versions.length + ' versions)' }),
       h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ...['hash', 'state', 'first seen', 'last seen', 'breaking', 'summary', ''].map((t) => h('th', { text: t })))),
         h('tbody', {}, ...hist.versions.map((v, i) => h('tr', { 'data-hash': v.hash },
@@ -292,7 +296,7 @@ function renderUpstreams(st) {
           h('td', {}, v.breaking ? pill('open', 'breaking') : ''), h('td', { text: v.summary || '' }),
           h('td', {}, i + 1 < hist.versions.length ? h('button', { type: 'button', text: 'diff with previous',
             onclick: () => showSchemaDiff(u.name, hist.versions[i + 1].hash, v.hash) }) : null))))),
-      h('div', { class: 'schema-diff', id: 'schema-diff-' + u.name })) : null;
+      h('div', { class: 'schema-diff', id: 'schema-diff-' + u.name }, ...(ui.diff ? [renderSchemaDiff(ui.diff)] : []))) : null;
     const held = hist && hist.held ? h('div', { class: 'held error' },
       'a breaking schema is held (not served) since ', when(hist.held.since), ': ', shortHash(hist.held.hash), ' · ' + (hist.held.changes || []).length + ' change(s) ',
       h('button', { type: 'button', class: 'op', text: 'approve it', hidden: (ROLES[role] || 0) < ROLES.operator,
@@ -319,11 +323,17 @@ async function loadSchemaHistory(name) {
 
 async function showSchemaDiff(name, from, to) {
   const r = await api('GET', '/admin/descriptors/' + encodeURIComponent(name) + '/diff?from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to));
-  const box = $('schema-diff-' + name);
-  if (!r.ok) { box.replaceChildren(h('p', { class: 'error', text: errorText(r) })); return; }
-  box.replaceChildren(h('table', { class: 'grid diff' }, h('tbody', {}, ...(r.body.changes || []).map((c) => h('tr', { class: c.op },
-    h('td', { text: c.op }), h('td', { text: c.kind }), h('td', {}, h('code', { text: c.path })), h('td', { text: c.detail || '' }),
-    h('td', {}, c.breaking ? pill('open', 'breaking') : ''))))));
+  const ui = schemaUI[name] || (schemaUI[name] = { open: true, diff: null });
+  ui.diff = r.ok ? r.body : { error: errorText(r) };
+  $('schema-diff-' + name).replaceChildren(renderSchemaDiff(ui.diff));
+}
+
+function renderSchemaDiff(d) {
+  if (d.error) return h('p', { class: 'error', text: d.error });
+  return h('table', { class: 'grid diff' }, h('caption', { text: 'from ' + String(d.from).slice(0, 12) + ' to ' + String(d.to).slice(0, 12) }),
+    h('tbody', {}, ...(d.changes || []).map((c) => h('tr', { class: c.op },
+      h('td', { text: c.op }), h('td', { text: c.kind }), h('td', {}, h('code', { text: c.path })), h('td', { text: c.detail || '' }),
+      h('td', {}, c.breaking ? pill('open', 'breaking') : '')))));
 }
 
 async function approveSchema(name, hash) {
