@@ -95,6 +95,10 @@ type UpstreamOptions struct {
 	Hidden func(method string) (rule string, hidden bool)
 	// Streams limits and shapes the upstream's streaming calls.
 	Streams StreamLimits
+	// Key identifies what these options define (a digest of their
+	// source): Update keeps a running upstream of the same name and Key as
+	// it is. Default "": Update builds the upstream anew.
+	Key string
 }
 
 // StreamLimits bound an upstream's streaming calls. Every breach ends the

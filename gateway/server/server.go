@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
@@ -65,6 +66,11 @@ type Server struct {
 	opts Options
 	cur  atomic.Pointer[generation] // the request path's only shared read
 
+	// What outlives configs: the metrics (one registry, every series
+	// carried on) and the policy state (buckets, breakers, key sets).
+	metrics *telemetry.Metrics
+	state   *setup.State
+
 	tlsConf   atomic.Pointer[tls.Config] // the public listener's; nil: plain
 	adminConf atomic.Pointer[tls.Config] // the admin listener's; nil: plain
 
@@ -110,19 +116,26 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := opts.build(data)
+	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
+		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{}); err != nil {
+		return nil, err
+	}
+	b, err := s.build(data, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+	if err := s.metrics.Watch(b.gw); err != nil {
+		return nil, errors.Join(err, b.close())
+	}
+	s.metrics.SetMaxRouteSeries(b.cfg.Limits.MaxRouteSeries)
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(s.newGeneration(b, data))
 	s.tried = data.Version()
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
-	b.metrics.SeedConfig(s.status.Version, 0, 0)
+	s.metrics.SetConfigVersion(s.status.Version)
 	return s, nil
 }
 
@@ -133,9 +146,9 @@ func (s *Server) Gateway() *gateway.Gateway { return s.cur.Load().gw }
 // reload; callers must not modify it.
 func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 
-// Metrics are the metrics of the Gateway serving the current config (a
-// registry per config: see Options). They change on reload.
-func (s *Server) Metrics() *telemetry.Metrics { return s.cur.Load().metrics }
+// Metrics are the Server's metrics: one registry for its lifetime, whose
+// series carry on across reloads.
+func (s *Server) Metrics() *telemetry.Metrics { return s.metrics }
 
 // WaitReady blocks until Run has opened the listeners and the current
 // Gateway is ready (see Gateway.Ready), or ctx ends.

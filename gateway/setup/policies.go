@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
+	"github.com/refract-gateway/refract/policy/resilience"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -40,8 +42,11 @@ type policies struct {
 	// apiKeyMeta is the API-key header's metadata key ("" without
 	// consumers).
 	apiKeyMeta string
-	// res holds breakers and retry budgets.
-	res *resilienceState
+	// res holds breakers and retry budgets (the State's); breakers are
+	// the ones this config's routes use, for the admin API.
+	res      *resilienceState
+	usedMu   sync.Mutex
+	breakers map[*resilience.Breaker]bool
 	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
 	extAuthz     *policy.ExtAuthz
 	extAuthzConn *grpc.ClientConn
@@ -76,12 +81,12 @@ type routeLevel struct {
 // buildPolicies builds every policy piece from cfg, which config.Validate
 // accepted: what fails here is a constructor's error, reported with its
 // key.
-func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
-	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
-	p.local = policy.NewLocalLimiter(time.Minute, nil)
-	p.res = newResilienceState(func(name, from, to string) {
-		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
-	})
+func buildPolicies(cfg *config.Config, log zerolog.Logger, st *State) (*policies, error) {
+	if st == nil {
+		st = NewState(log)
+	}
+	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}, local: st.local, res: st.res,
+		breakers: map[*resilience.Breaker]bool{}}
 	var errs []error
 	bad := func(key string, err error) {
 		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
@@ -193,8 +198,10 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		}
 		switch {
 		case j.JWKSURL != "":
-			p.jwks, err = jwt.NewJWKS(jwt.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
-				Logger: log.With().Str("component", "jwks").Logger()})
+			p.jwks, err = st.keyset(j.JWKSURL, time.Duration(j.JWKSRefresh), func() (*jwt.JWKS, error) {
+				return jwt.NewJWKS(jwt.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
+					Logger: log.With().Str("component", "jwks").Logger()})
+			})
 			if err != nil {
 				bad("jwt.jwks_url", err)
 			}

@@ -24,19 +24,22 @@ type Extra struct {
 	Logger zerolog.Logger
 	// Now is the gateway's clock; default time.Now.
 	Now func() time.Time
+	// State is the policy state shared with the process's earlier and
+	// later configs (see State); nil: this config's own, fresh.
+	State *State
 }
 
 // New validates cfg and translates it into the options of its Gateway,
 // building what outlives route rebuilds (policies and their state, the
 // Consul client). What it builds is released by the Gateway's Close, or
-// by gateway.New when that fails; a caller that never calls gateway.New
+// by gateway.New or Gateway.Update when they fail; a caller that never calls gateway.New
 // calls the options' Policies.Close and Release itself.
 func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if err := cfg.Validate(); err != nil {
 		return gateway.Options{}, err
 	}
 	log := x.Logger
-	pol, err := buildPolicies(cfg, log)
+	pol, err := buildPolicies(cfg, log, x.State)
 	if err != nil {
 		return gateway.Options{}, err
 	}

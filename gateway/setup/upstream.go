@@ -49,6 +49,7 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 			MaxDepth:        cfg.Limits.JSONDepth(),
 		},
 		Streams: streamLimits(&uc.Streams),
+		Key:     upstreamKey(uc),
 	}
 	for _, r := range uc.Rules {
 		if o.Rules[r.Selector], err = r.Proto(true); err != nil {
