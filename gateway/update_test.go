@@ -205,7 +205,9 @@ func (st *updateStack) expectProtected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var got struct{ Breakers []struct{ Name, State string } }
+	var got struct {
+		Breakers []struct{ Name, State string }
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
