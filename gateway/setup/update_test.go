@@ -1,6 +1,8 @@
 package setup_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/refract-gateway/refract/gateway/config"
@@ -91,5 +93,51 @@ func TestUpstreamKey(t *testing.T) {
 		if got := key(c.yaml) == base; got != c.same {
 			t.Errorf("%s: same key = %v, want %v", c.name, got, c.same)
 		}
+	}
+}
+
+// Every config example of docs/operating.md loads, and its two versions
+// of one config are taken in place, every upstream kept.
+func TestOperatingDocExamples(t *testing.T) {
+	data, err := os.ReadFile("../../docs/operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfgs []*config.Config
+	for rest := string(data); ; {
+		i := strings.Index(rest, "```yaml\n")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("```yaml\n"):]
+		end := strings.Index(rest, "```")
+		cfg, err := config.Parse([]byte(rest[:end]))
+		if err != nil {
+			t.Fatalf("example %d: %v", len(cfgs)+1, err)
+		}
+		cfgs = append(cfgs, cfg)
+		rest = rest[end:]
+	}
+	if len(cfgs) < 2 {
+		t.Fatalf("%d examples", len(cfgs))
+	}
+	before, after := cfgs[0], cfgs[1]
+	if !setup.Updatable(before, after) {
+		t.Fatal("the timeout change is not taken in place")
+	}
+	keys := func(cfg *config.Config) []string {
+		o, err := setup.New(cfg, setup.Extra{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Policies.Close()
+		var out []string
+		for _, u := range o.Upstreams {
+			out = append(out, u.Key)
+		}
+		return out
+	}
+	if a, b := keys(before), keys(after); strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Fatalf("upstream keys %v → %v", a, b)
 	}
 }
