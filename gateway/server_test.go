@@ -521,8 +521,9 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 	})
 }
 
-// Each reload builds a new gateway with its own registry; the reload
-// series and the config version must still read across generations.
+// A reload that builds a new gateway (the log level changes) keeps the
+// server's one registry: the reload series and the config version read
+// across generations.
 func TestReloadMetricsAcrossGenerations(t *testing.T) {
 	lib := startLibrary(t)
 	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", testkit.FreeAddr(t), testkit.FreeAddr(t))

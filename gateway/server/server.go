@@ -54,11 +54,13 @@ type Options struct {
 
 // Server is the refract process: it owns the listeners (public, admin,
 // products' own) and serves them with the Gateway built from the current
-// config (with its metrics, tracing and admin API), which it swaps on
-// reload without dropping a request: the new Gateway is built and waits
-// for its upstreams' descriptors before it takes over, a listener whose
-// address changed is opened before the old one is shut down gracefully,
-// and the old Gateway finishes the requests it started before it closes.
+// config (with its tracing and admin API), and changes on reload without
+// dropping a request: the running Gateway takes what it can (Update: only
+// what changed is rebuilt); otherwise a new Gateway is built and waits
+// for its upstreams' descriptors before it takes over, and the old one
+// finishes the requests it started before it closes. A listener whose
+// address changed is opened before the old one is shut down gracefully.
+// The metrics and the policy state live as long as the Server.
 // On stop it drains: /readyz answers 503 for drain_period while requests
 // are still served, then the listeners shut down gracefully. Create it
 // with New, then Run it once. Safe for concurrent use.
@@ -139,7 +141,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Gateway is the Gateway serving the current config. It changes on reload.
+// Gateway is the Gateway serving the current config. It changes on a
+// reload that needs a new one (see setup.Updatable); others update it.
 func (s *Server) Gateway() *gateway.Gateway { return s.cur.Load().gw }
 
 // Config is the config being served (after the override). It changes on
