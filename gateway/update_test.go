@@ -319,9 +319,49 @@ func TestUpdateRebuildsTheChangedUpstreamAlone(t *testing.T) {
 	st := startUpdateStack(t, "5s", "")
 	st.exhaust(t)
 	before := st.counts(t)
+	// A change whose new connections never answer is refused, and changes
+	// nothing.
+	dead := strings.Replace(updateConfig(st.head, st.lib.Addr, testkit.FreeAddr(t), "5s", ""), "drain_period: 0s\n", "drain_period: 0s\nreload: {ready_timeout: 300ms}\n", 1)
+	st.src.set(dead)
+	if err := st.s.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), "[echo]") {
+		t.Fatalf("Reload to a dead echo: %v", err)
+	}
+	if got := st.counts(t); got.libConns != before.libConns || got.echoConns != before.echoConns || got.echoFetches != before.echoFetches {
+		t.Fatalf("the refused reload changed connections: before %+v, after %+v", before, got)
+	}
+
+	// Echo's routes answer while it is replaced.
+	stop := make(chan struct{})
+	failed := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c, _, body := fetch("POST", st.h.base+"/echo.v1.EchoService/Echo", `{"message":"x"}`); c != 200 {
+				select {
+				case failed <- fmt.Sprintf("%d %s", c, body):
+				default:
+				}
+			}
+		}
+	}()
 	st.set("5s", "    timeout: 7s\n")
-	if err := st.s.Reload(t.Context()); err != nil {
+	err := st.s.Reload(t.Context())
+	close(stop)
+	wg.Wait()
+	if err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case f := <-failed:
+		t.Fatalf("echo during its replacement: %s", f)
+	default:
 	}
 	r := st.h.do(t, "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200)
 	if !strings.Contains(string(r.body), `"hi"`) {
@@ -391,4 +431,32 @@ func BenchmarkReloadOneRouteOf1000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(routes), "routes")
+}
+
+// A reload that needs a new gateway (here: the log level) dials and
+// reflects every upstream again, but the policy state and the metrics are
+// the process's: the breaker stays open, the bucket spent, the counters
+// carry on.
+func TestRebuildKeepsPolicyStateAndMetrics(t *testing.T) {
+	st := startUpdateStack(t, "5s", "")
+	st.exhaust(t)
+	before := st.counts(t)
+	gw := st.s.Gateway()
+	st.src.set(updateConfig(st.head+"log: {level: warn}\n", st.lib.Addr, st.echo.Addr, "5s", ""))
+	if err := st.s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st.s.Gateway() == gw {
+		t.Fatal("a log level change was taken in place")
+	}
+	st.h.gw = st.s.Gateway()
+	st.expectProtected(t)
+	st.h.do(t, "GET", "/v1/shelves/1/books/1", "").expect(t, 200)
+	after := st.counts(t)
+	if after.libConns <= before.libConns || after.libFetches <= before.libFetches {
+		t.Errorf("the new gateway did not dial and reflect: %+v → %+v", before, after)
+	}
+	if after.getBook200 != before.getBook200+1 || after.uptime <= before.uptime {
+		t.Errorf("metrics before %+v, after %+v", before, after)
+	}
 }
