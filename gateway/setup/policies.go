@@ -15,7 +15,6 @@ import (
 	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/policy/resilience"
 	"github.com/rs/zerolog"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -47,9 +46,11 @@ type policies struct {
 	res      *resilienceState
 	usedMu   sync.Mutex
 	breakers map[*resilience.Breaker]bool
-	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
-	extAuthz     *policy.ExtAuthz
-	extAuthzConn *grpc.ClientConn
+	// extAuthz is the external authorizer.
+	extAuthz *policy.ExtAuthz
+	// releases give back the connections shared through the State (the
+	// Redis client, the authorizer's).
+	releases []func() error
 	// products: each product's policy level.
 	products map[string]*levelPolicies
 	// authFailures limits failed authentications on every route (nil:
@@ -103,12 +104,19 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger, st *State) (*policies
 				bad("redis.password", err)
 			}
 		}
-		rl, err := policy.NewRedisLimiter(policy.RedisOptions{Addr: r.Addr, Username: r.Username, Password: string(pw),
-			DB: r.DB, Prefix: r.Prefix, Timeout: time.Duration(r.Timeout)})
+		ro := policy.RedisOptions{Addr: r.Addr, Username: r.Username, Password: string(pw),
+			DB: r.DB, Prefix: r.Prefix, Timeout: time.Duration(r.Timeout)}
+		rl, release, err := acquire(st, "redis", ro, func() (*policy.RedisLimiter, func() error, error) {
+			rl, err := policy.NewRedisLimiter(ro)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rl, rl.Close, nil
+		})
 		if err != nil {
 			bad("redis", err)
 		}
-		p.redis = rl
+		p.redis, p.releases = rl, append(p.releases, release)
 	}
 	store := func(shared bool) policy.Limiter {
 		if shared && p.redis != nil {
@@ -242,8 +250,24 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger, st *State) (*policies
 		p.products[pc.Name] = &lp
 	}
 	var err error
-	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
-		bad("ext_authz", err)
+	if k.ExtAuthz != nil {
+		var release func() error
+		p.extAuthz, release, err = acquire(st, "ext_authz", *k.ExtAuthz, func() (*policy.ExtAuthz, func() error, error) {
+			a, conn, err := buildExtAuthz(k.ExtAuthz, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			return a, func() error {
+				if conn != nil {
+					return conn.Close()
+				}
+				return nil
+			}, nil
+		})
+		if err != nil {
+			bad("ext_authz", err)
+		}
+		p.releases = append(p.releases, release)
 	}
 	if k.ExtAuthz != nil {
 		// What the authorizer vouches for, no client may send on any
@@ -266,13 +290,13 @@ func (p *policies) Run(ctx context.Context) {
 	}
 }
 
-// Close closes the Redis client and the authorizer's connection.
+// Close gives back the Redis client and the authorizer's connection,
+// which close when no other config of the process uses them.
 func (p *policies) Close() error {
-	if p.redis != nil {
-		_ = p.redis.Close()
-	}
-	if p.extAuthzConn != nil {
-		_ = p.extAuthzConn.Close()
+	for _, release := range p.releases {
+		if release != nil {
+			_ = release()
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 //   - a breaker by its upstream (and method, per_method) and its settings,
 //     a retry budget by its upstream and its ratio and reserve: new
 //     settings start a new one, closed and full;
-//   - a JWKS by its URL and refresh interval.
+//   - a JWKS by its URL and refresh interval;
+//   - the Redis client and the external authorizer's connection by their
+//     settings: configs with the same ones share them, and the last config
+//     using one closes it.
 //
 // Breakers and budgets no config uses any more are kept (a few bytes each)
 // so that a reload back to earlier settings finds them as they were.
@@ -29,8 +33,16 @@ type State struct {
 	local *policy.LocalLimiter
 	res   *resilienceState
 
-	mu   sync.Mutex
-	jwks map[jwksKey]*jwt.JWKS
+	mu     sync.Mutex
+	jwks   map[jwksKey]*jwt.JWKS
+	shared map[string]*sharedConn
+}
+
+// sharedConn is a connection the configs with the same settings share.
+type sharedConn struct {
+	val   any
+	refs  int
+	close func() error
 }
 
 type jwksKey struct {
@@ -46,8 +58,48 @@ func NewState(log zerolog.Logger) *State {
 		res: newResilienceState(func(name, from, to string) {
 			log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
 		}),
-		jwks: map[jwksKey]*jwt.JWKS{},
+		jwks:   map[jwksKey]*jwt.JWKS{},
+		shared: map[string]*sharedConn{},
 	}
+}
+
+// acquire is the connection of kind whose settings are settings: the one
+// a config of the process holds already, or a new one made by mk. Give it
+// back with release (once; it closes with its last user).
+func acquire[T any](s *State, kind string, settings any, mk func() (T, func() error, error)) (v T, release func() error, err error) {
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return v, nil, err
+	}
+	key := kind + "\x00" + string(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := s.shared[key]
+	if sc == nil {
+		val, closeFn, err := mk()
+		if err != nil {
+			return v, nil, err
+		}
+		sc = &sharedConn{val: val, close: closeFn}
+		s.shared[key] = sc
+	}
+	sc.refs++
+	var once sync.Once
+	return sc.val.(T), func() (err error) {
+		once.Do(func() {
+			s.mu.Lock()
+			sc.refs--
+			last := sc.refs == 0
+			if last {
+				delete(s.shared, key)
+			}
+			s.mu.Unlock()
+			if last {
+				err = sc.close()
+			}
+		})
+		return err
+	}, nil
 }
 
 // keyset is the JWKS of url and refresh: the one an earlier config
