@@ -9,6 +9,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
 )
 
@@ -26,6 +27,10 @@ type built struct {
 	metrics *telemetry.Metrics // the Server's, for its lifetime
 	tracing *telemetry.Tracing // nil when off
 	update  *gateway.Options   // non-nil: gw is prev's, to be updated with these
+	// access takes the access log off the request path; nil when the
+	// access log is off or the logger was given (tests read it at once).
+	// Each config has its own (an update's too).
+	access *policy.LogQueue
 }
 
 // build is what every config read goes through, at start and on reload:
@@ -48,17 +53,27 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 	if b.admin, err = newAdminListener(cfg); err != nil {
 		return nil, err
 	}
+	extra := setup.Extra{}
 	if o.Logger != nil {
 		b.log = *o.Logger
 	} else {
-		b.log = NewLogger(cfg.Log, o.LogOutput)
+		out := logOutput(cfg.Log, o.LogOutput)
+		b.log = newLogger(cfg.Log, out)
+		if on := cfg.AccessLog.Enabled; on == nil || *on {
+			b.access = policy.NewLogQueue(out, policy.LogQueueOptions{
+				Lines: cfg.AccessLog.QueueLines, PerLine: cfg.Log.Format == "console", Dropped: o.accessDropped})
+			access := b.log.Output(b.access)
+			extra.AccessLog = &access
+		}
 	}
+	extra.Logger = b.log
 	if s.state == nil {
 		s.state = setup.NewState(b.log)
 	}
-	gopts, err := setup.New(cfg, setup.Extra{Logger: b.log, State: s.state})
+	extra.State = s.state
+	gopts, err := setup.New(cfg, extra)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, b.closeAccess())
 	}
 	if prev != nil && setup.Updatable(prev.cfg, cfg) {
 		b.gw, b.tracing, b.update = prev.gw, prev.tracing, &gopts
@@ -66,14 +81,14 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 	}
 	if b.tracing, err = telemetry.NewTracing(tracingOptions(cfg, o)); err != nil {
 		discard(gopts)
-		return nil, err
+		return nil, errors.Join(err, b.closeAccess())
 	}
 	opts := []gateway.Option{gateway.WithObserver(b.metrics)}
 	if b.tracing != nil {
 		opts = append(opts, gateway.WithMiddleware(b.tracing.Middleware), gateway.WithDialOptions(b.tracing.DialOptions()...))
 	}
 	if b.gw, err = gateway.New(gopts, append(opts, o.GatewayOptions...)...); err != nil {
-		return nil, errors.Join(err, b.tracing.Shutdown())
+		return nil, errors.Join(err, b.tracing.Shutdown(), b.closeAccess())
 	}
 	return b, nil
 }
@@ -96,11 +111,19 @@ func tracingOptions(cfg *config.Config, o *Options) telemetry.TracingOptions {
 	return t
 }
 
-// close closes the Gateway, then flushes its spans.
+// close closes the Gateway, then flushes its spans and access log.
 func (b *built) close() error {
 	err := b.gw.Close()
 	if terr := b.tracing.Shutdown(); terr != nil && err == nil {
 		err = terr
 	}
-	return err
+	return errors.Join(err, b.closeAccess())
+}
+
+// closeAccess writes out the access log's queued lines.
+func (b *built) closeAccess() error {
+	if b.access == nil {
+		return nil
+	}
+	return b.access.Close()
 }

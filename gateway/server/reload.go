@@ -129,7 +129,15 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 		s.commitListeners(plan, gen)
 	}
 	if b.update != nil {
-		old.retire() // its requests run on, on the same Gateway
+		// Its requests run on, on the same Gateway; its access log is
+		// written out once they are done.
+		old.retire()
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			<-old.idle
+			_ = old.closeAccess()
+		}()
 	} else {
 		s.retiring[old] = true
 		s.bg.Add(1)
@@ -170,6 +178,7 @@ func (s *Server) update(ctx context.Context, b *built) (*listenPlan, error) {
 		var err error
 		if plan, err = s.openListeners(b.cfg); err != nil {
 			discard(*b.update)
+			_ = b.closeAccess()
 			return nil, err
 		}
 	}
@@ -177,6 +186,7 @@ func (s *Server) update(ctx context.Context, b *built) (*listenPlan, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := b.gw.Update(wctx, *b.update); err != nil {
+		_ = b.closeAccess()
 		if plan != nil {
 			plan.abort()
 		}

@@ -45,6 +45,10 @@ type Options struct {
 	// Logger, when set, is every config's logger instead of one built
 	// from its log keys and LogOutput (tests).
 	Logger *zerolog.Logger
+
+	// accessDropped counts the access log lines dropped by the queues of
+	// every config, for the lifetime of the process.
+	accessDropped *atomic.Uint64
 	// SpanExporter, when set, receives every config's spans as each ends
 	// instead of OTLP, and turns tracing on (tests, benchmarks).
 	SpanExporter sdktrace.SpanExporter
@@ -93,6 +97,8 @@ type Server struct {
 
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
+
+	runtimeAtStart runtimeSettings // what unset runtime keys return to
 }
 
 // slot is one listener and the http.Server on it. The handler dispatches
@@ -114,13 +120,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.accessDropped = new(atomic.Uint64)
 	data, err := opts.Source.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1)}
-	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{}); err != nil {
+		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime()}
+	dropped := opts.accessDropped
+	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{
+		AccessLogDropped: func() float64 { return float64(dropped.Load()) }}); err != nil {
 		return nil, err
 	}
 	b, err := s.build(data, nil)
