@@ -295,8 +295,12 @@ func TestUpdateWithIdenticalBytesChangesNothing(t *testing.T) {
 	st.exhaust(t)
 	before := st.counts(t)
 	routes := st.s.Gateway().Routes()
-	if err := st.s.Reload(t.Context()); err != nil {
-		t.Fatal(err)
+	// As an operator would: POST /admin/reload, the same bytes.
+	if code, _, body := fetch("POST", st.h.admin+"/admin/reload", "", "X-Refract-Admin", "1"); code != 200 {
+		t.Fatalf("POST /admin/reload: %d %s", code, body)
+	}
+	if st.s.ConfigStatus().ReloadsOK != 1 {
+		t.Fatalf("status after the reload: %+v", st.s.ConfigStatus())
 	}
 	after := st.counts(t)
 	if after.libConns != before.libConns || after.libFetches != before.libFetches ||
