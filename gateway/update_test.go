@@ -464,3 +464,37 @@ func TestRebuildKeepsPolicyStateAndMetrics(t *testing.T) {
 		t.Errorf("metrics before %+v, after %+v", before, after)
 	}
 }
+
+// An upstream added by a reload serves its routes when the reload
+// returns, without touching the others; one removed stops serving.
+func TestUpdateAddsAndRemovesUpstreams(t *testing.T) {
+	st := startUpdateStack(t, "5s", "")
+	st.exhaust(t)
+	before := st.counts(t)
+	extra := fmt.Sprintf("  - name: second\n    static: [%q]\n    path_prefix: /second\n", st.lib.Addr)
+	st.src.set(updateConfig(st.head, st.lib.Addr, st.echo.Addr, "5s", "") + extra)
+	if err := st.s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.h.do(t, "GET", "/second/v1/shelves", "").expect(t, 200)
+	after := st.counts(t)
+	// The new upstream dials the library's backend once more and reflects
+	// it (once to be accepted, once into the gateway's cache); the library
+	// and echo upstreams are not touched.
+	if after.libConns <= before.libConns || after.echoConns != before.echoConns || after.echoFetches != before.echoFetches {
+		t.Errorf("counts before %+v, after %+v", before, after)
+	}
+	st.expectProtected(t)
+
+	st.set("5s", "")
+	if err := st.s.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.h.do(t, "GET", "/second/v1/shelves", "").expect(t, 404)
+	st.h.do(t, "GET", "/v1/shelves/1/books/1", "").expect(t, 200)
+	for _, u := range st.s.Gateway().Upstreams() {
+		if u.Name == "second" {
+			t.Fatal("the removed upstream is still listed")
+		}
+	}
+}
