@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -89,5 +90,26 @@ func TestHistory(t *testing.T) {
 	h.Record(m2)
 	if pts, ok := h.View().Series["GET /v1/books"]; ok {
 		t.Fatalf("points older than the span kept: %+v", pts)
+	}
+}
+
+// BenchmarkHistoryRecord is one step of the history over 200 routes with
+// traffic: what the sampler costs every 10 s.
+func BenchmarkHistoryRecord(b *testing.B) {
+	clock := time.Unix(1000, 0)
+	m, err := NewMetrics(MetricsOptions{Now: func() time.Time { return clock }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 200 {
+		rm := m.Route("GET", "/v1/r"+strconv.Itoa(i), "up", "pkg.S.M"+strconv.Itoa(i))
+		rm.Answered(200, time.Millisecond, 0, 1)
+		rm.Answered(503, 30*time.Millisecond, 0, 1)
+	}
+	h := NewHistory(HistoryOptions{Now: func() time.Time { return clock }})
+	b.ReportAllocs()
+	for b.Loop() {
+		clock = clock.Add(10 * time.Second)
+		h.Record(m)
 	}
 }
