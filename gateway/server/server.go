@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/admin"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/gateway/telemetry"
@@ -85,6 +86,8 @@ type Server struct {
 
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
+
+	control *admin.Control // the admin API's write side, across configs
 }
 
 // slot is one listener and the http.Server on it. The handler dispatches
@@ -117,6 +120,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
 		endDrain: make(chan struct{}), errc: make(chan error, 1)}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
+	if s.control, err = admin.NewControl(admin.ControlOptions{Source: opts.Source, Running: s.runningConfig, Parse: s.parse,
+		Apply: s.Apply, Logger: s.Logger, Now: opts.Now}); err != nil {
+		return nil, errors.Join(err, b.close())
+	}
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(s.newGeneration(b, data))
