@@ -98,12 +98,10 @@ func (c *Control) getConfig(w http.ResponseWriter, r *http.Request) {
 	if data.Track != "" {
 		resp["track"] = data.Track
 	}
-	// The source text holds secrets inline where the config has them:
-	// shown to those who may change the config anyway, and only to them.
-	if IdentityOf(r).Role >= RoleAdmin {
-		resp["yaml"] = string(data.Bytes)
-	} else {
-		resp["yaml_note"] = "the source text is shown to the admin role only (it may hold secrets)"
+	// The source text, its secrets redacted as in the effective config;
+	// a PUT of it with the placeholders keeps the running secrets.
+	if text, err := RedactYAML(data.Bytes); err == nil {
+		resp["yaml"] = text
 	}
 	w.Header().Set("ETag", strconv.Quote(data.Version()))
 	WriteJSON(w, http.StatusOK, resp)
@@ -223,6 +221,12 @@ func (c *Control) change(w http.ResponseWriter, r *http.Request, action string, 
 		return
 	} else if err != nil {
 		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, "admin API: "+err.Error())
+		return
+	}
+	b, missing, err := restoreRedacted(b, running.Bytes)
+	if err != nil || len(missing) > 0 {
+		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("admin API: the config holds the placeholder %q at %s, "+
+			"where the running config has no secret to keep: write the secret itself (or its env or file) there", redacted, strings.Join(missing, ", ")))
 		return
 	}
 	newCfg, err := c.o.Parse(b)

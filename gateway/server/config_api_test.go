@@ -129,6 +129,9 @@ func TestConfigAPIFile(t *testing.T) {
 	orig := fmt.Sprintf(`# the gateway of the test
 drain_period: 0s
 admin_security: {audit_log: %q}
+consumers:
+  - name: app
+    keys: [{value: api-key-s3cr3t}]
 upstreams:
   - name: library   # the example backend
     static: [%q]
@@ -141,7 +144,9 @@ upstreams:
 	v0 := version([]byte(orig))
 
 	got := req(t, "GET", g.admin+"/admin/config", "").expect(t, 200)
-	if got.js["version"] != v0 || got.hdr.Get("ETag") != `"`+v0+`"` || got.js["source"] != "file:"+path || got.js["yaml"] != orig {
+	text, _ := got.js["yaml"].(string)
+	if got.js["version"] != v0 || got.hdr.Get("ETag") != `"`+v0+`"` || got.js["source"] != "file:"+path ||
+		!strings.Contains(text, `keys: [{value: "[redacted]"}]`) || strings.Contains(text, "s3cr3t") || !strings.Contains(text, "# the example backend") {
 		t.Fatalf("GET /admin/config: %v %v %v, ETag %s", got.js["version"], got.js["source"], got.js["yaml"], got.hdr.Get("ETag"))
 	}
 	if cfg := got.js["config"].(map[string]any); cfg["max_body_bytes"] != float64(4<<20) || cfg["shutdown_timeout"] != "15s" {
@@ -191,9 +196,20 @@ upstreams:
 		t.Fatal("an invalid PUT changed the file")
 	}
 
+	// The text of a GET, edited and sent back, placeholders and all: the
+	// running secret is kept.
+	text = req(t, "GET", g.admin+"/admin/config", "").js["yaml"].(string)
+	req(t, "PUT", g.admin+"/admin/config", strings.Replace(text, "timeout: 5s", "timeout: 6s", 1), write).expect(t, 200)
+	if file, _ = os.ReadFile(path); !strings.Contains(string(file), "{value: api-key-s3cr3t}") || !strings.Contains(string(file), "timeout: 6s") {
+		t.Fatalf("a PUT of the redacted text lost the secret:\n%s", file)
+	}
+	req(t, "PUT", g.admin+"/admin/config", strings.Replace(text, "name: app", "name: app2\n    x: {value: \"[redacted]\"}", 1), write).
+		status(t, 400, 3, `the config holds the placeholder "[redacted]" at consumers.0.x.value`)
+	v1b := version(file)
+
 	jsonCfg := fmt.Sprintf(`{"drain_period":"0s","admin_security":{"audit_log":%q},"upstreams":[{"name":"library","static":[%q],"timeout":"7s"}]}`,
 		audit, strings.Split(strings.Split(orig, "static: [\"")[1], "\"")[0])
-	put := req(t, "PUT", g.admin+"/admin/config", jsonCfg, write, "Content-Type: application/json", `If-Match: "`+v1+`"`).expect(t, 200)
+	put := req(t, "PUT", g.admin+"/admin/config", jsonCfg, write, "Content-Type: application/json", `If-Match: "`+v1b+`"`).expect(t, 200)
 	file, _ = os.ReadFile(path)
 	v2 := version(file)
 	if put.js["version"] != v2 || !strings.Contains(string(file), "upstreams:\n  - name: library\n") || !strings.Contains(string(file), "timeout: 7s\n") {
@@ -210,8 +226,8 @@ upstreams:
 			t.Fatal("the history lists the config text (it may hold secrets)")
 		}
 	}
-	if strings.Join(versions, ",") != v2+" local,"+v1+" local,"+v0+" source" {
-		t.Fatalf("history %v, want %s, %s, %s", versions, v2, v1, v0)
+	if strings.Join(versions, ",") != v2+" local,"+v1b+" local,"+v1+" local,"+v0+" source" {
+		t.Fatalf("history %v, want %s, %s, %s, %s", versions, v2, v1b, v1, v0)
 	}
 
 	rb := req(t, "POST", g.admin+"/admin/config/rollback", `{"version":"`+v0+`"}`, write).expect(t, 200)
@@ -238,13 +254,13 @@ upstreams:
 			t.Fatalf("audit entry without who or where: %v", m)
 		}
 	}
-	wantActions := []string{"rollback to " + v0 + " " + v2 + "→" + v0 + " ok", "PUT /admin/config " + v1 + "→" + v2 + " ok",
-		"PATCH /admin/config " + v0 + "→" + v1 + " ok"}
+	wantActions := []string{"rollback to " + v0 + " " + v2 + "→" + v0 + " ok", "PUT /admin/config " + v1b + "→" + v2 + " ok",
+		"PUT /admin/config " + v1 + "→" + v1b + " ok", "PATCH /admin/config " + v0 + "→" + v1 + " ok"}
 	if strings.Join(actions, "\n") != strings.Join(wantActions, "\n") {
 		t.Fatalf("audit:\n%s\nwant\n%s", strings.Join(actions, "\n"), strings.Join(wantActions, "\n"))
 	}
 	lines, _ := os.ReadFile(audit)
-	if n := strings.Count(string(lines), "\n"); n != 3 || !strings.Contains(string(lines), `{"path":"upstreams[library].timeout","op":"changed","from":"10s","to":"5s"}]`) {
+	if n := strings.Count(string(lines), "\n"); n != 4 || !strings.Contains(string(lines), `{"path":"upstreams[library].timeout","op":"changed","from":"10s","to":"5s"}]`) {
 		t.Fatalf("audit log file (%d lines):\n%s", n, lines)
 	}
 }
