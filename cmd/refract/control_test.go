@@ -222,7 +222,9 @@ func TestGrayReleaseAcrossAFleet(t *testing.T) {
 
 	// By share: the instance with the lowest bucket, alone.
 	sorted := append([]string(nil), ids...)
-	sort.Slice(sorted, func(i, j int) bool { return configsource.InstanceBucket(sorted[i]) < configsource.InstanceBucket(sorted[j]) })
+	sort.Slice(sorted, func(i, j int) bool {
+		return configsource.InstanceBucket(sorted[i]) < configsource.InstanceBucket(sorted[j])
+	})
 	if configsource.InstanceBucket(sorted[0]) == configsource.InstanceBucket(sorted[1]) {
 		t.Fatalf("instance names %v share a bucket; rename them", sorted)
 	}

@@ -2,9 +2,9 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )

@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"time"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery/consultest"
