@@ -117,8 +117,8 @@ upstreams:
 // the candidate (which adds the echo upstream) goes to the one instance
 // named; the others keep the stable config; a config change meanwhile is
 // refused; abort returns it to stable; a release by share runs on the
-// instance the hash puts in it; promote moves all three. Requests to all
-// three keep succeeding throughout.
+// instance the hash puts in it; promote moves all three; a rollback
+// brings all three back. Requests to all three keep succeeding throughout.
 func TestGrayReleaseAcrossAFleet(t *testing.T) {
 	agent := consultest.Start(t)
 	lib, err := examples.StartLibrary("127.0.0.1:0")
@@ -257,6 +257,13 @@ func TestGrayReleaseAcrossAFleet(t *testing.T) {
 	if code, out := cli("promote", "-admin", admin); code != 1 || !strings.Contains(out, "no gray release is in progress") {
 		t.Fatalf("a second promote: exit %d\n%s", code, out)
 	}
+
+	// The history in Consul holds the stable config the release replaced:
+	// a rollback to it reaches every instance.
+	if code, out := cli("rollback", version(stable), "-admin", "http://"+fleet[1].admin); code != 0 {
+		t.Fatalf("rollback after promote: exit %d\n%s", code, out)
+	}
+	runs("stable", "stable", "stable")
 
 	close(stop)
 	wg.Wait()

@@ -247,7 +247,17 @@ func (c *Control) change(w http.ResponseWriter, r *http.Request, action string, 
 		WriteJSON(w, http.StatusOK, result) // the same bytes: nothing to write or apply
 		return
 	}
-	stored, err := writer.Write(ctx, b, running)
+	// The check-and-set is on the source as read now: its index may have
+	// moved with no change of bytes (a promoted candidate), and its bytes
+	// may be ahead of what this instance applied.
+	cur, err := c.o.Source.Read(ctx)
+	if err == nil && cur.Version() != running.Version() {
+		err = fmt.Errorf("%w (the source holds %s; this instance runs %s and has not applied it yet)", configsource.ErrConflict, cur.Version(), running.Version())
+	}
+	var stored configsource.Data
+	if err == nil {
+		stored, err = writer.Write(ctx, b, cur)
+	}
 	if err != nil {
 		c.record(entry, "refused: "+err.Error())
 		writeSourceError(w, err)
@@ -318,8 +328,8 @@ func checkIfMatch(r *http.Request, version string) string {
 			return ""
 		}
 	}
-	return "admin API: If-Match " + quote(im) + " is not the running version " + strconv.Quote(version) +
-		": the config changed since you read it; GET /admin/config again, redo your change on it, and send it with the new ETag"
+	return "admin API: If-Match names " + quote(strings.Trim(im, `"`)) + " but version " + strconv.Quote(version) +
+		" runs: the config changed since you read it; GET /admin/config again, redo your change on it, and send it with the new ETag"
 }
 
 func configDiff(a, b *config.Config) ([]Change, error) {

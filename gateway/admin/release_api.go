@@ -121,7 +121,7 @@ func (c *Control) promote(w http.ResponseWriter, r *http.Request) {
 	}
 	id := IdentityOf(r)
 	entry := AuditEntry{At: c.o.Now().UTC(), Who: id.Subject, Auth: id.Auth, From: id.From, Action: "promote gray release", VersionBefore: stable}
-	b, err := rel.Promote(ctx)
+	b, old, err := rel.Promote(ctx)
 	if err != nil {
 		c.record(entry, "refused: "+err.Error())
 		writeSourceError(w, err)
@@ -130,9 +130,9 @@ func (c *Control) promote(w http.ResponseWriter, r *http.Request) {
 	entry.VersionAfter = configsource.Data{Bytes: b}.Version()
 	c.record(entry, "ok")
 	if wr, ok := c.o.Source.(configsource.Writer); ok {
-		hist, _ := wr.History(ctx)
-		if len(hist) == 0 {
-			_ = wr.Record(ctx, configsource.Version{Version: stable, At: entry.At.Add(-1), Who: "source", Summary: "the stable config before the release"})
+		if hist, _ := wr.History(ctx); len(hist) == 0 || hist[0].Version != stable {
+			_ = wr.Record(ctx, configsource.Version{Version: stable, At: entry.At.Add(-1), Who: "source",
+				Summary: "the stable config before the release", YAML: string(old)})
 		}
 		if err := wr.Record(ctx, configsource.Version{Version: entry.VersionAfter, At: entry.At, Who: entry.Who, From: entry.From,
 			Summary: "promoted from a gray release", YAML: string(b)}); err != nil {

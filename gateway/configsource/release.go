@@ -64,8 +64,9 @@ type Releaser interface {
 	// StartRelease publishes candidate beside the stable config.
 	StartRelease(ctx context.Context, candidate []byte, r Release) error
 	// Promote makes the candidate the stable config and ends the release,
-	// in one transaction; it returns the candidate's bytes.
-	Promote(ctx context.Context) ([]byte, error)
+	// in one transaction; it returns the candidate's bytes and the stable
+	// bytes it replaced.
+	Promote(ctx context.Context) (candidate, stable []byte, err error)
 	// Abort ends the release: every instance returns to the stable config.
 	Abort(ctx context.Context) error
 	// Instance is this instance's name.
@@ -141,19 +142,20 @@ func (c *consulKV) StartRelease(ctx context.Context, candidate []byte, r Release
 	})
 }
 
-func (c *consulKV) Promote(ctx context.Context) ([]byte, error) {
+func (c *consulKV) Promote(ctx context.Context) ([]byte, []byte, error) {
 	s, _, err := c.list(ctx, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, ok := s.releaseState(); !ok {
-		return nil, ErrNoRelease
+		return nil, nil, ErrNoRelease
 	}
 	var stableIndex uint64
+	var stable []byte
 	if s.stable != nil {
-		stableIndex = s.stable.ModifyIndex
+		stableIndex, stable = s.stable.ModifyIndex, s.stable.Value
 	}
-	return s.candidate.Value, c.txn(ctx, api.TxnOps{
+	return s.candidate.Value, stable, c.txn(ctx, api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: c.key, Value: s.candidate.Value, Index: stableIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: c.key + candidateSuffix}},

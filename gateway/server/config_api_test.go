@@ -154,7 +154,7 @@ upstreams:
 	}
 
 	req(t, "PUT", g.admin+"/admin/config", orig+"log: {level: debug}\n", write, `If-Match: "000000000000"`).
-		status(t, 412, 9, "is not the running version")
+		status(t, 412, 9, "but version")
 
 	bad := "upstreams:\n  - name: library\n    static: [nohostport]\n    timeout: 10 seconds\n    balancer: fastest\nlisten: nope\n"
 	val := req(t, "POST", g.admin+"/admin/config/validate", bad, write).expect(t, 200)
