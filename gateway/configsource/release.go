@@ -71,6 +71,50 @@ type Releaser interface {
 	Abort(ctx context.Context) error
 	// Instance is this instance's name.
 	Instance() string
+	// PublishStats records this instance's traffic during the release;
+	// ReleaseStats reads every instance's. Both end with the release.
+	PublishStats(ctx context.Context, st InstanceStats) error
+	ReleaseStats(ctx context.Context) ([]InstanceStats, error)
+}
+
+// InstanceStats is an instance's traffic over the last window of a
+// release: what the automatic abort compares.
+type InstanceStats struct {
+	Instance string    `json:"instance"`
+	Version  string    `json:"version"`
+	Track    string    `json:"track"`
+	Requests uint64    `json:"requests"`
+	Errors   uint64    `json:"errors"` // answered 5xx
+	At       time.Time `json:"at"`
+}
+
+const statsSuffix = ".release-stats/"
+
+func (c *consulKV) PublishStats(ctx context.Context, st InstanceStats) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = c.client.KV().Put(&api.KVPair{Key: c.key + statsSuffix + st.Instance, Value: b}, (&api.WriteOptions{Datacenter: c.dc}).WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("config: release stats: %w", err)
+	}
+	return nil
+}
+
+func (c *consulKV) ReleaseStats(ctx context.Context) ([]InstanceStats, error) {
+	pairs, _, err := c.client.KV().List(c.key+statsSuffix, (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("config: release stats: %w", err)
+	}
+	out := make([]InstanceStats, 0, len(pairs))
+	for _, p := range pairs {
+		var st InstanceStats
+		if json.Unmarshal(p.Value, &st) == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 func (c *consulKV) Instance() string { return c.instance }
@@ -159,6 +203,7 @@ func (c *consulKV) Promote(ctx context.Context) ([]byte, []byte, error) {
 		{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: c.key, Value: s.candidate.Value, Index: stableIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: c.key + candidateSuffix}},
+		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.key + statsSuffix}},
 	})
 }
 
@@ -173,5 +218,6 @@ func (c *consulKV) Abort(ctx context.Context) error {
 	return c.txn(ctx, api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: c.key + candidateSuffix}},
+		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.key + statsSuffix}},
 	})
 }

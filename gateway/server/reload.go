@@ -79,6 +79,16 @@ func (s *Server) runningConfig() (configsource.Data, *config.Config) {
 	return gen.data, gen.cfg
 }
 
+// traffic is the requests answered and those answered 5xx by the
+// current config, for the gray release's automatic abort.
+func (s *Server) traffic() (requests, errors uint64) {
+	st := s.Metrics().Stats()
+	for _, r := range st.Routes {
+		errors += r.ServerErrors
+	}
+	return st.Requests.Total, errors
+}
+
 // parse validates config bytes sent to the admin API as a reload would.
 func (s *Server) parse(b []byte) (*config.Config, error) {
 	return parseConfigData(configsource.Data{Bytes: b, Source: "config"}, s.opts.Override)

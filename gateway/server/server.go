@@ -200,7 +200,11 @@ func (s *Server) Run(ctx context.Context) error {
 		Str("config", gen.data.Source).Str("version", gen.data.Version()).Msg("refract serving")
 	warnOpenAdmin(gen)
 
-	s.bg.Add(1)
+	s.bg.Add(2)
+	go func() {
+		defer s.bg.Done()
+		s.control.WatchRelease(s.reloadCtx, s.traffic)
+	}()
 	go func() {
 		defer s.bg.Done()
 		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d configsource.Data) { _ = s.apply(s.reloadCtx, d, false) })
