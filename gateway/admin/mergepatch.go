@@ -76,6 +76,7 @@ func patchNode(n *yaml.Node, p any, depth int) (*yaml.Node, error) {
 		i := mappingIndex(n, k)
 		switch {
 		case v == nil && i >= 0:
+			keepComment(n.Content, i, 2)
 			n.Content = append(n.Content[:i], n.Content[i+2:]...)
 		case v == nil:
 		case i >= 0:
@@ -107,6 +108,7 @@ func patchNamed(n *yaml.Node, pm map[string]any, depth int) (*yaml.Node, error) 
 		}
 		switch {
 		case v == nil && idx >= 0:
+			keepComment(n.Content, idx, 1)
 			n.Content = append(n.Content[:idx], n.Content[idx+1:]...)
 		case v == nil:
 		case idx >= 0:
@@ -126,6 +128,21 @@ func patchNamed(n *yaml.Node, pm map[string]any, depth int) (*yaml.Node, error) 
 		}
 	}
 	return n, nil
+}
+
+// keepComment hands the comment above the entry at i (width nodes: a
+// key and its value, or an item) to the entry after it, so that removing
+// a key does not remove the comment that heads its section.
+func keepComment(content []*yaml.Node, i, width int) {
+	head := content[i].HeadComment
+	if head == "" || i+width >= len(content) {
+		return
+	}
+	next := content[i+width]
+	if next.HeadComment != "" {
+		head += "\n" + next.HeadComment
+	}
+	next.HeadComment = head
 }
 
 // namedItems reports whether every item of the list is a map with a name.
