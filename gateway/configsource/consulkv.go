@@ -120,7 +120,7 @@ func (c *consulKV) Read(ctx context.Context) (Data, error) {
 // Watch follows the key's prefix with blocking queries; while Consul is
 // down or the key is missing, the server keeps the config it runs. The
 // wait index is reset when it goes backwards (a Consul restored or
-// restarted), and errors back off with jitter up to 5s.
+// restarted) and after an error, and errors back off with jitter up to 5s.
 func (c *consulKV) Watch(ctx context.Context, log zerolog.Logger, push func(Data)) {
 	var index uint64
 	var last Data
@@ -135,7 +135,9 @@ func (c *consulKV) Watch(ctx context.Context, log zerolog.Logger, push func(Data
 			if !failed {
 				log.Warn().Err(err).Str("config", c.location).Msg("config watch failed; keeping the config in use and retrying")
 			}
-			failed = true
+			// A restarted agent may count its indexes from 1 again: waiting
+			// on the old index would block until it catches up.
+			failed, index = true, 0
 			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
 			select {
 			case <-ctx.Done():
