@@ -149,8 +149,9 @@ upstreams:
 		!strings.Contains(text, `keys: [{value: "[redacted]"}]`) || strings.Contains(text, "s3cr3t") || !strings.Contains(text, "# the example backend") {
 		t.Fatalf("GET /admin/config: %v %v %v, ETag %s", got.js["version"], got.js["source"], got.js["yaml"], got.hdr.Get("ETag"))
 	}
-	if cfg := got.js["config"].(map[string]any); cfg["max_body_bytes"] != float64(4<<20) || cfg["shutdown_timeout"] != "15s" {
-		t.Fatalf("defaults not filled in: max_body_bytes %v, shutdown_timeout %v", cfg["max_body_bytes"], cfg["shutdown_timeout"])
+	if cfg := got.js["config"].(map[string]any); cfg["max_body_bytes"] != float64(4<<20) || cfg["shutdown_timeout"] != "15s" ||
+		cfg["limits"].(map[string]any)["max_url_bytes"] != float64(8<<10) || cfg["limits"].(map[string]any)["headers_with_underscores"] != "drop" {
+		t.Fatalf("defaults not filled in: max_body_bytes %v, shutdown_timeout %v, limits %v", cfg["max_body_bytes"], cfg["shutdown_timeout"], cfg["limits"])
 	}
 
 	req(t, "PUT", g.admin+"/admin/config", orig+"log: {level: debug}\n", write, `If-Match: "000000000000"`).
