@@ -57,6 +57,27 @@ type Control struct {
 	o     ControlOptions
 	mu    sync.Mutex // changes, one at a time
 	audit auditLog
+
+	effMu  sync.Mutex // the running config's effective form, computed once
+	effFor *config.Config
+	eff    map[string]any
+}
+
+// effective is EffectiveConfig of cfg, remembered for the last config
+// asked (the running one: every GET and every diff start from it). The
+// map is shared: callers must not modify it.
+func (c *Control) effective(cfg *config.Config) (map[string]any, error) {
+	c.effMu.Lock()
+	defer c.effMu.Unlock()
+	if c.effFor == cfg {
+		return c.eff, nil
+	}
+	eff, err := EffectiveConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.effFor, c.eff = cfg, eff
+	return eff, nil
 }
 
 // NewControl returns the write side over o.
@@ -89,7 +110,7 @@ func (c *Control) mount(mux *http.ServeMux) {
 
 func (c *Control) getConfig(w http.ResponseWriter, r *http.Request) {
 	data, cfg := c.o.Running()
-	eff, err := EffectiveConfig(cfg)
+	eff, err := c.effective(cfg)
 	if err != nil {
 		writeAdminError(w, err)
 		return
@@ -234,7 +255,7 @@ func (c *Control) change(w http.ResponseWriter, r *http.Request, action string, 
 		writeConfigErrors(w, err)
 		return
 	}
-	diff, err := configDiff(cfg, newCfg)
+	diff, err := c.configDiff(cfg, newCfg)
 	if err != nil {
 		writeAdminError(w, err)
 		return
@@ -332,8 +353,9 @@ func checkIfMatch(r *http.Request, version string) string {
 		" runs: the config changed since you read it; GET /admin/config again, redo your change on it, and send it with the new ETag"
 }
 
-func configDiff(a, b *config.Config) ([]Change, error) {
-	ea, err := EffectiveConfig(a)
+// configDiff is the change from the running config a to b.
+func (c *Control) configDiff(a, b *config.Config) ([]Change, error) {
+	ea, err := c.effective(a)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +451,7 @@ func (c *Control) validate(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]any{"valid": false, "errors": Problems(err), "diff": []Change{}})
 		return
 	}
-	diff, err := configDiff(cfg, newCfg)
+	diff, err := c.configDiff(cfg, newCfg)
 	if err != nil {
 		writeAdminError(w, err)
 		return

@@ -85,7 +85,7 @@ func (c *Control) startRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	running, cfg := c.o.Running()
-	diff, err := configDiff(cfg, newCfg)
+	diff, err := c.configDiff(cfg, newCfg)
 	if err != nil {
 		writeAdminError(w, err)
 		return
