@@ -18,10 +18,12 @@ import (
 )
 
 // consulKV is a config in a Consul KV key, shared by a fleet. Beside the
-// key live its gray release (KEY.release, KEY.candidate) and its history
-// (KEY.history/…): one recursive blocking query on the key's prefix sees
-// them all, so an instance switches between stable and candidate at the
-// index where the release changed.
+// key live its gray release (KEY.release, KEY.candidate): one recursive
+// blocking query on the key's prefix sees all three, so an instance
+// switches between stable and candidate at the index where the release
+// changed. The history and the release's traffic reports, written often
+// and large, live under another prefix (historyPrefix, statsPrefix) so
+// that they never wake the fleet's watches.
 type consulKV struct {
 	location string
 	instance string
@@ -171,6 +173,8 @@ func (c *consulKV) Close() error {
 }
 
 // Write is a check-and-set of the key on prev's ModifyIndex.
+func (c *consulKV) historyDir() string { return historyPrefix + c.key + "/" }
+
 func (c *consulKV) Write(ctx context.Context, b []byte, prev Data) (Data, error) {
 	wo := (&api.WriteOptions{Datacenter: c.dc}).WithContext(ctx)
 	ok, _, err := c.client.KV().CAS(&api.KVPair{Key: c.key, Value: b, ModifyIndex: prev.ModifyIndex}, wo)
@@ -189,12 +193,12 @@ func (c *consulKV) Write(ctx context.Context, b []byte, prev Data) (Data, error)
 }
 
 const (
-	historySuffix   = ".history/"
+	historyPrefix   = "refract-admin/history/"
 	candidateSuffix = ".candidate"
 	releaseSuffix   = ".release"
 )
 
-// Record writes v under KEY.history/, named by its time so the keys sort
+// Record writes v under refract-admin/history/KEY/, named by its time so the keys sort
 // oldest first, and deletes the oldest beyond MaxHistory.
 func (c *consulKV) Record(ctx context.Context, v Version) error {
 	b, err := json.Marshal(v)
@@ -202,11 +206,11 @@ func (c *consulKV) Record(ctx context.Context, v Version) error {
 		return fmt.Errorf("config: history: %w", err)
 	}
 	wo := (&api.WriteOptions{Datacenter: c.dc}).WithContext(ctx)
-	name := fmt.Sprintf("%s%s%020d", c.key, historySuffix, v.At.UnixNano())
+	name := fmt.Sprintf("%s%020d", c.historyDir(), v.At.UnixNano())
 	if _, err := c.client.KV().Put(&api.KVPair{Key: name, Value: b}, wo); err != nil {
 		return fmt.Errorf("config: history: %w", err)
 	}
-	keys, _, err := c.client.KV().Keys(c.key+historySuffix, "", (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
+	keys, _, err := c.client.KV().Keys(c.historyDir(), "", (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("config: history: %w", err)
 	}
@@ -220,9 +224,9 @@ func (c *consulKV) Record(ctx context.Context, v Version) error {
 	return nil
 }
 
-// History lists KEY.history/, newest first.
+// History lists refract-admin/history/KEY/, newest first.
 func (c *consulKV) History(ctx context.Context) ([]Version, error) {
-	pairs, _, err := c.client.KV().List(c.key+historySuffix, (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
+	pairs, _, err := c.client.KV().List(c.historyDir(), (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("config: history: %w", err)
 	}

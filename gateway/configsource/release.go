@@ -88,22 +88,38 @@ type InstanceStats struct {
 	At       time.Time `json:"at"`
 }
 
-const statsSuffix = ".release-stats/"
+// statsPrefix holds the traffic reports: refract-admin/release-stats/KEY/INSTANCE.
+const statsPrefix = "refract-admin/release-stats/"
 
+func (c *consulKV) statsDir() string { return statsPrefix + c.key + "/" }
+
+// PublishStats writes st only while the release it belongs to is there
+// (a transaction checks the release record's index), so that a report
+// racing an abort leaves nothing behind.
 func (c *consulKV) PublishStats(ctx context.Context, st InstanceStats) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	_, err = c.client.KV().Put(&api.KVPair{Key: c.key + statsSuffix + st.Instance, Value: b}, (&api.WriteOptions{Datacenter: c.dc}).WithContext(ctx))
+	s, _, err := c.list(ctx, 0)
 	if err != nil {
-		return fmt.Errorf("config: release stats: %w", err)
+		return err
 	}
-	return nil
+	if _, ok := s.releaseState(); !ok {
+		return nil // ended meanwhile
+	}
+	err = c.txn(ctx, api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
+		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: c.statsDir() + st.Instance, Value: b}},
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil // the release ended or changed meanwhile
+	}
+	return err
 }
 
 func (c *consulKV) ReleaseStats(ctx context.Context) ([]InstanceStats, error) {
-	pairs, _, err := c.client.KV().List(c.key+statsSuffix, (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
+	pairs, _, err := c.client.KV().List(c.statsDir(), (&api.QueryOptions{Datacenter: c.dc}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("config: release stats: %w", err)
 	}
@@ -203,7 +219,7 @@ func (c *consulKV) Promote(ctx context.Context) ([]byte, []byte, error) {
 		{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: c.key, Value: s.candidate.Value, Index: stableIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: c.key + candidateSuffix}},
-		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.key + statsSuffix}},
+		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.statsDir()}},
 	})
 }
 
@@ -218,6 +234,6 @@ func (c *consulKV) Abort(ctx context.Context) error {
 	return c.txn(ctx, api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: c.key + releaseSuffix, Index: s.release.ModifyIndex}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: c.key + candidateSuffix}},
-		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.key + statsSuffix}},
+		{KV: &api.KVTxnOp{Verb: api.KVDeleteTree, Key: c.statsDir()}},
 	})
 }

@@ -65,7 +65,7 @@ func TestGrayReleaseAutoAbort(t *testing.T) {
 	if last["who"] != "auto-abort" || !strings.HasPrefix(last["action"].(string), "automatic abort of gray release: candidate 5xx 100.0%") || last["outcome"] != "ok" {
 		t.Fatalf("audit entry of the abort: %v", last)
 	}
-	if keys, _, _ := kv.Keys(key+".release-stats/", "", nil); len(keys) != 0 {
+	if keys, _, _ := kv.Keys("refract-admin/release-stats/"+key+"/", "", nil); len(keys) != 0 {
 		t.Fatalf("release stats left after the abort: %v", keys)
 	}
 }

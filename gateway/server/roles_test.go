@@ -159,7 +159,7 @@ func TestConfigAPIConsulCheckAndSet(t *testing.T) {
 	if n := len(hist.js["versions"].([]any)); n != 2 {
 		t.Fatalf("history in consul: %d versions, want 2 (the start and the winner): %s", n, hist.body)
 	}
-	keys, _, _ := kv.Keys(key+".history/", "", nil)
+	keys, _, _ := kv.Keys("refract-admin/history/"+key+"/", "", nil)
 	if len(keys) != 2 {
 		t.Fatalf("history keys %v", keys)
 	}
