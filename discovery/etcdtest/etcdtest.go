@@ -238,4 +238,3 @@ func (s *Server) write(path, typ string, der []byte) {
 		s.t.Fatal(err)
 	}
 }
-
