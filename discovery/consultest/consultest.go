@@ -29,6 +29,7 @@ type Agent struct {
 	t     testing.TB
 	bin   string
 	token string // management token when ACLs are enforced
+	dc    string // datacenter; empty: the agent's default (dc1)
 	ports [4]int // serf lan, serf wan, server, spare
 	dir   string
 
@@ -64,7 +65,34 @@ func Binary() string {
 // Start starts an agent and stops it when the test ends.
 func Start(t testing.TB) *Agent {
 	t.Helper()
-	return start(t, "")
+	return start(t, "", "")
+}
+
+// StartDC starts an agent that is the server of datacenter dc, and stops
+// it when the test ends. Join agents of several datacenters with JoinWAN.
+func StartDC(t testing.TB, dc string) *Agent {
+	t.Helper()
+	return start(t, "", dc)
+}
+
+// JoinWAN joins a to b's datacenter over the WAN gossip pool, as Consul
+// datacenters are federated, and waits until a can query b's datacenter.
+func (a *Agent) JoinWAN(b *Agent) {
+	a.t.Helper()
+	if err := a.Client().Agent().Join("127.0.0.1:"+strconv.Itoa(b.ports[1]), true); err != nil {
+		a.t.Fatalf("consultest: wan join: %v", err)
+	}
+	c := a.Client()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, _, err := c.Catalog().Nodes(&api.QueryOptions{Datacenter: b.dc}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("consultest: datacenter %s not reachable from %s after 60s", b.dc, a.dc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // StartWithACL starts an agent that enforces ACLs, denying by default,
@@ -72,10 +100,10 @@ func Start(t testing.TB) *Agent {
 // when the test ends.
 func StartWithACL(t testing.TB, token string) *Agent {
 	t.Helper()
-	return start(t, token)
+	return start(t, token, "")
 }
 
-func start(t testing.TB, token string) *Agent {
+func start(t testing.TB, token, dc string) *Agent {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -86,7 +114,7 @@ func start(t testing.TB, token string) *Agent {
 		}
 		t.Skip(msg)
 	}
-	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token}
+	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token, dc: dc}
 	http := testkit.FreePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
 	for i := range a.ports {
@@ -111,6 +139,9 @@ func (a *Agent) start() error {
 		"-node", "refract-test",
 		"-log-level", "warn",
 	)
+	if a.dc != "" {
+		cmd.Args = append(cmd.Args, "-datacenter", a.dc)
+	}
 	if a.token != "" {
 		cmd.Args = append(cmd.Args, "-hcl", fmt.Sprintf(
 			`acl { enabled = true, default_policy = "deny", tokens { initial_management = %q } }`, a.token))
