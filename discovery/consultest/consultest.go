@@ -34,6 +34,7 @@ type Agent struct {
 	dir   string
 
 	mu     sync.Mutex
+	shared *api.Client // for the helpers' own calls; see ops
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
 }
@@ -195,6 +196,22 @@ func (a *Agent) Client() *api.Client {
 	return c
 }
 
+// ops is the client the helpers use: one for the agent's life, so that
+// many calls do not pile up connections (an agent refuses more than 200
+// from one address).
+func (a *Agent) ops() *api.Client {
+	a.mu.Lock()
+	c := a.shared
+	a.mu.Unlock()
+	if c == nil {
+		c = a.Client()
+		a.mu.Lock()
+		a.shared = c
+		a.mu.Unlock()
+	}
+	return c
+}
+
 // Stop kills the agent (as a crash would) and waits for it to exit. A dev
 // agent keeps nothing: after Restart the catalog is empty.
 func (a *Agent) Stop() {
@@ -240,7 +257,7 @@ func (a *Agent) Register(inst Instance) {
 	if inst.GRPCCheck {
 		check = &api.AgentServiceCheck{CheckID: checkID(inst.ID), GRPC: inst.Addr, Interval: "1s", Timeout: "1s"}
 	}
-	err = a.Client().Agent().ServiceRegister(&api.AgentServiceRegistration{
+	err = a.ops().Agent().ServiceRegister(&api.AgentServiceRegistration{
 		ID: inst.ID, Name: inst.Service, Address: host, Port: port,
 		Tags: inst.Tags, Meta: inst.Meta, Check: check,
 	})
@@ -252,7 +269,7 @@ func (a *Agent) Register(inst Instance) {
 // Deregister removes an instance.
 func (a *Agent) Deregister(id string) {
 	a.t.Helper()
-	if err := a.Client().Agent().ServiceDeregister(id); err != nil {
+	if err := a.ops().Agent().ServiceDeregister(id); err != nil {
 		a.t.Fatalf("consultest: deregister %s: %v", id, err)
 	}
 }
@@ -265,7 +282,7 @@ func (a *Agent) Pass(id string) { a.ttl(id, api.HealthPassing) }
 
 func (a *Agent) ttl(id, status string) {
 	a.t.Helper()
-	if err := a.Client().Agent().UpdateTTL(checkID(id), "set by test", status); err != nil {
+	if err := a.ops().Agent().UpdateTTL(checkID(id), "set by test", status); err != nil {
 		a.t.Fatalf("consultest: check of %s: %v", id, err)
 	}
 }
