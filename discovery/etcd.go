@@ -106,6 +106,12 @@ func (s *Etcd) Watch(ctx context.Context, push func(Update)) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errResync) {
+			// Not an outage: the watch fell behind etcd's history, and a
+			// fresh read catches up.
+			s.opts.Logger.Info().Str("source", s.String()).Msg("etcd watch compacted away; reading the prefix again")
+			continue
+		}
 		failures++
 		if failures == 1 {
 			s.opts.Logger.Warn().Err(err).Str("source", s.String()).Msg("etcd failed; keeping the last known endpoints")
@@ -116,6 +122,10 @@ func (s *Etcd) Watch(ctx context.Context, push func(Update)) {
 		}
 	}
 }
+
+// errResync ends a session whose watch can no longer follow (its revision
+// was compacted): a fresh read is all it needs.
+var errResync = errors.New("discovery: etcd watch compacted")
 
 // session is one read of the prefix and the watch that follows it; it
 // returns why it ended.
@@ -154,6 +164,9 @@ func (s *Etcd) session(ctx context.Context, emit func([]Endpoint)) error {
 		watchConnection(wctx, client, stop)
 	}()
 	for wr := range client.Watch(wctx, s.key, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
+		if wr.CompactRevision != 0 {
+			return errResync
+		}
 		if err := wr.Err(); err != nil {
 			return fmt.Errorf("discovery: etcd watch of %s: %w", s.key, err)
 		}

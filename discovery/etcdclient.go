@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -43,7 +44,8 @@ type EtcdTLS struct {
 // gateway starts must show as a failing source, not a failed start. Safe
 // for concurrent use.
 type EtcdClient struct {
-	cfg clientv3.Config
+	cfg    clientv3.Config
+	cancel context.CancelFunc // ends cfg.Context: a start in progress stops at Close
 
 	mu     sync.Mutex
 	c      *clientv3.Client
@@ -99,7 +101,9 @@ func NewEtcdClient(o EtcdClientOptions) (*EtcdClient, error) {
 		}
 		cfg.TLS = tc
 	}
-	return &EtcdClient{cfg: cfg}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Context = ctx
+	return &EtcdClient{cfg: cfg, cancel: cancel}, nil
 }
 
 // get returns the client, starting it if need be (which may take up to
@@ -126,6 +130,7 @@ func (e *EtcdClient) Endpoints() []string { return e.cfg.Endpoints }
 // Close closes the connection, if one was made; sources using the client
 // fail from then on.
 func (e *EtcdClient) Close() error {
+	e.cancel()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true

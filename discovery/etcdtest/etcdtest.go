@@ -98,6 +98,9 @@ func (s *Server) start() {
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.InitialClusterToken = "refract-test"
+	// The lowest cost bcrypt allows: each authentication hashes the
+	// password, and the default cost takes seconds under the race detector.
+	cfg.BcryptCost = 4
 	if s.opts.TLS {
 		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: s.path("server.pem"), KeyFile: s.path("server-key.pem"),
 			TrustedCAFile: s.CA, ClientCertAuth: true}
