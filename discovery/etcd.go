@@ -101,23 +101,34 @@ func (s *Etcd) Watch(ctx context.Context, push func(Update)) {
 		}
 		last, known, failures = eps, true, 0
 	}
+	streak := 0 // failed sessions in a row that did not last, for the backoff
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := s.session(ctx, emit)
 		if ctx.Err() != nil {
 			return
+		}
+		if time.Since(started) > time.Minute {
+			streak = 0
 		}
 		if errors.Is(err, errResync) {
 			// Not an outage: the watch fell behind etcd's history, and a
 			// fresh read catches up.
 			s.opts.Logger.Info().Str("source", s.String()).Msg("etcd watch compacted away; reading the prefix again")
+			if !sleep(ctx, s.opts.RetryMin) { // never a hot loop
+				return
+			}
 			continue
 		}
 		failures++
+		streak++
 		if failures == 1 {
 			s.opts.Logger.Warn().Err(err).Str("source", s.String()).Msg("etcd failed; keeping the last known endpoints")
 			push(Update{Endpoints: slices.Clone(last), Err: err})
 		}
-		if !sleep(ctx, backoff(s.opts.RetryMin, s.opts.RetryMax, failures)) {
+		// A read that works before a watch that fails at once resets
+		// failures; the streak still backs off.
+		if !sleep(ctx, backoff(s.opts.RetryMin, s.opts.RetryMax, streak)) {
 			return
 		}
 	}
