@@ -22,6 +22,7 @@ type stateCollector struct {
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
 	endpointsByState                                     *prometheus.Desc
+	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
@@ -53,6 +54,9 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 			[]string{"upstream", "state"}, nil),
 		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
+		datacenter: prometheus.NewDesc("refract_upstream_datacenter",
+			"1 for the Consul datacenter whose instances an upstream listing several datacenters serves (absent while none has passing instances).",
+			[]string{"upstream", "datacenter"}, nil),
 		routes: prometheus.NewDesc("refract_routes",
 			"Routes served from an upstream's descriptors.", up, nil),
 		routesRefused: prometheus.NewDesc("refract_routes_refused",
@@ -75,7 +79,7 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 // Describe sends every series' description.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
-		c.descRefreshes, c.descFailures, c.endpoints, c.endpointsByState, c.discoveryStale, c.routes, c.streamsOpen,
+		c.descRefreshes, c.descFailures, c.endpoints, c.endpointsByState, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses} {
 		ch <- d
@@ -131,6 +135,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.endpointsByState, float64(n), u.Name, st)
 		}
 		gauge(c.discoveryStale, stale, u.Name)
+		if u.Datacenter != "" {
+			gauge(c.datacenter, 1, u.Name, u.Datacenter)
+		}
 	}
 	refused := map[string]int{}
 	for _, r := range g.RefusedRoutes() {

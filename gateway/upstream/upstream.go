@@ -100,6 +100,9 @@ func New(o Options) (*Upstream, error) {
 	extra := o.DialOptions
 	tracker := newConnTracker(time.Now)
 	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
+		if r, ok := o.Source.(discovery.Refresher); ok {
+			res.OnResolveNow(r.ResolveNow)
+		}
 		conn, err := grpc.NewClient(res.Target(), append([]grpc.DialOption{
 			res.DialOption(),
 			grpc.WithTransportCredentials(creds),
