@@ -212,7 +212,8 @@ func (u *upstream) find(hash string) (*Version, error) {
 
 // observe records a fetched snapshot in the history: a known version is
 // seen again (and becomes the newest), a new one is compared with the
-// newest. It returns the new version, or nil when the hash was known.
+// newest. It returns the version when it is new or comes back after
+// another, nil when it was already the newest.
 // u.mu held.
 func (u *upstream) observe(snap *Snapshot) *Version {
 	now := u.c.opts.Now()
@@ -223,11 +224,13 @@ func (u *upstream) observe(snap *Snapshot) *Version {
 		if snap.Endpoint != "" && !slices.Contains(v.Endpoints, snap.Endpoint) && len(v.Endpoints) < maxVersionEndpoints {
 			v.Endpoints = append(v.Endpoints, snap.Endpoint)
 		}
-		if i < len(u.history)-1 { // served again after another: compare with that one
-			u.history = append(slices.Delete(u.history, i, i+1), v)
-			u.link(v)
+		if i == len(u.history)-1 {
+			return nil
 		}
-		return nil
+		// Served again after another (a rollback): a change from that one.
+		u.history = append(slices.Delete(u.history, i, i+1), v)
+		u.link(v)
+		return v
 	}
 	v := &Version{Hash: snap.Hash, FirstSeen: now, LastSeen: now, Endpoints: []string{}, Source: snap.Source, snap: snap}
 	if snap.Endpoint != "" {
