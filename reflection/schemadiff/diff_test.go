@@ -89,10 +89,10 @@ func library(v2 bool) *descriptorpb.FileDescriptorProto {
 		{Name: proto.String("Shelf"), Field: []*descriptorpb.FieldDescriptorProto{field("books", 1, tMessage, repeated, ".shop.v1.Book")}},
 	}
 	if v2 {
-		book.Field[2] = field("pages", 3, tInt64, optional, "")           // type changed
+		book.Field[2] = field("pages", 3, tInt64, optional, "")                    // type changed
 		book.Field = append(book.Field, field("author", 5, tString, optional, "")) // added
-		genre.Value = genre.Value[:2]                                       // POETRY removed
-		methods = methods[:1]                                               // DeleteBook removed
+		genre.Value = genre.Value[:2]                                              // POETRY removed
+		methods = methods[:1]                                                      // DeleteBook removed
 		get.AdditionalBindings = []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Get{Get: "/v1/{name=shelves/*/books/*}"}}}
 		methods[0] = method("GetBook", ".shop.v1.GetBookRequest", ".shop.v1.Book", get)
 		msgs = append(msgs, &descriptorpb.DescriptorProto{Name: proto.String("Author")})
