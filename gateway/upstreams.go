@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
@@ -18,7 +19,7 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 		return err
 	}
 	u.auto = auto
-	if err := g.cache.Add(u.name, u.conns.Conn()); err != nil {
+	if err := g.cache.AddWith(u.name, u.conns.Conn(), o.Descriptors); err != nil {
 		_ = u.conns.Close()
 		return err
 	}
@@ -52,6 +53,21 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 		})
 	}()
 	return nil
+}
+
+// undescribed says why a path that matched no route may still be an
+// upstream's: it lies under the path_prefix of an upstream that has no
+// descriptors yet, whose error it names. "" otherwise.
+func (g *Gateway) undescribed(path string) string {
+	for _, u := range g.upstreamList() {
+		p := u.o.PathPrefix
+		if p != "" && (path == p || strings.HasPrefix(path, p+"/")) {
+			if why := g.cache.Problem(u.name); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
 }
 
 // removeUpstream stops following an upstream and drops its routes. Calls

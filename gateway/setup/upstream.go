@@ -10,6 +10,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -49,6 +50,9 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 			MaxDepth:        cfg.Limits.JSONDepth(),
 		},
 		Streams: streamLimits(&uc.Streams),
+	}
+	if o.Descriptors, err = descriptors(cfg, uc); err != nil {
+		return gateway.UpstreamOptions{}, err
 	}
 	for _, r := range uc.Rules {
 		if o.Rules[r.Selector], err = r.Proto(true); err != nil {
@@ -144,4 +148,30 @@ func streamLimits(s *config.StreamConfig) gateway.StreamLimits {
 		l.Framing[m] = s.FramingFor(m)
 	}
 	return l
+}
+
+// descriptors translates an upstream's descriptor sources and schema
+// guard; the snapshot directory is the config's, shared by all upstreams.
+func descriptors(cfg *config.Config, uc config.Upstream) (reflection.UpstreamOptions, error) {
+	d := uc.Descriptors
+	o := reflection.UpstreamOptions{
+		Files:        d.Files,
+		Timeout:      time.Duration(d.Timeout),
+		HoldBreaking: uc.SchemaChanges.Breaking == "hold",
+		SnapshotDir:  cfg.Reflection.SnapshotDir,
+	}
+	for _, s := range d.Sources {
+		o.Sources = append(o.Sources, reflection.Source(s))
+	}
+	if len(d.Metadata) > 0 {
+		o.Metadata = make(map[string]string, len(d.Metadata))
+		for k, s := range d.Metadata {
+			v, err := s.Read()
+			if err != nil {
+				return o, fmt.Errorf("upstream %q: descriptors.metadata.%s: %w", uc.Name, k, err)
+			}
+			o.Metadata[k] = string(v)
+		}
+	}
+	return o, nil
 }
