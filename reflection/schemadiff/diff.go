@@ -162,6 +162,7 @@ func (d *differ) methods(old, new protoreflect.ServiceDescriptor) {
 		path := string(o.FullName())
 		if n == nil {
 			d.add(KindMethod, OpRemoved, path, true, "method removed (%s)", signature(o))
+			d.httpRules(path, rules(o), nil) // the paths that go with it, for whoever calls them
 			continue
 		}
 		if so, sn := signature(o), signature(n); so != sn {
