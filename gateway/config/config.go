@@ -443,7 +443,7 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 		bad(key+".forward_headers", "%v", err)
 	}
 	u.Streams.validate(key+".streams", bad)
-	u.SchemaKeys.validate(key, cmp.Or(c.Reflection.MaxBytes, 16<<20), bad)
+	u.SchemaKeys.validate(key, bad)
 	for j, o := range u.MayOverlap {
 		if !UpstreamName.MatchString(o) || o == u.Name {
 			bad(fmt.Sprintf("%s.may_overlap[%d]", key, j), "%q must name another upstream (1-64 lower-case letters, digits, '.', '_' or '-')", o)

@@ -2,14 +2,9 @@ package config
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // SchemaKeys are an upstream's schema operations (inlined in Upstream):
@@ -33,7 +28,8 @@ type DescriptorsConfig struct {
 	Sources []string `yaml:"sources"`
 	// Files are binary FileDescriptorSet files (protoc
 	// --descriptor_set_out --include_imports, buf build -o x.binpb), read
-	// again on every refresh.
+	// when the gateway is built (a missing or malformed file refuses the
+	// config then) and again on every refresh.
 	Files []string `yaml:"files"`
 	// Metadata is sent with every reflection call, e.g. authorization:
 	// {env: LIBRARY_REFLECTION_TOKEN}; keys are lower-case metadata keys.
@@ -69,9 +65,10 @@ func (k *SchemaKeys) ApplyDefaults() {
 // metadataKey is a gRPC ASCII metadata key refract may send.
 var metadataKey = regexp.MustCompile(`^[a-z0-9_.-]+$`)
 
-// validate checks the schema keys of the upstream at key; maxBytes bounds
-// the descriptor-set files, which are read and decoded.
-func (k *SchemaKeys) validate(key string, maxBytes int64, bad func(key, format string, args ...any)) {
+// validate checks the schema keys of the upstream at key. The
+// descriptor-set files are read when the gateway is built, like TLS files:
+// a config is valid on another machine than the one serving it.
+func (k *SchemaKeys) validate(key string, bad func(key, format string, args ...any)) {
 	d := &k.Descriptors
 	for i, s := range d.Sources {
 		switch {
@@ -87,8 +84,8 @@ func (k *SchemaKeys) validate(key string, maxBytes int64, bad func(key, format s
 		bad(key+".descriptors.sources", "lists no files source, so descriptors.files would never be read; add files")
 	}
 	for i, f := range d.Files {
-		if err := checkDescriptorSet(f, maxBytes); err != nil {
-			bad(fmt.Sprintf("%s.descriptors.files[%d]", key, i), "%v", err)
+		if f == "" {
+			bad(fmt.Sprintf("%s.descriptors.files[%d]", key, i), "empty path")
 		}
 	}
 	for name, s := range d.Metadata {
@@ -107,27 +104,4 @@ func (k *SchemaKeys) validate(key string, maxBytes int64, bad func(key, format s
 	default:
 		bad(key+".schema_changes.breaking", "%q is not adopt or hold", k.SchemaChanges.Breaking)
 	}
-}
-
-// checkDescriptorSet reads a descriptor-set file and checks that it is
-// one: a typo or a text-format file is a config error, not a fetch
-// failure found later.
-func checkDescriptorSet(path string, maxBytes int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
-	if err != nil {
-		return err
-	}
-	if int64(len(data)) > maxBytes {
-		return fmt.Errorf("%s holds more than reflection.max_bytes (%d bytes)", path, maxBytes)
-	}
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(data, &set); err != nil || len(set.GetFile()) == 0 {
-		return fmt.Errorf("%s is not a binary FileDescriptorSet (protoc --descriptor_set_out --include_imports, buf build -o x.binpb)", path)
-	}
-	return nil
 }

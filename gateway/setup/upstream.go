@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -162,6 +163,11 @@ func descriptors(cfg *config.Config, uc config.Upstream) (reflection.UpstreamOpt
 	}
 	for _, s := range d.Sources {
 		o.Sources = append(o.Sources, reflection.Source(s))
+	}
+	// Read now, so that a missing or malformed file refuses the config
+	// (a reload keeps the running one) instead of failing every fetch.
+	if _, err := reflection.ReadDescriptorSets(d.Files, int64(cmp.Or(cfg.Reflection.MaxBytes, reflection.DefaultMaxBytes))); err != nil {
+		return o, fmt.Errorf("upstream %q: descriptors.files: %w", uc.Name, err)
 	}
 	if len(d.Metadata) > 0 {
 		o.Metadata = make(map[string]string, len(d.Metadata))
