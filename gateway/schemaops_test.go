@@ -16,6 +16,7 @@ import (
 
 	"github.com/refract-gateway/refract/examples/library"
 	"github.com/refract-gateway/refract/examples/library/librarypb"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/reflection"
 	"google.golang.org/grpc"
 	grpcreflection "google.golang.org/grpc/reflection"
@@ -365,4 +366,23 @@ func adminPostBody(t *testing.T, url, body string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// The config examples of docs/schemas.md load.
+func TestSchemasDocExamplesLoad(t *testing.T) {
+	t.Setenv("LIBRARY_REFLECTION_TOKEN", "Bearer from-env")
+	data, err := os.ReadFile("../docs/schemas.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(data), "```yaml\n")[1:]
+	if len(blocks) != 4 {
+		t.Fatalf("found %d yaml blocks, want 4", len(blocks))
+	}
+	for i, b := range blocks {
+		y := b[:strings.Index(b, "```")]
+		if _, err := config.Parse([]byte(y)); err != nil {
+			t.Errorf("yaml block %d does not load: %v\n%s", i+1, err, y)
+		}
+	}
 }
