@@ -155,6 +155,25 @@ func TestBackendWithoutReflectionServedFromDescriptorSet(t *testing.T) {
 	}
 }
 
+// With files as the only source, the endpoints of an upstream are not
+// reflected one by one (they could not be): the files' set serves all.
+func TestFilesOnlyUpstreamIsNotReflected(t *testing.T) {
+	a, _ := libraryBackend{}.start(t, "127.0.0.1:0")
+	b, _ := libraryBackend{}.start(t, "127.0.0.1:0")
+	h := startGateway(t, fmt.Sprintf(`
+upstreams:
+  - name: library
+    static: [%q, %q]
+    descriptors: {files: [%q]}
+`, a, b, libraryDescriptorSet(t)))
+	for range 4 {
+		h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+	}
+	if st := h.gw.Cache().Stats(); len(st) != 1 || st[0].Source != reflection.SourceFiles || st[0].Failures != 0 {
+		t.Fatalf("cache entries %+v, want the upstream's alone, from files", st)
+	}
+}
+
 func TestRestartWithReflectionDownServesPersistedSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := libraryBackend{describe: true}.start(t, "127.0.0.1:0")

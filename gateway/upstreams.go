@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -61,10 +62,11 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 func (g *Gateway) undescribed(path string) string {
 	for _, u := range g.upstreamList() {
 		p := u.o.PathPrefix
-		if p != "" && (path == p || strings.HasPrefix(path, p+"/")) {
+		if p != "" && (path == p || strings.HasPrefix(path, p+"/")) && g.cache.Snapshot(u.name) == nil {
 			if why := g.cache.Problem(u.name); why != "" {
 				return why
 			}
+			return fmt.Sprintf("upstream %q has no descriptors yet: its first fetch has not finished", u.name)
 		}
 	}
 	return ""

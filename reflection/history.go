@@ -163,9 +163,10 @@ func (c *Cache) Approve(name, hash string) (Held, error) {
 	return h, nil
 }
 
-// Problem says why the upstream has no descriptors ("" when it has some):
-// its latest fetch's error, or that the first fetch has not finished.
-// For 503 answers and readiness reasons; it never blocks on a fetch.
+// Problem says why the upstream has no descriptors: `upstream "x" has no
+// descriptors yet: ` and its latest fetch's error (the dial or reflection
+// error). "" when it has descriptors, is unknown, or no fetch has failed
+// yet. For 503 answers and readiness reasons; it never blocks on a fetch.
 func (c *Cache) Problem(name string) string {
 	u := c.lookup(name)
 	if u == nil || u.snap.Load() != nil {
@@ -174,7 +175,7 @@ func (c *Cache) Problem(name string) string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.lastCause == "" {
-		return "upstream \"" + name + "\" has no descriptors yet: the first fetch has not finished"
+		return ""
 	}
 	return "upstream \"" + name + "\" has no descriptors yet: " + u.lastCause
 }
@@ -238,8 +239,15 @@ func (u *upstream) observe(snap *Snapshot) *Version {
 	}
 	u.history = append(u.history, v)
 	u.link(v)
-	if n := len(u.history) - u.c.opts.History; n > 0 {
-		u.history = slices.Delete(u.history, 0, n)
+	// Trim the oldest, but never the serving or the newest version (the
+	// one being adopted or held, in place of any held before): they stay
+	// listed, diffable and downloadable.
+	for len(u.history) > u.c.opts.History {
+		i := slices.IndexFunc(u.history[:len(u.history)-1], func(old *Version) bool { return u.stateOf(old.Hash) != "serving" })
+		if i < 0 {
+			break
+		}
+		u.history = slices.Delete(u.history, i, i+1)
 	}
 	return v
 }

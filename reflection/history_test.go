@@ -159,3 +159,31 @@ func TestHoldAdoptsAdditionsAndForgetsReverts(t *testing.T) {
 		t.Fatalf("diff with a short hash: %v", err)
 	}
 }
+
+func TestHistoryKeepsTheServingVersion(t *testing.T) {
+	srv := libraryServer(t, schemaOpts{version: 2}, serverConfig{})
+	c := newCache(t, reflection.Options{History: 2})
+	conn := dial(t, srv.addr)
+	if err := c.AddWith("library", conn, reflection.UpstreamOptions{HoldBreaking: true}); err != nil {
+		t.Fatal(err)
+	}
+	serving, err := refresh(t, c, "library")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = redeploy(t, srv, conn, breakingDeploy())
+	if _, err := refresh(t, c, "library"); err != nil {
+		t.Fatal(err)
+	}
+	srv = redeploy(t, srv, conn, libraryFile(schemaOpts{version: 1})) // another breaking one
+	if _, err := refresh(t, c, "library"); err != nil {
+		t.Fatal(err)
+	}
+	hist, _ := c.History("library")
+	if len(hist) != 2 || hist[0].State != "held" || hist[1].Hash != serving.Hash || hist[1].State != "serving" {
+		t.Fatalf("history %+v", hist)
+	}
+	if d, err := c.Diff("library", "", ""); err != nil || d.From != serving.Hash || len(d.Changes) == 0 {
+		t.Fatalf("diff %+v, %v", d, err)
+	}
+}

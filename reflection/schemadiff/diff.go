@@ -78,7 +78,7 @@ type Schema struct {
 // change: its members are not listed. Safe for concurrent use; it only
 // reads the descriptors.
 func Diff(old, new Schema) []Change {
-	d := &differ{}
+	d := &differ{out: []Change{}} // never nil: an empty diff is [] in JSON
 	d.services(old.Services, new.Services)
 	d.types(collect(old), collect(new))
 	slices.SortFunc(d.out, func(a, b Change) int {
