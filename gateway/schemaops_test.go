@@ -201,8 +201,9 @@ func TestRestartWithReflectionDownServesPersistedSnapshot(t *testing.T) {
 
 func TestBreakingDeployHeldUntilApproved(t *testing.T) {
 	addr, stop := libraryBackend{describe: true}.start(t, "127.0.0.1:0")
-	h := startGateway(t, libraryConfig(addr, `    schema_changes: {breaking: hold}
-`)+"reflection: {refresh_interval: 1h}\n")
+	cfg := libraryConfig(addr, `    schema_changes: {breaking: hold}
+`) + fmt.Sprintf("reflection: {refresh_interval: 1h, snapshot_dir: %q}\n", t.TempDir())
+	h := startGateway(t, cfg)
 	before := h.gw.Cache().Stats()[0].Hash
 	h.do(t, "DELETE", "/v1/shelves/2", "").expect(t, 200)
 
@@ -221,6 +222,16 @@ func TestBreakingDeployHeldUntilApproved(t *testing.T) {
 		t.Fatalf("body %s", r.body)
 	}
 	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200) // still there in both
+
+	// A restart holds it too: the serving schema was persisted.
+	restarted := startGateway(t, cfg)
+	eventually(t, 30*time.Second, "the restarted gateway to hold the schema", func() bool {
+		return restarted.gw.Cache().Stats()[0].Held != nil
+	})
+	if restarted.gw.Cache().Snapshot("library").Hash != before {
+		t.Fatal("the restarted gateway adopted the breaking schema")
+	}
+	restarted.do(t, "DELETE", "/v1/shelves/1", "").expect(t, 501)
 
 	var hist struct {
 		Versions []reflection.Version `json:"versions"`
@@ -270,7 +281,7 @@ func TestBreakingDeployHeldUntilApproved(t *testing.T) {
 func TestNonBreakingAdditionAdoptedAtOnce(t *testing.T) {
 	addr, stop := libraryBackend{describe: true, drop: []string{"LockBook"}, fdp: withoutMethod("LockBook")}.start(t, "127.0.0.1:0")
 	h := startGateway(t, libraryConfig(addr, `    schema_changes: {breaking: hold}
-`)+"reflection: {refresh_interval: 1h}\n")
+`)+fmt.Sprintf("reflection: {refresh_interval: 1h, snapshot_dir: %q}\n", t.TempDir()))
 	h.do(t, "LOCK", "/v1/shelves/1/books/1", `{}`).expect(t, 405)
 	stop()
 	libraryBackend{describe: true}.start(t, addr)

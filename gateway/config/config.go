@@ -444,7 +444,7 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 		bad(key+".forward_headers", "%v", err)
 	}
 	u.Streams.validate(key+".streams", bad)
-	u.SchemaKeys.validate(key, bad)
+	u.SchemaKeys.validate(key, c.Reflection.SnapshotDir, bad)
 	for j, o := range u.MayOverlap {
 		if !UpstreamName.MatchString(o) || o == u.Name {
 			bad(fmt.Sprintf("%s.may_overlap[%d]", key, j), "%q must name another upstream (1-64 lower-case letters, digits, '.', '_' or '-')", o)

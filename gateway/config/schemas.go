@@ -44,7 +44,9 @@ type SchemaChangesConfig struct {
 	// Breaking is adopt (the default: routes follow the new schema at
 	// once) or hold (routes keep the serving schema until POST
 	// /admin/descriptors/{upstream}/approve, or until the change is
-	// reverted). Non-breaking changes are always adopted at once.
+	// reverted; needs reflection.snapshot_dir, so that the serving schema
+	// outlives restarts and reloads). Non-breaking changes are always
+	// adopted at once.
 	Breaking string `yaml:"breaking"`
 }
 
@@ -68,7 +70,7 @@ var metadataKey = regexp.MustCompile(`^[a-z0-9_.-]+$`)
 // validate checks the schema keys of the upstream at key. The
 // descriptor-set files are read when the gateway is built, like TLS files:
 // a config is valid on another machine than the one serving it.
-func (k *SchemaKeys) validate(key string, bad func(key, format string, args ...any)) {
+func (k *SchemaKeys) validate(key, snapshotDir string, bad func(key, format string, args ...any)) {
 	d := &k.Descriptors
 	for i, s := range d.Sources {
 		switch {
@@ -100,7 +102,11 @@ func (k *SchemaKeys) validate(key string, bad func(key, format string, args ...a
 		}
 	}
 	switch k.SchemaChanges.Breaking {
-	case "adopt", "hold":
+	case "adopt":
+	case "hold":
+		if snapshotDir == "" {
+			bad(key+".schema_changes.breaking", "hold needs reflection.snapshot_dir: without a persisted serving schema, a restart or reload would adopt whatever the backend serves")
+		}
 	default:
 		bad(key+".schema_changes.breaking", "%q is not adopt or hold", k.SchemaChanges.Breaking)
 	}

@@ -53,6 +53,7 @@ func TestSchemaKeysErrors(t *testing.T) {
 		{"reserved metadata", "    descriptors: {metadata: {grpc-timeout: {value: 1S}}}\n", "upstreams[0].descriptors.metadata.grpc-timeout: must be a lower-case gRPC metadata key"},
 		{"unset env", "    descriptors: {metadata: {authorization: {env: REFRACT_TEST_UNSET}}}\n", "environment variable REFRACT_TEST_UNSET is not set"},
 		{"guard", "    schema_changes: {breaking: ignore}\n", `line 4: upstreams[0].schema_changes.breaking: "ignore" is not adopt or hold`},
+		{"hold without a snapshot", "    schema_changes: {breaking: hold}\n", "line 4: upstreams[0].schema_changes.breaking: hold needs reflection.snapshot_dir"},
 		{"history", "reflection: {history: -1}\n", "reflection.history: must be 1-1000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
