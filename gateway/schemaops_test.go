@@ -416,3 +416,48 @@ func TestSchemasDocExamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// The schema endpoints refuse what they cannot answer with a Status that
+// says what to send instead.
+func TestSchemaEndpointsRefusals(t *testing.T) {
+	addr, _ := libraryBackend{describe: true}.start(t, "127.0.0.1:0")
+	h := startGateway(t, libraryConfig(addr, ""))
+	hash := h.gw.Cache().Stats()[0].Hash
+	for _, c := range []struct {
+		method, path string
+		status       int
+		message      string
+	}{
+		{"GET", "/admin/descriptors/nope/history", 404, `reflection: upstream "nope": history: unknown upstream`},
+		{"GET", "/admin/descriptors/library/diff?to=abc", 400, "name a version by its hash or at least its first 8 hex digits"},
+		{"GET", "/admin/descriptors/library/diff", 404, "is the oldest version kept; name one with from="},
+		{"GET", "/admin/descriptors/library/versions/" + hash, 404, "versions are downloaded as /admin/descriptors/library/versions/<hash>.binpb"},
+		{"GET", "/admin/descriptors/library/versions/00000000.binpb", 404, `"00000000" is not among the 1 versions kept`},
+		{"POST", "/admin/descriptors/library/approve", 409, "approve: no such schema held for approval"},
+	} {
+		var r response
+		if c.method == "POST" {
+			r = adminPostBody(t, h.admin+c.path, "")
+		} else {
+			code, body := get(t, h.admin+c.path)
+			r = response{status: code, body: []byte(body)}
+		}
+		if msg, _ := field(t, r.body, "message").(string); r.status != c.status || !strings.Contains(msg, c.message) {
+			t.Errorf("%s %s: %d %s, want %d %q", c.method, c.path, r.status, r.body, c.status, c.message)
+		}
+	}
+	// Without the admin header, an approval is refused before it is read.
+	resp, err := http.Post(h.admin+"/admin/descriptors/library/approve", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("approve without X-Refract-Admin: %d", resp.StatusCode)
+	}
+	var hist struct{ Versions []reflection.Version }
+	adminJSON(t, h.admin+"/admin/descriptors/library/history", &hist)
+	if len(hist.Versions) != 1 || hist.Versions[0].State != "serving" || hist.Versions[0].Summary != "first version seen" {
+		t.Fatalf("history %+v", hist)
+	}
+}
