@@ -172,17 +172,15 @@ func (u *upstream) fetchFiles() (*Snapshot, error) {
 }
 
 // fetchSources tries the upstream's sources in order. It returns the
-// first set had and the rank of its source (0 for the first), or the
-// errors of every source.
-func (u *upstream) fetchSources() (*Snapshot, int, error) {
+// first set had, the rank of its source (0 for the first) and why the
+// earlier sources failed, or the errors of every source.
+func (u *upstream) fetchSources() (snap *Snapshot, rank int, earlier, err error) {
 	timeout := u.c.opts.FetchTimeout
 	if u.o.Timeout > 0 {
 		timeout = u.o.Timeout
 	}
 	var errs []error
 	for rank, src := range u.sources() {
-		var snap *Snapshot
-		var err error
 		if src == SourceFiles {
 			snap, err = u.fetchFiles()
 		} else {
@@ -191,16 +189,16 @@ func (u *upstream) fetchSources() (*Snapshot, int, error) {
 			cancel()
 		}
 		if err == nil {
-			return snap, rank, nil
+			return snap, rank, errors.Join(unwrapAll(errs)...), nil
 		}
 		errs = append(errs, err)
 	}
 	if len(errs) == 1 {
-		return nil, 0, errs[0]
+		return nil, 0, nil, errs[0]
 	}
 	var e *Error
 	errors.As(errs[0], &e) // the first source's code classifies the failure
-	return nil, 0, &Error{Upstream: u.name, Code: e.Code, Err: errors.Join(unwrapAll(errs)...)}
+	return nil, 0, nil, &Error{Upstream: u.name, Code: e.Code, Err: errors.Join(unwrapAll(errs)...)}
 }
 
 // unwrapAll strips the upstream prefix of each error for a joined message.

@@ -65,7 +65,8 @@ func TestFilesServeABackendWithoutReflection(t *testing.T) {
 	if _, err := protodesc.NewFiles(set); err != nil {
 		t.Fatalf("the snapshot's descriptor set does not build: %v", err)
 	}
-	if st := c.Stats()[0]; st.State != reflection.StateReady || st.Source != reflection.SourceFiles {
+	if st := c.Stats()[0]; st.State != reflection.StateReady || st.Source != reflection.SourceFiles ||
+		!strings.Contains(st.LastError, "server does not implement gRPC reflection") || !strings.HasSuffix(st.LastError, "; served from files") {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -162,7 +163,8 @@ func TestFallbackNeverReplacesAnEarlierSource(t *testing.T) {
 		t.Fatalf("first fetch: %v, %v", first, err)
 	}
 	srv.stop()
-	if _, err := c.Refresh(context.Background(), "library"); err == nil || !strings.Contains(err.Error(), "keeping the set from reflection") {
+	if _, err := c.Refresh(context.Background(), "library"); err == nil || !strings.Contains(err.Error(), "keeping the set from reflection") ||
+		!strings.Contains(err.Error(), "list services: upstream unreachable") {
 		t.Fatalf("err %v", err)
 	}
 	if got := c.Snapshot("library"); got != first || c.Stats()[0].State != reflection.StateStale {

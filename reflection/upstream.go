@@ -103,7 +103,7 @@ func (u *upstream) fetchShared() (*Snapshot, error) {
 // history, and, when the hash changed and the guard lets it, the new
 // snapshot and the notification of subscribers.
 func (u *upstream) fetchOnce() (any, error) {
-	snap, rank, err := u.fetchSources()
+	snap, rank, earlier, err := u.fetchSources()
 	defer u.signalFetched()
 
 	var after func() // logs and persists after unlocking: slow I/O never holds mu
@@ -125,7 +125,7 @@ func (u *upstream) fetchOnce() (any, error) {
 	cur := u.snap.Load()
 	if err == nil && rank > 0 && cur != nil && u.rank(cur) < rank {
 		// A fallback never replaces a set from an earlier source.
-		err = newError(u.name, codes.Unavailable, "the earlier sources failed; keeping the set from %s rather than the fallback's", cur.Source)
+		err = newError(u.name, codes.Unavailable, "%w; keeping the set from %s rather than the fallback's", earlier, cur.Source)
 	}
 	if err != nil {
 		u.failures++
@@ -145,6 +145,9 @@ func (u *upstream) fetchOnce() (any, error) {
 		return nil, err
 	}
 
+	if earlier != nil { // served by a fallback: say why, without counting a failure
+		u.recordError(newError(u.name, codes.Unavailable, "%w; served from %s", earlier, snap.Source))
+	}
 	prev := u.state
 	u.consecutive = 0
 	u.state = StateReady
