@@ -13,6 +13,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -52,6 +53,10 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 		},
 		Streams: streamLimits(&uc.Streams),
 	}
+	if o.Compat, err = compat.ParseMode(uc.Compat); err != nil {
+		return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: %w", uc.Name, err)
+	}
+	o.Transcode.UnpopulatedDetails = o.Compat == compat.GRPCGateway
 	if o.Descriptors, err = descriptors(cfg, uc); err != nil {
 		return gateway.UpstreamOptions{}, err
 	}

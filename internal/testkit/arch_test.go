@@ -36,21 +36,23 @@ var allowedImports = map[string][]string{
 	"discovery":             nil,
 	"transcode/rpcstatus":   nil,
 	"transcode/wirejson":    {"transcode/rpcstatus"},
-	"transcode":             {"transcode/rpcstatus", "transcode/wirejson", "router"},
+	"transcode/fieldmask":   nil,
+	"transcode/compat":      {"transcode", "transcode/rpcstatus"},
+	"transcode":             {"transcode/rpcstatus", "transcode/wirejson", "transcode/fieldmask", "router"},
 	"transcode/openapi":     {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
 	"policy/resilience":     nil,
 	"policy/jwt":            {"transcode/rpcstatus"},
 	"policy":                {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":           {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
+	"gateway/config":           {"transcode/compat", "discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
-	"gateway/stream":           {"policy", "transcode", "transcode/rpcstatus"},
-	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
+	"gateway/stream":           {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},
+	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
 		"policy", "policy/resilience", "gateway/upstream", "gateway/stream"},
-	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
+	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
