@@ -17,6 +17,7 @@ import (
 	"github.com/refract-gateway/refract/examples/library"
 	"github.com/refract-gateway/refract/examples/library/librarypb"
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/refract-gateway/refract/reflection"
 	"google.golang.org/grpc"
 	grpcreflection "google.golang.org/grpc/reflection"
@@ -459,5 +460,32 @@ func TestSchemaEndpointsRefusals(t *testing.T) {
 	adminJSON(t, h.admin+"/admin/descriptors/library/history", &hist)
 	if len(hist.Versions) != 1 || hist.Versions[0].State != "serving" || hist.Versions[0].Summary != "first version seen" {
 		t.Fatalf("history %+v", hist)
+	}
+}
+
+// A reload that changes an upstream served from descriptor-set files
+// rebuilds it from its files: the new upstream's first fetch uses its
+// sources, not reflection alone.
+func TestReloadKeepsDescriptorSources(t *testing.T) {
+	addr, _ := libraryBackend{}.start(t, "127.0.0.1:0")
+	set := libraryDescriptorSet(t)
+	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\nreload: {ready_timeout: 5s}\n", testkit.FreeAddr(t), testkit.FreeAddr(t))
+	cfg := func(timeout string) string {
+		return head + fmt.Sprintf("upstreams:\n  - name: library\n    static: [%q]\n    timeout: %s\n    descriptors: {files: [%q]}\n", addr, timeout, set)
+	}
+	src := &memConfig{}
+	src.set(cfg("5s"))
+	s, _ := runServer(t, src)
+	if err := s.WaitReady(withTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	src.set(cfg("7s"))
+	if err := s.Reload(t.Context()); err != nil {
+		t.Fatalf("reload of an upstream served from files: %v", err)
+	}
+	h := &harness{srv: s, gw: s.Gateway(), base: "http://" + s.Addr("public"), admin: "http://" + s.Addr("admin")}
+	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+	if st := h.gw.Cache().Stats(); len(st) != 1 || st[0].Source != reflection.SourceFiles {
+		t.Fatalf("after the reload: %+v", st)
 	}
 }
