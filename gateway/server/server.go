@@ -139,7 +139,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.metrics.Watch(b.gw); err != nil {
 		return nil, errors.Join(err, b.close())
 	}
-	s.metrics.SetMaxRouteSeries(b.cfg.Limits.MaxRouteSeries)
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
