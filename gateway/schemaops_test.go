@@ -491,3 +491,43 @@ func TestReloadKeepsDescriptorSources(t *testing.T) {
 	})
 	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
 }
+
+// Approving a held schema is an operator's act: a viewer reads the
+// history and the diff but is refused the approval; an operator's
+// approval adopts the schema and is audited under the token's name.
+func TestApproveNeedsAnOperator(t *testing.T) {
+	addr, stop := libraryBackend{describe: true}.start(t, "127.0.0.1:0")
+	h := startGateway(t, libraryConfig(addr, "    schema_changes: {breaking: hold}\n")+fmt.Sprintf(`reflection: {refresh_interval: 1h, snapshot_dir: %q}
+admin_security:
+  tokens:
+    - {name: vera, role: viewer, value: viewer-secret}
+    - {name: olga, role: operator, value: operator-secret}
+`, t.TempDir()))
+	stop()
+	libraryBackend{fdp: breakingLibrary(), drop: []string{"DeleteShelf"}, describe: true}.start(t, addr)
+	eventually(t, 30*time.Second, "the breaking schema to be held", func() bool {
+		h.gw.Cache().RequestRefresh("library", "test")
+		return h.gw.Cache().Stats()[0].Held != nil
+	})
+	viewer, operator := []string{"Authorization", "Bearer viewer-secret"}, []string{"Authorization", "Bearer operator-secret"}
+	if code, _, body := adminDo(t, nil, "GET", h.admin+"/admin/descriptors/library/diff", viewer...); code != 200 || !strings.Contains(body, "DeleteShelf") {
+		t.Fatalf("a viewer's diff: %d %s", code, body)
+	}
+	approve := h.admin + "/admin/descriptors/library/approve"
+	if code, _, body := adminDo(t, nil, "POST", approve, append(viewer, "X-Refract-Admin", "1")...); code != 403 {
+		t.Fatalf("a viewer's approval: %d %s", code, body)
+	}
+	if h.gw.Cache().Stats()[0].Held == nil {
+		t.Fatal("a viewer's refused approval adopted the schema")
+	}
+	if code, _, body := adminDo(t, nil, "POST", approve, append(operator, "X-Refract-Admin", "1")...); code != 200 || !strings.Contains(body, `"adopted"`) {
+		t.Fatalf("an operator's approval: %d %s", code, body)
+	}
+	if h.gw.Cache().Stats()[0].Held != nil {
+		t.Fatal("the operator's approval did not adopt the schema")
+	}
+	if code, _, body := adminDo(t, nil, "GET", h.admin+"/admin/audit", operator...); code != 200 ||
+		!strings.Contains(body, "/admin/descriptors/library/approve") || !strings.Contains(body, "olga") {
+		t.Fatalf("audit: %d %s", code, body)
+	}
+}
