@@ -91,4 +91,13 @@ type Stats struct {
 	// MethodNames are those methods' full names (see
 	// Snapshot.MethodNames).
 	MethodNames []string
+	// Source is where the cached set came from; empty without one.
+	Source Source
+	// Held is the schema kept from the routes because it breaks clients
+	// (UpstreamOptions.HoldBreaking), nil when none is.
+	Held *Held
+	// SchemaChanges counts the new schema versions fetched since the
+	// upstream was added: [0] those that break no client, [1] breaking
+	// ones (compared with the version before each).
+	SchemaChanges [2]uint64
 }

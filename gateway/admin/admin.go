@@ -64,6 +64,11 @@ func Handler(o Options) http.Handler {
 		var reasons []string
 		if len(missing) > 0 {
 			reasons = append(reasons, "no routes yet (descriptors pending) for upstreams: "+strings.Join(missing, ", "))
+			for _, name := range missing { // the dial or reflection error of each
+				if p := g.Cache().Problem(name); p != "" {
+					reasons = append(reasons, p)
+				}
+			}
 		}
 		if o.Listening != nil && !o.Listening() {
 			ok, reasons = false, append(reasons, "listeners are not up")
@@ -118,6 +123,7 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, IdentityOf(r))
 	})
 	mountOperations(mux, o)
+	mountDescriptors(mux, g)
 	if o.Control == nil {
 		return o.Access.guard(mux)
 	}
