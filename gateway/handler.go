@@ -151,6 +151,8 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 // callStatus is the status a client sees for a failed upstream call.
 func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, timeout time.Duration) *spb.Status {
 	p := st.Proto()
+	// The gateway's words only on its own failures: a status the backend
+	// sent (its own UNAVAILABLE, DEADLINE_EXCEEDED) passes unchanged.
 	switch st.Code() {
 	case codes.Unavailable:
 		msg := st.Message()
@@ -158,11 +160,12 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 			if info := policy.InfoFrom(r.Context()); info != nil {
 				info.Cause = msg
 			}
-			msg = caller
+			p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, caller)
 		}
-		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, msg)
 	case codes.DeadlineExceeded:
-		p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
+		if transcode.LocalDeadline(st.Message()) {
+			p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
+		}
 	case codes.Canceled:
 		if r.Context().Err() != nil {
 			p.Message = "the client closed the request"
