@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -20,11 +21,19 @@ import (
 // ServeHTTP is the public handler. It never waits on reflection: routes
 // come from the last table swapped in.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := grpcproxy.Classify(r); p != grpcproxy.NotRPC {
+		g.serveRPC(w, r, p)
+		return
+	}
 	g.edge.ServeHTTP(w, r)
 }
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	if grpcproxy.Classify(r) == grpcproxy.GRPC {
+		g.serveGRPC(w, r)
+		return
+	}
 	if g.docs != nil && r.URL.Path == g.docs.Path() {
 		g.serveOpenAPI(w, r)
 		return
@@ -98,6 +107,7 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
 	refs := make([]RouteRef, 0, len(set.entries))
+	first := map[string]bool{} // methods whose gRPC chain is compiled
 	for _, e := range set.entries {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
@@ -107,6 +117,10 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
+		if !first[rt.method] {
+			first[rt.method] = true
+			rt.grpc, _ = compileRoute(g.pol, ref, g.serveGRPCCall(rt))
+		}
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)
 		if rt.validator = nil; rt.up.o.Validate {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -62,6 +63,14 @@ type Gateway struct {
 	unaryOpts []grpc.CallOption
 	prod      productState    // products' tables and listener addresses
 	docs      *openapi.Server // the live OpenAPI documents; nil when off
+
+	// The RPC protocols: the gRPC proxy, the gRPC-Web and Connect
+	// converter of the current routes, each product's gRPC paths → routes,
+	// and the reflection service's chain (nil when not served).
+	rpc     *grpcproxy.Proxy
+	web     atomic.Pointer[http.Handler]
+	grpcIdx atomic.Pointer[map[string]map[string]*route]
+	reflect http.Handler
 
 	// What New's options injected.
 	obs      Observer          // never nil: nopObserver without one
@@ -117,6 +126,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
+	g.rpc = grpcproxy.New(grpcproxy.Options{MaxRequestBytes: int(min(g.limits.BodyBytes, 1<<31-1))})
 	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
 	for _, mw := range oo.middleware {
 		g.edge = mw(g.edge)
@@ -187,6 +197,7 @@ func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
+	g.rpc.Stop()
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {

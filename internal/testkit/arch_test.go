@@ -45,8 +45,9 @@ var allowedImports = map[string][]string{
 	"gateway/config":       {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience"},
 	"gateway/configsource": {"discovery"},
 	"gateway/upstream":     {"discovery", "reflection"},
+	"gateway/grpcproxy":    {"transcode/rpcstatus"},
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/grpcproxy"},
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "discovery", "reflection"},
 
