@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The RPC protocols beside HTTP+JSON: a native gRPC request runs the
@@ -172,4 +174,25 @@ func (g *Gateway) grpcStatus(r *http.Request, rt *route, err error, timeout time
 		return status.New(codes.Unavailable, open.Error())
 	}
 	return status.FromProto(g.callStatus(r, rt, status.Convert(err), timeout))
+}
+
+// rebuildWeb builds the gRPC-Web and Connect converter for the services of
+// the methods now published; on failure the previous one stays. Control
+// path.
+func (g *Gateway) rebuildWeb() {
+	var sds []protoreflect.ServiceDescriptor
+	if idx := g.grpcIdx.Load(); idx != nil {
+		for _, m := range *idx {
+			for _, rt := range m {
+				sds = append(sds, rt.binding.Method.Parent().(protoreflect.ServiceDescriptor))
+			}
+		}
+	}
+	sort.Slice(sds, func(i, j int) bool { return sds[i].FullName() < sds[j].FullName() })
+	h, err := grpcproxy.NewWeb(sds, uint32(min(g.limits.BodyBytes, 1<<32-1)), http.HandlerFunc(g.serveConverted))
+	if err != nil {
+		g.log.Error().Err(err).Msg("gRPC-Web and Connect keep the previous services")
+		return
+	}
+	g.web.Store(&h)
 }

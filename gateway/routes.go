@@ -228,6 +228,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 	}
 	g.routes.Store(tbl)
 	g.routed.Store(&routed)
+	g.rebuildWeb()
 }
 
 // claimOrder sorts routes for router.Arbitrate, winners first: configured upstreams, then
