@@ -71,6 +71,7 @@ type Gateway struct {
 	web     atomic.Pointer[http.Handler]
 	grpcIdx atomic.Pointer[map[string]map[string]*route]
 	reflect http.Handler
+	refl    *grpcproxy.Reflection
 
 	// What New's options injected.
 	obs      Observer          // never nil: nopObserver without one
@@ -126,7 +127,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
-	g.rpc = grpcproxy.New(grpcproxy.Options{MaxRequestBytes: int(min(g.limits.BodyBytes, 1<<31-1))})
+	g.newRPC(o.ServeReflection)
 	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
 	for _, mw := range oo.middleware {
 		g.edge = mw(g.edge)

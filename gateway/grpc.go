@@ -64,6 +64,9 @@ func (g *Gateway) serveGRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt == nil {
 		if g.reflect != nil && grpcproxy.IsReflection(r.URL.Path) {
+			if info != nil {
+				info.Route, info.Method = "gRPC "+r.URL.Path, "grpc.reflection"
+			}
 			g.reflect.ServeHTTP(w, r)
 			return
 		}
@@ -189,10 +192,44 @@ func (g *Gateway) rebuildWeb() {
 		}
 	}
 	sort.Slice(sds, func(i, j int) bool { return sds[i].FullName() < sds[j].FullName() })
+	if g.refl != nil {
+		var methods []protoreflect.MethodDescriptor
+		for _, m := range *g.grpcIdx.Load() {
+			for _, rt := range m {
+				methods = append(methods, rt.binding.Method)
+			}
+		}
+		sort.Slice(methods, func(i, j int) bool { return methods[i].FullName() < methods[j].FullName() })
+		if err := g.refl.Update(methods); err != nil {
+			g.log.Error().Err(err).Msg("gRPC reflection keeps the previous services")
+		}
+		sds = append(sds, g.refl.Schemas()...)
+	}
 	h, err := grpcproxy.NewWeb(sds, uint32(min(g.limits.BodyBytes, 1<<32-1)), http.HandlerFunc(g.serveConverted))
 	if err != nil {
 		g.log.Error().Err(err).Msg("gRPC-Web and Connect keep the previous services")
 		return
 	}
 	g.web.Store(&h)
+}
+
+// newRPC builds the gRPC proxy and, when served, the reflection service
+// behind the policies of a route of no upstream.
+func (g *Gateway) newRPC(serveReflection bool) {
+	o := grpcproxy.Options{MaxRequestBytes: int(min(g.limits.BodyBytes, 1<<31-1))}
+	if serveReflection {
+		g.refl = grpcproxy.NewReflection()
+		o.Register = g.refl.Register
+	}
+	g.rpc = grpcproxy.New(o)
+	if serveReflection {
+		ref := RouteRef{Method: "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+			Route: "POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"}
+		g.reflect, _ = compileRoute(g.pol, ref, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if info := policy.InfoFrom(r.Context()); info != nil {
+				info.Stage = policy.NoStage
+			}
+			g.rpc.Serve(w, r, nil)
+		}))
+	}
 }

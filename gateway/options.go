@@ -44,6 +44,10 @@ type Options struct {
 	// OpenAPI serves the live OpenAPI document of each public listener.
 	// Default off.
 	OpenAPI OpenAPIOptions
+	// ServeReflection serves gRPC server reflection (v1 and v1alpha) on the
+	// public listeners, behind the policies every route has, answering with
+	// the union of the published services. Default off.
+	ServeReflection bool
 	// Policies are the HTTP stages and call plans of every route. Default
 	// nil: no policy but panic recovery, and plain calls with the
 	// upstream's timeout.

@@ -94,6 +94,11 @@ type ReflectionConfig struct {
 	MaxBytes   int64 `yaml:"max_bytes"`
 	MaxMethods int   `yaml:"max_methods"`
 	MaxRoutes  int   `yaml:"max_routes"`
+	// Serve answers gRPC server reflection (v1 and v1alpha) on the public
+	// listeners with the union of the published services, behind the
+	// policies every route has, for grpcurl, buf curl and Postman. Default
+	// false.
+	Serve bool `yaml:"serve"`
 }
 
 // Upstream is one gRPC backend (a set of endpoints serving the same API).

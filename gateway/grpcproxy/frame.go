@@ -1,10 +1,13 @@
 package grpcproxy
 
 import (
-	"fmt"
-
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 )
+
+// protoCodec is grpc-go's own protobuf codec.
+func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2(proto.Name) }
 
 // Frame is one gRPC message as opaque bytes: what the proxy receives from
 // one side and sends to the other without decoding it.
@@ -15,7 +18,8 @@ func (f *Frame) Bytes() []byte { return f.b }
 
 // frameCodec is the codec of both legs of a proxied call: messages stay
 // bytes. It names itself "proto" so that the upstream sees the content
-// type every protobuf client sends. Safe for concurrent use.
+// type every protobuf client sends; the services the proxy serves itself
+// (reflection) get grpc-go's protobuf codec. Safe for concurrent use.
 type frameCodec struct{}
 
 func (frameCodec) Name() string { return "proto" }
@@ -23,7 +27,7 @@ func (frameCodec) Name() string { return "proto" }
 func (frameCodec) Marshal(v any) (mem.BufferSlice, error) {
 	f, ok := v.(*Frame)
 	if !ok {
-		return nil, fmt.Errorf("grpcproxy: cannot send %T as a frame", v)
+		return protoCodec().Marshal(v)
 	}
 	return mem.BufferSlice{mem.SliceBuffer(f.b)}, nil
 }
@@ -31,7 +35,7 @@ func (frameCodec) Marshal(v any) (mem.BufferSlice, error) {
 func (frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	f, ok := v.(*Frame)
 	if !ok {
-		return fmt.Errorf("grpcproxy: cannot receive a frame into %T", v)
+		return protoCodec().Unmarshal(data, v)
 	}
 	// A copy: grpc-go reuses data's buffers once Unmarshal returns.
 	f.b = data.Materialize()

@@ -50,9 +50,10 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			MaxBytes:        cfg.Reflection.MaxBytes,
 			MaxMethods:      cfg.Reflection.MaxMethods,
 		},
-		Limits:   limits(cfg),
-		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
-		Policies: pol,
+		Limits:          limits(cfg),
+		ServeReflection: cfg.Reflection.Serve,
+		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
+		Policies:        pol,
 	}
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
