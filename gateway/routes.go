@@ -27,7 +27,7 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
-	grpc    http.Handler // the same chain ending in the gRPC proxy; the method's first route only
+	grpc    http.Handler     // the same chain ending in the gRPC proxy; the method's first route only
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
 	subsets []*upconn.Subset // the split's index → subset (compileCall)
 	name    string           // "GET /v1/{name=shelves/*}"

@@ -95,3 +95,36 @@ func TestBufCurl(t *testing.T) {
 		}
 	})
 }
+
+// TestGrpcurl lists, describes and calls through refract's reflection
+// with grpcurl.
+func TestGrpcurl(t *testing.T) {
+	grpcurl := tool(t, "REFRACT_GRPCURL", "grpcurl", ".ci/grpcurl.sh")
+	lib := startLibrary(t)
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, rpcConfig(lib.Addr, echo.Addr, "reflection: {serve: true}\n"))
+	addr := strings.TrimPrefix(h.base, "http://")
+	if out := run(t, false, grpcurl, "-plaintext", addr, "list"); out != "echo.v1.EchoService\nlibrary.v1.LibraryService\n" {
+		t.Fatalf("list: %q", out)
+	}
+	out := run(t, false, grpcurl, "-plaintext", addr, "describe", "library.v1.LibraryService")
+	if !strings.Contains(out, "rpc GetShelf ( .library.v1.GetShelfRequest ) returns ( .library.v1.Shelf )") || strings.Contains(out, "GetBookTitle") {
+		t.Fatalf("describe: %s", out)
+	}
+	out = run(t, false, grpcurl, "-plaintext", addr, "describe", "library.v1.Shelf")
+	if !strings.Contains(out, "message Shelf {") {
+		t.Fatalf("describe message: %s", out)
+	}
+	out = run(t, false, grpcurl, "-plaintext", "-H", "x-api-key: k1", "-d", `{"name":"shelves/2"}`, addr, "library.v1.LibraryService/GetShelf")
+	if !strings.Contains(out, `"name": "shelves/2"`) {
+		t.Fatalf("call: %s", out)
+	}
+	errOut := run(t, true, grpcurl, "-plaintext", "-d", `{"name":"shelves/2"}`, addr, "library.v1.LibraryService/GetShelf")
+	if !strings.Contains(errOut, "Code: Unauthenticated") {
+		t.Fatalf("without a key: %s", errOut)
+	}
+	out = run(t, false, grpcurl, "-plaintext", "-d", `{"message":"a"} {"message":"b"}`, addr, "echo.v1.EchoService/Chat")
+	if strings.Count(out, `"message":`) != 2 {
+		t.Fatalf("bidi: %s", out)
+	}
+}

@@ -175,4 +175,3 @@ func (r *Reflection) RangeExtensionsByMessage(message protoreflect.FullName, f f
 		}
 	}
 }
-
