@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
+	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/resilience"
 	"github.com/refract-gateway/refract/router"
@@ -159,9 +160,9 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			defer g.streams.Release(slot)
 			ctx, cancel := context.WithCancelCause(r.Context())
 			defer cancel(nil)
-			defer g.streams.track(cancel)()
+			defer g.streams.Track(cancel)()
 			r = r.WithContext(ctx)
-			clearDeadlines(w)
+			stream.ClearDeadlines(w)
 		}
 		g.rpc.Serve(w, r, c)
 	})
