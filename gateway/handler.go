@@ -10,6 +10,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -69,7 +70,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	g.writeResponse(w, rt.up.name, b, resp)
+	g.writeResponse(w, rt.up.name, b, resp, rt.up.o.Response.Apply(w.Header(), out.header, out.trailer))
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -116,20 +117,25 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 	return req, true
 }
 
-// writeResponse answers with one response of upstream: a message, or what
+// writeResponse answers with one response of upstream, with status (the
+// backend's choice, else 200; no body for 204 or 304): a message, or what
 // NewCallResponse returned for a unary call. A response that cannot be
 // rendered (malformed wire bytes, a string that is not UTF-8) is the
 // upstream's fault: 502.
-func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any) {
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int) {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
 		return
 	}
+	if !httpmeta.BodyAllowed(status) {
+		w.WriteHeader(status)
+		return
+	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(out)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -78,6 +79,10 @@ type UpstreamOptions struct {
 	// Headers says which request headers travel to the upstream as
 	// metadata; default transcode.NewHeaderRules(nil)'s.
 	Headers *transcode.HeaderRules
+	// Response maps response metadata to plain headers of successful
+	// HTTP+JSON responses; nil maps none. The x-http-code status
+	// convention (httpmeta.StatusKey) applies either way.
+	Response *httpmeta.Rules
 	// DefaultRoutes gives methods without rules the route
 	// POST /{package.Service}/{Method}. Default false.
 	DefaultRoutes bool

@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -134,6 +135,11 @@ type Upstream struct {
 	// metadata (Grpc-Metadata-* always are). Default: Authorization,
 	// X-Request-Id, Traceparent, Tracestate.
 	ForwardHeaders []string `yaml:"forward_headers"`
+	// ResponseHeaders lists the headers a backend may set on successful
+	// HTTP+JSON responses through response metadata of the same name
+	// (Location, Set-Cookie, Cache-Control, ETag …), beside the
+	// Grpc-Metadata-* copies. Default none.
+	ResponseHeaders []string `yaml:"response_headers"`
 	// Rules add or replace HTTP rules by method full name (selector); a rule
 	// here replaces the method's google.api.http annotation.
 	Rules []HTTPRule `yaml:"rules"`
@@ -428,6 +434,9 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	}
 	if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
 		bad(key+".forward_headers", "%v", err)
+	}
+	if _, err := httpmeta.NewRules(u.ResponseHeaders); err != nil {
+		bad(key+".response_headers", "%v", err)
 	}
 	u.Streams.validate(key+".streams", bad)
 	for j, o := range u.MayOverlap {

@@ -11,6 +11,7 @@ import (
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -32,10 +33,15 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 	if err != nil {
 		return gateway.UpstreamOptions{}, err
 	}
+	respHeaders, err := httpmeta.NewRules(uc.ResponseHeaders)
+	if err != nil {
+		return gateway.UpstreamOptions{}, err
+	}
 	o := gateway.UpstreamOptions{
 		Conn:          connOptions(uc, src),
 		Rules:         make(map[string]*annotations.HttpRule, len(uc.Rules)),
 		Headers:       headers,
+		Response:      respHeaders,
 		DefaultRoutes: *uc.DefaultRoutes,
 		PathPrefix:    uc.PathPrefix,
 		Optional:      uc.Optional,

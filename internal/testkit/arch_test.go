@@ -36,22 +36,23 @@ var allowedImports = map[string][]string{
 	"transcode/rpcstatus": nil,
 	"transcode/wirejson":  {"transcode/rpcstatus"},
 	"transcode":           {"transcode/rpcstatus", "transcode/wirejson", "router"},
+	"transcode/httpmeta":  {"transcode/rpcstatus"},
 	"transcode/openapi":   {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
 	"policy/resilience":   nil,
 	"policy/jwt":          {"transcode/rpcstatus"},
 	"policy":              {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":           {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
+	"gateway/config":           {"discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
 	"gateway/stream":           {"policy", "transcode", "transcode/rpcstatus"},
 	"gateway/grpcproxy":        {"transcode/rpcstatus"},
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/grpcproxy"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/grpcproxy", "transcode/httpmeta"},
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
-		"transcode", "discovery", "reflection"},
+		"transcode", "transcode/httpmeta", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
