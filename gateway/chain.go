@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
@@ -25,13 +26,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveRPC(w, r, p)
 		return
 	}
-	g.edge.ServeHTTP(w, r)
+	g.plain.ServeHTTP(w, r)
 }
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	if grpcproxy.Classify(r) == grpcproxy.GRPC {
 		g.serveGRPC(w, r)
+		return
+	}
+	if err := compress.DecodeRequest(r); err != nil {
+		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, err.Error(), nil)
 		return
 	}
 	if g.docs != nil && r.URL.Path == g.docs.Path() {

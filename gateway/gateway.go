@@ -41,6 +41,7 @@ type Gateway struct {
 	pol        Policies
 	validation transcode.Validation // buf.validate rules of requests
 	edge       http.Handler         // the policies before the route match, then serveMatch
+	plain      http.Handler         // edge, compressing responses when configured
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -132,6 +133,10 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
 	for _, mw := range oo.middleware {
 		g.edge = mw(g.edge)
+	}
+	g.plain = g.edge
+	if o.Compression != nil {
+		g.plain = o.Compression.Wrap(g.edge)
 	}
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); g.pol.Run(ctx) }()

@@ -61,7 +61,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		header, trailer metadata.MD
 		pr              peer.Peer
 	})
-	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, rt.up.unaryOpts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}

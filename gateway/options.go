@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/stream"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
@@ -50,6 +51,9 @@ type Options struct {
 	// public listeners, behind the policies every route has, answering with
 	// the union of the published services. Default off.
 	ServeReflection bool
+	// Compression compresses HTTP+JSON responses; nil: none. Request
+	// bodies with Content-Encoding gzip or zstd are decoded either way.
+	Compression *compress.Responses
 	// Policies are the HTTP stages and call plans of every route. Default
 	// nil: no policy but panic recovery, and plain calls with the
 	// upstream's timeout.
@@ -83,6 +87,9 @@ type UpstreamOptions struct {
 	// HTTP+JSON responses; nil maps none. The x-http-code status
 	// convention (httpmeta.StatusKey) applies either way.
 	Response *httpmeta.Rules
+	// GRPCCompression is the compressor of HTTP+JSON calls' requests to
+	// the upstream ("gzip"); "" or "identity": none.
+	GRPCCompression string
 	// DefaultRoutes gives methods without rules the route
 	// POST /{package.Service}/{Method}. Default false.
 	DefaultRoutes bool

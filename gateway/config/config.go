@@ -61,6 +61,8 @@ type Config struct {
 	// DocsTracingKeys configure the OpenAPI document and tracing (see
 	// OpenAPIConfig and TracingConfig).
 	DocsTracingKeys `yaml:",inline"`
+	// ProtocolKeys configure response compression (see ProtocolKeys).
+	ProtocolKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener; both
@@ -140,6 +142,10 @@ type Upstream struct {
 	// (Location, Set-Cookie, Cache-Control, ETag …), beside the
 	// Grpc-Metadata-* copies. Default none.
 	ResponseHeaders []string `yaml:"response_headers"`
+	// GRPCCompression compresses the requests of HTTP+JSON calls to the
+	// upstream: gzip, or identity (the default). Native gRPC calls keep
+	// the client's own compression.
+	GRPCCompression string `yaml:"grpc_compression"`
 	// Rules add or replace HTTP rules by method full name (selector); a rule
 	// here replaces the method's google.api.http annotation.
 	Rules []HTTPRule `yaml:"rules"`
@@ -357,6 +363,7 @@ func (c *Config) Validate() error {
 		bad("tls", "both cert and key are required")
 	}
 	c.AdminSecurity.validate(bad)
+	c.Compression.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -437,6 +444,9 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	}
 	if _, err := httpmeta.NewRules(u.ResponseHeaders); err != nil {
 		bad(key+".response_headers", "%v", err)
+	}
+	if c := u.GRPCCompression; c != "" && c != "gzip" && c != "identity" {
+		bad(key+".grpc_compression", "%q is not gzip or identity", c)
 	}
 	u.Streams.validate(key+".streams", bad)
 	for j, o := range u.MayOverlap {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/policy"
@@ -54,6 +55,12 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		ServeReflection: cfg.Reflection.Serve,
 		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
 		Policies:        pol,
+	}
+	if c := cfg.Compression; c.Enabled {
+		if o.Compression, err = compress.NewResponses(compress.Options{MinBytes: c.MinBytes, Encodings: c.Encodings}); err != nil {
+			_ = pol.Close()
+			return gateway.Options{}, err
+		}
 	}
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
