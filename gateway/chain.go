@@ -11,6 +11,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"google.golang.org/grpc/codes"
 )
 
@@ -122,6 +123,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
+		rt.etag = rt.up.o.ETag && httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method)
 		if !first[rt.method] {
 			first[rt.method] = true
 			rt.grpc, _ = compileRoute(g.pol, ref, g.serveGRPCCall(rt))

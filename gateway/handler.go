@@ -70,7 +70,8 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	g.writeResponse(w, rt.up.name, b, resp, rt.up.o.Response.Apply(w.Header(), out.header, out.trailer))
+	status := rt.up.o.Response.Apply(w.Header(), out.header, out.trailer)
+	g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r)
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -119,15 +120,26 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 
 // writeResponse answers with one response of upstream, with status (the
 // backend's choice, else 200; no body for 204 or 304): a message, or what
-// NewCallResponse returned for a unary call. A response that cannot be
-// rendered (malformed wire bytes, a string that is not UTF-8) is the
-// upstream's fault: 502.
-func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int) {
+// NewCallResponse returned for a unary call. With etag, a 200 carries an
+// ETag (the backend's, else the body's hash) and r's matching
+// If-None-Match gets 304. A response that cannot be rendered (malformed
+// wire bytes, a string that is not UTF-8) is the upstream's fault: 502.
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request) {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
 		return
+	}
+	if etag && status == http.StatusOK {
+		tag := w.Header().Get("Etag")
+		if tag == "" {
+			tag = httpmeta.ETag(out)
+			w.Header().Set("Etag", tag)
+		}
+		if httpmeta.NotModified(r, tag) {
+			status = http.StatusNotModified
+		}
 	}
 	if !httpmeta.BodyAllowed(status) {
 		w.WriteHeader(status)

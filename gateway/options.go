@@ -90,6 +90,10 @@ type UpstreamOptions struct {
 	// GRPCCompression is the compressor of HTTP+JSON calls' requests to
 	// the upstream ("gzip"); "" or "identity": none.
 	GRPCCompression string
+	// ETag gives the successful responses of GET routes and side-effect
+	// free methods an ETag, and answers a matching If-None-Match with 304.
+	// Default false.
+	ETag bool
 	// DefaultRoutes gives methods without rules the route
 	// POST /{package.Service}/{Method}. Default false.
 	DefaultRoutes bool

@@ -28,6 +28,7 @@ type route struct {
 	handler http.Handler
 	stages  []string
 	grpc    http.Handler     // the same chain ending in the gRPC proxy; the method's first route only
+	etag    bool             // responses carry an ETag and answer If-None-Match
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
 	subsets []*upconn.Subset // the split's index → subset (compileCall)
 	name    string           // "GET /v1/{name=shelves/*}"

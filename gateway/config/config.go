@@ -146,6 +146,11 @@ type Upstream struct {
 	// upstream: gzip, or identity (the default). Native gRPC calls keep
 	// the client's own compression.
 	GRPCCompression string `yaml:"grpc_compression"`
+	// ETag gives successful responses of GET routes and NO_SIDE_EFFECTS
+	// methods an ETag (the backend's, set through response_headers, else
+	// a hash of the body) and answers a matching If-None-Match with 304
+	// Not Modified. Default false.
+	ETag bool `yaml:"etag"`
 	// Rules add or replace HTTP rules by method full name (selector); a rule
 	// here replaces the method's google.api.http annotation.
 	Rules []HTTPRule `yaml:"rules"`

@@ -65,3 +65,26 @@ func TestStatus(t *testing.T) {
 		t.Fatal("BodyAllowed")
 	}
 }
+
+func TestNotModified(t *testing.T) {
+	tag := ETag([]byte(`{"a":1}`))
+	if tag != ETag([]byte(`{"a":1}`)) || tag == ETag([]byte(`{"a":2}`)) || !strings.HasPrefix(tag, `"`) {
+		t.Fatalf("ETag %s", tag)
+	}
+	for inm, want := range map[string]bool{
+		tag: true, "W/" + tag: true, `"x", ` + tag: true, "*": true, `"x"`: false, "": false,
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		if inm != "" {
+			r.Header.Set("If-None-Match", inm)
+		}
+		if got := NotModified(r, tag); got != want {
+			t.Errorf("If-None-Match %q: %v", inm, got)
+		}
+	}
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Set("If-None-Match", tag)
+	if !NotModified(r, "W/"+tag) {
+		t.Fatal("a weakened tag must still match")
+	}
+}
