@@ -100,7 +100,15 @@ func newTargets(ctx context.Context, workers int, backend, gg, rf *proc) ([]*tar
 				IdleConnTimeout:     time.Minute,
 			}}}
 	}
-	return []*target{direct, web("grpc-gateway", gg), web("refract", rf)}, nil
+	// Native gRPC through refract: the same client as direct gRPC, dialed
+	// at refract's public listener (h2c), which proxies it frame by frame.
+	rconn, err := grpc.NewClient(rf.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	native := &target{name: "refract gRPC", gw: rf, conn: rconn, client: benchpb.NewBenchServiceClient(rconn)}
+	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), native}, nil
 }
 
 func (t *target) close() {
