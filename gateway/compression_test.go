@@ -143,7 +143,9 @@ type compressionSeen struct {
 	got []string
 }
 
-func (c *compressionSeen) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *compressionSeen) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return ctx
+}
 func (c *compressionSeen) HandleRPC(_ context.Context, s stats.RPCStats) {
 	if h, ok := s.(*stats.InHeader); ok && strings.HasPrefix(h.FullMethod, "/library.") {
 		c.mu.Lock()

@@ -369,6 +369,7 @@ func (c *Config) Validate() error {
 	}
 	c.AdminSecurity.validate(bad)
 	c.Compression.validate(bad)
+	c.Runtime.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

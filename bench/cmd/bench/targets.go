@@ -83,7 +83,7 @@ type target struct {
 	ref  map[string][]byte // shape → the verified reply body
 }
 
-func newTargets(ctx context.Context, workers int, backend, gg, rf *proc) ([]*target, error) {
+func newTargets(ctx context.Context, workers int, backend, gg, rf, rfQuiet *proc) ([]*target, error) {
 	conn, err := grpc.NewClient(backend.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
@@ -100,15 +100,16 @@ func newTargets(ctx context.Context, workers int, backend, gg, rf *proc) ([]*tar
 				IdleConnTimeout:     time.Minute,
 			}}}
 	}
-	// Native gRPC through refract: the same client as direct gRPC, dialed
-	// at refract's public listener (h2c), which proxies it frame by frame.
-	rconn, err := grpc.NewClient(rf.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Native gRPC through refract (log off, like direct gRPC's backend):
+	// the same client as direct gRPC, dialed at refract's public listener
+	// (h2c), which proxies it frame by frame.
+	rconn, err := grpc.NewClient(rfQuiet.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	native := &target{name: "refract gRPC", gw: rf, conn: rconn, client: benchpb.NewBenchServiceClient(rconn)}
-	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), native}, nil
+	native := &target{name: "refract gRPC", gw: rfQuiet, conn: rconn, client: benchpb.NewBenchServiceClient(rconn)}
+	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), web("refract, log off", rfQuiet), native}, nil
 }
 
 func (t *target) close() {
