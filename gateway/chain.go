@@ -123,7 +123,11 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
 		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
-		rt.etag = rt.up.o.ETag && httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method)
+		cacheable := httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method) && !rt.binding.ClientStreaming && !rt.binding.ServerStreaming
+		rt.etag, rt.cache = rt.up.o.ETag && cacheable, nil
+		if cacheable {
+			rt.cache = rt.up.o.Cache
+		}
 		if !first[rt.method] {
 			first[rt.method] = true
 			rt.grpc, _ = compileRoute(g.pol, ref, g.serveGRPCCall(rt))

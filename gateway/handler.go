@@ -27,6 +27,13 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if notAcceptable(w, r, b) {
 		return
 	}
+	var cacheKey string
+	if rt.cache != nil {
+		var hit bool
+		if cacheKey, hit = g.serveCached(w, r, rt); hit {
+			return
+		}
+	}
 	// Edge validation reads a message: validated routes decode into one
 	// instead of wire bytes.
 	req, ok := g.decodeCall(w, r, b, vars, rt.validator == nil)
@@ -71,7 +78,10 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	status := rt.up.o.Response.Apply(w.Header(), out.header, out.trailer)
-	g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r)
+	body := g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r)
+	if cacheKey != "" && body != nil {
+		rt.cache.Save(r.Context(), r, cacheKey, status, w.Header(), out.header, out.trailer, body)
+	}
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -124,12 +134,13 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 // ETag (the backend's, else the body's hash) and r's matching
 // If-None-Match gets 304. A response that cannot be rendered (malformed
 // wire bytes, a string that is not UTF-8) is the upstream's fault: 502.
-func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request) {
+// It returns the encoded body, nil when it could not be rendered.
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request) []byte {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
-		return
+		return nil
 	}
 	if etag && status == http.StatusOK {
 		tag := w.Header().Get("Etag")
@@ -141,14 +152,17 @@ func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *trans
 			status = http.StatusNotModified
 		}
 	}
+	if status != http.StatusNoContent {
+		w.Header().Set("Content-Type", contentType) // on a 304 too: a cache keeps the 200's
+	}
 	if !httpmeta.BodyAllowed(status) {
 		w.WriteHeader(status)
-		return
+		return out
 	}
-	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+	return out
 }
 
 // writeCallError maps a failed upstream call to the client's answer. The

@@ -8,6 +8,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/compress"
+	"github.com/refract-gateway/refract/gateway/respcache"
 	"github.com/refract-gateway/refract/gateway/stream"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
@@ -94,6 +95,9 @@ type UpstreamOptions struct {
 	// free methods an ETag, and answers a matching If-None-Match with 304.
 	// Default false.
 	ETag bool
+	// Cache keeps successful responses of GET routes and side-effect-free
+	// methods; nil: none.
+	Cache *respcache.Cache
 	// DefaultRoutes gives methods without rules the route
 	// POST /{package.Service}/{Method}. Default false.
 	DefaultRoutes bool

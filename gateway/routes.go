@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"buf.build/go/protovalidate"
+	"github.com/refract-gateway/refract/gateway/respcache"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -29,6 +30,7 @@ type route struct {
 	stages  []string
 	grpc    http.Handler     // the same chain ending in the gRPC proxy; the method's first route only
 	etag    bool             // responses carry an ETag and answer If-None-Match
+	cache   *respcache.Cache // nil: responses are not cached
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
 	subsets []*upconn.Subset // the split's index → subset (compileCall)
 	name    string           // "GET /v1/{name=shelves/*}"

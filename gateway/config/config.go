@@ -151,6 +151,9 @@ type Upstream struct {
 	// a hash of the body) and answers a matching If-None-Match with 304
 	// Not Modified. Default false.
 	ETag bool `yaml:"etag"`
+	// Cache keeps successful responses of GET routes and NO_SIDE_EFFECTS
+	// methods (see CacheConfig); unset: none.
+	Cache *CacheConfig `yaml:"cache"`
 	// Rules add or replace HTTP rules by method full name (selector); a rule
 	// here replaces the method's google.api.http annotation.
 	Rules []HTTPRule `yaml:"rules"`
@@ -369,6 +372,7 @@ func (c *Config) Validate() error {
 	}
 	c.AdminSecurity.validate(bad)
 	c.Compression.validate(bad)
+	c.validateCaches(bad)
 	c.Runtime.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

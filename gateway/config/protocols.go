@@ -1,8 +1,13 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"net/textproto"
+	"strings"
+)
 
 // ProtocolKeys configure how HTTP+JSON responses travel: content coding.
+// (Per-upstream caching is CacheConfig.)
 type ProtocolKeys struct {
 	// Compression compresses responses per Accept-Encoding.
 	Compression CompressionConfig `yaml:"compression"`
@@ -38,5 +43,44 @@ func (c CompressionConfig) validate(bad func(key, format string, args ...any)) {
 			bad(key, "%q is listed twice", e)
 		}
 		seen[e] = true
+	}
+}
+
+// CacheConfig is an upstream's response cache.
+type CacheConfig struct {
+	// TTL keeps a response this long unless the backend's Cache-Control
+	// (metadata) says max-age or s-maxage; default 60s.
+	TTL Duration `yaml:"ttl"`
+	// MaxBytes bounds what the in-process store holds (least recently used
+	// go first); default 16 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxEntryBytes bounds one cached body; default 1 MiB.
+	MaxEntryBytes int `yaml:"max_entry_bytes"`
+	// Vary are request headers whose values are part of the key
+	// (Accept-Language …). The caller's identity always is.
+	Vary []string `yaml:"vary"`
+	// Shared keeps entries in Redis (the top-level redis key), for every
+	// instance, instead of in process.
+	Shared bool `yaml:"shared"`
+}
+
+func (c *Config) validateCaches(bad func(key, format string, args ...any)) {
+	for i, u := range c.Upstreams {
+		cc := u.Cache
+		if cc == nil {
+			continue
+		}
+		key := fmt.Sprintf("upstreams[%d].cache", i)
+		if cc.TTL < 0 || cc.MaxBytes < 0 || cc.MaxEntryBytes < 0 {
+			bad(key, "ttl, max_bytes and max_entry_bytes must not be negative")
+		}
+		if cc.Shared && c.Redis == nil {
+			bad(key+".shared", "a shared cache needs the redis key")
+		}
+		for j, h := range cc.Vary {
+			if h == "" || strings.ContainsAny(h, " :\t\r\n") || textproto.CanonicalMIMEHeaderKey(h) == "" {
+				bad(fmt.Sprintf("%s.vary[%d]", key, j), "%q is not a header name", h)
+			}
+		}
 	}
 }

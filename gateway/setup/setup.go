@@ -82,17 +82,24 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		}
 		o.Release = tr.CloseIdleConnections
 	}
+	cc := &caches{cfg: cfg, now: x.Now}
+	if prev := o.Release; prev != nil {
+		o.Release = func() { prev(); cc.release() }
+	} else {
+		o.Release = cc.release
+	}
 	fail := func(err error) (gateway.Options, error) {
 		_ = pol.Close()
-		if o.Release != nil {
-			o.Release()
-		}
+		o.Release()
 		return gateway.Options{}, err
 	}
 	for _, uc := range cfg.Upstreams {
 		uo, err := upstreamOptions(cfg, uc, consul, log)
 		if err != nil {
 			return fail(err)
+		}
+		if uo.Cache, err = cc.of(uc); err != nil {
+			return fail(fmt.Errorf("upstream %q: cache: %w", uc.Name, err))
 		}
 		o.Upstreams = append(o.Upstreams, uo)
 	}

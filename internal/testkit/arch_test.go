@@ -50,10 +50,11 @@ var allowedImports = map[string][]string{
 	"gateway/stream":           {"policy", "transcode", "transcode/rpcstatus"},
 	"gateway/grpcproxy":        {"transcode/rpcstatus"},
 	"gateway/compress":         nil,
+	"gateway/respcache":        nil,
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache"},
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
-		"transcode", "transcode/httpmeta", "gateway/compress", "discovery", "reflection"},
+		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
