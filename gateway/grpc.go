@@ -125,7 +125,7 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			return
 		}
 		c := &grpcproxy.Call{Method: b.FullMethod, ClientStreams: b.ClientStreaming, ServerStreams: b.ServerStreaming,
-			MD: md, Timeout: timeout, Compressor: r.Header.Get("Grpc-Encoding"), MaxResponseBytes: g.limits.ResponseBytes,
+			MD: md, Timeout: timeout, MaxResponseBytes: g.limits.ResponseBytes,
 			Unary: func(ctx context.Context, req, resp *grpcproxy.Frame, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
 				return rt.invoke(ctx, r, clientDeadline, req, resp, header, trailer, pr, opts...)
 			},

@@ -183,3 +183,27 @@ func TestNativeGRPCThroughPolicies(t *testing.T) {
 		}
 	})
 }
+
+// TestNativeGRPCMetadataAndLimits: the upstream's header and trailer
+// metadata (text and binary) reach a gRPC client; a request message over
+// max_body_bytes is RESOURCE_EXHAUSTED naming the limit.
+func TestNativeGRPCMetadataAndLimits(t *testing.T) {
+	lib := startLibrary(t, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-shard", "7", "x-raw-bin", "\x00\x01"))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-cost", "3"))
+		return h(ctx, req)
+	}))
+	h := startGateway(t, libraryConfig(lib.Addr, "")+"max_body_bytes: 1024\n")
+	library := librarypb.NewLibraryServiceClient(dialGateway(t, h))
+	var header, trailer metadata.MD
+	if _, err := library.GetShelf(t.Context(), &librarypb.GetShelfRequest{Name: "shelves/1"}, grpc.Header(&header), grpc.Trailer(&trailer)); err != nil {
+		t.Fatal(err)
+	}
+	if header.Get("x-shard")[0] != "7" || header.Get("x-raw-bin")[0] != "\x00\x01" || trailer.Get("x-cost")[0] != "3" {
+		t.Fatalf("header %v trailer %v", header, trailer)
+	}
+	_, err := library.GetShelf(t.Context(), &librarypb.GetShelfRequest{Name: strings.Repeat("x", 2000)})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "limit of 1024 bytes") {
+		t.Fatalf("large message: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 // Package grpcproxy serves the RPC protocols beside HTTP+JSON on the public
 // listener: native gRPC, proxied message by message without transcoding
-// (the request and response messages pass as opaque bytes), and gRPC-Web
+// (the request and response messages pass as opaque bytes; the client's
+// compression is kept on both legs), and gRPC-Web
 // and Connect, converted to gRPC on the way in and back on the way out
 // (connectrpc.com/vanguard, plus the base64 gRPC-Web text framing it does
 // not speak). It also serves gRPC server reflection from descriptors it is
