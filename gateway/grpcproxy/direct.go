@@ -315,4 +315,3 @@ func putMetadata(h http.Header, prefix string, md metadata.MD) {
 		}
 	}
 }
-
