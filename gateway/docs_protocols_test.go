@@ -16,8 +16,8 @@ func TestDocsProtocolsExamplesParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := strings.Split(string(data), "```yaml\n")[1:]
-	if len(blocks) != 5 {
-		t.Fatalf("found %d yaml blocks, want 5", len(blocks))
+	if len(blocks) != 6 {
+		t.Fatalf("found %d yaml blocks, want 6", len(blocks))
 	}
 	for i, b := range blocks {
 		b = b[:strings.Index(b, "```")]

@@ -128,3 +128,24 @@ func TestGrpcurl(t *testing.T) {
 		t.Fatalf("bidi: %s", out)
 	}
 }
+
+// TestReflectionBehindPolicies: the top-level policies hold for the
+// reflection refract serves (here an API key), as for every route.
+func TestReflectionBehindPolicies(t *testing.T) {
+	grpcurl := tool(t, "REFRACT_GRPCURL", "grpcurl", ".ci/grpcurl.sh")
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, "")+`
+reflection: {serve: true}
+api_keys: {header: X-Api-Key}
+consumers: [{name: app, keys: [{value: k1}]}]
+policies: {auth: [api_key]}
+`)
+	addr := strings.TrimPrefix(h.base, "http://")
+	errOut := run(t, true, grpcurl, "-plaintext", addr, "list")
+	if !strings.Contains(errOut, "Unauthenticated") {
+		t.Fatalf("without a key: %s", errOut)
+	}
+	if out := run(t, false, grpcurl, "-plaintext", "-H", "x-api-key: k1", addr, "list"); out != "library.v1.LibraryService\n" {
+		t.Fatalf("with a key: %q", out)
+	}
+}
