@@ -42,6 +42,7 @@ func Classify(r *http.Request) Protocol {
 		}
 		return NotRPC
 	}
+	ct = strings.ToLower(ct) // no copy when it has no upper case
 	if r.Method != http.MethodPost || !strings.HasPrefix(ct, "application/") {
 		return NotRPC
 	}
@@ -49,7 +50,7 @@ func Classify(r *http.Request) Protocol {
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
 		mt = mt[:i]
 	}
-	mt = strings.ToLower(strings.TrimSpace(mt))
+	mt = strings.TrimSpace(mt)
 	switch {
 	case mt == "grpc" || strings.HasPrefix(mt, "grpc+"):
 		return GRPC
