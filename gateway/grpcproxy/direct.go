@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,7 +37,7 @@ func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *Call) {
 		ctx, stop = context.WithTimeout(ctx, c.Timeout)
 		defer stop()
 	}
-	cl := &clientLeg{w: w, body: r.Body, max: p.maxRequest}
+	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest}
 	if enc := r.Header.Get("Grpc-Encoding"); enc != "" && enc != "identity" {
 		if cl.comp = encoding.GetCompressor(enc); cl.comp == nil {
 			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), "")
@@ -63,6 +64,7 @@ func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *Call) {
 type clientLeg struct {
 	w       http.ResponseWriter
 	body    io.Reader
+	closer  io.Closer // the body's
 	max     int
 	comp    encoding.Compressor // the client's request compression, used for responses too; nil: none
 	hdr     [5]byte
@@ -241,8 +243,10 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 		l.end(c, c.Status(err).Err(), nil, "")
 		return
 	}
-	readErr := make(chan error, 1)
+	readErr, readDone := make(chan error, 1), make(chan struct{})
+	defer l.stopReading(readDone)
 	go func() {
+		defer close(readDone)
 		for {
 			f, err := l.read()
 			if errors.Is(err, io.EOF) {
@@ -296,6 +300,29 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 			l.end(c, status.Errorf(codes.Canceled, "writing to the client: %v", err), nil, endpoint)
 			return
 		}
+	}
+}
+
+// stopReading ends the goroutine reading the request body when the call is
+// over, and waits for it: it must not touch the request once the handler
+// has returned (net/http reuses an HTTP/1.1 connection then). A client that
+// has not finished its body leaves that goroutine in a Read; a read
+// deadline in the past ends it, and closing the body where the writer has
+// no deadlines.
+func (l *clientLeg) stopReading(done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	default:
+	}
+	if http.NewResponseController(l.w).SetReadDeadline(time.Now()) != nil {
+		_ = l.closer.Close()
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		// A body that neither a deadline nor Close ends: the server ends
+		// it with the connection; the goroutine only reads until then.
 	}
 }
 
