@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/metadata"
@@ -205,5 +207,37 @@ func TestNativeGRPCMetadataAndLimits(t *testing.T) {
 	_, err := library.GetShelf(t.Context(), &librarypb.GetShelfRequest{Name: strings.Repeat("x", 2000)})
 	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "limit of 1024 bytes") {
 		t.Fatalf("large message: %v", err)
+	}
+}
+
+// TestNativeGRPCOverTLS: a gRPC client reaches refract's TLS listener
+// (HTTP/2 by ALPN) and streams through it.
+func TestNativeGRPCOverTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, echoConfig(echo.Addr, "")+fmt.Sprintf("tls: {cert: %s, key: %s}\n", pki.serverCert, pki.serverKey))
+	creds := credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "library.internal"})
+	cc, err := grpc.NewClient(strings.TrimPrefix(h.base, "http://"), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	s, err := echopb.NewEchoServiceClient(cc).Expand(t.Context(), &echopb.ExpandRequest{Text: "tls", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		m, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || m.GetMessage() != "tls" {
+			t.Fatalf("message %d: %v %v", n, m, err)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("%d messages, want 2", n)
 	}
 }
