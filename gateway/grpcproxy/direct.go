@@ -236,6 +236,19 @@ func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) 
 }
 
 func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Call, opts []grpc.CallOption) {
+	var first *Frame
+	if !c.ClientStreams {
+		// One request message: read here, so that no reader outlives the
+		// call.
+		var err error
+		if first, err = l.read(); errors.Is(err, io.EOF) {
+			err = status.Error(codes.Internal, "the request has no message")
+		}
+		if err != nil {
+			l.end(c, err, nil, "")
+			return
+		}
+	}
 	var pr peer.Peer
 	cs, err := c.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
 		append(opts, grpc.Peer(&pr))...)
@@ -244,27 +257,15 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 		return
 	}
 	readErr, readDone := make(chan error, 1), make(chan struct{})
-	defer l.stopReading(readDone)
-	go func() {
-		defer close(readDone)
-		for {
-			f, err := l.read()
-			if errors.Is(err, io.EOF) {
-				_ = cs.CloseSend()
-				readErr <- nil
-				return
-			}
-			if err != nil {
-				readErr <- err
-				cancel() // the client's side broke: so does the upstream call
-				return
-			}
-			if cs.SendMsg(f) != nil {
-				readErr <- nil // the upstream ended the call: RecvMsg says how
-				return
-			}
+	if first != nil {
+		if cs.SendMsg(first) == nil {
+			_ = cs.CloseSend()
 		}
-	}()
+		close(readDone)
+	} else {
+		defer l.stopReading(readDone)
+		go l.forward(cs, cancel, readErr, readDone)
+	}
 	for {
 		f := new(Frame)
 		err := cs.RecvMsg(f)
@@ -303,26 +304,54 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 	}
 }
 
-// stopReading ends the goroutine reading the request body when the call is
-// over, and waits for it: it must not touch the request once the handler
-// has returned (net/http reuses an HTTP/1.1 connection then). A client that
-// has not finished its body leaves that goroutine in a Read; a read
-// deadline in the past ends it, and closing the body where the writer has
-// no deadlines.
+// forward sends the client's messages upstream as they arrive, then
+// half-closes; a broken request side cancels the call. It runs on its own
+// goroutine and closes done when it returns.
+func (l *clientLeg) forward(cs grpc.ClientStream, cancel context.CancelFunc, readErr chan<- error, done chan<- struct{}) {
+	defer close(done)
+	for {
+		f, err := l.read()
+		if errors.Is(err, io.EOF) {
+			_ = cs.CloseSend()
+			readErr <- nil
+			return
+		}
+		if err != nil {
+			readErr <- err
+			cancel() // the client's side broke: so does the upstream call
+			return
+		}
+		if cs.SendMsg(f) != nil {
+			readErr <- nil // the upstream ended the call: RecvMsg says how
+			return
+		}
+	}
+}
+
+// stopReading ends the goroutine reading a client stream's body when the
+// call is over, and waits for it: it must not touch the request once the
+// handler has returned. A client that has not finished its body leaves
+// that goroutine in a Read. Closing the body ends it (an HTTP/2 stream's,
+// a converted request's); else a read deadline in the past does, which
+// also has net/http close the connection rather than reuse it.
 func (l *clientLeg) stopReading(done <-chan struct{}) {
 	select {
 	case <-done:
 		return
 	default:
 	}
-	if http.NewResponseController(l.w).SetReadDeadline(time.Now()) != nil {
-		_ = l.closer.Close()
+	go func() { _ = l.closer.Close() }() // an HTTP/1.1 body's Close waits for the Read
+	select {
+	case <-done:
+		return
+	case <-time.After(time.Second):
 	}
+	_ = http.NewResponseController(l.w).SetReadDeadline(time.Now())
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		// A body that neither a deadline nor Close ends: the server ends
-		// it with the connection; the goroutine only reads until then.
+		// Neither ended it: the server ends the body with the connection,
+		// and the goroutine only reads until then.
 	}
 }
 
