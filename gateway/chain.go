@@ -28,7 +28,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveRPC(w, r, p)
 		return
 	}
-	g.plain.ServeHTTP(w, r)
+	edge := *g.edge.Load()
+	if g.compress != nil {
+		g.compress.Serve(w, r, edge)
+		return
+	}
+	edge.ServeHTTP(w, r)
 }
 
 // serveMatch finds the route and runs its chain.
@@ -127,7 +132,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
-		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
+		rt.handler, rt.stages = compileRoute(g.pol.Route(ref), g.serveCall(rt))
 		cacheable := httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method) && !rt.binding.ClientStreaming && !rt.binding.ServerStreaming
 		rt.etag, rt.cache = rt.up.o.ETag && cacheable, nil
 		if cacheable {
@@ -135,7 +140,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		}
 		if !first[rt.method] {
 			first[rt.method] = true
-			rt.grpc, _ = compileRoute(g.pol, ref, g.serveGRPCCall(rt))
+			rt.grpc, _ = compileRoute(g.pol.Route(ref), g.serveGRPCCall(rt))
 		}
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)

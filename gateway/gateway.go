@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/reflection"
@@ -38,10 +39,14 @@ type Gateway struct {
 	upMu sync.Mutex
 	ups  []*upstream // configured in order, then auto-exposed
 
-	pol        Policies
-	validation transcode.Validation // buf.validate rules of requests
-	edge       http.Handler         // the policies before the route match, then serveMatch
-	plain      http.Handler         // edge, compressing responses when configured
+	pol        livePolicies
+	validation transcode.Validation         // buf.validate rules of requests
+	edge       atomic.Pointer[http.Handler] // the policies before the route match, then serveMatch
+	compress   *compress.Responses          // HTTP+JSON responses' compression; nil: none
+	middleware []func(http.Handler) http.Handler
+	refl       reflection.Options // the cache's, for Update's first fetches
+	updMu      sync.Mutex         // one Update at a time
+	releases   []func()           // Release of each Update's options; guarded by updMu
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -68,12 +73,12 @@ type Gateway struct {
 
 	// The RPC protocols: the gRPC proxy, the gRPC-Web and Connect
 	// converter of the current routes, each product's gRPC paths → routes,
-	// and the reflection service's chain (nil when not served).
+	// and the reflection service (nil when not served) and its chain.
 	rpc     *grpcproxy.Proxy
 	web     atomic.Pointer[http.Handler]
 	grpcIdx atomic.Pointer[map[string]map[string]*route]
-	reflect http.Handler
-	refl    *grpcproxy.Reflection
+	reflect atomic.Pointer[http.Handler] // the reflection service's chain, over the current policies
+	served  *grpcproxy.Reflection
 
 	// What New's options injected.
 	obs      Observer          // never nil: nopObserver without one
@@ -120,7 +125,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(),
 		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec, refl: ro, middleware: oo.middleware}
 	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
 	g.prod.init(o.Products)
@@ -130,16 +135,8 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
 	g.newRPC(o.ServeReflection)
-	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
-	for _, mw := range oo.middleware {
-		g.edge = mw(g.edge)
-	}
-	g.plain = g.edge
-	if o.Compression != nil {
-		g.plain = o.Compression.Wrap(g.edge)
-	}
-	g.wg.Add(1)
-	go func() { defer g.wg.Done(); g.pol.Run(ctx) }()
+	g.compress = o.Compression
+	g.pol.start(g, o.Policies)
 	// Subscribe before adding upstreams so no first fetch is missed.
 	cache.Subscribe(func(string, *reflection.Snapshot) { g.rebuildRoutes() })
 	for _, uo := range o.Upstreams {
@@ -212,12 +209,20 @@ func (g *Gateway) Close() error {
 		if cerr := u.conns.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		if u.pred != nil { // replaced by u, which had no descriptors yet
+			_ = u.pred.conns.Close()
+		}
 	}
 	g.buildMu.Unlock()
-	_ = g.pol.Close()
+	_ = g.pol.stop(nil)
 	if g.release != nil {
 		g.release()
 	}
+	g.updMu.Lock()
+	for _, f := range g.releases {
+		f()
+	}
+	g.updMu.Unlock()
 	return err
 }
 

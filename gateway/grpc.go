@@ -45,7 +45,7 @@ func (g *Gateway) serveRPC(w http.ResponseWriter, r *http.Request, p grpcproxy.P
 func (g *Gateway) serveConverted(w http.ResponseWriter, r *http.Request) {
 	w, finish := grpcproxy.Reject(w)
 	defer finish()
-	g.edge.ServeHTTP(w, r)
+	(*g.edge.Load()).ServeHTTP(w, r)
 }
 
 // serveGRPC finds a gRPC request's route by its method path and runs the
@@ -64,11 +64,11 @@ func (g *Gateway) serveGRPC(w http.ResponseWriter, r *http.Request) {
 		rt = (*idx)[product][r.URL.Path]
 	}
 	if rt == nil {
-		if g.reflect != nil && grpcproxy.IsReflection(r.URL.Path) {
+		if h := g.reflect.Load(); h != nil && grpcproxy.IsReflection(r.URL.Path) {
 			if info != nil {
 				info.Route, info.Method = "gRPC "+r.URL.Path, "grpc.reflection"
 			}
-			g.reflect.ServeHTTP(w, r)
+			(*h).ServeHTTP(w, r)
 			return
 		}
 		grpcproxy.WriteStatus(w, codes.Unimplemented, fmt.Sprintf("method %s is not published here", r.URL.Path))
@@ -193,7 +193,18 @@ func (g *Gateway) rebuildWeb() {
 		}
 	}
 	sort.Slice(sds, func(i, j int) bool { return sds[i].FullName() < sds[j].FullName() })
-	if g.refl != nil {
+	if g.served != nil {
+		// Over the policies now current: an Update replaces them, then
+		// rebuilds the routes, and so this.
+		ref := RouteRef{Method: "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+			Route: "POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"}
+		h, _ := compileRoute(g.pol.Route(ref), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if info := policy.InfoFrom(r.Context()); info != nil {
+				info.Stage = policy.NoStage
+			}
+			g.rpc.Serve(w, r, nil)
+		}))
+		g.reflect.Store(&h)
 		var methods []protoreflect.MethodDescriptor
 		for _, m := range *g.grpcIdx.Load() {
 			for _, rt := range m {
@@ -201,10 +212,10 @@ func (g *Gateway) rebuildWeb() {
 			}
 		}
 		sort.Slice(methods, func(i, j int) bool { return methods[i].FullName() < methods[j].FullName() })
-		if err := g.refl.Update(methods); err != nil {
+		if err := g.served.Update(methods); err != nil {
 			g.log.Error().Err(err).Msg("gRPC reflection keeps the previous services")
 		}
-		sds = append(sds, g.refl.Schemas()...)
+		sds = append(sds, g.served.Schemas()...)
 	}
 	h, err := grpcproxy.NewWeb(sds, uint32(min(g.limits.BodyBytes, 1<<32-1)), http.HandlerFunc(g.serveConverted))
 	if err != nil {
@@ -215,22 +226,12 @@ func (g *Gateway) rebuildWeb() {
 }
 
 // newRPC builds the gRPC proxy and, when served, the reflection service
-// behind the policies of a route of no upstream.
+// (its chain is compiled with the routes).
 func (g *Gateway) newRPC(serveReflection bool) {
 	o := grpcproxy.Options{MaxRequestBytes: int(min(g.limits.BodyBytes, 1<<31-1))}
 	if serveReflection {
-		g.refl = grpcproxy.NewReflection()
-		o.Register = g.refl.Register
+		g.served = grpcproxy.NewReflection()
+		o.Register = g.served.Register
 	}
 	g.rpc = grpcproxy.New(o)
-	if serveReflection {
-		ref := RouteRef{Method: "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
-			Route: "POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"}
-		g.reflect, _ = compileRoute(g.pol, ref, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if info := policy.InfoFrom(r.Context()); info != nil {
-				info.Stage = policy.NoStage
-			}
-			g.rpc.Serve(w, r, nil)
-		}))
-	}
 }

@@ -79,21 +79,25 @@ type resettable interface {
 
 // Wrap compresses next's responses.
 func (c *Responses) Wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		enc := c.negotiate(r.Header.Get("Accept-Encoding"))
-		w.Header().Add("Vary", "Accept-Encoding")
-		if enc == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		cw := &writer{ResponseWriter: w, c: c, enc: enc}
-		defer cw.close()
-		next.ServeHTTP(cw, r)
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.Serve(w, r, next) })
+}
+
+// Serve runs next for r, compressing its response when the client accepts
+// a coding offered.
+func (c *Responses) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	enc := c.negotiate(r.Header.Get("Accept-Encoding"))
+	w.Header().Add("Vary", "Accept-Encoding")
+	if enc == "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	cw := &writer{ResponseWriter: w, c: c, enc: enc}
+	defer cw.close()
+	next.ServeHTTP(cw, r)
 }
 
 // negotiate picks the first offered coding the client accepts (q > 0),

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/compress"
@@ -28,12 +27,15 @@ type Extra struct {
 	AccessLog *zerolog.Logger
 	// Now is the gateway's clock; default time.Now.
 	Now func() time.Time
+	// State is the policy state shared with the process's earlier and
+	// later configs (see State); nil: this config's own, fresh.
+	State *State
 }
 
 // New validates cfg and translates it into the options of its Gateway,
 // building what outlives route rebuilds (policies and their state, the
 // Consul client). What it builds is released by the Gateway's Close, or
-// by gateway.New when that fails; a caller that never calls gateway.New
+// by gateway.New or Gateway.Update when they fail; a caller that never calls gateway.New
 // calls the options' Policies.Close and Release itself.
 func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if err := cfg.Validate(); err != nil {
@@ -44,7 +46,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if x.AccessLog != nil {
 		access = *x.AccessLog
 	}
-	pol, err := buildPolicies(cfg, log, access)
+	pol, err := buildPolicies(cfg, log, access, x.State)
 	if err != nil {
 		return gateway.Options{}, err
 	}
@@ -72,15 +74,31 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
 	}
-	var consul *api.Client
+	var cl clients
 	if c := cfg.Consul; c != nil {
 		var tr *http.Transport
-		if consul, tr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
+		if cl.consul, tr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
 			Token: c.Token, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition}); err != nil {
 			_ = pol.Close()
 			return gateway.Options{}, err
 		}
 		o.Release = tr.CloseIdleConnections
+	}
+	if e := cfg.Etcd; e != nil {
+		if cl.etcd, err = etcdClient(e); err != nil {
+			_ = pol.Close()
+			if o.Release != nil {
+				o.Release()
+			}
+			return gateway.Options{}, err
+		}
+		release := o.Release
+		o.Release = func() {
+			if release != nil {
+				release()
+			}
+			_ = cl.etcd.Close()
+		}
 	}
 	cc := &caches{cfg: cfg, now: x.Now}
 	if prev := o.Release; prev != nil {
@@ -94,7 +112,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		return gateway.Options{}, err
 	}
 	for _, uc := range cfg.Upstreams {
-		uo, err := upstreamOptions(cfg, uc, consul, log)
+		uo, err := upstreamOptions(cfg, uc, cl, log)
 		if err != nil {
 			return fail(err)
 		}
@@ -106,7 +124,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if c := cfg.Consul; c != nil && c.AutoExpose != nil {
 		a := c.AutoExpose
 		services, err := discovery.NewConsulServices(discovery.ConsulOptions{
-			Client: consul, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition,
+			Client: cl.consul, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition,
 			WaitTime: time.Duration(c.WaitTime),
 			Logger:   log.With().Str("component", "discovery").Logger(),
 		}, a.Tag)
@@ -122,7 +140,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			uc.PathPrefix = strings.ReplaceAll(a.PathPrefix, "{service}", service) + uc.PathPrefix
 			uc.Consul = &config.UpstreamConsul{Service: service, Tag: a.Tag}
 			uc.ApplyDefaults()
-			return upstreamOptions(cfg, uc, consul, log)
+			return upstreamOptions(cfg, uc, cl, log)
 		}}
 	}
 	return o, nil

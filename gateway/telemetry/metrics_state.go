@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,17 +15,18 @@ import (
 // model at scrape time: nothing is counted twice, and a scrape sees the
 // same numbers as the admin API.
 type stateCollector struct {
-	g   *gateway.Gateway
+	g   *atomic.Pointer[gateway.Gateway] // the one last given to Metrics.Watch
 	now func() time.Time
 
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 }
 
-func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector {
+func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time) *stateCollector {
 	up := []string{"upstream"}
 	return &stateCollector{g: g, now: now,
 		descState: prometheus.NewDesc("refract_descriptor_state",
@@ -47,6 +49,9 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 			"Endpoints discovery reports for an upstream (the set being balanced over).", up, nil),
 		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
+		datacenter: prometheus.NewDesc("refract_upstream_datacenter",
+			"1 for the Consul datacenter whose instances an upstream listing several datacenters serves (absent while none has passing instances).",
+			[]string{"upstream", "datacenter"}, nil),
 		routes: prometheus.NewDesc("refract_routes",
 			"Routes served from an upstream's descriptors.", up, nil),
 		routesRefused: prometheus.NewDesc("refract_routes_refused",
@@ -69,7 +74,7 @@ func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector
 // Describe sends every series' description.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
-		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
+		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses} {
 		ch <- d
@@ -79,7 +84,10 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the gateway's state. It runs on the scraping goroutine
 // and takes the same short locks the admin API takes.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	g := c.g
+	g := c.g.Load()
+	if g == nil {
+		return
+	}
 	now := c.now()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
@@ -115,6 +123,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.endpoints, float64(len(u.Endpoints)), u.Name)
 		gauge(c.discoveryStale, stale, u.Name)
+		if u.Datacenter != "" {
+			gauge(c.datacenter, 1, u.Name, u.Datacenter)
+		}
 	}
 	refused := map[string]int{}
 	for _, r := range g.RefusedRoutes() {

@@ -84,6 +84,8 @@ var allowedImports = map[string][]string{
 	// Test support: imported by tests only.
 	"internal/testkit":     nil,
 	"discovery/consultest": {"internal/testkit"},
+	"discovery/etcdtest":   {"internal/testkit"},
+	"discovery/dnstest":    nil,
 	"policy/policytest":    {"internal/testkit"},
 }
 
@@ -98,7 +100,7 @@ var forbiddenExternal = map[string][]string{
 }
 
 // testOnly are packages production code must never import.
-var testOnly = []string{"internal/testkit", "discovery/consultest", "policy/policytest"}
+var testOnly = []string{"internal/testkit", "discovery/consultest", "discovery/etcdtest", "discovery/dnstest", "policy/policytest"}
 
 type pkgInfo struct {
 	imports map[string]bool // import paths of its production files
