@@ -73,7 +73,7 @@ func TestAccessLogStalledOutputNeverBlocksRequests(t *testing.T) {
 		}
 	}
 	_, _, metrics := fetch("GET", "http://"+admin+"/metrics", "")
-	m := regexp.MustCompile(`(?m)^refract_access_log_dropped_lines_total (\d+)$`).FindStringSubmatch(metrics)
+	m := regexp.MustCompile(`(?m)^refract_access_log_dropped_lines_total(?:\{config_version="[0-9a-f]+"\})? (\d+)$`).FindStringSubmatch(metrics)
 	if m == nil {
 		t.Fatal("no refract_access_log_dropped_lines_total in /metrics")
 	}

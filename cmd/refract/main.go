@@ -6,6 +6,8 @@
 //	refract -demo                  start the example backends in process and serve them
 //	refract validate -config F     check a config file; exit 2 with every problem
 //	refract routes -config F       reflect the upstreams and print the routes F would serve
+//	refract config get|apply|diff|history|rollback|release|promote|abort -admin URL -token T
+//	                               read and change a running gateway's config through its admin API
 //
 // Signals: SIGHUP reloads the config; SIGINT or SIGTERM drains (/readyz
 // 503 for drain_period, still serving) then shuts down gracefully; a second
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return validate(args[1:], stdout, stderr)
 		case "routes":
 			return routes(args[1:], stdout, stderr)
+		case "config":
+			return configCommand(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
@@ -50,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	demo := fs.Bool("demo", false, "start the example backends in process and serve them (no config file needed)")
 	listen := fs.String("listen", "", "public listener host:port (overrides the config; demo default 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener host:port, or off (overrides the config; demo default 127.0.0.1:9901)")
+	hostname, _ := os.Hostname()
+	instance := fs.String("instance-id", hostname, "this instance's name: in a gray release of a Consul KV config, it decides whether the instance runs the candidate")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer cleanup()
 		src = &configsource.Static{Name: "demo", Bytes: data}
-	} else if src, err = configsource.Open(*configPath); err != nil {
+	} else if src, err = configsource.OpenInstance(*configPath, *instance); err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
 	}

@@ -323,6 +323,7 @@ func (c *Config) ApplyDefaults() {
 		c.Upstreams[i].ApplyDefaults()
 	}
 	c.applyLifecycleDefaults()
+	c.AdminSecurity.applyDefaults()
 }
 
 // ApplyDefaults fills the upstream's unset keys with their defaults.

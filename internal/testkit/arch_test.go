@@ -60,13 +60,14 @@ var allowedImports = map[string][]string{
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
-	"gateway/telemetry": {"gateway", "policy", "transcode", "reflection"},
-	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection"},
+	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/admin/adminclient": nil,
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
 		"gateway/setup", "transcode/rpcstatus", "policy"},
 
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/admin/adminclient", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,
