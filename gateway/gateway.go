@@ -12,6 +12,7 @@ import (
 
 	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
@@ -82,7 +83,7 @@ type Gateway struct {
 	served  *grpcproxy.Reflection
 
 	// What New's options injected.
-	obs      Observer          // never nil: nopObserver without one
+	obs      Observer          // never nil: observe.Nop without one
 	dialOpts []grpc.DialOption // added to every upstream connection
 }
 
@@ -244,6 +245,6 @@ func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
 func (g *Gateway) applyOptions(o options) {
 	g.obs, g.dialOpts = o.observer, o.dialOpts
 	if g.obs == nil {
-		g.obs = nopObserver{}
+		g.obs = observe.Nop{}
 	}
 }

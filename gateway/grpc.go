@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/resilience"
@@ -152,7 +153,7 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			}
 			slot := rt.up.name + " " + ip
 			if !g.streams.Acquire(slot, lim.MaxPerClient) {
-				g.obs.Rejected(rejectStreamLimit)
+				g.obs.Rejected(observe.RejectStreamLimit)
 				grpcproxy.WriteStatus(w, codes.ResourceExhausted, fmt.Sprintf(
 					"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient))
 				return
@@ -174,7 +175,7 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 func (g *Gateway) grpcStatus(r *http.Request, rt *route, err error, timeout time.Duration) *status.Status {
 	var open *resilience.BreakerOpenError
 	if errors.As(err, &open) {
-		g.obs.Rejected(rejectBreaker)
+		g.obs.Rejected(observe.RejectBreaker)
 		return status.New(codes.Unavailable, open.Error())
 	}
 	return status.FromProto(g.callStatus(r, rt, status.Convert(err), timeout))

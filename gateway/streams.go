@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
@@ -32,7 +33,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	ip := policy.ClientAddrString(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
 	if !g.streams.Acquire(slot, lim.MaxPerClient) {
-		g.obs.Rejected(rejectStreamLimit)
+		g.obs.Rejected(observe.RejectStreamLimit)
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return

@@ -54,8 +54,9 @@ var allowedImports = map[string][]string{
 	"gateway/grpcproxy":        {"transcode/rpcstatus"},
 	"gateway/compress":         nil,
 	"gateway/respcache":        nil,
+	"gateway/observe":          {"policy"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache"},
 	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection"},
 
@@ -97,6 +98,7 @@ var allowedImports = map[string][]string{
 var forbiddenExternal = map[string][]string{
 	"gateway":            {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"gateway/stream":     {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
+	"gateway/observe":    {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"router":             {"github.com/hashicorp/consul", "github.com/jhump/protoreflect"},
 	"transcode/wirejson": {"google.golang.org/grpc", "github.com/jhump/protoreflect"},
 }
