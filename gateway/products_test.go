@@ -125,7 +125,7 @@ upstreams:
 	}
 }
 
-// The README's products example serves what its comments say.
+// The products example of docs/routes.md serves what its comments say.
 func TestProductsExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-products.yaml")
 	if err != nil {

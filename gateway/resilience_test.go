@@ -433,7 +433,7 @@ upstreams:
 	}
 }
 
-// The README's resilience example serves what its comments say.
+// The resilience example of docs/resilience.md serves what its comments say.
 func TestResilienceExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-resilience.yaml")
 	if err != nil {

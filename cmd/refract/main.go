@@ -180,7 +180,7 @@ upstreams:
   - name: echo
     static: [%q]
     streams:
-      framing: {echo.v1.EchoService.Flood: json_array}  # the README's JSON array example
+      framing: {echo.v1.EchoService.Flood: json_array}  # docs/streaming.md's JSON array example
 `, lib.Addr, echo.Addr)
 	return []byte(yaml), func() { lib.Stop(); echo.Stop() }, nil
 }

@@ -137,7 +137,7 @@ type Upstream struct {
 	// MayOverlap names other upstreams whose routes may overlap this
 	// one's (either side naming the other is enough); the more specific
 	// template then wins. Without it, a route that can match a path
-	// another upstream's route matches is refused (see README).
+	// another upstream's route matches is refused (docs/routes.md).
 	MayOverlap []string `yaml:"may_overlap"`
 	// UpstreamPolicyKeys publish methods and attach policies (see
 	// UpstreamPolicyKeys).

@@ -14,7 +14,7 @@ import (
 )
 
 // PolicyKeys are the top-level keys of the policy chain (inlined in
-// Config). See the README's "Policies" section for every key.
+// Config). docs/policies.md describes every key.
 type PolicyKeys struct {
 	// AccessLog writes one JSON line per request; on by default.
 	AccessLog AccessLogConfig `yaml:"access_log"`

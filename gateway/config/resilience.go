@@ -14,8 +14,8 @@ import (
 
 // Resilience are the resilience and traffic keys of Policies (inlined), at
 // any level. Each key set at a more specific level replaces the less
-// specific one whole (global < upstream < route). See the README's
-// "Resilience and traffic" section.
+// specific one whole (global < upstream < route); docs/resilience.md
+// describes them.
 type Resilience struct {
 	// Timeout is the call's deadline, replacing the upstream's timeout; a
 	// shorter Grpc-Timeout from the client still wins.

@@ -21,7 +21,7 @@ import (
 // and collectors that read the descriptor cache, discovery, open streams
 // and the transcoding counters from the gateway's read model at scrape
 // time instead of keeping a second copy of that state. Every series is
-// named refract_*; the README's "Operating refract" section lists them.
+// named refract_*; docs/operating.md lists them.
 // Safe for concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
