@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -54,7 +55,7 @@ type Gateway struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	streams openStreams      // streams in flight: per-client limits, ended on shutdown
+	streams stream.Tracker   // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
 	// unaryOpts are the call options of every unary call, built once: the
 	// codec and the response size limit (per call, so reflection on the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/stream"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
@@ -97,42 +98,8 @@ type UpstreamOptions struct {
 	Streams StreamLimits
 }
 
-// StreamLimits bound an upstream's streaming calls. Every breach ends the
-// stream with a google.rpc.Status saying which limit.
-type StreamLimits struct {
-	// MaxMessageBytes caps each message both ways and is the WebSocket
-	// read limit; 0: no cap.
-	MaxMessageBytes int64
-	// IdleTimeout ends a stream after this long without a message; 0:
-	// never.
-	IdleTimeout time.Duration
-	// MaxDuration is a stream's deadline, in place of the upstream's call
-	// timeout; 0: none but the client's Grpc-Timeout.
-	MaxDuration time.Duration
-	// MaxPerClient caps the streams one client address holds open on the
-	// upstream; 0: no cap.
-	MaxPerClient int
-	// KeepAlive is the interval of SSE keep-alive comments and WebSocket
-	// pings; 0: none.
-	KeepAlive time.Duration
-	// BufferMessages is how many upstream messages are read ahead of the
-	// client; 0: none.
-	BufferMessages int
-	// Framing is the framing of server streams by method full name when
-	// the client's Accept does not choose; default NDJSON.
-	Framing map[string]transcode.Framing
-	// WebSocketOrigins are host patterns (path.Match syntax) whose pages
-	// may open WebSockets; default only the gateway's own host.
-	WebSocketOrigins []string
-}
-
-// framingFor is the framing of a method's server stream.
-func (s *StreamLimits) framingFor(method string) transcode.Framing {
-	if f, ok := s.Framing[method]; ok {
-		return f
-	}
-	return transcode.FramingNDJSON
-}
+// StreamLimits bound an upstream's streaming calls.
+type StreamLimits = stream.Limits
 
 // Limits bound requests, connections and upstream responses. Zero fields
 // take the default named on each.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 	"github.com/refract-gateway/refract/transcode"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -195,23 +196,7 @@ type CustomPattern struct {
 
 // Duration is a time.Duration written as "1.5s", "300ms", "2m"; never
 // negative.
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string, refusing negative ones.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 500ms, 10s, 1m)", n.Line, n.Value)
-	}
-	if v < 0 {
-		return fmt.Errorf("line %d: %q is negative: a duration must be positive", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+type Duration = yamlcheck.Duration
 
 // Load reads, parses and validates the YAML file at path.
 func Load(path string) (*Config, error) {
@@ -248,16 +233,16 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("config: empty file")
 	}
 	root := doc.Content[0]
-	s := newSchema()
-	if !s.check(root, reflect.TypeFor[Config](), "") || root.Kind != yaml.MappingNode {
-		return nil, errors.Join(s.located()...)
+	s := yamlcheck.New()
+	if !s.Check(root, reflect.TypeFor[Config]()) || root.Kind != yaml.MappingNode {
+		return nil, errors.Join(s.Errors()...)
 	}
 	var cfg Config
 	if err := root.Decode(&cfg); err != nil { // check let through what decodes
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.ApplyDefaults()
-	if err := s.locate(cfg.Validate()); err != nil {
+	if err := s.Locate(cfg.Validate()); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

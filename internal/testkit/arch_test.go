@@ -42,11 +42,13 @@ var allowedImports = map[string][]string{
 	"policy":              {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":       {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience"},
-	"gateway/configsource": {"discovery"},
-	"gateway/upstream":     {"discovery", "reflection"},
+	"gateway/config":           {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
+	"gateway/config/yamlcheck": {},
+	"gateway/configsource":     {"discovery"},
+	"gateway/upstream":         {"discovery", "reflection"},
+	"gateway/stream":           {"policy", "transcode", "transcode/rpcstatus"},
 	"gateway": {"router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream"},
 	"gateway/setup": {"gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "discovery", "reflection"},
 
@@ -84,6 +86,7 @@ var allowedImports = map[string][]string{
 // schema's decoder, which are injected or translated above it.
 var forbiddenExternal = map[string][]string{
 	"gateway":            {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
+	"gateway/stream":     {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"router":             {"github.com/hashicorp/consul", "github.com/jhump/protoreflect"},
 	"transcode/wirejson": {"google.golang.org/grpc", "github.com/jhump/protoreflect"},
 }

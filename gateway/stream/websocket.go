@@ -1,4 +1,4 @@
-package gateway
+package stream
 
 import (
 	"context"
@@ -58,10 +58,10 @@ func (s *streamCall) serveWebSocket(w http.ResponseWriter) {
 		return
 	}
 	go s.sendFrom(s.readFrames(sock, c))
-	if ka := time.Duration(s.lim.KeepAlive); ka > 0 {
+	if ka := s.lim.KeepAlive; ka > 0 {
 		go s.ping(sock, c, ka)
 	}
-	b := s.rt.binding
+	b := s.Binding
 	for {
 		m := b.NewResponse()
 		err := s.cs.RecvMsg(m)
@@ -76,7 +76,7 @@ func (s *streamCall) serveWebSocket(w http.ResponseWriter) {
 		s.touch()
 		frame, err := b.EncodeResultFrame(m)
 		if err != nil {
-			s.g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding stream message")
+			s.Log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding stream message")
 			s.cancel(status.Error(codes.Internal, "a message of the upstream's stream could not be encoded as JSON"))
 			continue
 		}
@@ -91,7 +91,7 @@ func (s *streamCall) serveWebSocket(w http.ResponseWriter) {
 // idle_timeout is given up on.
 func (s *streamCall) writeFrame(c *websocket.Conn, frame []byte) error {
 	ctx := context.Background()
-	if idle := time.Duration(s.lim.IdleTimeout); idle > 0 {
+	if idle := s.lim.IdleTimeout; idle > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, idle)
 		defer cancel()
@@ -104,7 +104,7 @@ func (s *streamCall) writeFrame(c *websocket.Conn, frame []byte) error {
 // stream). It keeps reading after that, so the library sees pongs and the
 // close frame, but any further message is an error.
 func (s *streamCall) readFrames(ctx context.Context, c *websocket.Conn) func() (proto.Message, error) {
-	b := s.rt.binding
+	b := s.Binding
 	var n int64
 	return func() (proto.Message, error) {
 		typ, data, err := c.Read(ctx)
@@ -128,7 +128,7 @@ func (s *streamCall) readFrames(ctx context.Context, c *websocket.Conn) func() (
 			go s.drain(ctx, c)
 			return nil, io.EOF
 		}
-		msg, err := b.DecodeRequest(transcode.Request{Vars: s.vars, RawQuery: s.r.URL.RawQuery, Body: data})
+		msg, err := b.DecodeRequest(transcode.Request{Vars: s.Vars, RawQuery: s.r.URL.RawQuery, Body: data})
 		if err != nil {
 			st := status.Convert(err)
 			return nil, status.Errorf(st.Code(), "message %d: %s", n, st.Message())
@@ -185,6 +185,6 @@ func (s *streamCall) closeWebSocket(c *websocket.Conn, st *spb.Status) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wsCloseTimeout)
 	defer cancel()
-	_ = c.Write(ctx, websocket.MessageText, s.rt.binding.EncodeErrorFrame(st))
+	_ = c.Write(ctx, websocket.MessageText, s.Binding.EncodeErrorFrame(st))
 	_ = c.Close(websocket.StatusCode(WebSocketStatusBase+int(st.GetCode())), transcode.WebSocketCloseReason(st.GetMessage()))
 }

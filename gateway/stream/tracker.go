@@ -1,4 +1,4 @@
-package gateway
+package stream
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"github.com/refract-gateway/refract/policy"
 )
 
-// openStreams tracks the streams in flight: how many each client holds
+// Tracker tracks the streams in flight: how many each client holds
 // open per upstream, for streams.max_per_client, and how to end them all
 // when the gateway shuts down (a stream never finishes on its own, so
 // waiting for it would only run out the shutdown grace). The zero value is
 // ready; safe for concurrent use. A mutex is fine here: it is taken a few
 // times per stream, never per message.
-type openStreams struct {
+type Tracker struct {
 	policy.Slots[string] // "upstream client-ip" → open streams (Acquire, Release)
 
 	mu       sync.Mutex
@@ -22,9 +22,9 @@ type openStreams struct {
 	endCause error
 }
 
-// track registers a stream's cancel function until the returned untrack is
-// called. After endAll, it cancels the stream at once.
-func (o *openStreams) track(cancel context.CancelCauseFunc) (untrack func()) {
+// Track registers a stream's cancel function until the returned untrack is
+// called. After EndAll, it cancels the stream at once.
+func (o *Tracker) Track(cancel context.CancelCauseFunc) (untrack func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ended {
@@ -43,8 +43,8 @@ func (o *openStreams) track(cancel context.CancelCauseFunc) (untrack func()) {
 	}
 }
 
-// endAll cancels every stream, now and from now on, with cause.
-func (o *openStreams) endAll(cause error) {
+// EndAll cancels every stream, now and from now on, with cause.
+func (o *Tracker) EndAll(cause error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.ended, o.endCause = true, cause
@@ -53,18 +53,8 @@ func (o *openStreams) endAll(cause error) {
 	}
 }
 
-// StreamsOpen is the number of streams in flight (HTTP and WebSocket).
-// Safe for concurrent use.
-func (g *Gateway) StreamsOpen() int { return g.streams.count() }
-
-// EndStreams ends every stream in flight, and any opened from now on,
-// with cause (a gRPC status error the clients read): a stream has no
-// natural end a shutdown or a reload could wait for. Safe for concurrent
-// use.
-func (g *Gateway) EndStreams(cause error) { g.streams.endAll(cause) }
-
-// count is the number of streams in flight.
-func (o *openStreams) count() int {
+// Count is the number of streams in flight (HTTP and WebSocket).
+func (o *Tracker) Count() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.cancels)

@@ -1,4 +1,4 @@
-package config
+package yamlcheck
 
 import (
 	"errors"
@@ -14,26 +14,26 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// lineError is one problem of a config file, at a line and key path:
+// LineError is one problem of a config file, at a line and key path:
 // "line 7: upstreams[0].timeout: ...". It unwraps to the Validate error it
 // locates, when it came from Validate.
-type lineError struct {
-	line int
-	msg  string // "key.path: what is wrong"
+type LineError struct {
+	Line int
+	Msg  string // "key.path: what is wrong"
 	err  error
 }
 
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-func (e *lineError) Unwrap() error { return e.err }
+func (e *LineError) Unwrap() error { return e.err }
 
-// schema checks a YAML node tree against the Go type it decodes into, the
+// Schema checks a YAML node tree against the Go type it decodes into, the
 // way a person reads it: every unknown key, wrong type and bad duration,
 // each with its line and key path, in words rather than Go type names. It
 // records the line of every key path it meets, and prunes what it refuses
 // from the tree, so that the rest still decodes and validates.
-type schema struct {
-	errs  []*lineError
+type Schema struct {
+	errs  []*LineError
 	lines map[string]int  // key path → line of its key
 	bad   map[string]bool // key paths refused here
 	// holders are the keys holding a value refused for its type or
@@ -41,24 +41,25 @@ type schema struct {
 	holders map[string]bool
 }
 
-func newSchema() *schema {
-	return &schema{lines: map[string]int{}, bad: map[string]bool{}, holders: map[string]bool{}}
+// New returns an empty Schema, ready to Check one tree.
+func New() *Schema {
+	return &Schema{lines: map[string]int{}, bad: map[string]bool{}, holders: map[string]bool{}}
 }
 
 // fail reports a value refused for its type or form; the caller drops it.
-func (s *schema) fail(n *yaml.Node, path, format string, args ...any) bool {
+func (s *Schema) fail(n *yaml.Node, path, format string, args ...any) bool {
 	s.unknown(n, path, format, args...)
 	s.holders[parentKey(path)] = true
 	return false
 }
 
 // unknown reports a key that has no place here; the caller drops it.
-func (s *schema) unknown(n *yaml.Node, path, format string, args ...any) {
+func (s *Schema) unknown(n *yaml.Node, path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
 		msg = path + ": " + msg
 	}
-	s.errs = append(s.errs, &lineError{line: n.Line, msg: msg})
+	s.errs = append(s.errs, &LineError{Line: n.Line, Msg: msg})
 	s.bad[path] = true
 }
 
@@ -67,9 +68,13 @@ var (
 	interfaceType = reflect.TypeFor[any]()
 )
 
+// Check reports whether the document root n fits t, pruning what does not
+// fit from the tree (so that the rest still decodes) and recording why.
+func (s *Schema) Check(n *yaml.Node, t reflect.Type) bool { return s.check(n, t, "") }
+
 // check reports whether n fits t; a node that does not is reported under
 // path and should be dropped by the caller.
-func (s *schema) check(n *yaml.Node, t reflect.Type, path string) bool {
+func (s *Schema) check(n *yaml.Node, t reflect.Type, path string) bool {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -171,7 +176,7 @@ func (s *schema) check(n *yaml.Node, t reflect.Type, path string) bool {
 
 // checkStruct checks a mapping against a struct's yaml keys (inline
 // structs included); unknown keys and refused values are pruned.
-func (s *schema) checkStruct(n *yaml.Node, t reflect.Type, path string) bool {
+func (s *Schema) checkStruct(n *yaml.Node, t reflect.Type, path string) bool {
 	if n.Kind != yaml.MappingNode {
 		if path == "" {
 			return s.fail(n, path, "the config must be a map of keys, not %s", describe(n))
@@ -218,7 +223,7 @@ func (s *schema) checkStruct(n *yaml.Node, t reflect.Type, path string) bool {
 }
 
 // checkMerge checks the value of a merge key: a mapping or a list of them.
-func (s *schema) checkMerge(v *yaml.Node, t reflect.Type, path string) bool {
+func (s *Schema) checkMerge(v *yaml.Node, t reflect.Type, path string) bool {
 	for v.Kind == yaml.AliasNode {
 		v = v.Alias
 	}
@@ -305,12 +310,12 @@ func levenshtein(a, b string) int {
 // validateKey is the key path a Validate error names: "config: KEY: ...".
 var validateKey = regexp.MustCompile(`^config: ([^ :]+): `)
 
-// locate gives each of Validate's errors the line of its key (or of the
+// Locate gives each of Validate's errors the line of its key (or of the
 // nearest enclosing key in the file), drops those about values check
 // already refused, and returns every error in line order, those without a
 // line last.
-func (s *schema) locate(verr error) error {
-	out := s.located()
+func (s *Schema) Locate(verr error) error {
+	out := s.Errors()
 	for _, e := range unjoin(verr) {
 		m := validateKey.FindStringSubmatch(e.Error())
 		if m == nil {
@@ -322,7 +327,7 @@ func (s *schema) locate(verr error) error {
 			continue
 		}
 		if line := s.lineOf(key); line > 0 {
-			out = append(out, &lineError{line: line, msg: strings.TrimPrefix(e.Error(), "config: "), err: e})
+			out = append(out, &LineError{Line: line, Msg: strings.TrimPrefix(e.Error(), "config: "), err: e})
 			continue
 		}
 		out = append(out, e)
@@ -331,8 +336,8 @@ func (s *schema) locate(verr error) error {
 	return errors.Join(out...)
 }
 
-// located is check's errors alone.
-func (s *schema) located() []error {
+// Errors are Check's errors alone, in the order met.
+func (s *Schema) Errors() []error {
 	out := make([]error, len(s.errs))
 	for i, e := range s.errs {
 		out[i] = e
@@ -341,15 +346,15 @@ func (s *schema) located() []error {
 }
 
 func lineOf(err error) int {
-	if le, ok := err.(*lineError); ok {
-		return le.line
+	if le, ok := err.(*LineError); ok {
+		return le.Line
 	}
 	return math.MaxInt
 }
 
 // refused reports whether key, or a key above it, was refused by check
 // (its value was dropped, so what Validate says of it is moot).
-func (s *schema) refused(key string) bool {
+func (s *Schema) refused(key string) bool {
 	for k := key; k != ""; k = parentKey(k) {
 		if s.bad[k] {
 			return true
@@ -360,7 +365,7 @@ func (s *schema) refused(key string) bool {
 
 // lineOf is the line of key, or of its nearest enclosing key; 0 when none
 // is in the file.
-func (s *schema) lineOf(key string) int {
+func (s *Schema) lineOf(key string) int {
 	for k := key; k != ""; k = parentKey(k) {
 		if l, ok := s.lines[k]; ok {
 			return l

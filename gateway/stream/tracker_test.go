@@ -1,4 +1,4 @@
-package gateway
+package stream
 
 import (
 	"context"
@@ -6,17 +6,17 @@ import (
 	"testing"
 )
 
-func TestOpenStreamsEndAll(t *testing.T) {
-	var o openStreams
+func TestTrackerEndAll(t *testing.T) {
+	var o Tracker
 	ctx1, cancel1 := context.WithCancelCause(context.Background())
 	ctx2, cancel2 := context.WithCancelCause(context.Background())
-	untrack1 := o.track(cancel1)
-	o.track(cancel2)()
+	untrack1 := o.Track(cancel1)
+	o.Track(cancel2)()
 	untrack1()
 	ctx3, cancel3 := context.WithCancelCause(context.Background())
-	o.track(cancel3)
+	o.Track(cancel3)
 	cause := errors.New("bye")
-	o.endAll(cause)
+	o.EndAll(cause)
 	if ctx1.Err() != nil || ctx2.Err() != nil {
 		t.Fatal("an untracked stream was cancelled")
 	}
@@ -24,8 +24,8 @@ func TestOpenStreamsEndAll(t *testing.T) {
 		t.Fatalf("tracked stream: %v", context.Cause(ctx3))
 	}
 	ctx4, cancel4 := context.WithCancelCause(context.Background())
-	o.track(cancel4)
+	o.Track(cancel4)
 	if context.Cause(ctx4) != cause {
-		t.Fatalf("a stream opened after endAll: %v", context.Cause(ctx4))
+		t.Fatalf("a stream opened after EndAll: %v", context.Cause(ctx4))
 	}
 }

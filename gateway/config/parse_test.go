@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 )
 
 // fourProblems has an unknown key, a wrong type, a bad duration and a bad
@@ -91,8 +93,8 @@ func TestParseLocatesValidateErrors(t *testing.T) {
 	if err == nil || err.Error() != `line 4: log.level: "loud" is not one of debug, info, warn, error` {
 		t.Fatalf("error %v", err)
 	}
-	var le *lineError
-	if !errors.As(err, &le) || le.line != 4 || errors.Unwrap(le).Error() != `config: log.level: "loud" is not one of debug, info, warn, error` {
+	var le *yamlcheck.LineError
+	if !errors.As(err, &le) || le.Line != 4 || errors.Unwrap(le).Error() != `config: log.level: "loud" is not one of debug, info, warn, error` {
 		t.Fatalf("not a located Validate error: %#v", le)
 	}
 	// A key the file does not hold gets the line of the nearest one that it does.
@@ -160,14 +162,5 @@ func TestParseDialsNothing(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Fatalf("%d goroutines before, %d after", before, after)
-	}
-}
-
-func TestClosestKey(t *testing.T) {
-	known := map[string]bool{"timeout": true, "static": true, "balancer": true, "name": true}
-	for key, want := range map[string]string{"timout": "timeout", "statc": "static", "nmae": "name", "xyz": "", "balance": "balancer"} {
-		if got := closest(key, known); got != want {
-			t.Errorf("closest(%q) = %q, want %q", key, got, want)
-		}
 	}
 }
