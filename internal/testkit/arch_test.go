@@ -44,6 +44,7 @@ var allowedImports = map[string][]string{
 	// The engine and what it is built from.
 	"gateway/config":           {"discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
+	"gateway/config/configref": {"gateway/config"},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
 	"gateway/stream":           {"policy", "transcode", "transcode/rpcstatus"},
