@@ -32,12 +32,15 @@ type Options struct {
 	// Access is who may use the API (allowed Hosts, tokens, client
 	// certificates) and whether pprof is served; see Access.
 	Access Access
+	// Build is the running binary's version, shown on GET /admin.
+	Build telemetry.Build
 }
 
 // Handler serves the admin API: /healthz (the process is alive), /readyz
 // (200 once every required upstream has descriptors and the listeners
 // are up and not draining; 503 with the reasons otherwise), /admin/routes
-// (the routes being served), /admin/upstreams (endpoints, discovery state
+// (the routes being served), /admin (the running version and the
+// endpoints), /admin/upstreams (endpoints, discovery state
 // and schema splits), /admin/breakers (circuit breakers and their states),
 // /admin/descriptors (the descriptor cache per upstream; POST refreshes
 // now), /admin/reload, and the operator's endpoints: /metrics,
@@ -46,7 +49,7 @@ type Options struct {
 // Safe for concurrent use.
 func Handler(o Options) http.Handler {
 	g := o.Gateway
-	mux := http.NewServeMux()
+	mux := &endpointMux{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -84,6 +87,9 @@ func Handler(o Options) http.Handler {
 			resp["build_error"] = err.Error()
 		}
 		WriteJSON(w, http.StatusOK, resp)
+	})
+	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, indexView{Build: o.Build, Endpoints: mux.list()})
 	})
 	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, g.Upstreams())

@@ -17,7 +17,7 @@ const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; c
 
 // mountDashboard serves the dashboard on / (and /dashboard) of the admin
 // listener. The page polls /admin/stats every two seconds.
-func mountDashboard(mux *http.ServeMux) {
+func mountDashboard(mux *endpointMux) {
 	page := func(name, contentType string) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
 			b, err := dashboardFiles.ReadFile("dashboard/" + name)

@@ -44,7 +44,7 @@ func (o *Options) build(data configsource.Data) (*built, error) {
 	} else {
 		b.log = NewLogger(cfg.Log, o.LogOutput)
 	}
-	if b.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{MaxRouteSeries: cfg.Limits.MaxRouteSeries}); err != nil {
+	if b.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{MaxRouteSeries: cfg.Limits.MaxRouteSeries, Build: o.Build}); err != nil {
 		return nil, err
 	}
 	if b.tracing, err = telemetry.NewTracing(tracingOptions(cfg, o)); err != nil {

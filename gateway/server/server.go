@@ -49,6 +49,10 @@ type Options struct {
 	SpanExporter sdktrace.SpanExporter
 	// GatewayOptions are added to those of every Gateway built.
 	GatewayOptions []gateway.Option
+	// Build is the running binary's version, shown in the start log, on
+	// /admin and as refract_build_info; default telemetry.ReadBuild's
+	// reading of the binary.
+	Build telemetry.Build
 }
 
 // Server is the refract process: it owns the listeners (public, admin,
@@ -105,6 +109,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Build == (telemetry.Build{}) {
+		opts.Build = telemetry.ReadBuild("", "", "")
 	}
 	data, err := opts.Source.Read(ctx)
 	if err != nil {
@@ -189,8 +196,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.listening.Store(true) // the listeners are open: connections queue from here on
 	s.commitListeners(plan, gen)
 	s.mu.Unlock()
+	build := s.opts.Build
 	s.log().Info().Str("listen", s.Addr("public")).Str("admin", s.Addr("admin")).
-		Str("config", gen.data.Source).Str("version", gen.data.Version()).Msg("refract serving")
+		Str("config", gen.data.Source).Str("version", gen.data.Version()).
+		Str("refract_version", build.Version).Str("commit", build.Commit).Str("go_version", build.GoVersion).Msg("refract serving")
 	warnOpenAdmin(gen)
 
 	s.bg.Add(1)

@@ -110,6 +110,9 @@ type MetricsOptions struct {
 	// route="other" (and grpc_method="other"). Default
 	// DefaultMaxRouteSeries.
 	MaxRouteSeries int
+	// Build labels refract_build_info; the zero value reads the running
+	// binary's (ReadBuild with nothing set at link time).
+	Build Build
 }
 
 // DefaultMaxRouteSeries is the default MetricsOptions.MaxRouteSeries.
@@ -131,6 +134,9 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	}
 	if o.MaxRouteSeries <= 0 {
 		o.MaxRouteSeries = DefaultMaxRouteSeries
+	}
+	if o.Build == (Build{}) {
+		o.Build = ReadBuild("", "", "")
 	}
 	now := o.Now
 	m := &Metrics{reg: o.Registry, now: now, started: now(), routeSeries: map[[2]string]bool{}, maxRoutes: o.MaxRouteSeries}
@@ -194,7 +200,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 
 	for _, c := range []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
-		m.rejections, reloads, m.configInfo,
+		m.rejections, reloads, m.configInfo, o.Build.collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

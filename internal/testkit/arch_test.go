@@ -61,7 +61,7 @@ var allowedImports = map[string][]string{
 		"gateway/setup", "transcode/rpcstatus"},
 
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/telemetry", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,
