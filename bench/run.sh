@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # run.sh builds the benchmark's processes and runs direct gRPC, grpc-gateway
-# and refract side by side, printing a Markdown table on stdout:
+# and refract side by side -- refract twice: as shipped (access log on,
+# written to a file) and with the access log off -- printing Markdown tables
+# on stdout: throughput, latency and CPU per request at saturation; latency
+# at a fixed rate (half of grpc-gateway's throughput, for tiny and GET); and
+# each gateway's peak RSS.
 #
 #   bench/run.sh                          # every shape, 3 rounds of 3s each
 #   bench/run.sh -rounds 5 -duration 5s   # flags go to cmd/bench (-h lists them)

@@ -116,20 +116,21 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 			md[key] = append(md[key], v)
 		}
 	}
-	if clientIP != "" {
-		// One allocation for both; each key gets a full slice, so an append
-		// to one never writes into the other.
-		both := []string{clientIP, clientIP}
-		md["x-forwarded-for"], md["x-real-ip"] = both[0:1:1], both[1:2:2]
-	}
-	if r.Host != "" {
-		md["x-forwarded-host"] = []string{r.Host}
-	}
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	md["x-forwarded-proto"] = []string{proto}
+	// One allocation for the forwarding keys; each gets a full slice, so an
+	// append to one never writes into another.
+	fwd := [...]string{clientIP, clientIP, r.Host, proto}
+	vals := fwd[:]
+	if clientIP != "" {
+		md["x-forwarded-for"], md["x-real-ip"] = vals[0:1:1], vals[1:2:2]
+	}
+	if r.Host != "" {
+		md["x-forwarded-host"] = vals[2:3:3]
+	}
+	md["x-forwarded-proto"] = vals[3:4:4]
 	return md, nil
 }
 

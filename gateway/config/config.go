@@ -356,6 +356,7 @@ func (c *Config) Validate() error {
 		bad("tls", "both cert and key are required")
 	}
 	c.AdminSecurity.validate(bad)
+	c.Runtime.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // LifecycleKeys are the config keys of the process lifecycle: how a
 // reload waits before it swaps, and how a stop drains. They are read by
@@ -14,6 +17,42 @@ type LifecycleKeys struct {
 	DrainPeriod *Duration `yaml:"drain_period"`
 	// Reload tunes config reloads.
 	Reload ReloadConfig `yaml:"reload"`
+	// Runtime tunes the Go runtime of the process.
+	Runtime RuntimeConfig `yaml:"runtime"`
+}
+
+// RuntimeConfig tunes the Go garbage collector, for the whole process,
+// at start and on every reload that changes it. Unset keys leave Go's
+// defaults (or the GOGC and GOMEMLIMIT environment variables) alone.
+type RuntimeConfig struct {
+	// GCPercent is GOGC: how much the heap may grow over the live heap
+	// before a collection, in percent; higher spends less CPU collecting
+	// and more memory. -1 turns the collector off until MemoryLimitBytes
+	// is reached, so it needs one. Unset: Go's default (100).
+	GCPercent *int `yaml:"gc_percent"`
+	// MemoryLimitBytes is GOMEMLIMIT: a soft limit on the memory the Go
+	// runtime uses, past which it collects whatever GCPercent says; at
+	// least 64 MiB. Unset or 0: no limit.
+	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
+}
+
+func (r *RuntimeConfig) validate(bad func(key, format string, args ...any)) {
+	if p := r.GCPercent; p != nil && *p < -1 {
+		bad("runtime.gc_percent", "%d is not a percentage (-1 turns the collector off up to runtime.memory_limit_bytes)", *p)
+	}
+	if p := r.GCPercent; p != nil && *p == -1 && r.MemoryLimitBytes == 0 {
+		bad("runtime.gc_percent", "-1 (no collection) needs runtime.memory_limit_bytes, or the heap grows without bound")
+	}
+	if m := r.MemoryLimitBytes; m != 0 && m < 64<<20 {
+		bad("runtime.memory_limit_bytes", "%s is below 64 MiB: the collector would run all the time", fmtBytes(m))
+	}
+}
+
+func fmtBytes(n int64) string {
+	if n < 0 {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%d (%.1f MiB)", n, float64(n)/(1<<20))
 }
 
 // ReloadConfig tunes config reloads (SIGHUP, a changed file, a changed

@@ -205,6 +205,11 @@ type AccessLogConfig struct {
 	// Sample is the fraction of successful requests logged (failures
 	// always are); default 1.
 	Sample float64 `yaml:"sample"`
+	// QueueLines is how many lines may wait for the log output: lines are
+	// written off the request path, and past this many waiting a line is
+	// dropped and counted (refract_access_log_dropped_lines_total, and a
+	// warning in the log). Default 16384, at most 1048576.
+	QueueLines int `yaml:"queue_lines"`
 }
 
 // CORSConfig is the cross-origin policy.
@@ -474,6 +479,9 @@ func (c *Config) validatePolicies() []error {
 
 	if err := (policy.AccessLogOptions{Sample: k.AccessLog.Sample}).Validate(); err != nil {
 		bad("access_log.sample", err)
+	}
+	if q := k.AccessLog.QueueLines; q < 0 || q > 1<<20 {
+		bad("access_log.queue_lines", fmt.Errorf("%d is not between 0 (the default, %d) and 1048576", q, policy.DefaultLogQueueLines))
 	}
 	if _, err := policy.ParsePrefixes(k.TrustedProxies); err != nil {
 		bad("trusted_proxies", err)

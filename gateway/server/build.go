@@ -9,6 +9,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
 )
 
@@ -22,6 +23,9 @@ type built struct {
 	gw      *gateway.Gateway
 	metrics *telemetry.Metrics
 	tracing *telemetry.Tracing // nil when off
+	// access takes the access log off the request path; nil when the
+	// access log is off or the logger was given (tests read it at once).
+	access *policy.LogQueue
 }
 
 // build is what every config read goes through, at start and on reload:
@@ -39,27 +43,40 @@ func (o *Options) build(data configsource.Data) (*built, error) {
 	if b.admin, err = newAdminListener(cfg); err != nil {
 		return nil, err
 	}
+	extra := setup.Extra{}
 	if o.Logger != nil {
 		b.log = *o.Logger
 	} else {
-		b.log = NewLogger(cfg.Log, o.LogOutput)
+		out := logOutput(cfg.Log, o.LogOutput)
+		b.log = newLogger(cfg.Log, out)
+		if on := cfg.AccessLog.Enabled; on == nil || *on {
+			b.access = policy.NewLogQueue(out, policy.LogQueueOptions{
+				Lines: cfg.AccessLog.QueueLines, PerLine: cfg.Log.Format == "console", Dropped: o.accessDropped})
+			access := b.log.Output(b.access)
+			extra.AccessLog = &access
+		}
 	}
-	if b.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{MaxRouteSeries: cfg.Limits.MaxRouteSeries, Build: o.Build}); err != nil {
-		return nil, err
+	extra.Logger = b.log
+	mo := telemetry.MetricsOptions{MaxRouteSeries: cfg.Limits.MaxRouteSeries, Build: o.Build}
+	if d := o.accessDropped; d != nil {
+		mo.AccessLogDropped = func() float64 { return float64(d.Load()) }
+	}
+	if b.metrics, err = telemetry.NewMetrics(mo); err != nil {
+		return nil, errors.Join(err, b.closeAccess())
 	}
 	if b.tracing, err = telemetry.NewTracing(tracingOptions(cfg, o)); err != nil {
-		return nil, err
+		return nil, errors.Join(err, b.closeAccess())
 	}
 	opts := []gateway.Option{gateway.WithObserver(b.metrics)}
 	if b.tracing != nil {
 		opts = append(opts, gateway.WithMiddleware(b.tracing.Middleware), gateway.WithDialOptions(b.tracing.DialOptions()...))
 	}
-	gopts, err := setup.New(cfg, setup.Extra{Logger: b.log})
+	gopts, err := setup.New(cfg, extra)
 	if err != nil {
-		return nil, errors.Join(err, b.tracing.Shutdown())
+		return nil, errors.Join(err, b.tracing.Shutdown(), b.closeAccess())
 	}
 	if b.gw, err = gateway.New(gopts, append(opts, o.GatewayOptions...)...); err != nil {
-		return nil, errors.Join(err, b.tracing.Shutdown())
+		return nil, errors.Join(err, b.tracing.Shutdown(), b.closeAccess())
 	}
 	if err := b.metrics.Watch(b.gw); err != nil {
 		return nil, errors.Join(err, b.close())
@@ -75,11 +92,19 @@ func tracingOptions(cfg *config.Config, o *Options) telemetry.TracingOptions {
 	return t
 }
 
-// close closes the Gateway, then flushes its spans.
+// close closes the Gateway, then flushes its spans and access log.
 func (b *built) close() error {
 	err := b.gw.Close()
 	if terr := b.tracing.Shutdown(); terr != nil && err == nil {
 		err = terr
 	}
-	return err
+	return errors.Join(err, b.closeAccess())
+}
+
+// closeAccess writes out the access log's queued lines.
+func (b *built) closeAccess() error {
+	if b.access == nil {
+		return nil
+	}
+	return b.access.Close()
 }

@@ -31,6 +31,7 @@ type generation struct {
 }
 
 func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
+	applyRuntime(b.cfg.Runtime, s.runtimeAtStart, b.log)
 	gen := &generation{built: b, data: data, products: map[string]http.Handler{}, idle: make(chan struct{})}
 	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
 		Stats: b.metrics.Stats, Reload: http.HandlerFunc(s.serveReload),

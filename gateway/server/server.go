@@ -44,6 +44,10 @@ type Options struct {
 	// Logger, when set, is every config's logger instead of one built
 	// from its log keys and LogOutput (tests).
 	Logger *zerolog.Logger
+
+	// accessDropped counts the access log lines dropped by the queues of
+	// every config, for the lifetime of the process.
+	accessDropped *atomic.Uint64
 	// SpanExporter, when set, receives every config's spans as each ends
 	// instead of OTLP, and turns tracing on (tests, benchmarks).
 	SpanExporter sdktrace.SpanExporter
@@ -89,6 +93,8 @@ type Server struct {
 
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
+
+	runtimeAtStart runtimeSettings // what unset runtime keys return to
 }
 
 // slot is one listener and the http.Server on it. The handler dispatches
@@ -113,6 +119,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Build == (telemetry.Build{}) {
 		opts.Build = telemetry.ReadBuild("", "", "")
 	}
+	opts.accessDropped = new(atomic.Uint64)
 	data, err := opts.Source.Read(ctx)
 	if err != nil {
 		return nil, err
@@ -122,7 +129,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1)}
+		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime()}
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)

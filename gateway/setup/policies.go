@@ -76,7 +76,7 @@ type routeLevel struct {
 // buildPolicies builds every policy piece from cfg, which config.Validate
 // accepted: what fails here is a constructor's error, reported with its
 // key.
-func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
+func buildPolicies(cfg *config.Config, log, access zerolog.Logger) (*policies, error) {
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
 	p.local = policy.NewLocalLimiter(time.Minute, nil)
 	p.res = newResilienceState(func(name, from, to string) {
@@ -136,7 +136,7 @@ func buildPolicies(cfg *config.Config, log zerolog.Logger) (*policies, error) {
 		p.edge.Put(policy.StageRequestID, policy.RequestID())
 	}
 	if k.AccessLog.Enabled == nil || *k.AccessLog.Enabled {
-		al, err := policy.AccessLog(policy.AccessLogOptions{Logger: log.With().Str("component", "access").Logger(), Sample: k.AccessLog.Sample})
+		al, err := policy.AccessLog(policy.AccessLogOptions{Logger: access.With().Str("component", "access").Logger(), Sample: k.AccessLog.Sample})
 		if err != nil {
 			bad("access_log.sample", err)
 		}

@@ -22,6 +22,9 @@ type Extra struct {
 	// Logger receives the gateway's logs; default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
+	// AccessLog, when set, receives the access log instead of Logger (a
+	// logger writing through a policy.LogQueue, off the request path).
+	AccessLog *zerolog.Logger
 	// Now is the gateway's clock; default time.Now.
 	Now func() time.Time
 }
@@ -36,7 +39,11 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		return gateway.Options{}, err
 	}
 	log := x.Logger
-	pol, err := buildPolicies(cfg, log)
+	access := log
+	if x.AccessLog != nil {
+		access = *x.AccessLog
+	}
+	pol, err := buildPolicies(cfg, log, access)
 	if err != nil {
 		return gateway.Options{}, err
 	}

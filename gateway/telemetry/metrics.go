@@ -113,6 +113,10 @@ type MetricsOptions struct {
 	// Build labels refract_build_info; the zero value reads the running
 	// binary's (ReadBuild with nothing set at link time).
 	Build Build
+	// AccessLogDropped, when set, is the number of access log lines
+	// dropped because the log output did not keep up, exported as
+	// refract_access_log_dropped_lines_total.
+	AccessLogDropped func() float64
 }
 
 // DefaultMaxRouteSeries is the default MetricsOptions.MaxRouteSeries.
@@ -198,12 +202,19 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		m.unmatched[methodSlot(meth)] = m.forRoute(meth, gateway.UnmatchedRoute, "", "")
 	}
 
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
 		m.rejections, reloads, m.configInfo, o.Build.collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}
+	if o.AccessLogDropped != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "refract_access_log_dropped_lines_total",
+			Help: "Access log lines dropped because the log output did not keep up (access_log.queue_lines were waiting).",
+		}, o.AccessLogDropped))
+	}
+	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -105,6 +105,10 @@ func New(o Options) (*Upstream, error) {
 			// budget (resilience.Retry): grpc-go's retry policy must never
 			// stack on top. Transparent retries stay on.
 			grpc.WithDisableRetry(),
+			// A connection's write buffer is returned to a pool between
+			// writes instead of held for its lifetime: many upstreams and
+			// subsets each hold connections that are mostly idle.
+			grpc.WithSharedWriteBuffer(true),
 		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)

@@ -58,7 +58,7 @@ var allowedImports = map[string][]string{
 	"gateway/telemetry": {"gateway", "policy", "transcode", "reflection"},
 	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
-		"gateway/setup", "transcode/rpcstatus"},
+		"gateway/setup", "transcode/rpcstatus", "policy"},
 
 	// The command and the examples.
 	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/telemetry", "examples"},

@@ -39,6 +39,8 @@ type options struct {
 	profile  string // write both gateways' CPU profiles in this directory (refract runs as refractprof)
 	jsonOut  string
 	extra    string // top-level YAML appended to refract's config
+	fixed    string // shapes whose latency is also measured at a fixed rate
+	fixedPct int    // that rate, in percent of grpc-gateway's throughput
 }
 
 func main() {
@@ -52,7 +54,9 @@ func main() {
 	flag.StringVar(&o.cpus, "cpus", "1,0", "cores for gateway,backend (taskset -c); empty: do not pin")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of both gateways (all rounds) to refract.pprof and grpc-gateway.pprof in this directory, and refract's allocations to refract.allocs")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results as JSON to this file")
-	flag.StringVar(&o.extra, "refract-config", "", "top-level YAML lines added to refract's config, e.g. 'request_id: false' (to measure what a feature costs)")
+	flag.StringVar(&o.extra, "refract-config", "", "top-level YAML lines added to both refract configs, e.g. 'request_id: false' (to measure what a feature costs)")
+	flag.StringVar(&o.fixed, "fixed-rate-shapes", "tiny,GET", "shapes whose latency is also measured at a fixed request rate (empty: none)")
+	flag.IntVar(&o.fixedPct, "fixed-rate-percent", 50, "the fixed rate, in percent of grpc-gateway's throughput on the shape in this run")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "bench: -bin is required (use bench/run.sh)")
@@ -108,13 +112,18 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("grpc-gateway: %w", err)
 	}
 	procs = append(procs, gg)
-	rf, err := startRefract(ctx, o, gwCPU, tmp, backend.addr)
+	rf, err := startRefract(ctx, o, gwCPU, tmp, backend.addr, true)
 	if err != nil {
 		return fmt.Errorf("refract: %w", err)
 	}
 	procs = append(procs, rf)
+	rfQuiet, err := startRefract(ctx, o, gwCPU, tmp, backend.addr, false)
+	if err != nil {
+		return fmt.Errorf("refract (log off): %w", err)
+	}
+	procs = append(procs, rfQuiet)
 
-	targets, err := newTargets(ctx, o.workers, backend, gg, rf)
+	targets, err := newTargets(ctx, o.workers, backend, gg, rf, rfQuiet)
 	if err != nil {
 		return err
 	}
@@ -123,8 +132,8 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: backend %s (pid %d), grpc-gateway %s (pid %d), refract %s (pid %d); %d workers, %d rounds of %s\n",
-		backend.addr, backend.pid(), gg.addr, gg.pid(), rf.addr, rf.pid(), o.workers, o.rounds, o.duration)
+	fmt.Fprintf(os.Stderr, "bench: backend %s (pid %d), grpc-gateway %s (pid %d), refract %s (pid %d), refract with the access log off %s (pid %d); %d workers, %d rounds of %s\n",
+		backend.addr, backend.pid(), gg.addr, gg.pid(), rf.addr, rf.pid(), rfQuiet.addr, rfQuiet.pid(), o.workers, o.rounds, o.duration)
 
 	var results []shapeResult
 	for _, s := range shapes {
@@ -135,6 +144,12 @@ func run(ctx context.Context, o options) error {
 		results = append(results, res)
 	}
 	printTable(os.Stdout, o, results)
+	fixed, err := runFixedRates(ctx, o, results, targets)
+	if err != nil {
+		return err
+	}
+	printFixedRates(os.Stdout, o, fixed)
+	printPeakRSS(os.Stdout, targets)
 	if o.jsonOut != "" {
 		if err := writeJSON(o.jsonOut, results); err != nil {
 			return err
@@ -152,19 +167,31 @@ func run(ctx context.Context, o options) error {
 // startRefract writes refract's config for the backend and starts it (or
 // refractprof, its copy that writes a CPU profile), then waits until its
 // routes are up: reflection runs in the background after start.
-func startRefract(ctx context.Context, o options, cpu, tmp, backend string) (*proc, error) {
+//
+// shipped is refract as a user runs it: the access log on at level info,
+// written to a file (as a service manager's log collector would take it),
+// the admin listener up. Otherwise the access log is off, as grpc-gateway
+// writes none, and only warnings are logged. Both raise the per-client
+// stream cap (all workers share one address); everything else is
+// refract's default (emit_unpopulated, like grpc-gateway's default
+// marshaler). Only the shipped one is profiled.
+func startRefract(ctx context.Context, o options, cpu, tmp, backend string, shipped bool) (*proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	// The access log is off because grpc-gateway writes none, and the
-	// per-client stream cap is raised (all workers share one address);
-	// everything else is refract's default (emit_unpopulated, like grpc-gateway's
-	// default marshaler).
+	name := "refract-quiet"
+	logging := "admin: \"off\"\nlog: {level: warn}\naccess_log: {enabled: false}"
+	if shipped {
+		adminPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		name = "refract"
+		logging = fmt.Sprintf("admin: 127.0.0.1:%d", adminPort)
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: "off"
-log: {level: warn}
-access_log: {enabled: false}
+%s
 drain_period: 0s  # nothing balances onto the bench: stop at once
 upstreams:
   - name: bench
@@ -172,17 +199,24 @@ upstreams:
     # The stream shape holds one stream per worker from one client address.
     streams: {max_per_client: 1024}
 %s
-`, port, backend, o.extra)
-	path := filepath.Join(tmp, "refract.yaml")
+`, port, logging, backend, o.extra)
+	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{filepath.Join(o.bin, "refract"), "-config", path}
-	if o.profile != "" {
+	if o.profile != "" && shipped {
 		args = []string{filepath.Join(o.bin, "refractprof"), "-config", path,
 			"-cpuprofile", filepath.Join(o.profile, "refract.pprof"), "-memprofile", filepath.Join(o.profile, "refract.allocs")}
 	}
-	p, err := startNoAddr(ctx, cpu, args...)
+	var stderr *os.File
+	if shipped {
+		if stderr, err = os.Create(filepath.Join(tmp, name+".log")); err != nil {
+			return nil, err
+		}
+		defer stderr.Close() // the process holds its own descriptor
+	}
+	p, err := startNoAddr(ctx, cpu, stderr, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	addr string
 	done chan struct{}
+	// stderr, when set, receives the process's standard error instead of
+	// the benchmark's own (a gateway logging every request).
+	stderr *os.File
 }
 
 // start runs argv (under taskset -c cpu when cpu is set) and reads the
@@ -51,12 +54,17 @@ func start(ctx context.Context, cpu string, argv ...string) (*proc, error) {
 }
 
 // startNoAddr runs a process whose address the caller chose.
-func startNoAddr(ctx context.Context, cpu string, argv ...string) (*proc, error) {
-	p, _, err := launch(ctx, cpu, argv, false)
+// Its standard error goes to stderr when set.
+func startNoAddr(ctx context.Context, cpu string, stderr *os.File, argv ...string) (*proc, error) {
+	p, _, err := launchTo(ctx, cpu, argv, false, stderr)
 	return p, err
 }
 
 func launch(ctx context.Context, cpu string, argv []string, pipe bool) (*proc, *os.File, error) {
+	return launchTo(ctx, cpu, argv, pipe, nil)
+}
+
+func launchTo(ctx context.Context, cpu string, argv []string, pipe bool, stderr *os.File) (*proc, *os.File, error) {
 	if cpu != "" {
 		// taskset execs the program: the pid is the program's, and Go sizes
 		// GOMAXPROCS from the one-core affinity it starts with.
@@ -64,6 +72,9 @@ func launch(ctx context.Context, cpu string, argv []string, pipe bool) (*proc, *
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
 	var r *os.File
 	if pipe {
 		var w *os.File
@@ -138,4 +149,23 @@ func (p *proc) cpuTime() (time.Duration, error) {
 		return 0, fmt.Errorf("unexpected /proc/%d/stat", p.pid())
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
+}
+
+// peakRSS is the process's peak resident set size so far (VmHWM in
+// /proc/PID/status).
+func (p *proc) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.pid())
 }

@@ -83,7 +83,7 @@ type target struct {
 	ref  map[string][]byte // shape → the verified reply body
 }
 
-func newTargets(ctx context.Context, workers int, backend, gg, rf *proc) ([]*target, error) {
+func newTargets(ctx context.Context, workers int, backend, gg, rf, rfQuiet *proc) ([]*target, error) {
 	conn, err := grpc.NewClient(backend.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func newTargets(ctx context.Context, workers int, backend, gg, rf *proc) ([]*tar
 				IdleConnTimeout:     time.Minute,
 			}}}
 	}
-	return []*target{direct, web("grpc-gateway", gg), web("refract", rf)}, nil
+	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), web("refract, log off", rfQuiet)}, nil
 }
 
 func (t *target) close() {
