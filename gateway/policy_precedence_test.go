@@ -342,10 +342,10 @@ policies: {auth: [api_key, jwt]}
 			t.Fatalf("not a JSON line: %q", l)
 		}
 		if m["component"] == "access" {
-			if _, ok := m["latency"].(float64); !ok {
-				t.Fatalf("latency %v", m["latency"])
+			if _, ok := m["latency_ms"].(float64); !ok {
+				t.Fatalf("latency_ms %v", m["latency_ms"])
 			}
-			delete(m, "latency")
+			delete(m, "latency_ms")
 			lines[m["request_id"].(string)] = m
 		}
 	}

@@ -140,7 +140,7 @@ func (u *upstream) fetchOnce() (any, error) {
 	}
 	u.snap.Store(snap)
 	ev := log.Info().Str("upstream", u.name).Str("hash", snap.Hash).Strs("services", snap.ServiceNames()).
-		Int("methods", snap.MethodCount()).Str("endpoint", snap.Endpoint).Dur("fetch_duration", snap.FetchDuration)
+		Int("methods", snap.MethodCount()).Str("endpoint", snap.Endpoint).Str("fetch_duration", snap.FetchDuration.Round(time.Microsecond).String())
 	if cur != nil {
 		ev = ev.Str("previous_hash", cur.Hash)
 	}

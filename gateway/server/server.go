@@ -252,7 +252,7 @@ func (s *Server) stop(drain bool) error {
 	s.mu.Unlock()
 
 	if period := gen.cfg.DrainFor(); drain && period > 0 {
-		s.log().Info().Dur("drain_period", period).Msg("draining: /readyz answers 503; still serving")
+		s.log().Info().Str("drain_period", period.String()).Msg("draining: /readyz answers 503; still serving")
 		t := time.NewTimer(period)
 		select {
 		case <-t.C:
