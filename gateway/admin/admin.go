@@ -2,12 +2,15 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"google.golang.org/grpc/codes"
 )
 
 // Options are what the admin listener serves: the engine's read model
@@ -101,11 +104,20 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, g.Cache().Stats())
 	})
 	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := g.Cache().Refresh(r.Context(), r.PathValue("upstream")); err != nil {
+		name := r.PathValue("upstream")
+		if _, err := g.Cache().Refresh(r.Context(), name); err != nil {
 			writeRefreshError(w, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, g.Cache().Stats())
+		// The upstream refreshed, not every one: the caller asked about it.
+		for _, s := range g.Cache().Stats() {
+			if s.Upstream == name {
+				WriteJSON(w, http.StatusOK, s)
+				return
+			}
+		}
+		// Removed by a reload between the refresh and now.
+		rpcstatus.WriteStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("upstream %q was removed by a reload", name))
 	})
 	if o.Reload != nil {
 		mux.Handle("GET /admin/reload", o.Reload)
