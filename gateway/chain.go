@@ -47,7 +47,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch found {
 	case router.NotFound:
-		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, path), nil)
+		writeStatus(w, http.StatusNotFound, codes.NotFound, g.noRouteMessage(r, path), nil)
 		return
 	case router.MethodNotAllowed:
 		allowed := tbl.Allowed(path)
