@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refract-gateway/refract/internal/testkit"
 )
 
 // artifactDir is where tests leave files for people to look at:
@@ -36,10 +38,7 @@ func artifactDir(t *testing.T) string {
 func TestDashboardInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; .ci/run installs it (apt-get install -y chromium)")
-		}
-		t.Skip("SKIPPED LOUDLY: chromium is not installed (apt-get install -y chromium); the dashboard test did not run")
+		testkit.SkipIntegration(t, "the browser suites (SSE in Chromium, the admin console)", "chromium is not installed: apt-get install -y chromium")
 	}
 	lib := startLibrary(t)
 	echo := startEcho(t, "127.0.0.1:0")
