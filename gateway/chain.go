@@ -9,6 +9,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"google.golang.org/grpc/codes"
 )
 
@@ -51,6 +52,10 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	case router.MethodNotAllowed:
 		allowed := tbl.Allowed(path)
+		if m, _ := tbl.Match(allowed[0], path); m.Value != nil && m.Value.up.o.Compat == compat.GRPCGateway {
+			compat.WriteMethodNotAllowed(w) // the dialect of the upstream serving the path
+			return
+		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
 			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, path, strings.Join(allowed, ", ")), nil)

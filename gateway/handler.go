@@ -64,7 +64,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}
-	transcode.WriteResponseMetadata(w.Header(), out.header, out.trailer)
+	w = rt.up.o.Compat.UnaryWriter(w, r, out.header, out.trailer)
 	if err != nil {
 		g.writeCallError(w, r, rt, err, timeout)
 		return
@@ -145,7 +145,9 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	if _, ok := transcode.UnreadableResponse(st); ok {
 		httpStatus = http.StatusBadGateway
 	}
-	writeStatusProto(w, httpStatus, g.callStatus(r, rt, st, timeout), rt.binding)
+	p := g.callStatus(r, rt, st, timeout)
+	rpcstatus.Challenge(w.Header(), p)
+	writeStatusProto(w, httpStatus, p, rt.binding)
 }
 
 // callStatus is the status a client sees for a failed upstream call.

@@ -172,8 +172,7 @@ func TestHostileInputs(t *testing.T) {
 		{"chunked body running over the limit", chunked("POST", "/echo.v1.EchoService/Echo", `{"message":"`, strings.Repeat("m", 1500), strings.Repeat("m", 1500), `"}`), 413, 3, `request body exceeds the limit of 2048 bytes`},
 		// Headers.
 		{"header name with an underscore", rawRequest("GET", "/v1/shelves", "", "X_Api_Key: k"), 400, 3, `names with '_' are refused (limits.headers_with_underscores: reject)`},
-		{"non-ASCII metadata value", rawRequest("GET", "/v1/shelves", "", "Authorization: Bearer caf\xc3\xa9"), 400, 3, `header Authorization: value has byte 0xC3 at offset 10`},
-		{"tab inside a metadata value", rawRequest("GET", "/v1/shelves", "", "Grpc-Metadata-Tenant: a\tb"), 400, 3, `header Grpc-Metadata-Tenant: value has byte 0x09`},
+		{"tab inside a metadata value", rawRequest("GET", "/v1/shelves", "", "Grpc-Metadata-Tenant: a\tb"), 400, 3, `header Grpc-Metadata-Tenant: value has control byte 0x09`},
 		{"binary metadata not base64", rawRequest("GET", "/v1/shelves", "", "Grpc-Metadata-Key-Bin: !!"), 400, 3, `binary metadata must be base64`},
 		{"bad Grpc-Timeout", rawRequest("GET", "/v1/shelves", "", "Grpc-Timeout: soon"), 400, 3, `soon`},
 		// Content types.

@@ -12,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -96,6 +97,10 @@ type UpstreamOptions struct {
 	Hidden func(method string) (rule string, hidden bool)
 	// Streams limits and shapes the upstream's streaming calls.
 	Streams StreamLimits
+	// Compat is the wire dialect of the upstream's routes; default
+	// compat.Refract. compat.GRPCGateway answers as grpc-gateway does where
+	// safety is not at stake (see package compat).
+	Compat compat.Mode
 }
 
 // StreamLimits bound an upstream's streaming calls.

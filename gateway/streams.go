@@ -59,7 +59,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	}
 	stream.Serve(w, &stream.Call{
 		Request: r, Binding: b, Conn: rt.conn, Limits: lim, Vars: vars, Metadata: md, Deadline: deadline,
-		Codec: g.codec, Observer: rt.obs, Log: &g.log,
+		Codec: g.codec, Observer: rt.obs, Log: &g.log, Compat: rt.up.o.Compat,
 		DecodeRequest:  func(w http.ResponseWriter) (proto.Message, bool) { return g.decodeRequest(w, r, b, vars) },
 		WriteResponse:  func(w http.ResponseWriter, resp any) { g.writeResponse(w, rt.up.name, b, resp) },
 		UpstreamStatus: func(st *status.Status) *spb.Status { return g.callStatus(r, rt, st, deadline) },

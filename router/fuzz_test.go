@@ -163,12 +163,19 @@ func referenceMatch[T any](routes []Entry[T], method, path string) (best Entry[T
 	}
 	p := path[1:]
 	verb := ""
-	if c := strings.LastIndexByte(p, ':'); c >= 0 && !strings.Contains(p[c:], "/") {
+	// The verb starts at the rightmost colon of the last segment for which
+	// some route with that verb matches the rest.
+	seg := strings.LastIndexByte(p, '/') + 1
+verbs:
+	for c := len(p) - 1; c >= seg; c-- {
+		if p[c] != ':' {
+			continue
+		}
 		v := canonical(p[c+1:])
 		for _, e := range routes {
 			if e.Template.verb == v && v != "" && refMatches(e.Template, strings.Split(p[:c], "/")) {
 				verb, p = v, p[:c]
-				break
+				break verbs
 			}
 		}
 	}

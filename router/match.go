@@ -59,8 +59,9 @@ type Match[T any] struct {
 // after normalizing the spelling of escapes: "%7e" and "~" are the same
 // character, "%2F" never separates segments and "%3A" never starts a verb.
 //
-// A ':' in the last segment starts a verb (the text after the last ':')
-// when some route, of any method, with that verb matches the path;
+// A ':' in the last segment starts a verb (the text after the last ':',
+// or an earlier one for verbs holding a ':') when some route, of any
+// method, with that verb matches the path;
 // otherwise the colon is part of the segment. So with only
 // "POST /v1/{name=shelves/*}:merge" and "GET /v1/{name=shelves/*}",
 // "GET /v1/shelves/1:merge" is MethodNotAllowed, not a shelf named "1:merge".
@@ -93,7 +94,11 @@ func (t *Table[T]) MatchAppend(method, escapedPath string, vars []string) (Match
 	}
 	mi := t.methodIndex(method)
 	known := mi >= 0
-	if vp, vi := t.splitVerb(p); vi > 0 {
+	for end := len(p); ; {
+		vp, vi, c := t.splitVerb(p, end)
+		if vi == 0 {
+			break
+		}
 		if known {
 			w := newWalk(vp, escaped, vi, mi)
 			if r := w.find(t.root, 0); r >= 0 {
@@ -104,6 +109,7 @@ func (t *Table[T]) MatchAppend(method, escapedPath string, vars []string) (Match
 		if w.find(t.root, 0) >= 0 {
 			return m, MethodNotAllowed
 		}
+		end = c
 	}
 	if known {
 		w := newWalk(p, escaped, 0, mi)
@@ -129,10 +135,16 @@ func (t *Table[T]) Allowed(escapedPath string) []string {
 	}
 	seen := make([]bool, len(t.methods))
 	w := newWalk(p, escaped, 0, -1)
-	if vp, vi := t.splitVerb(p); vi > 0 {
+	for end := len(p); ; {
+		vp, vi, c := t.splitVerb(p, end)
+		if vi == 0 {
+			break
+		}
 		if vw := newWalk(vp, escaped, vi, -1); vw.find(t.root, 0) >= 0 {
 			w = vw
+			break
 		}
+		end = c
 	}
 	w.collect(t.root, 0, seen)
 	var out []string
@@ -177,21 +189,29 @@ func (t *Table[T]) prepare(escapedPath string) (p string, escaped, ok bool) {
 	return p, escaped, true
 }
 
-// splitVerb returns p without its verb and the verb's index when the last
-// segment has a ':' followed by a verb some route uses; vi is 0 otherwise.
-func (t *Table[T]) splitVerb(p string) (vp string, vi int32) {
-	if len(t.verbs) == 0 {
-		return p, 0
+// splitVerb returns p without its verb, the verb's index and the offset
+// of its colon when the last segment has, before offset end, a ':' followed
+// by a verb some route uses; vi is 0 otherwise. The last such colon wins;
+// a caller whose walk with that verb finds nothing asks again with end at
+// the colon, which only tables with verbs holding a ':' answer.
+func (t *Table[T]) splitVerb(p string, end int) (vp string, vi int32, c int) {
+	if len(t.verbs) == 0 || end < len(p) && !t.colonVerbs {
+		return p, 0, 0
 	}
-	c := strings.LastIndexByte(p, ':')
-	if c < 0 || strings.IndexByte(p[c:], '/') >= 0 {
-		return p, 0
+	seg := strings.LastIndexByte(p, '/') + 1
+	for c = end; c > seg; {
+		if c = strings.LastIndexByte(p[seg:c], ':'); c < 0 {
+			break
+		}
+		c += seg
+		if vi = t.verbs[canonical(p[c+1:])]; vi > 0 {
+			return p[:c], vi, c
+		}
+		if !t.colonVerbs {
+			break
+		}
 	}
-	vi = t.verbs[canonical(p[c+1:])]
-	if vi == 0 {
-		return p, 0
-	}
-	return p[:c], vi
+	return p, 0, 0
 }
 
 // hit builds the Match for route r found on the verb-less path p, with

@@ -296,6 +296,29 @@ func TestMatchVerbs(t *testing.T) {
 	})
 }
 
+// TestMatchColonVerbs: a verb may hold a colon ("{uuid}:custom:custom");
+// the path's verb then starts at an earlier colon when the text after the
+// last one is no verb.
+func TestMatchColonVerbs(t *testing.T) {
+	tb := mustTable(t,
+		"POST /v1/{uuid}:custom:custom",
+		"POST /v1/{uuid}:custom",
+		"GET /v1/{uuid}",
+	)
+	runMatches(t, tb, []matchCase{
+		{"POST", "/v1/abc:custom:custom", Found, "POST /v1/{uuid}:custom", []string{"abc:custom"}, []string{"POST"}},
+		{"POST", "/v1/abc:custom", Found, "POST /v1/{uuid}:custom", []string{"abc"}, []string{"POST"}},
+		{"GET", "/v1/a:b", Found, "GET /v1/{uuid}", []string{"a:b"}, []string{"GET"}},
+	})
+	only := mustTable(t, "POST /v1/{uuid}:custom:custom", "GET /v1/{uuid}")
+	runMatches(t, only, []matchCase{
+		{"POST", "/v1/abc:custom:custom", Found, "POST /v1/{uuid}:custom:custom", []string{"abc"}, []string{"POST"}},
+		{"POST", "/v1/a:b:custom:custom", Found, "POST /v1/{uuid}:custom:custom", []string{"a:b"}, []string{"POST"}},
+		{"GET", "/v1/abc:custom:custom", MethodNotAllowed, "", nil, []string{"POST"}},
+		{"GET", "/v1/abc:custom", Found, "GET /v1/{uuid}", []string{"abc:custom"}, []string{"GET"}},
+	})
+}
+
 func TestMatchEmptyTables(t *testing.T) {
 	empty, err := NewTable[int](nil)
 	if err != nil {

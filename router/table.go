@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Entry is one route given to NewTable.
@@ -30,6 +31,9 @@ type Table[T any] struct {
 	methods []string   // sorted; leaf.method indexes it
 	mindex  map[string]int32
 	verbs   map[string]int32 // canonical verb → leaf.verb (index+1)
+	// colonVerbs: some verb holds a ':', so a path's verb may start at a
+	// colon before its last.
+	colonVerbs bool
 }
 
 // NewTable validates entries as a whole and builds a Table from them. It
@@ -73,6 +77,7 @@ func NewTable[T any](entries []Entry[T]) (*Table[T], error) {
 			if _, ok := t.verbs[v]; !ok {
 				t.verbs[v] = 0
 				verbs = append(verbs, v)
+				t.colonVerbs = t.colonVerbs || strings.IndexByte(v, ':') >= 0
 			}
 		}
 	}

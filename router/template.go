@@ -116,7 +116,7 @@ func (s segment) text() string {
 //	Segment  = "*" | "**" | LITERAL | Variable ;
 //	Variable = "{" FieldPath [ "=" Segments ] "}" ;
 //	FieldPath = IDENT { "." IDENT } ;
-//	Verb     = ":" LITERAL ;
+//	Verb     = ":" LITERAL { ":" LITERAL } ;
 //
 // "{name}" means "{name=*}". "**" may only be the last segment (before the
 // verb). Variables do not nest, and a field path may not be bound twice nor
@@ -225,14 +225,23 @@ func (p *parser) template() error {
 	}
 	if p.peek() == ':' {
 		p.pos++
-		verb, err := p.literal()
-		if err != nil {
-			return err
+		// A verb may itself hold ':' ("{uuid}:custom:custom", which
+		// grpc-gateway routes): every colon-separated part is a literal.
+		for {
+			part, err := p.literal()
+			if err != nil {
+				return err
+			}
+			if part == "" {
+				return p.expected("verb")
+			}
+			p.verb += part
+			if p.peek() != ':' {
+				break
+			}
+			p.verb += ":"
+			p.pos++
 		}
-		if verb == "" {
-			return p.expected("verb")
-		}
-		p.verb = verb
 		if p.pos < len(p.src) {
 			return p.expected("end of template")
 		}

@@ -59,6 +59,8 @@ func TestParseTemplate(t *testing.T) {
 		{in: "/v1/{a}/{b}/{c.d.e}", vars: []string{"a", "b", "c.d.e"}},
 		{in: "/v1/{_x9.Y_}", vars: []string{"_x9.Y_"}},
 		{in: "/v1/shelves:batchGet", verb: "batchGet"},
+		// A verb holding a colon, as grpc-gateway's a_bit_of_everything has.
+		{in: "/v1/{uuid}:custom:custom", verb: "custom:custom", vars: []string{"uuid"}},
 
 		// Literal characters and escapes: unreserved escapes decoded, hex upper-cased.
 		{in: "/v1/a-b.c_d~e"},
@@ -152,7 +154,7 @@ func TestParseTemplateErrors(t *testing.T) {
 		{"/v1/{a}/{a.b=x/*}", `router: template "/v1/{a}/{a.b=x/*}": offset 9: field path "a.b" overlaps "a"`},
 		{"/v1/a:", `router: template "/v1/a:": offset 6: expected verb, found end of template`},
 		{"/v1/a:b/c", `router: template "/v1/a:b/c": offset 7: expected end of template, found "/"`},
-		{"/v1/a:b:c", `router: template "/v1/a:b:c": offset 7: expected end of template, found ":"`},
+		{"/v1/a:b::c", `router: template "/v1/a:b::c": offset 8: expected verb, found ":"`},
 		{"/v1/a:*", `router: template "/v1/a:*": offset 6: expected verb, found "*"`},
 		{"/v1/{a:b}", `router: template "/v1/{a:b}": offset 6: expected ".", "=" or "}", found ":"`},
 		{"/v1/a b", `router: template "/v1/a b": offset 5: expected "/", ":" or end of template, found " "`},

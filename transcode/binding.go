@@ -38,6 +38,9 @@ type Options struct {
 	// instead of direct JSON↔wire transcoding (for comparison and as an
 	// escape hatch).
 	DisableFastPath bool
+	// UnpopulatedDetails writes the zero-valued fields of error details
+	// too, as grpc-gateway does (rpcstatus.EncodeUnpopulated).
+	UnpopulatedDetails bool
 	// MaxDepth bounds how deeply a request body's messages may nest (JSON
 	// objects for messages, and Struct/Value/ListValue levels); deeper
 	// bodies are INVALID_ARGUMENT. 0 means DefaultMaxDepth.
@@ -79,11 +82,12 @@ type Binding struct {
 	fast     *fastPath       // direct JSON↔wire plan (compileFastPath); nil when disabled
 	fastBody *wirejson.Field // the body field's plan when the body is not "*"
 
-	strict    bool
-	maxDepth  int // Options.MaxDepth, defaulted
-	unmarshal protojson.UnmarshalOptions
-	marshal   protojson.MarshalOptions
-	resolver  Resolver
+	strict             bool
+	unpopulatedDetails bool
+	maxDepth           int // Options.MaxDepth, defaulted
+	unmarshal          protojson.UnmarshalOptions
+	marshal            protojson.MarshalOptions
+	resolver           Resolver
 }
 
 // Rules returns a copy of the google.api.http rule a method's descriptor
@@ -152,14 +156,15 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		return nil, fmt.Errorf("transcode: method %s: %w", md.FullName(), err)
 	}
 	b := &Binding{
-		Method:     md,
-		FullMethod: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
-		HTTPMethod: verb,
-		Template:   tmpl,
-		strict:     opts.Strict,
-		maxDepth:   effectiveDepth(opts.MaxDepth),
-		resolver:   opts.Resolver,
-		unmarshal:  protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict, RecursionLimit: effectiveDepth(opts.MaxDepth)},
+		Method:             md,
+		FullMethod:         "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
+		HTTPMethod:         verb,
+		Template:           tmpl,
+		strict:             opts.Strict,
+		unpopulatedDetails: opts.UnpopulatedDetails,
+		maxDepth:           effectiveDepth(opts.MaxDepth),
+		resolver:           opts.Resolver,
+		unmarshal:          protojson.UnmarshalOptions{DiscardUnknown: !opts.Strict, RecursionLimit: effectiveDepth(opts.MaxDepth)},
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   opts.UseProtoNames,
 			EmitUnpopulated: !opts.OmitUnpopulated,
@@ -176,8 +181,9 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		if err != nil {
 			return nil, errf("path variable %s: %v", v.Path(), err)
 		}
-		if last := fields[len(fields)-1]; last.IsList() || last.IsMap() || last.Kind() == protoreflect.MessageKind || last.Kind() == protoreflect.GroupKind {
-			return nil, errf("path variable %s: field must be a singular scalar, not %s", v.Path(), kindName(last))
+		// A repeated scalar takes comma-separated elements, as in grpc-gateway.
+		if last := fields[len(fields)-1]; last.IsMap() || last.Kind() == protoreflect.MessageKind || last.Kind() == protoreflect.GroupKind {
+			return nil, errf("path variable %s: field must be a scalar, not %s", v.Path(), kindName(last))
 		}
 		b.pathFields = append(b.pathFields, fields)
 	}
@@ -190,19 +196,15 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		if err != nil {
 			return nil, errf("body %q: %v", body, err)
 		}
-		if len(fields) != 1 {
-			// The spec allows only a top-level field here.
-			return nil, errf("body %q: must name a top-level field", body)
-		}
 		if b.boundBy(fields) != nil {
 			return nil, errf("body %q: field is also bound by the path", body)
 		}
 		b.hasBody, b.body = true, fields
 	}
 	if b.ClientStreaming && !b.hasBody {
-		// The request messages arrive in the body; without one there is
-		// nothing to stream.
-		return nil, errf("a client-streaming method needs a body")
+		// The request messages can only arrive in the body: whole messages,
+		// as grpc-gateway reads a client stream whatever the rule's body.
+		b.hasBody, b.bodyStar = true, true
 	}
 	if b.hasBody && verb == http.MethodGet {
 		// GET carries no body in HTTP semantics; caches and proxies drop it.
@@ -218,7 +220,7 @@ func compileOne(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, op
 		}
 		b.response = fields
 	}
-	if verb == http.MethodPatch && b.body != nil && b.body[0].Message() != nil && !b.body[0].IsList() && !b.body[0].IsMap() {
+	if verb == http.MethodPatch && len(b.body) == 1 && b.body[0].Message() != nil && !b.body[0].IsList() && !b.body[0].IsMap() {
 		// Only a message body has keys that are field names.
 		if f := in.Fields().ByName("update_mask"); f != nil && !f.IsList() && f.Message() != nil && f.Message().FullName() == fieldMaskName {
 			b.updateMask = f
@@ -288,7 +290,7 @@ func rulePattern(rule *annotations.HttpRule) (verb, path string) {
 }
 
 // fieldPath resolves a dotted path of proto or JSON names ("a.b.c") from
-// md down through singular message fields.
+// md down through singular message fields (a body may name a nested field).
 func fieldPath(md protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
 	out := make([]protoreflect.FieldDescriptor, 0, strings.Count(path, ".")+1)
 	for rest := path; ; {

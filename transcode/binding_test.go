@@ -72,11 +72,10 @@ func TestCompileErrors(t *testing.T) {
 		want   string
 	}{
 		{"GetShelf", get("/v1/{nme=shelves/*}"), `transcode: method library.v1.LibraryService.GetShelf: rule GET /v1/{nme=shelves/*}: path variable nme: message library.v1.GetShelfRequest has no field "nme"`},
-		{"CreateBook", get("/v1/{book=shelves/*}"), `transcode: method library.v1.LibraryService.CreateBook: rule GET /v1/{book=shelves/*}: path variable book: field must be a singular scalar, not message library.v1.Book`},
-		{"ListBooks", get("/v1/{tags}"), `transcode: method library.v1.LibraryService.ListBooks: rule GET /v1/{tags}: path variable tags: field must be a singular scalar, not a repeated field`},
+		{"CreateBook", get("/v1/{book=shelves/*}"), `transcode: method library.v1.LibraryService.CreateBook: rule GET /v1/{book=shelves/*}: path variable book: field must be a scalar, not message library.v1.Book`},
 		{"CreateBook", &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/books"}, Body: "book"}, `transcode: method library.v1.LibraryService.CreateBook: rule GET /v1/books: GET must not have a body`},
 		{"CreateBook", post("/v1/books", "volume"), `transcode: method library.v1.LibraryService.CreateBook: rule POST /v1/books: body "volume": message library.v1.CreateBookRequest has no field "volume"`},
-		{"CreateBook", post("/v1/books", "book.title"), `transcode: method library.v1.LibraryService.CreateBook: rule POST /v1/books: body "book.title": must name a top-level field`},
+		{"CreateBook", post("/v1/books", "book.title.x"), `transcode: method library.v1.LibraryService.CreateBook: rule POST /v1/books: body "book.title.x": field library.v1.Book.title is not a singular message`},
 		{"CreateBook", post("/v1/{parent=shelves/*}", "parent"), `transcode: method library.v1.LibraryService.CreateBook: rule POST /v1/{parent=shelves/*}: body "parent": field is also bound by the path`},
 		{"GetShelf", nested, `transcode: method library.v1.LibraryService.GetShelf: additional_bindings must not nest`},
 		{"GetShelf", &annotations.HttpRule{}, `transcode: method library.v1.LibraryService.GetShelf: rule has no HTTP method and path`},

@@ -56,10 +56,13 @@ func (b *Binding) compileFastRequest(p *wirejson.Compiler) (*wirejson.Message, s
 		return nil, "PATCH with an update_mask filled from the body"
 	}
 	for _, fields := range b.pathFields {
-		if fields[len(fields)-1].Message() != nil {
-			// Set replaces a message; wire bytes would merge into the body's.
-			return nil, "a path variable binds a message-typed field"
+		if f := fields[len(fields)-1]; f.Message() != nil || f.IsList() {
+			// Set replaces a message or a list; wire bytes would merge into the body's.
+			return nil, "a path variable binds a message-typed or repeated field"
 		}
+	}
+	if len(b.body) > 1 {
+		return nil, "the body names a nested field"
 	}
 	in, err := p.Message(b.Method.Input())
 	if err != nil {
@@ -143,6 +146,9 @@ func (b *Binding) DecodeCall(in Request, codec *Codec) (any, error) {
 // variables, then query parameters, appended in that order so that on
 // decoding the later ones win exactly where DecodeRequest's later Set wins.
 func (b *Binding) decodeWire(in Request, buf []byte) ([]byte, error) {
+	if err := b.checkUnbound(in); err != nil {
+		return nil, err
+	}
 	if b.hasBody {
 		if !isJSONContentType(in.ContentType) {
 			return nil, &MediaTypeError{ContentType: in.ContentType}

@@ -79,8 +79,9 @@ func (h *HeaderRules) Allowed() []string {
 // connection and clientIP (the client address the trusted-proxy policy
 // decided; client-sent X-Forwarded-*, X-Real-IP and Forwarded never pass).
 // Headers named in Connection are dropped as hop-by-hop. Values of "-bin"
-// keys must be base64; other values must be printable ASCII, which is all
-// gRPC metadata may carry (so no CR, LF or NUL reaches the upstream). An
+// keys must be base64; other values must hold no control bytes (so no CR,
+// LF or NUL reaches the upstream), and reach it percent-encoded when they
+// hold bytes above 0x7E (gRPC metadata carries printable ASCII only). An
 // invalid value is an error naming the header.
 func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, error) {
 	md := make(metadata.MD, len(h.allowed)+3)
@@ -110,8 +111,10 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 					return nil, fmt.Errorf("header %s: binary metadata must be base64: %v", name, err)
 				}
 				v = string(raw)
-			} else if err := checkMetadataValue(v); err != nil {
+			} else if t, err := metadataText(v); err != nil {
 				return nil, fmt.Errorf("header %s: %v", name, err)
+			} else {
+				v = t
 			}
 			md[key] = append(md[key], v)
 		}

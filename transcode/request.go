@@ -2,14 +2,13 @@ package transcode
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-
 	"mime"
 	"net/url"
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/transcode/fieldmask"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/refract-gateway/refract/transcode/wirejson"
 	"google.golang.org/grpc/codes"
@@ -38,6 +37,9 @@ type Request struct {
 // INVALID_ARGUMENT naming the variable, parameter, field or JSON position at
 // fault. Safe for concurrent use.
 func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
+	if err := b.checkUnbound(in); err != nil {
+		return nil, err
+	}
 	msg := dynamicpb.NewMessage(b.Method.Input())
 	if b.hasBody {
 		if err := b.decodeBody(msg, in); err != nil {
@@ -66,10 +68,25 @@ func (b *Binding) DecodeRequest(in Request) (proto.Message, error) {
 // CORS preflight.
 type MediaTypeError struct {
 	ContentType string
+	// NoBody: the route's rule takes no body, and a form body would lose
+	// its fields silently.
+	NoBody bool
 }
 
 func (e *MediaTypeError) Error() string {
+	if e.NoBody {
+		return fmt.Sprintf("request body: this route's rule has no body, so a %q body would be ignored; send the fields in the path and query string", e.ContentType)
+	}
 	return fmt.Sprintf("request body: Content-Type %q is not JSON; send application/json", e.ContentType)
+}
+
+// checkUnbound refuses a form body on a route without a body rather than
+// dropping its fields (a JSON body there is ignored, as in grpc-gateway).
+func (b *Binding) checkUnbound(in Request) error {
+	if mt, _, _ := mime.ParseMediaType(in.ContentType); !b.hasBody && len(in.Body) > 0 && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data") {
+		return &MediaTypeError{ContentType: in.ContentType, NoBody: true}
+	}
+	return nil
 }
 
 // GRPCStatus makes the error an INVALID_ARGUMENT status.
@@ -94,9 +111,12 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 	target := protoreflect.Message(msg)
 	var field protoreflect.FieldDescriptor
 	if !b.bodyStar {
-		field = b.body[0]
+		for _, f := range b.body[:len(b.body)-1] { // a nested body field: its parents
+			target = target.Mutable(f).Message()
+		}
+		field = b.body[len(b.body)-1]
 		if field.Message() != nil && !field.IsList() && !field.IsMap() {
-			target = msg.Mutable(field).Message()
+			target = target.Mutable(field).Message()
 			field = nil
 		}
 	}
@@ -140,12 +160,25 @@ func (b *Binding) decodeBody(msg *dynamicpb.Message, in Request) error {
 }
 
 // setPath sets the field at the end of fields, creating the messages on the
-// way, from the text value s.
+// way, from the text value s. A repeated field takes s as comma-separated
+// elements and replaces what the body set (grpc-gateway's convention).
 func setPath(msg protoreflect.Message, fields []protoreflect.FieldDescriptor, s string) error {
 	for _, f := range fields[:len(fields)-1] {
 		msg = msg.Mutable(f).Message()
 	}
 	last := fields[len(fields)-1]
+	if last.IsList() {
+		list := msg.NewField(last).List()
+		for _, e := range strings.Split(s, ",") {
+			v, err := parseScalar(last, e)
+			if err != nil {
+				return fmt.Errorf("element %q: %w", e, err)
+			}
+			list.Append(v)
+		}
+		msg.Set(last, protoreflect.ValueOfList(list))
+		return nil
+	}
 	v, err := parseScalar(last, s)
 	if err != nil {
 		return err
@@ -289,38 +322,9 @@ func (s messageSink) setMapEntry(fields []protoreflect.FieldDescriptor, k, v pro
 // field, so a PATCH that sends only some fields updates only those (the
 // partial-update convention of grpc-gateway and Google's API design guide).
 func (b *Binding) fillUpdateMask(msg *dynamicpb.Message, body []byte) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return // not an object (e.g. null): nothing to derive; the body decoded already
-	}
-	var paths []string
-	collectPaths(b.body[0].Message(), obj, "", &paths)
-	sort.Strings(paths)
 	mask := msg.Mutable(b.updateMask).Message()
 	list := mask.Mutable(mask.Descriptor().Fields().ByName("paths")).List()
-	for _, p := range paths {
+	for _, p := range fieldmask.FromJSON(b.body[0].Message(), body) {
 		list.Append(protoreflect.ValueOfString(p))
 	}
-}
-
-func collectPaths(md protoreflect.MessageDescriptor, obj map[string]json.RawMessage, prefix string, out *[]string) {
-	for k, raw := range obj {
-		f := lookupField(md, k)
-		if f == nil {
-			continue
-		}
-		p := prefix + string(f.Name())
-		if f.Message() != nil && !f.IsList() && !f.IsMap() && !isWellKnown(f.Message().FullName()) {
-			var sub map[string]json.RawMessage
-			if json.Unmarshal(raw, &sub) == nil && len(sub) > 0 {
-				collectPaths(f.Message(), sub, p+".", out)
-				continue
-			}
-		}
-		*out = append(*out, p)
-	}
-}
-
-func isWellKnown(n protoreflect.FullName) bool {
-	return strings.HasPrefix(string(n), "google.protobuf.")
 }

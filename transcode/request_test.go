@@ -287,3 +287,47 @@ func TestPatchUpdateMaskOnlyForMessageBody(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRequestGatewayShapes covers the mappings grpc-gateway accepts
+// beyond singular path fields and top-level bodies: a repeated field in a
+// path variable takes comma-separated elements (and replaces what the body
+// set), and a body may name a nested field. Both go through the dynamic
+// path (the fast path leaves them to it), so DecodeCall agrees.
+func TestDecodeRequestGatewayShapes(t *testing.T) {
+	compile := func(method string, rule *annotations.HttpRule) *Binding {
+		bs, err := Compile(libraryMethod(t, method), rule, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs[0]
+	}
+	tags := compile("ListBooks", &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{parent=shelves/*}/tags/{tags}"}})
+	if req, _, _ := tags.FastPath(); req {
+		t.Fatal("a repeated path field must not take the fast path (wire bytes would append to the list)")
+	}
+	got, err := tags.DecodeRequest(Request{Vars: vars(t, tags, "/v1/shelves/1/tags/sf,classic"), RawQuery: "tags=dropped"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &librarypb.ListBooksRequest{Parent: "shelves/1", Tags: []string{"sf", "classic"}}
+	if typed := as(t, got, &librarypb.ListBooksRequest{}); !proto.Equal(typed, want) {
+		t.Fatalf("got %v, want %v", typed, want)
+	}
+
+	title := compile("CreateBook", &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/{parent=shelves/*}/title"}, Body: "book.title"})
+	if title.BodyField() != "book.title" {
+		t.Fatalf("body field %q", title.BodyField())
+	}
+	call, err := title.DecodeCall(Request{Vars: vars(t, title, "/v1/shelves/1/title"), Body: []byte(`"Dune"`), RawQuery: "book.author=Herbert&book.title=ignored", ContentType: "application/json"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBook := &librarypb.CreateBookRequest{Parent: "shelves/1", Book: &librarypb.Book{Title: "Dune", Author: "Herbert"}}
+	if typed := as(t, call.(proto.Message), &librarypb.CreateBookRequest{}); !proto.Equal(typed, wantBook) {
+		t.Fatalf("got %v, want %v", typed, wantBook)
+	}
+	_, err = title.DecodeRequest(Request{Vars: vars(t, title, "/v1/shelves/1/title"), Body: []byte(`{"title":"x"}`), ContentType: "application/json"})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "request body") {
+		t.Fatalf("an object for a string body field: %v", err)
+	}
+}

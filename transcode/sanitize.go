@@ -79,15 +79,27 @@ func gatewayOwnedKey(k string) bool {
 	return strings.HasPrefix(k, "x-forwarded-") || k == "x-real-ip" || k == "forwarded"
 }
 
-// checkMetadataValue accepts what gRPC allows in a text metadata value:
-// printable ASCII (0x20-0x7E). grpc-go refuses anything else when the call
-// starts, which would surface as a 500; a 400 naming the byte tells the
-// caller what to fix.
-func checkMetadataValue(v string) error {
+// metadataText makes an HTTP header value a text metadata value. gRPC
+// carries printable ASCII only (grpc-go refuses anything else when the call
+// starts), so a value with bytes above 0x7E — UTF-8 text such as "Gjøvik" —
+// is percent-encoded the way the gRPC spec encodes grpc-message: each byte
+// outside 0x20-0x7E, and '%' itself, as %XX ("Gj%C3%B8vik"), which the
+// backend decodes with any URL unescaper. Control bytes (CR, LF, NUL, DEL
+// and the rest below 0x20) are refused: they are never text.
+func metadataText(v string) (string, error) {
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return "", fmt.Errorf("value has control byte 0x%02X at offset %d; metadata values are text (send binary data base64-encoded in a Grpc-Metadata-*-Bin header)", v[i], i)
+	}
+	if !strings.ContainsFunc(v, func(r rune) bool { return r > 0x7e }) { // invalid UTF-8 is U+FFFD here
+		return v, nil
+	}
+	var sb strings.Builder
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c > 0x7e {
-			return fmt.Errorf("value has byte 0x%02X at offset %d; gRPC metadata carries printable ASCII only (send binary data base64-encoded in a Grpc-Metadata-*-Bin header)", c, i)
+		if c := v[i]; c > 0x7e || c == '%' {
+			fmt.Fprintf(&sb, "%%%02X", c)
+		} else {
+			sb.WriteByte(c)
 		}
 	}
-	return nil
+	return sb.String(), nil
 }

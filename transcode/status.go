@@ -5,13 +5,15 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
 
-// EncodeError renders st as rpcstatus.Encode does, resolving details with
-// the binding's resolver (the upstream's types); a nil binding resolves
+// EncodeError renders st as rpcstatus.Encode does (EncodeUnpopulated with
+// Options.UnpopulatedDetails), resolving details with the binding's resolver (the upstream's types); a nil binding resolves
 // through the linked-in registry only. Safe for concurrent use.
 func (b *Binding) EncodeError(st *spb.Status) []byte {
-	var res Resolver
-	if b != nil {
-		res = b.resolver
+	switch {
+	case b == nil:
+		return rpcstatus.Encode(st, nil)
+	case b.unpopulatedDetails:
+		return rpcstatus.EncodeUnpopulated(st, b.resolver)
 	}
-	return rpcstatus.Encode(st, res)
+	return rpcstatus.Encode(st, b.resolver)
 }

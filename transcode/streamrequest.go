@@ -216,7 +216,7 @@ func (b *Binding) rawRequest() bool {
 		return isHTTPBody(b.Method.Input())
 	}
 	if b.hasBody {
-		f := b.body[0]
+		f := b.body[len(b.body)-1]
 		return !f.IsList() && !f.IsMap() && isHTTPBody(f.Message())
 	}
 	return false

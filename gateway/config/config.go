@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -145,6 +146,10 @@ type Upstream struct {
 	UpstreamPolicyKeys `yaml:",inline"`
 	// Streams limits and shapes streaming calls (see StreamConfig).
 	Streams StreamConfig `yaml:"streams"`
+	// Compat is the wire dialect of the upstream's routes: "refract" (the
+	// default) or "grpc-gateway", which answers as grpc-gateway v2 does
+	// where safety is not at stake (docs/migrating-from-grpc-gateway.md).
+	Compat string `yaml:"compat"`
 }
 
 // UpstreamTLS is how refract dials an upstream over TLS.
@@ -428,6 +433,9 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	case "round_robin", "pick_first", "least_request":
 	default:
 		bad(key+".balancer", "%q is not round_robin, pick_first or least_request", u.Balancer)
+	}
+	if _, err := compat.ParseMode(u.Compat); err != nil {
+		bad(key+".compat", "%q is not refract or grpc-gateway", u.Compat)
 	}
 	if u.TLS != nil && (u.TLS.Cert == "") != (u.TLS.Key == "") {
 		bad(key+".tls", "cert and key go together")

@@ -11,6 +11,7 @@ import (
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -50,6 +51,10 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 		},
 		Streams: streamLimits(&uc.Streams),
 	}
+	if o.Compat, err = compat.ParseMode(uc.Compat); err != nil {
+		return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: %w", uc.Name, err)
+	}
+	o.Transcode.UnpopulatedDetails = o.Compat == compat.GRPCGateway
 	for _, r := range uc.Rules {
 		if o.Rules[r.Selector], err = r.Proto(true); err != nil {
 			return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: rule %s: %w", uc.Name, r.Selector, err)

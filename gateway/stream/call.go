@@ -11,6 +11,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -47,6 +48,10 @@ type Call struct {
 	Codec    *transcode.Codec
 	Observer Observer
 	Log      *zerolog.Logger
+	// Compat is the upstream's wire dialect: with compat.GRPCGateway a
+	// server stream that fails before its first message answers
+	// {"error": Status}, and HttpBody chunks end with a newline.
+	Compat compat.Mode
 
 	// DecodeRequest decodes the single request of a server-streaming
 	// call, answering the client itself when it cannot.
@@ -235,5 +240,6 @@ func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg str
 // writeStatusProto writes st in the one error shape, its details resolved
 // through the route's upstream types.
 func writeStatusProto(w http.ResponseWriter, st *spb.Status, b *transcode.Binding) {
+	rpcstatus.Challenge(w.Header(), st)
 	rpcstatus.Write(w, rpcstatus.HTTPStatus(codes.Code(st.GetCode())), codes.Code(st.GetCode()), b.EncodeError(st))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,19 +78,40 @@ func (s *streamCall) serveHTTP(w http.ResponseWriter) {
 	s.writeSingle(w)
 }
 
+// Bounds of the drain of a client stream's body that the call outlived:
+// what a client may still send, and for how long, after its answer.
+const (
+	drainBytes = 1 << 20
+	drainTime  = 2 * time.Second
+)
+
 // endBodyRead ends the reading of a client stream's body when the call is
 // over, and waits for the goroutine that reads it, which must not touch the
 // request once the handler has returned. A client that has not finished
-// its body (it stopped sending, or the call ended first) leaves that
-// goroutine blocked in a Read that holds the body's lock, and net/http
-// cannot send the answer (its header needs that lock) until the Read
-// returns: a read deadline in the past ends it. The stream's cancel ends a
-// SendMsg waiting on flow control.
+// its body (the backend failed or answered first) is answered at once, and
+// the rest of its body is then drained, up to drainBytes within drainTime:
+// a client that writes its whole body before reading — most do — would
+// otherwise see its writes fail with a broken pipe when the connection
+// closes under it, and never read the Status. The reading goroutine is
+// ended first (the stream's cancel fails its next send; the read deadline
+// ends a Read waiting on a silent client, which holds the body's lock),
+// since the body is not safe for two readers. Past the bounds the
+// connection closes.
 func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-chan struct{}) {
 	select {
 	case <-bodyDone:
+		s.cancel(nil)
+		<-sendDone
+		return
 	default:
-		if err := http.NewResponseController(w).SetReadDeadline(time.Now()); err != nil {
+	}
+	rc := http.NewResponseController(w)
+	// Full duplex, so that sending the answer does not wait on the body;
+	// HTTP/2 always is (and then says the call is not supported).
+	_ = rc.EnableFullDuplex()
+	drain := rc.Flush() == nil && rc.SetReadDeadline(time.Now().Add(drainTime)) == nil
+	if !drain {
+		if err := rc.SetReadDeadline(time.Now()); err != nil {
 			s.Log.Warn().Err(err).Msg("cannot end the reading of a stream's request body")
 			s.cancel(nil)
 			return // waiting could be forever
@@ -96,6 +119,12 @@ func (s *streamCall) endBodyRead(w http.ResponseWriter, bodyDone, sendDone <-cha
 	}
 	s.cancel(nil)
 	<-sendDone
+	if !drain {
+		return
+	}
+	if n, err := io.CopyN(io.Discard, s.r.Body, drainBytes); n == drainBytes || !errors.Is(err, io.EOF) {
+		_ = rc.SetReadDeadline(time.Now()) // over the bounds: net/http closes the connection at once
+	}
 }
 
 // writeSingle answers a client stream's one response as a unary call's.
@@ -152,6 +181,7 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 	b := s.Binding
 	framing, contentType := b.NegotiateFraming(s.r.Header.Get("Accept"), s.lim.FramingFor(string(b.Method.FullName())))
 	enc := b.NewStreamEncoder(framing)
+	delimit := framing == transcode.FramingRaw && s.Compat.StreamDialect(framing)
 	rc := http.NewResponseController(w)
 	// HTTP/2 carries trailers in every response (RFC 9113 §8.1), so its
 	// clients get them unasked. Not for a raw download, though: there the
@@ -243,7 +273,10 @@ func (s *streamCall) writeFramed(w http.ResponseWriter) {
 					commit(first, true)
 				}
 				var err error
-				if buf, err = enc.AppendReceived(buf[:0], it.msg); err != nil {
+				if buf, err = enc.AppendReceived(buf[:0], it.msg); err == nil && delimit {
+					buf = append(buf, compat.ChunkDelimiter)
+				}
+				if err != nil {
 					s.Log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding stream message")
 					s.cancel(status.Error(codes.Internal, "a message of the upstream's stream could not be encoded as JSON"))
 					continue // the receiver reports the end with that status
@@ -277,6 +310,11 @@ func (s *streamCall) finish(w http.ResponseWriter, enc *transcode.StreamEncoder,
 			// Nothing was sent: a plain error answer with its own status.
 			if md, herr := s.cs.Header(); herr == nil {
 				transcode.WriteResponseMetadata(w.Header(), md, s.cs.Trailer())
+			}
+			if s.Compat.StreamDialect(enc.Framing()) {
+				rpcstatus.Challenge(w.Header(), st)
+				compat.WriteStreamError(w, codes.Code(st.GetCode()), b.EncodeError(st))
+				return
 			}
 			writeStatusProto(w, st, b)
 			return

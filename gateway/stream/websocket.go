@@ -186,5 +186,20 @@ func (s *streamCall) closeWebSocket(c *websocket.Conn, st *spb.Status) {
 	ctx, cancel := context.WithTimeout(context.Background(), wsCloseTimeout)
 	defer cancel()
 	_ = c.Write(ctx, websocket.MessageText, s.Binding.EncodeErrorFrame(st))
-	_ = c.Close(websocket.StatusCode(WebSocketStatusBase+int(st.GetCode())), transcode.WebSocketCloseReason(st.GetMessage()))
+	_ = c.Close(websocket.StatusCode(WebSocketStatusBase+int(st.GetCode())), closeReason(st.GetMessage()))
+}
+
+// closeReason fits a status message into the 123 bytes a
+// WebSocket close frame's reason holds, cutting at a UTF-8 boundary and
+// marking the cut with "...".
+func closeReason(msg string) string {
+	const max = 123
+	if len(msg) <= max {
+		return msg
+	}
+	cut := max - 3
+	for cut > 0 && msg[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return msg[:cut] + "..."
 }

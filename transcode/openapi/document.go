@@ -318,6 +318,11 @@ func (g *oaBuilder) pathParams(b *transcode.Binding, t *router.Template, p oaPat
 		case pp.whole && pp.wildcard == "*":
 			param.Schema = g.schemas.singular(f, n)
 			param.Description = comments(f)
+			if f.IsList() {
+				// OpenAPI's default path style, "simple", is comma-separated.
+				param.Schema = &oaSchema{Type: "array", Items: param.Schema}
+				param.Description = strings.TrimSpace(param.Description + "\n\nComma-separated elements.")
+			}
 			if pp.name != vars[pp.v].Path() {
 				// Named by another route of the same path item.
 				param.Description = strings.TrimSpace(param.Description + "\n\nThe value of " + field + ".")
@@ -456,7 +461,7 @@ func (g *oaBuilder) requestBody(b *transcode.Binding, n naming) *oaRequestBody {
 			what += "; the fields bound by the path are taken from the path"
 		}
 	} else {
-		f := b.BodyPath()[0]
+		f := b.BodyPath()[len(b.BodyPath())-1]
 		raw = !f.IsList() && f.Message() != nil && f.Message().FullName() == httpBodyName
 		schema = g.bodyField(f, n)
 		what = "the request's `" + n.name(f) + "` field"

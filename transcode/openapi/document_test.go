@@ -217,3 +217,22 @@ func TestOpenAPIWrapperSchemas(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIRepeatedPathParameter: a repeated field bound by a path
+// variable is an array parameter (OpenAPI's default path style is
+// comma-separated, as the gateway reads it).
+func TestOpenAPIRepeatedPathParameter(t *testing.T) {
+	rules := map[string]*annotations.HttpRule{
+		"Put":    {Pattern: &annotations.HttpRule_Put{Put: "/lists/{ri32}"}, Body: "scalars"},
+		"Get":    kitchenRules["Get"],
+		"PutAny": kitchenRules["PutAny"],
+	}
+	_, raw := kitchenDoc(t, transcode.Options{}, rules)
+	params := at(t, raw, "paths", "/lists/{ri32}", "put", "parameters").([]any)
+	if got := jsonOf(at(t, params[0], "schema")); got != `{"items":{"format":"int32","type":"integer"},"type":"array"}` {
+		t.Fatalf("schema %s", got)
+	}
+	if d := at(t, params[0], "description").(string); !strings.HasSuffix(d, "Comma-separated elements.") {
+		t.Fatalf("description %q", d)
+	}
+}

@@ -1,7 +1,9 @@
 package rpcstatus
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -26,6 +28,18 @@ type Resolver interface {
 // unknown detail type never turns an error into a 500. Safe for concurrent
 // use.
 func Encode(st *spb.Status, res Resolver) []byte {
+	return encode(st, protojson.MarshalOptions{Resolver: res})
+}
+
+// EncodeUnpopulated is Encode with each detail's fields at their zero
+// value written too ("reason":"", "metadata":{}), as grpc-gateway's
+// default marshaler (protojson with EmitUnpopulated) writes them: its
+// clients may read the fields by presence. Safe for concurrent use.
+func EncodeUnpopulated(st *spb.Status, res Resolver) []byte {
+	return encode(st, protojson.MarshalOptions{Resolver: res, EmitUnpopulated: true})
+}
+
+func encode(st *spb.Status, opts protojson.MarshalOptions) []byte {
 	b := make([]byte, 0, 64+len(st.GetMessage()))
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(st.GetCode()), 10)
@@ -36,17 +50,22 @@ func Encode(st *spb.Status, res Resolver) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendDetail(b, d, res)
+		b = appendDetail(b, d, opts)
 	}
 	return append(b, "]}"...)
 }
 
-func appendDetail(b []byte, d *anypb.Any, res Resolver) []byte {
-	opts := protojson.MarshalOptions{}
-	if res != nil {
-		opts.Resolver = res
+func appendDetail(b []byte, d *anypb.Any, opts protojson.MarshalOptions) []byte {
+	if opts.Resolver == nil {
+		opts.Resolver = protoregistry.GlobalTypes // nil: the linked-in registry
 	}
 	if js, err := opts.Marshal(d); err == nil {
+		// protojson spaces its output at random so that nobody depends on
+		// its bytes; an error body is compact, the same every time.
+		var c bytes.Buffer
+		if json.Compact(&c, js) == nil {
+			return append(b, c.Bytes()...)
+		}
 		return append(b, js...)
 	}
 	b = append(b, `{"@type":`...)

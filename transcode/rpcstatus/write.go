@@ -3,6 +3,7 @@ package rpcstatus
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -50,4 +51,22 @@ func WriteStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg str
 // registry, and httpStatus.
 func WriteProto(w http.ResponseWriter, httpStatus int, st *spb.Status) {
 	Write(w, httpStatus, codes.Code(st.GetCode()), Encode(st, nil))
+}
+
+// Challenge sets WWW-Authenticate on h for an UNAUTHENTICATED status from a
+// backend: a 401 must carry one (RFC 9110 §11.6.1), and grpc-gateway sets
+// it to the status message, which its clients may read. Control bytes of
+// the message are dropped (it is the backend's text, and a header value
+// must not hold them). A challenge already on h (the gateway's own
+// authentication policy's) is kept. Other codes leave h alone.
+func Challenge(h http.Header, st *spb.Status) {
+	if codes.Code(st.GetCode()) != codes.Unauthenticated || h.Get("WWW-Authenticate") != "" {
+		return
+	}
+	h.Set("WWW-Authenticate", strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, st.GetMessage()))
 }

@@ -1,4 +1,4 @@
-package transcode
+package stream
 
 import (
 	"strings"
@@ -17,9 +17,9 @@ func TestCloseReasonFits(t *testing.T) {
 		{strings.Repeat("é", 100), strings.Repeat("é", 60) + "..."}, // 2 bytes each: 120 fit
 		{"a" + strings.Repeat("é", 100), "a" + strings.Repeat("é", 59) + "..."},
 	} {
-		got := WebSocketCloseReason(tc.msg)
+		got := closeReason(tc.msg)
 		if got != tc.want || len(got) > 123 || !utf8.ValidString(got) {
-			t.Errorf("WebSocketCloseReason(%d bytes) = %q (%d bytes), want %q", len(tc.msg), got, len(got), tc.want)
+			t.Errorf("closeReason(%d bytes) = %q (%d bytes), want %q", len(tc.msg), got, len(got), tc.want)
 		}
 	}
 }
