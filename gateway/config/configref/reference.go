@@ -387,7 +387,7 @@ func formatDuration(d time.Duration) string {
 var defaultPhrases = []*regexp.Regexp{
 	regexp.MustCompile(`(?:^|[.;] )[Dd]efault(?:s to|:| is)? ([^.;:(]+?)(?:[.;:]\s|[.;]?$|\s\()`),
 	regexp.MustCompile(`\b[Dd]efault (\S+?)[.;,)]`),
-	regexp.MustCompile("`?([\\w./:-]+)`? \\((?:the )?default\\)"),
+	regexp.MustCompile("[`\"]?([\\w./:-]+)[`\"]? \\((?:the )?default\\)"),
 }
 
 // docDefault returns the default a doc comment names, or "".
