@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,7 +16,8 @@ import (
 
 // The running version is a series (refract_build_info), the first thing
 // GET /admin says, and part of the start log; GET /admin also lists every
-// endpoint the admin listener serves, each of which answers.
+// endpoint the admin listener serves, each of which answers, the JSON ones
+// in the admin API's one style (snake_case keys, no zero times).
 func TestBuildInfoOnMetricsAdminAndStartLog(t *testing.T) {
 	lib := startLibrary(t)
 	build := telemetry.Build{Version: "v1.4.0", Commit: "0123456789abcdef", Date: "2026-12-01T10:00:00Z", GoVersion: runtime.Version()}
@@ -46,8 +48,26 @@ func TestBuildInfoOnMetricsAdminAndStartLog(t *testing.T) {
 		if method != "GET" || strings.ContainsAny(path, "{") || strings.HasSuffix(path, "/") || path == "/admin" {
 			continue // wildcards and trees: covered by their own tests
 		}
-		if code, body := get(t, h.admin+path); code != 200 {
+		code, body := get(t, h.admin+path)
+		if code != 200 {
 			t.Errorf("%s listed on /admin answers %d: %s", ep, code, body)
+			continue
+		}
+		// The admin API's one style: snake_case keys, and no zero time
+		// standing for "never".
+		if !strings.HasPrefix(path, "/admin") && path != "/healthz" && path != "/readyz" {
+			continue // the exposition, the console's page and files
+		}
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Errorf("%s: not JSON: %v", ep, err)
+			continue
+		}
+		if bad := nonSnakeKeys(v); len(bad) > 0 {
+			t.Errorf("%s has keys that are not snake_case: %v", ep, bad)
+		}
+		if strings.Contains(body, "0001-01-01") {
+			t.Errorf("%s shows a zero time: %s", ep, body)
 		}
 	}
 
@@ -62,4 +82,27 @@ func TestBuildInfoOnMetricsAdminAndStartLog(t *testing.T) {
 	if start == nil || start["refract_version"] != "v1.4.0" || start["commit"] != "0123456789abcdef" || start["go_version"] != runtime.Version() {
 		t.Fatalf("start log line %v", start)
 	}
+}
+
+// snakeKey is a JSON key in the admin API's style.
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// nonSnakeKeys lists the object keys of v, at any depth, that are not
+// snake_case.
+func nonSnakeKeys(v any) []string {
+	var bad []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			if !snakeKey.MatchString(k) {
+				bad = append(bad, k)
+			}
+			bad = append(bad, nonSnakeKeys(sub)...)
+		}
+	case []any:
+		for _, sub := range v {
+			bad = append(bad, nonSnakeKeys(sub)...)
+		}
+	}
+	return bad
 }
