@@ -21,7 +21,7 @@ import (
 // ServeHTTP is the public handler. It never waits on reflection: routes
 // come from the last table swapped in.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.edge.ServeHTTP(w, r)
+	(*g.edge.Load()).ServeHTTP(w, r)
 }
 
 // serveMatch finds the route and runs its chain.
@@ -111,7 +111,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
-		rt.handler, rt.stages = compileRoute(g.pol, ref, g.serveCall(rt))
+		rt.handler, rt.stages = compileRoute(g.pol.Route(ref), g.serveCall(rt))
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)
 		if rt.validator = nil; rt.up.o.Validate {

@@ -18,9 +18,12 @@ func (g *Gateway) autoExpose(ctx context.Context) {
 // configured upstreams and those the catalog's factory refuses).
 func (g *Gateway) syncAutoUpstreams(names []string) {
 	defer g.autoSynced.Store(true)
+	g.upMu.Lock()
+	configured := g.configured // Update replaces it whole
+	g.upMu.Unlock()
 	want := map[string]bool{}
 	for _, n := range names {
-		if g.configured[n] {
+		if configured[n] {
 			continue
 		}
 		want[n] = true

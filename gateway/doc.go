@@ -5,7 +5,9 @@
 // matching, transcoding and the upstream call (unary, or streaming over
 // HTTP and WebSocket with per-upstream limits), the live OpenAPI document
 // of the routes served, and the control loop that turns endpoint changes
-// and reflected descriptors into new route tables. It exports a read model
+// and reflected descriptors into new route tables; Update applies new
+// upstreams and policies to a running engine, keeping what did not
+// change. It exports a read model
 // (Routes, Upstreams, Breakers, Cache, FastPathStats …) and takes what it
 // reports to through options: an Observer for metrics, middleware around
 // its handler and dial options (tracing). It owns no listener, no reload

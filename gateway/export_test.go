@@ -11,7 +11,7 @@ import (
 
 // EdgeWrapped reports whether anything wraps the public handler's policy chain.
 func (g *Gateway) EdgeWrapped() bool {
-	_, wrapped := g.edge.(interface{ Unwrap() http.Handler })
+	_, wrapped := (*g.edge.Load()).(interface{ Unwrap() http.Handler })
 	return wrapped
 }
 

@@ -37,9 +37,13 @@ type Gateway struct {
 	upMu sync.Mutex
 	ups  []*upstream // configured in order, then auto-exposed
 
-	pol        Policies
-	validation transcode.Validation // buf.validate rules of requests
-	edge       http.Handler         // the policies before the route match, then serveMatch
+	pol        livePolicies
+	validation transcode.Validation         // buf.validate rules of requests
+	edge       atomic.Pointer[http.Handler] // the policies before the route match, then serveMatch
+	middleware []func(http.Handler) http.Handler
+	refl       reflection.Options // the cache's, for Update's first fetches
+	updMu      sync.Mutex         // one Update at a time
+	releases   []func()           // Release of each Update's options; guarded by updMu
 
 	routes   router.Holder[*route]
 	buildMu  sync.Mutex
@@ -109,7 +113,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(),
 		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, pol: o.Policies, codec: codec}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec, refl: ro, middleware: oo.middleware}
 	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
 	g.prod.init(o.Products)
@@ -118,12 +122,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
-	g.edge = edgeHandler(g.pol, g.limits, http.HandlerFunc(g.serveMatch), g.observe)
-	for _, mw := range oo.middleware {
-		g.edge = mw(g.edge)
-	}
-	g.wg.Add(1)
-	go func() { defer g.wg.Done(); g.pol.Run(ctx) }()
+	g.pol.start(g, o.Policies)
 	// Subscribe before adding upstreams so no first fetch is missed.
 	cache.Subscribe(func(string, *reflection.Snapshot) { g.rebuildRoutes() })
 	for _, uo := range o.Upstreams {
@@ -195,12 +194,20 @@ func (g *Gateway) Close() error {
 		if cerr := u.conns.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		if u.pred != nil { // replaced by u, which had no descriptors yet
+			_ = u.pred.conns.Close()
+		}
 	}
 	g.buildMu.Unlock()
-	_ = g.pol.Close()
+	_ = g.pol.stop(nil)
 	if g.release != nil {
 		g.release()
 	}
+	g.updMu.Lock()
+	for _, f := range g.releases {
+		f()
+	}
+	g.updMu.Unlock()
 	return err
 }
 

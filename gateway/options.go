@@ -101,6 +101,10 @@ type UpstreamOptions struct {
 	// compat.Refract. compat.GRPCGateway answers as grpc-gateway does where
 	// safety is not at stake (see package compat).
 	Compat compat.Mode
+	// Key identifies what these options define (a digest of their
+	// source): Update keeps a running upstream of the same name and Key as
+	// it is. Default "": Update builds the upstream anew.
+	Key string
 }
 
 // StreamLimits bound an upstream's streaming calls.

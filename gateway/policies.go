@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/refract-gateway/refract/policy"
@@ -92,11 +93,10 @@ func (noPolicies) Breakers() []BreakerInfo                     { return []Breake
 func (noPolicies) Run(context.Context)                         {}
 func (noPolicies) Close() error                                { return nil }
 
-// edgeHandler wraps next (the route match) in the stages that run before
-// a route is known, the gateway's own guard of limits l last among them,
+// edgeHandler wraps next (the route match) in set, the stages that run
+// before a route is known, the gateway's own guard of limits l last among them,
 // and those in observe (the metrics).
-func edgeHandler(p Policies, l Limits, next http.Handler, observe func(http.Handler) http.Handler) http.Handler {
-	set := p.Edge()
+func edgeHandler(set policy.Set, l Limits, next http.Handler, observe func(http.Handler) http.Handler) http.Handler {
 	set.Put(policy.StageGuard, policy.Guard(policy.GuardOptions{URLBytes: l.URLBytes, HeaderBytes: l.HeaderBytes,
 		PerClient: l.PerClient, Underscores: l.Underscores}))
 	// State first: serveMatch hands the path variables to the route's
@@ -104,13 +104,63 @@ func edgeHandler(p Policies, l Limits, next http.Handler, observe func(http.Hand
 	return policy.State()(observe(policy.Compile(set.Marked(), next)))
 }
 
-// compileRoute assembles one route's chain around final (the upstream
-// call) and names the stages it holds.
-func compileRoute(p Policies, r RouteRef, final http.Handler) (http.Handler, []string) {
-	set := p.Route(r)
+// compileRoute assembles one route's chain of stages set around final
+// (the upstream call) and names the stages it holds.
+func compileRoute(set policy.Set, final http.Handler) (http.Handler, []string) {
 	var names []string
 	for _, s := range set.Stages() {
 		names = append(names, s.String())
 	}
 	return policy.Compile(set.Marked(), final), names
+}
+
+// livePolicies are a gateway's current Policies, which Update replaces:
+// the request path and route builds read them with one atomic load. Each
+// Policies runs its background work from start until it is replaced.
+type livePolicies struct {
+	cur atomic.Pointer[runningPolicies]
+}
+
+type runningPolicies struct {
+	Policies
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (l *livePolicies) Edge() policy.Set            { return l.cur.Load().Edge() }
+func (l *livePolicies) Route(r RouteRef) policy.Set { return l.cur.Load().Route(r) }
+func (l *livePolicies) Call(r RouteRef) *CallPlan   { return l.cur.Load().Call(r) }
+func (l *livePolicies) Identity(md metadata.MD, info *policy.Info) {
+	l.cur.Load().Identity(md, info)
+}
+func (l *livePolicies) Selectors(upstream string, routes []RouteRef) SelectorReport {
+	return l.cur.Load().Selectors(upstream, routes)
+}
+func (l *livePolicies) Breakers() []BreakerInfo { return l.cur.Load().Breakers() }
+
+// start makes p current, runs its background work and rebuilds the edge
+// handler over it. It returns the Policies it replaced (nil at first),
+// still running: stop them once no route uses them.
+func (l *livePolicies) start(g *Gateway, p Policies) *runningPolicies {
+	ctx, cancel := context.WithCancel(g.ctx)
+	rp := &runningPolicies{Policies: p, cancel: cancel, done: make(chan struct{})}
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); defer close(rp.done); p.Run(ctx) }()
+	old := l.cur.Swap(rp)
+	edge := edgeHandler(p.Edge(), g.limits, http.HandlerFunc(g.serveMatch), g.observe)
+	for _, mw := range g.middleware {
+		edge = mw(edge)
+	}
+	g.edge.Store(&edge)
+	return old
+}
+
+// stop ends rp's background work and closes it; nil: the current ones.
+func (l *livePolicies) stop(rp *runningPolicies) error {
+	if rp == nil {
+		rp = l.cur.Load()
+	}
+	rp.cancel()
+	<-rp.done
+	return rp.Close()
 }

@@ -169,14 +169,22 @@ func (g *Gateway) rebuildRoutesLocked() {
 	var upErr error // an upstream whose new routes were refused: shown until a build succeeds
 	routed := map[string]bool{}
 	for _, u := range g.upstreamList() {
-		view := u.conns.SchemaView(g.cache)
-		snap := view.Snap
 		prev := g.built[u.name]
-		if snap == nil {
+		var view *upconn.SchemaView
+		if !u.staged.Load() {
+			view = u.conns.SchemaView(g.cache)
+		}
+		if view == nil || view.Snap == nil {
+			if u.pred != nil && prev != nil { // the upstream it replaces serves until it has descriptors
+				all = append(all, prev.entries...)
+				routed[u.name] = true
+				continue
+			}
 			delete(g.built, u.name)
 			continue
 		}
-		if prev == nil || prev.hash != snap.Hash || prev.sig != view.Sig {
+		snap := view.Snap
+		if prev == nil || u.pred != nil || prev.hash != snap.Hash || prev.sig != view.Sig {
 			next := compileRoutes(u, view)
 			if len(next.entries) > g.limits.Routes {
 				err := fmt.Errorf("%d routes exceed the limit of %d (reflection.max_routes)", len(next.entries), g.limits.Routes)
@@ -200,6 +208,10 @@ func (g *Gateway) rebuildRoutesLocked() {
 			g.log.Info().Str("upstream", u.name).Str("hash", snap.Hash).Int("routes", len(next.entries)).Msg("routes compiled")
 			g.built[u.name] = next
 			prev = next
+			if u.pred != nil { // its calls in flight get its timeout to finish
+				u.pred.conns.Retire()
+				u.pred = nil
+			}
 		}
 		all = append(all, prev.entries...)
 		routed[u.name] = true

@@ -465,9 +465,11 @@ consul:
 	}
 }
 
-// Streams open on a replaced config run on until its shutdown_timeout,
-// then end with a clean error; a stop ends them at once rather than
-// waiting for that grace.
+// Streams open on a replaced gateway (a reload that changes what the
+// running one cannot take, here the log level) run on until the old
+// config's shutdown_timeout, then end with a clean error; a stop ends them
+// at once rather than waiting for that grace. (A reload the running
+// gateway takes leaves them alone: TestUpdateChangingOneRouteKeepsEverythingElse.)
 func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 	echo := startEcho(t, "127.0.0.1:0")
 	openStream := func(t *testing.T, base string) *bufio.Reader {
@@ -495,7 +497,7 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 	t.Run("after the old config's grace", func(t *testing.T) {
 		s, src, _ := serve(t, "200ms")
 		br := openStream(t, "http://"+s.Addr("public"))
-		src.set(strings.Replace(string(src.data), "200ms", "1h", 1))
+		src.set(strings.Replace(string(src.data), "200ms", "1h", 1) + "log: {level: warn}\n")
 		if err := s.Reload(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -519,8 +521,9 @@ func TestReloadEndsStreamsOfTheOldConfig(t *testing.T) {
 	})
 }
 
-// Each reload builds a new gateway with its own registry; the reload
-// series and the config version must still read across generations.
+// A reload that builds a new gateway (the log level changes) keeps the
+// server's one registry: the reload series and the config version read
+// across generations.
 func TestReloadMetricsAcrossGenerations(t *testing.T) {
 	lib := startLibrary(t)
 	head := fmt.Sprintf("listen: %s\nadmin: %s\ndrain_period: 0s\n", testkit.FreeAddr(t), testkit.FreeAddr(t))

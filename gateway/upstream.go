@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
@@ -18,6 +19,7 @@ import (
 // (guarded by Gateway.buildMu).
 type upstream struct {
 	name    string
+	key     string // UpstreamOptions.Key
 	o       UpstreamOptions
 	auto    bool // exposed from a service catalog, not configured
 	conns   *upconn.Upstream
@@ -28,6 +30,14 @@ type upstream struct {
 
 	cancel context.CancelFunc // stops the watch
 	done   chan struct{}      // closed when the watch has returned
+
+	// staged: built by Update, not serving yet (its descriptors are not
+	// in the gateway's cache); its discovery watch only feeds its
+	// resolvers.
+	staged atomic.Bool
+	// pred is the upstream of the same name this one replaces, whose
+	// routes are served until this one's are built; guarded by buildMu.
+	pred *upstream
 }
 
 // defaultUpstreamTimeout is a call's deadline when UpstreamOptions.Conn
@@ -56,6 +66,7 @@ func newUpstream(o UpstreamOptions, g *Gateway, extra ...grpc.DialOption) (*upst
 		return nil, err
 	}
 	return &upstream{
+		key:     o.Key,
 		name:    co.Name,
 		o:       o,
 		conns:   conns,

@@ -22,11 +22,18 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 		_ = u.conns.Close()
 		return err
 	}
-	ctx, cancel := context.WithCancel(g.ctx)
-	u.cancel, u.done = cancel, make(chan struct{})
 	g.upMu.Lock()
 	g.ups = append(g.ups, u)
 	g.upMu.Unlock()
+	g.follow(u)
+	return nil
+}
+
+// follow starts following u's endpoints, and asking for its descriptors
+// again when its connection comes back, until u.cancel.
+func (g *Gateway) follow(u *upstream) {
+	ctx, cancel := context.WithCancel(g.ctx)
+	u.cancel, u.done = cancel, make(chan struct{})
 	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
@@ -39,6 +46,10 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 		defer close(u.done)
 		first := true
 		u.conns.Watch(ctx, g.now, func(up discovery.Update) {
+			if u.staged.Load() {
+				first = false // the cache fetches with what is known when u is promoted
+				return
+			}
 			// The first set is what the cache is already fetching with;
 			// later ones may bring instances with a new schema.
 			if !first {
@@ -51,7 +62,6 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 			g.rebuildRoutesLocked()
 		})
 	}()
-	return nil
 }
 
 // removeUpstream stops following an upstream and drops its routes. Calls
@@ -67,6 +77,10 @@ func (g *Gateway) removeUpstream(u *upstream) {
 	u.conns.ForgetSchemas(g.cache)
 	delete(g.built, u.name)
 	g.rebuildRoutesLocked()
+	if u.pred != nil {
+		u.pred.conns.Retire()
+		u.pred = nil
+	}
 	g.buildMu.Unlock()
 	u.conns.Retire()
 }

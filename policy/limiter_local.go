@@ -72,6 +72,12 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (Decision
 		l.sweep(now)
 	}
 	b := l.buckets[key]
+	if b != nil && !b.counts(every, lim.Burst) {
+		// The rule's limit changed (a reload): its clients start again
+		// from a full bucket of the new size.
+		l.remove(b)
+		b = nil
+	}
 	if b == nil {
 		if len(l.buckets) >= l.max {
 			l.remove(l.recent.Back().Value.(*bucket))
@@ -104,7 +110,7 @@ func (l *LocalLimiter) Peek(_ context.Context, key string, lim Limit) (Decision,
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
-	if b == nil {
+	if b == nil || !b.counts(every, lim.Burst) {
 		return Decision{Allowed: true, Remaining: lim.Burst}, nil
 	}
 	tokens := b.lim.TokensAt(now)
@@ -113,6 +119,12 @@ func (l *LocalLimiter) Peek(_ context.Context, key string, lim Limit) (Decision,
 		return Decision{RetryAfter: time.Duration((1 - tokens) * float64(every)), ResetAfter: reset}, nil
 	}
 	return Decision{Allowed: true, Remaining: int(tokens), ResetAfter: reset}, nil
+}
+
+// counts reports whether the bucket counts the limit of one token every
+// every with burst: a bucket made under another limit does not.
+func (b *bucket) counts(every time.Duration, burst int) bool {
+	return b.lim.Limit() == rate.Every(every) && b.lim.Burst() == burst
 }
 
 func (l *LocalLimiter) sweep(now time.Time) {

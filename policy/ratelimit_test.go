@@ -199,3 +199,31 @@ func TestLocalLimiterFloodOfKeysStaysBounded(t *testing.T) {
 		t.Fatalf("%d buckets after 50,000 keys, want the cap of 1000", n)
 	}
 }
+
+// A bucket is kept across configs while its limit is unchanged, and
+// starts again full under a new limit.
+func TestLocalLimiterNewLimitStartsFull(t *testing.T) {
+	c := newClock()
+	l := NewLocalLimiter(time.Minute, c.now)
+	two := Limit{Rate: 2, Period: time.Hour, Burst: 2}
+	for i, want := range []bool{true, true, false} {
+		if d, _ := l.Allow(context.Background(), "k", two); d.Allowed != want {
+			t.Fatalf("call %d: allowed %v", i, d.Allowed)
+		}
+	}
+	if d, _ := l.Allow(context.Background(), "k", two); d.Allowed {
+		t.Fatal("the same limit again: the spent bucket admitted")
+	}
+	three := Limit{Rate: 3, Period: time.Hour, Burst: 3}
+	if d, _ := l.Peek(context.Background(), "k", three); !d.Allowed || d.Remaining != 3 {
+		t.Fatalf("peek under a new limit: %+v", d)
+	}
+	for i := range 3 {
+		if d, _ := l.Allow(context.Background(), "k", three); !d.Allowed {
+			t.Fatalf("new limit, call %d refused", i)
+		}
+	}
+	if d, _ := l.Allow(context.Background(), "k", three); d.Allowed {
+		t.Fatal("the new limit admitted a 4th call")
+	}
+}

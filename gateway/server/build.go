@@ -14,29 +14,39 @@ import (
 )
 
 // built is what one config read becomes: the config, its logger and TLS
-// certificate, and its Gateway with the metrics and tracing it reports to.
+// certificate, and the Gateway that serves it with the tracing it reports
+// to. Configs that differ only in what Gateway.Update applies share one
+// Gateway (and its tracing): update then holds the options the running
+// Gateway is to take.
 type built struct {
 	cfg     *config.Config
 	log     zerolog.Logger
 	tls     *tls.Config // the public listener's; nil: plain
 	admin   adminListener
 	gw      *gateway.Gateway
-	metrics *telemetry.Metrics
+	metrics *telemetry.Metrics // the Server's, for its lifetime
 	tracing *telemetry.Tracing // nil when off
+	update  *gateway.Options   // non-nil: gw is prev's, to be updated with these
 	// access takes the access log off the request path; nil when the
 	// access log is off or the logger was given (tests read it at once).
+	// Each config has its own (an update's too).
 	access *policy.LogQueue
 }
 
 // build is what every config read goes through, at start and on reload:
-// validated whole (with the override), its TLS certificate loaded, and its
-// Gateway built with a registry and a tracer provider of its own.
-func (o *Options) build(data configsource.Data) (*built, error) {
+// validated whole (with the override), its TLS certificate loaded, and
+// its gateway options translated with the policy state of the process.
+// When prev (the running config) can take it through Gateway.Update, the
+// result shares prev's Gateway and holds the update; otherwise it holds a
+// Gateway of its own, with a tracer provider of its own, reporting to the
+// Server's metrics.
+func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
+	o := &s.opts
 	cfg, err := parseConfigData(data, o.Override)
 	if err != nil {
 		return nil, err
 	}
-	b := &built{cfg: cfg}
+	b := &built{cfg: cfg, metrics: s.metrics}
 	if b.tls, err = serverTLS(cfg); err != nil {
 		return nil, err
 	}
@@ -57,31 +67,40 @@ func (o *Options) build(data configsource.Data) (*built, error) {
 		}
 	}
 	extra.Logger = b.log
-	mo := telemetry.MetricsOptions{MaxRouteSeries: cfg.Limits.MaxRouteSeries, Build: o.Build}
-	if d := o.accessDropped; d != nil {
-		mo.AccessLogDropped = func() float64 { return float64(d.Load()) }
+	if s.state == nil {
+		s.state = setup.NewState(b.log)
 	}
-	if b.metrics, err = telemetry.NewMetrics(mo); err != nil {
+	extra.State = s.state
+	gopts, err := setup.New(cfg, extra)
+	if err != nil {
 		return nil, errors.Join(err, b.closeAccess())
 	}
+	if prev != nil && setup.Updatable(prev.cfg, cfg) {
+		b.gw, b.tracing, b.update = prev.gw, prev.tracing, &gopts
+		return b, nil
+	}
 	if b.tracing, err = telemetry.NewTracing(tracingOptions(cfg, o)); err != nil {
+		discard(gopts)
 		return nil, errors.Join(err, b.closeAccess())
 	}
 	opts := []gateway.Option{gateway.WithObserver(b.metrics)}
 	if b.tracing != nil {
 		opts = append(opts, gateway.WithMiddleware(b.tracing.Middleware), gateway.WithDialOptions(b.tracing.DialOptions()...))
 	}
-	gopts, err := setup.New(cfg, extra)
-	if err != nil {
-		return nil, errors.Join(err, b.tracing.Shutdown(), b.closeAccess())
-	}
 	if b.gw, err = gateway.New(gopts, append(opts, o.GatewayOptions...)...); err != nil {
 		return nil, errors.Join(err, b.tracing.Shutdown(), b.closeAccess())
 	}
-	if err := b.metrics.Watch(b.gw); err != nil {
-		return nil, errors.Join(err, b.close())
-	}
 	return b, nil
+}
+
+// discard releases gateway options no Gateway took.
+func discard(o gateway.Options) {
+	if o.Policies != nil {
+		_ = o.Policies.Close()
+	}
+	if o.Release != nil {
+		o.Release()
+	}
 }
 
 // tracingOptions are the config's tracing options, with the exporter a

@@ -48,9 +48,9 @@ func (s *Server) ConfigStatus() ConfigStatus {
 var errStopping = errors.New("server: reload refused: the gateway is stopping")
 
 // Reload reads the config from the source again and applies it, even when
-// its bytes are unchanged (a SIGHUP also re-reads TLS certificates and
-// re-dials the upstreams). It returns why it was refused; the previous
-// config then keeps serving. Safe for concurrent use; reloads run one at a
+// its bytes are unchanged (a SIGHUP also re-reads the listeners' TLS
+// certificates, and dials again the upstreams whose TLS files changed).
+// It returns why it was refused; the previous config then keeps serving. Safe for concurrent use; reloads run one at a
 // time.
 func (s *Server) Reload(ctx context.Context) error {
 	data, err := s.opts.Source.Read(ctx)
@@ -62,11 +62,15 @@ func (s *Server) Reload(ctx context.Context) error {
 	return s.apply(ctx, data, true)
 }
 
-// apply validates data whole, builds its Gateway, waits until the
-// required upstreams have descriptors (bounded by reload.ready_timeout),
-// opens the listeners whose address changed, swaps, and retires the old
-// generation. Any failure before the swap keeps the old config serving
-// and is logged and counted. Without force, bytes already tried are
+// apply validates data whole and applies it differentially when it can:
+// the running Gateway takes the new upstreams and policies (Gateway.Update:
+// unchanged upstreams keep their connections, descriptors and streams;
+// policy state and metrics carry over). A config that changes what Update
+// cannot (see setup.Updatable) gets a Gateway of its own, which waits
+// until its required upstreams have descriptors; the old generation then
+// drains. Either way, listeners whose address changed are opened, the
+// generation is swapped, and any failure before the swap keeps the old
+// config serving and is logged and counted. Without force, bytes already tried are
 // skipped: a file watch sees a save several times.
 func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) error {
 	s.mu.Lock()
@@ -94,64 +98,139 @@ func (s *Server) apply(ctx context.Context, data configsource.Data, force bool) 
 	defer cancel()
 	defer context.AfterFunc(s.reloadCtx, cancel)() // the drain ends a reload's wait
 
-	b, err := s.opts.build(data)
+	old := s.cur.Load()
+	b, err := s.build(data, old.built)
 	if err != nil {
 		return s.refuse(data, err)
 	}
-	cfg := b.cfg
-	wctx, wcancel := context.WithTimeout(ctx, time.Duration(cfg.Reload.ReadyTimeout))
-	err = b.gw.WaitReady(wctx)
-	if err == nil {
-		waitAutoExposed(wctx, s.cur.Load().built, b)
+	var plan *listenPlan
+	if b.update != nil {
+		plan, err = s.update(ctx, b)
+	} else {
+		plan, err = s.rebuild(ctx, b, old.built)
 	}
-	wcancel()
 	if err != nil {
-		b.close()
 		if s.reloadCtx.Err() != nil {
 			return errStopping
 		}
-		return s.refuse(data, fmt.Errorf("reload.ready_timeout (%s) passed: %w", time.Duration(cfg.Reload.ReadyTimeout), err))
-	}
-	var plan *listenPlan
-	if s.running {
-		if plan, err = s.openListeners(cfg); err != nil {
-			b.close()
-			return s.refuse(data, err)
-		}
+		return s.refuse(data, err)
 	}
 	gen := s.newGeneration(b, data)
-	old := s.cur.Load()
 	st := s.ConfigStatus() // s.status changes only under s.mu, held here
 	st.Version, st.Source, st.ModifyIndex = version, data.Source, data.ModifyIndex
 	st.ReloadsOK++
-	b.metrics.SeedConfig(st.Version, st.ReloadsOK, st.ReloadsFailed)
+	s.metrics.SetMaxRouteSeries(b.cfg.Limits.MaxRouteSeries)
+	s.metrics.SetConfigVersion(st.Version)
+	s.metrics.ConfigReloaded(true)
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(gen)
 	if plan != nil {
 		s.commitListeners(plan, gen)
 	}
-	s.retiring[old] = true
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		old.drainAndClose(time.Duration(old.cfg.ShutdownTimeout), errReloaded())
-		s.mu.Lock()
-		delete(s.retiring, old)
-		s.mu.Unlock()
-	}()
+	if b.update != nil {
+		// Its requests run on, on the same Gateway; its access log is
+		// written out once they are done.
+		old.retire()
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			<-old.idle
+			_ = old.closeAccess()
+		}()
+	} else {
+		s.retiring[old] = true
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			old.drainAndClose(time.Duration(old.cfg.ShutdownTimeout), errReloaded())
+			s.mu.Lock()
+			delete(s.retiring, old)
+			s.mu.Unlock()
+		}()
+	}
 
 	st.LoadedAt = s.opts.Now()
 	s.stMu.Lock()
 	s.status = st
 	s.stMu.Unlock()
+	how := "rebuilt" // a new Gateway: every upstream dialled and reflected anew
+	if b.update != nil {
+		how = "updated" // the running Gateway: only what changed was rebuilt
+	}
 	b.log.Info().Str("config", data.Source).Str("version", version).Uint64("modify_index", data.ModifyIndex).
-		Str("previous", old.data.Version()).Msg("config reloaded")
+		Str("previous", old.data.Version()).Str("gateway", how).Msg("config reloaded")
 	warnOpenAdmin(gen)
 	if s.opts.OnReload != nil {
 		s.opts.OnReload(true, st)
 	}
 	return nil
+}
+
+// update applies b to the running Gateway: the listeners b needs are
+// opened first (so that nothing fails after the Gateway took the change),
+// then Gateway.Update, which waits, up to reload.ready_timeout, for the
+// descriptors of the upstreams it builds anew, and changes nothing when
+// they do not come. Call with s.mu held.
+func (s *Server) update(ctx context.Context, b *built) (*listenPlan, error) {
+	var plan *listenPlan
+	if s.running {
+		var err error
+		if plan, err = s.openListeners(b.cfg); err != nil {
+			discard(*b.update)
+			_ = b.closeAccess()
+			return nil, err
+		}
+	}
+	wait := time.Duration(b.cfg.Reload.ReadyTimeout)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := b.gw.Update(wctx, *b.update); err != nil {
+		_ = b.closeAccess()
+		if plan != nil {
+			plan.abort()
+		}
+		if wctx.Err() != nil {
+			err = fmt.Errorf("reload.ready_timeout (%s) passed: %w", wait, err)
+		}
+		return nil, err
+	}
+	// The new upstreams answered; their routes are built from the
+	// descriptors the Gateway fetches now, in a moment.
+	_ = b.gw.WaitReady(wctx)
+	return plan, nil
+}
+
+// rebuild readies b's own Gateway, which replaces old's: it waits, up to
+// reload.ready_timeout, for its upstreams' descriptors, then opens the
+// listeners b needs. On failure b is closed. Call with s.mu held.
+func (s *Server) rebuild(ctx context.Context, b *built, old *built) (*listenPlan, error) {
+	wait := time.Duration(b.cfg.Reload.ReadyTimeout)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	err := b.gw.WaitReady(wctx)
+	if err == nil {
+		waitAutoExposed(wctx, old, b)
+	}
+	cancel()
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("reload.ready_timeout (%s) passed: %w", wait, err)
+	}
+	var plan *listenPlan
+	if s.running {
+		if plan, err = s.openListeners(b.cfg); err != nil {
+			b.close()
+			return nil, err
+		}
+	}
+	if err := s.metrics.Watch(b.gw); err != nil {
+		if plan != nil {
+			plan.abort()
+		}
+		b.close()
+		return nil, err
+	}
+	return plan, nil
 }
 
 // refuse records a failed reload: logged, counted, and the old config
@@ -168,7 +247,7 @@ func (s *Server) refuse(data configsource.Data, err error) error {
 	s.status.LastError, s.status.LastErrorAt, s.status.LastErrorVersion = err.Error(), &now, version
 	st := s.status
 	s.stMu.Unlock()
-	s.cur.Load().metrics.ConfigReloaded(false)
+	s.metrics.ConfigReloaded(false)
 	s.log().Error().Err(err).Str("config", data.Source).Str("refused_version", version).
 		Str("running_version", st.Version).Msg("config refused; the previous config keeps serving")
 	if s.opts.OnReload != nil {

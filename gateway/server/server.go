@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
+	"github.com/refract-gateway/refract/gateway/setup"
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"github.com/rs/zerolog"
@@ -61,17 +62,24 @@ type Options struct {
 
 // Server is the refract process: it owns the listeners (public, admin,
 // products' own) and serves them with the Gateway built from the current
-// config (with its metrics, tracing and admin API), which it swaps on
-// reload without dropping a request: the new Gateway is built and waits
-// for its upstreams' descriptors before it takes over, a listener whose
-// address changed is opened before the old one is shut down gracefully,
-// and the old Gateway finishes the requests it started before it closes.
+// config (with its tracing and admin API), and changes on reload without
+// dropping a request: the running Gateway takes what it can (Update: only
+// what changed is rebuilt); otherwise a new Gateway is built and waits
+// for its upstreams' descriptors before it takes over, and the old one
+// finishes the requests it started before it closes. A listener whose
+// address changed is opened before the old one is shut down gracefully.
+// The metrics and the policy state live as long as the Server.
 // On stop it drains: /readyz answers 503 for drain_period while requests
 // are still served, then the listeners shut down gracefully. Create it
 // with New, then Run it once. Safe for concurrent use.
 type Server struct {
 	opts Options
 	cur  atomic.Pointer[generation] // the request path's only shared read
+
+	// What outlives configs: the metrics (one registry, every series
+	// carried on) and the policy state (buckets, breakers, key sets).
+	metrics *telemetry.Metrics
+	state   *setup.State
 
 	tlsConf   atomic.Pointer[tls.Config] // the public listener's; nil: plain
 	adminConf atomic.Pointer[tls.Config] // the admin listener's; nil: plain
@@ -124,32 +132,42 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := opts.build(data)
+	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
+		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime()}
+	dropped := opts.accessDropped
+	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{Build: opts.Build,
+		AccessLogDropped: func() float64 { return float64(dropped.Load()) }}); err != nil {
+		return nil, err
+	}
+	b, err := s.build(data, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, slots: map[string]*slot{}, retiring: map[*generation]bool{},
-		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime()}
+	if err := s.metrics.Watch(b.gw); err != nil {
+		return nil, errors.Join(err, b.close())
+	}
+	s.metrics.SetMaxRouteSeries(b.cfg.Limits.MaxRouteSeries)
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(s.newGeneration(b, data))
 	s.tried = data.Version()
 	s.status = ConfigStatus{Version: data.Version(), Source: data.Source, ModifyIndex: data.ModifyIndex, LoadedAt: opts.Now()}
-	b.metrics.SeedConfig(s.status.Version, 0, 0)
+	s.metrics.SetConfigVersion(s.status.Version)
 	return s, nil
 }
 
-// Gateway is the Gateway serving the current config. It changes on reload.
+// Gateway is the Gateway serving the current config. It changes on a
+// reload that needs a new one (see setup.Updatable); others update it.
 func (s *Server) Gateway() *gateway.Gateway { return s.cur.Load().gw }
 
 // Config is the config being served (after the override). It changes on
 // reload; callers must not modify it.
 func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 
-// Metrics are the metrics of the Gateway serving the current config (a
-// registry per config: see Options). They change on reload.
-func (s *Server) Metrics() *telemetry.Metrics { return s.cur.Load().metrics }
+// Metrics are the Server's metrics: one registry for its lifetime, whose
+// series carry on across reloads.
+func (s *Server) Metrics() *telemetry.Metrics { return s.metrics }
 
 // WaitReady blocks until Run has opened the listeners and the current
 // Gateway is ready (see Gateway.Ready), or ctx ends.

@@ -4,6 +4,8 @@
 // options, the Consul client, the compiled HTTP rules and header rules,
 // and the policies (consumers, JWT verifier, limiter stores, Redis, the
 // external authorizer, per-level rules and resilience) once per config,
-// so their state outlives route rebuilds. It owns the translation and
-// nothing else: it serves no request, and no runtime package imports it.
+// with the state that outlives route rebuilds and reloads kept in a State
+// (buckets, breakers, key sets), and says which config changes a running
+// engine can take (Updatable). It owns the translation and nothing else:
+// it serves no request, and no runtime package imports it.
 package setup

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
+	"github.com/refract-gateway/refract/policy/resilience"
 	"github.com/rs/zerolog"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -40,11 +41,16 @@ type policies struct {
 	// apiKeyMeta is the API-key header's metadata key ("" without
 	// consumers).
 	apiKeyMeta string
-	// res holds breakers and retry budgets.
-	res *resilienceState
-	// extAuthz is the external authorizer; extAuthzConn its gRPC connection.
-	extAuthz     *policy.ExtAuthz
-	extAuthzConn *grpc.ClientConn
+	// res holds breakers and retry budgets (the State's); breakers are
+	// the ones this config's routes use, for the admin API.
+	res      *resilienceState
+	usedMu   sync.Mutex
+	breakers map[*resilience.Breaker]bool
+	// extAuthz is the external authorizer.
+	extAuthz *policy.ExtAuthz
+	// releases give back the connections shared through the State (the
+	// Redis client, the authorizer's).
+	releases []func() error
 	// products: each product's policy level.
 	products map[string]*levelPolicies
 	// authFailures limits failed authentications on every route (nil:
@@ -76,12 +82,12 @@ type routeLevel struct {
 // buildPolicies builds every policy piece from cfg, which config.Validate
 // accepted: what fails here is a constructor's error, reported with its
 // key.
-func buildPolicies(cfg *config.Config, log, access zerolog.Logger) (*policies, error) {
-	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}}
-	p.local = policy.NewLocalLimiter(time.Minute, nil)
-	p.res = newResilienceState(func(name, from, to string) {
-		log.Warn().Str("component", "breaker").Str("breaker", name).Str("from", from).Str("to", to).Msg("circuit breaker state changed")
-	})
+func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State) (*policies, error) {
+	if st == nil {
+		st = NewState(log)
+	}
+	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}, local: st.local, res: st.res,
+		breakers: map[*resilience.Breaker]bool{}}
 	var errs []error
 	bad := func(key string, err error) {
 		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))
@@ -98,12 +104,19 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger) (*policies, e
 				bad("redis.password", err)
 			}
 		}
-		rl, err := policy.NewRedisLimiter(policy.RedisOptions{Addr: r.Addr, Username: r.Username, Password: string(pw),
-			DB: r.DB, Prefix: r.Prefix, Timeout: time.Duration(r.Timeout)})
+		ro := policy.RedisOptions{Addr: r.Addr, Username: r.Username, Password: string(pw),
+			DB: r.DB, Prefix: r.Prefix, Timeout: time.Duration(r.Timeout)}
+		rl, release, err := acquire(st, "redis", ro, func() (*policy.RedisLimiter, func() error, error) {
+			rl, err := policy.NewRedisLimiter(ro)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rl, rl.Close, nil
+		})
 		if err != nil {
 			bad("redis", err)
 		}
-		p.redis = rl
+		p.redis, p.releases = rl, append(p.releases, release)
 	}
 	store := func(shared bool) policy.Limiter {
 		if shared && p.redis != nil {
@@ -193,8 +206,10 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger) (*policies, e
 		}
 		switch {
 		case j.JWKSURL != "":
-			p.jwks, err = jwt.NewJWKS(jwt.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
-				Logger: log.With().Str("component", "jwks").Logger()})
+			p.jwks, err = st.keyset(j.JWKSURL, time.Duration(j.JWKSRefresh), func() (*jwt.JWKS, error) {
+				return jwt.NewJWKS(jwt.JWKSOptions{URL: j.JWKSURL, Refresh: time.Duration(j.JWKSRefresh),
+					Logger: log.With().Str("component", "jwks").Logger()})
+			})
 			if err != nil {
 				bad("jwt.jwks_url", err)
 			}
@@ -235,8 +250,24 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger) (*policies, e
 		p.products[pc.Name] = &lp
 	}
 	var err error
-	if p.extAuthz, p.extAuthzConn, err = buildExtAuthz(k.ExtAuthz, log); err != nil {
-		bad("ext_authz", err)
+	if k.ExtAuthz != nil {
+		var release func() error
+		p.extAuthz, release, err = acquire(st, "ext_authz", *k.ExtAuthz, func() (*policy.ExtAuthz, func() error, error) {
+			a, conn, err := buildExtAuthz(k.ExtAuthz, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			return a, func() error {
+				if conn != nil {
+					return conn.Close()
+				}
+				return nil
+			}, nil
+		})
+		if err != nil {
+			bad("ext_authz", err)
+		}
+		p.releases = append(p.releases, release)
 	}
 	if k.ExtAuthz != nil {
 		// What the authorizer vouches for, no client may send on any
@@ -259,13 +290,13 @@ func (p *policies) Run(ctx context.Context) {
 	}
 }
 
-// Close closes the Redis client and the authorizer's connection.
+// Close gives back the Redis client and the authorizer's connection,
+// which close when no other config of the process uses them.
 func (p *policies) Close() error {
-	if p.redis != nil {
-		_ = p.redis.Close()
-	}
-	if p.extAuthzConn != nil {
-		_ = p.extAuthzConn.Close()
+	for _, release := range p.releases {
+		if release != nil {
+			_ = release()
+		}
 	}
 	return nil
 }

@@ -40,9 +40,10 @@ func buildResilience(r config.Resilience, bad func(string, error)) resilienceLev
 	return out
 }
 
-// resilienceState is what outlives route rebuilds: breakers and retry
-// budgets, keyed by upstream (and method) and the config entry that
-// declared them, so a rebuild never closes an open breaker.
+// resilienceState is what outlives route rebuilds and reloads: breakers
+// and retry budgets, keyed by upstream (and method) and their settings, so
+// that neither a rebuild nor a reload that keeps them closes an open
+// breaker or refills a spent budget.
 type resilienceState struct {
 	mu       sync.Mutex
 	log      func(name, from, to string)
@@ -57,13 +58,12 @@ func newResilienceState(onChange func(name, from, to string)) *resilienceState {
 // Breakers lists the circuit breakers routes use, sorted by name. Safe
 // for concurrent use.
 func (p *policies) Breakers() []gateway.BreakerInfo {
-	st := p.res
-	st.mu.Lock()
-	out := make([]gateway.BreakerInfo, 0, len(st.breakers))
-	for _, b := range st.breakers {
+	p.usedMu.Lock()
+	out := make([]gateway.BreakerInfo, 0, len(p.breakers))
+	for b := range p.breakers {
 		out = append(out, gateway.BreakerInfo{Name: b.Name(), State: b.State()})
 	}
-	st.mu.Unlock()
+	p.usedMu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -103,7 +103,7 @@ func (p *policies) Call(r gateway.RouteRef) *gateway.CallPlan {
 		if bc.PerMethod {
 			name += " method " + r.Method
 		}
-		key := fmt.Sprintf("%s|%p", name, bc)
+		key := fmt.Sprintf("%s|%+v", name, *bc)
 		b := st.breakers[key]
 		if b == nil {
 			// Validated with the config.
@@ -112,9 +112,13 @@ func (p *policies) Call(r gateway.RouteRef) *gateway.CallPlan {
 			st.breakers[key] = b
 		}
 		plan.Breaker = b
+		p.usedMu.Lock()
+		p.breakers[b] = true
+		p.usedMu.Unlock()
 	}
 	if rc != nil && !rc.Off {
-		key := fmt.Sprintf("%s|%p", r.Upstream, rc)
+		ratio, reserve := rc.Budget.Values()
+		key := fmt.Sprintf("%s|%v|%v", r.Upstream, ratio, reserve)
 		bud := st.budgets[key]
 		if bud == nil {
 			bud, _ = resilience.NewRetryBudget(rc.Budget.Values())

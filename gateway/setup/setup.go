@@ -27,12 +27,15 @@ type Extra struct {
 	AccessLog *zerolog.Logger
 	// Now is the gateway's clock; default time.Now.
 	Now func() time.Time
+	// State is the policy state shared with the process's earlier and
+	// later configs (see State); nil: this config's own, fresh.
+	State *State
 }
 
 // New validates cfg and translates it into the options of its Gateway,
 // building what outlives route rebuilds (policies and their state, the
 // Consul client). What it builds is released by the Gateway's Close, or
-// by gateway.New when that fails; a caller that never calls gateway.New
+// by gateway.New or Gateway.Update when they fail; a caller that never calls gateway.New
 // calls the options' Policies.Close and Release itself.
 func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if err := cfg.Validate(); err != nil {
@@ -43,7 +46,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if x.AccessLog != nil {
 		access = *x.AccessLog
 	}
-	pol, err := buildPolicies(cfg, log, access)
+	pol, err := buildPolicies(cfg, log, access, x.State)
 	if err != nil {
 		return gateway.Options{}, err
 	}

@@ -50,6 +50,7 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client,
 			MaxDepth:        cfg.Limits.JSONDepth(),
 		},
 		Streams: streamLimits(&uc.Streams),
+		Key:     upstreamKey(uc),
 	}
 	if o.Compat, err = compat.ParseMode(uc.Compat); err != nil {
 		return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: %w", uc.Name, err)

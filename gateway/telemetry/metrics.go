@@ -223,18 +223,30 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	return m, nil
 }
 
-// Watch registers the scrape-time collector over g's read model (the
-// descriptor cache, discovery, routes, open streams, fast-path counters)
-// and makes g the gateway Stats describes. Call it once, with the gateway
-// built with m as its observer; later calls do nothing.
+// Watch makes g the gateway whose read model (the descriptor cache,
+// discovery, routes, open streams, fast-path counters) is exported at
+// scrape time and described by Stats: the gateway built with m as its
+// observer. A server that replaces its gateway calls it again with the
+// new one; the series counted so far carry on.
 func (m *Metrics) Watch(g *gateway.Gateway) error {
 	var err error
-	m.watchOnce.Do(func() {
-		if err = m.reg.Register(newStateCollector(g, m.now)); err == nil {
-			m.gw.Store(g)
-		}
-	})
+	m.watchOnce.Do(func() { err = m.reg.Register(newStateCollector(&m.gw, m.now)) })
+	if err == nil {
+		m.gw.Store(g)
+	}
 	return err
+}
+
+// SetMaxRouteSeries changes MetricsOptions.MaxRouteSeries (a reload):
+// routes that have series keep them; new ones get theirs while fewer than
+// n routes have some. Safe for concurrent use.
+func (m *Metrics) SetMaxRouteSeries(n int) {
+	if n <= 0 {
+		n = DefaultMaxRouteSeries
+	}
+	m.seriesMu.Lock()
+	m.maxRoutes = n
+	m.seriesMu.Unlock()
 }
 
 // Registry is the gateway's own registry, for callers that add their
@@ -264,16 +276,6 @@ func (m *Metrics) SetConfigVersion(v string) {
 	m.configInfo.Reset()
 	m.configInfo.WithLabelValues(v).Set(1)
 	m.configVersion.Store(&v)
-}
-
-// SeedConfig gives the metrics of a gateway a server built, before it
-// serves, the server's config version and reload counts so far: each
-// reload starts a new registry, and the reload series must stay
-// cumulative across them.
-func (m *Metrics) SeedConfig(version string, reloadsOK, reloadsFailed uint64) {
-	m.SetConfigVersion(version)
-	m.reloadsOK.Add(float64(reloadsOK))
-	m.reloadsFailed.Add(float64(reloadsFailed))
 }
 
 // ConfigVersion is the version last given to SetConfigVersion, or "".

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,7 @@ import (
 // model at scrape time: nothing is counted twice, and a scrape sees the
 // same numbers as the admin API.
 type stateCollector struct {
-	g   *gateway.Gateway
+	g   *atomic.Pointer[gateway.Gateway] // the one last given to Metrics.Watch
 	now func() time.Time
 
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
@@ -25,7 +26,7 @@ type stateCollector struct {
 	breakerState                                         *prometheus.Desc
 }
 
-func newStateCollector(g *gateway.Gateway, now func() time.Time) *stateCollector {
+func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time) *stateCollector {
 	up := []string{"upstream"}
 	return &stateCollector{g: g, now: now,
 		descState: prometheus.NewDesc("refract_descriptor_state",
@@ -83,7 +84,10 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the gateway's state. It runs on the scraping goroutine
 // and takes the same short locks the admin API takes.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	g := c.g
+	g := c.g.Load()
+	if g == nil {
+		return
+	}
 	now := c.now()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)

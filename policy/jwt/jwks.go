@@ -86,22 +86,30 @@ func NewStaticJWKS(doc []byte) (*JWKS, error) {
 	return j, nil
 }
 
-// Run fetches the set now and every Refresh until ctx ends.
+// Run fetches the set now and every Refresh until ctx ends. A set that
+// holds keys fetched less than Refresh ago (a Run taking over from
+// another's, on a config reload) is fetched again only when Refresh has
+// passed since.
 func (j *JWKS) Run(ctx context.Context) {
 	if j.o.URL == "" {
 		return
 	}
-	t := time.NewTicker(j.o.Refresh)
+	var wait time.Duration
+	if last := j.last.Load(); last != 0 && len(*j.keys.Load()) > 0 {
+		wait = max(0, j.o.Refresh-time.Since(time.Unix(0, last)))
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
-		if err := j.Refresh(ctx); err != nil && ctx.Err() == nil {
-			j.o.Logger.Warn().Err(err).Str("url", j.o.URL).Msg("JWKS fetch failed; keeping the last good keys")
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if err := j.Refresh(ctx); err != nil && ctx.Err() == nil {
+			j.o.Logger.Warn().Err(err).Str("url", j.o.URL).Msg("JWKS fetch failed; keeping the last good keys")
+		}
+		t.Reset(j.o.Refresh)
 	}
 }
 

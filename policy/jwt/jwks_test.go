@@ -199,3 +199,33 @@ func TestCheckJWKS(t *testing.T) {
 		t.Fatalf("no url: %v", err)
 	}
 }
+
+// A Run that takes over a set fetched moments ago (a reload's new
+// policies) does not fetch it again before Refresh has passed.
+func TestJWKSRunAfterAnotherFetchesNothingEarly(t *testing.T) {
+	key := policytest.NewKey(t, "k", "ES256")
+	srv := policytest.ServeJWKS(t, key)
+	jwks, err := jwt.NewJWKS(jwt.JWKSOptions{URL: srv.URL, Refresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each Run runs until the set has been fetched and 200ms more: time
+	// enough for the second to fetch at once if it did.
+	run := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { jwks.Run(ctx); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for srv.Fetches() == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+		<-done
+	}
+	run()
+	run()
+	if n := srv.Fetches(); n != 1 {
+		t.Fatalf("%d fetches by two Runs within Refresh; want 1", n)
+	}
+}
