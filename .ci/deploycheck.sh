@@ -67,7 +67,7 @@ echo "-- Helm chart"
 HELM=${REFRACT_HELM:-$(command -v helm || true)}
 if [ -n "$HELM" ]; then
   "$HELM" lint --strict deploy/helm/refract
-  "$HELM" template demo deploy/helm/refract --set drainPeriodSeconds=7 > "$work/chart.yaml"
+  "$HELM" template demo deploy/helm/refract --kube-version 1.30.0 --set drainPeriodSeconds=7 > "$work/chart.yaml"
   for want in 'path: /readyz' 'path: /healthz' 'port: admin' 'seconds: 7' 'drain_period: 7s' \
     'terminationGracePeriodSeconds: 34' 'runAsNonRoot: true' 'readOnlyRootFilesystem: true' 'kind: ConfigMap' \
     'mountPath: /etc/refract' 'memory: 64Mi'; do
