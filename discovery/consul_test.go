@@ -54,7 +54,7 @@ func TestNewConsulValidates(t *testing.T) {
 }
 
 // updates runs src.Watch and hands each push to the test.
-func updates(t *testing.T, src Source) <-chan Update {
+func updates(t testing.TB, src Source) <-chan Update {
 	ch := make(chan Update, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -18,7 +18,8 @@ import (
 // builds (or rebuilds) its resolver after an update still starts from it.
 // Safe for concurrent use.
 type Resolver struct {
-	scheme string
+	scheme  string
+	refresh func() // see OnResolveNow; nil: none
 
 	mu    sync.Mutex
 	cc    resolver.ClientConn
@@ -29,6 +30,15 @@ type Resolver struct {
 // ClientConn (use the upstream name, made scheme-safe by Scheme).
 func NewResolver(scheme string) *Resolver {
 	return &Resolver{scheme: scheme}
+}
+
+// OnResolveNow makes grpc-go's requests to resolve again (it makes them
+// when a connection to an endpoint fails) call f, which must not block: a
+// source that can look again at once (a Refresher) is handed here. Call
+// it before the resolver is used.
+func (r *Resolver) OnResolveNow(f func()) *Resolver {
+	r.refresh = f
+	return r
 }
 
 // Scheme implements resolver.Builder.
@@ -74,9 +84,13 @@ func (r *Resolver) Update(eps []Endpoint) {
 
 type built Resolver
 
-// ResolveNow implements resolver.Resolver: the sources push, so there is
-// nothing to poll.
-func (b *built) ResolveNow(resolver.ResolveNowOptions) {}
+// ResolveNow implements resolver.Resolver: sources push, so only those
+// that can look again on demand (see OnResolveNow) are told.
+func (b *built) ResolveNow(resolver.ResolveNowOptions) {
+	if f := (*Resolver)(b).refresh; f != nil {
+		f()
+	}
+}
 
 // Close implements resolver.Resolver.
 func (b *built) Close() {

@@ -40,6 +40,16 @@ type Source interface {
 	String() string
 }
 
+// Refresher is a Source that can look again at once when asked, as DNS
+// can: the upstream's connections ask when a connection to an endpoint
+// fails, so that a backend that moved is followed before the next
+// interval.
+type Refresher interface {
+	Source
+	// ResolveNow asks for a fresh look soon; it never blocks.
+	ResolveNow()
+}
+
 // Static is a fixed endpoint list. Immutable; safe for concurrent use.
 type Static struct {
 	endpoints []Endpoint

@@ -53,9 +53,20 @@ upstreams:
 			t.Errorf("/admin/config shows %q:\n%s", secret, body)
 		}
 	}
-	var cfg map[string]any
-	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+	var resp struct {
+		Config map[string]any `json:"config"`
+		YAML   string         `json:"yaml"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, body)
+	}
+	cfg := resp.Config
+	// The source text shows where the secrets are, not what they are.
+	for _, line := range []string{`token: "[redacted]"`, `hmac_secret: {value: "[redacted]"}`, `headers: {x-collector-team: "[redacted]"}`,
+		`http: {url: "http://%5Bredacted%5D@127.0.0.1:1/check?[redacted]"}`, `username: limiter`} {
+		if !strings.Contains(resp.YAML, line) {
+			t.Errorf("the source text lacks %s:\n%s", line, resp.YAML)
+		}
 	}
 	at := func(path ...any) any {
 		var v any = cfg

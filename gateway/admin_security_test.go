@@ -256,7 +256,7 @@ func (s *syncBuffer) String() string {
 // warned about at start and at every reload; with a token it is not.
 func TestAdminBeyondLoopbackWarns(t *testing.T) {
 	lib := startLibrary(t)
-	const warning = "the admin listener listens beyond loopback without authentication"
+	const warning = "admin API without authentication: it serves loopback clients only"
 	onAllInterfaces := func(o *server.Options) {
 		prev := o.Override
 		o.Override = func(c *config.Config) { prev(c); c.Admin = "0.0.0.0:0" }

@@ -231,7 +231,13 @@ func TestConsulRollingDeployWithANewMethod(t *testing.T) {
 		}
 	}
 
-	// The admin API shows the split and the restricted route.
+	// The admin API shows the split and the restricted route, once both
+	// old instances' own reflections are in (each is reflected on its own,
+	// and one may still be fetching on a busy machine).
+	eventually(t, 10*time.Second, "both old instances in the split", func() bool {
+		u := h.upstream(t, "library")
+		return len(u.Schemas) == 2 && len(u.Schemas[1].Endpoints) == 2
+	})
 	u := h.upstream(t, "library")
 	if len(u.Schemas) != 2 || !u.Schemas[0].Primary || strings.Join(u.Schemas[0].Endpoints, ",") != v2.Addr ||
 		len(u.Schemas[1].Endpoints) != 2 || u.Schemas[0].Methods != u.Schemas[1].Methods+1 {

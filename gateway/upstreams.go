@@ -128,6 +128,9 @@ type UpstreamInfo struct {
 	// ConsulIndex is the index of Consul's last answer, for upstreams
 	// discovered there: it moves whenever Consul saw a change.
 	ConsulIndex uint64 `json:"consul_index,omitempty"`
+	// Datacenter is the Consul datacenter served, for upstreams listing
+	// several ("" while none has passing instances).
+	Datacenter string `json:"datacenter,omitempty"`
 	// Balancer is the grpc-go balancing policy; HealthCheck says whether
 	// endpoints are probed with grpc.health.v1.
 	Balancer    string `json:"balancer"`
@@ -159,6 +162,9 @@ func (g *Gateway) Upstreams() []UpstreamInfo {
 			Balancer: u.o.Conn.Balancer, HealthCheck: u.o.Conn.HealthCheck, Connectivity: u.conns.Conn().GetState().String()}
 		if c, ok := u.conns.Source().(interface{ LastIndex() uint64 }); ok {
 			info.ConsulIndex = c.LastIndex()
+		}
+		if c, ok := u.conns.Source().(interface{ Datacenter() string }); ok {
+			info.Datacenter = c.Datacenter()
 		}
 		if st := u.conns.State(); st != nil {
 			info.Discovery, info.Error, info.Since = st.Describe()

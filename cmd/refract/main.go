@@ -7,6 +7,8 @@
 //	refract validate -config F     check a config file; exit 2 with every problem
 //	refract routes -config F       reflect the upstreams and print the routes F would serve
 //	refract version                print the version, commit, build date and Go version (also -version)
+//	refract config get|apply|diff|history|rollback|release|promote|abort -admin URL -token T
+//	                               read and change a running gateway's config through its admin API
 //
 // Signals: SIGHUP reloads the config; SIGINT or SIGTERM drains (/readyz
 // 503 for drain_period, still serving) then shuts down gracefully; a second
@@ -46,6 +48,8 @@ Usage:
   refract -demo [-listen ADDR] [-admin ADDR]      serve the example backends, in process
   refract validate -config FILE                   check a config; every problem, exit 2
   refract routes -config FILE [-wait 10s]         reflect the upstreams, print the routes
+  refract config get|apply|diff|history|rollback|release|promote|abort -admin URL
+                                                  read and change a running gateway's config
   refract version                                 print the version (also -version)
 
 Subcommands take -h too. Signals: SIGHUP reloads; SIGINT/SIGTERM drain, then stop.
@@ -67,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return routes(args[1:], stdout, stderr)
 		case "version":
 			return printVersion(args[1:], stdout, stderr)
+		case "config":
+			return configCommand(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
@@ -80,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "public listener host:port (overrides the config; demo default 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener host:port, or off (overrides the config; demo default 127.0.0.1:9901)")
 	showVersion := fs.Bool("version", false, "print the version, commit, build date and Go version, and exit")
+	hostname, _ := os.Hostname()
+	instance := fs.String("instance-id", hostname, "this instance's name: in a gray release of a Consul KV config, it decides whether the instance runs the candidate")
 	if err := fs.Parse(args); err != nil {
 		return helpOr2(err)
 	}
@@ -106,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer cleanup()
 		src = &configsource.Static{Name: "demo", Bytes: data}
-	} else if src, err = configsource.Open(*configPath); err != nil {
+	} else if src, err = configsource.OpenInstance(*configPath, *instance); err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
 	}

@@ -64,7 +64,7 @@ func TestRunHelpListsSubcommands(t *testing.T) {
 	if code := run([]string{"-h"}, &out, &errb); code != 0 {
 		t.Fatalf("-h exited %d", code)
 	}
-	for _, want := range []string{"refract validate -config FILE", "refract routes -config FILE", "refract version",
+	for _, want := range []string{"refract validate -config FILE", "refract routes -config FILE", "refract version", "refract config get|apply",
 		"refract -demo", "-config string", "-listen string", "-admin string", "-version", "Exit codes: 0"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("-h does not mention %q:\n%s", want, errb.String())

@@ -29,10 +29,12 @@ type Agent struct {
 	t     testing.TB
 	bin   string
 	token string // management token when ACLs are enforced
+	dc    string // datacenter; empty: the agent's default (dc1)
 	ports [4]int // serf lan, serf wan, server, spare
 	dir   string
 
 	mu     sync.Mutex
+	shared *api.Client // for the helpers' own calls; see ops
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
 }
@@ -64,7 +66,34 @@ func Binary() string {
 // Start starts an agent and stops it when the test ends.
 func Start(t testing.TB) *Agent {
 	t.Helper()
-	return start(t, "")
+	return start(t, "", "")
+}
+
+// StartDC starts an agent that is the server of datacenter dc, and stops
+// it when the test ends. Join agents of several datacenters with JoinWAN.
+func StartDC(t testing.TB, dc string) *Agent {
+	t.Helper()
+	return start(t, "", dc)
+}
+
+// JoinWAN joins a to b's datacenter over the WAN gossip pool, as Consul
+// datacenters are federated, and waits until a can query b's datacenter.
+func (a *Agent) JoinWAN(b *Agent) {
+	a.t.Helper()
+	if err := a.Client().Agent().Join("127.0.0.1:"+strconv.Itoa(b.ports[1]), true); err != nil {
+		a.t.Fatalf("consultest: wan join: %v", err)
+	}
+	c := a.Client()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, _, err := c.Catalog().Nodes(&api.QueryOptions{Datacenter: b.dc}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("consultest: datacenter %s not reachable from %s after 60s", b.dc, a.dc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // StartWithACL starts an agent that enforces ACLs, denying by default,
@@ -72,17 +101,17 @@ func Start(t testing.TB) *Agent {
 // when the test ends.
 func StartWithACL(t testing.TB, token string) *Agent {
 	t.Helper()
-	return start(t, token)
+	return start(t, token, "")
 }
 
-func start(t testing.TB, token string) *Agent {
+func start(t testing.TB, token, dc string) *Agent {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		testkit.SkipIntegration(t, "the Consul suites (discovery, auto-exposure, config in Consul KV)",
 			"no consul binary: run .ci/consul.sh (builds Consul "+Version+" from the module proxy) or set REFRACT_CONSUL")
 	}
-	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token}
+	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token, dc: dc}
 	http := testkit.FreePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
 	for i := range a.ports {
@@ -107,6 +136,9 @@ func (a *Agent) start() error {
 		"-node", "refract-test",
 		"-log-level", "warn",
 	)
+	if a.dc != "" {
+		cmd.Args = append(cmd.Args, "-datacenter", a.dc)
+	}
 	if a.token != "" {
 		cmd.Args = append(cmd.Args, "-hcl", fmt.Sprintf(
 			`acl { enabled = true, default_policy = "deny", tokens { initial_management = %q } }`, a.token))
@@ -160,6 +192,22 @@ func (a *Agent) Client() *api.Client {
 	return c
 }
 
+// ops is the client the helpers use: one for the agent's life, so that
+// many calls do not pile up connections (an agent refuses more than 200
+// from one address).
+func (a *Agent) ops() *api.Client {
+	a.mu.Lock()
+	c := a.shared
+	a.mu.Unlock()
+	if c == nil {
+		c = a.Client()
+		a.mu.Lock()
+		a.shared = c
+		a.mu.Unlock()
+	}
+	return c
+}
+
 // Stop kills the agent (as a crash would) and waits for it to exit. A dev
 // agent keeps nothing: after Restart the catalog is empty.
 func (a *Agent) Stop() {
@@ -205,7 +253,7 @@ func (a *Agent) Register(inst Instance) {
 	if inst.GRPCCheck {
 		check = &api.AgentServiceCheck{CheckID: checkID(inst.ID), GRPC: inst.Addr, Interval: "1s", Timeout: "1s"}
 	}
-	err = a.Client().Agent().ServiceRegister(&api.AgentServiceRegistration{
+	err = a.ops().Agent().ServiceRegister(&api.AgentServiceRegistration{
 		ID: inst.ID, Name: inst.Service, Address: host, Port: port,
 		Tags: inst.Tags, Meta: inst.Meta, Check: check,
 	})
@@ -217,7 +265,7 @@ func (a *Agent) Register(inst Instance) {
 // Deregister removes an instance.
 func (a *Agent) Deregister(id string) {
 	a.t.Helper()
-	if err := a.Client().Agent().ServiceDeregister(id); err != nil {
+	if err := a.ops().Agent().ServiceDeregister(id); err != nil {
 		a.t.Fatalf("consultest: deregister %s: %v", id, err)
 	}
 }
@@ -230,7 +278,7 @@ func (a *Agent) Pass(id string) { a.ttl(id, api.HealthPassing) }
 
 func (a *Agent) ttl(id, status string) {
 	a.t.Helper()
-	if err := a.Client().Agent().UpdateTTL(checkID(id), "set by test", status); err != nil {
+	if err := a.ops().Agent().UpdateTTL(checkID(id), "set by test", status); err != nil {
 		a.t.Fatalf("consultest: check of %s: %v", id, err)
 	}
 }

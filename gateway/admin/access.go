@@ -28,10 +28,14 @@ type Access struct {
 	// Hosts are the host names allowed besides localhost and IP
 	// addresses, lower-case, without port.
 	Hosts []string
-	// Tokens, when any, are the SHA-256 digests of the bearer tokens
-	// accepted; every request but the health checks and the dashboard's
-	// static files then needs one.
-	Tokens [][sha256.Size]byte
+	// Tokens, when any, are the bearer tokens accepted (their SHA-256
+	// digests, names and roles); every request but the health checks and
+	// the dashboard's static files then needs one.
+	Tokens []Token
+	// CertRoles maps a client certificate's subject common name to its
+	// role; empty: every verified certificate is admin, set: an unlisted
+	// one is viewer.
+	CertRoles map[string]Role
 	// ClientCert requires a verified client certificate on every request
 	// but the health checks (the listener verifies any certificate
 	// offered; this refuses requests that offered none).
@@ -56,9 +60,16 @@ func public(r *http.Request) (health, static bool) {
 	return false, false
 }
 
+// Authenticated reports whether requests must prove who they are (a
+// token or a client certificate); without, only loopback clients are
+// served, read-write.
+func (a Access) Authenticated() bool { return len(a.Tokens) > 0 || a.ClientCert }
+
 // guard wraps the admin mux with a's checks, in this order: Host, client
-// certificate, bearer token, then for state-changing requests origin and
-// AdminHeader. Each refusal is a google.rpc.Status saying what to send.
+// certificate, bearer token (or, with neither configured, a loopback
+// client), then for state-changing requests origin and AdminHeader, then
+// the role the request needs. Each refusal is a google.rpc.Status saying
+// what to send.
 func (a Access) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if msg := a.checkHost(r.Host); msg != "" {
@@ -66,17 +77,29 @@ func (a Access) guard(next http.Handler) http.Handler {
 			return
 		}
 		health, static := public(r)
-		if a.ClientCert && !health && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		id := Identity{Role: RoleAdmin, Subject: "local", Auth: "none", From: r.RemoteAddr}
+		if !a.Authenticated() && !health && !loopbackClient(r.RemoteAddr) {
 			rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied,
-				"admin API: a client certificate signed by admin_security.tls.client_ca is required")
+				"admin API: no admin_security.tokens or tls.client_ca are configured, so only loopback clients are served "+
+					"(local development); configure tokens to use it from "+quote(r.RemoteAddr))
 			return
 		}
+		if a.ClientCert && !health {
+			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+				rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied,
+					"admin API: a client certificate signed by admin_security.tls.client_ca is required")
+				return
+			}
+			id = a.certIdentity(r)
+		}
 		if len(a.Tokens) > 0 && !static {
-			if msg, errParam := a.checkToken(r.Header.Get("Authorization")); msg != "" {
+			tk, msg, errParam := a.checkToken(r.Header.Get("Authorization"))
+			if msg != "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="refract-admin"`+errParam)
 				rpcstatus.WriteStatus(w, http.StatusUnauthorized, codes.Unauthenticated, msg)
 				return
 			}
+			id.Role, id.Subject, id.Auth = tk.Role, tk.Name, "token"
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if msg := checkSameOrigin(r); msg != "" {
@@ -84,7 +107,12 @@ func (a Access) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r)
+		if need := requiredRole(r); !health && !static && id.Role < need {
+			rpcstatus.WriteStatus(w, http.StatusForbidden, codes.PermissionDenied, "admin API: "+r.Method+" "+r.URL.Path+
+				" needs the role "+need.String()+"; "+id.Subject+" has "+id.Role.String())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 	})
 }
 
@@ -112,23 +140,49 @@ func (a Access) checkHost(host string) string {
 		quote(name) + " to admin_security.hosts"
 }
 
-// checkToken says why the Authorization header auth is refused, and the
-// WWW-Authenticate error parameter; "" when it carries an accepted token.
+// checkToken returns the token the Authorization header auth carries,
+// or says why it is refused, with the WWW-Authenticate error parameter.
 // Every digest is compared, in constant time.
-func (a Access) checkToken(auth string) (msg, errParam string) {
+func (a Access) checkToken(auth string) (tk Token, msg, errParam string) {
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "admin API: send Authorization: Bearer TOKEN with one of the tokens of admin_security.tokens", ""
+		return tk, "admin API: send Authorization: Bearer TOKEN with one of the tokens of admin_security.tokens", ""
 	}
 	d := sha256.Sum256([]byte(token))
-	match := 0
+	found := -1
 	for i := range a.Tokens {
-		match |= subtle.ConstantTimeCompare(d[:], a.Tokens[i][:])
+		if subtle.ConstantTimeCompare(d[:], a.Tokens[i].Digest[:]) == 1 {
+			found = i
+		}
 	}
-	if match != 1 {
-		return "admin API: the bearer token is not one of admin_security.tokens", `, error="invalid_token"`
+	if found < 0 {
+		return tk, "admin API: the bearer token is not one of admin_security.tokens", `, error="invalid_token"`
 	}
-	return "", ""
+	return a.Tokens[found], "", ""
+}
+
+// certIdentity is who a verified client certificate names: its subject
+// common name, with the role CertRoles gives it.
+func (a Access) certIdentity(r *http.Request) Identity {
+	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+	role := RoleAdmin
+	if len(a.CertRoles) > 0 {
+		role = RoleViewer
+		if rl, ok := a.CertRoles[cn]; ok {
+			role = rl
+		}
+	}
+	return Identity{Role: role, Subject: cn, Auth: "cert", From: r.RemoteAddr}
+}
+
+// loopbackClient reports whether remote (host:port) is a loopback address.
+func loopbackClient(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // checkSameOrigin says why a state-changing request is refused: sent by

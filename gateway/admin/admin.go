@@ -37,6 +37,11 @@ type Options struct {
 	Access Access
 	// Build is the running binary's version, shown on GET /admin.
 	Build telemetry.Build
+	// Control, when set, serves the config's write side (PUT, PATCH,
+	// validate, history, rollback, gray releases) and the audit log, and
+	// records every other state-changing request in the audit log; it
+	// replaces the read-only GET /admin/config of Config.
+	Control *Control
 }
 
 // Handler serves the admin API: /healthz (the process is alive), /readyz
@@ -123,8 +128,15 @@ func Handler(o Options) http.Handler {
 		mux.Handle("GET /admin/reload", o.Reload)
 		mux.Handle("POST /admin/reload", o.Reload)
 	}
+	mux.HandleFunc("GET /admin/whoami", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, IdentityOf(r))
+	})
 	mountOperations(mux, o)
-	return o.Access.guard(mux)
+	if o.Control == nil {
+		return o.Access.guard(mux)
+	}
+	o.Control.mount(mux)
+	return o.Access.guard(o.Control.auditOthers(mux))
 }
 
 // WriteJSON answers with v as indented JSON: the admin API's success

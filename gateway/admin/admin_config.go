@@ -29,6 +29,7 @@ func EffectiveConfig(cfg *config.Config) (map[string]any, error) {
 	if err := yaml.Unmarshal(raw, &cp); err != nil {
 		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
+	fillDefaults(&cp)
 	redact(reflect.ValueOf(&cp).Elem(), "")
 	if raw, err = yaml.Marshal(&cp); err != nil {
 		return nil, fmt.Errorf("admin: effective config: %w", err)
@@ -38,6 +39,17 @@ func EffectiveConfig(cfg *config.Config) (map[string]any, error) {
 		return nil, fmt.Errorf("admin: effective config: %w", err)
 	}
 	return out, nil
+}
+
+// fillDefaults writes into c the defaults that are applied where a key is
+// read rather than when the config is parsed (the limits), so that the
+// effective config shows the values in force instead of zeros.
+func fillDefaults(c *config.Config) {
+	l := &c.Limits
+	l.MaxURLBytes, l.MaxHeaderBytes, l.MaxJSONDepth = l.URLBytes(), l.HeaderBytes(), l.JSONDepth()
+	l.MaxResponseBytes, l.MaxConcurrentPerClient = l.ResponseBytes(), l.PerClient()
+	l.HTTP2MaxConcurrentStreams, l.BodyReadTimeout, l.MinBodyRate = l.HTTP2Streams(), config.Duration(l.BodyTimeout()), l.BodyRate()
+	l.HeadersWithUnderscores = l.Underscores()
 }
 
 // redact walks v, which has the YAML key name, replacing secrets in place.

@@ -23,7 +23,7 @@ func mountOperations(mux *endpointMux, o Options) {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
-	if o.Config != nil {
+	if o.Config != nil && o.Control == nil {
 		mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
 			cfg, err := EffectiveConfig(o.Config)
 			if err != nil {

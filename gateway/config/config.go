@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
@@ -49,6 +48,8 @@ type Config struct {
 	// Consul is how to reach Consul, for upstreams discovered there and
 	// for auto-exposure; unset when nothing uses Consul.
 	Consul *ConsulConfig `yaml:"consul"`
+	// Etcd is how to reach etcd, for upstreams discovered there.
+	Etcd *EtcdConfig `yaml:"etcd"`
 	// Upstreams are the gRPC backends; at least one, unless
 	// consul.auto_expose finds them.
 	Upstreams []Upstream `yaml:"upstreams"`
@@ -102,11 +103,13 @@ type ReflectionConfig struct {
 type Upstream struct {
 	// Name identifies the upstream in logs, errors and the admin API.
 	Name string `yaml:"name"`
-	// Static lists fixed endpoints, host:port. Exactly one of static and
-	// consul is required.
+	// Static lists fixed endpoints, host:port. Exactly one of static,
+	// consul, etcd and dns is required.
 	Static []string `yaml:"static"`
-	// Consul discovers the endpoints in Consul.
+	// Consul, Etcd and DNS discover the endpoints there.
 	Consul *UpstreamConsul `yaml:"consul"`
+	Etcd   *UpstreamEtcd   `yaml:"etcd"`
+	DNS    *UpstreamDNS    `yaml:"dns"`
 	// Timeout is the deadline of each call unless the client asks for a
 	// shorter one with Grpc-Timeout. Default 30s.
 	Timeout Duration `yaml:"timeout"`
@@ -305,6 +308,7 @@ func (c *Config) ApplyDefaults() {
 		c.Upstreams[i].ApplyDefaults()
 	}
 	c.applyLifecycleDefaults()
+	c.AdminSecurity.applyDefaults()
 }
 
 // ApplyDefaults fills the upstream's unset keys with their defaults.
@@ -312,6 +316,7 @@ func (u *Upstream) ApplyDefaults() {
 	if u.Consul != nil {
 		u.Consul.ApplyDefaults()
 	}
+	u.applyDiscoveryDefaults()
 	if u.Timeout == 0 {
 		u.Timeout = Duration(30 * time.Second)
 	}
@@ -389,6 +394,9 @@ func (c *Config) Validate() error {
 			t.validate("consul.auto_expose.upstream", c, bad)
 		}
 	}
+	if c.Etcd != nil {
+		c.Etcd.validate(bad)
+	}
 	if len(c.Upstreams) == 0 && (c.Consul == nil || c.Consul.AutoExpose == nil) {
 		bad("upstreams", "at least one upstream is required (or consul.auto_expose)")
 	}
@@ -412,23 +420,7 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	if !UpstreamName.MatchString(u.Name) {
 		bad(key+".name", "%q must be 1-64 lower-case letters, digits, '.', '_' or '-'", u.Name)
 	}
-	switch {
-	case len(u.Static) > 0 && u.Consul != nil:
-		bad(key, "static and consul exclude each other")
-	case u.Consul != nil:
-		if u.Consul.Service == "" {
-			bad(key+".consul.service", "required: the Consul service name")
-		}
-		if c.Consul == nil {
-			bad(key+".consul", "needs the top-level consul: key (at least consul: {address: host:port})")
-		}
-	case len(u.Static) == 0:
-		bad(key, "an endpoint source is required (static or consul)")
-	default:
-		if _, err := discovery.NewStatic(u.Static); err != nil {
-			bad(key+".static", "%v", err)
-		}
-	}
+	u.validateSource(key, c, bad)
 	switch u.Balancer {
 	case "round_robin", "pick_first", "least_request":
 	default:

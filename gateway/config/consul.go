@@ -53,8 +53,12 @@ type UpstreamConsul struct {
 	PassingOnly *bool `yaml:"passing_only"`
 	// Datacenter, Namespace and Partition override the consul: defaults.
 	Datacenter string `yaml:"datacenter"`
-	Namespace  string `yaml:"namespace"`
-	Partition  string `yaml:"partition"`
+	// Datacenters, two or more in order of preference, serve the first
+	// with passing instances (the next only while none pass there, and
+	// back when they return); excludes datacenter.
+	Datacenters []string `yaml:"datacenters"`
+	Namespace   string   `yaml:"namespace"`
+	Partition   string   `yaml:"partition"`
 	// PortMetaKey names a service-meta key holding the gRPC port, for
 	// services registered with another protocol's port.
 	PortMetaKey string `yaml:"port_meta_key"`
@@ -97,8 +101,8 @@ func (c *ConsulConfig) validate(bad func(key, format string, args ...any)) {
 			bad("consul.auto_expose.path_prefix", "%q must be literal path segments such as /services or /services/{service} (no trailing slash)", a.PathPrefix)
 		}
 		t := a.Upstream
-		if t.Name != "" || len(t.Static) > 0 || t.Consul != nil {
-			bad("consul.auto_expose.upstream", "name, static and consul come from the service; set only the other upstream keys")
+		if t.Name != "" || len(t.Static) > 0 || t.Consul != nil || t.Etcd != nil || t.DNS != nil {
+			bad("consul.auto_expose.upstream", "name, static, consul, etcd and dns come from the service; set only the other upstream keys")
 		}
 	}
 }

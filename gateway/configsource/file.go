@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -22,6 +23,8 @@ type File struct {
 	// Debounce is how long the directory must stay quiet before the file
 	// is read again (a save is several events); default 200ms.
 	Debounce time.Duration
+
+	mu sync.Mutex // writes, one at a time
 }
 
 // Read reads the file.

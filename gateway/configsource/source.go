@@ -19,6 +19,10 @@ type Data struct {
 	Source string
 	// ModifyIndex is the Consul KV ModifyIndex of the key (0 for files).
 	ModifyIndex uint64
+	// Track is "candidate" when a gray release is in progress and this
+	// instance runs its candidate, "stable" when a release is in progress
+	// and it does not, "" when there is no release.
+	Track string
 }
 
 // Version names the config's bytes: the first 12 hex digits of their
@@ -49,9 +53,14 @@ type Source interface {
 // Open opens the config at location: a file path, or
 // consul://HOST:PORT/KEY (optionally ?dc=DATACENTER) for a config shared
 // in Consul KV; the ACL token comes from CONSUL_HTTP_TOKEN.
-func Open(location string) (Source, error) {
+func Open(location string) (Source, error) { return OpenInstance(location, "") }
+
+// OpenInstance is Open for the instance named instance: in a gray release
+// of a Consul KV config, the instance's name decides whether it runs the
+// candidate (see Release). An empty name always runs the stable config.
+func OpenInstance(location, instance string) (Source, error) {
 	if strings.HasPrefix(location, "consul://") {
-		return newConsulKV(location)
+		return newConsulKV(location, instance)
 	}
 	if location == "" {
 		return nil, errors.New("config: no location given")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,7 +36,21 @@ func newAdminListener(cfg *config.Config) (adminListener, error) {
 		if err != nil {
 			return a, fmt.Errorf("config: admin_security.tokens[%d]: %w", i, err)
 		}
-		a.access.Tokens = append(a.access.Tokens, [sha256.Size]byte(d))
+		role, err := admin.ParseRole(cmp.Or(tk.Role, "admin"))
+		if err != nil {
+			return a, fmt.Errorf("config: admin_security.tokens[%d]: %w", i, err)
+		}
+		a.access.Tokens = append(a.access.Tokens, admin.Token{Digest: [sha256.Size]byte(d), Name: cmp.Or(tk.Name, fmt.Sprintf("token-%d", i)), Role: role})
+	}
+	for cn, r := range sec.CertRoles {
+		role, err := admin.ParseRole(r)
+		if err != nil {
+			return a, fmt.Errorf("config: admin_security.cert_roles.%s: %w", cn, err)
+		}
+		if a.access.CertRoles == nil {
+			a.access.CertRoles = map[string]admin.Role{}
+		}
+		a.access.CertRoles[cn] = role
 	}
 	if sec.TLS == nil || cfg.Admin == "off" {
 		return a, nil
@@ -61,13 +76,18 @@ func newAdminListener(cfg *config.Config) (adminListener, error) {
 	return a, nil
 }
 
-// warnOpenAdmin logs a warning when gen's admin listener listens beyond
-// loopback with no authentication: anyone who reaches it can read the
-// config and reload it.
+// warnOpenAdmin says, at start and after each reload, how the admin API
+// is guarded when it is not: with no token and no client CA it serves
+// loopback clients only, read-write (local development), and refuses
+// every other client even when it listens beyond loopback.
 func warnOpenAdmin(gen *generation) {
-	if gen.cfg.AdminOnLoopback() || gen.cfg.AdminSecurity.AdminAuthenticated() {
+	if gen.cfg.Admin == "off" || gen.cfg.AdminSecurity.AdminAuthenticated() {
 		return
 	}
-	gen.log.Warn().Str("admin", gen.cfg.Admin).Msg("the admin listener listens beyond loopback without authentication: " +
-		"anyone who reaches it can read the config and reload it; set admin_security.tokens or admin_security.tls.client_ca")
+	ev := gen.log.Info()
+	if !gen.cfg.AdminOnLoopback() {
+		ev = gen.log.Warn()
+	}
+	ev.Str("admin", gen.cfg.Admin).Msg("admin API without authentication: it serves loopback clients only, read-write " +
+		"(local development); set admin_security.tokens or admin_security.tls.client_ca to use it from elsewhere")
 }

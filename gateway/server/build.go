@@ -47,6 +47,12 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 		return nil, err
 	}
 	b := &built{cfg: cfg, metrics: s.metrics}
+	if s.cur.Load() == nil {
+		// The first config's cap holds before its first routes compile
+		// (they may, as soon as the gateway is built); a reload's is set
+		// when it is taken.
+		s.metrics.SetMaxRouteSeries(cfg.Limits.MaxRouteSeries)
+	}
 	if b.tls, err = serverTLS(cfg); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,8 @@ func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
 	gen := &generation{built: b, data: data, products: map[string]http.Handler{}, idle: make(chan struct{})}
 	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
 		Stats: b.metrics.Stats, Reload: http.HandlerFunc(s.serveReload),
-		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access, Build: s.opts.Build})
+		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access, Build: s.opts.Build,
+		Control: s.control})
 	for _, p := range b.cfg.Products {
 		if p.Listen != "" {
 			gen.products[p.Name] = b.gw.ProductHandler(p.Name)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/admin"
+	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
@@ -60,6 +61,37 @@ func (s *Server) Reload(ctx context.Context) error {
 		return s.refuse(configsource.Data{Source: s.opts.Source.String()}, err)
 	}
 	return s.apply(ctx, data, true)
+}
+
+// Apply swaps the gateway to data, as a reload of those bytes would: the
+// admin API's entry point once it has validated a change and written it
+// to the source; who names the change in the log. It returns why the
+// config was refused; the previous one then keeps serving. Safe for
+// concurrent use; applies run one at a time.
+func (s *Server) Apply(ctx context.Context, data configsource.Data, who string) error {
+	s.log().Info().Str("who", who).Str("version", data.Version()).Msg("applying a config changed through the admin API")
+	return s.apply(ctx, data, true)
+}
+
+// runningConfig is the config data and config being served.
+func (s *Server) runningConfig() (configsource.Data, *config.Config) {
+	gen := s.cur.Load()
+	return gen.data, gen.cfg
+}
+
+// traffic is the requests answered and those answered 5xx by the
+// current config, for the gray release's automatic abort.
+func (s *Server) traffic() (requests, errors uint64) {
+	st := s.Metrics().Stats()
+	for _, r := range st.Routes {
+		errors += r.ServerErrors
+	}
+	return st.Requests.Total, errors
+}
+
+// parse validates config bytes sent to the admin API as a reload would.
+func (s *Server) parse(b []byte) (*config.Config, error) {
+	return parseConfigData(configsource.Data{Bytes: b, Source: "config"}, s.opts.Override)
 }
 
 // apply validates data whole and applies it differentially when it can:

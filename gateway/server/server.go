@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/admin"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/gateway/setup"
@@ -102,6 +103,7 @@ type Server struct {
 	stMu   sync.Mutex // status for readers; it is written with mu held too
 	status ConfigStatus
 
+	control        *admin.Control  // the admin API's write side, across configs
 	runtimeAtStart runtimeSettings // what unset runtime keys return to
 }
 
@@ -146,8 +148,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.metrics.Watch(b.gw); err != nil {
 		return nil, errors.Join(err, b.close())
 	}
-	s.metrics.SetMaxRouteSeries(b.cfg.Limits.MaxRouteSeries)
 	s.reloadCtx, s.stopReloads = context.WithCancel(context.Background())
+	if s.control, err = admin.NewControl(admin.ControlOptions{Source: opts.Source, Running: s.runningConfig, Parse: s.parse,
+		Apply: s.Apply, Logger: s.Logger, Now: opts.Now}); err != nil {
+		return nil, errors.Join(err, b.close())
+	}
 	s.tlsConf.Store(b.tls)
 	s.adminConf.Store(b.admin.tls)
 	s.cur.Store(s.newGeneration(b, data))
@@ -227,7 +232,11 @@ func (s *Server) Run(ctx context.Context) error {
 		Str("refract_version", build.Version).Str("commit", build.Commit).Str("go_version", build.GoVersion).Msg("refract serving")
 	warnOpenAdmin(gen)
 
-	s.bg.Add(1)
+	s.bg.Add(2)
+	go func() {
+		defer s.bg.Done()
+		s.control.WatchRelease(s.reloadCtx, s.traffic)
+	}()
 	go func() {
 		defer s.bg.Done()
 		s.opts.Source.Watch(s.reloadCtx, *s.log(), func(d configsource.Data) { _ = s.apply(s.reloadCtx, d, false) })

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/consul/api"
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
@@ -67,15 +66,31 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
 	}
-	var consul *api.Client
+	var cl clients
 	if c := cfg.Consul; c != nil {
 		var tr *http.Transport
-		if consul, tr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
+		if cl.consul, tr, err = discovery.NewConsulClient(discovery.ConsulClientOptions{Address: c.Address,
 			Token: c.Token, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition}); err != nil {
 			_ = pol.Close()
 			return gateway.Options{}, err
 		}
 		o.Release = tr.CloseIdleConnections
+	}
+	if e := cfg.Etcd; e != nil {
+		if cl.etcd, err = etcdClient(e); err != nil {
+			_ = pol.Close()
+			if o.Release != nil {
+				o.Release()
+			}
+			return gateway.Options{}, err
+		}
+		release := o.Release
+		o.Release = func() {
+			if release != nil {
+				release()
+			}
+			_ = cl.etcd.Close()
+		}
 	}
 	fail := func(err error) (gateway.Options, error) {
 		_ = pol.Close()
@@ -85,7 +100,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		return gateway.Options{}, err
 	}
 	for _, uc := range cfg.Upstreams {
-		uo, err := upstreamOptions(cfg, uc, consul, log)
+		uo, err := upstreamOptions(cfg, uc, cl, log)
 		if err != nil {
 			return fail(err)
 		}
@@ -94,7 +109,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if c := cfg.Consul; c != nil && c.AutoExpose != nil {
 		a := c.AutoExpose
 		services, err := discovery.NewConsulServices(discovery.ConsulOptions{
-			Client: consul, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition,
+			Client: cl.consul, Datacenter: c.Datacenter, Namespace: c.Namespace, Partition: c.Partition,
 			WaitTime: time.Duration(c.WaitTime),
 			Logger:   log.With().Str("component", "discovery").Logger(),
 		}, a.Tag)
@@ -110,7 +125,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			uc.PathPrefix = strings.ReplaceAll(a.PathPrefix, "{service}", service) + uc.PathPrefix
 			uc.Consul = &config.UpstreamConsul{Service: service, Tag: a.Tag}
 			uc.ApplyDefaults()
-			return upstreamOptions(cfg, uc, consul, log)
+			return upstreamOptions(cfg, uc, cl, log)
 		}}
 	}
 	return o, nil

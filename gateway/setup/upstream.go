@@ -18,14 +18,8 @@ import (
 
 // upstreamOptions translates one upstream's config (defaults applied):
 // its discovery source, its connections and its route compilation.
-func upstreamOptions(cfg *config.Config, uc config.Upstream, consul *api.Client, log zerolog.Logger) (gateway.UpstreamOptions, error) {
-	var src discovery.Source
-	var err error
-	if uc.Consul != nil {
-		src, err = consulSource(cfg.Consul, consul, uc.Name, uc.Consul, log)
-	} else {
-		src, err = discovery.NewStatic(uc.Static)
-	}
+func upstreamOptions(cfg *config.Config, uc config.Upstream, cl clients, log zerolog.Logger) (gateway.UpstreamOptions, error) {
+	src, err := source(cfg, uc, cl, log)
 	if err != nil {
 		return gateway.UpstreamOptions{}, err
 	}
@@ -80,8 +74,11 @@ func connOptions(uc config.Upstream, src discovery.Source) upconn.Options {
 	for _, s := range uc.Subsets {
 		o.Subsets = append(o.Subsets, upconn.SubsetOptions{Name: s.Name, Tags: s.Tags, Static: s.Static})
 	}
-	if uc.Consul != nil {
+	switch {
+	case uc.Consul != nil:
 		o.SchemaMetaKey = uc.Consul.SchemaMetaKey
+	case uc.Etcd != nil:
+		o.SchemaMetaKey = uc.Etcd.SchemaMetaKey
 	}
 	return o
 }
@@ -98,7 +95,7 @@ func consulSource(c *config.ConsulConfig, client *api.Client, name string, uc *c
 		}
 		return def
 	}
-	return discovery.NewConsul(discovery.ConsulOptions{
+	o := discovery.ConsulOptions{
 		Client:      client,
 		Service:     uc.Service,
 		Tags:        uc.TagFilter(),
@@ -108,8 +105,12 @@ func consulSource(c *config.ConsulConfig, client *api.Client, name string, uc *c
 		PassingOnly: *uc.PassingOnly,
 		PortMetaKey: uc.PortMetaKey,
 		WaitTime:    time.Duration(c.WaitTime),
-		Logger:      log.With().Str("component", "discovery").Str("upstream", name).Logger(),
-	})
+		Logger:      log,
+	}
+	if len(uc.Datacenters) > 0 {
+		return discovery.NewConsulFailover(o, uc.Datacenters)
+	}
+	return discovery.NewConsul(o)
 }
 
 // hidden applies an upstream's expose and hide globs to a method's full

@@ -219,7 +219,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 			return nil, err
 		}
 	}
-	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
+	m.handler = promhttp.HandlerFor(versionLabeled{g: m.reg, version: m.ConfigVersion}, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
 	return m, nil
 }
 

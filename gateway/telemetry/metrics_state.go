@@ -21,6 +21,7 @@ type stateCollector struct {
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
+	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
 	breakerState                                         *prometheus.Desc
@@ -49,6 +50,9 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 			"Endpoints discovery reports for an upstream (the set being balanced over).", up, nil),
 		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
 			"1 while an upstream's discovery source fails and its last known endpoints are served.", up, nil),
+		datacenter: prometheus.NewDesc("refract_upstream_datacenter",
+			"1 for the Consul datacenter whose instances an upstream listing several datacenters serves (absent while none has passing instances).",
+			[]string{"upstream", "datacenter"}, nil),
 		routes: prometheus.NewDesc("refract_routes",
 			"Routes served from an upstream's descriptors.", up, nil),
 		routesRefused: prometheus.NewDesc("refract_routes_refused",
@@ -74,7 +78,7 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 // Describe sends every series' description.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
-		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.routes, c.streamsOpen,
+		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses, c.breakerState} {
 		ch <- d
@@ -123,6 +127,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.endpoints, float64(len(u.Endpoints)), u.Name)
 		gauge(c.discoveryStale, stale, u.Name)
+		if u.Datacenter != "" {
+			gauge(c.datacenter, 1, u.Name, u.Datacenter)
+		}
 	}
 	refused := map[string]int{}
 	for _, r := range g.RefusedRoutes() {

@@ -97,6 +97,9 @@ func New(o Options) (*Upstream, error) {
 	serviceConfig := discovery.ServiceConfig(o.Balancer, o.HealthCheck)
 	extra := o.DialOptions
 	dial := func(res *discovery.Resolver) (*grpc.ClientConn, error) {
+		if r, ok := o.Source.(discovery.Refresher); ok {
+			res.OnResolveNow(r.ResolveNow)
+		}
 		conn, err := grpc.NewClient(res.Target(), append([]grpc.DialOption{
 			res.DialOption(),
 			grpc.WithTransportCredentials(creds),

@@ -57,13 +57,14 @@ var allowedImports = map[string][]string{
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
-	"gateway/telemetry": {"gateway", "policy", "transcode", "reflection"},
-	"gateway/admin":     {"gateway", "gateway/config", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection"},
+	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
+	"gateway/admin/adminclient": nil,
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
 		"gateway/setup", "transcode/rpcstatus", "policy"},
 
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/telemetry", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/admin/adminclient", "gateway/telemetry", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,
@@ -81,6 +82,8 @@ var allowedImports = map[string][]string{
 	// Test support: imported by tests only.
 	"internal/testkit":     nil,
 	"discovery/consultest": {"internal/testkit"},
+	"discovery/etcdtest":   {"internal/testkit"},
+	"discovery/dnstest":    nil,
 	"policy/policytest":    {"internal/testkit"},
 }
 
@@ -95,7 +98,7 @@ var forbiddenExternal = map[string][]string{
 }
 
 // testOnly are packages production code must never import.
-var testOnly = []string{"internal/testkit", "discovery/consultest", "policy/policytest"}
+var testOnly = []string{"internal/testkit", "discovery/consultest", "discovery/etcdtest", "discovery/dnstest", "policy/policytest"}
 
 type pkgInfo struct {
 	imports map[string]bool // import paths of its production files
