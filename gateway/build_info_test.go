@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"regexp"
 	"runtime"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/refract-gateway/refract/gateway/server"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/internal/testkit"
 	"github.com/rs/zerolog"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestBuildInfoOnMetricsAdminAndStartLog(t *testing.T) {
 	lib := startLibrary(t)
 	build := telemetry.Build{Version: "v1.4.0", Commit: "0123456789abcdef", Date: "2026-12-01T10:00:00Z", GoVersion: runtime.Version()}
-	var logs bytes.Buffer
+	var logs testkit.SyncBuffer
 	h := serveGatewayLogging(t, libraryConfig(lib.Addr, ""), zerolog.New(&logs), func(o *server.Options) { o.Build = build })
 
 	m := scrapeMetrics(t, h).series("refract_build_info", "version=v1.4.0", "commit=0123456789abcdef", "go_version="+runtime.Version())
@@ -76,9 +76,9 @@ func TestBuildInfoOnMetricsAdminAndStartLog(t *testing.T) {
 
 	h.stop()
 	var start map[string]any
-	for line := range bytes.SplitSeq(logs.Bytes(), []byte("\n")) {
+	for line := range strings.SplitSeq(logs.String(), "\n") {
 		var e map[string]any
-		if json.Unmarshal(line, &e) == nil && e["message"] == "refract serving" {
+		if json.Unmarshal([]byte(line), &e) == nil && e["message"] == "refract serving" {
 			start = e
 		}
 	}
