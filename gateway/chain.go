@@ -48,6 +48,10 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch found {
 	case router.NotFound:
+		if why := g.undescribed(path); why != "" { // not a routing error: the routes are not known yet
+			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, nil)
+			return
+		}
 		writeStatus(w, http.StatusNotFound, codes.NotFound, g.noRouteMessage(r, path), nil)
 		return
 	case router.MethodNotAllowed:

@@ -45,6 +45,9 @@ func docSection(t *testing.T, page, from, to string) string {
 	return text[start : start+end]
 }
 
+// envSecretRE finds a secret an example reads from the environment.
+var envSecretRE = regexp.MustCompile(`\{env: ([A-Z_][A-Z0-9_]*)\}`)
+
 // heredocRE matches a shell walkthrough's config file written (>) or
 // extended (>>) with a heredoc: cat > /tmp/refract.yaml <<'YAML' … YAML.
 var heredocRE = regexp.MustCompile(`cat (>>?) ?(\S+) <<'YAML'\n((?s:.*?)\n)YAML\n`)
@@ -119,6 +122,14 @@ func TestDocsConfigExamplesLoad(t *testing.T) {
 	names := []string{"README.md"}
 	for _, p := range pages {
 		names = append(names, filepath.Base(p))
+	}
+	// The secrets examples read from the environment ({env: NAME}) are set.
+	for _, name := range names {
+		for _, m := range envSecretRE.FindAllStringSubmatch(docPage(t, name), -1) {
+			if _, set := os.LookupEnv(m[1]); !set {
+				t.Setenv(m[1], "value-from-env-"+m[1])
+			}
+		}
 	}
 	total := 0
 	for _, name := range names {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,7 +171,13 @@ func (g *Gateway) WaitReady(ctx context.Context) error {
 		if ok, missing := g.Ready(); ok {
 			return nil
 		} else if ctx.Err() != nil {
-			return fmt.Errorf("gateway: upstreams without descriptors: %v: %w", missing, ctx.Err())
+			var why []string // the dial or reflection error, not just the deadline
+			for _, name := range missing {
+				if p := g.cache.Problem(name); p != "" {
+					why = append(why, p)
+				}
+			}
+			return fmt.Errorf("gateway: upstreams without descriptors: %v (%s): %w", missing, strings.Join(why, "; "), ctx.Err())
 		}
 		select {
 		case <-ctx.Done():

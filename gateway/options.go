@@ -95,6 +95,10 @@ type UpstreamOptions struct {
 	// Hidden decides which methods get no route: rule says why (for the
 	// admin API) when hidden is true. Default nil: every method is served.
 	Hidden func(method string) (rule string, hidden bool)
+	// Descriptors are where the upstream's descriptors come from (reflection,
+	// descriptor-set files), whether breaking schemas wait for approval and
+	// where the adopted one is persisted. Zero: reflection, adopted at once.
+	Descriptors reflection.UpstreamOptions
 	// Streams limits and shapes the upstream's streaming calls.
 	Streams StreamLimits
 	// Compat is the wire dialect of the upstream's routes; default

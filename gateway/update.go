@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/refract-gateway/refract/reflection"
@@ -116,8 +117,9 @@ func (g *Gateway) Update(ctx context.Context, o Options) error {
 }
 
 // firstFetch waits until every upstream of fresh that is not Optional
-// answers reflection, through a cache of its own (the gateway's keeps
-// serving the running upstreams of the same names), or ctx ends.
+// has descriptors from its sources (or its persisted snapshot), through
+// a cache of its own (the gateway's keeps serving the running upstreams
+// of the same names), or ctx ends.
 func (g *Gateway) firstFetch(ctx context.Context, fresh []*upstream) error {
 	var need []*upstream
 	for _, u := range fresh {
@@ -134,7 +136,7 @@ func (g *Gateway) firstFetch(ctx context.Context, fresh []*upstream) error {
 	}
 	defer cache.Close()
 	for _, u := range need {
-		if err := cache.Add(u.name, u.conns.Conn()); err != nil {
+		if err := cache.AddWith(u.name, u.conns.Conn(), u.o.Descriptors); err != nil {
 			return err
 		}
 	}
@@ -152,7 +154,13 @@ func (g *Gateway) firstFetch(ctx context.Context, fresh []*upstream) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gateway: upstreams without descriptors: %v: %w", missing, ctx.Err())
+			var why []string // the dial or reflection error, not just the deadline
+			for _, name := range missing {
+				if p := cache.Problem(name); p != "" {
+					why = append(why, p)
+				}
+			}
+			return fmt.Errorf("gateway: upstreams without descriptors: %v (%s): %w", missing, strings.Join(why, "; "), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -184,7 +192,7 @@ func (g *Gateway) replaceUpstream(old, u *upstream) {
 // promote makes a staged upstream serve: its descriptors are fetched into
 // the gateway's cache and its endpoints' schemas tracked.
 func (g *Gateway) promote(u *upstream) {
-	if err := g.cache.Add(u.name, u.conns.Conn()); err != nil {
+	if err := g.cache.AddWith(u.name, u.conns.Conn(), u.o.Descriptors); err != nil {
 		g.log.Error().Err(err).Str("upstream", u.name).Msg("update: the descriptor cache refused the upstream")
 	}
 	g.buildMu.Lock()

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
+	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -61,6 +63,11 @@ func newUpstream(o UpstreamOptions, g *Gateway, extra ...grpc.DialOption) (*upst
 	}
 	co.DialOptions = append(append([]grpc.DialOption(nil), co.DialOptions...), extra...)
 	co.Logger, co.Retire = g.log, g.closeLater
+	// Schema groups are reflected like the upstream, and not at all when
+	// its descriptors come from files only.
+	d := o.Descriptors
+	co.GroupReflection = reflection.UpstreamOptions{Metadata: d.Metadata, Timeout: d.Timeout}
+	co.NoSchemaGroups = len(d.Sources) > 0 && !slices.Contains(d.Sources, reflection.SourceReflection)
 	conns, err := upconn.New(co)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
@@ -18,7 +20,7 @@ func (g *Gateway) addUpstream(o UpstreamOptions, auto bool) error {
 		return err
 	}
 	u.auto = auto
-	if err := g.cache.Add(u.name, u.conns.Conn()); err != nil {
+	if err := g.cache.AddWith(u.name, u.conns.Conn(), o.Descriptors); err != nil {
 		_ = u.conns.Close()
 		return err
 	}
@@ -62,6 +64,22 @@ func (g *Gateway) follow(u *upstream) {
 			g.rebuildRoutesLocked()
 		})
 	}()
+}
+
+// undescribed says why a path that matched no route may still be an
+// upstream's: it lies under the path_prefix of an upstream that has no
+// descriptors yet, whose error it names. "" otherwise.
+func (g *Gateway) undescribed(path string) string {
+	for _, u := range g.upstreamList() {
+		p := u.o.PathPrefix
+		if p != "" && (path == p || strings.HasPrefix(path, p+"/")) && g.cache.Snapshot(u.name) == nil {
+			if why := g.cache.Problem(u.name); why != "" {
+				return why
+			}
+			return fmt.Sprintf("upstream %q has no descriptors yet: its first fetch has not finished", u.name)
+		}
+	}
+	return ""
 }
 
 // removeUpstream stops following an upstream and drops its routes. Calls

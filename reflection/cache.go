@@ -69,6 +69,15 @@ func NewCache(opts Options) (*Cache, error) {
 // Adding a name twice fails with ErrUpstreamExists, adding after Close with
 // ErrClosed.
 func (c *Cache) Add(name string, conn grpc.ClientConnInterface) error {
+	return c.AddWith(name, conn, UpstreamOptions{})
+}
+
+// AddWith is Add with the upstream's descriptor sources, guard and
+// persistence. With o.SnapshotDir, a snapshot persisted there is loaded
+// first: the upstream starts stale with it (subscribers hear of it at
+// once) instead of pending; a snapshot that does not load is logged and
+// ignored. Invalid options fail with InvalidArgument.
+func (c *Cache) AddWith(name string, conn grpc.ClientConnInterface, o UpstreamOptions) error {
 	if name == "" {
 		return newError(name, codes.InvalidArgument, "empty upstream name")
 	}
@@ -84,7 +93,20 @@ func (c *Cache) Add(name string, conn grpc.ClientConnInterface) error {
 	if _, ok := cur[name]; ok {
 		return newError(name, codes.AlreadyExists, "add: %w", ErrUpstreamExists)
 	}
-	u := newUpstream(c, name, conn)
+	if err := o.validate(name); err != nil {
+		return err
+	}
+	u := newUpstream(c, name, conn, o)
+	if snap, err := u.loadPersisted(); err != nil {
+		c.log.Warn().Err(err).Str("upstream", name).Msg("the persisted descriptor snapshot does not load; starting without it")
+	} else if snap != nil {
+		u.snap.Store(snap)
+		u.state = StateStale
+		u.observe(snap)
+		c.publish(name, snap)
+		c.log.Info().Str("upstream", name).Str("hash", snap.Hash).Time("fetched_at", snap.FetchedAt).
+			Msg("serving the persisted descriptor snapshot (stale) until a fetch succeeds")
+	}
 	next := maps.Clone(cur)
 	next[name] = u
 	c.ups.Store(&next)

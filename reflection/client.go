@@ -13,6 +13,7 @@ import (
 	"github.com/jhump/protoreflect/grpcreflect"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -64,6 +65,8 @@ type fetcher struct {
 	// the descriptor set's limits (Options.MaxFiles …)
 	maxFiles, maxMethods int
 	maxBytes             int64
+	// md is sent with every reflection call (UpstreamOptions.Metadata).
+	md metadata.MD
 }
 
 // fetch performs one full fetch over conn; errors are *Error.
@@ -100,10 +103,29 @@ func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Sn
 	}
 
 	fdps := make([]*descriptorpb.FileDescriptorProto, 0, len(collected))
-	methods := 0
 	for _, fd := range collected {
-		fdp := fd.AsFileDescriptorProto()
-		fdps = append(fdps, fdp)
+		fdps = append(fdps, fd.AsFileDescriptorProto())
+	}
+	snap, err := f.build(fdps, names, conn)
+	if err != nil {
+		return nil, err
+	}
+	end := f.now()
+	snap.FetchedAt, snap.Endpoint, snap.FetchDuration, snap.Source = end, pc.endpoint(), end.Sub(start), SourceReflection
+	return snap, nil
+}
+
+// build makes a Snapshot (without times, endpoint or source) of a
+// descriptor set whose routable services are names: it checks the limits,
+// hashes the set, builds the registry and finds the services. fdps is
+// sorted in place and kept by the Snapshot. Errors are *Error.
+func (f *fetcher) build(fdps []*descriptorpb.FileDescriptorProto, names []string, conn grpc.ClientConnInterface) (*Snapshot, error) {
+	if len(fdps) > f.maxFiles {
+		return nil, newError(f.upstream, codes.ResourceExhausted,
+			"the descriptor set has %d files, more than %d (reflection.max_files); keeping the last good set", len(fdps), f.maxFiles)
+	}
+	methods := 0
+	for _, fdp := range fdps {
 		for _, sd := range fdp.GetService() {
 			methods += len(sd.GetMethod())
 		}
@@ -144,17 +166,13 @@ func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Sn
 		}
 		services = append(services, sd)
 	}
-
-	end := f.now()
 	return &Snapshot{
-		Upstream:      f.upstream,
-		Hash:          hash,
-		Files:         files,
-		Services:      services,
-		Types:         f.newTypeResolver(files, conn),
-		FetchedAt:     end,
-		Endpoint:      pc.endpoint(),
-		FetchDuration: end.Sub(start),
+		Upstream: f.upstream,
+		Hash:     hash,
+		Files:    files,
+		Services: services,
+		Types:    f.newTypeResolver(files, conn),
+		fdps:     fdps,
 	}, nil
 }
 
@@ -165,6 +183,10 @@ func (f *fetcher) fetch(ctx context.Context, conn grpc.ClientConnInterface) (*Sn
 // linkedFiles), and whatever else the binary links. grpcreflect clients cache
 // forever: never reuse one across fetches.
 func (f *fetcher) newClient(ctx context.Context, conn grpc.ClientConnInterface) *grpcreflect.Client {
+	if len(f.md) > 0 {
+		out, _ := metadata.FromOutgoingContext(ctx)
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(out, f.md))
+	}
 	client := grpcreflect.NewClientAuto(ctx, conn)
 	client.AllowFallbackResolver(protoregistry.GlobalFiles, protoregistry.GlobalTypes)
 	return client

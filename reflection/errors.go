@@ -29,6 +29,12 @@ var (
 	ErrUpstreamExists = errors.New("upstream already added")
 	// ErrClosed: the Cache was closed. Code FailedPrecondition.
 	ErrClosed = errors.New("cache closed")
+	// ErrUnknownVersion: no kept version of the upstream's schema has
+	// that hash. Code NotFound (InvalidArgument for a malformed hash).
+	ErrUnknownVersion = errors.New("unknown schema version")
+	// ErrNothingHeld: Approve found no held schema, or another than the
+	// one named. Code FailedPrecondition.
+	ErrNothingHeld = errors.New("no such schema held for approval")
 )
 
 // Error is the error type returned by this package. Its message carries the
@@ -126,5 +132,5 @@ func missingFile(msg string) (string, bool) {
 
 // oneLine folds grpcreflect's multi-line cause chains into one line.
 func oneLine(s string) string {
-	return strings.ReplaceAll(s, "\ncaused by: ", "; caused by: ")
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\ncaused by: ", "; caused by: "), "\n", "; ")
 }

@@ -32,6 +32,8 @@ const (
 	DefaultMaxBytes = 16 << 20
 	// DefaultMaxMethods is the default Options.MaxMethods.
 	DefaultMaxMethods = 5000
+	// DefaultHistory is the default Options.History.
+	DefaultHistory = 10
 )
 
 // jitterFraction is the ± fraction applied to refresh intervals and backoffs.
@@ -77,6 +79,9 @@ type Options struct {
 	// 1000 files, 16 MiB and 5000 methods.
 	MaxFiles, MaxMethods int
 	MaxBytes             int64
+	// History is how many schema versions each upstream keeps (with their
+	// descriptors, for diffs and downloads). Default 10.
+	History int
 	// Now is the clock used for timestamps and on-demand rate limiting.
 	// Default time.Now.
 	Now func() time.Time
@@ -117,6 +122,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.History < 0 {
+		return o, fmt.Errorf("reflection: options: History must not be negative")
+	}
+	if o.History == 0 {
+		o.History = DefaultHistory
 	}
 	if o.RetryMin > o.RetryMax {
 		return o, fmt.Errorf("reflection: options: RetryMin %v exceeds RetryMax %v", o.RetryMin, o.RetryMax)

@@ -1,10 +1,14 @@
 package reflection
 
 import (
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/reflection/schemadiff"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // Snapshot is one upstream's descriptor set as fetched at one time. It is
@@ -39,6 +43,69 @@ type Snapshot struct {
 	Endpoint string
 	// FetchDuration is how long that fetch took.
 	FetchDuration time.Duration
+	// Source is where the set came from: SourceReflection or SourceFiles.
+	// A set loaded from the snapshot directory keeps the source it was
+	// fetched from.
+	Source Source
+
+	// fdps are the files as fetched or read, sorted by name: what Hash
+	// is computed over, what is persisted and what DescriptorSet serves.
+	fdps []*descriptorpb.FileDescriptorProto
+}
+
+// DescriptorSet returns the set as a FileDescriptorSet (the files as the
+// upstream served them or the descriptor-set files held them, every
+// dependency included, each file after its imports), for protoc-style
+// tools: grpcurl -protoset, buf curl --schema. The files are shared: do
+// not modify them. Nil for a Snapshot not made by this package.
+func (s *Snapshot) DescriptorSet() *descriptorpb.FileDescriptorSet {
+	if s.fdps == nil {
+		return nil
+	}
+	byName := make(map[string]*descriptorpb.FileDescriptorProto, len(s.fdps))
+	for _, f := range s.fdps {
+		byName[f.GetName()] = f
+	}
+	out := &descriptorpb.FileDescriptorSet{File: make([]*descriptorpb.FileDescriptorProto, 0, len(s.fdps))}
+	done := make(map[string]bool, len(s.fdps))
+	var visit func(f *descriptorpb.FileDescriptorProto)
+	visit = func(f *descriptorpb.FileDescriptorProto) {
+		if done[f.GetName()] {
+			return
+		}
+		done[f.GetName()] = true // before the imports: a cycle ends here, as protoc would refuse it
+		for _, dep := range f.GetDependency() {
+			if d := byName[dep]; d != nil {
+				visit(d)
+			}
+		}
+		out.File = append(out.File, f)
+	}
+	for _, f := range s.fdps {
+		visit(f)
+	}
+	return out
+}
+
+// schema is the snapshot as schemadiff compares it.
+func (s *Snapshot) schema() schemadiff.Schema {
+	return schemadiff.Schema{Services: s.Services, Files: s.Files}
+}
+
+// hasHashPrefix matches a version named by a hash prefix.
+func (s *Snapshot) hasHashPrefix(p string) bool {
+	return p != "" && strings.HasPrefix(s.Hash, strings.ToLower(p))
+}
+
+// serviceNamesOf lists the routable services declared in fdps.
+func serviceNamesOf(fdps []*descriptorpb.FileDescriptorProto) []string {
+	var names []string
+	for _, f := range fdps {
+		for _, sd := range f.GetService() {
+			names = append(names, strings.TrimPrefix(f.GetPackage()+"."+sd.GetName(), "."))
+		}
+	}
+	return routable(slices.Clip(names))
 }
 
 // Method returns the method with the given full name ("pkg.Service.Method")

@@ -1,7 +1,6 @@
 package reflection
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -63,8 +62,8 @@ func (s *State) UnmarshalText(text []byte) error {
 
 // Stats is a point-in-time view of one upstream in a Cache, for the admin API
 // and metrics. It is a copy: holding it holds no lock. In JSON its keys are
-// snake_case, times RFC 3339 (left out while zero) and FetchDuration is
-// fetch_duration_seconds.
+// snake_case and times RFC 3339 (left out while zero); FetchDuration is
+// left to the caller, to write with its unit.
 type Stats struct {
 	// Upstream is the name given to Add.
 	Upstream string `json:"upstream"`
@@ -95,29 +94,13 @@ type Stats struct {
 	// MethodNames are those methods' full names (see
 	// Snapshot.MethodNames).
 	MethodNames []string `json:"method_names"`
-}
-
-// MarshalJSON writes the stats with FetchDuration in seconds
-// (fetch_duration_seconds), as the admin API gives every duration a unit.
-func (s Stats) MarshalJSON() ([]byte, error) {
-	type plain Stats // without this method
-	return json.Marshal(struct {
-		plain
-		FetchDurationSeconds float64 `json:"fetch_duration_seconds"`
-	}{plain(s), s.FetchDuration.Seconds()})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (s *Stats) UnmarshalJSON(data []byte) error {
-	type plain Stats
-	var v struct {
-		plain
-		FetchDurationSeconds float64 `json:"fetch_duration_seconds"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*s = Stats(v.plain)
-	s.FetchDuration = time.Duration(v.FetchDurationSeconds * float64(time.Second))
-	return nil
+	// Source is where the cached set came from; empty without one.
+	Source Source `json:"source,omitempty"`
+	// Held is the schema kept from the routes because it breaks clients
+	// (UpstreamOptions.HoldBreaking), nil when none is.
+	Held *Held `json:"held,omitempty"`
+	// SchemaChanges counts the new schema versions fetched since the
+	// upstream was added: [0] those that break no client, [1] breaking
+	// ones (compared with the version before each).
+	SchemaChanges [2]uint64 `json:"schema_changes"`
 }

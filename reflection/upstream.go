@@ -6,9 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/reflection/schemadiff"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 )
 
 // upstream is one entry of a Cache: its connection, its last good snapshot,
@@ -16,6 +18,7 @@ import (
 type upstream struct {
 	c       *Cache
 	name    string
+	o       UpstreamOptions
 	conn    grpc.ClientConnInterface
 	fetcher *fetcher
 	ctx     context.Context // canceled by Remove and Close
@@ -35,19 +38,33 @@ type upstream struct {
 	state       State
 	consecutive int // consecutive failed fetches
 	lastErr     string
+	lastCause   string // lastErr without the component and upstream prefix
 	lastErrAt   time.Time
 	fetchedAt   time.Time
 	endpoint    string
 	duration    time.Duration
 	refreshes   uint64
 	failures    uint64
+	history     []*Version // oldest first, at most Options.History
+	held        *Snapshot  // a breaking schema awaiting Approve
+	heldSince   time.Time
+	heldChanges []schemadiff.Change
+	changes     [2]uint64 // new schema versions seen: [non-breaking, breaking]
+
+	persistMu     sync.Mutex // serializes persist; guards persistedHash
+	persistedHash string
 }
 
-func newUpstream(c *Cache, name string, conn grpc.ClientConnInterface) *upstream {
+func newUpstream(c *Cache, name string, conn grpc.ClientConnInterface, o UpstreamOptions) *upstream {
 	ctx, cancel := context.WithCancel(c.ctx)
+	var md metadata.MD
+	if len(o.Metadata) > 0 {
+		md = metadata.New(o.Metadata)
+	}
 	return &upstream{
 		c:      c,
 		name:   name,
+		o:      o,
 		conn:   conn,
 		ctx:    ctx,
 		cancel: cancel,
@@ -62,6 +79,7 @@ func newUpstream(c *Cache, name string, conn grpc.ClientConnInterface) *upstream
 			maxFiles:      c.opts.MaxFiles,
 			maxMethods:    c.opts.MaxMethods,
 			maxBytes:      c.opts.MaxBytes,
+			md:            md,
 		},
 		endpointsC: make(chan struct{}, 1),
 		demandC:    make(chan struct{}, 1),
@@ -81,18 +99,17 @@ func (u *upstream) fetchShared() (*Snapshot, error) {
 	return v.(*Snapshot), nil
 }
 
-// fetchOnce does one fetch and records its outcome: state, stats, the new
-// snapshot when the hash changed, and the notification of subscribers.
+// fetchOnce does one fetch and records its outcome: state, stats,
+// history, and, when the hash changed and the guard lets it, the new
+// snapshot and the notification of subscribers.
 func (u *upstream) fetchOnce() (any, error) {
-	ctx, cancel := context.WithTimeout(u.ctx, u.c.opts.FetchTimeout)
-	defer cancel()
-	snap, err := u.fetcher.fetch(ctx, u.conn)
+	snap, rank, earlier, err := u.fetchSources()
 	defer u.signalFetched()
 
-	var logOutcome func() // logged after unlocking: a slow log writer never holds mu
+	var after func() // logs and persists after unlocking: slow I/O never holds mu
 	defer func() {
-		if logOutcome != nil {
-			logOutcome()
+		if after != nil {
+			after()
 		}
 	}()
 	u.mu.Lock()
@@ -105,14 +122,18 @@ func (u *upstream) fetchOnce() (any, error) {
 	}
 	u.refreshes++
 	log := u.c.log
+	cur := u.snap.Load()
+	if err == nil && rank > 0 && cur != nil && u.rank(cur) < rank {
+		// A fallback never replaces a set from an earlier source.
+		err = newError(u.name, codes.Unavailable, "%w; keeping the set from %s rather than the fallback's", earlier, cur.Source)
+	}
 	if err != nil {
 		u.failures++
 		u.consecutive++
-		u.lastErr = err.Error()
-		u.lastErrAt = u.c.opts.Now()
+		u.recordError(err)
 		prev := u.state
 		u.state = StateFailed
-		if u.snap.Load() != nil {
+		if cur != nil {
 			u.state = StateStale
 		}
 		ev := log.Debug()
@@ -120,33 +141,107 @@ func (u *upstream) fetchOnce() (any, error) {
 			ev = log.Warn()
 		}
 		ev = ev.Str("upstream", u.name).Str("state", u.state.String()).Int("consecutive_failures", u.consecutive).Err(err)
-		logOutcome = func() { ev.Msg("reflection fetch failed") }
+		after = func() { ev.Msg("reflection fetch failed") }
 		return nil, err
 	}
 
+	if earlier != nil { // served by a fallback: say why, without counting a failure
+		u.recordError(newError(u.name, codes.Unavailable, "%w; served from %s", earlier, snap.Source))
+	}
 	prev := u.state
 	u.consecutive = 0
 	u.state = StateReady
 	u.fetchedAt = snap.FetchedAt
 	u.endpoint = snap.Endpoint
 	u.duration = snap.FetchDuration
-	cur := u.snap.Load()
-	if cur != nil && cur.Hash == snap.Hash {
-		if prev != StateReady {
+	v := u.observe(snap)
+	if v != nil && v.Previous != "" {
+		u.changes[b2i(v.Breaking)]++
+		ev := log.Info()
+		if v.Breaking {
+			ev = log.Warn()
+		}
+		var lines []string
+		for _, c := range v.changes[:min(len(v.changes), 50)] {
+			lines = append(lines, c.String())
+		}
+		ev = ev.Str("upstream", u.name).Str("from", v.Previous).Str("to", v.Hash).Bool("breaking", v.Breaking).
+			Int("changes", len(v.changes)).Strs("change_list", lines)
+		after = func() { ev.Msg("schema changed: " + v.Summary) }
+	}
+	switch {
+	case cur != nil && cur.Hash == snap.Hash:
+		if u.held != nil {
+			ev := log.Info().Str("upstream", u.name).Str("held", u.held.Hash).Str("hash", cur.Hash)
+			after = then(after, func() { ev.Msg("the upstream serves the adopted schema again; the held one is dropped") })
+			u.held = nil
+		} else if prev != StateReady {
 			ev := log.Info().Str("upstream", u.name).Str("hash", cur.Hash)
-			logOutcome = func() { ev.Msg("reflection recovered, descriptors unchanged") }
+			after = then(after, func() { ev.Msg("reflection recovered, descriptors unchanged") })
 		}
 		return cur, nil
+	case u.held != nil && u.held.Hash == snap.Hash:
+		return cur, nil // still held
+	case cur != nil && u.o.HoldBreaking:
+		if changes := u.changesFrom(cur, snap, v); schemadiff.Breaking(changes) {
+			u.held, u.heldSince, u.heldChanges = snap, u.c.opts.Now(), changes
+			ev := log.Warn().Str("upstream", u.name).Str("hash", snap.Hash).Str("serving", cur.Hash)
+			after = then(after, func() {
+				ev.Msg("breaking schema held: routes keep the serving schema until it is approved (POST /admin/descriptors/" + u.name + "/approve) or reverted")
+			})
+			return cur, nil
+		}
 	}
+	after = u.adopt(snap, after)
+	return snap, nil
+}
+
+// adopt makes snap the upstream's snapshot and tells subscribers; it
+// returns what to run once mu is released: then, the log line and the
+// persisting. u.mu held.
+func (u *upstream) adopt(snap *Snapshot, then func()) func() {
+	cur := u.snap.Load()
 	u.snap.Store(snap)
-	ev := log.Info().Str("upstream", u.name).Str("hash", snap.Hash).Strs("services", snap.ServiceNames()).
+	u.held, u.heldChanges = nil, nil
+	ev := u.c.log.Info().Str("upstream", u.name).Str("hash", snap.Hash).Str("source", string(snap.Source)).Strs("services", snap.ServiceNames()).
 		Int("methods", snap.MethodCount()).Str("endpoint", snap.Endpoint).Str("fetch_duration", snap.FetchDuration.Round(time.Microsecond).String())
 	if cur != nil {
 		ev = ev.Str("previous_hash", cur.Hash)
 	}
-	logOutcome = func() { ev.Msg("descriptors changed") }
 	u.c.publish(u.name, snap)
-	return snap, nil
+	return func() {
+		if then != nil {
+			then()
+		}
+		ev.Msg("descriptors changed")
+		u.persist()
+	}
+}
+
+// recordError keeps a failed fetch's error for Stats and Problem. u.mu
+// held.
+func (u *upstream) recordError(err error) {
+	u.lastErr = err.Error()
+	u.lastCause = u.lastErr
+	if e, ok := err.(*Error); ok {
+		u.lastCause = oneLine(e.Err.Error())
+	}
+	u.lastErrAt = u.c.opts.Now()
+}
+
+// then runs a, then b; either may be nil.
+func then(a, b func()) func() {
+	if a == nil {
+		return b
+	}
+	return func() { a(); b() }
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (u *upstream) signalFetched() {
@@ -260,6 +355,13 @@ func (u *upstream) stats() Stats {
 		FetchDuration: u.duration,
 		Refreshes:     u.refreshes,
 		Failures:      u.failures,
+		SchemaChanges: u.changes,
+	}
+	if snap != nil {
+		s.Source = snap.Source
+	}
+	if u.held != nil {
+		s.Held = &Held{Hash: u.held.Hash, Since: u.heldSince, Changes: u.heldChanges}
 	}
 	u.mu.Unlock()
 	if snap != nil {

@@ -106,12 +106,14 @@ upstreams:
 		}
 	}
 
-	// An upstream that never answers: the routes known so far, exit 1.
+	// An upstream that never answers: the routes known so far, exit 1,
+	// and the dial error rather than only the deadline.
 	dead := writeConfig(t, "upstreams:\n  - {name: dead, static: [\"127.0.0.1:1\"]}\n")
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"routes", "-config", dead, "-wait", "300ms"}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "upstreams without descriptors: [dead]") {
+	if code := run([]string{"routes", "-config", dead, "-wait", "2s"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), `upstreams without descriptors: [dead] (upstream "dead" has no descriptors yet: `) ||
+		!strings.Contains(errb.String(), "dial tcp 127.0.0.1:1: connect: connection refused") {
 		t.Errorf("dead upstream: exit %d, %q", code, errb.String())
 	}
 }

@@ -66,6 +66,11 @@ func Handler(o Options) http.Handler {
 		var reasons []string
 		if len(missing) > 0 {
 			reasons = append(reasons, "no routes yet (descriptors pending) for upstreams: "+strings.Join(missing, ", "))
+			for _, name := range missing { // the dial or reflection error of each
+				if p := g.Cache().Problem(name); p != "" {
+					reasons = append(reasons, p)
+				}
+			}
 		}
 		if o.Listening != nil && !o.Listening() {
 			ok, reasons = false, append(reasons, "listeners are not up")
@@ -106,7 +111,12 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
 	})
 	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
-		WriteJSON(w, http.StatusOK, g.Cache().Stats())
+		stats := g.Cache().Stats()
+		views := make([]descriptorView, len(stats))
+		for i, s := range stats {
+			views[i] = descriptorView{s, s.FetchDuration.Seconds()}
+		}
+		WriteJSON(w, http.StatusOK, views)
 	})
 	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("upstream")
@@ -117,7 +127,7 @@ func Handler(o Options) http.Handler {
 		// The upstream refreshed, not every one: the caller asked about it.
 		for _, s := range g.Cache().Stats() {
 			if s.Upstream == name {
-				WriteJSON(w, http.StatusOK, s)
+				WriteJSON(w, http.StatusOK, descriptorView{s, s.FetchDuration.Seconds()})
 				return
 			}
 		}
@@ -132,6 +142,7 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, IdentityOf(r))
 	})
 	mountOperations(mux, o)
+	mountDescriptors(mux, g)
 	if o.Control == nil {
 		return o.Access.guard(mux)
 	}

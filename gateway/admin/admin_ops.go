@@ -69,6 +69,13 @@ func writeAdminError(w http.ResponseWriter, err error) {
 	rpcstatus.WriteStatus(w, http.StatusInternalServerError, codes.Internal, err.Error())
 }
 
+// descriptorView is one upstream of /admin/descriptors: the cache's stats
+// with the fetch duration in seconds, as the admin API gives durations.
+type descriptorView struct {
+	reflection.Stats
+	FetchDurationSeconds float64 `json:"fetch_duration_seconds"`
+}
+
 // indexView is GET /admin: which refract this is, and what it serves.
 type indexView struct {
 	Build     telemetry.Build `json:"build"`

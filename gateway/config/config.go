@@ -97,6 +97,14 @@ type ReflectionConfig struct {
 	MaxBytes   int64 `yaml:"max_bytes"`
 	MaxMethods int   `yaml:"max_methods"`
 	MaxRoutes  int   `yaml:"max_routes"`
+	// SnapshotDir, when set, is where each upstream's adopted descriptor
+	// set is persisted and loaded from at start, so that a restart while
+	// a backend's reflection is down serves its routes (marked stale).
+	// Created when missing. Default none.
+	SnapshotDir string `yaml:"snapshot_dir"`
+	// History is how many schema versions each upstream keeps for the
+	// admin API's history, diffs and downloads; default 10.
+	History int `yaml:"history"`
 }
 
 // Upstream is one gRPC backend (a set of endpoints serving the same API).
@@ -153,6 +161,9 @@ type Upstream struct {
 	// default) or "grpc-gateway", which answers as grpc-gateway v2 does
 	// where safety is not at stake (docs/migrating-from-grpc-gateway.md).
 	Compat string `yaml:"compat"`
+	// SchemaKeys are the descriptor sources and the guard against
+	// breaking schema changes (see SchemaKeys).
+	SchemaKeys `yaml:",inline"`
 }
 
 // UpstreamTLS is how refract dials an upstream over TLS.
@@ -330,6 +341,7 @@ func (u *Upstream) ApplyDefaults() {
 		u.JSON.EmitUnpopulated = Ptr(true)
 	}
 	u.Streams.ApplyDefaults()
+	u.SchemaKeys.ApplyDefaults()
 }
 
 // Ptr returns a pointer to a copy of v, for the optional (pointer) keys.
@@ -386,6 +398,12 @@ func (c *Config) Validate() error {
 			bad("reflection."+key, "must be positive (or left out for the default), not %d", v)
 		}
 	}
+	if h := c.Reflection.History; h < 0 || h > 1000 {
+		bad("reflection.history", "must be 1-1000 (or left out for the default of 10), not %d", h)
+	}
+	if fi, err := os.Stat(c.Reflection.SnapshotDir); c.Reflection.SnapshotDir != "" && err == nil && !fi.IsDir() {
+		bad("reflection.snapshot_dir", "%s is not a directory", c.Reflection.SnapshotDir)
+	}
 	if c.Consul != nil {
 		c.Consul.validate(bad)
 		if a := c.Consul.AutoExpose; a != nil {
@@ -436,6 +454,7 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 		bad(key+".forward_headers", "%v", err)
 	}
 	u.Streams.validate(key+".streams", bad)
+	u.SchemaKeys.validate(key, c.Reflection.SnapshotDir, bad)
 	for j, o := range u.MayOverlap {
 		if !UpstreamName.MatchString(o) || o == u.Name {
 			bad(fmt.Sprintf("%s.may_overlap[%d]", key, j), "%q must name another upstream (1-64 lower-case letters, digits, '.', '_' or '-')", o)

@@ -58,6 +58,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			MaxFiles:        cfg.Reflection.MaxFiles,
 			MaxBytes:        cfg.Reflection.MaxBytes,
 			MaxMethods:      cfg.Reflection.MaxMethods,
+			History:         cfg.Reflection.History,
 		},
 		Limits:   limits(cfg),
 		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},

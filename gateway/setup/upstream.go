@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/rs/zerolog"
@@ -50,6 +52,9 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, cl clients, log zer
 		return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: %w", uc.Name, err)
 	}
 	o.Transcode.UnpopulatedDetails = o.Compat == compat.GRPCGateway
+	if o.Descriptors, err = descriptors(cfg, uc); err != nil {
+		return gateway.UpstreamOptions{}, err
+	}
 	for _, r := range uc.Rules {
 		if o.Rules[r.Selector], err = r.Proto(true); err != nil {
 			return gateway.UpstreamOptions{}, fmt.Errorf("upstream %q: rule %s: %w", uc.Name, r.Selector, err)
@@ -151,4 +156,35 @@ func streamLimits(s *config.StreamConfig) gateway.StreamLimits {
 		l.Framing[m] = s.FramingFor(m)
 	}
 	return l
+}
+
+// descriptors translates an upstream's descriptor sources and schema
+// guard; the snapshot directory is the config's, shared by all upstreams.
+func descriptors(cfg *config.Config, uc config.Upstream) (reflection.UpstreamOptions, error) {
+	d := uc.Descriptors
+	o := reflection.UpstreamOptions{
+		Files:        d.Files,
+		Timeout:      time.Duration(d.Timeout),
+		HoldBreaking: uc.SchemaChanges.Breaking == "hold",
+		SnapshotDir:  cfg.Reflection.SnapshotDir,
+	}
+	for _, s := range d.Sources {
+		o.Sources = append(o.Sources, reflection.Source(s))
+	}
+	// Read now, so that a missing or malformed file refuses the config
+	// (a reload keeps the running one) instead of failing every fetch.
+	if _, err := reflection.ReadDescriptorSets(d.Files, int64(cmp.Or(cfg.Reflection.MaxBytes, reflection.DefaultMaxBytes))); err != nil {
+		return o, fmt.Errorf("upstream %q: descriptors.files: %w", uc.Name, err)
+	}
+	if len(d.Metadata) > 0 {
+		o.Metadata = make(map[string]string, len(d.Metadata))
+		for k, s := range d.Metadata {
+			v, err := s.Read()
+			if err != nil {
+				return o, fmt.Errorf("upstream %q: descriptors.metadata.%s: %w", uc.Name, k, err)
+			}
+			o.Metadata[k] = string(v)
+		}
+	}
+	return o, nil
 }

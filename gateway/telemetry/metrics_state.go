@@ -20,6 +20,7 @@ type stateCollector struct {
 
 	descState, descInfo, descAge, descFetch, descMethods *prometheus.Desc
 	descRefreshes, descFailures                          *prometheus.Desc
+	schemaChanges, schemaHeld                            *prometheus.Desc
 	endpoints, discoveryStale, routes, streamsOpen       *prometheus.Desc
 	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
@@ -46,6 +47,11 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 			"Descriptor fetches finished for an upstream, successful or not.", up, nil),
 		descFailures: prometheus.NewDesc("refract_descriptor_refresh_failures_total",
 			"Descriptor fetches that failed for an upstream.", up, nil),
+		schemaChanges: prometheus.NewDesc("refract_schema_changes_total",
+			"New schema versions fetched for an upstream, by whether they break clients of the version before (breaking=\"true\") or not.",
+			[]string{"upstream", "breaking"}, nil),
+		schemaHeld: prometheus.NewDesc("refract_schema_held",
+			"1 while an upstream holds a breaking schema back from its routes, waiting for approval (schema_changes.breaking: hold).", up, nil),
 		endpoints: prometheus.NewDesc("refract_upstream_endpoints",
 			"Endpoints discovery reports for an upstream (the set being balanced over).", up, nil),
 		discoveryStale: prometheus.NewDesc("refract_upstream_discovery_stale",
@@ -78,7 +84,7 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 // Describe sends every series' description.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
-		c.descRefreshes, c.descFailures, c.endpoints, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
+		c.descRefreshes, c.descFailures, c.schemaChanges, c.schemaHeld, c.endpoints, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
 		c.fastRequests, c.fastResponses, c.breakerState} {
 		ch <- d
@@ -117,6 +123,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(c.descRefreshes, float64(s.Refreshes), s.Upstream)
 		counter(c.descFailures, float64(s.Failures), s.Upstream)
+		counter(c.schemaChanges, float64(s.SchemaChanges[0]), s.Upstream, "false")
+		counter(c.schemaChanges, float64(s.SchemaChanges[1]), s.Upstream, "true")
+		held := 0.0
+		if s.Held != nil {
+			held = 1
+		}
+		gauge(c.schemaHeld, held, s.Upstream)
 	}
 	for _, u := range g.Upstreams() {
 		// Stale while the discovery source fails: it serves its last

@@ -77,7 +77,9 @@ func (u *Upstream) TrackSchemas(cache *reflection.Cache, eps []discovery.Endpoin
 		k := u.schemaKey(e)
 		byKey[k] = append(byKey[k], e.Addr)
 	}
-	if len(byKey) < 2 {
+	if u.noGroups {
+		clear(byKey) // nothing to reflect: the upstream's descriptors come from files
+	} else if len(byKey) < 2 {
 		if cache.Snapshot(u.name) != nil {
 			clear(byKey) // one schema at most: the upstream's own descriptors do
 		} else {
@@ -107,7 +109,7 @@ func (u *Upstream) TrackSchemas(cache *reflection.Cache, eps []discovery.Endpoin
 			}
 			_, label, _ := strings.Cut(k, ":")
 			grp = &schemaGroup{entry: u.name + "@" + label, resolver: res, conn: conn}
-			if err := cache.Add(grp.entry, conn); err != nil {
+			if err := cache.AddWith(grp.entry, conn, u.groupOpts); err != nil {
 				u.log.Error().Err(err).Str("upstream", u.name).Msg("schema tracking: cache")
 				_ = conn.Close()
 				continue

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -41,6 +42,12 @@ type Options struct {
 	// their schema version: endpoints with the same value are reflected
 	// once. Empty: every endpoint is reflected on its own.
 	SchemaMetaKey string
+	// GroupReflection is how the schema groups are reflected: the
+	// metadata and timeout of the upstream's own reflection calls.
+	// NoSchemaGroups turns schema tracking off, for an upstream whose
+	// descriptors do not come from reflection (descriptor-set files).
+	GroupReflection reflection.UpstreamOptions
+	NoSchemaGroups  bool
 	// DialOptions are added to every connection of the upstream (tracing,
 	// say), after the upstream's own.
 	DialOptions []grpc.DialOption
@@ -69,6 +76,8 @@ type Upstream struct {
 	dial          func(res *discovery.Resolver) (*grpc.ClientConn, error) // for schema subsets
 	log           zerolog.Logger
 	retire        func(conn *grpc.ClientConn, grace time.Duration)
+	groupOpts     reflection.UpstreamOptions // see Options.GroupReflection
+	noGroups      bool
 
 	// disc is what discovery last said; nil before it said anything.
 	disc atomic.Pointer[State]
@@ -146,6 +155,8 @@ func New(o Options) (*Upstream, error) {
 		log:           o.Logger,
 		retire:        retire,
 		schemas:       newSchemaTracker(),
+		groupOpts:     o.GroupReflection,
+		noGroups:      o.NoSchemaGroups,
 	}, nil
 }
 
