@@ -6,10 +6,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/refract-gateway/refract/gateway/compress"
+	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"google.golang.org/grpc/codes"
 )
 
@@ -21,11 +24,28 @@ import (
 // ServeHTTP is the public handler. It never waits on reflection: routes
 // come from the last table swapped in.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*g.edge.Load()).ServeHTTP(w, r)
+	if p := grpcproxy.Classify(r); p != grpcproxy.NotRPC {
+		g.serveRPC(w, r, p)
+		return
+	}
+	edge := *g.edge.Load()
+	if g.compress != nil {
+		g.compress.Serve(w, r, edge)
+		return
+	}
+	edge.ServeHTTP(w, r)
 }
 
 // serveMatch finds the route and runs its chain.
 func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
+	if grpcproxy.Classify(r) == grpcproxy.GRPC {
+		g.serveGRPC(w, r)
+		return
+	}
+	if err := compress.DecodeRequest(r); err != nil {
+		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, err.Error(), nil)
+		return
+	}
 	if g.docs != nil && r.URL.Path == g.docs.Path() {
 		g.serveOpenAPI(w, r)
 		return
@@ -107,6 +127,7 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
 	refs := make([]RouteRef, 0, len(set.entries))
+	first := map[string]bool{} // methods whose gRPC chain is compiled
 	for _, e := range set.entries {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
@@ -116,6 +137,15 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
 		rt.handler, rt.stages = compileRoute(g.pol.Route(ref), g.serveCall(rt))
+		cacheable := httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method) && !rt.binding.ClientStreaming && !rt.binding.ServerStreaming
+		rt.etag, rt.cache = rt.up.o.ETag && cacheable, nil
+		if cacheable {
+			rt.cache = rt.up.o.Cache
+		}
+		if !first[rt.method] {
+			first[rt.method] = true
+			rt.grpc, _ = compileRoute(g.pol.Route(ref), g.serveGRPCCall(rt))
+		}
 		rt.call = g.compileCall(rt, ref)
 		rt.stages = append(rt.stages, rt.call.Names()...)
 		if rt.validator = nil; rt.up.o.Validate {

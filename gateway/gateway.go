@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/compress"
+	"github.com/refract-gateway/refract/gateway/grpcproxy"
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
@@ -41,6 +44,7 @@ type Gateway struct {
 	pol        livePolicies
 	validation transcode.Validation         // buf.validate rules of requests
 	edge       atomic.Pointer[http.Handler] // the policies before the route match, then serveMatch
+	compress   *compress.Responses          // HTTP+JSON responses' compression; nil: none
 	middleware []func(http.Handler) http.Handler
 	refl       reflection.Options // the cache's, for Update's first fetches
 	updMu      sync.Mutex         // one Update at a time
@@ -69,8 +73,17 @@ type Gateway struct {
 	prod      productState    // products' tables and listener addresses
 	docs      *openapi.Server // the live OpenAPI documents; nil when off
 
+	// The RPC protocols: the gRPC proxy, the gRPC-Web and Connect
+	// converter of the current routes, each product's gRPC paths → routes,
+	// and the reflection service (nil when not served) and its chain.
+	rpc     *grpcproxy.Proxy
+	web     atomic.Pointer[http.Handler]
+	grpcIdx atomic.Pointer[map[string]map[string]*route]
+	reflect atomic.Pointer[http.Handler] // the reflection service's chain, over the current policies
+	served  *grpcproxy.Reflection
+
 	// What New's options injected.
-	obs      Observer          // never nil: nopObserver without one
+	obs      Observer          // never nil: observe.Nop without one
 	dialOpts []grpc.DialOption // added to every upstream connection
 }
 
@@ -123,6 +136,8 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")
 	}
 	g.unaryOpts = []grpc.CallOption{grpc.ForceCodecV2(codec), grpc.MaxCallRecvMsgSize(g.limits.ResponseBytes)}
+	g.newRPC(o.ServeReflection)
+	g.compress = o.Compression
 	g.pol.start(g, o.Policies)
 	// Subscribe before adding upstreams so no first fetch is missed.
 	cache.Subscribe(func(string, *reflection.Snapshot) { g.rebuildRoutes() })
@@ -194,6 +209,7 @@ func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 func (g *Gateway) Close() error {
 	g.cancel()
 	g.wg.Wait()
+	g.rpc.Stop()
 	err := g.cache.Close()
 	g.buildMu.Lock()
 	for _, u := range g.upstreamList() {
@@ -229,6 +245,6 @@ func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
 func (g *Gateway) applyOptions(o options) {
 	g.obs, g.dialOpts = o.observer, o.dialOpts
 	if g.obs == nil {
-		g.obs = nopObserver{}
+		g.obs = observe.Nop{}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -25,6 +26,13 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	b := rt.binding
 	if notAcceptable(w, r, b) {
 		return
+	}
+	var cacheKey string
+	if rt.cache != nil {
+		var hit bool
+		if cacheKey, hit = g.serveCached(w, r, rt); hit {
+			return
+		}
 	}
 	// Edge validation reads a message: validated routes decode into one
 	// instead of wire bytes.
@@ -60,7 +68,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		header, trailer metadata.MD
 		pr              peer.Peer
 	})
-	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, g.unaryOpts...)
+	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, rt.up.unaryOpts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr.String()
 	}
@@ -69,7 +77,11 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.writeCallError(w, r, rt, err, timeout)
 		return
 	}
-	g.writeResponse(w, rt.up.name, b, resp)
+	status := rt.up.o.Response.Apply(w.Header(), out.header, out.trailer)
+	body := g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r)
+	if cacheKey != "" && body != nil {
+		rt.cache.Save(r.Context(), r, cacheKey, status, w.Header(), out.header, out.trailer, body)
+	}
 }
 
 // decodeRequest builds the dynamic request message of a stream whose
@@ -116,21 +128,41 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 	return req, true
 }
 
-// writeResponse answers with one response of upstream: a message, or what
-// NewCallResponse returned for a unary call. A response that cannot be
-// rendered (malformed wire bytes, a string that is not UTF-8) is the
-// upstream's fault: 502.
-func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any) {
+// writeResponse answers with one response of upstream, with status (the
+// backend's choice, else 200; no body for 204 or 304): a message, or what
+// NewCallResponse returned for a unary call. With etag, a 200 carries an
+// ETag (the backend's, else the body's hash) and r's matching
+// If-None-Match gets 304. A response that cannot be rendered (malformed
+// wire bytes, a string that is not UTF-8) is the upstream's fault: 502.
+// It returns the encoded body, nil when it could not be rendered.
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request) []byte {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
-		return
+		return nil
 	}
-	w.Header().Set("Content-Type", contentType)
+	if etag && status == http.StatusOK {
+		tag := w.Header().Get("Etag")
+		if tag == "" {
+			tag = httpmeta.ETag(out)
+			w.Header().Set("Etag", tag)
+		}
+		if httpmeta.NotModified(r, tag) {
+			status = http.StatusNotModified
+		}
+	}
+	if status != http.StatusNoContent {
+		w.Header().Set("Content-Type", contentType) // on a 304 too: a cache keeps the 200's
+	}
+	if !httpmeta.BodyAllowed(status) {
+		w.WriteHeader(status)
+		return out
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(out)
+	return out
 }
 
 // writeCallError maps a failed upstream call to the client's answer. The
@@ -153,6 +185,8 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 // callStatus is the status a client sees for a failed upstream call.
 func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, timeout time.Duration) *spb.Status {
 	p := st.Proto()
+	// The gateway's words only on its own failures: a status the backend
+	// sent (its own UNAVAILABLE, DEADLINE_EXCEEDED) passes unchanged.
 	switch st.Code() {
 	case codes.Unavailable:
 		msg := st.Message()
@@ -160,11 +194,12 @@ func (g *Gateway) callStatus(r *http.Request, rt *route, st *status.Status, time
 			if info := policy.InfoFrom(r.Context()); info != nil {
 				info.Cause = msg
 			}
-			msg = caller
+			p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, caller)
 		}
-		p.Message = fmt.Sprintf("upstream %q unavailable: %s", rt.up.name, msg)
 	case codes.DeadlineExceeded:
-		p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
+		if transcode.LocalDeadline(st.Message()) {
+			p.Message = fmt.Sprintf("upstream %q did not answer within %s: %s", rt.up.name, timeout, st.Message())
+		}
 	case codes.Canceled:
 		if r.Context().Err() != nil {
 			p.Message = "the client closed the request"

@@ -7,12 +7,15 @@ import (
 	"net/http"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/compress"
+	"github.com/refract-gateway/refract/gateway/respcache"
 	"github.com/refract-gateway/refract/gateway/stream"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -46,6 +49,13 @@ type Options struct {
 	// OpenAPI serves the live OpenAPI document of each public listener.
 	// Default off.
 	OpenAPI OpenAPIOptions
+	// ServeReflection serves gRPC server reflection (v1 and v1alpha) on the
+	// public listeners, behind the policies every route has, answering with
+	// the union of the published services. Default off.
+	ServeReflection bool
+	// Compression compresses HTTP+JSON responses; nil: none. Request
+	// bodies with Content-Encoding gzip or zstd are decoded either way.
+	Compression *compress.Responses
 	// Policies are the HTTP stages and call plans of every route. Default
 	// nil: no policy but panic recovery, and plain calls with the
 	// upstream's timeout.
@@ -75,6 +85,20 @@ type UpstreamOptions struct {
 	// Headers says which request headers travel to the upstream as
 	// metadata; default transcode.NewHeaderRules(nil)'s.
 	Headers *transcode.HeaderRules
+	// Response maps response metadata to plain headers of successful
+	// HTTP+JSON responses; nil maps none. The x-http-code status
+	// convention (httpmeta.StatusKey) applies either way.
+	Response *httpmeta.Rules
+	// GRPCCompression is the compressor of HTTP+JSON calls' requests to
+	// the upstream ("gzip"); "" or "identity": none.
+	GRPCCompression string
+	// ETag gives the successful responses of GET routes and side-effect
+	// free methods an ETag, and answers a matching If-None-Match with 304.
+	// Default false.
+	ETag bool
+	// Cache keeps successful responses of GET routes and side-effect-free
+	// methods; nil: none.
+	Cache *respcache.Cache
 	// DefaultRoutes gives methods without rules the route
 	// POST /{package.Service}/{Method}. Default false.
 	DefaultRoutes bool

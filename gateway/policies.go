@@ -147,7 +147,7 @@ func (l *livePolicies) start(g *Gateway, p Policies) *runningPolicies {
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); defer close(rp.done); p.Run(ctx) }()
 	old := l.cur.Swap(rp)
-	edge := edgeHandler(p.Edge(), g.limits, http.HandlerFunc(g.serveMatch), g.observe)
+	edge := edgeHandler(p.Edge(), g.limits, http.HandlerFunc(g.serveMatch), g.observed)
 	for _, mw := range g.middleware {
 		edge = mw(edge)
 	}

@@ -105,6 +105,7 @@ func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route]
 		parts[g.prod.of[e.Value.up.name]] = append(parts[g.prod.of[e.Value.up.name]], e)
 	}
 	tables := map[string]*router.Table[*route]{}
+	idx := map[string]map[string]*route{}
 	var refused []RefusedRoute
 	for _, p := range append([]ProductOptions{{}}, g.prod.list...) {
 		kept, ref := router.Arbitrate(parts[p.Name], func(r *route) *upstream { return r.up }, mayOverlap)
@@ -116,10 +117,13 @@ func (g *Gateway) buildTables(all []router.Entry[*route]) (*router.Table[*route]
 			return nil, nil, err // an unusable entry: it names its upstream
 		}
 		tables[p.Name] = t
+		idx[p.Name] = grpcIndex(kept)
 	}
+
 	if len(g.prod.list) > 0 {
 		g.prod.tables.Store(&tables)
 	}
+	g.grpcIdx.Store(&idx)
 	return tables[""], refused, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/resilience"
 	"google.golang.org/grpc"
@@ -67,7 +68,7 @@ func (g *Gateway) callFailed(w http.ResponseWriter, rt *route, err error) bool {
 	var open *resilience.BreakerOpenError
 	isOpen := errors.As(err, &open)
 	if isOpen {
-		g.obs.Rejected(rejectBreaker)
+		g.obs.Rejected(observe.RejectBreaker)
 	}
 	if status.Code(err) == codes.Unavailable && rt.call != nil && rt.call.Fallback != nil {
 		reason := "unavailable"

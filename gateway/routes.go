@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"buf.build/go/protovalidate"
+	"github.com/refract-gateway/refract/gateway/respcache"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -27,6 +28,9 @@ type route struct {
 	// call; stages names its policies (attachPolicies).
 	handler http.Handler
 	stages  []string
+	grpc    http.Handler     // the same chain ending in the gRPC proxy; the method's first route only
+	etag    bool             // responses carry an ETag and answer If-None-Match
+	cache   *respcache.Cache // nil: responses are not cached
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
 	subsets []*upconn.Subset // the split's index → subset (compileCall)
 	name    string           // "GET /v1/{name=shelves/*}"
@@ -239,6 +243,7 @@ func (g *Gateway) rebuildRoutesLocked() {
 	}
 	g.routes.Store(tbl)
 	g.routed.Store(&routed)
+	g.rebuildWeb()
 }
 
 // claimOrder sorts routes for router.Arbitrate, winners first: configured upstreams, then

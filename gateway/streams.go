@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
@@ -32,7 +33,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	ip := policy.ClientAddrString(r, info) // trusted-proxy aware: see the client_ip policy
 	slot := rt.up.name + " " + ip
 	if !g.streams.Acquire(slot, lim.MaxPerClient) {
-		g.obs.Rejected(rejectStreamLimit)
+		g.obs.Rejected(observe.RejectStreamLimit)
 		writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(
 			"too many concurrent streams from %s to upstream %q: the limit is %d; close one first", ip, rt.up.name, lim.MaxPerClient), b)
 		return
@@ -60,8 +61,10 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	stream.Serve(w, &stream.Call{
 		Request: r, Binding: b, Conn: rt.conn, Limits: lim, Vars: vars, Metadata: md, Deadline: deadline,
 		Codec: g.codec, Observer: rt.obs, Log: &g.log, Compat: rt.up.o.Compat,
-		DecodeRequest:  func(w http.ResponseWriter) (proto.Message, bool) { return g.decodeRequest(w, r, b, vars) },
-		WriteResponse:  func(w http.ResponseWriter, resp any) { g.writeResponse(w, rt.up.name, b, resp) },
+		DecodeRequest: func(w http.ResponseWriter) (proto.Message, bool) { return g.decodeRequest(w, r, b, vars) },
+		WriteResponse: func(w http.ResponseWriter, resp any) {
+			g.writeResponse(w, rt.up.name, b, resp, http.StatusOK, false, nil)
+		},
 		UpstreamStatus: func(st *status.Status) *spb.Status { return g.callStatus(r, rt, st, deadline) },
 	}, &g.streams)
 }

@@ -29,6 +29,9 @@ type upstream struct {
 	timeout time.Duration
 	rules   map[string]*annotations.HttpRule // rules by method full name
 	opts    transcode.Options                // without Resolver: that comes per snapshot
+	// unaryOpts are the gateway's unary call options and the upstream's
+	// request compression, built once.
+	unaryOpts []grpc.CallOption
 
 	cancel context.CancelFunc // stops the watch
 	done   chan struct{}      // closed when the watch has returned
@@ -72,15 +75,20 @@ func newUpstream(o UpstreamOptions, g *Gateway, extra ...grpc.DialOption) (*upst
 	if err != nil {
 		return nil, err
 	}
+	unary := g.unaryOpts[:len(g.unaryOpts):len(g.unaryOpts)]
+	if c := o.GRPCCompression; c != "" && c != "identity" {
+		unary = append(unary, grpc.UseCompressor(c))
+	}
 	return &upstream{
-		key:     o.Key,
-		name:    co.Name,
-		o:       o,
-		conns:   conns,
-		headers: headers,
-		timeout: co.Timeout,
-		rules:   o.Rules,
-		opts:    o.Transcode,
+		unaryOpts: unary,
+		key:       o.Key,
+		name:      co.Name,
+		o:         o,
+		conns:     conns,
+		headers:   headers,
+		timeout:   co.Timeout,
+		rules:     o.Rules,
+		opts:      o.Transcode,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/protobuf/proto"
 )
@@ -24,7 +25,7 @@ func (g *Gateway) rejectInvalid(w http.ResponseWriter, rt *route, req proto.Mess
 	if st == nil {
 		return false
 	}
-	g.obs.Rejected(rejectValidate)
+	g.obs.Rejected(observe.RejectValidate)
 	// nil binding: BadRequest resolves from the gateway's own types, which
 	// the upstream's descriptors need not include.
 	writeStatusProto(w, http.StatusBadRequest, st, nil)

@@ -30,6 +30,9 @@ func TransportFailure(msg string) (caller string, ok bool) {
 	case strings.HasPrefix(msg, "error reading from server"), strings.HasPrefix(msg, "transport is closing"),
 		strings.HasPrefix(msg, "connection closed"), strings.HasPrefix(msg, "failed to write"):
 		return "the connection to the instance was lost during the call" + lastCause(msg), true
+	case strings.HasPrefix(msg, "stream terminated by RST_STREAM"), strings.HasPrefix(msg, "received prior goaway"),
+		strings.HasPrefix(msg, "unexpected HTTP status code received from server"):
+		return "the instance refused or reset the call" + lastCause(msg), true
 	}
 	return msg, false
 }
@@ -52,6 +55,15 @@ func lastCause(msg string) string {
 		return ""
 	}
 	return " (" + c + ")"
+}
+
+// LocalDeadline recognises the DEADLINE_EXCEEDED messages grpc-go makes
+// itself when the caller's context (a timeout of the gateway's, a per-try
+// timeout) ended the call, or the backend reset the stream as that
+// deadline passed; a backend's own DEADLINE_EXCEEDED carries its own words
+// and passes as it is.
+func LocalDeadline(msg string) bool {
+	return msg == "context deadline exceeded" || strings.HasPrefix(msg, "stream terminated by RST_STREAM")
 }
 
 // UnreadableResponse recognises the INTERNAL status grpc-go gives when the

@@ -26,6 +26,9 @@ func TestTransportFailureMessages(t *testing.T) {
 		{`error reading from server: read tcp 10.0.0.2:41234->10.0.3.7:50051: read: connection reset by peer`,
 			"the connection to the instance was lost during the call (connection reset by peer)"},
 		{`transport is closing`, "the connection to the instance was lost during the call"},
+		{`stream terminated by RST_STREAM with error code: REFUSED_STREAM`, "the instance refused or reset the call (REFUSED_STREAM)"},
+		{`unexpected HTTP status code received from server: 502 (Bad Gateway); transport: received unexpected content-type "text/html"`,
+			"the instance refused or reset the call"},
 		{`connection closed before server preface received`, "the connection to the instance was lost during the call"},
 	} {
 		got, ok := TransportFailure(tc.grpc)
@@ -83,6 +86,18 @@ func TestRecvTooLarge(t *testing.T) {
 	} {
 		if got := RecvTooLarge(status.New(tc.code, tc.msg), tc.limit); got != tc.want {
 			t.Errorf("%v %q limit %d: %v, want %v", tc.code, tc.msg, tc.limit, got, tc.want)
+		}
+	}
+}
+
+func TestLocalDeadline(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"context deadline exceeded":                               true,
+		"stream terminated by RST_STREAM with error code: CANCEL": true,
+		"x": false, "": false, "the report took too long: context deadline exceeded": false,
+	} {
+		if got := LocalDeadline(msg); got != want {
+			t.Errorf("LocalDeadline(%q) = %v", msg, got)
 		}
 	}
 }

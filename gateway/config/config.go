@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -62,6 +63,8 @@ type Config struct {
 	// DocsTracingKeys configure the OpenAPI document and tracing (see
 	// OpenAPIConfig and TracingConfig).
 	DocsTracingKeys `yaml:",inline"`
+	// ProtocolKeys configure response compression (see ProtocolKeys).
+	ProtocolKeys `yaml:",inline"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener; both
@@ -105,6 +108,11 @@ type ReflectionConfig struct {
 	// History is how many schema versions each upstream keeps for the
 	// admin API's history, diffs and downloads; default 10.
 	History int `yaml:"history"`
+	// Serve answers gRPC server reflection (v1 and v1alpha) on the public
+	// listeners with the union of the published services, behind the
+	// policies every route has, for grpcurl, buf curl and Postman. Default
+	// false.
+	Serve bool `yaml:"serve"`
 }
 
 // Upstream is one gRPC backend (a set of endpoints serving the same API).
@@ -141,6 +149,23 @@ type Upstream struct {
 	// metadata (Grpc-Metadata-* always are). Default: Authorization,
 	// X-Request-Id, Traceparent, Tracestate.
 	ForwardHeaders []string `yaml:"forward_headers"`
+	// ResponseHeaders lists the headers a backend may set on successful
+	// HTTP+JSON responses through response metadata of the same name
+	// (Location, Set-Cookie, Cache-Control, ETag …), beside the
+	// Grpc-Metadata-* copies. Default none.
+	ResponseHeaders []string `yaml:"response_headers"`
+	// GRPCCompression compresses the requests of HTTP+JSON calls to the
+	// upstream: gzip, or identity (the default). Native gRPC calls keep
+	// the client's own compression.
+	GRPCCompression string `yaml:"grpc_compression"`
+	// ETag gives successful responses of GET routes and NO_SIDE_EFFECTS
+	// methods an ETag (the backend's, set through response_headers, else
+	// a hash of the body) and answers a matching If-None-Match with 304
+	// Not Modified. Default false.
+	ETag bool `yaml:"etag"`
+	// Cache keeps successful responses of GET routes and NO_SIDE_EFFECTS
+	// methods (see CacheConfig); unset: none.
+	Cache *CacheConfig `yaml:"cache"`
 	// Rules add or replace HTTP rules by method full name (selector); a rule
 	// here replaces the method's google.api.http annotation.
 	Rules []HTTPRule `yaml:"rules"`
@@ -378,6 +403,8 @@ func (c *Config) Validate() error {
 		bad("tls", "both cert and key are required")
 	}
 	c.AdminSecurity.validate(bad)
+	c.Compression.validate(bad)
+	c.validateCaches(bad)
 	c.Runtime.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -452,6 +479,12 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	}
 	if _, err := transcode.NewHeaderRules(u.ForwardHeaders); err != nil {
 		bad(key+".forward_headers", "%v", err)
+	}
+	if _, err := httpmeta.NewRules(u.ResponseHeaders); err != nil {
+		bad(key+".response_headers", "%v", err)
+	}
+	if c := u.GRPCCompression; c != "" && c != "gzip" && c != "identity" {
+		bad(key+".grpc_compression", "%q is not gzip or identity", c)
 	}
 	u.Streams.validate(key+".streams", bad)
 	u.SchemaKeys.validate(key, c.Reflection.SnapshotDir, bad)

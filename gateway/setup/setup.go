@@ -8,6 +8,7 @@ import (
 
 	"github.com/refract-gateway/refract/discovery"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/policy"
@@ -60,9 +61,16 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			MaxMethods:      cfg.Reflection.MaxMethods,
 			History:         cfg.Reflection.History,
 		},
-		Limits:   limits(cfg),
-		OpenAPI:  gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
-		Policies: pol,
+		Limits:          limits(cfg),
+		ServeReflection: cfg.Reflection.Serve,
+		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
+		Policies:        pol,
+	}
+	if c := cfg.Compression; c.Enabled {
+		if o.Compression, err = compress.NewResponses(compress.Options{MinBytes: c.MinBytes, Encodings: c.Encodings}); err != nil {
+			_ = pol.Close()
+			return gateway.Options{}, err
+		}
 	}
 	for _, p := range cfg.Products {
 		o.Products = append(o.Products, gateway.ProductOptions{Name: p.Name, Listen: p.Listen, Hosts: p.Hosts, Upstreams: p.Upstreams})
@@ -93,17 +101,24 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 			_ = cl.etcd.Close()
 		}
 	}
+	cc := &caches{cfg: cfg, now: x.Now}
+	if prev := o.Release; prev != nil {
+		o.Release = func() { prev(); cc.release() }
+	} else {
+		o.Release = cc.release
+	}
 	fail := func(err error) (gateway.Options, error) {
 		_ = pol.Close()
-		if o.Release != nil {
-			o.Release()
-		}
+		o.Release()
 		return gateway.Options{}, err
 	}
 	for _, uc := range cfg.Upstreams {
 		uo, err := upstreamOptions(cfg, uc, cl, log)
 		if err != nil {
 			return fail(err)
+		}
+		if uo.Cache, err = cc.of(uc); err != nil {
+			return fail(fmt.Errorf("upstream %q: cache: %w", uc.Name, err))
 		}
 		o.Upstreams = append(o.Upstreams, uo)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
+	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 )
@@ -29,16 +30,23 @@ func upstreamOptions(cfg *config.Config, uc config.Upstream, cl clients, log zer
 	if err != nil {
 		return gateway.UpstreamOptions{}, err
 	}
+	respHeaders, err := httpmeta.NewRules(uc.ResponseHeaders)
+	if err != nil {
+		return gateway.UpstreamOptions{}, err
+	}
 	o := gateway.UpstreamOptions{
-		Conn:          connOptions(uc, src),
-		Rules:         make(map[string]*annotations.HttpRule, len(uc.Rules)),
-		Headers:       headers,
-		DefaultRoutes: *uc.DefaultRoutes,
-		PathPrefix:    uc.PathPrefix,
-		Optional:      uc.Optional,
-		MayOverlap:    uc.MayOverlap,
-		Validate:      uc.Validate == nil || *uc.Validate,
-		Hidden:        hidden(uc.Expose, uc.Hide),
+		Conn:            connOptions(uc, src),
+		Rules:           make(map[string]*annotations.HttpRule, len(uc.Rules)),
+		Headers:         headers,
+		Response:        respHeaders,
+		GRPCCompression: uc.GRPCCompression,
+		ETag:            uc.ETag,
+		DefaultRoutes:   *uc.DefaultRoutes,
+		PathPrefix:      uc.PathPrefix,
+		Optional:        uc.Optional,
+		MayOverlap:      uc.MayOverlap,
+		Validate:        uc.Validate == nil || *uc.Validate,
+		Hidden:          hidden(uc.Expose, uc.Hide),
 		Transcode: transcode.Options{
 			UseProtoNames:   uc.JSON.UseProtoNames,
 			OmitUnpopulated: !*uc.JSON.EmitUnpopulated,

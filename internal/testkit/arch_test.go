@@ -38,6 +38,7 @@ var allowedImports = map[string][]string{
 	"transcode/wirejson":    {"transcode/rpcstatus"},
 	"transcode/fieldmask":   nil,
 	"transcode/compat":      {"transcode", "transcode/rpcstatus"},
+	"transcode/httpmeta":    {"transcode/rpcstatus"},
 	"transcode":             {"transcode/rpcstatus", "transcode/wirejson", "transcode/fieldmask", "router"},
 	"transcode/openapi":     {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
 	"policy/resilience":     nil,
@@ -45,16 +46,20 @@ var allowedImports = map[string][]string{
 	"policy":                {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":           {"transcode/compat", "discovery", "transcode", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
+	"gateway/config":           {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
 	"gateway/config/configref": {"gateway/config"},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
 	"gateway/stream":           {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},
+	"gateway/grpcproxy":        {"transcode/rpcstatus"},
+	"gateway/compress":         nil,
+	"gateway/respcache":        nil,
+	"gateway/observe":          {"policy"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache"},
 	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
-		"transcode", "discovery", "reflection"},
+		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
@@ -94,6 +99,7 @@ var allowedImports = map[string][]string{
 var forbiddenExternal = map[string][]string{
 	"gateway":            {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"gateway/stream":     {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
+	"gateway/observe":    {"github.com/prometheus/", "go.opentelemetry.io/", "go.yaml.in/yaml"},
 	"router":             {"github.com/hashicorp/consul", "github.com/jhump/protoreflect"},
 	"transcode/wirejson": {"google.golang.org/grpc", "github.com/jhump/protoreflect"},
 }

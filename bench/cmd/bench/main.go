@@ -127,7 +127,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer targets[0].close()
+	defer func() {
+		for _, t := range targets {
+			t.close()
+		}
+	}()
 	shapes, err := selectShapes(o.shapes)
 	if err != nil {
 		return err

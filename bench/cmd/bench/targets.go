@@ -100,7 +100,16 @@ func newTargets(ctx context.Context, workers int, backend, gg, rf, rfQuiet *proc
 				IdleConnTimeout:     time.Minute,
 			}}}
 	}
-	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), web("refract, log off", rfQuiet)}, nil
+	// Native gRPC through refract (log off, like direct gRPC's backend):
+	// the same client as direct gRPC, dialed at refract's public listener
+	// (h2c), which proxies it frame by frame.
+	rconn, err := grpc.NewClient(rfQuiet.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	native := &target{name: "refract gRPC", gw: rfQuiet, conn: rconn, client: benchpb.NewBenchServiceClient(rconn)}
+	return []*target{direct, web("grpc-gateway", gg), web("refract", rf), web("refract, log off", rfQuiet), native}, nil
 }
 
 func (t *target) close() {
