@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -114,33 +115,52 @@ upstreams:
 
 func TestAdminDescriptors(t *testing.T) {
 	lib := startLibrary(t)
-	h := startGateway(t, libraryConfig(lib.Addr, ""))
+	echo := startEcho(t, "127.0.0.1:0")
+	h := startGateway(t, libraryConfig(lib.Addr, "")+fmt.Sprintf("  - {name: echo, static: [%q]}\n", echo.Addr))
 	code, body := get(t, h.admin+"/admin/descriptors")
 	var stats []reflection.Stats
-	if err := json.Unmarshal([]byte(body), &stats); err != nil || code != 200 || len(stats) != 1 {
+	if err := json.Unmarshal([]byte(body), &stats); err != nil || code != 200 || len(stats) != 2 {
 		t.Fatalf("descriptors %d %v %s", code, err, body)
 	}
-	s := stats[0]
+	s := stats[1]
 	if s.Upstream != "library" || s.State != reflection.StateReady || len(s.Hash) != 64 || s.Endpoint != lib.Addr ||
 		s.FetchedAt.IsZero() || s.Refreshes < 1 || s.Failures != 0 || s.LastError != "" ||
 		!slices.Equal(s.Services, []string{"library.v1.LibraryService"}) || s.Methods != len(s.MethodNames) ||
 		!slices.Contains(s.MethodNames, "library.v1.LibraryService.GetBook") {
 		t.Fatalf("descriptor stats %+v", s)
 	}
+	// The wire format: snake_case keys, an RFC 3339 time, a duration with
+	// its unit, and no zero time for an upstream that never failed.
+	var raw []map[string]any
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(raw[1]))
+	if want := []string{"endpoint", "failures", "fetch_duration_seconds", "fetched_at", "hash", "method_names", "methods",
+		"refreshes", "schema_changes", "services", "source", "state", "upstream"}; !slices.Equal(keys, want) {
+		t.Fatalf("/admin/descriptors keys %v, want %v", keys, want)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, raw[1]["fetched_at"].(string)); err != nil {
+		t.Fatalf("fetched_at %v: %v", raw[1]["fetched_at"], err)
+	}
+	if d, ok := raw[1]["fetch_duration_seconds"].(float64); !ok || d <= 0 || d > 10 {
+		t.Fatalf("fetch_duration_seconds %v", raw[1]["fetch_duration_seconds"])
+	}
 
-	// POST refreshes at once: one more fetch, same hash.
+	// POST refreshes at once and answers with that upstream alone: one
+	// more fetch, same hash.
 	resp, err := adminPost(h.admin + "/admin/descriptors/library")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var after []reflection.Stats
+	var after reflection.Stats
 	if err := json.Unmarshal(b, &after); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("refresh %d %v %s", resp.StatusCode, err, b)
 	}
-	if after[0].Refreshes <= s.Refreshes || after[0].Hash != s.Hash {
-		t.Fatalf("after a forced refresh: refreshes %d (was %d), hash %s (was %s)", after[0].Refreshes, s.Refreshes, after[0].Hash, s.Hash)
+	if after.Upstream != "library" || after.Refreshes <= s.Refreshes || after.Hash != s.Hash {
+		t.Fatalf("after a forced refresh of library: %s refreshes %d (was %d), hash %s (was %s)", after.Upstream, after.Refreshes, s.Refreshes, after.Hash, s.Hash)
 	}
 
 	// An unknown upstream is a 404 with the one error shape.

@@ -72,7 +72,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, nil)
 			return
 		}
-		writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, path), nil)
+		writeStatus(w, http.StatusNotFound, codes.NotFound, g.noRouteMessage(r, path), nil)
 		return
 	case router.MethodNotAllowed:
 		allowed := tbl.Allowed(path)

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// The closed failure answer of README "External authorization".
+// The closed failure answer of docs/policies.md "External authorization".
 const extAuthzFailed = `{"code":14,"message":"the authorization service could not decide on this request; retry later","details":[]}`
 
 // The HTTP authorizer is sent the request's attributes and the configured

@@ -27,6 +27,14 @@ func (g *Gateway) newOpenAPIServer(o OpenAPIOptions) *openapi.Server {
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	if info := policy.InfoFrom(r.Context()); info != nil {
 		info.Route = r.Method + " " + g.docs.Path()
+		// Counted under the document's path, not as unmatched; any method
+		// but GET and HEAD (405) under one label, so clients cannot grow
+		// the series.
+		method := r.Method
+		if method != http.MethodGet && method != http.MethodHead {
+			method = "OTHER"
+		}
+		info.Observer = g.obs.Route(method, g.docs.Path(), "", "")
 	}
 	g.docs.Serve(w, r, g.openAPITable(g.productOfRequest(r)))
 }

@@ -30,7 +30,7 @@ func hsToken(t *testing.T, sub string) string {
 	return "Bearer " + s
 }
 
-// Precedence, as the README states it: auth and max_body_bytes set at a
+// Precedence, as docs/policies.md states it: auth and max_body_bytes set at a
 // more specific level replace the less specific value (global < upstream <
 // route, a route matched by its template or by a method glob); ip rules
 // and rate limits add up, each counted in the scope where it is declared.
@@ -266,8 +266,8 @@ policies:
 	t.Logf("two gateways, %d concurrent clients each, admitted %d of %d against a shared limit of %d", clients, admitted, total, limit)
 }
 
-// Every curl of the README's Policies walkthrough, against the example
-// config it names, answers what the README shows.
+// Every curl of the Policies walkthrough of docs/policies.md, against the example
+// config it names, answers what the page shows.
 func TestPolicyExampleConfigReadmeWalkthrough(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-policies.yaml")
 	if err != nil {
@@ -322,7 +322,7 @@ func TestPolicyExampleConfigReadmeWalkthrough(t *testing.T) {
 }
 
 // The access log line of a real call through the gateway: every field the
-// README lists, the backend endpoint that answered, the consumer and the
+// docs/policies.md lists, the backend endpoint that answered, the consumer and the
 // subject, and the request's own id; a backend error is logged at warn
 // with its gRPC code.
 func TestAccessLogLineEndToEnd(t *testing.T) {
@@ -342,10 +342,10 @@ policies: {auth: [api_key, jwt]}
 			t.Fatalf("not a JSON line: %q", l)
 		}
 		if m["component"] == "access" {
-			if _, ok := m["latency"].(float64); !ok {
-				t.Fatalf("latency %v", m["latency"])
+			if _, ok := m["latency_ms"].(float64); !ok {
+				t.Fatalf("latency_ms %v", m["latency_ms"])
 			}
-			delete(m, "latency")
+			delete(m, "latency_ms")
 			lines[m["request_id"].(string)] = m
 		}
 	}

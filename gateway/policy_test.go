@@ -252,7 +252,7 @@ policies:
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
-// The README's policy example serves what its comments say.
+// The policy example of docs/policies.md serves what its comments say.
 func TestPolicyExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-policies.yaml")
 	if err != nil {

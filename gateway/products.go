@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -56,6 +57,28 @@ func (g *Gateway) productOfRequest(r *http.Request) string {
 		name = g.prod.byHost[strings.ToLower(host)]
 	}
 	return name
+}
+
+// noRouteMessage says why a request found no route: on the main table,
+// when a product's host-selected table has the path, that no product
+// matched the request's host (the host names themselves stay unsaid).
+func (g *Gateway) noRouteMessage(r *http.Request, path string) string {
+	msg := fmt.Sprintf("no route for %s %s", r.Method, path)
+	if len(g.prod.byHost) == 0 || g.productOfRequest(r) != "" {
+		return msg
+	}
+	ts := g.prod.tables.Load()
+	if ts == nil {
+		return msg
+	}
+	for _, p := range g.prod.list {
+		if t := (*ts)[p.Name]; len(p.Hosts) > 0 && t != nil {
+			if _, found := t.Match(r.Method, path); found != router.NotFound {
+				return fmt.Sprintf("%s: no product matched the host %q (a product serving this path is chosen by its Host header)", msg, r.Host)
+			}
+		}
+	}
+	return msg
 }
 
 // productTable is a product's table ("" is the main table); an empty

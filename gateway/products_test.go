@@ -125,7 +125,7 @@ upstreams:
 	}
 }
 
-// The README's products example serves what its comments say.
+// The products example of docs/routes.md serves what its comments say.
 func TestProductsExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-products.yaml")
 	if err != nil {
@@ -136,7 +136,14 @@ func TestProductsExampleConfig(t *testing.T) {
 	cfg := strings.NewReplacer("127.0.0.1:50051", lib.Addr, "127.0.0.1:50052", echo.Addr, "127.0.0.1:8090", "127.0.0.1:0").Replace(string(data))
 	h := startGateway(t, cfg)
 	doHost(t, h.base, "shop.example.com", "GET", "/library/v1/shelves", "").expect(t, 200)
-	h.do(t, "GET", "/library/v1/shelves", "").expect(t, 404)
+	// The comment's 404 says that no product matched the host, without
+	// naming the products' hosts.
+	r := h.do(t, "GET", "/library/v1/shelves", "").expect(t, 404)
+	host := strings.TrimPrefix(h.base, "http://")
+	jsonEq(t, r.body, fmt.Sprintf(`{"code":5,"message":"no route for GET /library/v1/shelves: no product matched the host \"%s\" (a product serving this path is chosen by its Host header)","details":[]}`, host))
+	// A path no product serves either is a plain no route.
+	r = h.do(t, "GET", "/v9/nothing", "").expect(t, 404)
+	jsonEq(t, r.body, `{"code":5,"message":"no route for GET /v9/nothing","details":[]}`)
 	doHost(t, "http://"+h.gw.ProductAddr("internal"), "x", "POST", "/echo.v1.EchoService/Echo", `{"message":"hi"}`).expect(t, 200)
 }
 

@@ -1,38 +1,25 @@
 package gateway_test
 
 import (
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config"
 )
 
-// The annotated config of the README's "Configuration" section and the
-// limits of "Security and limits" load (keys are strict, so a renamed key
+// The annotated config of docs/configuration.md and the limits of
+// docs/security.md load (keys are strict, so a renamed key
 // fails here), and the defaults those comments give are the ones applied.
 func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
-	data, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	block := func(section string) string {
+	block := func(page string) string {
 		t.Helper()
-		start := strings.Index(text, "\n## "+section+"\n")
-		if start < 0 {
-			t.Fatalf("README has no %q section", section)
+		fences, _ := yamlBlocks(docPage(t, page))
+		if len(fences) == 0 {
+			t.Fatalf("docs/%s has no yaml block", page)
 		}
-		rest := text[start:]
-		open := strings.Index(rest, "```yaml\n")
-		if open < 0 {
-			t.Fatalf("README section %q has no yaml block", section)
-		}
-		rest = rest[open+len("```yaml\n"):]
-		return rest[:strings.Index(rest, "```")]
+		return fences[0]
 	}
-	cfg, err := config.Parse([]byte(block("Configuration")))
+	cfg, err := config.Parse([]byte(block("configuration.md")))
 	if err != nil {
 		t.Fatalf("the Configuration example does not load: %v", err)
 	}
@@ -69,11 +56,11 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		{"upstreams[0].streams.buffer_messages", u.Streams.BufferMessages, d.Streams.BufferMessages},
 	} {
 		if c.readme != c.is {
-			t.Errorf("README Configuration: %s is %v, the default is %v", c.key, c.readme, c.is)
+			t.Errorf("docs/configuration.md: %s is %v, the default is %v", c.key, c.readme, c.is)
 		}
 	}
 
-	lim, err := config.Parse([]byte(block("Security and limits") + bare))
+	lim, err := config.Parse([]byte(block("security.md") + bare))
 	if err != nil {
 		t.Fatalf("the Security and limits example does not load: %v", err)
 	}
@@ -98,7 +85,7 @@ func TestReadmeConfigurationAndLimitsParse(t *testing.T) {
 		{"limits.http2_max_concurrent_streams", l.HTTP2MaxConcurrentStreams, config.DefaultHTTP2MaxStreams},
 	} {
 		if c.readme != c.is {
-			t.Errorf("README Security and limits: %s is %v (%T), the default is %v (%T)", c.key, c.readme, c.readme, c.is, c.is)
+			t.Errorf("docs/security.md: %s is %v (%T), the default is %v (%T)", c.key, c.readme, c.readme, c.is, c.is)
 		}
 	}
 }

@@ -153,7 +153,8 @@ func TestBreakerOpensAfterFailuresAndClosesAfterRecovery(t *testing.T) {
 	h.expectBreakers(t, `{"breakers":[{"name":"upstream \"library\"","state":"closed"}]}`)
 }
 
-// expectBreakers checks /admin/breakers.
+// expectBreakers checks /admin/breakers, and that refract_breaker_state
+// says the same of every breaker.
 func (h *harness) expectBreakers(t *testing.T, want string) {
 	t.Helper()
 	resp, err := http.Get(h.admin + "/admin/breakers")
@@ -166,6 +167,19 @@ func (h *harness) expectBreakers(t *testing.T, want string) {
 		t.Fatal(err)
 	}
 	jsonEq(t, body, want)
+	var got struct{ Breakers []gateway.BreakerInfo }
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	s := scrapeMetrics(t, h)
+	for _, b := range got.Breakers {
+		for _, st := range []string{"closed", "open", "half-open"} {
+			m := s.series("refract_breaker_state", "breaker="+b.Name, "state="+st)
+			if want := map[bool]float64{true: 1, false: 0}[st == b.State]; m == nil || m.GetGauge().GetValue() != want {
+				t.Fatalf("refract_breaker_state{breaker=%q,state=%q} = %v, want %v (the breaker is %s)", b.Name, st, m, want, b.State)
+			}
+		}
+	}
 }
 
 func TestBreakerPerMethodAndClientErrorsDoNotCount(t *testing.T) {
@@ -433,7 +447,7 @@ upstreams:
 	}
 }
 
-// The README's resilience example serves what its comments say.
+// The resilience example of docs/resilience.md serves what its comments say.
 func TestResilienceExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../examples/refract-resilience.yaml")
 	if err != nil {

@@ -58,7 +58,7 @@ func TestRetriesCountedBeforeAndAfterReachingAServer(t *testing.T) {
 	}
 }
 
-// The table of README "Retries", row by row, for what reached a server:
+// The table of docs/resilience.md "Retries", row by row, for what reached a server:
 // ABORTED and a per-try timeout are retried only for idempotent methods,
 // and idempotent: false in the config overrides the descriptor's
 // idempotency_level.
@@ -81,7 +81,7 @@ upstreams:
 	acc.expectCalls(t, h, "GetAccount", failRule{code: codes.Unavailable}, [3]string{"GET", "/v1/accounts/1", ""}, 503, 1)
 }
 
-// The README's budget, {ratio: 0.2, reserve: 10}, against an upstream that
+// The budget of docs/resilience.md, {ratio: 0.2, reserve: 10}, against an upstream that
 // fails every call: retries add the reserve plus 20 % of the calls, not
 // the 200 % that attempts: 3 alone would allow. 100 requests, each
 // depositing 0.2: 10 + 19 retries (0.8 is left over), 129 backend calls.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -251,23 +250,17 @@ func TestStreamDropsClientThatStopsReading(t *testing.T) {
 	probe.waitEnd(t)
 }
 
-// The README's streams: example is a valid config with the values it says.
+// The streams: example of docs/streaming.md is a valid config with the
+// values it says.
 func TestReadmeStreamLimitsExampleParses(t *testing.T) {
-	data, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+	fences, _ := yamlBlocks(docSection(t, "streaming.md", "## Limits", "## Measured"))
+	if len(fences) != 1 {
+		t.Fatalf("the Limits section of docs/streaming.md has %d yaml blocks, want 1", len(fences))
 	}
-	text := string(data)
-	start := strings.Index(text, "\n### Limits\n\nPer upstream, under `streams:`")
-	if start < 0 {
-		t.Fatal("README has no streaming Limits section")
-	}
-	block := text[start:]
-	block = block[strings.Index(block, "```yaml\n")+len("```yaml\n"):]
-	block = block[:strings.Index(block, "```")]
+	block := fences[0]
 	cfg, err := config.Parse([]byte(block))
 	if err != nil {
-		t.Fatalf("the README's streams example does not load: %v\n%s", err, block)
+		t.Fatalf("the streams example does not load: %v\n%s", err, block)
 	}
 	s := cfg.Upstreams[0].Streams
 	if s.MaxMessageBytes != 4<<20 || time.Duration(s.IdleTimeout) != 5*time.Minute || time.Duration(s.MaxDuration) != time.Hour ||

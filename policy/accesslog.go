@@ -80,7 +80,7 @@ func AccessLog(o AccessLogOptions) (Policy, error) {
 				Int32("grpc_code", code).
 				Int64("bytes_in", info.BytesIn()).
 				Int64("bytes_out", info.BytesOut()).
-				Dur("latency", time.Since(info.Start)).
+				Float64("latency_ms", float64(time.Since(info.Start))/float64(time.Millisecond)).
 				Str("client_ip", ipString(info)).
 				Str("consumer", info.ConsumerName()).
 				Str("subject", info.Subject).

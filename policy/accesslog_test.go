@@ -34,7 +34,7 @@ func TestAccessLog(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("not one JSON line: %q", buf.String())
 	}
-	delete(line, "latency")
+	delete(line, "latency_ms")
 	want := map[string]any{"level": "info", "message": "request", "request_id": "req-1", "http_method": "POST", "path": "/v1/x",
 		"route": "POST /v1/x", "grpc_method": "pkg.S/M", "upstream": "library", "endpoint": "127.0.0.1:5", "status": 200.0,
 		"grpc_code": 0.0, "bytes_in": 7.0, "bytes_out": 11.0, "client_ip": "192.0.2.4", "consumer": "ops", "subject": ""}

@@ -70,8 +70,8 @@ func TestBackoff(t *testing.T) {
 func TestStateText(t *testing.T) {
 	for st := StatePending; st <= StateFailed; st++ {
 		b, err := json.Marshal(Stats{State: st})
-		if err != nil || !strings.Contains(string(b), `"State":"`+st.String()+`"`) {
-			t.Errorf("%v encodes as %s, %v", st, b, err)
+		if err != nil || !strings.Contains(string(b), `"state":"`+st.String()+`"`) || strings.Contains(string(b), "_at") {
+			t.Errorf("%v encodes as %s, %v (want the state's name and no zero times)", st, b, err)
 		}
 		var back Stats
 		if err := json.Unmarshal(b, &back); err != nil || back.State != st {

@@ -61,43 +61,46 @@ func (s *State) UnmarshalText(text []byte) error {
 }
 
 // Stats is a point-in-time view of one upstream in a Cache, for the admin API
-// and metrics. It is a copy: holding it holds no lock.
+// and metrics. It is a copy: holding it holds no lock. In JSON its keys are
+// snake_case and times RFC 3339 (left out while zero); FetchDuration is
+// left to the caller, to write with its unit.
 type Stats struct {
 	// Upstream is the name given to Add.
-	Upstream string
+	Upstream string `json:"upstream"`
 	// State is the upstream's state.
-	State State
+	State State `json:"state"`
 	// Hash is the hash of the cached set, empty if none.
-	Hash string
+	Hash string `json:"hash"`
 	// FetchedAt is when the latest successful fetch finished (it may be later
 	// than the cached Snapshot's FetchedAt when the hash did not change).
-	FetchedAt time.Time
+	FetchedAt time.Time `json:"fetched_at,omitzero"`
 	// Endpoint is the peer that answered the latest successful fetch.
-	Endpoint string
+	Endpoint string `json:"endpoint"`
 	// LastError is the message of the latest failed fetch, kept after a
 	// recovery so that SREs can see what happened; empty if none failed.
-	LastError string
+	LastError string `json:"last_error,omitempty"`
 	// LastErrorAt is when that fetch failed.
-	LastErrorAt time.Time
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// FetchDuration is how long the latest successful fetch took.
-	FetchDuration time.Duration
+	FetchDuration time.Duration `json:"-"`
 	// Refreshes counts finished fetches (successful or not); Failures counts
 	// the failed ones.
-	Refreshes, Failures uint64
+	Refreshes uint64 `json:"refreshes"`
+	Failures  uint64 `json:"failures"`
 	// Services are the full names of the cached set's routable services.
-	Services []string
+	Services []string `json:"services"`
 	// Methods is the number of methods over those services.
-	Methods int
+	Methods int `json:"methods"`
 	// MethodNames are those methods' full names (see
 	// Snapshot.MethodNames).
-	MethodNames []string
+	MethodNames []string `json:"method_names"`
 	// Source is where the cached set came from; empty without one.
-	Source Source
+	Source Source `json:"source,omitempty"`
 	// Held is the schema kept from the routes because it breaks clients
 	// (UpstreamOptions.HoldBreaking), nil when none is.
-	Held *Held
+	Held *Held `json:"held,omitempty"`
 	// SchemaChanges counts the new schema versions fetched since the
 	// upstream was added: [0] those that break no client, [1] breaking
 	// ones (compared with the version before each).
-	SchemaChanges [2]uint64
+	SchemaChanges [2]uint64 `json:"schema_changes"`
 }

@@ -204,7 +204,7 @@ func (u *upstream) adopt(snap *Snapshot, then func()) func() {
 	u.snap.Store(snap)
 	u.held, u.heldChanges = nil, nil
 	ev := u.c.log.Info().Str("upstream", u.name).Str("hash", snap.Hash).Str("source", string(snap.Source)).Strs("services", snap.ServiceNames()).
-		Int("methods", snap.MethodCount()).Str("endpoint", snap.Endpoint).Dur("fetch_duration", snap.FetchDuration)
+		Int("methods", snap.MethodCount()).Str("endpoint", snap.Endpoint).Str("fetch_duration", snap.FetchDuration.Round(time.Microsecond).String())
 	if cur != nil {
 		ev = ev.Str("previous_hash", cur.Hash)
 	}

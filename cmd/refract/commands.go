@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/server"
 	"github.com/refract-gateway/refract/gateway/setup"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +26,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "the YAML config: a file path or consul://HOST:PORT/KEY[?dc=DC]")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
+	}
+	if code, ok := noArguments(fs, "refract validate", stderr); !ok {
+		return code
 	}
 	if *configPath == "" {
 		fmt.Fprintln(stderr, "refract validate: -config FILE is required")
@@ -50,7 +55,10 @@ func routes(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "the YAML config: a file path or consul://HOST:PORT/KEY[?dc=DC]")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for every upstream's descriptors")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
+	}
+	if code, ok := noArguments(fs, "refract routes", stderr); !ok {
+		return code
 	}
 	if *configPath == "" {
 		fmt.Fprintln(stderr, "refract routes: -config FILE is required")
@@ -99,4 +107,38 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// printVersion is `refract version`: one line, exit 0.
+func printVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("refract version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return helpOr2(err)
+	}
+	if code, ok := noArguments(fs, "refract version", stderr); !ok {
+		return code
+	}
+	fmt.Fprintln(stdout, telemetry.ReadBuild(buildVersion, buildCommit, buildDate))
+	return 0
+}
+
+// noArguments refuses positional arguments left after the flags: the flag
+// package stops at the first one, so `refract -config F extra -listen X`
+// would otherwise drop -listen in silence. It reports false with exit
+// code 2 when there are some.
+func noArguments(fs *flag.FlagSet, name string, stderr io.Writer) (int, bool) {
+	if fs.NArg() == 0 {
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "%s: unexpected argument %q: flags come before arguments, and %s takes none (see -h)\n", name, fs.Arg(0), name)
+	return 2, false
+}
+
+// helpOr2 is the exit code of a failed flag parse: 0 for -h, else 2.
+func helpOr2(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

@@ -6,6 +6,7 @@
 //	refract -demo                  start the example backends in process and serve them
 //	refract validate -config F     check a config file; exit 2 with every problem
 //	refract routes -config F       reflect the upstreams and print the routes F would serve
+//	refract version                print the version, commit, build date and Go version (also -version)
 //	refract config get|apply|diff|history|rollback|release|promote|abort -admin URL -token T
 //	                               read and change a running gateway's config through its admin API
 //
@@ -31,7 +32,31 @@ import (
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/gateway/server"
+	"github.com/refract-gateway/refract/gateway/telemetry"
 )
+
+// Set at link time by release builds (-ldflags "-X main.buildVersion=v1.2.3
+// -X main.buildCommit=… -X main.buildDate=…"); empty, the build information Go
+// embeds is read instead.
+var buildVersion, buildCommit, buildDate string
+
+// usage is the synopsis -h prints above the flags.
+const usage = `refract: an HTTP+JSON gateway for gRPC backends with server reflection.
+
+Usage:
+  refract -config FILE|consul://HOST:PORT/KEY [-listen ADDR] [-admin ADDR]   serve a config
+  refract -demo [-listen ADDR] [-admin ADDR]      serve the example backends, in process
+  refract validate -config FILE                   check a config; every problem, exit 2
+  refract routes -config FILE [-wait 10s]         reflect the upstreams, print the routes
+  refract config get|apply|diff|history|rollback|release|promote|abort -admin URL
+                                                  read and change a running gateway's config
+  refract version                                 print the version (also -version)
+
+Subcommands take -h too. Signals: SIGHUP reloads; SIGINT/SIGTERM drain, then stop.
+Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags, arguments or config.
+
+Flags:
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -44,20 +69,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return validate(args[1:], stdout, stderr)
 		case "routes":
 			return routes(args[1:], stdout, stderr)
+		case "version":
+			return printVersion(args[1:], stdout, stderr)
 		case "config":
 			return configCommand(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("refract", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	configPath := fs.String("config", "", "the YAML config: a file path, or consul://HOST:PORT/KEY[?dc=DC] (token from CONSUL_HTTP_TOKEN)")
 	demo := fs.Bool("demo", false, "start the example backends in process and serve them (no config file needed)")
 	listen := fs.String("listen", "", "public listener host:port (overrides the config; demo default 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener host:port, or off (overrides the config; demo default 127.0.0.1:9901)")
+	showVersion := fs.Bool("version", false, "print the version, commit, build date and Go version, and exit")
 	hostname, _ := os.Hostname()
 	instance := fs.String("instance-id", hostname, "this instance's name: in a gray release of a Consul KV config, it decides whether the instance runs the candidate")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
+	}
+	if code, ok := noArguments(fs, "refract", stderr); !ok {
+		return code
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, telemetry.ReadBuild(buildVersion, buildCommit, buildDate))
+		return 0
 	}
 	if *demo == (*configPath != "") {
 		fmt.Fprintln(stderr, "refract: give exactly one of -config FILE or -demo")
@@ -88,7 +127,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.Admin = *admin
 		}
 	}
-	srv, err := server.New(context.Background(), server.Options{Source: src, Override: override, LogOutput: stderr})
+	srv, err := server.New(context.Background(), server.Options{Source: src, Override: override, LogOutput: stderr,
+		Build: telemetry.ReadBuild(buildVersion, buildCommit, buildDate)})
 	if err != nil {
 		fmt.Fprintln(stderr, "refract:", err)
 		return 2
@@ -186,7 +226,7 @@ upstreams:
   - name: echo
     static: [%q]
     streams:
-      framing: {echo.v1.EchoService.Flood: json_array}  # the README's JSON array example
+      framing: {echo.v1.EchoService.Flood: json_array}  # docs/streaming.md's JSON array example
 `, lib.Addr, echo.Addr)
 	return []byte(yaml), func() { lib.Stop(); echo.Stop() }, nil
 }

@@ -2,12 +2,15 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"google.golang.org/grpc/codes"
 )
 
 // Options are what the admin listener serves: the engine's read model
@@ -35,6 +38,8 @@ type Options struct {
 	// Access is who may use the API (allowed Hosts, tokens, client
 	// certificates) and whether pprof is served; see Access.
 	Access Access
+	// Build is the running binary's version, shown on GET /admin.
+	Build telemetry.Build
 	// Control, when set, serves the config's write side (PUT, PATCH,
 	// validate, history, rollback, gray releases) and the audit log, and
 	// records every other state-changing request in the audit log; it
@@ -45,7 +50,8 @@ type Options struct {
 // Handler serves the admin API: /healthz (the process is alive), /readyz
 // (200 once every required upstream has descriptors and the listeners
 // are up and not draining; 503 with the reasons otherwise), /admin/routes
-// (the routes being served), /admin/upstreams (endpoints, discovery state
+// (the routes being served), /admin (the running version and the
+// endpoints), /admin/upstreams (endpoints, discovery state
 // and schema splits), /admin/breakers (circuit breakers and their states),
 // /admin/descriptors (the descriptor cache per upstream; POST refreshes
 // now), /admin/reload, and the operator's endpoints: /metrics,
@@ -55,7 +61,7 @@ type Options struct {
 // Safe for concurrent use.
 func Handler(o Options) http.Handler {
 	g := o.Gateway
-	mux := http.NewServeMux()
+	mux := &endpointMux{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -99,6 +105,9 @@ func Handler(o Options) http.Handler {
 		}
 		WriteJSON(w, http.StatusOK, resp)
 	})
+	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, indexView{Build: o.Build, Endpoints: mux.list()})
+	})
 	mux.HandleFunc("GET /admin/upstreams", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, g.Upstreams())
 	})
@@ -106,14 +115,28 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, map[string]any{"breakers": g.Breakers()})
 	})
 	mux.HandleFunc("GET /admin/descriptors", func(w http.ResponseWriter, _ *http.Request) {
-		WriteJSON(w, http.StatusOK, g.Cache().Stats())
+		stats := g.Cache().Stats()
+		views := make([]descriptorView, len(stats))
+		for i, s := range stats {
+			views[i] = descriptorView{s, s.FetchDuration.Seconds()}
+		}
+		WriteJSON(w, http.StatusOK, views)
 	})
 	mux.HandleFunc("POST /admin/descriptors/{upstream}", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := g.Cache().Refresh(r.Context(), r.PathValue("upstream")); err != nil {
+		name := r.PathValue("upstream")
+		if _, err := g.Cache().Refresh(r.Context(), name); err != nil {
 			writeRefreshError(w, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, g.Cache().Stats())
+		// The upstream refreshed, not every one: the caller asked about it.
+		for _, s := range g.Cache().Stats() {
+			if s.Upstream == name {
+				WriteJSON(w, http.StatusOK, descriptorView{s, s.FetchDuration.Seconds()})
+				return
+			}
+		}
+		// Removed by a reload between the refresh and now.
+		rpcstatus.WriteStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf("upstream %q was removed by a reload", name))
 	})
 	if o.Reload != nil {
 		mux.Handle("GET /admin/reload", o.Reload)

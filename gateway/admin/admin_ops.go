@@ -4,7 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/pprof"
+	"slices"
+	"strings"
 
+	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"google.golang.org/grpc/codes"
@@ -16,7 +19,7 @@ import (
 // o.Access.Pprof, /debug/pprof/.
 // They exist on the admin listener only (127.0.0.1 by default), never on
 // the public one: profiles and the effective config are for operators.
-func mountOperations(mux *http.ServeMux, o Options) {
+func mountOperations(mux *endpointMux, o Options) {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
@@ -70,4 +73,47 @@ func writeRefreshError(w http.ResponseWriter, err error) {
 // writeAdminError answers an admin request the gateway could not serve.
 func writeAdminError(w http.ResponseWriter, err error) {
 	rpcstatus.WriteStatus(w, http.StatusInternalServerError, codes.Internal, err.Error())
+}
+
+// descriptorView is one upstream of /admin/descriptors: the cache's stats
+// with the fetch duration in seconds, as the admin API gives durations.
+type descriptorView struct {
+	reflection.Stats
+	FetchDurationSeconds float64 `json:"fetch_duration_seconds"`
+}
+
+// indexView is GET /admin: which refract this is, and what it serves.
+type indexView struct {
+	Build     telemetry.Build `json:"build"`
+	Endpoints []string        `json:"endpoints"`
+}
+
+// endpointMux is the admin mux, keeping the patterns it was given so that
+// GET /admin lists exactly what is served.
+type endpointMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern and keeps the pattern.
+func (m *endpointMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers f for pattern and keeps the pattern.
+func (m *endpointMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// list is the registered patterns, sorted, with the exact-match marker
+// dropped ("GET /{$}" is "GET /"); registration ends before the first
+// request, so reading needs no lock.
+func (m *endpointMux) list() []string {
+	out := make([]string, 0, len(m.patterns))
+	for _, p := range m.patterns {
+		out = append(out, strings.TrimSuffix(p, "{$}"))
+	}
+	slices.Sort(out)
+	return out
 }

@@ -95,7 +95,7 @@ func NewControl(o ControlOptions) (*Control, error) {
 }
 
 // mount adds the config and audit endpoints to mux.
-func (c *Control) mount(mux *http.ServeMux) {
+func (c *Control) mount(mux *endpointMux) {
 	mux.HandleFunc("GET /admin/config", c.getConfig)
 	mux.HandleFunc("PUT /admin/config", c.putConfig)
 	mux.HandleFunc("PATCH /admin/config", c.patchConfig)

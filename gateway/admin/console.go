@@ -58,7 +58,7 @@ func writeStatic(w http.ResponseWriter, contentType string, b []byte) {
 
 // mountConsole serves the console on / (and /dashboard, its former
 // name) and its files under /console/ of the admin listener.
-func mountConsole(mux *http.ServeMux) {
+func mountConsole(mux *endpointMux) {
 	index := func(w http.ResponseWriter, _ *http.Request) { serveConsoleFile(w, "index.html") }
 	mux.HandleFunc("GET /{$}", index)
 	mux.HandleFunc("GET /dashboard", index)

@@ -22,7 +22,7 @@ const maxApproveBody = 1 << 10
 // admin mux: its schema history, the diff between two versions, a
 // download of any version as a binary FileDescriptorSet (for grpcurl
 // -protoset and buf), and the approval of a held breaking schema.
-func mountDescriptors(mux *http.ServeMux, g *gateway.Gateway) {
+func mountDescriptors(mux *endpointMux, g *gateway.Gateway) {
 	mux.HandleFunc("GET /admin/descriptors/{upstream}/history", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("upstream")
 		versions, err := g.Cache().History(name)

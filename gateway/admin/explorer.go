@@ -27,7 +27,7 @@ const TryAuthorizationHeader = "X-Refract-Try-Authorization"
 
 // mountExplorer serves the API explorer's endpoints: the live OpenAPI
 // document with its server set to TryPrefix, and TryPrefix itself.
-func mountExplorer(mux *http.ServeMux, o Options) {
+func mountExplorer(mux *endpointMux, o Options) {
 	g := o.Gateway
 	mux.HandleFunc("GET /admin/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		doc, err := g.OpenAPIDocument("")

@@ -13,7 +13,7 @@ import (
 )
 
 // mountRelease adds the gray release's endpoints (Consul KV configs).
-func (c *Control) mountRelease(mux *http.ServeMux) {
+func (c *Control) mountRelease(mux *endpointMux) {
 	mux.HandleFunc("GET /admin/config/release", c.releaseState)
 	mux.HandleFunc("POST /admin/config/release", c.startRelease)
 	mux.HandleFunc("POST /admin/config/promote", c.promote)

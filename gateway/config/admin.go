@@ -53,8 +53,13 @@ type AdminSecurityConfig struct {
 // before roles existed.
 type AdminToken struct {
 	SecretConfig `yaml:",inline"`
-	Name         string `yaml:"name"`
-	Role         string `yaml:"role"`
+	// Name is the token's name in the audit log; default "token-N", N its
+	// index.
+	Name string `yaml:"name"`
+	// Role is what the token may do: viewer (read), operator (also reload,
+	// refresh descriptors, approve schemas, drain) or admin (also change
+	// the config); default admin.
+	Role string `yaml:"role"`
 }
 
 // ReleaseConfig watches a gray release: when AbortMargin is set, an

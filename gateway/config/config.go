@@ -175,7 +175,7 @@ type Upstream struct {
 	// MayOverlap names other upstreams whose routes may overlap this
 	// one's (either side naming the other is enough); the more specific
 	// template then wins. Without it, a route that can match a path
-	// another upstream's route matches is refused (see README).
+	// another upstream's route matches is refused (docs/routes.md).
 	MayOverlap []string `yaml:"may_overlap"`
 	// UpstreamPolicyKeys publish methods and attach policies (see
 	// UpstreamPolicyKeys).
@@ -217,16 +217,26 @@ type JSONConfig struct {
 // http.rules: one of get/put/post/delete/patch/custom, body, response_body
 // and additional_bindings.
 type HTTPRule struct {
-	Selector           string         `yaml:"selector"`
-	Get                string         `yaml:"get"`
-	Put                string         `yaml:"put"`
-	Post               string         `yaml:"post"`
-	Delete             string         `yaml:"delete"`
-	Patch              string         `yaml:"patch"`
-	Custom             *CustomPattern `yaml:"custom"`
-	Body               string         `yaml:"body"`
-	ResponseBody       string         `yaml:"response_body"`
-	AdditionalBindings []HTTPRule     `yaml:"additional_bindings"`
+	// Selector is the method's full name, package.Service.Method.
+	Selector string `yaml:"selector"`
+	// Get, Put, Post, Delete and Patch give the path template of that
+	// HTTP method; a rule has exactly one of them or custom.
+	Get    string `yaml:"get"`
+	Put    string `yaml:"put"`
+	Post   string `yaml:"post"`
+	Delete string `yaml:"delete"`
+	Patch  string `yaml:"patch"`
+	// Custom is a rule with another HTTP method.
+	Custom *CustomPattern `yaml:"custom"`
+	// Body is the request field the body fills: "*" for the whole
+	// message, a field name, or empty for none.
+	Body string `yaml:"body"`
+	// ResponseBody is the response field sent as the body; empty for the
+	// whole message.
+	ResponseBody string `yaml:"response_body"`
+	// AdditionalBindings serve the method under more rules (which do not
+	// nest).
+	AdditionalBindings []HTTPRule `yaml:"additional_bindings"`
 }
 
 // CustomPattern is a rule with a custom HTTP method; both keys are

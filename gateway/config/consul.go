@@ -29,6 +29,7 @@ type ConsulConfig struct {
 // by the same tag, with Upstream's settings. A configured upstream of the
 // same name wins.
 type AutoExpose struct {
+	// Tag marks the services to expose; required (e.g. refract).
 	Tag string `yaml:"tag"`
 	// PathPrefix confines the exposed services to literal path segments:
 	// their routes are mounted under it (before any upstream.path_prefix),

@@ -32,6 +32,7 @@ type ExtAuthzConfig struct {
 
 // ExtAuthzHTTP is an HTTP authorizer.
 type ExtAuthzHTTP struct {
+	// URL receives a POST per request to decide; 2xx allows.
 	URL string `yaml:"url"`
 	// UpstreamHeaders are the authorizer's response headers that reach the
 	// backend as metadata when it allows.
@@ -40,6 +41,7 @@ type ExtAuthzHTTP struct {
 
 // ExtAuthzGRPC is a gRPC authorizer, plaintext (on loopback or a mesh).
 type ExtAuthzGRPC struct {
+	// Addr is host:port of an envoy.service.auth.v3.Authorization server.
 	Addr string `yaml:"addr"`
 	// UpstreamHeaders are the ok_response headers the authorizer vouches
 	// for (X-Auth-User …): a client's own values under these names (or as

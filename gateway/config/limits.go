@@ -8,7 +8,7 @@ import (
 // LimitKeys are the top-level keys of the edge limits (inlined in Config).
 type LimitKeys struct {
 	// Limits bound what one request or client may cost the gateway. Every
-	// key has a safe default; see the README's "Security and limits".
+	// key has a safe default; docs/security.md lists them.
 	Limits LimitsConfig `yaml:"limits"`
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // PolicyKeys are the top-level keys of the policy chain (inlined in
-// Config). See the README's "Policies" section for every key.
+// Config). docs/policies.md describes every key.
 type PolicyKeys struct {
 	// AccessLog writes one JSON line per request; on by default.
 	AccessLog AccessLogConfig `yaml:"access_log"`
@@ -70,8 +70,13 @@ type UpstreamPolicyKeys struct {
 // or, without a space, a method glob; Method is a method glob, which
 // covers every route (HTTP binding) of the methods it matches.
 type RoutePolicies struct {
-	Match    string   `yaml:"match"`
-	Method   string   `yaml:"method"`
+	// Match selects routes as mounted: "GET /v1/{name=shelves/*}" (as
+	// /admin/routes lists them), or without a space a method glob.
+	Match string `yaml:"match"`
+	// Method selects every route of the methods a glob matches
+	// ("library.v1.LibraryService.Delete*").
+	Method string `yaml:"method"`
+	// Policies apply to the selected routes, over the upstream's.
 	Policies Policies `yaml:"policies"`
 }
 
@@ -115,6 +120,7 @@ var httpMethodToken = regexp.MustCompile(`^[A-Z][A-Z0-9_-]*$`)
 // rate_limits add up (each is counted or checked in the scope where it is
 // declared).
 type Policies struct {
+	// IP admits or refuses clients by address (403).
 	IP *IPRules `yaml:"ip"`
 	// MaxBodyBytes lowers the gateway's max_body_bytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
@@ -135,23 +141,34 @@ type Policies struct {
 
 // IPRules admit clients by address (CIDRs or addresses); deny wins.
 type IPRules struct {
+	// Allow, when set, admits only these CIDRs or addresses.
 	Allow []string `yaml:"allow"`
-	Deny  []string `yaml:"deny"`
+	// Deny refuses these CIDRs or addresses, even when allowed.
+	Deny []string `yaml:"deny"`
 }
 
 // RequireConfig is a route's authorization on JWT scopes and claims.
 type RequireConfig struct {
-	Scopes []string          `yaml:"scopes"`
+	// Scopes the token must all carry (in jwt.scope_claim); else 403.
+	Scopes []string `yaml:"scopes"`
+	// Claims the token must carry with exactly these values; else 403.
 	Claims map[string]string `yaml:"claims"`
 }
 
 // RateLimitConfig is one rate limit.
 type RateLimitConfig struct {
-	Name  string   `yaml:"name"`
-	Key   string   `yaml:"key"` // ip (default), consumer, subject, route
-	Rate  int      `yaml:"rate"`
-	Per   Duration `yaml:"per"`
-	Burst int      `yaml:"burst"`
+	// Name labels the limit in errors and metrics.
+	Name string `yaml:"name"`
+	// Key is what a bucket counts: ip (the default), consumer, subject
+	// (the JWT's sub) or route.
+	Key string `yaml:"key"`
+	// Rate is how many requests a bucket admits per Per; required.
+	Rate int `yaml:"rate"`
+	// Per is the period Rate counts over, e.g. 1s or 1h; required.
+	Per Duration `yaml:"per"`
+	// Burst is how many requests a full bucket admits at once; default
+	// Rate.
+	Burst int `yaml:"burst"`
 	// Shared counts in Redis (needs the redis key) instead of in-process.
 	Shared bool `yaml:"shared"`
 	// IPv6Prefix is how many leading bits of an IPv6 client address key
@@ -163,10 +180,15 @@ type RateLimitConfig struct {
 // AuthFailuresConfig limits failed authentications (401s) per client
 // network: rate per per, burst defaulting to rate; shared counts in Redis.
 type AuthFailuresConfig struct {
-	Rate   int      `yaml:"rate"`
-	Per    Duration `yaml:"per"`
-	Burst  int      `yaml:"burst"`
-	Shared bool     `yaml:"shared"`
+	// Rate is how many failed authentications a client network may make
+	// per Per; more get 429 until the bucket refills.
+	Rate int `yaml:"rate"`
+	// Per is the period Rate counts over.
+	Per Duration `yaml:"per"`
+	// Burst is how many failures a full bucket absorbs; default Rate.
+	Burst int `yaml:"burst"`
+	// Shared counts in Redis (needs the redis key) instead of in-process.
+	Shared bool `yaml:"shared"`
 	// IPv6Prefix as a rate limit's: default 64.
 	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
@@ -178,8 +200,11 @@ func (a AuthFailuresConfig) RateLimit() RateLimitConfig {
 
 // AccessLogConfig configures the access log.
 type AccessLogConfig struct {
-	Enabled *bool   `yaml:"enabled"` // default true
-	Sample  float64 `yaml:"sample"`  // fraction of successes logged; default 1
+	// Enabled writes the access log; default true.
+	Enabled *bool `yaml:"enabled"`
+	// Sample is the fraction of successful requests logged (failures
+	// always are); default 1.
+	Sample float64 `yaml:"sample"`
 	// QueueLines is how many lines may wait for the log output: lines are
 	// written off the request path, and past this many waiting a line is
 	// dropped and counted (refract_access_log_dropped_lines_total, and a
@@ -189,60 +214,107 @@ type AccessLogConfig struct {
 
 // CORSConfig is the cross-origin policy.
 type CORSConfig struct {
-	AllowedOrigins   []string `yaml:"allowed_origins"`
-	AllowedMethods   []string `yaml:"allowed_methods"`
-	AllowedHeaders   []string `yaml:"allowed_headers"`
-	ExposedHeaders   []string `yaml:"exposed_headers"`
-	AllowCredentials bool     `yaml:"allow_credentials"`
-	MaxAge           Duration `yaml:"max_age"`
+	// AllowedOrigins are the origins browsers may call from: exact, or
+	// wildcard subdomains (https://*.example.org).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowedMethods may be used cross-origin; default [GET, POST, PUT,
+	// PATCH, DELETE].
+	AllowedMethods []string `yaml:"allowed_methods"`
+	// AllowedHeaders may be sent cross-origin; default [Content-Type,
+	// Authorization, X-Request-Id].
+	AllowedHeaders []string `yaml:"allowed_headers"`
+	// ExposedHeaders are the response headers scripts may read.
+	ExposedHeaders []string `yaml:"exposed_headers"`
+	// AllowCredentials lets browsers send cookies and credentials (not
+	// with the origin "*").
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge is how long browsers may cache a preflight's answer.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // APIKeysConfig says where API keys travel.
 type APIKeysConfig struct {
-	Header      string `yaml:"header"`       // default X-Api-Key
-	Query       string `yaml:"query"`        // off unless set
-	MetadataKey string `yaml:"metadata_key"` // default x-consumer
+	// Header carries the key; default X-Api-Key.
+	Header string `yaml:"header"`
+	// Query names a query parameter that may carry the key instead; off
+	// unless set.
+	Query string `yaml:"query"`
+	// MetadataKey is the metadata key that tells the backend the
+	// consumer's name; default x-consumer.
+	MetadataKey string `yaml:"metadata_key"`
 }
 
 // ConsumerConfig is one API consumer.
 type ConsumerConfig struct {
-	Name  string           `yaml:"name"`
-	Keys  []SecretConfig   `yaml:"keys"`
-	Allow []string         `yaml:"allow"`
+	// Name identifies the consumer to the backend, in logs and in
+	// rate-limit keys; required.
+	Name string `yaml:"name"`
+	// Keys are the consumer's API keys (several, to rotate them).
+	Keys []SecretConfig `yaml:"keys"`
+	// Allow, when set, lists the method globs the consumer may call;
+	// others get 403.
+	Allow []string `yaml:"allow"`
+	// Quota is the consumer's own limit over all its calls.
 	Quota *RateLimitConfig `yaml:"quota"`
 }
 
 // SecretConfig is a secret from exactly one place: value (inline), env,
 // file, or (for API keys) sha256, the hex digest of the key.
 type SecretConfig struct {
-	Value  string `yaml:"value"`
-	Env    string `yaml:"env"`
-	File   string `yaml:"file"`
+	// Value is the secret itself, in the file.
+	Value string `yaml:"value"`
+	// Env names the environment variable holding it.
+	Env string `yaml:"env"`
+	// File names a file holding it (a trailing newline is ignored).
+	File string `yaml:"file"`
+	// SHA256 is the hex SHA-256 digest of an API key or token, so the
+	// file need not hold the key.
 	SHA256 string `yaml:"sha256"`
 }
 
 // JWTConfig verifies bearer tokens.
 type JWTConfig struct {
-	Algorithms    []string          `yaml:"algorithms"`
-	Issuer        string            `yaml:"issuer"`
-	Audiences     []string          `yaml:"audiences"`
-	Leeway        Duration          `yaml:"leeway"`
-	JWKSURL       string            `yaml:"jwks_url"`
-	JWKSFile      string            `yaml:"jwks_file"`
-	JWKSRefresh   Duration          `yaml:"jwks_refresh"`
-	HMACSecret    *SecretConfig     `yaml:"hmac_secret"`
+	// Algorithms are the only signing algorithms accepted (RS256, ES256,
+	// EdDSA, HS256 …); required: a token's own alg never widens them.
+	Algorithms []string `yaml:"algorithms"`
+	// Issuer, when set, is the iss a token must carry.
+	Issuer string `yaml:"issuer"`
+	// Audiences, when set: a token's aud must hold one of them.
+	Audiences []string `yaml:"audiences"`
+	// Leeway is the clock skew allowed on exp, nbf and iat; default 30s.
+	Leeway Duration `yaml:"leeway"`
+	// JWKSURL is fetched for the verification keys, and refreshed in the
+	// background.
+	JWKSURL string `yaml:"jwks_url"`
+	// JWKSFile is a JWK set file with the verification keys.
+	JWKSFile string `yaml:"jwks_file"`
+	// JWKSRefresh is how often jwks_url is fetched again; default 5m.
+	JWKSRefresh Duration `yaml:"jwks_refresh"`
+	// HMACSecret is the key of HS256/384/512 tokens.
+	HMACSecret *SecretConfig `yaml:"hmac_secret"`
+	// ForwardClaims maps claims to the metadata keys they reach the
+	// backend as (client headers of those names are dropped).
 	ForwardClaims map[string]string `yaml:"forward_claims"`
-	ScopeClaim    string            `yaml:"scope_claim"`
+	// ScopeClaim names the claim holding scopes (a space-separated string
+	// or an array); default scope, then scp.
+	ScopeClaim string `yaml:"scope_claim"`
 }
 
 // RedisConfig is the Redis that shared rate limits count in.
 type RedisConfig struct {
-	Addr     string        `yaml:"addr"`
-	Username string        `yaml:"username"`
+	// Addr is the server's host:port; required.
+	Addr string `yaml:"addr"`
+	// Username for Redis ACLs.
+	Username string `yaml:"username"`
+	// Password authenticates to Redis.
 	Password *SecretConfig `yaml:"password"`
-	DB       int           `yaml:"db"`
-	Prefix   string        `yaml:"prefix"`
-	Timeout  Duration      `yaml:"timeout"`
+	// DB is the database number; default 0.
+	DB int `yaml:"db"`
+	// Prefix namespaces the limiter's keys; default "refract:rl:".
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds one limiter call, so a slow Redis cannot hold
+	// requests; default 100ms.
+	Timeout Duration `yaml:"timeout"`
 	// OnError is "open" (admit, the default) or "closed" (503) when Redis
 	// fails.
 	OnError string `yaml:"on_error"`

@@ -14,6 +14,7 @@ import (
 // routes are matched in a table of their own, so two products may serve
 // the same paths.
 type ProductConfig struct {
+	// Name identifies the product in logs, metrics and the admin API.
 	Name string `yaml:"name"`
 	// Listen is host:port of the product's own listener (plain HTTP).
 	Listen string `yaml:"listen"`

@@ -14,8 +14,8 @@ import (
 
 // Resilience are the resilience and traffic keys of Policies (inlined), at
 // any level. Each key set at a more specific level replaces the less
-// specific one whole (global < upstream < route). See the README's
-// "Resilience and traffic" section.
+// specific one whole (global < upstream < route); docs/resilience.md
+// describes them.
 type Resilience struct {
 	// Timeout is the call's deadline, replacing the upstream's timeout; a
 	// shorter Grpc-Timeout from the client still wins.
@@ -71,8 +71,10 @@ type RetryConfig struct {
 // RetryBudgetConfig: retries may add Ratio of the calls (default 0.2),
 // with a reserve of Reserve retries for quiet upstreams (default 10).
 type RetryBudgetConfig struct {
-	Ratio   *float64 `yaml:"ratio"`
-	Reserve *int     `yaml:"reserve"`
+	// Ratio is the share of calls retries may add; default 0.2.
+	Ratio *float64 `yaml:"ratio"`
+	// Reserve is the retries allowed however few the calls; default 10.
+	Reserve *int `yaml:"reserve"`
 }
 
 // FallbackConfig is a static response served, marked X-Refract-Fallback,
@@ -101,8 +103,11 @@ type SplitConfig struct {
 // SubsetConfig is a named part of an upstream's endpoints: those carrying
 // every one of Tags (Consul tags), or a Static list of its own.
 type SubsetConfig struct {
-	Name   string   `yaml:"name"`
-	Tags   []string `yaml:"tags"`
+	// Name is what splits and the split header or cookie call the subset.
+	Name string `yaml:"name"`
+	// Tags select the upstream's Consul instances carrying all of them.
+	Tags []string `yaml:"tags"`
+	// Static lists the subset's own endpoints, host:port.
 	Static []string `yaml:"static"`
 }
 

@@ -36,7 +36,8 @@ func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
 	gen := &generation{built: b, data: data, products: map[string]http.Handler{}, idle: make(chan struct{})}
 	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
 		Stats: func() telemetry.Stats { return s.stats(b) }, History: s.history.View, Reload: http.HandlerFunc(s.serveReload),
-		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access, Control: s.control})
+		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access, Build: s.opts.Build,
+		Control: s.control})
 	for _, p := range b.cfg.Products {
 		if p.Listen != "" {
 			gen.products[p.Name] = b.gw.ProductHandler(p.Name)

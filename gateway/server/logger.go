@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/rs/zerolog"
 )
@@ -22,9 +23,18 @@ func logOutput(c config.LogConfig, w io.Writer) io.Writer {
 		w = os.Stderr
 	}
 	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		// Colour codes only for a person at a terminal: in a file, a pipe
+		// or journald they are noise around every field.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
 	}
 	return w
+}
+
+// isTerminal reports whether w is a terminal, as opposed to a file, a
+// pipe, a socket or /dev/null.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // newLogger is the logger of a config writing to its formatted output.

@@ -59,6 +59,10 @@ type Options struct {
 	// History configures the console's short history of rates and
 	// latencies; the zero value is 15 minutes at 10 s.
 	History telemetry.HistoryOptions
+	// Build is the running binary's version, shown in the start log, on
+	// /admin and as refract_build_info; default telemetry.ReadBuild's
+	// reading of the binary.
+	Build telemetry.Build
 }
 
 // Server is the refract process: it owns the listeners (public, admin,
@@ -130,6 +134,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Build == (telemetry.Build{}) {
+		opts.Build = telemetry.ReadBuild("", "", "")
+	}
 	opts.accessDropped = new(atomic.Uint64)
 	data, err := opts.Source.Read(ctx)
 	if err != nil {
@@ -139,7 +146,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		endDrain: make(chan struct{}), errc: make(chan error, 1), runtimeAtStart: currentRuntime(),
 		history: telemetry.NewHistory(opts.History)}
 	dropped := opts.accessDropped
-	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{
+	if s.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{Build: opts.Build,
 		AccessLogDropped: func() float64 { return float64(dropped.Load()) }}); err != nil {
 		return nil, err
 	}
@@ -228,8 +235,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.listening.Store(true) // the listeners are open: connections queue from here on
 	s.commitListeners(plan, gen)
 	s.mu.Unlock()
+	build := s.opts.Build
 	s.log().Info().Str("listen", s.Addr("public")).Str("admin", s.Addr("admin")).
-		Str("config", gen.data.Source).Str("version", gen.data.Version()).Msg("refract serving")
+		Str("config", gen.data.Source).Str("version", gen.data.Version()).
+		Str("refract_version", build.Version).Str("commit", build.Commit).Str("go_version", build.GoVersion).Msg("refract serving")
 	warnOpenAdmin(gen)
 
 	s.bg.Add(2)
@@ -284,7 +293,7 @@ func (s *Server) stop(drain bool) error {
 	s.mu.Unlock()
 
 	if period := gen.cfg.DrainFor(); drain && period > 0 {
-		s.log().Info().Dur("drain_period", period).Msg("draining: /readyz answers 503; still serving")
+		s.log().Info().Str("drain_period", period.String()).Msg("draining: /readyz answers 503; still serving")
 		t := time.NewTimer(period)
 		select {
 		case <-t.C:

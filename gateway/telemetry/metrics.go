@@ -22,7 +22,7 @@ import (
 // and collectors that read the descriptor cache, discovery, open streams
 // and the transcoding counters from the gateway's read model at scrape
 // time instead of keeping a second copy of that state. Every series is
-// named refract_*; the README's "Operating refract" section lists them.
+// named refract_*; docs/operating.md lists them.
 // Safe for concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -117,6 +117,9 @@ type MetricsOptions struct {
 	// route="other" (and grpc_method="other"). Default
 	// DefaultMaxRouteSeries.
 	MaxRouteSeries int
+	// Build labels refract_build_info; the zero value reads the running
+	// binary's (ReadBuild with nothing set at link time).
+	Build Build
 	// AccessLogDropped, when set, is the number of access log lines
 	// dropped because the log output did not keep up, exported as
 	// refract_access_log_dropped_lines_total.
@@ -142,6 +145,9 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	}
 	if o.MaxRouteSeries <= 0 {
 		o.MaxRouteSeries = DefaultMaxRouteSeries
+	}
+	if o.Build == (Build{}) {
+		o.Build = ReadBuild("", "", "")
 	}
 	now := o.Now
 	m := &Metrics{reg: o.Registry, now: now, started: now(), routeSeries: map[[2]string]bool{}, maxRoutes: o.MaxRouteSeries,
@@ -207,7 +213,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 
 	cs := []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
-		m.rejections, reloads, m.configInfo,
+		m.rejections, reloads, m.configInfo, o.Build.collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}

@@ -26,6 +26,7 @@ type stateCollector struct {
 	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
+	breakerState                                         *prometheus.Desc
 }
 
 func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time) *stateCollector {
@@ -71,6 +72,9 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 			"Route-keyed policy entries of an upstream that select no route (their policies apply nowhere), as of its last route build.", up, nil),
 		selectorPartial: prometheus.NewDesc("refract_policy_selector_partial",
 			"Route-keyed policy entries of an upstream that cover only some routes of a method, as of its last route build.", up, nil),
+		breakerState: prometheus.NewDesc("refract_breaker_state",
+			"1 for a circuit breaker's state (closed, open or half-open), 0 for the others; breaker names the upstream and, for per-method breakers, the method.",
+			[]string{"breaker", "state"}, nil),
 		streamsOpen: prometheus.NewDesc("refract_streams_open",
 			"Streams in flight (HTTP and WebSocket).", nil, nil),
 		fastRequests: prometheus.NewDesc("refract_transcode_requests_total",
@@ -87,7 +91,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
 		c.descRefreshes, c.descFailures, c.schemaChanges, c.schemaHeld, c.endpoints, c.endpointsByState, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
-		c.fastRequests, c.fastResponses} {
+		c.fastRequests, c.fastResponses, c.breakerState} {
 		ch <- d
 	}
 }
@@ -163,6 +167,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, rep := range g.PolicySelectors() {
 		gauge(c.selectorMisses, float64(len(rep.Misses)), name)
 		gauge(c.selectorPartial, float64(len(rep.Partial)), name)
+	}
+	for _, b := range g.Breakers() {
+		for _, st := range []string{"closed", "open", "half-open"} {
+			v := 0.0
+			if b.State == st {
+				v = 1
+			}
+			gauge(c.breakerState, v, b.Name, st)
+		}
 	}
 	gauge(c.streamsOpen, float64(g.StreamsOpen()))
 	fp := g.FastPathStats()

@@ -48,6 +48,7 @@ var allowedImports = map[string][]string{
 	// The engine and what it is built from.
 	"gateway/config":           {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
+	"gateway/config/configref": {"gateway/config"},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
 	"gateway/stream":           {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},
@@ -69,7 +70,7 @@ var allowedImports = map[string][]string{
 		"gateway/setup", "transcode/rpcstatus", "policy"},
 
 	// The command and the examples.
-	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/admin/adminclient", "examples"},
+	"cmd/refract":                    {"gateway", "gateway/server", "gateway/config", "gateway/configsource", "gateway/setup", "gateway/admin/adminclient", "gateway/telemetry", "examples"},
 	"examples":                       {"examples/library", "examples/echo", "examples/accounts", "examples/library/librarypb", "examples/echo/echopb", "examples/accounts/accountspb"},
 	"examples/library":               {"examples/library/librarypb"},
 	"examples/library/librarypb":     nil,
