@@ -24,7 +24,7 @@ type AdminSecurityConfig struct {
 	// Tokens, when set, are the bearer tokens the admin API accepts, any
 	// of them, kept as SHA-256 digests (sha256: hex digest, or env, file,
 	// value, hashed when loaded), each with a name and a role; every admin
-	// request but GET /healthz, GET /readyz and the dashboard's static
+	// request but GET /healthz, GET /readyz and the console's static
 	// files then needs Authorization: Bearer TOKEN.
 	Tokens []AdminToken `yaml:"tokens"`
 	// CertRoles maps a verified client certificate's subject common name
