@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/refract-gateway/refract/transcode/httpmeta"
@@ -344,6 +345,28 @@ func (c *Config) ApplyDefaults() {
 		c.Upstreams[i].ApplyDefaults()
 	}
 	c.applyLifecycleDefaults()
+	// The defaults the runtime would apply anyway, written out so that the
+	// effective config (GET /admin/config) shows what is in force. The
+	// tracing collector, sample ratio and service name stay unset: their
+	// defaults come from the OTEL_* environment when tracing starts.
+	if c.AccessLog.Enabled == nil {
+		c.AccessLog.Enabled = Ptr(true)
+	}
+	if c.AccessLog.Sample == 0 {
+		c.AccessLog.Sample = 1
+	}
+	if c.AccessLog.QueueLines == 0 {
+		c.AccessLog.QueueLines = policy.DefaultLogQueueLines
+	}
+	if c.OpenAPI.Enabled == nil {
+		c.OpenAPI.Enabled = Ptr(true)
+	}
+	if c.OpenAPI.Path == "" {
+		c.OpenAPI.Path = "/openapi.json"
+	}
+	if c.Tracing.Protocol == "" {
+		c.Tracing.Protocol = "grpc"
+	}
 	c.AdminSecurity.applyDefaults()
 }
 

@@ -122,3 +122,22 @@ func TestConfigAdminAndListenBothOnPortZero(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The effective config (what GET /admin/config shows) names the defaults
+// in force, not zeros standing for them.
+func TestDefaultsAreWrittenOut(t *testing.T) {
+	cfg, err := Parse([]byte(libraryConfig("127.0.0.1:1", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, oa := cfg.AccessLog, cfg.OpenAPI
+	if al.Enabled == nil || !*al.Enabled || al.Sample != 1 || al.QueueLines != 16384 {
+		t.Errorf("access_log %+v", al)
+	}
+	if oa.Enabled == nil || !*oa.Enabled || oa.Path != "/openapi.json" || cfg.Tracing.Protocol != "grpc" {
+		t.Errorf("openapi %+v, tracing.protocol %q", oa, cfg.Tracing.Protocol)
+	}
+	if cfg.Tracing.On() {
+		t.Error("filling tracing defaults turned tracing on")
+	}
+}
