@@ -48,7 +48,7 @@ var allowedImports = map[string][]string{
 	// The engine and what it is built from.
 	"gateway/config":           {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
-	"gateway/config/configref": {"gateway/config"},
+	"gateway/config/configref": {"gateway/config", "gateway/config/yamlcheck"},
 	"gateway/configsource":     {"discovery"},
 	"gateway/upstream":         {"discovery", "reflection"},
 	"gateway/stream":           {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
 )
 
 // Key is one YAML key of the reference.
@@ -121,20 +122,14 @@ func (w *walker) walk(t reflect.Type, values []reflect.Value, path string) {
 	defer delete(w.open, t)
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
+		name, inline, ok := yamlcheck.Key(f)
+		if !ok {
 			continue
 		}
 		fvalues := fieldValues(values, i)
-		if opts == "inline" {
+		if inline {
 			w.walk(deref(f.Type), fvalues, path)
 			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
 		}
 		key := name
 		if path != "" {
@@ -219,7 +214,7 @@ func (w *walker) fieldNames(t reflect.Type) map[string]string {
 	names := map[string]string{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); f.IsExported() && name != "" && name != "-" && opts != "inline" {
+		if name, inline, ok := yamlcheck.Key(f); ok && !inline {
 			names[f.Name] = name
 		}
 	}

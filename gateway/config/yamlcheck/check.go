@@ -242,22 +242,36 @@ func (s *Schema) checkMerge(v *yaml.Node, t reflect.Type, path string) bool {
 func yamlKeys(t reflect.Type, into map[string]reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if strings.Contains(opts, "inline") {
+		name, inline, ok := Key(f)
+		switch {
+		case !ok:
+		case inline:
 			yamlKeys(f.Type, into)
-			continue
+		default:
+			into[name] = f.Type
 		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		into[name] = f.Type
 	}
+}
+
+// Key is the YAML key of a struct field as go.yaml.in/yaml/v3 reads it:
+// the tag's name, else the field name in lower case; inline when the tag
+// says so (its keys are the embedded struct's). ok is false for a field
+// YAML never reads (unexported, or tagged "-").
+func Key(f reflect.StructField) (name string, inline, ok bool) {
+	if !f.IsExported() {
+		return "", false, false
+	}
+	name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" {
+		return "", false, false
+	}
+	if strings.Contains(opts, "inline") {
+		return "", true, true
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, false, true
 }
 
 // describe names a node's kind for a person: a list, a map, or its value.
