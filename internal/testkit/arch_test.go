@@ -65,7 +65,7 @@ var allowedImports = map[string][]string{
 	// observer, and the process that owns the listeners.
 	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection"},
 	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
-	"gateway/admin/adminclient": nil,
+	"gateway/admin/adminclient": {"gateway/admin"},
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
 		"gateway/setup", "transcode/rpcstatus", "policy"},
 

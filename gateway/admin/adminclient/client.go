@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/refract-gateway/refract/gateway/admin"
 )
 
 // maxResponse bounds what the client reads of an answer.
@@ -43,13 +45,14 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("admin API: HTTP %d: %s", e.HTTPStatus, e.Message)
 }
 
-// Change is one difference between two configs.
-type Change struct {
-	Path string `json:"path"`
-	Op   string `json:"op"`
-	From any    `json:"from,omitempty"`
-	To   any    `json:"to,omitempty"`
-}
+// Change and Problem are the server's own types: client and server
+// cannot drift apart on them.
+type (
+	// Change is one difference between two configs.
+	Change = admin.Change
+	// Problem is one config error.
+	Problem = admin.Problem
+)
 
 // Config is GET /admin/config.
 type Config struct {
@@ -67,13 +70,6 @@ type Result struct {
 	Version  string   `json:"version"`
 	Previous string   `json:"previous"`
 	Diff     []Change `json:"diff"`
-}
-
-// Problem is one config error.
-type Problem struct {
-	Line    int    `json:"line,omitempty"`
-	Path    string `json:"path,omitempty"`
-	Message string `json:"message"`
 }
 
 // Validation is POST /admin/config/validate.
