@@ -154,6 +154,10 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		if rt.validator != nil {
 			rt.stages = append(rt.stages, "validate")
 		}
+		rt.bodies = nil
+		if bf, ok := g.pol.cur.Load().Policies.(BodyFormatter); ok {
+			rt.bodies = bf.BodyFormats(rt.binding, ref)
+		}
 	}
 	set.selectors = g.pol.Selectors(upstream, refs)
 }

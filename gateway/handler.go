@@ -10,6 +10,7 @@ import (
 
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/bodyformat"
 	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -24,7 +25,12 @@ import (
 // encode. vars are the route's path variables.
 func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, vars []string) {
 	b := rt.binding
-	if notAcceptable(w, r, b) {
+	if rt.bodies != nil { // opted into body formats: XML answers for clients that prefer them
+		if w = rt.bodies.Answer(w, r); w == nil {
+			return
+		}
+		defer bodyformat.Finish(w)
+	} else if notAcceptable(w, r, b) {
 		return
 	}
 	var cacheKey string
@@ -36,7 +42,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	}
 	// Edge validation reads a message: validated routes decode into one
 	// instead of wire bytes.
-	req, ok := g.decodeCall(w, r, b, vars, rt.validator == nil)
+	req, ok := g.decodeCall(w, r, b, rt.bodies, vars, rt.validator == nil)
 	if !ok {
 		return
 	}
@@ -87,7 +93,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 // decodeRequest builds the dynamic request message of a stream whose
 // request does not stream.
 func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string) (proto.Message, bool) {
-	req, ok := g.decodeCall(w, r, b, vars, false)
+	req, ok := g.decodeCall(w, r, b, nil, vars, false)
 	if !ok {
 		return nil, false
 	}
@@ -97,8 +103,8 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 // decodeCall reads the body and builds the request of a call
 // whose request does not stream (wire bytes for the codec when wire, else a
 // dynamic message), answering the error itself when it
-// cannot.
-func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, vars []string, wire bool) (any, bool) {
+// cannot. bf, when not nil, turns form and XML bodies into JSON first.
+func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, bf *bodyformat.Route, vars []string, wire bool) (any, bool) {
 	body, err := policy.ReadBody(w, r, g.limits.BodyBytes, g.limits.BodyPace)
 	if err != nil {
 		policy.WriteBodyError(w, r, err)
@@ -109,6 +115,9 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 		RawQuery:    r.URL.RawQuery,
 		Body:        body,
 		ContentType: r.Header.Get("Content-Type"),
+	}
+	if bf != nil && !bf.Request(w, r, &in) {
+		return nil, false
 	}
 	var req any
 	if wire {

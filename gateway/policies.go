@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/bodyformat"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/metadata"
 )
@@ -43,6 +45,12 @@ type Policies interface {
 	// Close releases connections (a Redis client, an authorizer's); called
 	// once, after Run returned.
 	Close() error
+}
+
+// BodyFormatter is implemented by Policies under which some routes take
+// form, multipart or XML bodies: asked at route compile, nil for JSON only.
+type BodyFormatter interface {
+	BodyFormats(b *transcode.Binding, r RouteRef) *bodyformat.Route
 }
 
 // SelectorReport is an upstream's route policy entries that select no

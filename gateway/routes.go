@@ -11,6 +11,7 @@ import (
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
+	"github.com/refract-gateway/refract/transcode/bodyformat"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -39,6 +40,7 @@ type route struct {
 
 	// validator checks requests' buf.validate rules; nil: none or off.
 	validator protovalidate.Validator
+	bodies    *bodyformat.Route // form, multipart and XML bodies; nil: JSON only
 }
 
 // HiddenMethod is a reflected method that gets no route, and the rule that

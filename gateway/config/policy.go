@@ -135,6 +135,8 @@ type Policies struct {
 	// AuthFailures limits failed authentications per client network
 	// (top-level policies only; off when absent).
 	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
+	// BodyFormats lets routes take form, multipart and XML bodies.
+	BodyFormats *BodyFormatsConfig `yaml:"body_formats"`
 	// Resilience: timeout, breaker, retry, fallback and split.
 	Resilience `yaml:",inline"`
 }
@@ -434,6 +436,9 @@ func (c *Config) validatePolicies() []error {
 		}
 		if pc.MaxBodyBytes < 0 {
 			bad(key+".max_body_bytes", errors.New("must be positive"))
+		}
+		if pc.BodyFormats != nil {
+			pc.BodyFormats.check(key, bad)
 		}
 		for _, a := range pc.Auth {
 			switch a {

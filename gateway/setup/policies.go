@@ -56,6 +56,8 @@ type policies struct {
 	// authFailures limits failed authentications on every route (nil:
 	// off); its buckets are in local or redis.
 	authFailures *policy.AuthFailures
+	// jsonDepth is limits.max_json_depth, the default depth of XML bodies.
+	jsonDepth int
 }
 
 var _ gateway.Policies = (*policies)(nil)
@@ -87,7 +89,7 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State) (*
 		st = NewState(log)
 	}
 	p := &policies{log: log, upstreams: map[string]*upstreamPolicies{}, local: st.local, res: st.res,
-		breakers: map[*resilience.Breaker]bool{}}
+		breakers: map[*resilience.Breaker]bool{}, jsonDepth: cfg.Limits.JSONDepth()}
 	var errs []error
 	bad := func(key string, err error) {
 		errs = append(errs, fmt.Errorf("config: %s: %w", key, err))

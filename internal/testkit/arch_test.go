@@ -41,12 +41,13 @@ var allowedImports = map[string][]string{
 	"transcode/httpmeta":    {"transcode/rpcstatus"},
 	"transcode":             {"transcode/rpcstatus", "transcode/wirejson", "transcode/fieldmask", "router"},
 	"transcode/openapi":     {"transcode", "transcode/rpcstatus", "transcode/wirejson", "router"},
+	"transcode/bodyformat":  {"transcode", "transcode/rpcstatus"},
 	"policy/resilience":     nil,
 	"policy/jwt":            {"transcode/rpcstatus"},
 	"policy":                {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 
 	// The engine and what it is built from.
-	"gateway/config":           {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
+	"gateway/config":           {"transcode/compat", "transcode/bodyformat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
 	"gateway/config/yamlcheck": {},
 	"gateway/config/configref": {"gateway/config", "gateway/config/yamlcheck"},
 	"gateway/configsource":     {"discovery"},
@@ -58,8 +59,8 @@ var allowedImports = map[string][]string{
 	"gateway/observe":          {"policy"},
 	"gateway/products":         {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products"},
-	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products", "transcode/bodyformat"},
+	"gateway/setup": {"transcode/compat", "transcode/bodyformat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its
