@@ -75,7 +75,7 @@ func New(b *transcode.Binding, o Options, t transcode.Options) (*Route, error) {
 	}
 	rt.raw = rt.target != nil && rt.target.FullName() == httpBodyName
 	if (o.Form || o.Multipart) && rt.target != nil && !rt.raw {
-		rule := &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/"}}
+		rule := &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/form"}}
 		twins, err := transcode.Compile(b.Method, rule, transcode.Options{Strict: true, DisableFastPath: true, MaxDepth: t.MaxDepth})
 		if err != nil {
 			return nil, fmt.Errorf("bodyformat: %w", err)
