@@ -207,7 +207,9 @@ func TestBodyFormatXML(t *testing.T) {
 			t.Fatalf("message %q, want %q", msg, want)
 		}
 	}
-	t.Run("unknown element", func(t *testing.T) { bad(t, `<Book><title>x</title><colour>red</colour></Book>`, "XML element Book/colour") })
+	t.Run("unknown element", func(t *testing.T) {
+		bad(t, `<Book><title>x</title><colour>red</colour></Book>`, "XML element Book/colour")
+	})
 	t.Run("too deep", func(t *testing.T) {
 		bad(t, strings.Repeat("<a>", 9)+strings.Repeat("</a>", 9), "deeper than 8 levels")
 	})
@@ -217,7 +219,9 @@ func TestBodyFormatXML(t *testing.T) {
 	t.Run("oneof twice", func(t *testing.T) {
 		bad(t, `<Book><title>x</title><in_stock>true</in_stock><dueBack>2030-01-01T00:00:00Z</dueBack></Book>`, "oneof availability")
 	})
-	t.Run("bad number", func(t *testing.T) { bad(t, `<Book><title>x</title><pageCount>12x</pageCount></Book>`, "Book/pageCount") })
+	t.Run("bad number", func(t *testing.T) {
+		bad(t, `<Book><title>x</title><pageCount>12x</pageCount></Book>`, "Book/pageCount")
+	})
 }
 
 func TestBodyFormatCSRF(t *testing.T) {
