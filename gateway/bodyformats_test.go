@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -263,4 +265,53 @@ func TestBodyFormatCSRF(t *testing.T) {
 `))
 	trusted.do(t, "POST", "/v1/shelves/1/books", "title=t", "Content-Type", formType, "Sec-Fetch-Site", "cross-site", "Origin", "https://app.example.org").expect(t, 200)
 	trusted.do(t, "POST", "/v1/shelves/1/books", "title=t", "Content-Type", formType, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example").expect(t, 403)
+}
+
+// TestBodyFormatOpenAPI: the live document offers the extra media types of
+// the routes that opted in, and only theirs.
+func TestBodyFormatOpenAPI(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, bodyFormatsConfig(lib.Addr))
+	_, r := loadOpenAPI(t, h, h.base)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Method      string `json:"x-grpc-method"`
+			RequestBody *struct {
+				Content map[string]any `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]any `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, item := range doc.Paths {
+		for _, op := range item {
+			var req, resp []string
+			if op.RequestBody != nil {
+				for ct := range op.RequestBody.Content {
+					req = append(req, ct)
+				}
+			}
+			for ct := range op.Responses["200"].Content {
+				resp = append(resp, ct)
+			}
+			sort.Strings(req)
+			sort.Strings(resp)
+			types[strings.TrimPrefix(op.Method, "library.v1.LibraryService.")] = fmt.Sprint(req, resp)
+		}
+	}
+	for method, want := range map[string]string{
+		"CreateBook":      "[application/json application/x-www-form-urlencoded application/xml multipart/form-data text/xml] [application/json application/xml]",
+		"GetBook":         "[] [application/json application/xml]",
+		"UploadBookCover": "[*/*] [application/json]",
+		"MoveBook":        "[application/json] [application/json]",
+	} {
+		if types[method] != want {
+			t.Errorf("%s: %s, want %s", method, types[method], want)
+		}
+	}
 }

@@ -63,7 +63,7 @@ func openAPIRoutes(tbl *router.Table[*route]) []openapi.Route {
 	})
 	out := make([]openapi.Route, len(entries))
 	for i, e := range entries {
-		out[i] = openapi.Route{Binding: e.Value.binding, Path: e.Template}
+		out[i] = openapi.Route{Binding: e.Value.binding, Path: e.Template, RequestTypes: e.Value.bodies.RequestTypes(), ResponseTypes: e.Value.bodies.ResponseTypes()}
 	}
 	return out
 }

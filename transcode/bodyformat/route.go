@@ -171,3 +171,32 @@ func (rt *Route) fail(w http.ResponseWriter, err error) bool {
 	rpcstatus.WriteStatus(w, rpcstatus.HTTPStatus(st.Code()), st.Code(), st.Message())
 	return false
 }
+
+// RequestTypes are the media types the route takes besides JSON, for the
+// OpenAPI document; nil for a nil route. The multipart and form types are
+// offered where the body is a message; XML where it is not raw bytes.
+func (rt *Route) RequestTypes() []string {
+	if rt == nil || rt.target == nil || rt.raw && !rt.o.Multipart {
+		return nil
+	}
+	var out []string
+	if rt.o.Form && !rt.raw {
+		out = append(out, formType)
+	}
+	if rt.o.Multipart {
+		out = append(out, multipartType)
+	}
+	if rt.o.XML && !rt.raw {
+		out = append(out, "application/xml", "text/xml")
+	}
+	return out
+}
+
+// ResponseTypes are the media types the route answers with besides JSON;
+// nil for a nil route.
+func (rt *Route) ResponseTypes() []string {
+	if rt == nil || !rt.o.XML || rt.b.RawResponse() {
+		return nil
+	}
+	return []string{"application/xml"}
+}

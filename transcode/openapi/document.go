@@ -26,6 +26,9 @@ type Route struct {
 	// Binding.Template (mounted under a prefix); nil: Binding.Template.
 	// Its variables must be the binding's, in the same order.
 	Path *router.Template
+	// RequestTypes and ResponseTypes are media types the route takes and
+	// answers besides JSON, for the same message (form, XML); default none.
+	RequestTypes, ResponseTypes []string
 }
 
 // Info is the document's info object.
@@ -113,7 +116,12 @@ func Document(info Info, routes []Route) ([]byte, error) {
 		if pi.get(it.r.Binding.HTTPMethod) != nil {
 			continue
 		}
-		pi.set(it.r.Binding.HTTPMethod, g.operation(it.r.Binding, it.tmpl, p, it.id))
+		op := g.operation(it.r.Binding, it.tmpl, p, it.id)
+		if op.RequestBody != nil {
+			alsoAs(op.RequestBody.Content, it.r.RequestTypes)
+		}
+		alsoAs(op.Responses["200"].Content, it.r.ResponseTypes)
+		pi.set(it.r.Binding.HTTPMethod, op)
 		sd := it.r.Binding.Method.Parent()
 		if _, ok := tags[string(sd.FullName())]; !ok {
 			tags[string(sd.FullName())] = &oaTag{Name: string(sd.FullName()), Description: comments(sd)}
@@ -264,6 +272,15 @@ type oaBuilder struct {
 	schemas *schemaSet
 	shapes  map[string]oaPath // path shape → the first path built for it
 	opIDs   map[string]int    // method full name → operations numbered
+}
+
+// alsoAs offers the JSON media type's schema under each of types too.
+func alsoAs(content map[string]*oaMediaType, types []string) {
+	if js := content["application/json"]; js != nil {
+		for _, t := range types {
+			content[t] = js
+		}
+	}
 }
 
 func (g *oaBuilder) operation(b *transcode.Binding, t *router.Template, p oaPath, id string) *oaOperation {
