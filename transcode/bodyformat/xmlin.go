@@ -50,7 +50,7 @@ func parseXML(body []byte, maxDepth, maxElements int) (*node, error) {
 		count int
 	)
 	for {
-		tok, err := d.RawToken()
+		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
 			break
 		}

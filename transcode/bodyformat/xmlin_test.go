@@ -32,6 +32,8 @@ func TestDecodeXML(t *testing.T) {
 		{"two roots", `<b/><c/>`, "", "second root"},
 		{"no root", `  `, "", "no root element"},
 		{"unclosed", `<b><title>x</title>`, "", "XML body"},
+		{"mismatched end", `<b><title>x</author></b>`, "", "element <title> closed by </author>"},
+		{"prefixed", `<a:b xmlns:a="urn:a"><a:title>t</a:title></a:b>`, `{"title":"t"}`, ""},
 		{"doctype", `<!DOCTYPE b [<!ENTITY e "x">]><b><title>&e;</title></b>`, "", "DOCTYPE"},
 		{"pi", `<b><?php x ?></b>`, "", "processing instruction"},
 		{"latin1", `<?xml version="1.0" encoding="ISO-8859-1"?><b/>`, "", `encoding "ISO-8859-1"`},
