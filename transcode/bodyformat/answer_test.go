@@ -62,3 +62,31 @@ func TestAnswerXML(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
+
+func TestEncodeXMLResponseBody(t *testing.T) {
+	rt := libraryRoute(t, "GetBookTitle", Options{XML: true})
+	out, err := rt.encodeXML([]byte(`"SPQR <1>"`))
+	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<BookTitle><title>SPQR &lt;1&gt;</title></BookTitle>`
+	if err != nil || string(out) != want {
+		t.Fatalf("%v\n got %s\nwant %s", err, out, want)
+	}
+	rt = libraryRoute(t, "ListBooks", Options{XML: true})
+	out, err = rt.encodeXML([]byte(`{"books":[{"name":"a","rating":null,"readTime":"1s","checksum":"AAE="},{"name":"b"}],"nextPageToken":""}`))
+	want = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<ListBooksResponse><books><name>a</name><readTime>1s</readTime><checksum>AAE=</checksum></books>` +
+		`<books><name>b</name></books><nextPageToken></nextPageToken></ListBooksResponse>`
+	if err != nil || string(out) != want {
+		t.Fatalf("%v\n got %s\nwant %s", err, out, want)
+	}
+}
+
+func BenchmarkEncodeXML(b *testing.B) {
+	rt := libraryRoute(b, "CreateBook", Options{XML: true})
+	js := []byte(`{"name":"shelves/1/books/1","title":"Dune","author":"Frank Herbert","genre":"FICTION","pageCount":"412",
+		"publishTime":"1965-08-01T00:00:00Z","tags":["desert","spice"],"labels":{"lang":"en"},"rating":4.5,"checksum":"","inStock":true}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rt.encodeXML(js); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

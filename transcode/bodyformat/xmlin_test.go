@@ -59,3 +59,15 @@ func TestDecodeXML(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkDecodeXML(b *testing.B) {
+	rt := libraryRoute(b, "CreateBook", Options{XML: true})
+	body := `<Book><title>Dune</title><author>Frank Herbert</author><genre>FICTION</genre><pageCount>412</pageCount>` +
+		`<tags>desert</tags><tags>spice</tags><labels><key>lang</key><value>en</value></labels><rating>4.5</rating></Book>`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, w, ok := convert(rt, "application/xml", body); !ok {
+			b.Fatal(w.Body)
+		}
+	}
+}
