@@ -14,7 +14,7 @@ import (
 )
 
 // bodyFormatsConfig opts CreateBook into every body format (CSRF passes
-// with X-Requested-With), UploadBookCover into multipart and GetBook into
+// with X-Requested-With), UploadBookCover into multipart (within 4 KiB) and GetBook into
 // XML answers; other routes stay JSON only.
 func bodyFormatsConfig(addr string) string {
 	return libraryConfig(addr, `    routes:
@@ -30,6 +30,7 @@ func bodyFormatsConfig(addr string) string {
       - method: library.v1.LibraryService.UploadBookCover
         policies:
           body_formats: {multipart: true}
+          max_body_bytes: 4096
       - method: library.v1.LibraryService.GetBook
         policies:
           body_formats: {xml: true}
@@ -122,6 +123,9 @@ func TestBodyFormatMultipart(t *testing.T) {
 		if string(r.body) != png || r.header.Get("Content-Type") != "image/png" {
 			t.Fatalf("cover %q %v", r.body, r.header)
 		}
+		// The whole multipart body counts against max_body_bytes.
+		body, ct = multipartBody(t, "cover@c.png:image/png="+strings.Repeat("x", 4096))
+		h.do(t, "PUT", "/v1/shelves/1/books/1/cover", body, "Content-Type", ct).expect(t, 413)
 		body, ct = multipartBody(t, "picture@c.png:image/png="+png)
 		r = h.do(t, "PUT", "/v1/shelves/1/books/1/cover", body, "Content-Type", ct).expect(t, 400)
 		if msg := field(t, r.body, "message").(string); !strings.Contains(msg, `form field "picture"`) {
