@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
@@ -102,6 +103,9 @@ func (rt *Route) Request(w http.ResponseWriter, r *http.Request, req *transcode.
 }
 
 func (rt *Route) request(w http.ResponseWriter, r *http.Request, in transcode.Request) (transcode.Request, bool) {
+	if in.ContentType == "" || strings.HasPrefix(in.ContentType, "application/json") {
+		return in, true // JSON, the common case, without parsing its type
+	}
 	mt, params, err := mime.ParseMediaType(in.ContentType)
 	if err != nil {
 		return in, true // not ours: the decoder names what is wrong with it
