@@ -9,13 +9,14 @@ import (
 
 	"github.com/refract-gateway/refract/examples/library/librarypb"
 	"github.com/refract-gateway/refract/transcode"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // libraryRoute compiles o for the first binding of a library method
 // (CreateBook: body "book"; UploadBookCover: an HttpBody body field).
 func libraryRoute(t testing.TB, method string, o Options) *Route {
 	t.Helper()
-	md := librarypb.File_library_v1_library_proto.Services().Get(0).Methods().ByName(protoName(method))
+	md := librarypb.File_library_v1_library_proto.Services().Get(0).Methods().ByName(protoreflect.Name(method))
 	if md == nil {
 		t.Fatalf("no method %s", method)
 	}

@@ -86,9 +86,6 @@ func New(b *transcode.Binding, o Options, t transcode.Options) (*Route, error) {
 	return rt, nil
 }
 
-// Options returns the route's options with their defaults filled in.
-func (rt *Route) Options() Options { return rt.o }
-
 // Request turns a form, multipart or XML body of *in into the JSON body
 // the binding decodes (or, for a google.api.HttpBody body, into the one
 // file part's bytes), after the CSRF check of form bodies, replacing *in.
