@@ -68,6 +68,9 @@ func (c *Config) validateChecks(bad func(string, error)) {
 			use(fmt.Sprintf("upstreams[%d].routes[%d].policies", i, j), r.Policies.Checks)
 		}
 	}
+	if c.Consul != nil && c.Consul.AutoExpose != nil {
+		use("consul.auto_expose.upstream.policies", c.Consul.AutoExpose.Upstream.Policies.Checks)
+	}
 	for i, p := range c.Products {
 		use(fmt.Sprintf("products[%d].policies", i), p.Policies.Checks)
 	}

@@ -47,6 +47,7 @@ checks:
   - {name: typo, grpc: {addr: "127.0.0.1:2"}, timout: 1s}
 policies: {checks: [risk, fraud]}
 products: [{name: shop, hosts: [shop.example.com], upstreams: [library], policies: {checks: [ghost]}}]
+consul: {address: "127.0.0.1:8500", auto_expose: {tag: grpc, upstream: {policies: {checks: [spectre]}}}}
 ` + up))
 	if err == nil {
 		t.Fatal("accepted")
@@ -61,6 +62,7 @@ products: [{name: shop, hosts: [shop.example.com], upstreams: [library], policie
 		`policies.checks: "fraud" is not a check declared under the top-level checks key`,
 		`products[0].policies.checks: "ghost" is not a check declared`,
 		`upstreams[0].routes[0].policies.checks: "risk" is listed twice`,
+		`consul.auto_expose.upstream.policies.checks: "spectre" is not a check declared`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in\n%v", want, err)
