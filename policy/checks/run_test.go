@@ -24,6 +24,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type outcomes struct {
 	mu  sync.Mutex
 	got []string
+	// reported, when set, is told each check that reported.
+	reported func(name string)
 }
 
 func (o *outcomes) Check(name string) checks.CheckObserver { return observed{o, name} }
@@ -37,6 +39,9 @@ func (c observed) Decided(out checks.Outcome, _ time.Duration) {
 	c.o.mu.Lock()
 	c.o.got = append(c.o.got, c.name+"="+out.String())
 	c.o.mu.Unlock()
+	if c.o.reported != nil {
+		c.o.reported(c.name)
+	}
 }
 
 func (o *outcomes) sorted() string {
@@ -133,12 +138,20 @@ func TestDenyCancelsAndFailOpenIsIgnored(t *testing.T) {
 		close(slowIn)
 		<-r.Context().Done()
 	})
+	brokenDone := make(chan struct{})
 	deny := service(t, func(w http.ResponseWriter, _ *http.Request) {
+		// Deny once the slow check is in flight and the broken one has
+		// failed, so each has its outcome to report.
 		<-slowIn
+		<-brokenDone
 		http.Error(w, "internal rule 42", http.StatusTeapot)
 	})
 	broken := service(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
-	obs := &outcomes{}
+	obs := &outcomes{reported: func(name string) {
+		if name == "broken" {
+			close(brokenDone)
+		}
+	}}
 	var md []string
 	h := chain([]*checks.Check{
 		newCheck(t, "slow", slow, false, time.Minute, obs),
