@@ -4,7 +4,9 @@ import (
 	"testing"
 )
 
-func TestBodyFormatsConfig(t *testing.T) {
+// TestBodyFormatsKeys: body_formats loads at every level and its bad keys
+// are reported with their lines.
+func TestBodyFormatsKeys(t *testing.T) {
 	cfg, err := Parse([]byte(libraryConfig("127.0.0.1:1", `    routes:
       - method: library.v1.LibraryService.CreateBook
         policies:
@@ -20,9 +22,6 @@ func TestBodyFormatsConfig(t *testing.T) {
 	o := cfg.Upstreams[0].Routes[0].Policies.BodyFormats.Options()
 	if !o.Form || o.Multipart || !o.XML || o.MaxFields != 10 || !o.CSRF.Off || o.CSRF.Header != "X-Requested-With" || len(o.CSRF.TrustedOrigins) != 1 {
 		t.Fatalf("%+v", o)
-	}
-	if o := (&BodyFormatsConfig{Form: true}).Options(); o.CSRF.Off {
-		t.Fatal("CSRF defence off by default")
 	}
 	_, err = Parse([]byte("policies:\n  body_formats:\n    max_fields: -1\n    csrf: {header: 'X Bad', trusted_origins: ['app.example.org']}\n" + libraryConfig("127.0.0.1:1", "")))
 	want := "line 3: policies.body_formats.max_fields: must be positive (0: the default)\n" +

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config/bodyformats"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
 )
@@ -142,7 +143,7 @@ type Policies struct {
 	// (top-level policies only; off when absent).
 	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
 	// BodyFormats lets routes take form, multipart and XML bodies.
-	BodyFormats *BodyFormatsConfig `yaml:"body_formats"`
+	BodyFormats *bodyformats.Formats `yaml:"body_formats"`
 	// Resilience: timeout, breaker, retry, fallback and split.
 	Resilience `yaml:",inline"`
 }
@@ -444,7 +445,7 @@ func (c *Config) validatePolicies() []error {
 			bad(key+".max_body_bytes", errors.New("must be positive"))
 		}
 		if pc.BodyFormats != nil {
-			pc.BodyFormats.check(key, bad)
+			pc.BodyFormats.Check(key, bad)
 		}
 		for _, a := range pc.Auth {
 			switch a {

@@ -1,4 +1,4 @@
-package config
+package bodyformats
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"github.com/refract-gateway/refract/transcode/bodyformat"
 )
 
-// BodyFormatsConfig lets routes take form, multipart and XML request
+// Formats lets routes take form, multipart and XML request
 // bodies and answer in XML (docs/body-formats.md). The most specific
 // level's block replaces the others whole.
-type BodyFormatsConfig struct {
+type Formats struct {
 	// Form accepts application/x-www-form-urlencoded bodies: fields named
 	// as query parameters are, under the route's body. Default false.
 	Form bool `yaml:"form"`
@@ -33,14 +33,14 @@ type BodyFormatsConfig struct {
 	MaxDepth int `yaml:"max_depth"`
 	// CSRF is the defence against cross-site form posts, on by default
 	// for routes that take form or multipart bodies.
-	CSRF CSRFConfig `yaml:"csrf"`
+	CSRF CSRF `yaml:"csrf"`
 }
 
-// CSRFConfig is the cross-site request defence of form and multipart
+// CSRF is the cross-site request defence of form and multipart
 // bodies: such a body is taken from the gateway's own origin
 // (Sec-Fetch-Site, else Origin against Host), from a trusted origin, or
 // with Header set; other browser requests get 403.
-type CSRFConfig struct {
+type CSRF struct {
 	// Enabled checks form and multipart bodies' origin; default true.
 	Enabled *bool `yaml:"enabled"`
 	// Header names a request header whose presence passes the check
@@ -52,7 +52,7 @@ type CSRFConfig struct {
 }
 
 // Options are the runtime options of bf.
-func (bf *BodyFormatsConfig) Options() bodyformat.Options {
+func (bf *Formats) Options() bodyformat.Options {
 	return bodyformat.Options{
 		Form: bf.Form, Multipart: bf.Multipart, XML: bf.XML,
 		MaxFields: bf.MaxFields, MaxPartHeaderBytes: bf.MaxPartHeaderBytes, MaxDepth: bf.MaxDepth,
@@ -64,8 +64,8 @@ func (bf *BodyFormatsConfig) Options() bodyformat.Options {
 	}
 }
 
-// check reports each bad key of bf under key.
-func (bf *BodyFormatsConfig) check(key string, bad func(string, error)) {
+// Check reports each bad key of bf, which is at key, through bad.
+func (bf *Formats) Check(key string, bad func(string, error)) {
 	key += ".body_formats"
 	for _, n := range []struct {
 		name string
