@@ -570,6 +570,9 @@ func (c *Config) validatePolicies() []error {
 			}
 		}
 	}
+	for i, a := range c.Aggregates {
+		level(fmt.Sprintf("aggregates[%d].policies", i), a.Policies)
+	}
 	CheckExtAuthzUse(c, bad)
 	ValidateProducts(c, bad)
 	for i, pc := range c.Products {
