@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -145,11 +146,10 @@ func (c *compiled) run(r *http.Request, req *request) ([]*outcome, int) {
 // build sets the request fields of cc.
 func (c *compiled) build(msg protoreflect.Message, cc *compiledCall, req *request, out []*outcome) error {
 	for _, st := range cc.setters {
-		m := leafParent(msg, st.fds)
 		leaf := st.fds[len(st.fds)-1]
 		if st.src != nil {
 			v := fieldValue(out[st.from].resp, st.src)
-			if err := copyField(m, leaf, st.src[len(st.src)-1], v); err != nil {
+			if err := copyField(leafParent(msg, st.fds), leaf, st.src[len(st.src)-1], v); err != nil {
 				return fmt.Errorf("request field %s: %v", st.name, err)
 			}
 			continue
@@ -159,7 +159,7 @@ func (c *compiled) build(msg protoreflect.Message, cc *compiledCall, req *reques
 			if !ok {
 				continue // absent from the body: the field keeps its default
 			}
-			if err := setJSON(m, leaf, v); err != nil {
+			if err := setJSON(leafParent(msg, st.fds), leaf, v); err != nil {
 				return fmt.Errorf("request field %s from the body's %s: %v", st.name, strings.Join(st.parts[0].Path, "."), err)
 			}
 			continue
@@ -168,7 +168,10 @@ func (c *compiled) build(msg protoreflect.Message, cc *compiledCall, req *reques
 		for _, p := range st.parts {
 			sb.WriteString(c.text(p, req, out))
 		}
-		if err := setText(m, leaf, sb.String()); err != nil {
+		if sb.Len() == 0 {
+			continue // nothing to set (a query parameter not sent …): the field keeps its default
+		}
+		if err := setText(leafParent(msg, st.fds), leaf, sb.String()); err != nil {
 			return fmt.Errorf("request field %s: %v", st.name, err)
 		}
 	}
@@ -291,7 +294,7 @@ func (c *compiled) answer(w http.ResponseWriter, out []*outcome, first int) {
 				b.WriteByte(',')
 			}
 			n++
-			e, _ := json.Marshal(callError{Call: c.calls[i].Name, Method: c.calls[i].Method, Code: int32(o.code), Status: o.code.String(), Message: o.msg})
+			e, _ := json.Marshal(callError{Call: c.calls[i].Name, Method: c.calls[i].Method, Code: int32(o.code), Status: code.Code(o.code).String(), Message: o.msg})
 			b.Write(e)
 		}
 		b.WriteByte(']')
