@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -190,6 +192,19 @@ func TestAggregateMissingFieldRefused(t *testing.T) {
 	want := "aggregate dashboard is not served: call books: request field parent: {calls.shelf.owner}: library.v1.Shelf: field owner does not exist in library.v1.Shelf"
 	if reason != want {
 		t.Fatalf("reason %q\nwant   %q", reason, want)
+	}
+	resp, err := http.Get(h.admin + "/admin/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var routes struct{ Refused []struct{ Upstream, Path, Reason string } }
+	if err := json.Unmarshal(body, &routes); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if n := len(routes.Refused); n != 1 || routes.Refused[0].Upstream != "aggregate dashboard" || routes.Refused[0].Reason != want {
+		t.Fatalf("admin API refused routes: %s", body)
 	}
 	// A method no upstream has.
 	cfg = strings.Replace(aggregateConfig(t, "fail", ""), "echo.v1.EchoService.Echo", "echo.v1.EchoService.Shout", 1)
