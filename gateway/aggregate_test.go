@@ -199,7 +199,9 @@ func TestAggregateMissingFieldRefused(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var routes struct{ Refused []struct{ Upstream, Path, Reason string } }
+	var routes struct {
+		Refused []struct{ Upstream, Path, Reason string }
+	}
 	if err := json.Unmarshal(body, &routes); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}

@@ -92,7 +92,7 @@ func PolicyKey(name string) string { return "aggregate " + name }
 // plan is an endpoint with its calls' dependencies resolved.
 type plan struct {
 	Endpoint
-	route string  // "GET /v1/dashboard/{shelf}"
+	route string   // "GET /v1/dashboard/{shelf}"
 	vars  []string // the template's variable names, in match order
 	deps  [][]int  // per call, the calls it waits for
 	order []int    // calls in dependency order
