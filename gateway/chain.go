@@ -100,9 +100,12 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	rt.handler.ServeHTTP(w, r)
 }
 
-// Chain wraps h in ref's route policies, for a Composer's route.
-func (g *Gateway) Chain(ref RouteRef, h http.Handler) (http.Handler, []string) {
-	return compileRoute(g.pol.Route(ref), h)
+// Chain wraps h in ref's route policies, for a Composer's route, and
+// binds its metrics (Info.Observer).
+func (g *Gateway) Chain(ref RouteRef, h http.Handler) (http.Handler, RouteObserver) {
+	chain, _ := compileRoute(g.pol.Route(ref), h)
+	method, tmpl, _ := strings.Cut(ref.Route, " ")
+	return chain, g.obs.Route(method, tmpl, ref.Upstream, ref.Method)
 }
 
 // Invoke serves a gRPC request through its method's route chain, for a Composer's call.

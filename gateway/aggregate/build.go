@@ -38,6 +38,7 @@ type compiled struct {
 	g         *gateway.Gateway
 	chain     http.Handler // the aggregate route's policies, then serve
 	invoker   http.Handler // a call: a fresh policy.Info, then the engine's Invoke
+	obs       gateway.RouteObserver
 	calls     []*compiledCall
 	picks     []compiledPick
 	readsBody bool
@@ -100,7 +101,7 @@ func (s *Set) Build(g *gateway.Gateway) []gateway.RefusedRoute {
 				Reason: fmt.Sprintf("aggregate %s is not served: %v", p.Name, err)})
 			continue
 		}
-		c.chain, _ = g.Chain(gateway.RouteRef{Upstream: PolicyKey(p.Name), Route: p.route, Method: PolicyKey(p.Name)}, http.HandlerFunc(c.serve))
+		c.chain, c.obs = g.Chain(gateway.RouteRef{Upstream: PolicyKey(p.Name), Route: p.route, Method: PolicyKey(p.Name)}, http.HandlerFunc(c.serve))
 		entries = append(entries, router.Entry[*compiled]{Method: p.HTTPMethod, Template: p.Template, Name: PolicyKey(p.Name), Value: c})
 		b.list = append(b.list, c)
 	}

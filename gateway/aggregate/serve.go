@@ -32,7 +32,7 @@ func (s *Set) Serve(w http.ResponseWriter, r *http.Request) bool {
 	}
 	c := m.Value
 	if info := policy.InfoFrom(r.Context()); info != nil {
-		info.Route, info.Method, info.Upstream = c.route, PolicyKey(c.Name), ""
+		info.Route, info.Method, info.Upstream, info.Observer = c.route, PolicyKey(c.Name), "", c.obs
 	}
 	c.chain.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), varsKey{}, m.Vars)))
 	return true
