@@ -289,3 +289,30 @@ aggregates:
 		t.Fatalf("message %q", msg)
 	}
 }
+
+// A claim of the verified token builds a call's request, overriding
+// nothing the client could set; the called method's own JWT auth sees the
+// same bearer token.
+func TestAggregateClaims(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, fmt.Sprintf(`
+jwt: {algorithms: [HS256], hmac_secret: {value: %s}, issuer: "https://id.test", audiences: [refract]}
+upstreams:
+  - name: library
+    static: [%q]
+    policies: {auth: [jwt]}
+aggregates:
+  - name: mine
+    route: GET /v1/mine
+    policies: {auth: [jwt]}
+    calls:
+      - name: shelf
+        method: library.v1.LibraryService.GetShelf
+        request: {name: "shelves/{claims.sub}"}
+`, testHMAC, lib.Addr))
+	h.do(t, "GET", "/v1/mine", "").expect(t, 401)
+	r := h.do(t, "GET", "/v1/mine?name=shelves/1", "", "Authorization", hsToken(t, "2")).expect(t, 200)
+	if name := field(t, r.body, "shelf").(map[string]any)["name"]; name != "shelves/2" {
+		t.Fatalf("body %s", r.body)
+	}
+}

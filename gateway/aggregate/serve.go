@@ -119,7 +119,9 @@ func (c *compiled) run(r *http.Request, req *request) ([]*outcome, int) {
 			for _, j := range c.deps[i] {
 				select {
 				case <-out[j].done:
-				case <-ctx.Done():
+				case <-ctx.Done(): // j may still be running: its outcome is not read
+					fail(i, codes.Canceled, fmt.Sprintf("not called: the request ended before call %s answered", c.calls[j].Name))
+					return
 				}
 				if out[j].resp == nil {
 					fail(i, codes.FailedPrecondition, fmt.Sprintf("not called: call %s, whose response it reads, failed", c.calls[j].Name))
