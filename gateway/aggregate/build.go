@@ -124,6 +124,16 @@ func compile(g *gateway.Gateway, upstreams []string, p *plan) (*compiled, error)
 	for _, call := range p.Calls {
 		md, types := lookup(g, upstreams, call.Method)
 		if md == nil {
+			var waiting []string
+			for _, up := range upstreams {
+				if g.Cache().Snapshot(up) == nil {
+					waiting = append(waiting, up)
+				}
+			}
+			if len(waiting) > 0 {
+				return nil, fmt.Errorf("call %s: method %s is not in the descriptors of any upstream; waiting for those of %s",
+					call.Name, call.Method, strings.Join(waiting, ", "))
+			}
 			return nil, fmt.Errorf("call %s: method %s is not in the descriptors of any upstream (%s)", call.Name, call.Method, strings.Join(upstreams, ", "))
 		}
 		if md.IsStreamingClient() || md.IsStreamingServer() {
