@@ -74,6 +74,11 @@ func CheckExtAuthzUse(cfg *Config, bad func(string, error)) {
 			bad(fmt.Sprintf("products[%d].policies.ext_authz", i), need)
 		}
 	}
+	for i, a := range cfg.Aggregates {
+		if v := a.Policies.ExtAuthz; v != nil && *v {
+			bad(fmt.Sprintf("aggregates[%d].policies.ext_authz", i), need)
+		}
+	}
 }
 
 // FailOpen reports failure_mode open; Check refuses values other than

@@ -576,6 +576,9 @@ func (c *Config) validatePolicies() []error {
 			}
 		}
 	}
+	for i, a := range c.Aggregates {
+		level(fmt.Sprintf("aggregates[%d].policies", i), a.Policies)
+	}
 	CheckExtAuthzUse(c, bad)
 	c.validateChecks(bad)
 	ValidateProducts(c, bad)
