@@ -48,9 +48,11 @@ var allowedImports = map[string][]string{
 	"policy/checks":         {"policy", "transcode/rpcstatus"},
 
 	// The engine and what it is built from.
-	"gateway/config":             {"transcode/compat", "gateway/config/bodyformats", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck"},
-	"gateway/config/yamlcheck":   {},
+	"gateway/config":             {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/config/bodyformats"},
+	"gateway/config/aggregates":  {"gateway/config/yamlcheck", "router"},
+	"gateway/config/extauthz":    {"gateway/config/yamlcheck", "policy"},
 	"gateway/config/bodyformats": {"transcode/bodyformat"},
+	"gateway/config/yamlcheck":   {},
 	"gateway/config/configref":   {"gateway/config", "gateway/config/yamlcheck"},
 	"gateway/configsource":       {"discovery"},
 	"gateway/upstream":           {"discovery", "reflection"},
@@ -62,7 +64,8 @@ var allowedImports = map[string][]string{
 	"gateway/products":           {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
 		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products", "transcode/bodyformat"},
-	"gateway/setup": {"transcode/compat", "transcode/bodyformat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/checks", "policy/jwt", "policy/resilience",
+	"gateway/aggregate": {"gateway", "router", "policy", "reflection", "transcode/rpcstatus", "transcode/openapi"},
+	"gateway/setup": {"transcode/compat", "transcode/bodyformat", "gateway", "gateway/aggregate", "gateway/config", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/upstream", "gateway/telemetry", "policy", "policy/checks", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection"},
 
 	// Around the engine: what reads its read model and feeds on its

@@ -55,9 +55,7 @@ func readComments(files []string) (comments, error) {
 				}
 				prevDoc, prevLine = doc, fset.Position(fld.End()).Line
 			}
-			if _, seen := out[ts.Name.Name]; !seen {
-				out[ts.Name.Name] = fields
-			}
+			out[ts.Name.Name] = fields
 			return true
 		})
 	}
@@ -76,34 +74,16 @@ func embeddedName(e ast.Expr) string {
 	return ""
 }
 
-// goFiles lists the non-test Go files of a directory, then those of its
-// subdirectories (schema blocks in packages of their own, such as
-// body_formats); readComments keeps the first type of a name, so the
-// directory's own types win.
+// goFiles lists the non-test Go files of a directory.
 func goFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("configref: %w", err)
 	}
-	var files, subs []string
+	var files []string
 	for _, e := range entries {
-		n := e.Name()
-		switch {
-		case e.IsDir():
-			subs = append(subs, filepath.Join(dir, n))
-		case strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go"):
+		if n := e.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
 			files = append(files, filepath.Join(dir, n))
-		}
-	}
-	for _, sub := range subs {
-		entries, err := os.ReadDir(sub)
-		if err != nil {
-			return nil, fmt.Errorf("configref: %w", err)
-		}
-		for _, e := range entries {
-			if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
-				files = append(files, filepath.Join(sub, n))
-			}
 		}
 	}
 	return files, nil
