@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,6 +29,9 @@ type Options struct {
 	// History is the short history of rates and latencies, served on
 	// /admin/stats/history; nil: 404.
 	History func() telemetry.HistoryView
+	// Consumers is the consumers view (requests, denials and quotas per
+	// caller), served on /admin/consumers; nil: 404.
+	Consumers func(context.Context) telemetry.ConsumersView
 	// Reload, when set, serves GET and POST /admin/reload (the server's
 	// config status and reload).
 	Reload http.Handler

@@ -40,6 +40,8 @@ type Metrics struct {
 	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
 	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
+	transcoded *prometheus.CounterVec // route, method, path (fast, dynamic)
+	consumers  *consumerCounts
 
 	// rejectedBy holds the rejections counter of every reason the
 	// gateway names (gateway.RejectReasons), bound once; read only.
@@ -124,6 +126,10 @@ type MetricsOptions struct {
 	// dropped because the log output did not keep up, exported as
 	// refract_access_log_dropped_lines_total.
 	AccessLogDropped func() float64
+	// MaxConsumers bounds the callers (API-key consumers and JWT subjects)
+	// counted by name; later ones count together as OtherConsumer.
+	// Default DefaultMaxConsumers.
+	MaxConsumers int
 }
 
 // DefaultMaxRouteSeries is the default MetricsOptions.MaxRouteSeries.
@@ -186,6 +192,10 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		Name: "refract_streams_ended_total",
 		Help: "Upstream streams that ended, by upstream, gRPC method and the gRPC code they ended with (CANCELLED when the client went away).",
 	}, []string{"upstream", "grpc_method", "grpc_code"})
+	m.transcoded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_http_transcoded_total",
+		Help: "Unary requests transcoded, by route template, HTTP method and path (fast: JSON to wire bytes directly; dynamic: through a dynamic message and protojson).",
+	}, []string{"route", "method", "path"})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_policy_rejections_total",
 		Help: "Requests a policy refused before or instead of the upstream call, by policy.",
@@ -205,6 +215,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	for _, reason := range gateway.RejectReasons() {
 		m.rejectedBy[reason] = m.rejections.WithLabelValues(reason)
 	}
+	m.consumers = newConsumerCounts(o.MaxConsumers)
 	m.reloadsOK, m.reloadsFailed = reloads.WithLabelValues("ok"), reloads.WithLabelValues("failed")
 	for _, meth := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"} {
@@ -213,7 +224,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 
 	cs := []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
-		m.rejections, reloads, m.configInfo, o.Build.collector(),
+		m.rejections, m.transcoded, reloads, m.configInfo, o.Build.collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -309,6 +320,7 @@ type routeMetrics struct {
 	statuses             [numStatusSlots]atomic.Pointer[prometheus.Counter]
 	grpcCodes            [numGRPCCodes]atomic.Pointer[prometheus.Counter]
 	streams              prometheus.Counter
+	fast, dynamic        prometheus.Counter // Transcoded; nil on the unmatched route
 }
 
 // numStatusSlots is the number of HTTP statuses whose counters are cached
@@ -404,6 +416,8 @@ func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *route
 	}
 	if upstream != "" {
 		rm.streams = m.streams.WithLabelValues(template, method, upstream, grpcMethod)
+		rm.fast = m.transcoded.WithLabelValues(template, method, "fast")
+		rm.dynamic = m.transcoded.WithLabelValues(template, method, "dynamic")
 	}
 	return rm
 }
@@ -455,6 +469,17 @@ func (rm *routeMetrics) Called(code codes.Code) {
 func (rm *routeMetrics) StreamOpened() {
 	if rm.streams != nil {
 		rm.streams.Inc()
+	}
+}
+
+// Transcoded counts one unary request by how it was transcoded.
+func (rm *routeMetrics) Transcoded(fast bool) {
+	switch {
+	case rm.fast == nil:
+	case fast:
+		rm.fast.Inc()
+	default:
+		rm.dynamic.Inc()
 	}
 }
 
