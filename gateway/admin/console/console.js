@@ -182,7 +182,7 @@ async function whoami() {
 
 // ---- views ----------------------------------------------------------------
 
-const VIEWS = ['overview', 'upstreams', 'routes', 'config', 'explorer'];
+const VIEWS = ['overview', 'upstreams', 'routes', 'consumers', 'config', 'explorer'];
 
 function currentView() {
   const v = location.hash.replace('#', '');
@@ -197,6 +197,7 @@ function showView() {
   if (v === 'config') loadConfig();
   if (v === 'explorer') loadExplorer();
   if (v === 'routes') loadRoutes();
+  if (v === 'consumers') loadConsumers();
 }
 window.addEventListener('hashchange', showView);
 
@@ -376,9 +377,21 @@ function renderRoutes(st) {
       h('td', { class: 'num', title: lat.at ? 'at ' + lat.at : '', text: latency(lat.p99_seconds) }),
       h('td', { class: 'num', text: r.requests }), codesCell(r.grpc_codes),
       h('td', {}, r.breaker ? pill(r.breaker) : '–'),
-      h('td', { title: fp && fp.fallback ? fp.fallback : '' }, fp ? (fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no') : '–'),
+      fastPathCell(r),
       h('td', { class: 'policies', text: (r.policies || []).join(', ') || '–' }));
   }), 'no route yet: descriptors pending');
+}
+
+// fastPathCell is the share of the route's unary requests transcoded on
+// the fast path both ways, with its counts and why not on hover.
+function fastPathCell(r) {
+  const fp = r.fast_path;
+  if (!fp) return h('td', { text: '–' });
+  const how = fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no';
+  const t = r.transcoded;
+  const title = (t ? t.fast + ' fast, ' + t.dynamic + ' dynamic. ' : '') + (fp.fallback || 'request and response on the fast path');
+  const cls = r.fast_path_share === undefined ? '' : r.fast_path_share >= 0.99 ? 'ok' : r.fast_path_share > 0 ? 'warn' : 'bad';
+  return h('td', { class: 'fastpath ' + cls, title }, r.fast_path_share === undefined ? how : pct(r.fast_path_share) + ' ' + (how === 'yes' ? '' : '(' + how + ')'));
 }
 
 async function loadRoutes() {
@@ -392,6 +405,30 @@ async function loadRoutes() {
     for (const why of list) rows.push(h('tr', {}, h('td', { text: up }), h('td', { text: '' }), h('td', { class: 'error', text: why })));
   }
   fill('hidden', rows, 'every method is exposed');
+}
+
+// ---- consumers ------------------------------------------------------------
+
+async function loadConsumers() {
+  const r = await api('GET', '/admin/consumers');
+  if (!r.ok) { fill('consumers', [], r.status === 404 ? 'this admin listener has no consumers view' : errorText(r)); return; }
+  const v = r.body;
+  $('consumers-cap').textContent = v.tracked + ' of at most ' + v.max_tracked + ' callers counted by name' +
+    (v.tracked >= v.max_tracked ? '; later ones count as "other"' : '') + '.';
+  fill('consumers', v.consumers.map((c) => {
+    const q = c.quota;
+    const reasons = Object.keys(c.denials).sort((a, b) => c.denials[b] - c.denials[a]);
+    const left = q && !q.error ? h('td', { class: 'num quota' }, h('meter', { min: 0, max: q.burst, value: q.left, low: q.burst / 10, optimum: q.burst, title: q.left + ' of ' + q.burst + ' left' }), ' ' + q.left) : h('td', { class: 'num', text: '–' });
+    return h('tr', { 'data-consumer': c.kind + ':' + c.name },
+      h('td', {}, h('strong', { text: c.name || '(anonymous)' })), h('td', { text: c.kind.replace('_', ' ') }),
+      h('td', { class: 'num', text: rate(c.per_second) }), h('td', { class: 'num', text: c.requests }),
+      h('td', { class: 'num', text: c.client_errors + ' / ' + c.server_errors }),
+      h('td', { class: 'num' + (c.denied ? ' error' : ''), text: c.denied }),
+      h('td', { class: 'codes' }, ...reasons.map((k) => h('span', { class: 'code bad', 'data-reason': k, text: k + ' ' + c.denials[k] }))),
+      h('td', { class: q && q.error ? 'error' : '', text: q ? (q.error ? 'store unavailable: ' + q.error : q.rate + ' per ' + duration(q.period_seconds) + ', burst ' + q.burst) : '–' }),
+      h('td', { class: 'num', text: q && !q.error ? q.used : '–' }), left,
+      h('td', { text: q && !q.error ? (q.used ? duration(q.full_in_seconds) : 'full') : '–' }));
+  }), 'no caller yet');
 }
 
 // ---- config ---------------------------------------------------------------
@@ -498,7 +535,10 @@ async function loadRelease() {
   $('release').hidden = !r.ok;
   if (!r.ok) return;
   const s = r.body;
+  document.body.dataset.release = s.candidate ? 'running' : 'none';
+  document.body.dataset.instanceRuns = s.this_instance ? s.this_instance.runs : '';
   const kv = [['stable', s.stable], ['candidate', s.candidate || 'none'], ['share', s.candidate ? s.share + ' %' : '–'],
+    ['started', s.started_at ? (s.who || '') + ' ' + new Date(s.started_at).toLocaleTimeString() : '–'],
     ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs : '–'],
     ['instances', (s.instances || []).join(', ') || (s.candidate ? 'by share' : '–')]];
   $('release-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
@@ -507,6 +547,7 @@ async function loadRelease() {
 async function releaseAction(path, body) {
   const r = await api('POST', path, body);
   $('release-result').textContent = r.ok ? path + ': done' : path + ': ' + errorText(r);
+  $('release-result').className = r.ok ? 'ok' : 'error';
   await loadConfig();
 }
 $('release-start').addEventListener('click', () => releaseAction('/admin/config/release', { yaml: $('editor').value, share: Number($('release-share').value) }));
@@ -577,6 +618,9 @@ async function poll(once) {
       await Promise.all(stats.upstreams.map((u) => loadSchemaHistory(u.name)));
       if (currentView() === 'routes') loadRoutes();
     }
+    if (currentView() === 'consumers') loadConsumers();
+    // A release moves on its own (instances switching, an automatic abort).
+    if (currentView() === 'config' && !$('release').hidden) loadRelease();
     $('instance').textContent = stats.instance + ' · ' + stats.version + ' · config ' + (stats.config_version || '–');
     renderOverview(stats);
     renderUpstreams(stats);
