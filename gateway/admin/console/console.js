@@ -539,7 +539,7 @@ async function loadRelease() {
   document.body.dataset.instanceRuns = s.this_instance ? s.this_instance.runs : '';
   const kv = [['stable', s.stable], ['candidate', s.candidate || 'none'], ['share', s.candidate ? s.share + ' %' : '–'],
     ['started', s.started_at ? (s.who || '') + ' ' + new Date(s.started_at).toLocaleTimeString() : '–'],
-    ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs : '–'],
+    ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs + ' (' + String(s.this_instance.version || '').slice(0, 12) + ')' : '–'],
     ['instances', (s.instances || []).join(', ') || (s.candidate ? 'by share' : '–')]];
   $('release-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
 }
