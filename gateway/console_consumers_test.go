@@ -103,7 +103,7 @@ func TestRouteFastPathShare(t *testing.T) {
 		if r.Route != "/v1/{name=shelves/*/books/*}" || r.Method != "GET" {
 			continue
 		}
-		if r.Transcoded == nil || r.Transcoded.Fast != 3 || r.Transcoded.Dynamic != 0 || r.FastPathShare == nil || *r.FastPathShare != 1 {
+		if r.Transcoded == nil || r.Transcoded.Fast != 3 || r.Transcoded.Fallback != 0 || r.FastPathShare == nil || *r.FastPathShare != 1 {
 			t.Fatalf("GetBook's transcoding: %+v share %v", r.Transcoded, r.FastPathShare)
 		}
 		return

@@ -322,6 +322,10 @@ openapi: {docs_path: /docs}
 	if row := b.text(t, `tr[data-route="GET /v1/{name=shelves/*}"]`); !strings.Contains(row, "NOT_FOUND 1") {
 		t.Errorf("the GetShelf row %q has no NOT_FOUND 1", row)
 	}
+	// Every ListShelves request ran on the fast path.
+	if fp := b.text(t, `tr[data-route="GET /v1/shelves"] td.fastpath`); !strings.Contains(fp, "100.0 %") {
+		t.Errorf("ListShelves' fast-path share reads %q", fp)
+	}
 	b.screenshot(t, "console-routes")
 
 	const op = `.opblock-get:has(.opblock-summary-path[data-path="/v1/shelves"])`

@@ -40,7 +40,7 @@ type Metrics struct {
 	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
 	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
-	transcoded *prometheus.CounterVec // route, method, path (fast, dynamic)
+	transcoded *prometheus.CounterVec // route, method, path (fast, fallback)
 	consumers  *consumerCounts
 
 	// rejectedBy holds the rejections counter of every reason the
@@ -193,8 +193,8 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		Help: "Upstream streams that ended, by upstream, gRPC method and the gRPC code they ended with (CANCELLED when the client went away).",
 	}, []string{"upstream", "grpc_method", "grpc_code"})
 	m.transcoded = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "refract_http_transcoded_total",
-		Help: "Unary requests transcoded, by route template, HTTP method and path (fast: JSON to wire bytes directly; dynamic: through a dynamic message and protojson).",
+		Name: "refract_transcode_route_requests_total",
+		Help: "Unary requests transcoded, by route template, HTTP method and path (fast: JSON straight to wire bytes; fallback: a dynamic message and protojson).",
 	}, []string{"route", "method", "path"})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_policy_rejections_total",
@@ -320,7 +320,7 @@ type routeMetrics struct {
 	statuses             [numStatusSlots]atomic.Pointer[prometheus.Counter]
 	grpcCodes            [numGRPCCodes]atomic.Pointer[prometheus.Counter]
 	streams              prometheus.Counter
-	fast, dynamic        prometheus.Counter // Transcoded; nil on the unmatched route
+	fast, fallback       prometheus.Counter // Transcoded; nil on the unmatched route
 }
 
 // numStatusSlots is the number of HTTP statuses whose counters are cached
@@ -417,7 +417,7 @@ func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *route
 	if upstream != "" {
 		rm.streams = m.streams.WithLabelValues(template, method, upstream, grpcMethod)
 		rm.fast = m.transcoded.WithLabelValues(template, method, "fast")
-		rm.dynamic = m.transcoded.WithLabelValues(template, method, "dynamic")
+		rm.fallback = m.transcoded.WithLabelValues(template, method, "fallback")
 	}
 	return rm
 }
@@ -479,7 +479,7 @@ func (rm *routeMetrics) Transcoded(fast bool) {
 	case fast:
 		rm.fast.Inc()
 	default:
-		rm.dynamic.Inc()
+		rm.fallback.Inc()
 	}
 }
 

@@ -72,7 +72,7 @@ type RouteStats struct {
 	FastPath *gateway.FastPathInfo `json:"fast_path,omitempty"`
 	// Transcoded counts the route's unary requests by how their JSON
 	// became the upstream's request: fast (wire bytes directly) or
-	// dynamic. FastPathShare is the share (0 to 1) of them that ran on
+	// fallback (a dynamic message). FastPathShare is the share (0 to 1) of them that ran on
 	// the fast path both ways: the fast ones, when the route renders
 	// responses on it too; absent before the first.
 	Transcoded    *TranscodedStats `json:"transcoded,omitempty"`
@@ -88,8 +88,8 @@ type RouteStats struct {
 
 // TranscodedStats are a route's unary requests by transcoding path.
 type TranscodedStats struct {
-	Fast    uint64 `json:"fast"`
-	Dynamic uint64 `json:"dynamic"`
+	Fast     uint64 `json:"fast"`
+	Fallback uint64 `json:"fallback"`
 }
 
 // UpstreamStats is one upstream's discovery and descriptor state.
@@ -208,7 +208,7 @@ func (m *Metrics) Stats() Stats {
 		if n := uint64(mt.GetCounter().GetValue()); l["path"] == "fast" {
 			ts.Fast += n
 		} else {
-			ts.Dynamic += n
+			ts.Fallback += n
 		}
 	}
 	for _, ri := range served {
@@ -222,10 +222,10 @@ func (m *Metrics) Stats() Stats {
 		rs.Streaming, rs.Policies = ri.Streaming, ri.Policies
 		fp := ri.FastPath
 		rs.FastPath = &fp
-		if ts := transcoded[k]; ts != nil && ts.Fast+ts.Dynamic > 0 {
+		if ts := transcoded[k]; ts != nil && ts.Fast+ts.Fallback > 0 {
 			share := 0.0
 			if fp.Response {
-				share = float64(ts.Fast) / float64(ts.Fast+ts.Dynamic)
+				share = float64(ts.Fast) / float64(ts.Fast+ts.Fallback)
 			}
 			rs.Transcoded, rs.FastPathShare = ts, &share
 		}

@@ -389,7 +389,7 @@ function fastPathCell(r) {
   if (!fp) return h('td', { text: '–' });
   const how = fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no';
   const t = r.transcoded;
-  const title = (t ? t.fast + ' fast, ' + t.dynamic + ' dynamic. ' : '') + (fp.fallback || 'request and response on the fast path');
+  const title = (t ? t.fast + ' fast, ' + t.fallback + ' fallback. ' : '') + (fp.fallback || 'request and response on the fast path');
   const cls = r.fast_path_share === undefined ? '' : r.fast_path_share >= 0.99 ? 'ok' : r.fast_path_share > 0 ? 'warn' : 'bad';
   return h('td', { class: 'fastpath ' + cls, title }, r.fast_path_share === undefined ? how : pct(r.fast_path_share) + ' ' + (how === 'yes' ? '' : '(' + how + ')'));
 }
