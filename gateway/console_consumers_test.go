@@ -139,6 +139,11 @@ func TestConsoleConsumers(t *testing.T) {
 		t.Errorf("the anonymous row: %q", row)
 	}
 	b.screenshot(t, "console-consumers")
+	// The overview counts the refusals, by policy.
+	b.run(t, "the overview", chromedp.Navigate(h.admin+"/#overview"), visible(`#tile-refused`))
+	if tile := b.text(t, `#tile-refused`); !strings.Contains(tile, "3") || !strings.Contains(tile, "rate_limit 1") {
+		t.Errorf("the refused tile reads %q", tile)
+	}
 	// The refused requests are the public API's, not the console's.
 	b.noErrors(t)
 }

@@ -255,6 +255,9 @@ upstreams:
 			t.Errorf("upstream %s is not shown up while echo is down", up)
 		}
 	}
+	if n := b.text(t, `#up-summary tr[data-upstream="echo"] td.five`); n != "3" {
+		t.Errorf("echo's 5xx read %q, want 3", n)
+	}
 	// Some traffic for the sparklines, then the picture.
 	stop := background(h.base + "/v1/shelves/1/books/1")
 	b.run(t, "a few history points", chromedp.Poll[chromedp.Void](`document.querySelectorAll('#tile-p99 svg path').length > 0`))

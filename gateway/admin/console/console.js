@@ -241,19 +241,35 @@ function renderOverview(st) {
     tile('in flight', st.requests.in_flight, null, 'tile-inflight'),
     tile('open streams', st.requests.streams_open, null, 'tile-streams'),
     tile('fast path', all === 0 ? '–' : Math.round(100 * direct / all) + ' %', null, 'tile-fastpath'),
+    refusedTile(st.policy_rejections || {}),
     tile('requests', st.requests.total + ' (' + st.requests.server_errors + ' 5xx)', null, 'tile-total'),
     tile('uptime', duration(st.uptime_seconds), null, 'tile-uptime'),
   );
-  const perUp = {};
-  for (const r of st.routes) if (r.upstream) perUp[r.upstream] = (perUp[r.upstream] || 0) + (r.recent ? r.recent.per_second : r.per_second);
+  const perUp = {}, errUp = {};
+  for (const r of st.routes) {
+    if (!r.upstream) continue;
+    perUp[r.upstream] = (perUp[r.upstream] || 0) + (r.recent ? r.recent.per_second : r.per_second);
+    errUp[r.upstream] = (errUp[r.upstream] || 0) + r.server_errors;
+  }
   fill('up-summary', st.upstreams.map((u) => {
     const up = u.endpoints.filter((e) => e.state === 'READY').length;
     const s = upstreamState(u);
     return h('tr', { 'data-upstream': u.name },
       h('td', {}, h('a', { href: '#upstreams', text: u.name })), h('td', {}, pill(s.state, s.label)),
       h('td', { class: 'num', text: up + ' / ' + u.endpoints.length }), h('td', {}, pill(u.descriptors.state)),
-      h('td', { class: 'num', text: u.routes }), h('td', { class: 'num', text: rate(perUp[u.name] || 0) }));
+      h('td', { class: 'num', text: u.routes }), h('td', { class: 'num', text: rate(perUp[u.name] || 0) }),
+      h('td', { class: 'num five' + (errUp[u.name] ? ' error' : ''), text: errUp[u.name] || 0 }));
   }), 'no upstream configured');
+}
+
+// refusedTile counts the requests policies refused, the policies that did
+// on hover (rate limits, authentication, an open breaker …).
+function refusedTile(rej) {
+  const keys = Object.keys(rej).sort((a, b) => rej[b] - rej[a]);
+  const total = keys.reduce((n, k) => n + rej[k], 0);
+  return h('div', { class: 'tile', id: 'tile-refused', title: keys.map((k) => k + ' ' + rej[k]).join(', ') || 'none' },
+    h('div', { class: 'label', text: 'refused by policy' }), h('div', { class: 'value' + (total ? ' warn' : ''), text: total }),
+    keys.length ? h('div', { class: 'sub', text: keys.slice(0, 3).map((k) => k + ' ' + rej[k]).join(' · ') }) : null);
 }
 
 // upstreamState is one word for an upstream: down (no endpoint up),
