@@ -59,7 +59,7 @@ type Options struct {
 // and schema splits), /admin/breakers (circuit breakers and their states),
 // /admin/descriptors (the descriptor cache per upstream; POST refreshes
 // now), /admin/reload, and the operator's endpoints: /metrics,
-// /admin/config, /admin/stats (and its history), the operator console on
+// /admin/config, /admin/stats (and its history), /admin/consumers, the operator console on
 // /, the live OpenAPI document (/admin/openapi.json) and the explorer's
 // calls (/admin/try/), and, when o.Access.Pprof, /debug/pprof/. Every request passes o.Access first.
 // Safe for concurrent use.
