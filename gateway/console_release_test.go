@@ -74,6 +74,12 @@ upstreams:
 		}
 	}
 	b.screenshot(t, "console-gray-release")
+	b.run(t, "the overview says this instance runs the candidate", chromedp.Navigate(h.admin+"/#overview"),
+		visible(`li.problem.warning[data-kind="gray_release"]`))
+	if p := b.text(t, `li.problem.warning[data-kind="gray_release"]`); !strings.Contains(p, "candidate config "+configsource.Data{Bytes: []byte(candidate)}.Version()) {
+		t.Errorf("the overview's release line: %q", p)
+	}
+	b.run(t, "back to the config", chromedp.Navigate(h.admin+"/#config"), visible(`body[data-release="running"]`))
 
 	b.run(t, "abort", chromedp.Click(chromedp.CSS(`#release-abort`)),
 		visible(`#release-result.ok`), visible(`body[data-release="none"]`), visible(`body[data-instance-runs="stable"]`))
