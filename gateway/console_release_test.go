@@ -73,6 +73,8 @@ upstreams:
 			t.Errorf("the release's status %q has no %q", status, want)
 		}
 	}
+	candVersion := configsource.Data{Bytes: []byte(candidate)}.Version()
+	b.run(t, "the running config follows", chromedp.Poll[chromedp.Void](`document.getElementById('config-status').textContent.includes('`+candVersion+`')`))
 	b.screenshot(t, "console-gray-release")
 	b.run(t, "the overview says this instance runs the candidate", chromedp.Navigate(h.admin+"/#overview"),
 		visible(`li.problem.warning[data-kind="gray_release"]`))

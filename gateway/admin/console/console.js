@@ -451,14 +451,18 @@ async function loadConsumers() {
 
 let configDoc = null, editorBase = '', validateTimer = null, validSeq = 0;
 
+// renderConfigStatus shows GET /admin/reload: what runs, and how reloads went.
+function renderConfigStatus(st) {
+  if (!st.ok) return;
+  const s = st.body;
+  const kv = [['version', s.version], ['source', s.source], ['loaded', when(s.loaded_at)], ['reloads', s.reloads_ok + ' ok, ' + s.reloads_failed + ' refused']];
+  if (s.last_error) kv.push(['last refused', h('span', { class: 'error' }, (s.last_error_version || '') + ': ' + s.last_error + ' ', when(s.last_error_at))]);
+  $('config-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v || '–')]));
+}
+
 async function loadConfig() {
   const [st, cfg] = await Promise.all([api('GET', '/admin/reload'), api('GET', '/admin/config')]);
-  if (st.ok) {
-    const s = st.body;
-    const kv = [['version', s.version], ['source', s.source], ['loaded', when(s.loaded_at)], ['reloads', s.reloads_ok + ' ok, ' + s.reloads_failed + ' refused']];
-    if (s.last_error) kv.push(['last refused', h('span', { class: 'error' }, (s.last_error_version || '') + ': ' + s.last_error + ' ', when(s.last_error_at))]);
-    $('config-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v || '–')]));
-  }
+  renderConfigStatus(st);
   if (!cfg.ok) { $('effective').textContent = errorText(cfg); return; }
   // The control-plane shape carries the source text and its version:
   // then the config is editable here.
@@ -636,7 +640,10 @@ async function poll(once) {
     }
     if (currentView() === 'consumers') loadConsumers();
     // A release moves on its own (instances switching, an automatic abort).
-    if (currentView() === 'config' && !$('release').hidden) loadRelease();
+    if (currentView() === 'config') {
+      api('GET', '/admin/reload').then(renderConfigStatus);
+      if (!$('release').hidden) loadRelease();
+    }
     $('instance').textContent = stats.instance + ' · ' + stats.version + ' · config ' + (stats.config_version || '–');
     renderOverview(stats);
     renderUpstreams(stats);
