@@ -78,6 +78,17 @@ func TestConsumersAPI(t *testing.T) {
 	if v.Consumers[0].Name != "mobile" || v.Tracked != 2 || v.MaxTracked != telemetry.DefaultMaxConsumers {
 		t.Errorf("order or cap: first %q, tracked %d of %d", v.Consumers[0].Name, v.Tracked, v.MaxTracked)
 	}
+	// Prometheus has the same counts, for the long term.
+	_, metrics := get(t, h.admin+"/metrics")
+	for _, want := range []string{
+		`refract_consumer_requests_total{config_version="`, `consumer="mobile",kind="api_key",outcome="ok"} 5`,
+		`consumer="mobile",kind="api_key",outcome="4xx"} 1`, `consumer="mobile",kind="api_key",policy="rate_limit"} 1`,
+		`consumer="",kind="anonymous",policy="authenticate"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 	// A declared consumer that has not called yet is listed, its quota full.
 	h2 := startGateway(t, consumersConfig(lib.Addr))
 	_, body = get(t, h2.admin+"/admin/consumers")

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/policy"
 )
@@ -254,4 +255,51 @@ func quotaStats(ctx context.Context, c *policy.Consumer) *QuotaStats {
 	qs.Used = q.Burst - qs.Left
 	qs.FullInSeconds, qs.RetryInSeconds = d.ResetAfter.Seconds(), d.RetryAfter.Seconds()
 	return qs
+}
+
+// consumerCollector exports the consumer counters at scrape time, so the
+// request path pays for one set of counters, not two: per caller (the
+// table's, at most MaxConsumers plus anonymous and other) its requests by
+// outcome and its denials by policy, the ones it had.
+type consumerCollector struct {
+	c                *consumerCounts
+	requests, denied *prometheus.Desc
+}
+
+func newConsumerCollector(c *consumerCounts) consumerCollector {
+	return consumerCollector{c: c,
+		requests: prometheus.NewDesc("refract_consumer_requests_total",
+			"Requests answered per caller (API-key consumer, JWT subject, anonymous, or other past the cap), by outcome: ok (below 400), 4xx, 5xx.",
+			[]string{"kind", "consumer", "outcome"}, nil),
+		denied: prometheus.NewDesc("refract_consumer_denials_total",
+			"Requests a policy refused per caller, by policy.", []string{"kind", "consumer", "policy"}, nil),
+	}
+}
+
+func (cc consumerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- cc.requests; ch <- cc.denied }
+
+func (cc consumerCollector) Collect(ch chan<- prometheus.Metric) {
+	emit := func(kind, name string, e *consumerCounter) {
+		req, c4, c5 := e.requests.Load(), e.clientErrors.Load(), e.serverErrors.Load()
+		if req == 0 {
+			return
+		}
+		for outcome, v := range map[string]uint64{"ok": req - min(req, c4+c5), "4xx": c4, "5xx": c5} {
+			ch <- prometheus.MustNewConstMetric(cc.requests, prometheus.CounterValue, float64(v), kind, name, outcome)
+		}
+		for i := range e.denied {
+			if v := e.denied[i].Load(); v > 0 {
+				reason := "other"
+				if i < len(cc.c.reasons) {
+					reason = cc.c.reasons[i]
+				}
+				ch <- prometheus.MustNewConstMetric(cc.denied, prometheus.CounterValue, float64(v), kind, name, reason)
+			}
+		}
+	}
+	for k, e := range *cc.c.table.Load() {
+		emit(k.kind, k.name, e)
+	}
+	emit(KindOther, OtherConsumer, cc.c.other)
+	emit(KindAnonymous, "", cc.c.anon)
 }

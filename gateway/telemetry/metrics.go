@@ -224,7 +224,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 
 	cs := []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
-		m.rejections, m.transcoded, reloads, m.configInfo, o.Build.collector(),
+		m.rejections, m.transcoded, reloads, m.configInfo, o.Build.collector(), newConsumerCollector(m.consumers),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
