@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -70,6 +71,8 @@ type Gateway struct {
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
+	bodies    policy.BodyBuffers  // unary request bodies, recycled once decoded to wire bytes
+	mds       policy.MetadataMaps // unary calls' outgoing metadata, recycled after the call
 	prod      productState    // products' tables and listener addresses
 	docs      *openapi.Server // the live OpenAPI documents; nil when off
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -127,18 +127,18 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 		}
 		c := &grpcproxy.Call{Method: b.FullMethod, ClientStreams: b.ClientStreaming, ServerStreams: b.ServerStreaming,
 			MD: md, Timeout: timeout, MaxResponseBytes: g.limits.ResponseBytes,
-			Unary: func(ctx context.Context, req, resp *grpcproxy.Frame, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
-				return rt.invoke(ctx, r, clientDeadline, req, resp, header, trailer, pr, opts...)
+			Unary: func(ctx context.Context, req, resp *grpcproxy.Frame, pr *peer.Peer, opts ...grpc.CallOption) error {
+				return rt.invoke(ctx, r, clientDeadline, req, resp, pr, opts...)
 			},
 			Open: func(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 				rt.obs.StreamOpened()
 				return rt.conn.NewStream(ctx, desc, b.FullMethod, opts...)
 			},
 			Status: func(err error) *status.Status { return g.grpcStatus(r, rt, err, timeout) },
-			Done: func(code codes.Code, endpoint string) {
+			Done: func(code codes.Code, endpoint net.Addr) {
 				if info != nil {
 					info.SetCode(int32(code))
-					if endpoint != "" {
+					if endpoint != nil {
 						info.Endpoint = endpoint
 					}
 				}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *Call) {
 	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest}
 	if enc := r.Header.Get("Grpc-Encoding"); enc != "" && enc != "identity" {
 		if cl.comp = encoding.GetCompressor(enc); cl.comp == nil {
-			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), "")
+			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), nil)
 			return
 		}
 	}
@@ -187,7 +188,7 @@ func (l *clientLeg) finish(st *status.Status, trailer metadata.MD) {
 }
 
 // fail ends the call with st before anything was proxied.
-func (l *clientLeg) fail(c *Call, st *status.Status, endpoint string) {
+func (l *clientLeg) fail(c *Call, st *status.Status, endpoint net.Addr) {
 	l.finish(st, nil)
 	if c.Done != nil {
 		c.Done(st.Code(), endpoint)
@@ -195,7 +196,7 @@ func (l *clientLeg) fail(c *Call, st *status.Status, endpoint string) {
 }
 
 // end finishes the call with err's status (nil: OK).
-func (l *clientLeg) end(c *Call, err error, trailer metadata.MD, endpoint string) {
+func (l *clientLeg) end(c *Call, err error, trailer metadata.MD, endpoint net.Addr) {
 	st := status.Convert(err)
 	l.finish(st, forwardable(trailer))
 	if c.Done != nil {
@@ -209,30 +210,33 @@ func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) 
 		err = status.Error(codes.Internal, "the request has no message")
 	}
 	if err != nil {
-		l.end(c, err, nil, "")
+		l.end(c, err, nil, nil)
 		return
 	}
-	var resp Frame
-	var header, trailer metadata.MD
-	var pr peer.Peer
-	err = c.Unary(ctx, req, &resp, &header, &trailer, &pr, opts...)
-	endpoint := ""
-	if pr.Addr != nil {
-		endpoint = pr.Addr.String()
-	}
+	// What the call fills in and its options, in one allocation (they
+	// escape to grpc-go).
+	out := new(struct {
+		resp            Frame
+		header, trailer metadata.MD
+		pr              peer.Peer
+		opts            [6]grpc.CallOption
+	})
+	opts = append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr)), opts...)
+	err = c.Unary(ctx, req, &out.resp, &out.pr, opts...)
+	endpoint := out.pr.Addr
 	if err != nil {
-		if md := forwardable(header); len(md) > 0 {
+		if md := forwardable(out.header); len(md) > 0 {
 			putMetadata(l.w.Header(), "", md)
 		}
-		l.end(c, c.Status(err).Err(), trailer, endpoint)
+		l.end(c, c.Status(err).Err(), out.trailer, endpoint)
 		return
 	}
-	l.start(forwardable(header))
-	if err := l.write(&resp, false); err != nil {
+	l.start(forwardable(out.header))
+	if err := l.write(&out.resp, false); err != nil {
 		l.end(c, status.Errorf(codes.Canceled, "writing the response: %v", err), nil, endpoint)
 		return
 	}
-	l.end(c, nil, trailer, endpoint)
+	l.end(c, nil, out.trailer, endpoint)
 }
 
 func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Call, opts []grpc.CallOption) {
@@ -245,7 +249,7 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 			err = status.Error(codes.Internal, "the request has no message")
 		}
 		if err != nil {
-			l.end(c, err, nil, "")
+			l.end(c, err, nil, nil)
 			return
 		}
 	}
@@ -253,7 +257,7 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 	cs, err := c.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
 		append(opts, grpc.Peer(&pr))...)
 	if err != nil {
-		l.end(c, c.Status(err).Err(), nil, "")
+		l.end(c, c.Status(err).Err(), nil, nil)
 		return
 	}
 	readErr, readDone := make(chan error, 1), make(chan struct{})
@@ -269,10 +273,7 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 	for {
 		f := new(Frame)
 		err := cs.RecvMsg(f)
-		endpoint := ""
-		if pr.Addr != nil {
-			endpoint = pr.Addr.String()
-		}
+		endpoint := pr.Addr
 		if !l.started {
 			if md, herr := cs.Header(); herr == nil && (err == nil || errors.Is(err, io.EOF)) {
 				l.start(forwardable(md))

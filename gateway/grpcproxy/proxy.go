@@ -3,6 +3,7 @@ package grpcproxy
 import (
 	"context"
 	"math"
+	"net"
 	"net/http"
 	"time"
 
@@ -33,16 +34,17 @@ type Call struct {
 	// default.
 	MaxResponseBytes int
 	// Unary makes a unary call through the route's plan (breaker, retries,
-	// split); pr receives the endpoint that answered.
-	Unary func(ctx context.Context, req, resp *Frame, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error
+	// split) with opts, which hold grpc.Peer(pr): pr receives the endpoint
+	// that answered.
+	Unary func(ctx context.Context, req, resp *Frame, pr *peer.Peer, opts ...grpc.CallOption) error
 	// Open opens a stream to the upstream.
 	Open func(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error)
 	// Status is what the client is told of a failed call: the upstream's
 	// status unchanged, or the gateway's words on failures it produced.
 	Status func(err error) *status.Status
 	// Done is told the code the call ended with and the endpoint that
-	// served it ("" when none did); may be nil.
-	Done func(code codes.Code, endpoint string)
+	// served it (nil when none did); may be nil.
+	Done func(code codes.Code, endpoint net.Addr)
 }
 
 // Options configure a Proxy.
