@@ -11,10 +11,8 @@ import (
 	"google.golang.org/grpc/mem"
 )
 
-// WireMessage is a request or response already in protobuf wire form. The
-// fast path hands it to grpc-go through Codec, which sends its bytes as they
-// are and receives response bytes into it without unmarshalling, so nothing
-// is marshalled twice.
+// WireMessage is a request or response already in protobuf wire form, which
+// Codec sends as it is and receives without unmarshalling.
 type WireMessage struct {
 	data   []byte
 	pooled *[]byte    // request bytes from the pool, until marshalled
@@ -40,12 +38,10 @@ func (m *WireMessage) Release() {
 	m.data = nil
 }
 
-// Codec is the gRPC codec of the gateway's upstream calls (pass it with
-// grpc.ForceCodecV2). A *WireMessage is sent and received as raw bytes in
-// pooled buffers; any other value goes through grpc-go's proto codec. It
-// also counts how many calls took the fast path and how many fell back to
-// protojson. Its Name is "proto", so upstreams see an ordinary
-// application/grpc+proto call. Safe for concurrent use.
+// Codec is the gRPC codec of the gateway's upstream calls (grpc.ForceCodecV2):
+// a *WireMessage travels as raw bytes, other values through grpc-go's proto
+// codec. It counts fast-path calls and protojson fallbacks. Its Name is
+// "proto": upstreams see an application/grpc+proto call. Safe for concurrent use.
 type Codec struct {
 	pool     mem.BufferPool
 	proto    encoding.CodecV2
@@ -124,6 +120,9 @@ func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 // newRequest returns an empty request buffer from the pool with room for
 // about size bytes.
 func (c *Codec) newRequest(size int) *WireMessage {
+	if mem.IsBelowBufferPoolingThreshold(size) { // grpc-go would not give it back (mem.NewBuffer)
+		return &WireMessage{data: make([]byte, 0, size)}
+	}
 	p := c.pool.Get(size)
 	return &WireMessage{pooled: p, pool: c.pool, data: (*p)[:0]}
 }
