@@ -109,7 +109,8 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			return
 		}
 		ip := policy.ClientAddrString(r, info)
-		md, err := rt.up.headers.Metadata(r, ip)
+		md, err := rt.up.headers.MetadataInto(g.mds.Get(), r, ip)
+		defer g.mds.Put(md) // the proxy has returned: the call is over
 		if err != nil {
 			grpcproxy.WriteStatus(w, codes.InvalidArgument, err.Error())
 			return

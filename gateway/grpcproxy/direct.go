@@ -31,21 +31,21 @@ import (
 
 // serveCall proxies r as c says.
 func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *Call) {
-	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(r.Context(), c.MD))
-	defer cancel()
+	ctx, cancel := metadata.NewOutgoingContext(r.Context(), c.MD), context.CancelFunc(nil)
 	if c.Timeout > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeout(ctx, c.Timeout)
-		defer stop()
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
-	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest}
+	defer cancel()
+	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest, streams: c.ClientStreams}
 	if enc := r.Header.Get("Grpc-Encoding"); enc != "" && enc != "identity" {
 		if cl.comp = encoding.GetCompressor(enc); cl.comp == nil {
 			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), nil)
 			return
 		}
 	}
-	opts := []grpc.CallOption{grpc.ForceCodecV2(frameCodec{})}
+	opts := append(cl.opts[:0], p.codec)
 	if c.MaxResponseBytes > 0 {
 		opts = append(opts, grpc.MaxCallRecvMsgSize(c.MaxResponseBytes))
 	}
@@ -70,6 +70,9 @@ type clientLeg struct {
 	comp    encoding.Compressor // the client's request compression, used for responses too; nil: none
 	hdr     [5]byte
 	started bool // the response headers are out
+	streams bool // the client streams its requests
+	opts    [3]grpc.CallOption
+	req     Frame // a unary call's request
 }
 
 // errTooLarge is a request message over the limit.
@@ -92,7 +95,7 @@ func (l *clientLeg) read() (*Frame, error) {
 		return nil, status.Errorf(codes.Internal, "the request ended inside a message: %v", err)
 	}
 	if l.hdr[0]&1 == 0 {
-		return &Frame{b: b}, nil
+		return l.frame(b), nil
 	}
 	if l.comp == nil {
 		return nil, status.Error(codes.Internal, "a compressed message without grpc-encoding")
@@ -108,7 +111,18 @@ func (l *clientLeg) read() (*Frame, error) {
 	if len(d) > l.max {
 		return nil, status.Errorf(codes.ResourceExhausted, "a request message exceeds the limit of %d bytes (max_body_bytes) once decompressed", l.max)
 	}
-	return &Frame{b: d}, nil
+	return l.frame(d), nil
+}
+
+// frame holds a request message: in the leg itself when the request does
+// not stream (one message, no allocation), else a frame of its own, which
+// the upstream stream may still hold while the next one is read.
+func (l *clientLeg) frame(b []byte) *Frame {
+	if !l.streams {
+		l.req.b = b
+		return &l.req
+	}
+	return &Frame{b: b}
 }
 
 // start writes the response headers: the content type, the compression
@@ -145,11 +159,15 @@ func (l *clientLeg) write(f *Frame, flush bool) error {
 		}
 		b, flag = buf.Bytes(), 1
 	}
-	out := make([]byte, 5+len(b))
-	out[0] = flag
-	binary.BigEndian.PutUint32(out[1:5], uint32(len(b)))
-	copy(out[5:], b)
-	if _, err := l.w.Write(out); err != nil {
+	// The prefix and the message as two writes into the server's buffer,
+	// not copied into one slice first.
+	var prefix [5]byte
+	prefix[0] = flag
+	binary.BigEndian.PutUint32(prefix[1:5], uint32(len(b)))
+	if _, err := l.w.Write(prefix[:]); err != nil {
+		return err
+	}
+	if _, err := l.w.Write(b); err != nil {
 		return err
 	}
 	if flush {

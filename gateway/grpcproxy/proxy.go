@@ -63,6 +63,7 @@ type Options struct {
 type Proxy struct {
 	srv        *grpc.Server
 	maxRequest int
+	codec      grpc.CallOption // both legs' frame codec, built once
 }
 
 // New builds a proxy.
@@ -70,7 +71,7 @@ func New(o Options) *Proxy {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = 4 << 20
 	}
-	p := &Proxy{maxRequest: o.MaxRequestBytes}
+	p := &Proxy{maxRequest: o.MaxRequestBytes, codec: grpc.ForceCodecV2(frameCodec{})}
 	p.srv = grpc.NewServer(
 		grpc.ForceServerCodecV2(frameCodec{}),
 		grpc.UnknownServiceHandler(unknown),
@@ -110,11 +111,14 @@ func unknown(_ any, ss grpc.ServerStream) error {
 
 // forwardable is md without the keys a gRPC transport owns (content-type,
 // grpc-*, pseudo-headers, hop-by-hop): the upstream's own metadata, for
-// the client.
+// the client; nil when none is left.
 func forwardable(md metadata.MD) metadata.MD {
-	out := metadata.MD{}
+	var out metadata.MD
 	for k, v := range md {
 		if !rpcstatus.ReservedMetadataKey(k) && rpcstatus.ValidMetadataKey(k) {
+			if out == nil {
+				out = make(metadata.MD, len(md))
+			}
 			out[k] = v
 		}
 	}
