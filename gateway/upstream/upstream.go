@@ -128,13 +128,13 @@ func New(o Options) (*Upstream, error) {
 			// subsets each hold connections that are mostly idle.
 			grpc.WithSharedWriteBuffer(true),
 			// Fixed flow-control windows turn off grpc-go's bandwidth-delay
-			// estimator, whose PING and its ack travel beside data frames
-			// on every busy connection (six allocations per small call,
-			// both ends counted). The windows are what it would reach on a
-			// LAN and at most what it may grow to (16 MiB): a stream still
-			// buffers at most 1 MiB for a slow reader.
-			grpc.WithInitialWindowSize(1<<20),
-			grpc.WithInitialConnWindowSize(4<<20),
+			// estimator, whose PINGs and acks travel beside the data frames
+			// of a busy connection (six allocations fewer per small call,
+			// the backend's side included, and fewer frames to write). The
+			// windows are below the 16 MiB the estimator may grow them to:
+			// a stream buffers at most 1 MiB for a slow reader.
+			grpc.WithInitialWindowSize(1 << 20),
+			grpc.WithInitialConnWindowSize(4 << 20),
 		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
