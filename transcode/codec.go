@@ -19,6 +19,7 @@ type WireMessage struct {
 	held   mem.Buffer // a reference to the bytes: a response's, or a marshalled request's
 	pool   mem.BufferPool
 	check  func([]byte) error // run on received bytes: a refusal fails the receive
+	sent   mem.SliceBuffer    // unpooled bytes as Marshal hands them out, set once
 }
 
 // Bytes returns the wire bytes; valid until Release.
@@ -68,10 +69,8 @@ func NewCodec(pool mem.BufferPool) (*Codec, error) {
 func (c *Codec) Name() string { return protocodec.Name }
 
 // Marshal hands a WireMessage's bytes to grpc-go as a reference-counted
-// buffer; other messages are marshalled by the proto codec. The message
-// keeps a reference of its own, because a retried call marshals it again:
-// the bytes go back to the pool only when grpc-go has written them and the
-// message is Released.
+// buffer (others go to the proto codec), keeping a reference of its own for
+// a retry's Marshal: pooled bytes return only once written and Released.
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(*WireMessage)
 	if !ok {
@@ -86,7 +85,10 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 		m.held.Ref()
 		return mem.BufferSlice{m.held}, nil
 	}
-	return mem.BufferSlice{mem.SliceBuffer(m.data)}, nil
+	if m.sent == nil { // once: a retry must not write what the last try may still read
+		m.sent = m.data
+	}
+	return mem.BufferSlice{&m.sent}, nil // the slice header lives in m: no allocation
 }
 
 // Unmarshal keeps a reference to the received bytes (or a pooled copy when
@@ -117,8 +119,7 @@ func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// newRequest returns an empty request buffer from the pool with room for
-// about size bytes.
+// newRequest returns an empty request buffer with room for about size bytes.
 func (c *Codec) newRequest(size int) *WireMessage {
 	if mem.IsBelowBufferPoolingThreshold(size) { // grpc-go would not give it back (mem.NewBuffer)
 		return &WireMessage{data: make([]byte, 0, size)}
