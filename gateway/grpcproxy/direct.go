@@ -250,7 +250,9 @@ func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) 
 		return
 	}
 	l.start(forwardable(out.header))
-	if err := l.write(&out.resp, false); err != nil {
+	err = l.write(&out.resp, false)
+	out.resp.release()
+	if err != nil {
 		l.end(c, status.Errorf(codes.Canceled, "writing the response: %v", err), nil, endpoint)
 		return
 	}
@@ -315,7 +317,9 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 			l.end(c, c.Status(err).Err(), cs.Trailer(), endpoint)
 			return
 		}
-		if err := l.write(f, true); err != nil {
+		err = l.write(f, true)
+		f.release()
+		if err != nil {
 			cancel()
 			l.end(c, status.Errorf(codes.Canceled, "writing to the client: %v", err), nil, endpoint)
 			return
