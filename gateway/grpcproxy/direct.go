@@ -208,18 +208,14 @@ func (l *clientLeg) finish(st *status.Status, trailer metadata.MD) {
 // fail ends the call with st before anything was proxied.
 func (l *clientLeg) fail(c *Call, st *status.Status, endpoint net.Addr) {
 	l.finish(st, nil)
-	if c.Done != nil {
-		c.Done(st.Code(), endpoint)
-	}
+	c.Upstream.Done(st.Code(), endpoint)
 }
 
 // end finishes the call with err's status (nil: OK).
 func (l *clientLeg) end(c *Call, err error, trailer metadata.MD, endpoint net.Addr) {
 	st := status.Convert(err)
 	l.finish(st, forwardable(trailer))
-	if c.Done != nil {
-		c.Done(st.Code(), endpoint)
-	}
+	c.Upstream.Done(st.Code(), endpoint)
 }
 
 func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) {
@@ -240,13 +236,13 @@ func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) 
 		opts            [6]grpc.CallOption
 	})
 	opts = append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr)), opts...)
-	err = c.Unary(ctx, req, &out.resp, &out.pr, opts...)
+	err = c.Upstream.Unary(ctx, req, &out.resp, &out.pr, opts...)
 	endpoint := out.pr.Addr
 	if err != nil {
 		if md := forwardable(out.header); len(md) > 0 {
 			putMetadata(l.w.Header(), "", md)
 		}
-		l.end(c, c.Status(err).Err(), out.trailer, endpoint)
+		l.end(c, c.Upstream.Status(err).Err(), out.trailer, endpoint)
 		return
 	}
 	l.start(forwardable(out.header))
@@ -274,10 +270,10 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 		}
 	}
 	var pr peer.Peer
-	cs, err := c.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
+	cs, err := c.Upstream.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
 		append(opts, grpc.Peer(&pr))...)
 	if err != nil {
-		l.end(c, c.Status(err).Err(), nil, nil)
+		l.end(c, c.Upstream.Status(err).Err(), nil, nil)
 		return
 	}
 	readErr, readDone := make(chan error, 1), make(chan struct{})
@@ -314,7 +310,7 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 				}
 			default:
 			}
-			l.end(c, c.Status(err).Err(), cs.Trailer(), endpoint)
+			l.end(c, c.Upstream.Status(err).Err(), cs.Trailer(), endpoint)
 			return
 		}
 		err = l.write(f, true)

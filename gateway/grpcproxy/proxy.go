@@ -33,18 +33,25 @@ type Call struct {
 	// MaxResponseBytes bounds one upstream response message; 0: grpc-go's
 	// default.
 	MaxResponseBytes int
-	// Unary makes a unary call through the route's plan (breaker, retries,
-	// split) with opts, which hold grpc.Peer(pr): pr receives the endpoint
-	// that answered.
-	Unary func(ctx context.Context, req, resp *Frame, pr *peer.Peer, opts ...grpc.CallOption) error
+	// Upstream makes the call and is told how it ended.
+	Upstream Upstream
+}
+
+// Upstream is the engine's side of one call: one value per call, so that
+// a call costs one allocation, not one per callback.
+type Upstream interface {
+	// Unary makes a unary call through the route's plan (breaker,
+	// retries, split) with opts, which hold grpc.Peer(pr): pr receives
+	// the endpoint that answered.
+	Unary(ctx context.Context, req, resp *Frame, pr *peer.Peer, opts ...grpc.CallOption) error
 	// Open opens a stream to the upstream.
-	Open func(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error)
+	Open(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error)
 	// Status is what the client is told of a failed call: the upstream's
 	// status unchanged, or the gateway's words on failures it produced.
-	Status func(err error) *status.Status
+	Status(err error) *status.Status
 	// Done is told the code the call ended with and the endpoint that
-	// served it (nil when none did); may be nil.
-	Done func(code codes.Code, endpoint net.Addr)
+	// served it (nil when none did).
+	Done(code codes.Code, endpoint net.Addr)
 }
 
 // Options configure a Proxy.
