@@ -50,8 +50,7 @@ type Codec struct {
 	encoders sync.Pool // *wirejson.Encoder: response rendering scratch, reused
 }
 
-// NewCodec returns a codec drawing buffers from pool (grpc-go's default
-// pool when nil).
+// NewCodec returns a codec drawing buffers from pool (nil: grpc-go's default).
 func NewCodec(pool mem.BufferPool) (*Codec, error) {
 	if pool == nil {
 		pool = mem.DefaultBufferPool()
@@ -91,10 +90,9 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{&m.sent}, nil // the slice header lives in m: no allocation
 }
 
-// Unmarshal keeps a reference to the received bytes (or a pooled copy when
-// they arrived in pieces) in a WireMessage, after the message's own check
-// of them if it has one (a stream message's depth); other messages are
-// unmarshalled by the proto codec.
+// Unmarshal keeps a reference to the received bytes (or a pooled copy when in
+// pieces) in a WireMessage, after its own check of them if it has one (a
+// stream message's depth); other messages go to the proto codec.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*WireMessage)
 	if !ok {
@@ -131,9 +129,8 @@ func (c *Codec) newRequest(size int) *WireMessage {
 // Stats returns the fast-path counters.
 func (c *Codec) Stats() *FastPathStats { return &c.stats }
 
-// FastPathStats counts transcoded messages by path, so the rate of
-// protojson fallbacks is visible (a metrics layer can export it). Safe for
-// concurrent use; the zero value is ready.
+// FastPathStats counts transcoded messages by path, so the rate of protojson
+// fallbacks is visible (to metrics). Safe for concurrent use; the zero value is ready.
 type FastPathStats struct {
 	requests, requestFallbacks   atomic.Uint64
 	responses, responseFallbacks atomic.Uint64
