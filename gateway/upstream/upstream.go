@@ -130,9 +130,10 @@ func New(o Options) (*Upstream, error) {
 			// Fixed flow-control windows turn off grpc-go's bandwidth-delay
 			// estimator, whose PINGs and acks travel beside the data frames
 			// of a busy connection (six allocations fewer per small call,
-			// the backend's side included, and fewer frames to write). The
-			// windows are below the 16 MiB the estimator may grow them to:
-			// a stream buffers at most 1 MiB for a slow reader.
+			// the backend's side included, and fewer frames to write). A
+			// stream buffers at most 1 MiB for a slow reader (the estimator
+			// may grow a window to 16 MiB); a link carrying over 4 MiB in
+			// flight per connection would be held back.
 			grpc.WithInitialWindowSize(1 << 20),
 			grpc.WithInitialConnWindowSize(4 << 20),
 		}, extra...)...)
