@@ -120,6 +120,13 @@ func KeepVerified(md map[string][]string, key, verified string) {
 	delete(md, key)
 }
 
+// Claim is a claim of the verified bearer token (false without a token
+// or without that claim), as the token's JSON decoded it.
+func (i *Info) Claim(name string) (any, bool) {
+	v, ok := i.claims[name]
+	return v, ok
+}
+
 // ConsumerName is the authenticated consumer's name, or "".
 func (i *Info) ConsumerName() string {
 	if i.Consumer == nil {
