@@ -6,14 +6,11 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// BodyBuffers recycles request body buffers between calls whose bodies
-// are not kept once decoded. The zero value is ready; safe for concurrent
-// use.
+// BodyBuffers recycles request body buffers between calls whose bodies are
+// not kept once decoded. The zero value is ready; safe for concurrent use.
 type BodyBuffers struct{ pool sync.Pool }
 
-// maxPooledBody is the largest buffer kept: a rare large body does not
-// pin its memory in the pool.
-const maxPooledBody = 64 << 10
+const maxPooledBody = 64 << 10 // the largest kept: a rare large body pins no memory
 
 // Get returns a buffer to pass to ReadBodyInto; give it back with Put.
 func (p *BodyBuffers) Get() *[]byte {
@@ -34,15 +31,13 @@ func (p *BodyBuffers) Put(buf *[]byte, body []byte) {
 	}
 }
 
-// MetadataMaps recycles outgoing metadata maps between unary calls:
-// grpc-go reads a call's metadata only while it opens the call's streams,
-// so the map is free once the call has returned. The zero value is ready;
-// safe for concurrent use.
+// MetadataMaps recycles outgoing metadata maps between calls: grpc-go reads
+// a call's metadata only while it opens the call's streams, so the map is
+// free once the call has returned. The zero value is ready; safe for
+// concurrent use.
 type MetadataMaps struct{ pool sync.Pool }
 
-// maxPooledKeys is the most keys of a map kept: a request with unusually
-// many forwarded headers does not pin a large map in the pool.
-const maxPooledKeys = 32
+const maxPooledKeys = 32 // the most kept: an unusual request pins no large map
 
 // Get returns an empty map.
 func (p *MetadataMaps) Get() metadata.MD {
