@@ -5,7 +5,9 @@ import (
 
 	"crypto/tls"
 	"errors"
+
 	"github.com/refract-gateway/refract/gateway/admin"
+	"github.com/refract-gateway/refract/policy/logqueue"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
@@ -37,7 +39,7 @@ type built struct {
 	// access takes the access log off the request path; nil when the
 	// access log is off or the logger was given (tests read it at once).
 	// Each config has its own (an update's too).
-	access *policy.LogQueue
+	access *logqueue.Queue
 }
 
 // build is what every config read goes through, at start and on reload:
@@ -78,7 +80,7 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 		out := logOutput(cfg.Log, o.LogOutput)
 		b.log = newLogger(cfg.Log, out)
 		if on := cfg.AccessLog.Enabled; on == nil || *on {
-			b.access = policy.NewLogQueue(out, policy.LogQueueOptions{
+			b.access = logqueue.New(out, logqueue.Options{
 				Lines: cfg.AccessLog.QueueLines, PerLine: cfg.Log.Format == "console", Dropped: o.accessDropped})
 			access := b.log.Output(b.access)
 			extra.AccessLog = &access
