@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/products"
 	"github.com/refract-gateway/refract/gateway/stream"
+	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -71,6 +72,8 @@ type Gateway struct {
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
+	bodies    policy.BodyBuffers     // unary request bodies, recycled once decoded to wire bytes
+	mds       policy.MetadataMaps    // unary calls' outgoing metadata, recycled after the call
 	prod      products.State[*route] // products' tables and listener addresses
 	docs      *openapi.Server        // the live OpenAPI documents; nil when off
 	composer  Composer               // Options.Composer; nil: none

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/refract-gateway/refract/transcode"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -105,7 +105,8 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			return
 		}
 		ip := policy.ClientAddrString(r, info)
-		md, err := rt.up.headers.Metadata(r, ip)
+		md, err := rt.up.headers.MetadataInto(g.mds.Get(), r, ip)
+		defer g.mds.Put(md) // the proxy has returned: the call is over
 		if err != nil {
 			grpcproxy.WriteStatus(w, codes.InvalidArgument, err.Error())
 			return
@@ -121,28 +122,10 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			grpcproxy.WriteStatus(w, codes.InvalidArgument, err.Error())
 			return
 		}
-		c := &grpcproxy.Call{Method: b.FullMethod, ClientStreams: b.ClientStreaming, ServerStreams: b.ServerStreaming,
-			MD: md, Timeout: timeout, MaxResponseBytes: g.limits.ResponseBytes,
-			Unary: func(ctx context.Context, req, resp *grpcproxy.Frame, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
-				return rt.invoke(ctx, r, clientDeadline, req, resp, header, trailer, pr, opts...)
-			},
-			Open: func(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-				rt.obs.StreamOpened()
-				return rt.conn.NewStream(ctx, desc, b.FullMethod, opts...)
-			},
-			Status: func(err error) *status.Status { return g.grpcStatus(r, rt, err, timeout) },
-			Done: func(code codes.Code, endpoint string) {
-				if info != nil {
-					info.SetCode(int32(code))
-					if endpoint != "" {
-						info.Endpoint = endpoint
-					}
-				}
-				if streaming {
-					rt.obs.StreamEnded(code)
-				}
-			},
-		}
+		up := &grpcCall{g: g, rt: rt, r: r, info: info, clientDeadline: clientDeadline, timeout: timeout}
+		c := &up.call
+		*c = grpcproxy.Call{Method: b.FullMethod, ClientStreams: b.ClientStreaming, ServerStreams: b.ServerStreaming,
+			MD: md, Timeout: timeout, MaxResponseBytes: g.limits.ResponseBytes, Upstream: up}
 		if streaming {
 			if n := lim.MaxMessageBytes; n > 0 && n < int64(c.MaxResponseBytes) {
 				c.MaxResponseBytes = int(n)
@@ -159,10 +142,46 @@ func (g *Gateway) serveGRPCCall(rt *route) http.Handler {
 			defer cancel(nil)
 			defer g.streams.Track(cancel)()
 			r = r.WithContext(ctx)
+			up.r = r
 			stream.ClearDeadlines(w)
 		}
 		g.rpc.Serve(w, r, c)
 	})
+}
+
+// grpcCall is the engine's side of one proxied call, with the call itself
+// (grpcproxy.Upstream): one allocation per call.
+type grpcCall struct {
+	call           grpcproxy.Call
+	g              *Gateway
+	rt             *route
+	r              *http.Request
+	info           *policy.Info
+	clientDeadline bool
+	timeout        time.Duration
+}
+
+func (c *grpcCall) Unary(ctx context.Context, req, resp *grpcproxy.Frame, pr *peer.Peer, opts ...grpc.CallOption) error {
+	return c.rt.invoke(ctx, c.r, c.clientDeadline, req, resp, pr, opts...)
+}
+
+func (c *grpcCall) Open(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	c.rt.obs.StreamOpened()
+	return c.rt.conn.NewStream(ctx, desc, c.rt.binding.FullMethod, opts...)
+}
+
+func (c *grpcCall) Status(err error) *status.Status { return c.g.grpcStatus(c.r, c.rt, err, c.timeout) }
+
+func (c *grpcCall) Done(code codes.Code, endpoint net.Addr) {
+	if c.info != nil {
+		c.info.SetCode(int32(code))
+		if endpoint != nil {
+			c.info.Endpoint = endpoint
+		}
+	}
+	if b := c.rt.binding; b.ClientStreaming || b.ServerStreaming {
+		c.rt.obs.StreamEnded(code)
+	}
 }
 
 // grpcStatus is what a gRPC client is told of a failed upstream call: as

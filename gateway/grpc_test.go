@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -239,5 +240,32 @@ func TestNativeGRPCOverTLS(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d messages, want 2", n)
+	}
+}
+
+// TestNativeGRPCAccessLogEndpoint: a native gRPC call's access line names
+// the backend endpoint that answered (kept as grpc-go reports it, written
+// by the log), the method and the code.
+func TestNativeGRPCAccessLogEndpoint(t *testing.T) {
+	lib := startLibrary(t)
+	h, logs := serveGatewayLog(t, libraryConfig(lib.Addr, ""))
+	library := librarypb.NewLibraryServiceClient(dialGateway(t, h))
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "req-grpc-1")
+	if _, err := library.GetShelf(ctx, &librarypb.GetShelfRequest{Name: "shelves/1"}); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	eventually(t, 10*time.Second, "the call's access line", func() bool {
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["component"] == "access" && m["request_id"] == "req-grpc-1" {
+				line = m
+				return true
+			}
+		}
+		return false
+	})
+	if line["endpoint"] != lib.Addr || line["grpc_method"] != "library.v1.LibraryService.GetShelf" || line["grpc_code"] != 0.0 {
+		t.Fatalf("access line %v: want endpoint %s, GetShelf, code 0", line, lib.Addr)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/transcode/httpmeta"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -46,13 +47,16 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if !ok {
 		return
 	}
-	if wm, isWire := req.(*transcode.WireMessage); isWire {
+	wm, isWire := req.(*transcode.WireMessage)
+	rt.obs.Transcoded(isWire)
+	if isWire {
 		defer wm.Release() // after the call: a retry sends the bytes again
 	} else if g.rejectInvalid(w, rt, req.(proto.Message)) {
 		return
 	}
 	info := policy.InfoFrom(r.Context())
-	md, err := rt.up.headers.Metadata(r, policy.ClientAddrString(r, info))
+	md, err := rt.up.headers.MetadataInto(g.mds.Get(), r, policy.ClientAddrString(r, info))
+	defer g.mds.Put(md) // deferred before cancel: runs once the call is over
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
@@ -69,14 +73,17 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	defer cancel()
 
 	resp := b.NewCallResponse(g.codec)
-	// What the call fills in, in one allocation (it escapes to grpc-go).
+	// What the call fills in and its options, in one allocation (they
+	// escape to grpc-go).
 	out := new(struct {
 		header, trailer metadata.MD
 		pr              peer.Peer
+		opts            [6]grpc.CallOption
 	})
-	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.header, &out.trailer, &out.pr, rt.up.unaryOpts...)
+	opts := append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr)), rt.up.unaryOpts...)
+	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.pr, opts...)
 	if info != nil && out.pr.Addr != nil {
-		info.Endpoint = out.pr.Addr.String()
+		info.Endpoint = out.pr.Addr
 	}
 	w = rt.up.o.Compat.UnaryWriter(w, r, out.header, out.trailer)
 	if err != nil {
@@ -105,7 +112,8 @@ func (g *Gateway) decodeRequest(w http.ResponseWriter, r *http.Request, b *trans
 // dynamic message), answering the error itself when it
 // cannot. bf, when not nil, turns form and XML bodies into JSON first.
 func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcode.Binding, bf *bodyformat.Route, vars []string, wire bool) (any, bool) {
-	body, err := policy.ReadBody(w, r, g.limits.BodyBytes, g.limits.BodyPace)
+	buf := g.bodies.Get()
+	body, err := policy.ReadBodyInto(*buf, w, r, g.limits.BodyBytes, g.limits.BodyPace)
 	if err != nil {
 		policy.WriteBodyError(w, r, err)
 		return nil, false
@@ -133,6 +141,9 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 		}
 		writeGRPCError(w, err, b)
 		return nil, false
+	}
+	if _, copied := req.(*transcode.WireMessage); copied {
+		g.bodies.Put(buf, body) // the wire bytes hold what the call needs
 	}
 	return req, true
 }

@@ -184,7 +184,7 @@ func startLibrary(t testing.TB, opts ...grpc.ServerOption) *examples.Backend {
 	return b
 }
 
-func startEcho(t *testing.T, addr string) *examples.Backend {
+func startEcho(t testing.TB, addr string) *examples.Backend {
 	t.Helper()
 	b, err := examples.StartEcho(addr)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/refract-gateway/refract/policy/resilience"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
@@ -37,22 +36,19 @@ func (g *Gateway) compileCall(rt *route, ref RouteRef) *CallPlan {
 
 // invoke makes the route's upstream call into resp through its plan: on
 // the split's subset when there is one, through the breaker, retried when
-// safe. header, trailer and pr receive the last try's; opts (a codec, say)
-// go to every try. clientDeadline: ctx's deadline is the client's, shorter
+// safe. opts go to every try and must hold grpc.Peer(pr): pr receives the
+// last try's peer. clientDeadline: ctx's deadline is the client's, shorter
 // than the route's (resilience.Plan.Invoke).
-func (rt *route) invoke(ctx context.Context, r *http.Request, clientDeadline bool, req, resp any, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error {
+func (rt *route) invoke(ctx context.Context, r *http.Request, clientDeadline bool, req, resp any, pr *peer.Peer, opts ...grpc.CallOption) error {
 	conn := rt.conn
 	if c := rt.call; c != nil && c.Split != nil {
 		if s := rt.subsets[c.Split.Pick(policy.SplitRequest(r), policy.ClientAddrString(r, policy.InfoFrom(r.Context())))]; s != nil {
 			conn = s.Conn()
 		}
 	}
-	// Built once for every try: the options only hold pointers.
-	callOpts := make([]grpc.CallOption, 0, 3+len(opts))
-	callOpts = append(append(callOpts, grpc.Header(header), grpc.Trailer(trailer), grpc.Peer(pr)), opts...)
 	return rt.call.Invoke(ctx, resp, clientDeadline, func(ctx context.Context) (bool, error) {
 		*pr = peer.Peer{}
-		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, callOpts...)
+		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, opts...)
 		rt.obs.Called(status.Code(err))
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.

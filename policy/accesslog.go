@@ -2,7 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -75,13 +77,13 @@ func AccessLog(o AccessLogOptions) (Policy, error) {
 				Str("route", info.Route).
 				Str("grpc_method", info.Method).
 				Str("upstream", info.Upstream).
-				Str("endpoint", info.Endpoint).
+				Func(func(e *zerolog.Event) { appendAddr(e, "endpoint", info.Endpoint) }).
 				Int("status", status).
 				Int32("grpc_code", code).
 				Int64("bytes_in", info.BytesIn()).
 				Int64("bytes_out", info.BytesOut()).
 				Float64("latency_ms", float64(time.Since(info.Start))/float64(time.Millisecond)).
-				Str("client_ip", ipString(info)).
+				Func(func(e *zerolog.Event) { appendIP(e, "client_ip", info.ClientIP) }).
 				Str("consumer", info.ConsumerName()).
 				Str("subject", info.Subject).
 				Func(func(e *zerolog.Event) {
@@ -99,4 +101,37 @@ func ipString(i *Info) string {
 		return ""
 	}
 	return i.ClientIP.String()
+}
+
+// appendAddr writes an address field as net.Addr.String formats it,
+// straight into the line for a TCP address (no string per line); "" for
+// none.
+func appendAddr(e *zerolog.Event, key string, a net.Addr) {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp == nil {
+		if a == nil {
+			e.Str(key, "")
+		} else {
+			e.Str(key, a.String())
+		}
+		return
+	}
+	ap := tcp.AddrPort()
+	if !ap.Addr().IsValid() {
+		e.Str(key, a.String())
+		return
+	}
+	var buf [64]byte
+	e.Bytes(key, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(buf[:0]))
+}
+
+// appendIP writes ip as netip.Addr.String formats it, without a string;
+// "" for none.
+func appendIP(e *zerolog.Event, key string, ip netip.Addr) {
+	if !ip.IsValid() {
+		e.Str(key, "")
+		return
+	}
+	var buf [64]byte
+	e.Bytes(key, ip.AppendTo(buf[:0]))
 }

@@ -3,8 +3,10 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -21,7 +23,7 @@ func TestAccessLog(t *testing.T) {
 	s.Put(StageAuthenticate, Authenticate(AuthOptions{Consumers: cs}))
 	h := Compile(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := InfoFrom(r.Context())
-		info.Route, info.Method, info.Upstream, info.Endpoint = "POST /v1/x", "pkg.S/M", "library", "127.0.0.1:5"
+		info.Route, info.Method, info.Upstream, info.Endpoint = "POST /v1/x", "pkg.S/M", "library", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5}
 		_, _ = r.Body.Read(make([]byte, 64))
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
@@ -113,5 +115,48 @@ func TestSizeLimit(t *testing.T) {
 	}
 	if SizeLimit(0) != nil {
 		t.Fatal("no limit is not nil")
+	}
+}
+
+// TestAccessLogAddresses: an endpoint and a client IP are written as
+// their String methods format them, without building the string.
+func TestAccessLogAddresses(t *testing.T) {
+	for _, a := range []net.Addr{
+		&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5},
+		&net.TCPAddr{IP: net.IPv4(10, 0, 0, 1).To4(), Port: 443},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 8080},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 80, Zone: "eth0"},
+		&net.TCPAddr{Port: 9},
+		&net.UnixAddr{Name: "/run/backend.sock", Net: "unix"},
+		nil,
+	} {
+		var buf bytes.Buffer
+		log := zerolog.New(&buf)
+		ev := log.Info()
+		appendAddr(ev, "endpoint", a)
+		ev.Msg("")
+		want := ""
+		if a != nil {
+			want = a.String()
+		}
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["endpoint"] != want {
+			t.Errorf("%v: %s (%v), want endpoint %q", a, buf.Bytes(), err, want)
+		}
+	}
+	for _, ip := range []netip.Addr{{}, netip.MustParseAddr("192.0.2.4"), netip.MustParseAddr("2001:db8::7")} {
+		var buf bytes.Buffer
+		log := zerolog.New(&buf)
+		ev := log.Info()
+		appendIP(ev, "client_ip", ip)
+		ev.Msg("")
+		want := ""
+		if ip.IsValid() {
+			want = ip.String()
+		}
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["client_ip"] != want {
+			t.Errorf("%v: %s (%v), want client_ip %q", ip, buf.Bytes(), err, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -27,8 +28,9 @@ type Info struct {
 	PathVars []string  // the matched route's variables, for the upstream call
 	varsBuf  [4]string // PathVars' array for up to four variables (VarsBuffer)
 
-	// Set by the gateway after the upstream call.
-	Endpoint string // the upstream address that answered
+	// Set by the gateway after the upstream call: the upstream address that
+	// answered, kept as grpc-go reports it (formatted only when logged).
+	Endpoint net.Addr
 	// Cause is why the call failed in an operator's words, when the caller
 	// was told it in plainer ones (grpc-go's transport errors); logged.
 	Cause string

@@ -74,16 +74,31 @@ func (e *BodyTimeoutError) Error() string {
 // alike; it replaces the server's read timeout while the body is read. A
 // body of known length is read in one allocation. nil for no body.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, pace BodyPace) ([]byte, error) {
+	return ReadBodyInto(nil, w, r, limit, pace)
+}
+
+// ReadBodyInto is ReadBody reading into buf's storage (a BodyBuffers
+// buffer) when it is large enough; the body returned may share it.
+func ReadBodyInto(buf []byte, w http.ResponseWriter, r *http.Request, limit int64, pace BodyPace) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
+	body := r.Body
+	if r.ContentLength < 0 {
+		// A declared length within the limit needs no counting reader of
+		// its own (the server ends the body there; the loop checks a body
+		// a policy replaced).
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	// The announced size in one allocation (net/http returns the last bytes
 	// with EOF), where io.ReadAll doubles its way up from 512 bytes.
-	buf := make([]byte, 0, max(r.ContentLength, 512))
+	if want := int(max(r.ContentLength, 512)); cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	buf = buf[:0]
 	rc := http.NewResponseController(w)
 	paced := pace.Grace > 0 && pace.MinRate > 0
 	start := time.Now()
@@ -97,6 +112,8 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, pace BodyPace
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		switch {
+		case int64(len(buf)) > limit:
+			return nil, &http.MaxBytesError{Limit: limit}
 		case err == io.EOF:
 			// No deadline to lift: at EOF net/http lifts it itself (HTTP/1)
 			// or its expiry finds the body done (HTTP/2).

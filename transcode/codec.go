@@ -11,16 +11,15 @@ import (
 	"google.golang.org/grpc/mem"
 )
 
-// WireMessage is a request or response already in protobuf wire form. The
-// fast path hands it to grpc-go through Codec, which sends its bytes as they
-// are and receives response bytes into it without unmarshalling, so nothing
-// is marshalled twice.
+// WireMessage is a request or response already in protobuf wire form, which
+// Codec sends as it is and receives without unmarshalling.
 type WireMessage struct {
 	data   []byte
 	pooled *[]byte    // request bytes from the pool, until marshalled
 	held   mem.Buffer // a reference to the bytes: a response's, or a marshalled request's
 	pool   mem.BufferPool
 	check  func([]byte) error // run on received bytes: a refusal fails the receive
+	sent   mem.SliceBuffer    // unpooled bytes as Marshal hands them out, set once
 }
 
 // Bytes returns the wire bytes; valid until Release.
@@ -40,12 +39,10 @@ func (m *WireMessage) Release() {
 	m.data = nil
 }
 
-// Codec is the gRPC codec of the gateway's upstream calls (pass it with
-// grpc.ForceCodecV2). A *WireMessage is sent and received as raw bytes in
-// pooled buffers; any other value goes through grpc-go's proto codec. It
-// also counts how many calls took the fast path and how many fell back to
-// protojson. Its Name is "proto", so upstreams see an ordinary
-// application/grpc+proto call. Safe for concurrent use.
+// Codec is the gRPC codec of the gateway's upstream calls (grpc.ForceCodecV2):
+// a *WireMessage travels as raw bytes, other values through grpc-go's proto
+// codec. It counts fast-path calls and protojson fallbacks. Its Name is
+// "proto": upstreams see an application/grpc+proto call. Safe for concurrent use.
 type Codec struct {
 	pool     mem.BufferPool
 	proto    encoding.CodecV2
@@ -53,8 +50,7 @@ type Codec struct {
 	encoders sync.Pool // *wirejson.Encoder: response rendering scratch, reused
 }
 
-// NewCodec returns a codec drawing buffers from pool (grpc-go's default
-// pool when nil).
+// NewCodec returns a codec drawing buffers from pool (nil: grpc-go's default).
 func NewCodec(pool mem.BufferPool) (*Codec, error) {
 	if pool == nil {
 		pool = mem.DefaultBufferPool()
@@ -72,10 +68,8 @@ func NewCodec(pool mem.BufferPool) (*Codec, error) {
 func (c *Codec) Name() string { return protocodec.Name }
 
 // Marshal hands a WireMessage's bytes to grpc-go as a reference-counted
-// buffer; other messages are marshalled by the proto codec. The message
-// keeps a reference of its own, because a retried call marshals it again:
-// the bytes go back to the pool only when grpc-go has written them and the
-// message is Released.
+// buffer (others go to the proto codec), keeping a reference of its own for
+// a retry's Marshal: pooled bytes return only once written and Released.
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(*WireMessage)
 	if !ok {
@@ -90,13 +84,15 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 		m.held.Ref()
 		return mem.BufferSlice{m.held}, nil
 	}
-	return mem.BufferSlice{mem.SliceBuffer(m.data)}, nil
+	if m.sent == nil { // once: a retry must not write what the last try may still read
+		m.sent = m.data
+	}
+	return mem.BufferSlice{&m.sent}, nil // the slice header lives in m: no allocation
 }
 
-// Unmarshal keeps a reference to the received bytes (or a pooled copy when
-// they arrived in pieces) in a WireMessage, after the message's own check
-// of them if it has one (a stream message's depth); other messages are
-// unmarshalled by the proto codec.
+// Unmarshal keeps a reference to the received bytes (or a pooled copy when in
+// pieces) in a WireMessage, after its own check of them if it has one (a
+// stream message's depth); other messages go to the proto codec.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*WireMessage)
 	if !ok {
@@ -121,9 +117,11 @@ func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// newRequest returns an empty request buffer from the pool with room for
-// about size bytes.
+// newRequest returns an empty request buffer with room for about size bytes.
 func (c *Codec) newRequest(size int) *WireMessage {
+	if mem.IsBelowBufferPoolingThreshold(size) { // grpc-go would not give it back (mem.NewBuffer)
+		return &WireMessage{data: make([]byte, 0, size)}
+	}
 	p := c.pool.Get(size)
 	return &WireMessage{pooled: p, pool: c.pool, data: (*p)[:0]}
 }
@@ -131,9 +129,8 @@ func (c *Codec) newRequest(size int) *WireMessage {
 // Stats returns the fast-path counters.
 func (c *Codec) Stats() *FastPathStats { return &c.stats }
 
-// FastPathStats counts transcoded messages by path, so the rate of
-// protojson fallbacks is visible (a metrics layer can export it). Safe for
-// concurrent use; the zero value is ready.
+// FastPathStats counts transcoded messages by path, so the rate of protojson
+// fallbacks is visible (to metrics). Safe for concurrent use; the zero value is ready.
 type FastPathStats struct {
 	requests, requestFallbacks   atomic.Uint64
 	responses, responseFallbacks atomic.Uint64

@@ -74,17 +74,20 @@ func (h *HeaderRules) Allowed() []string {
 
 // Metadata returns the outgoing metadata for an HTTP request: the allowed
 // headers, Grpc-Metadata-* headers without their prefix (but for the keys
-// of allowed headers), and
-// x-forwarded-for/-host/-proto and x-real-ip written by the gateway from the
-// connection and clientIP (the client address the trusted-proxy policy
-// decided; client-sent X-Forwarded-*, X-Real-IP and Forwarded never pass).
-// Headers named in Connection are dropped as hop-by-hop. Values of "-bin"
-// keys must be base64; other values must hold no control bytes (so no CR,
-// LF or NUL reaches the upstream), and reach it percent-encoded when they
-// hold bytes above 0x7E (gRPC metadata carries printable ASCII only). An
-// invalid value is an error naming the header.
+// of allowed headers), and x-forwarded-for/-host/-proto and x-real-ip
+// written by the gateway from the connection and clientIP (the client
+// address the trusted-proxy policy decided; client-sent X-Forwarded-*,
+// X-Real-IP and Forwarded never pass). Headers named in Connection are
+// dropped as hop-by-hop. Values of "-bin" keys must be base64; others must
+// hold no control bytes (no CR, LF or NUL reaches the upstream), and reach
+// it percent-encoded when they hold bytes above 0x7E (gRPC metadata
+// carries printable ASCII only). An invalid value is an error naming it.
 func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, error) {
-	md := make(metadata.MD, len(h.allowed)+3)
+	return h.MetadataInto(make(metadata.MD, len(h.allowed)+3), r, clientIP)
+}
+
+// MetadataInto is Metadata filling md, an empty map (a recycled one).
+func (h *HeaderRules) MetadataInto(md metadata.MD, r *http.Request, clientIP string) (metadata.MD, error) {
 	connListed := connectionTokens(r.Header)
 	for name, vals := range r.Header {
 		if connListed != nil && connListed[strings.ToLower(name)] {
@@ -123,8 +126,7 @@ func (h *HeaderRules) Metadata(r *http.Request, clientIP string) (metadata.MD, e
 	if r.TLS != nil {
 		proto = "https"
 	}
-	// One allocation for the forwarding keys; each gets a full slice, so an
-	// append to one never writes into another.
+	// One array for the forwarding keys, each a full slice: no append writes into another.
 	fwd := [...]string{clientIP, clientIP, r.Host, proto}
 	vals := fwd[:]
 	if clientIP != "" {

@@ -83,7 +83,10 @@ func (e *MediaTypeError) Error() string {
 // checkUnbound refuses a form body on a route without a body rather than
 // dropping its fields (a JSON body there is ignored, as in grpc-gateway).
 func (b *Binding) checkUnbound(in Request) error {
-	if mt, _, _ := mime.ParseMediaType(in.ContentType); !b.hasBody && len(in.Body) > 0 && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data") {
+	if b.hasBody || len(in.Body) == 0 {
+		return nil // parsing the media type costs an allocation: only when it matters
+	}
+	if mt, _, _ := mime.ParseMediaType(in.ContentType); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 		return &MediaTypeError{ContentType: in.ContentType, NoBody: true}
 	}
 	return nil
@@ -97,7 +100,7 @@ func (e *MediaTypeError) GRPCStatus() *status.Status {
 // isJSONContentType accepts what a JSON client may send: no type at all,
 // application/json, and any application/*+json.
 func isJSONContentType(ct string) bool {
-	if ct == "" {
+	if ct == "" || ct == "application/json" { // the usual one, without parsing
 		return true
 	}
 	mt, _, err := mime.ParseMediaType(ct)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway/config/yamlcheck"
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/logqueue"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/refract-gateway/refract/transcode/httpmeta"
@@ -359,7 +359,7 @@ func (c *Config) ApplyDefaults() {
 		c.AccessLog.Sample = 1
 	}
 	if c.AccessLog.QueueLines == 0 {
-		c.AccessLog.QueueLines = policy.DefaultLogQueueLines
+		c.AccessLog.QueueLines = logqueue.DefaultLines
 	}
 	if c.OpenAPI.Enabled == nil {
 		c.OpenAPI.Enabled = Ptr(true)

@@ -13,6 +13,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config/extauthz"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
+	"github.com/refract-gateway/refract/policy/logqueue"
 )
 
 // PolicyKeys are the top-level keys of the policy chain (inlined in
@@ -493,7 +494,7 @@ func (c *Config) validatePolicies() []error {
 		bad("access_log.sample", err)
 	}
 	if q := k.AccessLog.QueueLines; q < 0 || q > 1<<20 {
-		bad("access_log.queue_lines", fmt.Errorf("%d is not between 0 (the default, %d) and 1048576", q, policy.DefaultLogQueueLines))
+		bad("access_log.queue_lines", fmt.Errorf("%d is not between 0 (the default, %d) and 1048576", q, logqueue.DefaultLines))
 	}
 	if _, err := policy.ParsePrefixes(k.TrustedProxies); err != nil {
 		bad("trusted_proxies", err)

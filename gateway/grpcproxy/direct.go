@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,21 +31,21 @@ import (
 
 // serveCall proxies r as c says.
 func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *Call) {
-	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(r.Context(), c.MD))
-	defer cancel()
+	ctx, cancel := metadata.NewOutgoingContext(r.Context(), c.MD), context.CancelFunc(nil)
 	if c.Timeout > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeout(ctx, c.Timeout)
-		defer stop()
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
-	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest}
+	defer cancel()
+	cl := &clientLeg{w: w, body: r.Body, closer: r.Body, max: p.maxRequest, streams: c.ClientStreams}
 	if enc := r.Header.Get("Grpc-Encoding"); enc != "" && enc != "identity" {
 		if cl.comp = encoding.GetCompressor(enc); cl.comp == nil {
-			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), "")
+			cl.fail(c, status.Newf(codes.Unimplemented, "grpc-encoding %q is not supported: use gzip or none", enc), nil)
 			return
 		}
 	}
-	opts := []grpc.CallOption{grpc.ForceCodecV2(frameCodec{})}
+	opts := append(cl.opts[:0], p.codec)
 	if c.MaxResponseBytes > 0 {
 		opts = append(opts, grpc.MaxCallRecvMsgSize(c.MaxResponseBytes))
 	}
@@ -69,6 +70,9 @@ type clientLeg struct {
 	comp    encoding.Compressor // the client's request compression, used for responses too; nil: none
 	hdr     [5]byte
 	started bool // the response headers are out
+	streams bool // the client streams its requests
+	opts    [3]grpc.CallOption
+	req     Frame // a unary call's request
 }
 
 // errTooLarge is a request message over the limit.
@@ -91,7 +95,7 @@ func (l *clientLeg) read() (*Frame, error) {
 		return nil, status.Errorf(codes.Internal, "the request ended inside a message: %v", err)
 	}
 	if l.hdr[0]&1 == 0 {
-		return &Frame{b: b}, nil
+		return l.frame(b), nil
 	}
 	if l.comp == nil {
 		return nil, status.Error(codes.Internal, "a compressed message without grpc-encoding")
@@ -107,7 +111,18 @@ func (l *clientLeg) read() (*Frame, error) {
 	if len(d) > l.max {
 		return nil, status.Errorf(codes.ResourceExhausted, "a request message exceeds the limit of %d bytes (max_body_bytes) once decompressed", l.max)
 	}
-	return &Frame{b: d}, nil
+	return l.frame(d), nil
+}
+
+// frame holds a request message: in the leg itself when the request does
+// not stream (one message, no allocation), else a frame of its own, which
+// the upstream stream may still hold while the next one is read.
+func (l *clientLeg) frame(b []byte) *Frame {
+	if !l.streams {
+		l.req.b = b
+		return &l.req
+	}
+	return &Frame{b: b}
 }
 
 // start writes the response headers: the content type, the compression
@@ -144,11 +159,15 @@ func (l *clientLeg) write(f *Frame, flush bool) error {
 		}
 		b, flag = buf.Bytes(), 1
 	}
-	out := make([]byte, 5+len(b))
-	out[0] = flag
-	binary.BigEndian.PutUint32(out[1:5], uint32(len(b)))
-	copy(out[5:], b)
-	if _, err := l.w.Write(out); err != nil {
+	// The prefix and the message as two writes into the server's buffer,
+	// not copied into one slice first.
+	var prefix [5]byte
+	prefix[0] = flag
+	binary.BigEndian.PutUint32(prefix[1:5], uint32(len(b)))
+	if _, err := l.w.Write(prefix[:]); err != nil {
+		return err
+	}
+	if _, err := l.w.Write(b); err != nil {
 		return err
 	}
 	if flush {
@@ -187,20 +206,16 @@ func (l *clientLeg) finish(st *status.Status, trailer metadata.MD) {
 }
 
 // fail ends the call with st before anything was proxied.
-func (l *clientLeg) fail(c *Call, st *status.Status, endpoint string) {
+func (l *clientLeg) fail(c *Call, st *status.Status, endpoint net.Addr) {
 	l.finish(st, nil)
-	if c.Done != nil {
-		c.Done(st.Code(), endpoint)
-	}
+	c.Upstream.Done(st.Code(), endpoint)
 }
 
 // end finishes the call with err's status (nil: OK).
-func (l *clientLeg) end(c *Call, err error, trailer metadata.MD, endpoint string) {
+func (l *clientLeg) end(c *Call, err error, trailer metadata.MD, endpoint net.Addr) {
 	st := status.Convert(err)
 	l.finish(st, forwardable(trailer))
-	if c.Done != nil {
-		c.Done(st.Code(), endpoint)
-	}
+	c.Upstream.Done(st.Code(), endpoint)
 }
 
 func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) {
@@ -209,30 +224,35 @@ func (l *clientLeg) unary(ctx context.Context, c *Call, opts []grpc.CallOption) 
 		err = status.Error(codes.Internal, "the request has no message")
 	}
 	if err != nil {
-		l.end(c, err, nil, "")
+		l.end(c, err, nil, nil)
 		return
 	}
-	var resp Frame
-	var header, trailer metadata.MD
-	var pr peer.Peer
-	err = c.Unary(ctx, req, &resp, &header, &trailer, &pr, opts...)
-	endpoint := ""
-	if pr.Addr != nil {
-		endpoint = pr.Addr.String()
-	}
+	// What the call fills in and its options, in one allocation (they
+	// escape to grpc-go).
+	out := new(struct {
+		resp            Frame
+		header, trailer metadata.MD
+		pr              peer.Peer
+		opts            [6]grpc.CallOption
+	})
+	opts = append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr)), opts...)
+	err = c.Upstream.Unary(ctx, req, &out.resp, &out.pr, opts...)
+	endpoint := out.pr.Addr
 	if err != nil {
-		if md := forwardable(header); len(md) > 0 {
+		if md := forwardable(out.header); len(md) > 0 {
 			putMetadata(l.w.Header(), "", md)
 		}
-		l.end(c, c.Status(err).Err(), trailer, endpoint)
+		l.end(c, c.Upstream.Status(err).Err(), out.trailer, endpoint)
 		return
 	}
-	l.start(forwardable(header))
-	if err := l.write(&resp, false); err != nil {
+	l.start(forwardable(out.header))
+	err = l.write(&out.resp, false)
+	out.resp.release()
+	if err != nil {
 		l.end(c, status.Errorf(codes.Canceled, "writing the response: %v", err), nil, endpoint)
 		return
 	}
-	l.end(c, nil, trailer, endpoint)
+	l.end(c, nil, out.trailer, endpoint)
 }
 
 func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Call, opts []grpc.CallOption) {
@@ -245,15 +265,15 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 			err = status.Error(codes.Internal, "the request has no message")
 		}
 		if err != nil {
-			l.end(c, err, nil, "")
+			l.end(c, err, nil, nil)
 			return
 		}
 	}
 	var pr peer.Peer
-	cs, err := c.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
+	cs, err := c.Upstream.Open(ctx, &grpc.StreamDesc{ClientStreams: c.ClientStreams, ServerStreams: c.ServerStreams},
 		append(opts, grpc.Peer(&pr))...)
 	if err != nil {
-		l.end(c, c.Status(err).Err(), nil, "")
+		l.end(c, c.Upstream.Status(err).Err(), nil, nil)
 		return
 	}
 	readErr, readDone := make(chan error, 1), make(chan struct{})
@@ -269,10 +289,7 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 	for {
 		f := new(Frame)
 		err := cs.RecvMsg(f)
-		endpoint := ""
-		if pr.Addr != nil {
-			endpoint = pr.Addr.String()
-		}
+		endpoint := pr.Addr
 		if !l.started {
 			if md, herr := cs.Header(); herr == nil && (err == nil || errors.Is(err, io.EOF)) {
 				l.start(forwardable(md))
@@ -293,10 +310,12 @@ func (l *clientLeg) stream(ctx context.Context, cancel context.CancelFunc, c *Ca
 				}
 			default:
 			}
-			l.end(c, c.Status(err).Err(), cs.Trailer(), endpoint)
+			l.end(c, c.Upstream.Status(err).Err(), cs.Trailer(), endpoint)
 			return
 		}
-		if err := l.write(f, true); err != nil {
+		err = l.write(f, true)
+		f.release()
+		if err != nil {
 			cancel()
 			l.end(c, status.Errorf(codes.Canceled, "writing to the client: %v", err), nil, endpoint)
 			return

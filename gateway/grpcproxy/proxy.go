@@ -3,6 +3,7 @@ package grpcproxy
 import (
 	"context"
 	"math"
+	"net"
 	"net/http"
 	"time"
 
@@ -32,17 +33,25 @@ type Call struct {
 	// MaxResponseBytes bounds one upstream response message; 0: grpc-go's
 	// default.
 	MaxResponseBytes int
-	// Unary makes a unary call through the route's plan (breaker, retries,
-	// split); pr receives the endpoint that answered.
-	Unary func(ctx context.Context, req, resp *Frame, header, trailer *metadata.MD, pr *peer.Peer, opts ...grpc.CallOption) error
+	// Upstream makes the call and is told how it ended.
+	Upstream Upstream
+}
+
+// Upstream is the engine's side of one call: one value per call, so that
+// a call costs one allocation, not one per callback.
+type Upstream interface {
+	// Unary makes a unary call through the route's plan (breaker,
+	// retries, split) with opts, which hold grpc.Peer(pr): pr receives
+	// the endpoint that answered.
+	Unary(ctx context.Context, req, resp *Frame, pr *peer.Peer, opts ...grpc.CallOption) error
 	// Open opens a stream to the upstream.
-	Open func(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error)
+	Open(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error)
 	// Status is what the client is told of a failed call: the upstream's
 	// status unchanged, or the gateway's words on failures it produced.
-	Status func(err error) *status.Status
+	Status(err error) *status.Status
 	// Done is told the code the call ended with and the endpoint that
-	// served it ("" when none did); may be nil.
-	Done func(code codes.Code, endpoint string)
+	// served it (nil when none did).
+	Done(code codes.Code, endpoint net.Addr)
 }
 
 // Options configure a Proxy.
@@ -61,6 +70,7 @@ type Options struct {
 type Proxy struct {
 	srv        *grpc.Server
 	maxRequest int
+	codec      grpc.CallOption // both legs' frame codec, built once
 }
 
 // New builds a proxy.
@@ -68,7 +78,7 @@ func New(o Options) *Proxy {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = 4 << 20
 	}
-	p := &Proxy{maxRequest: o.MaxRequestBytes}
+	p := &Proxy{maxRequest: o.MaxRequestBytes, codec: grpc.ForceCodecV2(frameCodec{})}
 	p.srv = grpc.NewServer(
 		grpc.ForceServerCodecV2(frameCodec{}),
 		grpc.UnknownServiceHandler(unknown),
@@ -108,11 +118,14 @@ func unknown(_ any, ss grpc.ServerStream) error {
 
 // forwardable is md without the keys a gRPC transport owns (content-type,
 // grpc-*, pseudo-headers, hop-by-hop): the upstream's own metadata, for
-// the client.
+// the client; nil when none is left.
 func forwardable(md metadata.MD) metadata.MD {
-	out := metadata.MD{}
+	var out metadata.MD
 	for k, v := range md {
 		if !rpcstatus.ReservedMetadataKey(k) && rpcstatus.ValidMetadataKey(k) {
+			if out == nil {
+				out = make(metadata.MD, len(md))
+			}
 			out[k] = v
 		}
 	}

@@ -5,7 +5,9 @@ import (
 
 	"crypto/tls"
 	"errors"
+
 	"github.com/refract-gateway/refract/gateway/admin"
+	"github.com/refract-gateway/refract/policy/logqueue"
 
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
@@ -31,10 +33,13 @@ type built struct {
 	tracing *telemetry.Tracing // nil when off
 	docs    http.Handler       // the public API documentation page; nil when off
 	update  *gateway.Options   // non-nil: gw is prev's, to be updated with these
+	// consumers are the config's API-key consumers, for their quotas in
+	// the admin API; nil without.
+	consumers *policy.Consumers
 	// access takes the access log off the request path; nil when the
 	// access log is off or the logger was given (tests read it at once).
 	// Each config has its own (an update's too).
-	access *policy.LogQueue
+	access *logqueue.Queue
 }
 
 // build is what every config read goes through, at start and on reload:
@@ -75,7 +80,7 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 		out := logOutput(cfg.Log, o.LogOutput)
 		b.log = newLogger(cfg.Log, out)
 		if on := cfg.AccessLog.Enabled; on == nil || *on {
-			b.access = policy.NewLogQueue(out, policy.LogQueueOptions{
+			b.access = logqueue.New(out, logqueue.Options{
 				Lines: cfg.AccessLog.QueueLines, PerLine: cfg.Log.Format == "console", Dropped: o.accessDropped})
 			access := b.log.Output(b.access)
 			extra.AccessLog = &access
@@ -91,6 +96,7 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 	if err != nil {
 		return nil, errors.Join(err, b.closeAccess())
 	}
+	b.consumers = setup.ConsumersOf(gopts.Policies)
 	if prev != nil && setup.Updatable(prev.cfg, cfg) {
 		b.gw, b.tracing, b.update = prev.gw, prev.tracing, &gopts
 		return b, nil

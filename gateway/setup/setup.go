@@ -24,7 +24,7 @@ type Extra struct {
 	// discards everything.
 	Logger zerolog.Logger
 	// AccessLog, when set, receives the access log instead of Logger (a
-	// logger writing through a policy.LogQueue, off the request path).
+	// logger writing through a logqueue.Queue, off the request path).
 	AccessLog *zerolog.Logger
 	// Now is the gateway's clock; default time.Now.
 	Now func() time.Time

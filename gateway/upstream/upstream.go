@@ -127,6 +127,15 @@ func New(o Options) (*Upstream, error) {
 			// writes instead of held for its lifetime: many upstreams and
 			// subsets each hold connections that are mostly idle.
 			grpc.WithSharedWriteBuffer(true),
+			// Fixed flow-control windows turn off grpc-go's bandwidth-delay
+			// estimator, whose PINGs and acks travel beside the data frames
+			// of a busy connection (six allocations fewer per small call,
+			// the backend's side included, and fewer frames to write). A
+			// stream buffers at most 1 MiB for a slow reader (the estimator
+			// may grow a window to 16 MiB); a link carrying over 4 MiB in
+			// flight per connection would be held back.
+			grpc.WithInitialWindowSize(1 << 20),
+			grpc.WithInitialConnWindowSize(4 << 20),
 		}, extra...)...)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", o.Name, err)

@@ -46,9 +46,10 @@ var allowedImports = map[string][]string{
 	"policy/jwt":            {"transcode/rpcstatus"},
 	"policy":                {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
 	"policy/checks":         {"policy", "transcode/rpcstatus"},
+	"policy/logqueue":       nil,
 
 	// The engine and what it is built from.
-	"gateway/config":             {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/config/bodyformats"},
+	"gateway/config":             {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/logqueue", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/config/bodyformats"},
 	"gateway/config/aggregates":  {"gateway/config/yamlcheck", "router"},
 	"gateway/config/extauthz":    {"gateway/config/yamlcheck", "policy"},
 	"gateway/config/bodyformats": {"transcode/bodyformat"},
@@ -73,7 +74,7 @@ var allowedImports = map[string][]string{
 	"gateway/telemetry":         {"gateway", "policy", "policy/checks", "transcode", "reflection"},
 	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
 	"gateway/admin/adminclient": {"gateway/admin"},
-	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
+	"gateway/server": {"gateway", "gateway/config", "policy/logqueue", "gateway/configsource", "gateway/admin", "gateway/telemetry",
 		"gateway/setup", "transcode/rpcstatus", "policy"},
 
 	// The command and the examples.

@@ -78,6 +78,9 @@ type Encoder struct {
 	depth         int     // message levels entered so far
 	heads         []int32 // per message level: first and last span per field
 	spans         []wspan
+	// entries holds the map entries being written, a stack: a map inside
+	// a map's value appends above its parent's and truncates back.
+	entries []mapEntry
 }
 
 // wspan is one occurrence of a field on the wire: its value bytes.
@@ -527,15 +530,20 @@ type mapEntry struct {
 // mapValue writes a map field: entries from every occurrence, the last of
 // equal keys winning, sorted as protojson sorts them.
 func (e *Encoder) mapValue(out []byte, fp *Field, b []byte, h int32) ([]byte, bool, error) {
-	var entries []mapEntry
+	base := len(e.entries)
+	defer func() {
+		clear(e.entries[base:]) // no reference to a released response stays behind
+		e.entries = e.entries[:base]
+	}()
 	for s := h; s >= 0; s = e.spans[s].next {
 		sp := e.spans[s]
 		ent, err := parseMapEntry(fp, b[sp.start:sp.end])
 		if err != nil {
 			return nil, false, err
 		}
-		entries = append(entries, ent)
+		e.entries = append(e.entries, ent)
 	}
+	entries := e.entries[base:]
 	kk := fp.key.kind
 	cmp := func(a, c mapEntry) int {
 		switch kk {

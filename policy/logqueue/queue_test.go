@@ -1,4 +1,4 @@
-package policy_test
+package logqueue_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/logqueue"
 )
 
 // sink records every write it is given, and can hold writers until
@@ -37,7 +37,7 @@ func (s *sink) text() string {
 
 func TestLogQueueKeepsOrderAndFlushesOnClose(t *testing.T) {
 	out := &sink{}
-	q := policy.NewLogQueue(out, policy.LogQueueOptions{})
+	q := logqueue.New(out, logqueue.Options{})
 	var want strings.Builder
 	for i := range 1000 {
 		line := fmt.Sprintf(`{"n":%d}`+"\n", i)
@@ -68,7 +68,7 @@ func TestLogQueueKeepsOrderAndFlushesOnClose(t *testing.T) {
 // the queue is dropped, counted, and reported in the log once it moves.
 func TestLogQueueDropsAndReportsWhenTheSinkStalls(t *testing.T) {
 	out := &sink{gate: make(chan struct{})}
-	q := policy.NewLogQueue(out, policy.LogQueueOptions{Lines: 8})
+	q := logqueue.New(out, logqueue.Options{Lines: 8})
 	// The queue's goroutine takes what is queued when it wakes and then
 	// waits in the sink; 8 more fill the queue; the rest are dropped.
 	const total = 100
@@ -119,7 +119,7 @@ func TestLogQueueDropsAndReportsWhenTheSinkStalls(t *testing.T) {
 func TestLogQueueBatching(t *testing.T) {
 	for _, perLine := range []bool{true, false} {
 		out := &sink{gate: make(chan struct{})}
-		q := policy.NewLogQueue(out, policy.LogQueueOptions{PerLine: perLine})
+		q := logqueue.New(out, logqueue.Options{PerLine: perLine})
 		for i := range 50 {
 			_, _ = q.Write([]byte(fmt.Sprintf("line %d\n", i)))
 		}
@@ -144,7 +144,7 @@ func TestLogQueueBatching(t *testing.T) {
 
 func TestLogQueueConcurrentWriters(t *testing.T) {
 	out := &sink{}
-	q := policy.NewLogQueue(out, policy.LogQueueOptions{Lines: 1 << 16})
+	q := logqueue.New(out, logqueue.Options{Lines: 1 << 16})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -161,7 +161,7 @@ func TestLogQueueConcurrentWriters(t *testing.T) {
 }
 
 func BenchmarkLogQueueWrite(b *testing.B) {
-	q := policy.NewLogQueue(&sink{}, policy.LogQueueOptions{})
+	q := logqueue.New(&sink{}, logqueue.Options{})
 	defer q.Close()
 	line := []byte(`{"level":"info","component":"access","request_id":"abc","http_method":"GET","path":"/v1/shelves/1/books/1","status":200,"latency":0.071}` + "\n")
 	b.ReportAllocs()

@@ -1,4 +1,4 @@
-package policy
+package logqueue
 
 import (
 	"io"
@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// LogQueueOptions configure a LogQueue.
-type LogQueueOptions struct {
+// Options configure a Queue.
+type Options struct {
 	// Lines is how many lines may wait for the sink; past it a line is
 	// dropped and counted. Default 16384.
 	Lines int
@@ -26,8 +26,8 @@ type LogQueueOptions struct {
 	Dropped *atomic.Uint64
 }
 
-// DefaultLogQueueLines is the default LogQueueOptions.Lines.
-const DefaultLogQueueLines = 16384
+// DefaultLines is the default Options.Lines.
+const DefaultLines = 16384
 
 // maxBatchBytes bounds one write to the sink, and maxPooledLine the lines
 // whose buffers are kept for reuse (a rare huge line is not kept).
@@ -36,7 +36,7 @@ const (
 	maxPooledLine = 4 << 10
 )
 
-// LogQueue is an io.Writer that takes log lines off the request path:
+// Queue is an io.Writer that takes log lines off the request path:
 // Write copies the line into a bounded queue and returns at once, and a
 // goroutine of the queue's own writes the lines to the sink, in one write
 // per wake-up when the sink allows, so a burst costs a few system calls
@@ -45,9 +45,9 @@ const (
 // and reported in the log by a warning line at most every ReportEvery.
 // Write expects whole lines (zerolog writes one per event). Safe for
 // concurrent use; Close flushes what is queued.
-type LogQueue struct {
+type Queue struct {
 	out   io.Writer
-	o     LogQueueOptions
+	o     Options
 	lines chan *[]byte
 	pool  sync.Pool
 
@@ -58,10 +58,10 @@ type LogQueue struct {
 	mu      sync.Mutex // serializes writes to out after Close
 }
 
-// NewLogQueue starts a queue in front of out.
-func NewLogQueue(out io.Writer, o LogQueueOptions) *LogQueue {
+// New starts a queue in front of out.
+func New(out io.Writer, o Options) *Queue {
 	if o.Lines <= 0 {
-		o.Lines = DefaultLogQueueLines
+		o.Lines = DefaultLines
 	}
 	if o.ReportEvery <= 0 {
 		o.ReportEvery = 10 * time.Second
@@ -69,7 +69,7 @@ func NewLogQueue(out io.Writer, o LogQueueOptions) *LogQueue {
 	if o.Dropped == nil {
 		o.Dropped = new(atomic.Uint64)
 	}
-	q := &LogQueue{out: out, o: o, dropped: o.Dropped, lines: make(chan *[]byte, o.Lines), done: make(chan struct{})}
+	q := &Queue{out: out, o: o, dropped: o.Dropped, lines: make(chan *[]byte, o.Lines), done: make(chan struct{})}
 	q.pool.New = func() any { b := make([]byte, 0, 512); return &b }
 	go q.run(o.Dropped.Load()) // read now: drops before the goroutine runs are this queue's
 	return q
@@ -77,7 +77,7 @@ func NewLogQueue(out io.Writer, o LogQueueOptions) *LogQueue {
 
 // Write queues a copy of p, or drops it when the queue is full. It never
 // blocks on the sink and never fails.
-func (q *LogQueue) Write(p []byte) (int, error) {
+func (q *Queue) Write(p []byte) (int, error) {
 	if q.closed.Load() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
@@ -95,12 +95,12 @@ func (q *LogQueue) Write(p []byte) (int, error) {
 }
 
 // Dropped is the number of lines dropped because the queue was full (as
-// counted by LogQueueOptions.Dropped).
-func (q *LogQueue) Dropped() uint64 { return q.dropped.Load() }
+// counted by Options.Dropped).
+func (q *Queue) Dropped() uint64 { return q.dropped.Load() }
 
 // Close writes what is queued and stops the queue's goroutine; later
 // writes go to the sink directly. Idempotent.
-func (q *LogQueue) Close() error {
+func (q *Queue) Close() error {
 	q.once.Do(func() {
 		q.closed.Store(true)
 		q.lines <- nil // after every line queued before; the goroutine ends on it
@@ -111,7 +111,7 @@ func (q *LogQueue) Close() error {
 
 // run writes queued lines until Close's marker arrives. reported is the
 // drop count already reported (a shared counter's, from earlier queues).
-func (q *LogQueue) run(reported uint64) {
+func (q *Queue) run(reported uint64) {
 	defer close(q.done)
 	var (
 		batch      []byte
@@ -171,14 +171,14 @@ func (q *LogQueue) run(reported uint64) {
 
 // write hands p to the sink, which may also be written by Write after
 // Close. A sink that fails has nowhere to say so.
-func (q *LogQueue) write(p []byte) {
+func (q *Queue) write(p []byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	_, _ = q.out.Write(p)
 }
 
 // dropReport appends the warning line that says lines were dropped.
-func (q *LogQueue) dropReport(buf []byte, n, total uint64) []byte {
+func (q *Queue) dropReport(buf []byte, n, total uint64) []byte {
 	buf = append(buf, `{"level":"warn","component":"access","time":"`...)
 	buf = time.Now().UTC().AppendFormat(buf, time.RFC3339)
 	buf = append(buf, `","dropped_lines":`...)
