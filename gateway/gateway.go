@@ -14,6 +14,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/stream"
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -66,6 +67,7 @@ type Gateway struct {
 
 	streams stream.Tracker   // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
+	xfStats transform.Stats  // the edits routes' transforms made, across rebuilds
 	// unaryOpts are the call options of every unary call, built once: the
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
@@ -240,6 +242,9 @@ func (g *Gateway) Close() error {
 func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
 	return g.codec.Stats().Snapshot()
 }
+
+// TransformStats counts routes' transform edits (wire, dynamic); safe for concurrent use.
+func (g *Gateway) TransformStats() transform.Snapshot { return g.xfStats.Snapshot() }
 
 // applyOptions keeps what New's options inject, with their defaults.
 func (g *Gateway) applyOptions(o options) {

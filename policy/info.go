@@ -118,6 +118,14 @@ func KeepVerified(md map[string][]string, key, verified string) {
 	delete(md, key)
 }
 
+// Claim is a claim of the request's verified bearer token, as JSON
+// decoded it (string, float64, bool, []any, map[string]any); false
+// without a verified token or without that claim.
+func (i *Info) Claim(name string) (any, bool) {
+	v, ok := i.claims[name]
+	return v, ok
+}
+
 // ConsumerName is the authenticated consumer's name, or "".
 func (i *Info) ConsumerName() string {
 	if i.Consumer == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config/transformcfg"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
 )
@@ -135,6 +136,9 @@ type Policies struct {
 	// AuthFailures limits failed authentications per client network
 	// (top-level policies only; off when absent).
 	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
+	// Transform reshapes requests, responses and errors
+	// (docs/transform.md); levels add up.
+	Transform *transformcfg.Transform `yaml:"transform"`
 	// Resilience: timeout, breaker, retry, fallback and split.
 	Resilience `yaml:",inline"`
 }
@@ -464,6 +468,7 @@ func (c *Config) validatePolicies() []error {
 			}
 			store(rk, rc.Shared)
 		}
+		pc.Transform.Validate(key+".transform", bad)
 		if af := pc.AuthFailures; af != nil {
 			ak := key + ".auth_failures"
 			switch _, err := af.RateLimit().Check(); {
