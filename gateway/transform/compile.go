@@ -24,7 +24,7 @@ type Route struct {
 	// response
 	omits    [][]protoreflect.FieldDescriptor
 	omit     dropTree
-	rename   []keyRename
+	json     jsonTree // omitted keys and renames in the rendered JSON
 	envelope []byte // `{"<name>":`
 	headers  HeaderEdits
 	status   map[codes.Code]int
@@ -40,8 +40,6 @@ type fieldSet struct {
 	constTyp protowire.Type
 	constVal []byte
 }
-
-type keyRename struct{ from, to []byte } // quoted JSON keys
 
 // Compile checks s against b's request and response messages and
 // compiles it; nil when s changes nothing. Its error names the config
@@ -153,22 +151,53 @@ func streamRefused(s *Spec) string {
 	return ""
 }
 
-// compileBody checks the renames and envelope against the message the
-// JSON body renders: the response, or its response_body field.
+// compileBody builds the JSON edits: the omitted fields' keys (under
+// the response_body field when the route renders one) and the renames
+// and envelope, checked against the message the body renders.
 func (t *Route) compileBody(s *Spec, b *transcode.Binding) error {
+	protoNames := b.UseProtoNames()
+	rp := b.ResponsePath()
+	for _, path := range t.omits {
+		if len(path) <= len(rp) || !samePath(path[:len(rp)], rp) {
+			continue // not rendered: dropping it from the wire is enough
+		}
+		if t.json == nil {
+			t.json = jsonTree{}
+		}
+		tree := t.json
+		for i, fd := range path[len(rp):] {
+			k := jsonKey(fd, protoNames)
+			n := tree[k]
+			if n == nil {
+				n = &jsonNode{}
+				tree[k] = n
+			}
+			if i == len(path)-len(rp)-1 {
+				n.drop, n.sub = true, nil
+				break
+			}
+			if n.drop {
+				break
+			}
+			if n.sub == nil {
+				n.sub = jsonTree{}
+			}
+			tree = n.sub
+		}
+	}
 	if len(s.Rename) == 0 && s.Envelope == "" {
 		return nil
 	}
 	rendered, what := b.Method.Output(), string(b.Method.Output().FullName())
-	if rp := b.ResponsePath(); len(rp) > 0 {
+	if len(rp) > 0 {
 		leaf := rp[len(rp)-1]
 		rendered, what = nil, "response_body "+b.ResponseField()
 		if leaf.Kind() == protoreflect.MessageKind && !leaf.IsList() && !leaf.IsMap() {
 			rendered, what = leaf.Message(), string(leaf.Message().FullName())+" (response_body "+b.ResponseField()+")"
 		}
 	}
-	if rendered != nil && rendered.FullName() == "google.api.HttpBody" {
-		return fmt.Errorf("transform: response.rename and response.envelope need a JSON body; %s renders google.api.HttpBody as is", b.Method.FullName())
+	if rendered != nil && (rendered.FullName() == "google.api.HttpBody" || wellKnown(rendered)) {
+		return fmt.Errorf("transform: response.rename and response.envelope need a JSON object body; %s renders %s", b.Method.FullName(), rendered.FullName())
 	}
 	if s.Envelope != "" {
 		t.envelope = append(appendKey([]byte("{"), s.Envelope), ':')
@@ -182,7 +211,10 @@ func (t *Route) compileBody(s *Spec, b *transcode.Binding) error {
 	keys := map[string]bool{}
 	fields := rendered.Fields()
 	for i := 0; i < fields.Len(); i++ {
-		keys[jsonKey(fields.Get(i), b.UseProtoNames())] = true
+		keys[jsonKey(fields.Get(i), protoNames)] = true
+	}
+	if t.json == nil {
+		t.json = jsonTree{}
 	}
 	for i, p := range s.Rename {
 		fd := fields.ByName(protoreflect.Name(p.From))
@@ -193,9 +225,31 @@ func (t *Route) compileBody(s *Spec, b *transcode.Binding) error {
 			return fmt.Errorf("transform: response.rename[%d]: %s → %q: %s already has a field rendered as %q", i, p.From, p.To, what, p.To)
 		}
 		keys[p.To] = true
-		t.rename = append(t.rename, keyRename{from: appendKey(nil, jsonKey(fd, b.UseProtoNames())), to: appendKey(nil, p.To)})
+		k := jsonKey(fd, protoNames)
+		n := t.json[k]
+		if n == nil {
+			n = &jsonNode{}
+			t.json[k] = n
+		}
+		n.rename = appendKey(nil, p.To)
 	}
 	return nil
+}
+
+func samePath(a, b []protoreflect.FieldDescriptor) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// wellKnown reports whether md is a google.protobuf type, which JSON
+// renders as a scalar or a special shape rather than an object of its
+// fields.
+func wellKnown(md protoreflect.MessageDescriptor) bool {
+	return md.ParentFile() != nil && md.ParentFile().Package() == "google.protobuf"
 }
 
 // jsonKey is fd's key in rendered JSON.
@@ -220,6 +274,10 @@ func resolve(md protoreflect.MessageDescriptor, path string, lists bool) ([]prot
 					path, strings.Join(strings.Split(path, ".")[:i], "."), kindName(prev), root.FullName())
 			}
 			md = prev.Message()
+			if wellKnown(md) {
+				return nil, fmt.Errorf("field %s: %s is %s, which JSON renders as a value, not its fields (in %s)",
+					path, strings.Join(strings.Split(path, ".")[:i], "."), md.FullName(), root.FullName())
+			}
 		}
 		fd := md.Fields().ByName(protoreflect.Name(name))
 		if fd == nil {

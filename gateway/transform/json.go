@@ -11,46 +11,122 @@ import (
 // appendKey appends s as a JSON string.
 func appendKey(b []byte, s string) []byte { return rpcstatus.AppendJSONString(b, s) }
 
-// renameKeys rewrites the keys of body's top-level object that renames
-// name. body is valid JSON (the encoder's); anything else is returned as
-// it is.
-func renameKeys(body []byte, renames []keyRename) []byte {
-	i := skipSpace(body, 0)
-	if i >= len(body) || body[i] != '{' {
+// jsonTree is the JSON edits of a rendered body, by key: members
+// dropped, renamed or descended into (every element when the value is an
+// array).
+type jsonTree map[string]*jsonNode
+
+type jsonNode struct {
+	drop   bool
+	rename []byte // the new key, quoted
+	sub    jsonTree
+}
+
+// at is b[i], 0 past the end.
+func at(b []byte, i int) byte {
+	if i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// editJSON applies t to body, valid JSON (the encoder's). Anything it
+// cannot follow leaves body as it is.
+func editJSON(body []byte, t jsonTree) []byte {
+	out, _, ok := editValue(make([]byte, 0, len(body)+16), body, 0, t)
+	if !ok {
 		return body
 	}
-	out := make([]byte, 0, len(body)+16)
-	kept := 0
-	i++
-	for {
-		i = skipSpace(body, i)
-		if i >= len(body) || body[i] != '"' {
-			break // '}' or not an object member
-		}
-		end := skipString(body, i)
-		if end < 0 {
-			return body
-		}
-		for _, r := range renames {
-			if bytes.Equal(body[i:end], r.from) {
-				out = append(append(out, body[kept:i]...), r.to...)
-				kept = end
-				break
+	return out
+}
+
+// editValue appends the JSON value at or after b[i], edited by t when it
+// is an object or an array of them, and returns the index after it.
+func editValue(out, b []byte, i int, t jsonTree) ([]byte, int, bool) {
+	i = skipSpace(b, i)
+	switch at(b, i) {
+	case '{':
+		return editObject(out, b, i, t)
+	case '[':
+		out = append(out, '[')
+		i = skipSpace(b, i+1)
+		for at(b, i) != ']' {
+			var ok bool
+			if out, i, ok = editValue(out, b, i, t); !ok {
+				return nil, 0, false
+			}
+			if i = skipSpace(b, i); at(b, i) == ',' {
+				out = append(out, ',')
+				i = skipSpace(b, i+1)
+			} else if at(b, i) != ']' {
+				return nil, 0, false
 			}
 		}
-		i = skipSpace(body, end)
-		if i >= len(body) || body[i] != ':' {
-			return body
+		return append(out, ']'), i + 1, true
+	}
+	j := skipValue(b, i)
+	if j < 0 {
+		return nil, 0, false
+	}
+	return append(out, b[i:j]...), j, true
+}
+
+func editObject(out, b []byte, i int, t jsonTree) ([]byte, int, bool) {
+	out = append(out, '{')
+	first := true
+	for i = skipSpace(b, i+1); at(b, i) != '}'; {
+		if at(b, i) != '"' {
+			return nil, 0, false
 		}
-		if i = skipValue(body, i+1); i < 0 {
-			return body
+		kEnd := skipString(b, i)
+		if kEnd < 0 {
+			return nil, 0, false
 		}
-		i = skipSpace(body, i)
-		if i < len(body) && body[i] == ',' {
-			i++
+		key := b[i:kEnd]
+		v := skipSpace(b, kEnd)
+		if at(b, v) != ':' {
+			return nil, 0, false
+		}
+		v = skipSpace(b, v+1)
+		node := t[string(key[1:len(key)-1])]
+		switch {
+		case node != nil && node.drop:
+			if v = skipValue(b, v); v < 0 {
+				return nil, 0, false
+			}
+		default:
+			if !first {
+				out = append(out, ',')
+			}
+			first = false
+			if node != nil && node.rename != nil {
+				key = node.rename
+			}
+			out = append(append(out, key...), ':')
+			var sub jsonTree
+			if node != nil {
+				sub = node.sub
+			}
+			var ok bool
+			if sub != nil {
+				if out, v, ok = editValue(out, b, v, sub); !ok {
+					return nil, 0, false
+				}
+			} else {
+				j := skipValue(b, v)
+				if j < 0 {
+					return nil, 0, false
+				}
+				out, v = append(out, b[v:j]...), j
+			}
+		}
+		if i = skipSpace(b, v); at(b, i) == ',' {
+			i = skipSpace(b, i+1)
+		} else if at(b, i) != '}' {
+			return nil, 0, false
 		}
 	}
-	return append(out, body[kept:]...)
+	return append(out, '}'), i + 1, true
 }
 
 func skipSpace(b []byte, i int) int {
@@ -98,7 +174,7 @@ func skipValue(b []byte, i int) int {
 			if depth--; depth == 0 {
 				return i + 1
 			}
-		case ',':
+		case ',', ' ', '\n', '\t', '\r':
 			if depth == 0 {
 				return i
 			}

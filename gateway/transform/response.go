@@ -50,16 +50,17 @@ func (t *Route) Response(w http.ResponseWriter, resp any, codec *transcode.Codec
 	return wm, true
 }
 
-// Body renames the top-level keys of a rendered JSON body and wraps it
-// in the envelope. body is the encoder's: valid JSON. A nil t returns
+// Body removes the omitted fields' keys from a rendered JSON body (a
+// route renders unpopulated fields by default), renames its top-level
+// keys and wraps it in the envelope. body is the encoder's: valid JSON. A nil t returns
 // body.
 func (t *Route) Body(body []byte) []byte {
-	if t == nil || (len(t.rename) == 0 && t.envelope == nil) {
+	if t == nil || (t.json == nil && t.envelope == nil) {
 		return body
 	}
 	t.stats.bodies.Add(1)
-	if len(t.rename) > 0 {
-		body = renameKeys(body, t.rename)
+	if t.json != nil {
+		body = editJSON(body, t.json)
 	}
 	if t.envelope != nil {
 		out := make([]byte, 0, len(t.envelope)+len(body)+1)
