@@ -154,7 +154,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			first[rt.method] = rt
 			rt.grpc, _ = compileRoute(g.pol.Route(ref), g.serveGRPCCall(rt))
 		}
-		if rt.xf.EditsRequest() { // the gRPC proxy would pass the client's fields through
+		if rt.xf.HTTPOnly() { // the gRPC proxy would pass messages through unedited
 			first[rt.method].grpc = nil
 		}
 		rt.call = g.compileCall(rt, ref)

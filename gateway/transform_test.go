@@ -6,8 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refract-gateway/refract/examples"
+	"github.com/refract-gateway/refract/examples/library/librarypb"
 	"github.com/refract-gateway/refract/gateway/config"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // jwtGlobal is the top-level config of the transform tests' bearer
@@ -250,7 +255,7 @@ func TestTransformUnknownFieldLeavesRouteUnrouted(t *testing.T) {
             request: {set: [{field: book.tags, from: "const:x"}]}
 `))
 	h.do(t, "POST", "/v1/shelves/1/books", `{"title":"x"}`).expect(t, 405) // GET lists books there
-	h.do(t, "GET", "/v1/shelves/1/books/1", "").expect(t, 405) // other methods serve the path
+	h.do(t, "GET", "/v1/shelves/1/books/1", "").expect(t, 405)             // other methods serve the path
 	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
 	code, body := get(t, h.admin+"/admin/routes")
 	if code != 200 {
@@ -301,5 +306,75 @@ upstreams:
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// A method whose route edits fields or metadata is not served by the
+// gRPC proxy, which would pass the client's message through unedited;
+// its other methods are.
+func TestTransformMethodNotProxied(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, fmt.Sprintf(`
+consumers: [{name: app, keys: [{value: k1}]}]
+upstreams:
+  - name: library
+    static: [%q]
+    policies: {auth: [api_key]}
+    routes:
+      - method: library.v1.LibraryService.CreateBook
+        policies:
+          transform: {request: {set: [{field: book.author, from: "consumer"}]}}
+      - method: library.v1.LibraryService.GetShelf
+        policies:
+          transform: {response: {envelope: data}}
+`, lib.Addr))
+	// The route serves HTTP: the consumer is the author.
+	r := h.do(t, "POST", "/v1/shelves/1/books", `{"title":"T","author":"mallory"}`, "X-Api-Key", "k1").expect(t, 200)
+	if field(t, r.body, "author") != "app" {
+		t.Fatalf("body %s", r.body)
+	}
+	library := librarypb.NewLibraryServiceClient(dialGateway(t, h))
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-api-key", "k1")
+	_, err := library.CreateBook(ctx, &librarypb.CreateBookRequest{Parent: "shelves/1", Book: &librarypb.Book{Title: "T", Author: "mallory"}})
+	if st := status.Convert(err); st.Code() != codes.Unimplemented {
+		t.Fatalf("CreateBook through the gRPC proxy: %v", err)
+	}
+	// A format-only transform (envelope) leaves the method proxied.
+	if shelf, err := library.GetShelf(ctx, &librarypb.GetShelfRequest{Name: "shelves/1"}); err != nil || shelf.GetName() != "shelves/1" {
+		t.Fatalf("GetShelf: %v %v", shelf, err)
+	}
+}
+
+// Streaming methods take metadata edits; a field edit on one is refused
+// at route build.
+func TestTransformStreams(t *testing.T) {
+	mds := make(chan metadata.MD, 4)
+	echo, err := examples.StartEcho("127.0.0.1:0", grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if strings.HasPrefix(info.FullMethod, "/echo.v1.") {
+			md, _ := metadata.FromIncomingContext(ss.Context())
+			mds <- md
+		}
+		return handler(srv, ss)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(echo.Stop)
+	h := startGateway(t, echoConfig(echo.Addr, "")+`
+    routes:
+      - method: echo.v1.EchoService.Expand
+        policies:
+          transform: {request: {metadata: {set: {x-channel: "header:X-Channel"}}}}
+      - method: echo.v1.EchoService.Collect
+        policies:
+          transform: {request: {set: [{field: message, from: "const:x"}]}}
+`)
+	h.do(t, "POST", "/echo.v1.EchoService/Expand", `{"text":"hi","count":1}`, "X-Channel", "web").expect(t, 200)
+	if md := <-mds; len(md.Get("x-channel")) != 1 || md.Get("x-channel")[0] != "web" {
+		t.Fatalf("metadata %v", md)
+	}
+	un := strings.Join(h.gw.Unrouted()["echo"], "\n")
+	if !strings.Contains(un, "echo.v1.EchoService.Collect: route POST /echo.v1.EchoService/Collect: transform: request.set does not apply to client-streaming methods") {
+		t.Fatalf("unrouted %s", un)
 	}
 }

@@ -25,7 +25,7 @@ type Route struct {
 	omits    [][]protoreflect.FieldDescriptor
 	omit     dropTree
 	json     jsonTree // omitted keys and renames in the rendered JSON
-	envelope []byte // `{"<name>":`
+	envelope []byte   // `{"<name>":`
 	headers  HeaderEdits
 	status   map[codes.Code]int
 	errBody  *template

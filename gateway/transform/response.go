@@ -97,10 +97,13 @@ func (t *Route) applyHeaders(h http.Header) {
 	}
 }
 
-// EditsRequest reports whether t changes request fields: such a route's
-// method must not be reachable unedited (the gRPC proxy passes bytes
-// through).
-func (t *Route) EditsRequest() bool { return t != nil && t.drop != nil }
+// HTTPOnly reports whether t edits what the backend receives (request
+// fields or metadata) or what the client may see (omitted fields): the
+// route's method must then not be reachable through the gRPC proxy,
+// which passes messages and metadata through unedited.
+func (t *Route) HTTPOnly() bool {
+	return t != nil && (t.drop != nil || t.omit != nil || len(t.md.Set)+len(t.md.Remove)+len(t.md.Rename) > 0)
+}
 
 // Names lists t for a route's policies in the admin API: "transform",
 // nothing for nil.

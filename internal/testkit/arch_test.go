@@ -65,7 +65,7 @@ var allowedImports = map[string][]string{
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
-	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection"},
+	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection", "gateway/transform"},
 	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
 	"gateway/admin/adminclient": {"gateway/admin"},
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
