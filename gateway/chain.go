@@ -73,7 +73,7 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, nil)
 			return
 		}
-		writeStatus(w, http.StatusNotFound, codes.NotFound, g.noRouteMessage(r, path), nil)
+		writeStatus(w, http.StatusNotFound, codes.NotFound, g.prod.NoRouteMessage(r, path), nil)
 		return
 	case router.MethodNotAllowed:
 		allowed := tbl.Allowed(path)
@@ -135,7 +135,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		rt.name = e.Method + " " + e.Template.String()
 		rt.method = string(rt.binding.Method.FullName())
 		rt.obs = g.obs.Route(e.Method, e.Template.String(), rt.up.name, rt.method)
-		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.of[rt.up.name], Method: rt.method, Route: rt.name,
+		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.Of(rt.up.name), Method: rt.method, Route: rt.name,
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
 		var err error

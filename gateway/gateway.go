@@ -13,6 +13,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
 	"github.com/refract-gateway/refract/gateway/observe"
+	"github.com/refract-gateway/refract/gateway/products"
 	"github.com/refract-gateway/refract/gateway/stream"
 	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/reflection"
@@ -72,8 +73,8 @@ type Gateway struct {
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
 	unaryOpts []grpc.CallOption
-	prod      productState    // products' tables and listener addresses
-	docs      *openapi.Server // the live OpenAPI documents; nil when off
+	prod      products.State[*route] // products' tables and listener addresses
+	docs      *openapi.Server        // the live OpenAPI documents; nil when off
 
 	// The RPC protocols: the gRPC proxy, the gRPC-Web and Connect
 	// converter of the current routes, each product's gRPC paths → routes,
@@ -132,7 +133,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec, refl: ro, middleware: oo.middleware}
 	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
-	g.prod.init(o.Products)
+	g.prod.Init(o.Products)
 	vlog := o.Logger.With().Str("component", "validate").Logger()
 	g.validation.OnStartError = func(err error) {
 		vlog.Error().Err(err).Msg("edge validation is off: protovalidate could not start")

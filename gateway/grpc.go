@@ -58,11 +58,7 @@ func (g *Gateway) serveGRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	var rt *route
 	if idx := g.grpcIdx.Load(); idx != nil {
-		product := ""
-		if len(g.prod.list) > 0 {
-			product = g.productOfRequest(r)
-		}
-		rt = (*idx)[product][r.URL.Path]
+		rt = (*idx)[g.prod.OfRequest(r)][r.URL.Path]
 	}
 	if rt == nil {
 		if h := g.reflect.Load(); h != nil && grpcproxy.IsReflection(r.URL.Path) {

@@ -114,7 +114,11 @@ func TestGrpcTimeoutLimits(t *testing.T) {
 	h := startGateway(t, libraryConfig(lib.Addr, ""))
 	r := h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "1n").expect(t, 400)
 	jsonEq(t, r.body, `{"code":3,"message":"Grpc-Timeout \"1n\" (1ns) is shorter than the minimum of 10ms (limits.min_client_timeout): ask for at least that","details":[]}`)
-	h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "10m").expect(t, 200)
+	// The minimum itself is allowed: the call is made (a loaded machine may
+	// not answer within 10ms, which is the gateway's 504, not a 400).
+	if r := h.do(t, "GET", "/v1/shelves/2", "", "Grpc-Timeout", "10m"); r.status != 200 && r.status != 504 {
+		t.Fatalf("Grpc-Timeout at the minimum: status %d %s, want the call made (200, or 504 if it took longer)", r.status, r.body)
+	}
 
 	h = startGateway(t, libraryConfig(lib.Addr, `
 limits: {min_client_timeout: 50ms, max_client_timeout: 1m}

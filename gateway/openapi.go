@@ -36,12 +36,12 @@ func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		info.Observer = g.obs.Route(method, g.docs.Path(), "", "")
 	}
-	g.docs.Serve(w, r, g.openAPITable(g.productOfRequest(r)))
+	g.docs.Serve(w, r, g.openAPITable(g.prod.OfRequest(r)))
 }
 
 // openAPITable is a product's current table, for its document.
 func (g *Gateway) openAPITable(product string) openapi.Table {
-	tbl := g.productTable(product)
+	tbl := g.prod.Table(product, g.routes.Load())
 	return openapi.Table{Name: product, Version: tbl, Routes: func() []openapi.Route { return openAPIRoutes(tbl) }}
 }
 

@@ -205,22 +205,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// ProductOptions is one product: upstreams whose routes are matched in a
-// table of their own.
-type ProductOptions struct {
-	// Name names the product; required, distinct.
-	Name string
-	// Listen is host:port of the product's own listener, opened by the
-	// server that serves the Gateway (see SetProductAddrs); default none.
-	Listen string
-	// Hosts are the Host names (lower-case, without port) that select the
-	// product on the main listener.
-	Hosts []string
-	// Upstreams are the product's upstreams; an upstream belongs to one
-	// product at most.
-	Upstreams []string
-}
-
 // OpenAPIOptions serves the OpenAPI document of the routes.
 type OpenAPIOptions struct {
 	// Enabled serves the document; default false.

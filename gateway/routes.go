@@ -312,7 +312,7 @@ func (g *Gateway) Routes() []RouteInfo {
 			HTTPMethod:   e.Method,
 			Path:         e.Template.String(),
 			Upstream:     r.up.name,
-			Product:      g.prod.of[r.up.name],
+			Product:      g.prod.Of(r.up.name),
 			GRPCMethod:   string(r.binding.Method.FullName()),
 			Body:         r.binding.BodyField(),
 			Origin:       r.origin,

@@ -276,7 +276,7 @@ func TestReadmeStreamLimitsExampleParses(t *testing.T) {
 func TestWebSocketPingsKeepAnsweringPeer(t *testing.T) {
 	checkLeaks(t)
 	echo, probe := startProbedEcho(t)
-	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 20ms"))
+	h := startGateway(t, echoConfig(echo.Addr, "keepalive: 250ms"))
 	pings := make(chan struct{}, 64)
 	ctx := withTimeout(t, 30*time.Second)
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.base, "http")+"/echo.v1.EchoService/Chat", &websocket.DialOptions{

@@ -58,8 +58,9 @@ var allowedImports = map[string][]string{
 	"gateway/compress":            nil,
 	"gateway/respcache":           nil,
 	"gateway/observe":             {"policy"},
+	"gateway/products":            {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
-		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/transform"},
+		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products", "gateway/transform"},
 	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection", "gateway/transform"},
 
