@@ -41,8 +41,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if !ok {
 		return
 	}
-	info := policy.InfoFrom(r.Context())
-	if req, ok = rt.xf.Request(w, req, r, info, g.codec); !ok { // before validation: the rules hold for what is sent
+	if req, ok = rt.xf.Request(w, req, r, g.codec); !ok { // before validation: the rules hold for what is sent
 		return
 	}
 	if wm, isWire := req.(*transcode.WireMessage); isWire {
@@ -50,6 +49,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	} else if g.rejectInvalid(w, rt, req.(proto.Message)) {
 		return
 	}
+	info := policy.InfoFrom(r.Context())
 	md, err := rt.up.headers.Metadata(r, policy.ClientAddrString(r, info))
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)

@@ -74,7 +74,7 @@ func BenchmarkEdits(b *testing.B) {
 		}
 		if run == nil {
 			run = func(rt *Route) {
-				req, ok := rt.Request(w, wire(reqBytes), r, nil, codec)
+				req, ok := rt.Request(w, wire(reqBytes), r, codec)
 				if !ok {
 					b.Fatal("refused")
 				}

@@ -24,11 +24,18 @@ import (
 // removed. When a source cannot be read as its field's type (a header
 // "abc" for an integer) it answers 400 itself, releases the request and
 // returns false. A nil t returns req.
-func (t *Route) Request(w http.ResponseWriter, req any, r *http.Request, info *policy.Info, codec *transcode.Codec) (any, bool) {
-	if t == nil || t.drop == nil {
+func (t *Route) Request(w http.ResponseWriter, req any, r *http.Request, codec *transcode.Codec) (any, bool) {
+	if t == nil {
 		return req, true
 	}
-	out, err := t.request(req, r, info, codec)
+	return t.editRequest(w, req, r, codec)
+}
+
+func (t *Route) editRequest(w http.ResponseWriter, req any, r *http.Request, codec *transcode.Codec) (any, bool) {
+	if t.drop == nil {
+		return req, true
+	}
+	out, err := t.request(req, r, policy.InfoFrom(r.Context()), codec)
 	if err != nil {
 		st := status.Convert(err)
 		rpcstatus.WriteStatus(w, rpcstatus.HTTPStatus(st.Code()), st.Code(), st.Message())

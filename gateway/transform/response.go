@@ -20,6 +20,10 @@ func (t *Route) Response(w http.ResponseWriter, resp any, codec *transcode.Codec
 	if t == nil {
 		return resp, true
 	}
+	return t.response(w, resp, codec)
+}
+
+func (t *Route) response(w http.ResponseWriter, resp any, codec *transcode.Codec) (any, bool) {
 	t.applyHeaders(w.Header())
 	if t.omit == nil {
 		return resp, true
@@ -58,6 +62,10 @@ func (t *Route) Body(body []byte) []byte {
 	if t == nil || (t.json == nil && t.envelope == nil) {
 		return body
 	}
+	return t.body(body)
+}
+
+func (t *Route) body(body []byte) []byte {
 	t.stats.bodies.Add(1)
 	if t.json != nil {
 		body = editJSON(body, t.json)
@@ -77,6 +85,10 @@ func (t *Route) Error(w http.ResponseWriter, code codes.Code, msg string, httpSt
 	if t == nil {
 		return httpStatus
 	}
+	return t.mapError(w, code, msg, httpStatus)
+}
+
+func (t *Route) mapError(w http.ResponseWriter, code codes.Code, msg string, httpStatus int) int {
 	t.applyHeaders(w.Header())
 	if s, ok := t.status[code]; ok {
 		httpStatus = s
