@@ -253,10 +253,20 @@ func TestTransformUnknownFieldLeavesRouteUnrouted(t *testing.T) {
         policies:
           transform:
             request: {set: [{field: book.tags, from: "const:x"}]}
+      - method: library.v1.LibraryService.GetBookCover
+        policies:
+          transform:
+            response: {envelope: data}
+      - method: library.v1.LibraryService.GetShelf
+        policies:
+          transform:
+            request: {set: [{field: name, from: "const:x"}]}
+            response: {omit: [create_time.seconds]}
 `))
 	h.do(t, "POST", "/v1/shelves/1/books", `{"title":"x"}`).expect(t, 405) // GET lists books there
 	h.do(t, "GET", "/v1/shelves/1/books/1", "").expect(t, 405)             // other methods serve the path
-	h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+	h.do(t, "GET", "/v1/shelves", "").expect(t, 200)
+	h.do(t, "GET", "/v1/shelves/1/books/1/cover", "").expect(t, 405) // the upload serves the path
 	code, body := get(t, h.admin+"/admin/routes")
 	if code != 200 {
 		t.Fatalf("admin %d", code)
@@ -272,6 +282,8 @@ func TestTransformUnknownFieldLeavesRouteUnrouted(t *testing.T) {
 		`library.v1.LibraryService.CreateBook: route POST /v1/{parent=shelves/*}/books: transform: request.set[0]: field book.autor: no field "autor" in message library.v1.Book (in library.v1.CreateBookRequest); left unrouted`,
 		`response.omit[0]: field nonexistent: no field "nonexistent" in message library.v1.Book`,
 		`request.set[0]: field book.tags of library.v1.UpdateBookRequest is repeated string: only a singular scalar or enum field can be set`,
+		`response.rename and response.envelope need a JSON object body; library.v1.LibraryService.GetBookCover renders google.api.HttpBody`,
+		`response.omit[0]: field create_time.seconds: create_time is google.protobuf.Timestamp, which JSON renders as a value, not its fields (in library.v1.Shelf)`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("unrouted lacks %q:\n%s", want, all)
