@@ -179,7 +179,7 @@ func TestMetricsFollowRequests(t *testing.T) {
 	})
 	// Every policy that can refuse has its series from the start.
 	if got := strings.Join(after.labelValues("refract_policy_rejections_total", "policy"), ","); got !=
-		"authenticate,authorize,breaker,cors,ext_authz,guard,ip_filter,rate_limit,size_limit,stream_limit,validate" {
+		"authenticate,authorize,breaker,checks,cors,ext_authz,guard,ip_filter,rate_limit,size_limit,stream_limit,validate" {
 		t.Errorf("policy label values %s", got)
 	}
 	if v := after.value("refract_http_requests_in_flight"); v != 0 {

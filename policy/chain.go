@@ -17,8 +17,9 @@ type Stage int
 // route is matched (a CORS preflight must never be answered 405, and an
 // IP-denied client must not learn which paths exist); the last of them,
 // the guard, holds every request to the limits that do not depend on its
-// route. The rest run per route. The external authorizer is asked last, so floods and requests
-// refused locally never reach it. Resilience (timeouts, breakers, retries,
+// route. The rest run per route. The external authorizer and then the
+// named pre-call checks (asked in parallel) come last, so floods and
+// requests refused locally never reach them. Resilience (timeouts, breakers, retries,
 // fallbacks, splits) wraps the upstream call itself.
 const (
 	StageRecover Stage = iota
@@ -33,6 +34,7 @@ const (
 	StageAuthorize
 	StageRateLimit
 	StageExtAuthz
+	StageChecks
 	numStages
 )
 
@@ -66,6 +68,8 @@ func (s Stage) String() string {
 		return "rate_limit"
 	case StageExtAuthz:
 		return "ext_authz"
+	case StageChecks:
+		return "checks"
 	case NoStage:
 		return "none"
 	}

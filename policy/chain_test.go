@@ -28,7 +28,7 @@ func TestCompileRunsStagesInDeclaredOrder(t *testing.T) {
 	final := &ok{}
 	serve(Compile(s, final), "GET", "/", "192.0.2.1:1")
 	want := []string{"recover", "request_id", "access_log", "client_ip", "ip_filter", "cors",
-		"guard", "size_limit", "authenticate", "authorize", "rate_limit", "ext_authz"}
+		"guard", "size_limit", "authenticate", "authorize", "rate_limit", "ext_authz", "checks"}
 	if !reflect.DeepEqual(log, want) || final.calls != 1 {
 		t.Fatalf("ran %v (final %d), want %v", log, final.calls, want)
 	}

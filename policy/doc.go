@@ -2,7 +2,8 @@
 // of stages a request passes (recover, request id, access log, client IP,
 // IP filter, CORS, the guard of the limits every request is held to, size
 // limit, authentication, authorization, rate limit, external
-// authorization, then the upstream call), one file per policy, and
+// authorization, the named checks of policy/checks, then the upstream
+// call), one file per policy, and
 // Compile, which turns the policies attached to a route into one immutable
 // http.Handler.
 //

@@ -157,7 +157,7 @@ func (a *ExtAuthz) Policy(route, method, upstream string) Policy {
 			if info != nil && info.ClientIP.IsValid() {
 				ip = info.ClientIP.String()
 			}
-			d, err := a.decide(r, ip, route, method, upstream)
+			d, err := a.decide(r.Context(), r, ip, route, method, upstream)
 			if err != nil {
 				if a.o.FailOpen {
 					a.o.Logger.Warn().Err(err).Str("route", route).Msg("external authorizer failed; admitting (failure_mode open)")
@@ -230,8 +230,36 @@ func denialCode(status int) codes.Code {
 	return codes.PermissionDenied
 }
 
-// decide answers from the cache or asks the authorizer.
-func (a *ExtAuthz) decide(r *http.Request, ip, route, method, upstream string) (*decision, error) {
+// Verdict is an authorizer's decision for a caller that answers the
+// client itself (the authorizer's denial body and headers are left out).
+type Verdict struct {
+	// Allow is the decision.
+	Allow bool
+	// Metadata are key (lower-case), value pairs for the call, on allow.
+	Metadata []string
+	// Remove are the request headers to drop, on allow.
+	Remove []string
+	// Status is the HTTP status (4xx) the authorizer denied with.
+	Status int
+}
+
+// Ask asks the authorizer about r (or answers from its decision cache),
+// bounded by ctx and the authorizer's timeout. An error is no decision: a
+// failure, a timeout or ctx ending. Safe for concurrent use.
+func (a *ExtAuthz) Ask(ctx context.Context, r *http.Request, route, method, upstream string) (Verdict, error) {
+	ip := ""
+	if info := InfoFrom(r.Context()); info != nil && info.ClientIP.IsValid() {
+		ip = info.ClientIP.String()
+	}
+	d, err := a.decide(ctx, r, ip, route, method, upstream)
+	if err != nil {
+		return Verdict{}, err
+	}
+	return Verdict{Allow: d.allow, Metadata: d.metadata, Remove: d.remove, Status: d.status}, nil
+}
+
+// decide answers from the cache or asks the authorizer, within ctx.
+func (a *ExtAuthz) decide(ctx context.Context, r *http.Request, ip, route, method, upstream string) (*decision, error) {
 	var key [32]byte
 	if a.o.CacheTTL > 0 {
 		h := sha256.New()
@@ -253,7 +281,7 @@ func (a *ExtAuthz) decide(r *http.Request, ip, route, method, upstream string) (
 			return c.d, nil
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.o.Timeout)
 	defer cancel()
 	var d *decision
 	var err error

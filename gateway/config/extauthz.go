@@ -32,7 +32,7 @@ type ExtAuthzConfig struct {
 
 // ExtAuthzHTTP is an HTTP authorizer.
 type ExtAuthzHTTP struct {
-	// URL receives a POST per request to decide; 2xx allows.
+	// URL receives a GET per request to decide; 2xx allows.
 	URL string `yaml:"url"`
 	// UpstreamHeaders are the authorizer's response headers that reach the
 	// backend as metadata when it allows.

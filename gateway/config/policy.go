@@ -42,6 +42,9 @@ type PolicyKeys struct {
 	// ExtAuthz is the external authorizer routes may ask (see
 	// ExtAuthzConfig).
 	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
+	// Checks are the named pre-call checks routes may ask in parallel
+	// (see CheckConfig).
+	Checks []CheckConfig `yaml:"checks"`
 }
 
 // UpstreamPolicyKeys are an upstream's policy keys (inlined in Upstream).
@@ -133,6 +136,9 @@ type Policies struct {
 	RateLimits []RateLimitConfig `yaml:"rate_limits"`
 	// ExtAuthz asks the external authorizer before the call.
 	ExtAuthz *bool `yaml:"ext_authz"`
+	// Checks names the checks asked in parallel before the call; the
+	// most specific level's list replaces the others ([] asks none).
+	Checks []string `yaml:"checks"`
 	// AuthFailures limits failed authentications per client network
 	// (top-level policies only; off when absent).
 	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
@@ -576,6 +582,7 @@ func (c *Config) validatePolicies() []error {
 		}
 	}
 	CheckExtAuthzUse(c, bad)
+	c.validateChecks(bad)
 	ValidateProducts(c, bad)
 	for i, pc := range c.Products {
 		pk := fmt.Sprintf("products[%d].policies", i)

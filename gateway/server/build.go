@@ -86,6 +86,7 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 		s.state = setup.NewState(b.log)
 	}
 	extra.State = s.state
+	extra.Checks = s.metrics
 	gopts, err := setup.New(cfg, extra)
 	if err != nil {
 		return nil, errors.Join(err, b.closeAccess())

@@ -30,7 +30,7 @@ upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "products[0].policies.ext_authz") {
 		t.Fatalf("Validate = %v, want the product's ext_authz refused", err)
 	}
-	p, err := buildPolicies(cfg, zerolog.Nop(), zerolog.Nop(), nil)
+	p, err := buildPolicies(cfg, zerolog.Nop(), zerolog.Nop(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

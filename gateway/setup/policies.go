@@ -12,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/gateway"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/checks"
 	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/policy/resilience"
 	"github.com/rs/zerolog"
@@ -48,6 +49,8 @@ type policies struct {
 	breakers map[*resilience.Breaker]bool
 	// extAuthz is the external authorizer.
 	extAuthz *policy.ExtAuthz
+	// checks are the named pre-call checks, by name.
+	checks map[string]*checks.Check
 	// releases give back the connections shared through the State (the
 	// Redis client, the authorizer's).
 	releases []func() error
@@ -82,7 +85,7 @@ type routeLevel struct {
 // buildPolicies builds every policy piece from cfg, which config.Validate
 // accepted: what fails here is a constructor's error, reported with its
 // key.
-func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State) (*policies, error) {
+func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State, obs checks.Observer) (*policies, error) {
 	if st == nil {
 		st = NewState(log)
 	}
@@ -276,6 +279,7 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State) (*
 			p.identityKeys = append(p.identityKeys, strings.ToLower(h))
 		}
 	}
+	p.buildChecks(k.Checks, st, obs, bad)
 	if err := errors.Join(errs...); err != nil {
 		_ = p.Close()
 		return nil, err
@@ -354,6 +358,7 @@ func (p *policies) Route(r gateway.RouteRef) policy.Set {
 		Logger: p.log.With().Str("component", "ratelimit").Logger()})
 	set.Put(policy.StageRateLimit, rl)
 	set.Put(policy.StageExtAuthz, p.extAuthzStage(levels, r))
+	set.Put(policy.StageChecks, p.checksStage(levels, r))
 	return set
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/policy"
+	"github.com/refract-gateway/refract/policy/checks"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 )
@@ -30,6 +31,9 @@ type Extra struct {
 	// State is the policy state shared with the process's earlier and
 	// later configs (see State); nil: this config's own, fresh.
 	State *State
+	// Checks gives the named pre-call checks their metrics hooks (the
+	// server's telemetry); nil: none.
+	Checks checks.Observer
 }
 
 // New validates cfg and translates it into the options of its Gateway,
@@ -46,7 +50,7 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 	if x.AccessLog != nil {
 		access = *x.AccessLog
 	}
-	pol, err := buildPolicies(cfg, log, access, x.State)
+	pol, err := buildPolicies(cfg, log, access, x.State, x.Checks)
 	if err != nil {
 		return gateway.Options{}, err
 	}

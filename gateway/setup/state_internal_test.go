@@ -21,7 +21,7 @@ upstreams: [{name: library, static: ["127.0.0.1:1"]}]
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := buildPolicies(cfg, zerolog.Nop(), zerolog.Nop(), st)
+		p, err := buildPolicies(cfg, zerolog.Nop(), zerolog.Nop(), st, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

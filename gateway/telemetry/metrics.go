@@ -40,6 +40,10 @@ type Metrics struct {
 	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
 	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
+	// checkDecisions (check, outcome) and checkDuration (check) are the
+	// named pre-call checks' series.
+	checkDecisions *prometheus.CounterVec
+	checkDuration  *prometheus.HistogramVec
 
 	// rejectedBy holds the rejections counter of every reason the
 	// gateway names (gateway.RejectReasons), bound once; read only.
@@ -217,6 +221,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
+	cs = append(cs, m.checkSeries()...)
 	if o.AccessLogDropped != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "refract_access_log_dropped_lines_total",

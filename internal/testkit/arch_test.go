@@ -44,9 +44,10 @@ var allowedImports = map[string][]string{
 	"policy/resilience":     nil,
 	"policy/jwt":            {"transcode/rpcstatus"},
 	"policy":                {"policy/resilience", "policy/jwt", "transcode/rpcstatus", "router"},
+	"policy/checks":         {"policy", "transcode/rpcstatus"},
 
 	// The engine and what it is built from.
-	"gateway/config":              {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/transformcfg"},
+	"gateway/config":              {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/transformcfg"},
 	"gateway/config/transformcfg": {"gateway/transform", "transcode/rpcstatus"},
 	"gateway/transform":           {"transcode", "transcode/rpcstatus", "policy"},
 	"gateway/config/yamlcheck":    {},
@@ -61,12 +62,12 @@ var allowedImports = map[string][]string{
 	"gateway/products":            {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
 		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products", "gateway/transform"},
-	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/jwt", "policy/resilience",
+	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/checks", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection", "gateway/transform"},
 
 	// Around the engine: what reads its read model and feeds on its
 	// observer, and the process that owns the listeners.
-	"gateway/telemetry":         {"gateway", "policy", "transcode", "reflection", "gateway/transform"},
+	"gateway/telemetry":         {"gateway", "policy", "policy/checks", "transcode", "reflection", "gateway/transform"},
 	"gateway/admin":             {"gateway", "gateway/config", "gateway/configsource", "gateway/telemetry", "transcode/rpcstatus", "reflection"},
 	"gateway/admin/adminclient": {"gateway/admin"},
 	"gateway/server": {"gateway", "gateway/config", "gateway/configsource", "gateway/admin", "gateway/telemetry",
