@@ -69,6 +69,9 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch found {
 	case router.NotFound:
+		if g.composer != nil && g.composer.Serve(w, r) {
+			return
+		}
 		if why := g.undescribed(path); why != "" { // not a routing error: the routes are not known yet
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, why, nil)
 			return
@@ -97,6 +100,17 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.handler.ServeHTTP(w, r)
 }
+
+// Chain wraps h in ref's route policies, for a Composer's route, and
+// binds its metrics (Info.Observer).
+func (g *Gateway) Chain(ref RouteRef, h http.Handler) (http.Handler, RouteObserver) {
+	chain, _ := compileRoute(g.pol.Route(ref), h)
+	method, tmpl, _ := strings.Cut(ref.Route, " ")
+	return chain, g.obs.Route(method, tmpl, ref.Upstream, ref.Method)
+}
+
+// Invoke serves a gRPC request through its method's route chain, for a Composer's call.
+func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request) { g.serveGRPC(w, r) }
 
 // serveCall is the innermost handler of every route's chain: the upstream
 // call, unary or streaming.

@@ -75,6 +75,7 @@ type Gateway struct {
 	unaryOpts []grpc.CallOption
 	prod      products.State[*route] // products' tables and listener addresses
 	docs      *openapi.Server        // the live OpenAPI documents; nil when off
+	composer  Composer               // Options.Composer; nil: none
 
 	// The RPC protocols: the gRPC proxy, the gRPC-Web and Connect
 	// converter of the current routes, each product's gRPC paths → routes,
@@ -130,7 +131,7 @@ func New(o Options, opts ...Option) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{log: o.Logger, now: o.Now, cache: cache, limits: o.Limits.withDefaults(),
 		release: o.Release, auto: o.AutoExpose, built: map[string]*upstreamRoutes{},
-		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec, refl: ro, middleware: oo.middleware}
+		configured: map[string]bool{}, ctx: ctx, cancel: cancel, codec: codec, refl: ro, middleware: oo.middleware, composer: o.Composer}
 	g.docs = g.newOpenAPIServer(o.OpenAPI)
 	g.applyOptions(oo)
 	g.prod.Init(o.Products)

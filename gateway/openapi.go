@@ -42,7 +42,11 @@ func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // openAPITable is a product's current table, for its document.
 func (g *Gateway) openAPITable(product string) openapi.Table {
 	tbl := g.prod.Table(product, g.routes.Load())
-	return openapi.Table{Name: product, Version: tbl, Routes: func() []openapi.Route { return openAPIRoutes(tbl) }}
+	routes := func() []openapi.Route { return openAPIRoutes(tbl) }
+	if g.composer != nil && product == "" {
+		routes = func() []openapi.Route { return append(openAPIRoutes(tbl), g.composer.OpenAPI()...) }
+	}
+	return openapi.Table{Name: product, Version: tbl, Routes: routes}
 }
 
 // openAPIRoutes lists a table's routes for the document, each method's

@@ -16,6 +16,7 @@ import (
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/compat"
 	"github.com/refract-gateway/refract/transcode/httpmeta"
+	"github.com/refract-gateway/refract/transcode/openapi"
 	"github.com/rs/zerolog"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -60,11 +61,20 @@ type Options struct {
 	// nil: no policy but panic recovery, and plain calls with the
 	// upstream's timeout.
 	Policies Policies
+	Composer Composer // routes composed of calls (package aggregate); nil: none
 	// Release, when set, is called once by Close (or by New when it
 	// fails), after background work stopped: it frees what the maker of
 	// these options holds for the gateway (a Consul client's idle
 	// connections, say). Default nil.
 	Release func()
+}
+
+// Composer serves routes made of calls to published methods: Build at every
+// route build (what it cannot serve is refused), Serve a request no route matched.
+type Composer interface {
+	Build(g *Gateway) []RefusedRoute
+	Serve(w http.ResponseWriter, r *http.Request) bool
+	OpenAPI() []openapi.Route
 }
 
 // UpstreamOptions is one backend: its connections and how its methods are

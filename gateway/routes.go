@@ -228,6 +228,9 @@ func (g *Gateway) rebuildRoutesLocked() {
 		g.buildErr.Store(&err)
 		return
 	}
+	if g.composer != nil {
+		refused = append(refused, g.composer.Build(g)...)
+	}
 	was := map[RefusedRoute]bool{}
 	for _, r := range g.refused {
 		was[r] = true

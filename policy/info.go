@@ -118,9 +118,8 @@ func KeepVerified(md map[string][]string, key, verified string) {
 	delete(md, key)
 }
 
-// Claim is a claim of the request's verified bearer token, as JSON
-// decoded it (string, float64, bool, []any, map[string]any); false
-// without a verified token or without that claim.
+// Claim is a claim of the verified bearer token (false without a token
+// or without that claim), as the token's JSON decoded it.
 func (i *Info) Claim(name string) (any, bool) {
 	v, ok := i.claims[name]
 	return v, ok

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 
+	"github.com/refract-gateway/refract/gateway/config/extauthz"
 	"github.com/refract-gateway/refract/policy/checks"
 )
 
@@ -20,7 +21,7 @@ type CheckConfig struct {
 	// cache_ttl, cache_size and send_headers, as ext_authz's keys. A
 	// denial is always 403 naming the check: the service's own status,
 	// headers and body never reach the client.
-	ExtAuthzConfig `yaml:",inline"`
+	extauthz.Authorizer `yaml:",inline"`
 }
 
 // maxRouteChecks bounds the checks one route asks (each is a call in
@@ -28,7 +29,7 @@ type CheckConfig struct {
 const maxRouteChecks = 16
 
 // validateChecks reports the checks' problems: names missing, malformed
-// or used twice, an authorizer's keys (ExtAuthzConfig.Check), and a
+// or used twice, an authorizer's keys (extauthz.Authorizer.Check), and a
 // policies' checks list naming an undeclared check, naming one twice, or
 // too long.
 func (c *Config) validateChecks(bad func(string, error)) {

@@ -66,6 +66,9 @@ type Config struct {
 	DocsTracingKeys `yaml:",inline"`
 	// ProtocolKeys configure response compression (see ProtocolKeys).
 	ProtocolKeys `yaml:",inline"`
+	// Aggregates are HTTP routes answered by several gRPC calls merged
+	// into one JSON object (see Aggregate).
+	Aggregates []Aggregate `yaml:"aggregates"`
 }
 
 // ServerTLS names the certificate and key files of a TLS listener; both
@@ -480,6 +483,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateDocsTracing()...)
 	errs = append(errs, c.validatePolicies()...)
+	c.validateAggregates(bad)
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/config/extauthz"
 	"github.com/refract-gateway/refract/gateway/config/transformcfg"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
@@ -39,9 +40,8 @@ type PolicyKeys struct {
 	// Products serve sets of upstreams on their own listeners or host
 	// names, with their own policies (see ProductConfig).
 	Products []ProductConfig `yaml:"products"`
-	// ExtAuthz is the external authorizer routes may ask (see
-	// ExtAuthzConfig).
-	ExtAuthz *ExtAuthzConfig `yaml:"ext_authz"`
+	// ExtAuthz is the external authorizer routes may ask.
+	ExtAuthz *extauthz.Authorizer `yaml:"ext_authz"`
 	// Checks are the named pre-call checks routes may ask in parallel
 	// (see CheckConfig).
 	Checks []CheckConfig `yaml:"checks"`
@@ -580,6 +580,9 @@ func (c *Config) validatePolicies() []error {
 				bad(rk+"."+key, err)
 			}
 		}
+	}
+	for i, a := range c.Aggregates {
+		level(fmt.Sprintf("aggregates[%d].policies", i), a.Policies)
 	}
 	CheckExtAuthzUse(c, bad)
 	c.validateChecks(bad)

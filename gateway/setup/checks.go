@@ -19,7 +19,7 @@ func (p *policies) buildChecks(cfg []config.CheckConfig, st *State, obs checks.O
 		key := fmt.Sprintf("checks[%d]", i)
 		c, release, err := acquire(st, "check", cc, func() (*checks.Check, func() error, error) {
 			log := p.log.With().Str("component", "checks").Logger()
-			az, conn, err := buildExtAuthz(&cc.ExtAuthzConfig, log)
+			az, conn, err := buildExtAuthz(&cc.Authorizer, log)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -5,7 +5,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/refract-gateway/refract/gateway"
-	"github.com/refract-gateway/refract/gateway/config"
+	"github.com/refract-gateway/refract/gateway/config/extauthz"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -14,7 +14,7 @@ import (
 
 // buildExtAuthz builds the authorizer; the returned connection (gRPC)
 // belongs to the caller. No network traffic happens until the first check.
-func buildExtAuthz(c *config.ExtAuthzConfig, log zerolog.Logger) (*policy.ExtAuthz, *grpc.ClientConn, error) {
+func buildExtAuthz(c *extauthz.Authorizer, log zerolog.Logger) (*policy.ExtAuthz, *grpc.ClientConn, error) {
 	if c == nil {
 		return nil, nil, nil
 	}

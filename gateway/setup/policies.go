@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/aggregate"
 	"github.com/refract-gateway/refract/gateway/config"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/checks"
@@ -245,6 +246,9 @@ func buildPolicies(cfg *config.Config, log, access zerolog.Logger, st *State, ob
 			up.routes = append(up.routes, rl)
 		}
 		p.upstreams[u.Name] = up
+	}
+	for i, a := range cfg.Aggregates { // an aggregate's route: a level under a name no upstream has
+		p.upstreams[aggregate.PolicyKey(a.Name)] = &upstreamPolicies{levelPolicies: level(fmt.Sprintf("aggregates[%d].policies", i), a.Policies)}
 	}
 	p.products = map[string]*levelPolicies{}
 	for i, pc := range cfg.Products {

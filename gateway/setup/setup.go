@@ -70,6 +70,10 @@ func New(cfg *config.Config, x Extra) (gateway.Options, error) {
 		OpenAPI:         gateway.OpenAPIOptions{Enabled: cfg.OpenAPI.On(), Path: cfg.OpenAPI.ServedPath()},
 		Policies:        pol,
 	}
+	if o.Composer, err = composer(cfg, log); err != nil {
+		_ = pol.Close()
+		return gateway.Options{}, err
+	}
 	if c := cfg.Compression; c.Enabled {
 		if o.Compression, err = compress.NewResponses(compress.Options{MinBytes: c.MinBytes, Encodings: c.Encodings}); err != nil {
 			_ = pol.Close()

@@ -47,9 +47,11 @@ var allowedImports = map[string][]string{
 	"policy/checks":         {"policy", "transcode/rpcstatus"},
 
 	// The engine and what it is built from.
-	"gateway/config":              {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/transformcfg"},
+	"gateway/config":              {"transcode/compat", "discovery", "transcode", "transcode/httpmeta", "policy", "policy/checks", "policy/jwt", "policy/resilience", "gateway/config/yamlcheck", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/config/transformcfg"},
 	"gateway/config/transformcfg": {"gateway/transform", "transcode/rpcstatus"},
 	"gateway/transform":           {"transcode", "transcode/rpcstatus", "policy"},
+	"gateway/config/aggregates":   {"gateway/config/yamlcheck", "router"},
+	"gateway/config/extauthz":     {"gateway/config/yamlcheck", "policy"},
 	"gateway/config/yamlcheck":    {},
 	"gateway/config/configref":    {"gateway/config", "gateway/config/yamlcheck"},
 	"gateway/configsource":        {"discovery"},
@@ -62,7 +64,8 @@ var allowedImports = map[string][]string{
 	"gateway/products":            {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
 		"policy", "policy/resilience", "gateway/upstream", "gateway/stream", "gateway/observe", "gateway/grpcproxy", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "gateway/products", "gateway/transform"},
-	"gateway/setup": {"transcode/compat", "gateway", "gateway/config", "gateway/upstream", "gateway/telemetry", "policy", "policy/checks", "policy/jwt", "policy/resilience",
+	"gateway/aggregate": {"gateway", "router", "policy", "reflection", "transcode/rpcstatus", "transcode/openapi"},
+	"gateway/setup": {"transcode/compat", "gateway", "gateway/aggregate", "gateway/config", "gateway/config/aggregates", "gateway/config/extauthz", "gateway/upstream", "gateway/telemetry", "policy", "policy/checks", "policy/jwt", "policy/resilience",
 		"transcode", "transcode/httpmeta", "gateway/compress", "gateway/respcache", "discovery", "reflection", "gateway/transform"},
 
 	// Around the engine: what reads its read model and feeds on its

@@ -26,6 +26,9 @@ type Route struct {
 	// Binding.Template (mounted under a prefix); nil: Binding.Template.
 	// Its variables must be the binding's, in the same order.
 	Path *router.Template
+	// Composite, when set, describes an aggregate route instead (Binding
+	// and Path unused).
+	Composite *Composite
 }
 
 // Info is the document's info object.
@@ -64,7 +67,12 @@ func Document(info Info, routes []Route) ([]byte, error) {
 		id   string
 	}
 	items := make([]item, 0, len(routes))
+	var composites []*Composite
 	for _, r := range routes {
+		if r.Composite != nil {
+			composites = append(composites, r.Composite)
+			continue
+		}
 		id := string(r.Binding.Method.FullName())
 		if k := g.opIDs[id]; k > 0 {
 			g.opIDs[id] = k + 1
@@ -117,6 +125,18 @@ func Document(info Info, routes []Route) ([]byte, error) {
 		sd := it.r.Binding.Method.Parent()
 		if _, ok := tags[string(sd.FullName())]; !ok {
 			tags[string(sd.FullName())] = &oaTag{Name: string(sd.FullName()), Description: comments(sd)}
+		}
+	}
+	for _, c := range composites {
+		p := openAPIPath(c.Template)
+		pi := doc.Paths[p.path]
+		if pi == nil {
+			pi = &oaPathItem{}
+			doc.Paths[p.path] = pi
+		}
+		if pi.get(c.HTTPMethod) == nil {
+			pi.set(c.HTTPMethod, g.compositeOperation(c, p))
+			tags["aggregates"] = &oaTag{Name: "aggregates", Description: "Routes answered by several calls merged into one object."}
 		}
 	}
 	for _, t := range tags {

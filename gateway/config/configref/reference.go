@@ -3,6 +3,7 @@ package configref
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -48,6 +49,10 @@ consul:
   auto_expose: {tag: refract}
 `
 
+// schemaPackages are the directories under the config package that hold
+// parts of the schema (types the config embeds), documented like its own.
+var schemaPackages = []string{"aggregates", "extauthz", "transformcfg"}
+
 // Keys returns every key reachable from config.Config, in declaration
 // order, documented from the Go files of configDir, with examples from
 // the given Markdown pages (in the order given). It fails, naming them,
@@ -56,6 +61,13 @@ func Keys(configDir string, pages []string) ([]Key, error) {
 	files, err := goFiles(configDir)
 	if err != nil {
 		return nil, err
+	}
+	for _, sub := range schemaPackages {
+		more, err := goFiles(filepath.Join(configDir, sub))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, more...)
 	}
 	docs, err := readComments(files)
 	if err != nil {

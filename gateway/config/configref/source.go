@@ -55,9 +55,7 @@ func readComments(files []string) (comments, error) {
 				}
 				prevDoc, prevLine = doc, fset.Position(fld.End()).Line
 			}
-			if _, seen := out[ts.Name.Name]; !seen { // the config package's own types first
-				out[ts.Name.Name] = fields
-			}
+			out[ts.Name.Name] = fields
 			return true
 		})
 	}
@@ -76,9 +74,7 @@ func embeddedName(e ast.Expr) string {
 	return ""
 }
 
-// goFiles lists the non-test Go files of a directory and of its
-// subdirectories one level down (a schema of its own package, such as
-// the transform policy's, is documented from there too).
+// goFiles lists the non-test Go files of a directory.
 func goFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -88,19 +84,6 @@ func goFiles(dir string) ([]string, error) {
 	for _, e := range entries {
 		if n := e.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
 			files = append(files, filepath.Join(dir, n))
-		}
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("configref: %w", err)
-			}
-			for _, f := range sub {
-				if n := f.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
-					files = append(files, filepath.Join(dir, e.Name(), n))
-				}
-			}
 		}
 	}
 	return files, nil
