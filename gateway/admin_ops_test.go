@@ -233,6 +233,13 @@ func TestAdminStats(t *testing.T) {
 		// Rates depend on time (TestRateWindow checks them); the read
 		// model's own fields are checked by the console's tests.
 		got.PerSecond, got.Streaming, got.Policies, got.FastPath, got.Breaker, got.GRPCCodes, got.Recent = 0, "", nil, nil, "", nil, nil
+		// Every unary request of these routes was transcoded on the fast
+		// path (TestRouteFastPathShare checks the counts).
+		if got.Requests > 0 && got.Upstream != "" && (got.Transcoded == nil || got.Transcoded.Fast != got.Requests ||
+			got.FastPathShare == nil || *got.FastPathShare != 1) {
+			t.Errorf("%s: transcoded %+v, share %v", key, got.Transcoded, got.FastPathShare)
+		}
+		got.Transcoded, got.FastPathShare = nil, nil
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %+v, want %+v", key, got, want)
 		}

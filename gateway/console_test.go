@@ -255,6 +255,9 @@ upstreams:
 			t.Errorf("upstream %s is not shown up while echo is down", up)
 		}
 	}
+	if n := b.text(t, `#up-summary tr[data-upstream="echo"] td.five`); n != "3" {
+		t.Errorf("echo's 5xx read %q, want 3", n)
+	}
 	// Some traffic for the sparklines, then the picture.
 	stop := background(h.base + "/v1/shelves/1/books/1")
 	b.run(t, "a few history points", chromedp.Poll[chromedp.Void](`document.querySelectorAll('#tile-p99 svg path').length > 0`))
@@ -321,6 +324,10 @@ openapi: {docs_path: /docs}
 	}
 	if row := b.text(t, `tr[data-route="GET /v1/{name=shelves/*}"]`); !strings.Contains(row, "NOT_FOUND 1") {
 		t.Errorf("the GetShelf row %q has no NOT_FOUND 1", row)
+	}
+	// Every ListShelves request ran on the fast path.
+	if fp := b.text(t, `tr[data-route="GET /v1/shelves"] td.fastpath`); !strings.Contains(fp, "100.0 %") {
+		t.Errorf("ListShelves' fast-path share reads %q", fp)
 	}
 	b.screenshot(t, "console-routes")
 

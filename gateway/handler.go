@@ -44,7 +44,9 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if req, ok = rt.xf.Request(w, req, r, g.codec); !ok { // before validation: the rules hold for what is sent
 		return
 	}
-	if wm, isWire := req.(*transcode.WireMessage); isWire {
+	wm, isWire := req.(*transcode.WireMessage)
+	rt.obs.Transcoded(isWire)
+	if isWire {
 		defer wm.Release() // after the call: a retry sends the bytes again
 	} else if g.rejectInvalid(w, rt, req.(proto.Message)) {
 		return

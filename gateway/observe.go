@@ -57,7 +57,10 @@ func (g *Gateway) record(info *policy.Info, method string) {
 		status = http.StatusOK
 	}
 	ro.Answered(status, g.now().Sub(info.Start), info.BytesIn(), info.BytesOut())
+	reason := ""
 	if status >= 400 && info.Stage.Refuses() {
-		g.obs.Rejected(info.Stage.String())
+		reason = info.Stage.String()
+		g.obs.Rejected(reason)
 	}
+	g.obs.Consumed(info.ConsumerName(), info.Subject, status, reason)
 }

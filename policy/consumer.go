@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -207,6 +208,15 @@ func (c *Consumer) Allowed(upstream, method string) bool {
 	}
 	_, ok := c.Allow.Match(upstream)
 	return ok
+}
+
+// QuotaLeft reads c's quota bucket without taking a token (Peek): what
+// is left of it now. The zero Decision without a quota.
+func (c *Consumer) QuotaLeft(ctx context.Context) (Decision, error) {
+	if c.Quota == nil {
+		return Decision{}, nil
+	}
+	return c.quota.store.Peek(ctx, "quota|"+limitKey(ByConsumer, &Info{Consumer: c}, "", 0), *c.Quota)
 }
 
 // HashKey is the digest under which a key is stored.

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,6 +29,9 @@ type Options struct {
 	// History is the short history of rates and latencies, served on
 	// /admin/stats/history; nil: 404.
 	History func() telemetry.HistoryView
+	// Consumers is the consumers view (requests, denials and quotas per
+	// caller), served on /admin/consumers; nil: 404.
+	Consumers func(context.Context) telemetry.ConsumersView
 	// Reload, when set, serves GET and POST /admin/reload (the server's
 	// config status and reload).
 	Reload http.Handler
@@ -55,7 +59,7 @@ type Options struct {
 // and schema splits), /admin/breakers (circuit breakers and their states),
 // /admin/descriptors (the descriptor cache per upstream; POST refreshes
 // now), /admin/reload, and the operator's endpoints: /metrics,
-// /admin/config, /admin/stats (and its history), the operator console on
+// /admin/config, /admin/stats (and its history), /admin/consumers, the operator console on
 // /, the live OpenAPI document (/admin/openapi.json) and the explorer's
 // calls (/admin/try/), and, when o.Access.Pprof, /debug/pprof/. Every request passes o.Access first.
 // Safe for concurrent use.

@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/pprof"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/refract-gateway/refract/gateway/telemetry"
 	"github.com/refract-gateway/refract/reflection"
@@ -41,6 +43,15 @@ func mountOperations(mux *endpointMux, o Options) {
 	if o.History != nil {
 		mux.HandleFunc("GET /admin/stats/history", func(w http.ResponseWriter, _ *http.Request) {
 			WriteJSON(w, http.StatusOK, o.History())
+		})
+	}
+	if o.Consumers != nil {
+		mux.HandleFunc("GET /admin/consumers", func(w http.ResponseWriter, r *http.Request) {
+			// A quota in Redis is read over the network: a slow Redis
+			// costs the view its quotas (each says why), not the view.
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			WriteJSON(w, http.StatusOK, o.Consumers(ctx))
 		})
 	}
 	mountConsole(mux)

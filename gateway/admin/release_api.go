@@ -3,9 +3,11 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/refract-gateway/refract/gateway/configsource"
 	"github.com/refract-gateway/refract/transcode/rpcstatus"
@@ -79,12 +81,21 @@ func (c *Control) startRelease(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ctx := context.WithoutCancel(r.Context())
-	newCfg, err := c.o.Parse([]byte(req.YAML))
+	// The console sends the source as GET /admin/config shows it, its
+	// secrets redacted: the candidate keeps the running config's.
+	running, cfg := c.o.Running()
+	cand, missing, err := restoreRedacted([]byte(req.YAML), running.Bytes)
+	if err != nil || len(missing) > 0 {
+		rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("admin API: the candidate holds the placeholder %q at %s, "+
+			"where the running config has no secret to keep: write the secret itself (or its env or file) there", redacted, strings.Join(missing, ", ")))
+		return
+	}
+	req.YAML = string(cand)
+	newCfg, err := c.o.Parse(cand)
 	if err != nil {
 		writeConfigErrors(w, err)
 		return
 	}
-	running, cfg := c.o.Running()
 	diff, err := c.configDiff(cfg, newCfg)
 	if err != nil {
 		writeAdminError(w, err)

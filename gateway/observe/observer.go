@@ -32,6 +32,12 @@ type Observer interface {
 	// call ("breaker", "validate", "stream_limit"). RejectReasons lists
 	// them all.
 	Rejected(reason string)
+	// Consumed records one answered request by who made it: the API-key
+	// consumer's name, else the JWT subject ("" and "" for an anonymous
+	// or unauthenticated caller), with its HTTP status and, when a policy
+	// refused it, that policy's name (as Rejected), else "". Names come
+	// from credentials: an observer bounds what it keeps of them.
+	Consumed(consumer, subject string, status int, rejectedBy string)
 }
 
 // RouteObserver are one route's hooks, bound when it is compiled. Safe
@@ -47,6 +53,10 @@ type RouteObserver interface {
 	// one that ended with code (CANCELLED when the client went away).
 	StreamOpened()
 	StreamEnded(code codes.Code)
+	// Transcoded records how one unary request was transcoded: fast when
+	// its JSON became wire bytes directly, not through the dynamic
+	// message (an input or a route the fast path leaves to protojson).
+	Transcoded(fast bool)
 }
 
 // UnmatchedRoute is the route template reported for requests answered
@@ -83,6 +93,7 @@ func (Nop) Route(string, string, string, string) RouteObserver { return nopRoute
 func (Nop) Unmatched(string) RouteObserver                     { return nopRoute{} }
 func (Nop) InFlight(int)                                       {}
 func (Nop) Rejected(string)                                    {}
+func (Nop) Consumed(string, string, int, string)               {}
 
 type nopRoute struct{}
 
@@ -90,3 +101,4 @@ func (nopRoute) Answered(int, time.Duration, int64, int64) {}
 func (nopRoute) Called(codes.Code)                         {}
 func (nopRoute) StreamOpened()                             {}
 func (nopRoute) StreamEnded(codes.Code)                    {}
+func (nopRoute) Transcoded(bool)                           {}

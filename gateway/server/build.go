@@ -31,6 +31,9 @@ type built struct {
 	tracing *telemetry.Tracing // nil when off
 	docs    http.Handler       // the public API documentation page; nil when off
 	update  *gateway.Options   // non-nil: gw is prev's, to be updated with these
+	// consumers are the config's API-key consumers, for their quotas in
+	// the admin API; nil without.
+	consumers *policy.Consumers
 	// access takes the access log off the request path; nil when the
 	// access log is off or the logger was given (tests read it at once).
 	// Each config has its own (an update's too).
@@ -91,6 +94,7 @@ func (s *Server) build(data configsource.Data, prev *built) (*built, error) {
 	if err != nil {
 		return nil, errors.Join(err, b.closeAccess())
 	}
+	b.consumers = setup.ConsumersOf(gopts.Policies)
 	if prev != nil && setup.Updatable(prev.cfg, cfg) {
 		b.gw, b.tracing, b.update = prev.gw, prev.tracing, &gopts
 		return b, nil

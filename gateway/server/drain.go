@@ -37,7 +37,7 @@ func (s *Server) newGeneration(b *built, data configsource.Data) *generation {
 	gen.admin = admin.Handler(admin.Options{Gateway: b.gw, Config: b.cfg, Metrics: b.metrics.Handler(),
 		Stats: func() telemetry.Stats { return s.stats(b) }, History: s.history.View, Reload: http.HandlerFunc(s.serveReload),
 		Listening: s.listening.Load, Draining: s.draining.Load, Access: b.admin.access, Build: s.opts.Build,
-		Control: s.control})
+		Control: s.control, Consumers: func(ctx context.Context) telemetry.ConsumersView { return b.metrics.Consumers(ctx, b.consumers) }})
 	for _, p := range b.cfg.Products {
 		if p.Listen != "" {
 			gen.products[p.Name] = b.gw.ProductHandler(p.Name)

@@ -367,5 +367,13 @@ func (s *Server) stats(b *built) telemetry.Stats {
 			Since:   *cs.LastErrorAt})
 		telemetry.SortProblems(st.Problems)
 	}
+	// An instance running a gray release's candidate says so: its errors
+	// may be the candidate's, and promote or abort decide what runs next.
+	if gen := s.cur.Load(); gen != nil && gen.data.Track == "candidate" {
+		st.Problems = append(st.Problems, telemetry.Problem{Severity: "warning", Kind: "gray_release", Subject: cs.Source,
+			Message: "this instance runs the gray release's candidate config " + cs.Version + " (promote or abort it in the config view)",
+			Since:   cs.LoadedAt})
+		telemetry.SortProblems(st.Problems)
+	}
 	return st
 }

@@ -433,3 +433,13 @@ func (p *policies) levelsFor(r gateway.RouteRef) []*levelPolicies {
 	}
 	return levels
 }
+
+// ConsumersOf is the API-key consumers of a config's policies (the
+// gateway.Options.Policies New made), for the admin API's quota view; nil
+// without consumers or for policies New did not make.
+func ConsumersOf(p gateway.Policies) *policy.Consumers {
+	if pp, ok := p.(*policies); ok {
+		return pp.consumers
+	}
+	return nil
+}

@@ -40,6 +40,8 @@ type Metrics struct {
 	streams    *prometheus.CounterVec // route, method, upstream, grpc_method
 	streamEnds *prometheus.CounterVec // upstream, grpc_method, grpc_code
 	rejections *prometheus.CounterVec // policy
+	transcoded *prometheus.CounterVec // route, method, path (fast, fallback)
+	consumers  *consumerCounts
 	// checkDecisions (check, outcome) and checkDuration (check) are the
 	// named pre-call checks' series.
 	checkDecisions *prometheus.CounterVec
@@ -128,6 +130,10 @@ type MetricsOptions struct {
 	// dropped because the log output did not keep up, exported as
 	// refract_access_log_dropped_lines_total.
 	AccessLogDropped func() float64
+	// MaxConsumers bounds the callers (API-key consumers and JWT subjects)
+	// counted by name; later ones count together as OtherConsumer.
+	// Default DefaultMaxConsumers.
+	MaxConsumers int
 }
 
 // DefaultMaxRouteSeries is the default MetricsOptions.MaxRouteSeries.
@@ -190,6 +196,10 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		Name: "refract_streams_ended_total",
 		Help: "Upstream streams that ended, by upstream, gRPC method and the gRPC code they ended with (CANCELLED when the client went away).",
 	}, []string{"upstream", "grpc_method", "grpc_code"})
+	m.transcoded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refract_transcode_route_requests_total",
+		Help: "Unary requests transcoded, by route template, HTTP method and path (fast: JSON straight to wire bytes; fallback: a dynamic message and protojson).",
+	}, []string{"route", "method", "path"})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "refract_policy_rejections_total",
 		Help: "Requests a policy refused before or instead of the upstream call, by policy.",
@@ -209,6 +219,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	for _, reason := range gateway.RejectReasons() {
 		m.rejectedBy[reason] = m.rejections.WithLabelValues(reason)
 	}
+	m.consumers = newConsumerCounts(o.MaxConsumers)
 	m.reloadsOK, m.reloadsFailed = reloads.WithLabelValues("ok"), reloads.WithLabelValues("failed")
 	for _, meth := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"} {
@@ -217,7 +228,7 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 
 	cs := []prometheus.Collector{
 		m.requests, m.duration, m.inFlight, m.reqBytes, m.respBytes, m.calls, m.streams, m.streamEnds,
-		m.rejections, reloads, m.configInfo, o.Build.collector(),
+		m.rejections, m.transcoded, reloads, m.configInfo, o.Build.collector(), newConsumerCollector(m.consumers),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -314,6 +325,7 @@ type routeMetrics struct {
 	statuses             [numStatusSlots]atomic.Pointer[prometheus.Counter]
 	grpcCodes            [numGRPCCodes]atomic.Pointer[prometheus.Counter]
 	streams              prometheus.Counter
+	fast, fallback       prometheus.Counter // Transcoded; nil on the unmatched route
 }
 
 // numStatusSlots is the number of HTTP statuses whose counters are cached
@@ -409,6 +421,8 @@ func (m *Metrics) forRoute(method, template, upstream, grpcMethod string) *route
 	}
 	if upstream != "" {
 		rm.streams = m.streams.WithLabelValues(template, method, upstream, grpcMethod)
+		rm.fast = m.transcoded.WithLabelValues(template, method, "fast")
+		rm.fallback = m.transcoded.WithLabelValues(template, method, "fallback")
 	}
 	return rm
 }
@@ -460,6 +474,17 @@ func (rm *routeMetrics) Called(code codes.Code) {
 func (rm *routeMetrics) StreamOpened() {
 	if rm.streams != nil {
 		rm.streams.Inc()
+	}
+}
+
+// Transcoded counts one unary request by how it was transcoded.
+func (rm *routeMetrics) Transcoded(fast bool) {
+	switch {
+	case rm.fast == nil:
+	case fast:
+		rm.fast.Inc()
+	default:
+		rm.fallback.Inc()
 	}
 }
 

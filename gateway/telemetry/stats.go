@@ -73,6 +73,13 @@ type RouteStats struct {
 	Policies []string `json:"policies,omitempty"`
 	// FastPath says whether the route is transcoded on the fast path.
 	FastPath *gateway.FastPathInfo `json:"fast_path,omitempty"`
+	// Transcoded counts the route's unary requests by how their JSON
+	// became the upstream's request: fast (wire bytes directly) or
+	// fallback (a dynamic message). FastPathShare is the share (0 to 1) of them that ran on
+	// the fast path both ways: the fast ones, when the route renders
+	// responses on it too; absent before the first.
+	Transcoded    *TranscodedStats `json:"transcoded,omitempty"`
+	FastPathShare *float64         `json:"fast_path_share,omitempty"`
 	// Breaker is the state of the route's circuit breaker; empty without.
 	Breaker string `json:"breaker,omitempty"`
 	// GRPCCodes counts the upstream calls of the route's gRPC method by
@@ -80,6 +87,12 @@ type RouteStats struct {
 	GRPCCodes map[string]uint64 `json:"grpc_codes,omitempty"`
 	// Recent is the route's last history step, when there is one.
 	Recent *Point `json:"recent,omitempty"`
+}
+
+// TranscodedStats are a route's unary requests by transcoding path.
+type TranscodedStats struct {
+	Fast     uint64 `json:"fast"`
+	Fallback uint64 `json:"fallback"`
 }
 
 // UpstreamStats is one upstream's discovery and descriptor state.
@@ -186,6 +199,21 @@ func (m *Metrics) Stats() Stats {
 		}
 	}
 	codes := m.callCodes()
+	transcoded := map[key]*TranscodedStats{}
+	for _, mt := range collectMetrics(m.transcoded) {
+		l := labels(mt)
+		k := key{l["method"], l["route"]}
+		ts := transcoded[k]
+		if ts == nil {
+			ts = &TranscodedStats{}
+			transcoded[k] = ts
+		}
+		if n := uint64(mt.GetCounter().GetValue()); l["path"] == "fast" {
+			ts.Fast += n
+		} else {
+			ts.Fallback += n
+		}
+	}
 	for _, ri := range served {
 		k := key{ri.HTTPMethod, ri.Path}
 		rs := counts[k]
@@ -197,6 +225,13 @@ func (m *Metrics) Stats() Stats {
 		rs.Streaming, rs.Policies = ri.Streaming, ri.Policies
 		fp := ri.FastPath
 		rs.FastPath = &fp
+		if ts := transcoded[k]; ts != nil && ts.Fast+ts.Fallback > 0 {
+			share := 0.0
+			if fp.Response {
+				share = float64(ts.Fast) / float64(ts.Fast+ts.Fallback)
+			}
+			rs.Transcoded, rs.FastPathShare = ts, &share
+		}
 		rs.GRPCCodes = codes[ri.Upstream+" "+ri.GRPCMethod]
 		up := fmt.Sprintf("upstream %q", ri.Upstream)
 		if st, ok := breakers[up+" method "+ri.GRPCMethod]; ok {

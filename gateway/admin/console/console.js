@@ -182,7 +182,7 @@ async function whoami() {
 
 // ---- views ----------------------------------------------------------------
 
-const VIEWS = ['overview', 'upstreams', 'routes', 'config', 'explorer'];
+const VIEWS = ['overview', 'upstreams', 'routes', 'consumers', 'config', 'explorer'];
 
 function currentView() {
   const v = location.hash.replace('#', '');
@@ -197,6 +197,7 @@ function showView() {
   if (v === 'config') loadConfig();
   if (v === 'explorer') loadExplorer();
   if (v === 'routes') loadRoutes();
+  if (v === 'consumers') loadConsumers();
 }
 window.addEventListener('hashchange', showView);
 
@@ -240,19 +241,35 @@ function renderOverview(st) {
     tile('in flight', st.requests.in_flight, null, 'tile-inflight'),
     tile('open streams', st.requests.streams_open, null, 'tile-streams'),
     tile('fast path', all === 0 ? '–' : Math.round(100 * direct / all) + ' %', null, 'tile-fastpath'),
+    refusedTile(st.policy_rejections || {}),
     tile('requests', st.requests.total + ' (' + st.requests.server_errors + ' 5xx)', null, 'tile-total'),
     tile('uptime', duration(st.uptime_seconds), null, 'tile-uptime'),
   );
-  const perUp = {};
-  for (const r of st.routes) if (r.upstream) perUp[r.upstream] = (perUp[r.upstream] || 0) + (r.recent ? r.recent.per_second : r.per_second);
+  const perUp = {}, errUp = {};
+  for (const r of st.routes) {
+    if (!r.upstream) continue;
+    perUp[r.upstream] = (perUp[r.upstream] || 0) + (r.recent ? r.recent.per_second : r.per_second);
+    errUp[r.upstream] = (errUp[r.upstream] || 0) + r.server_errors;
+  }
   fill('up-summary', st.upstreams.map((u) => {
     const up = u.endpoints.filter((e) => e.state === 'READY').length;
     const s = upstreamState(u);
     return h('tr', { 'data-upstream': u.name },
       h('td', {}, h('a', { href: '#upstreams', text: u.name })), h('td', {}, pill(s.state, s.label)),
       h('td', { class: 'num', text: up + ' / ' + u.endpoints.length }), h('td', {}, pill(u.descriptors.state)),
-      h('td', { class: 'num', text: u.routes }), h('td', { class: 'num', text: rate(perUp[u.name] || 0) }));
+      h('td', { class: 'num', text: u.routes }), h('td', { class: 'num', text: rate(perUp[u.name] || 0) }),
+      h('td', { class: 'num five' + (errUp[u.name] ? ' error' : ''), text: errUp[u.name] || 0 }));
   }), 'no upstream configured');
+}
+
+// refusedTile counts the requests policies refused, the policies that did
+// on hover (rate limits, authentication, an open breaker …).
+function refusedTile(rej) {
+  const keys = Object.keys(rej).sort((a, b) => rej[b] - rej[a]);
+  const total = keys.reduce((n, k) => n + rej[k], 0);
+  return h('div', { class: 'tile', id: 'tile-refused', title: keys.map((k) => k + ' ' + rej[k]).join(', ') || 'none' },
+    h('div', { class: 'label', text: 'refused by policy' }), h('div', { class: 'value' + (total ? ' warn' : ''), text: total }),
+    keys.length ? h('div', { class: 'sub', text: keys.slice(0, 3).map((k) => k + ' ' + rej[k]).join(' · ') }) : null);
 }
 
 // upstreamState is one word for an upstream: down (no endpoint up),
@@ -376,9 +393,21 @@ function renderRoutes(st) {
       h('td', { class: 'num', title: lat.at ? 'at ' + lat.at : '', text: latency(lat.p99_seconds) }),
       h('td', { class: 'num', text: r.requests }), codesCell(r.grpc_codes),
       h('td', {}, r.breaker ? pill(r.breaker) : '–'),
-      h('td', { title: fp && fp.fallback ? fp.fallback : '' }, fp ? (fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no') : '–'),
+      fastPathCell(r),
       h('td', { class: 'policies', text: (r.policies || []).join(', ') || '–' }));
   }), 'no route yet: descriptors pending');
+}
+
+// fastPathCell is the share of the route's unary requests transcoded on
+// the fast path both ways, with its counts and why not on hover.
+function fastPathCell(r) {
+  const fp = r.fast_path;
+  if (!fp) return h('td', { text: '–' });
+  const how = fp.request && fp.response ? 'yes' : fp.request || fp.response ? 'partly' : 'no';
+  const t = r.transcoded;
+  const title = (t ? t.fast + ' fast, ' + t.fallback + ' fallback. ' : '') + (fp.fallback || 'request and response on the fast path');
+  const cls = r.fast_path_share === undefined ? '' : r.fast_path_share >= 0.99 ? 'ok' : r.fast_path_share > 0 ? 'warn' : 'bad';
+  return h('td', { class: 'fastpath ' + cls, title }, r.fast_path_share === undefined ? how : pct(r.fast_path_share) + ' ' + (how === 'yes' ? '' : '(' + how + ')'));
 }
 
 async function loadRoutes() {
@@ -394,18 +423,46 @@ async function loadRoutes() {
   fill('hidden', rows, 'every method is exposed');
 }
 
+// ---- consumers ------------------------------------------------------------
+
+async function loadConsumers() {
+  const r = await api('GET', '/admin/consumers');
+  if (!r.ok) { fill('consumers', [], r.status === 404 ? 'this admin listener has no consumers view' : errorText(r)); return; }
+  const v = r.body;
+  $('consumers-cap').textContent = v.tracked + ' of at most ' + v.max_tracked + ' callers counted by name' +
+    (v.tracked >= v.max_tracked ? '; later ones count as "other"' : '') + '.';
+  fill('consumers', v.consumers.map((c) => {
+    const q = c.quota;
+    const reasons = Object.keys(c.denials).sort((a, b) => c.denials[b] - c.denials[a]);
+    const left = q && !q.error ? h('td', { class: 'num quota' }, h('meter', { min: 0, max: q.burst, value: q.left, low: q.burst / 10, optimum: q.burst, title: q.left + ' of ' + q.burst + ' left' }), ' ' + q.left) : h('td', { class: 'num', text: '–' });
+    return h('tr', { 'data-consumer': c.kind + ':' + c.name },
+      h('td', {}, h('strong', { text: c.name || '(anonymous)' })), h('td', { text: c.kind.replace('_', ' ') }),
+      h('td', { class: 'num', text: rate(c.per_second) }), h('td', { class: 'num', text: c.requests }),
+      h('td', { class: 'num', text: c.client_errors + ' / ' + c.server_errors }),
+      h('td', { class: 'num' + (c.denied ? ' error' : ''), text: c.denied }),
+      h('td', { class: 'codes' }, ...reasons.map((k) => h('span', { class: 'code bad', 'data-reason': k, text: k + ' ' + c.denials[k] }))),
+      h('td', { class: q && q.error ? 'error' : '', text: q ? (q.error ? 'store unavailable: ' + q.error : q.rate + ' per ' + duration(q.period_seconds) + ', burst ' + q.burst) : '–' }),
+      h('td', { class: 'num', text: q && !q.error ? q.used : '–' }), left,
+      h('td', { text: q && !q.error ? (q.used ? duration(q.full_in_seconds) : 'full') : '–' }));
+  }), 'no caller yet');
+}
+
 // ---- config ---------------------------------------------------------------
 
 let configDoc = null, editorBase = '', validateTimer = null, validSeq = 0;
 
+// renderConfigStatus shows GET /admin/reload: what runs, and how reloads went.
+function renderConfigStatus(st) {
+  if (!st.ok) return;
+  const s = st.body;
+  const kv = [['version', s.version], ['source', s.source], ['loaded', when(s.loaded_at)], ['reloads', s.reloads_ok + ' ok, ' + s.reloads_failed + ' refused']];
+  if (s.last_error) kv.push(['last refused', h('span', { class: 'error' }, (s.last_error_version || '') + ': ' + s.last_error + ' ', when(s.last_error_at))]);
+  $('config-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v || '–')]));
+}
+
 async function loadConfig() {
   const [st, cfg] = await Promise.all([api('GET', '/admin/reload'), api('GET', '/admin/config')]);
-  if (st.ok) {
-    const s = st.body;
-    const kv = [['version', s.version], ['source', s.source], ['loaded', when(s.loaded_at)], ['reloads', s.reloads_ok + ' ok, ' + s.reloads_failed + ' refused']];
-    if (s.last_error) kv.push(['last refused', h('span', { class: 'error' }, (s.last_error_version || '') + ': ' + s.last_error + ' ', when(s.last_error_at))]);
-    $('config-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v || '–')]));
-  }
+  renderConfigStatus(st);
   if (!cfg.ok) { $('effective').textContent = errorText(cfg); return; }
   // The control-plane shape carries the source text and its version:
   // then the config is editable here.
@@ -498,8 +555,11 @@ async function loadRelease() {
   $('release').hidden = !r.ok;
   if (!r.ok) return;
   const s = r.body;
+  document.body.dataset.release = s.candidate ? 'running' : 'none';
+  document.body.dataset.instanceRuns = s.this_instance ? s.this_instance.runs : '';
   const kv = [['stable', s.stable], ['candidate', s.candidate || 'none'], ['share', s.candidate ? s.share + ' %' : '–'],
-    ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs : '–'],
+    ['started', s.started_at ? (s.who || '') + ' ' + new Date(s.started_at).toLocaleTimeString() : '–'],
+    ['this instance', s.this_instance ? s.this_instance.id + ' runs ' + s.this_instance.runs + ' (' + String(s.this_instance.version || '').slice(0, 12) + ')' : '–'],
     ['instances', (s.instances || []).join(', ') || (s.candidate ? 'by share' : '–')]];
   $('release-status').replaceChildren(...kv.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
 }
@@ -507,6 +567,7 @@ async function loadRelease() {
 async function releaseAction(path, body) {
   const r = await api('POST', path, body);
   $('release-result').textContent = r.ok ? path + ': done' : path + ': ' + errorText(r);
+  $('release-result').className = r.ok ? 'ok' : 'error';
   await loadConfig();
 }
 $('release-start').addEventListener('click', () => releaseAction('/admin/config/release', { yaml: $('editor').value, share: Number($('release-share').value) }));
@@ -576,6 +637,12 @@ async function poll(once) {
       if (hr.ok) history = hr.body;
       await Promise.all(stats.upstreams.map((u) => loadSchemaHistory(u.name)));
       if (currentView() === 'routes') loadRoutes();
+    }
+    if (currentView() === 'consumers') loadConsumers();
+    // A release moves on its own (instances switching, an automatic abort).
+    if (currentView() === 'config') {
+      api('GET', '/admin/reload').then(renderConfigStatus);
+      if (!$('release').hidden) loadRelease();
     }
     $('instance').textContent = stats.instance + ' · ' + stats.version + ' · config ' + (stats.config_version || '–');
     renderOverview(stats);
