@@ -8,6 +8,7 @@ import (
 
 	"github.com/refract-gateway/refract/gateway/compress"
 	"github.com/refract-gateway/refract/gateway/grpcproxy"
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -141,7 +142,8 @@ func (g *Gateway) serveCall(rt *route) http.Handler {
 func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 	sort.Slice(set.hidden, func(i, j int) bool { return set.hidden[i].Method < set.hidden[j].Method })
 	refs := make([]RouteRef, 0, len(set.entries))
-	first := map[string]bool{} // methods whose gRPC chain is compiled
+	first := map[string]*route{} // methods' routes whose gRPC chain is compiled
+	kept := set.entries[:0]
 	for _, e := range set.entries {
 		rt := e.Value
 		rt.name = e.Method + " " + e.Template.String()
@@ -150,18 +152,27 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		ref := RouteRef{Upstream: rt.up.name, Product: g.prod.Of(rt.up.name), Method: rt.method, Route: rt.name,
 			Idempotent: transcode.MethodIdempotent(rt.binding.Method), Timeout: rt.up.timeout}
 		refs = append(refs, ref)
+		var err error
+		if rt.xf, err = transform.Compile(g.pol.Transform(ref), rt.binding, &g.xfStats); err != nil {
+			set.problems = append(set.problems, fmt.Sprintf("%s: route %s: %v; left unrouted", rt.method, rt.name, err))
+			continue
+		}
+		kept = append(kept, e)
 		rt.handler, rt.stages = compileRoute(g.pol.Route(ref), g.serveCall(rt))
 		cacheable := httpmeta.Cacheable(rt.binding.HTTPMethod, rt.binding.Method) && !rt.binding.ClientStreaming && !rt.binding.ServerStreaming
 		rt.etag, rt.cache = rt.up.o.ETag && cacheable, nil
 		if cacheable {
 			rt.cache = rt.up.o.Cache
 		}
-		if !first[rt.method] {
-			first[rt.method] = true
+		if first[rt.method] == nil {
+			first[rt.method] = rt
 			rt.grpc, _ = compileRoute(g.pol.Route(ref), g.serveGRPCCall(rt))
 		}
+		if rt.xf.HTTPOnly() { // the gRPC proxy would pass messages through unedited
+			first[rt.method].grpc = nil
+		}
 		rt.call = g.compileCall(rt, ref)
-		rt.stages = append(rt.stages, rt.call.Names()...)
+		rt.stages = append(append(rt.stages, rt.call.Names()...), rt.xf.Names()...)
 		if rt.validator = nil; rt.up.o.Validate {
 			rt.validator = g.validation.ForMethod(rt.binding.Method)
 		}
@@ -173,5 +184,6 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 			rt.bodies = bf.BodyFormats(rt.binding, ref)
 		}
 	}
+	set.entries = kept
 	set.selectors = g.pol.Selectors(upstream, refs)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/refract-gateway/refract/gateway/observe"
 	"github.com/refract-gateway/refract/gateway/products"
 	"github.com/refract-gateway/refract/gateway/stream"
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/refract-gateway/refract/router"
@@ -68,6 +69,7 @@ type Gateway struct {
 
 	streams stream.Tracker   // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
+	xfStats transform.Stats  // the edits routes' transforms made, across rebuilds
 	// unaryOpts are the call options of every unary call, built once: the
 	// codec and the response size limit (per call, so reflection on the
 	// same connection keeps grpc-go's own bound).
@@ -245,6 +247,9 @@ func (g *Gateway) Close() error {
 func (g *Gateway) FastPathStats() transcode.FastPathSnapshot {
 	return g.codec.Stats().Snapshot()
 }
+
+// TransformStats counts routes' transform edits (wire, dynamic); safe for concurrent use.
+func (g *Gateway) TransformStats() transform.Snapshot { return g.xfStats.Snapshot() }
 
 // applyOptions keeps what New's options inject, with their defaults.
 func (g *Gateway) applyOptions(o options) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/bodyformat"
@@ -47,6 +48,9 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	if !ok {
 		return
 	}
+	if req, ok = rt.xf.Request(w, req, r, g.codec); !ok { // before validation: the rules hold for what is sent
+		return
+	}
 	wm, isWire := req.(*transcode.WireMessage)
 	rt.obs.Transcoded(isWire)
 	if isWire {
@@ -61,6 +65,7 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
+	rt.xf.Metadata(md, r, info)
 	g.pol.Identity(md, info)
 	timeout, clientDeadline, err := transcode.CallTimeout(r.Header.Get("Grpc-Timeout"), rt.call.Deadline(rt.up.timeout),
 		g.limits.MinClientTimeout, g.limits.MaxClientTimeout)
@@ -91,7 +96,10 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 		return
 	}
 	status := rt.up.o.Response.Apply(w.Header(), out.header, out.trailer)
-	body := g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r)
+	if resp, ok = rt.xf.Response(w, resp, g.codec); !ok {
+		return
+	}
+	body := g.writeResponse(w, rt.up.name, b, resp, status, rt.etag, r, rt.xf)
 	if cacheKey != "" && body != nil {
 		rt.cache.Save(r.Context(), r, cacheKey, status, w.Header(), out.header, out.trailer, body)
 	}
@@ -155,13 +163,14 @@ func (g *Gateway) decodeCall(w http.ResponseWriter, r *http.Request, b *transcod
 // If-None-Match gets 304. A response that cannot be rendered (malformed
 // wire bytes, a string that is not UTF-8) is the upstream's fault: 502.
 // It returns the encoded body, nil when it could not be rendered.
-func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request) []byte {
+func (g *Gateway) writeResponse(w http.ResponseWriter, upstream string, b *transcode.Binding, resp any, status int, etag bool, r *http.Request, xf *transform.Route) []byte {
 	out, contentType, err := b.EncodeCallResponse(resp, g.codec)
 	if err != nil {
 		g.log.Error().Err(err).Str("method", b.FullMethod).Msg("encoding response")
 		writeStatus(w, http.StatusBadGateway, codes.Internal, transcode.UnreadableMessage(upstream, b, transcode.EncodingCause(err)), b)
 		return nil
 	}
+	out = xf.Body(out)
 	if etag && status == http.StatusOK {
 		tag := w.Header().Get("Etag")
 		if tag == "" {
@@ -199,6 +208,9 @@ func (g *Gateway) writeCallError(w http.ResponseWriter, r *http.Request, rt *rou
 	}
 	p := g.callStatus(r, rt, st, timeout)
 	rpcstatus.Challenge(w.Header(), p)
+	if httpStatus = rt.xf.Error(w, st.Code(), p.Message, httpStatus); httpStatus == 0 {
+		return // answered with the route's error body
+	}
 	writeStatusProto(w, httpStatus, p, rt.binding)
 }
 

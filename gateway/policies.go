@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
 	"github.com/refract-gateway/refract/transcode/bodyformat"
@@ -29,6 +30,8 @@ type Policies interface {
 	// Call is one route's call plan: a new value the route keeps; nil
 	// makes plain calls with the upstream's timeout.
 	Call(r RouteRef) *CallPlan
+	// Transform is one route's transform spec; nil: none.
+	Transform(r RouteRef) *transform.Spec
 	// Identity writes into md what authentication established in info
 	// (nil when none ran), after dropping what the client sent under the
 	// same keys. It runs on the request path.
@@ -95,6 +98,7 @@ func (n noPolicies) Edge() policy.Set {
 }
 func (noPolicies) Route(RouteRef) policy.Set                   { return policy.Set{} }
 func (noPolicies) Call(RouteRef) *CallPlan                     { return nil }
+func (noPolicies) Transform(RouteRef) *transform.Spec          { return nil }
 func (noPolicies) Identity(metadata.MD, *policy.Info)          {}
 func (noPolicies) Selectors(string, []RouteRef) SelectorReport { return SelectorReport{} }
 func (noPolicies) Breakers() []BreakerInfo                     { return []BreakerInfo{} }
@@ -144,7 +148,8 @@ func (l *livePolicies) Identity(md metadata.MD, info *policy.Info) {
 func (l *livePolicies) Selectors(upstream string, routes []RouteRef) SelectorReport {
 	return l.cur.Load().Selectors(upstream, routes)
 }
-func (l *livePolicies) Breakers() []BreakerInfo { return l.cur.Load().Breakers() }
+func (l *livePolicies) Breakers() []BreakerInfo              { return l.cur.Load().Breakers() }
+func (l *livePolicies) Transform(r RouteRef) *transform.Spec { return l.cur.Load().Transform(r) }
 
 // start makes p current, runs its background work and rebuilds the edge
 // handler over it. It returns the Policies it replaced (nil at first),

@@ -8,6 +8,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	"github.com/refract-gateway/refract/gateway/respcache"
+	"github.com/refract-gateway/refract/gateway/transform"
 	upconn "github.com/refract-gateway/refract/gateway/upstream"
 	"github.com/refract-gateway/refract/router"
 	"github.com/refract-gateway/refract/transcode"
@@ -33,6 +34,7 @@ type route struct {
 	etag    bool             // responses carry an ETag and answer If-None-Match
 	cache   *respcache.Cache // nil: responses are not cached
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
+	xf      *transform.Route // request, response and error edits; nil: none
 	subsets []*upconn.Subset // the split's index → subset (compileCall)
 	name    string           // "GET /v1/{name=shelves/*}"
 	method  string           // the gRPC method's full name, library.v1.LibraryService.GetShelf

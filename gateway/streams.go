@@ -45,6 +45,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error(), b)
 		return
 	}
+	rt.xf.Metadata(md, r, info)
 	g.pol.Identity(md, info)
 	deadline, _, err := transcode.CallTimeout(r.Header.Get("Grpc-Timeout"), lim.MaxDuration,
 		g.limits.MinClientTimeout, g.limits.MaxClientTimeout)
@@ -63,7 +64,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		Codec: g.codec, Observer: rt.obs, Log: &g.log, Compat: rt.up.o.Compat,
 		DecodeRequest: func(w http.ResponseWriter) (proto.Message, bool) { return g.decodeRequest(w, r, b, vars) },
 		WriteResponse: func(w http.ResponseWriter, resp any) {
-			g.writeResponse(w, rt.up.name, b, resp, http.StatusOK, false, nil)
+			g.writeResponse(w, rt.up.name, b, resp, http.StatusOK, false, nil, nil)
 		},
 		UpstreamStatus: func(st *status.Status) *spb.Status { return g.callStatus(r, rt, st, deadline) },
 	}, &g.streams)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/refract-gateway/refract/gateway/config/bodyformats"
 	"github.com/refract-gateway/refract/gateway/config/extauthz"
+	"github.com/refract-gateway/refract/gateway/config/transformcfg"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/policy/jwt"
 	"github.com/refract-gateway/refract/policy/logqueue"
@@ -143,6 +144,9 @@ type Policies struct {
 	// AuthFailures limits failed authentications per client network
 	// (top-level policies only; off when absent).
 	AuthFailures *AuthFailuresConfig `yaml:"auth_failures"`
+	// Transform reshapes requests, responses and errors
+	// (docs/transform.md); levels add up.
+	Transform *transformcfg.Transform `yaml:"transform"`
 	// BodyFormats lets routes take form, multipart and XML bodies.
 	BodyFormats *bodyformats.Formats `yaml:"body_formats"`
 	// Resilience: timeout, breaker, retry, fallback and split.
@@ -477,6 +481,7 @@ func (c *Config) validatePolicies() []error {
 			}
 			store(rk, rc.Shared)
 		}
+		pc.Transform.Validate(key+".transform", bad)
 		if af := pc.AuthFailures; af != nil {
 			ak := key + ".auth_failures"
 			switch _, err := af.RateLimit().Check(); {

@@ -26,6 +26,7 @@ type stateCollector struct {
 	datacenter                                           *prometheus.Desc
 	routesRefused, selectorMisses, selectorPartial       *prometheus.Desc
 	fastRequests, fastResponses                          *prometheus.Desc
+	transformEdits                                       *prometheus.Desc
 	breakerState                                         *prometheus.Desc
 }
 
@@ -83,6 +84,9 @@ func newStateCollector(g *atomic.Pointer[gateway.Gateway], now func() time.Time)
 		fastResponses: prometheus.NewDesc("refract_transcode_responses_total",
 			"Unary responses transcoded, by path: fast (wire bytes straight to JSON) or fallback (dynamic messages and protojson).",
 			[]string{"path"}, nil),
+		transformEdits: prometheus.NewDesc("refract_transform_edits_total",
+			"Edits made by routes' transforms, by what (request, response fields, body) and path: wire (bytes edited on the fast path), dynamic (the call's dynamic message) or json (the rendered body).",
+			[]string{"what", "path"}, nil),
 	}
 }
 
@@ -91,7 +95,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descState, c.descInfo, c.descAge, c.descFetch, c.descMethods,
 		c.descRefreshes, c.descFailures, c.schemaChanges, c.schemaHeld, c.endpoints, c.endpointsByState, c.discoveryStale, c.datacenter, c.routes, c.streamsOpen,
 		c.routesRefused, c.selectorMisses, c.selectorPartial,
-		c.fastRequests, c.fastResponses, c.breakerState} {
+		c.fastRequests, c.fastResponses, c.transformEdits, c.breakerState} {
 		ch <- d
 	}
 }
@@ -183,4 +187,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.fastRequests, float64(fp.RequestFallbacks), "fallback")
 	counter(c.fastResponses, float64(fp.Responses), "fast")
 	counter(c.fastResponses, float64(fp.ResponseFallbacks), "fallback")
+	xf := g.TransformStats()
+	counter(c.transformEdits, float64(xf.WireRequests), "request", "wire")
+	counter(c.transformEdits, float64(xf.DynamicRequests), "request", "dynamic")
+	counter(c.transformEdits, float64(xf.WireResponses), "response", "wire")
+	counter(c.transformEdits, float64(xf.DynamicResponses), "response", "dynamic")
+	counter(c.transformEdits, float64(xf.Bodies), "body", "json")
 }

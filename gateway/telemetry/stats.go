@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/refract-gateway/refract/gateway"
+	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/transcode"
 )
 
@@ -36,6 +37,8 @@ type Stats struct {
 	// BuildError is the last route build's error, if it failed.
 	BuildError string                     `json:"build_error,omitempty"`
 	FastPath   transcode.FastPathSnapshot `json:"fast_path"`
+	// Transform counts the edits routes' transforms made, by path.
+	Transform transform.Snapshot `json:"transform"`
 	// Breakers are the circuit breakers routes use, with their states.
 	Breakers []gateway.BreakerInfo `json:"breakers"`
 }
@@ -138,7 +141,7 @@ func (m *Metrics) Stats() Stats {
 		Rejections: map[string]uint64{}, Routes: []RouteStats{}, Upstreams: []UpstreamStats{}}
 	g := m.gw.Load()
 	if g != nil {
-		out.FastPath = g.FastPathStats()
+		out.FastPath, out.Transform = g.FastPathStats(), g.TransformStats()
 		if err := g.BuildError(); err != nil {
 			out.BuildError = err.Error()
 		}

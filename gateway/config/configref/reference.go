@@ -51,7 +51,7 @@ consul:
 
 // schemaPackages are the directories under the config package that hold
 // parts of the schema (types the config embeds), documented like its own.
-var schemaPackages = []string{"aggregates", "extauthz", "bodyformats"}
+var schemaPackages = []string{"aggregates", "extauthz", "transformcfg", "bodyformats"}
 
 // Keys returns every key reachable from config.Config, in declaration
 // order, documented from the Go files of configDir, with examples from
