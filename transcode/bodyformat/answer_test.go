@@ -79,6 +79,19 @@ func TestEncodeXMLResponseBody(t *testing.T) {
 	}
 }
 
+func TestEncodeXMLUnknownKeys(t *testing.T) {
+	rt := libraryRoute(t, "CreateBook", Options{XML: true})
+	out, err := rt.encodeXML([]byte(`{"title":"T","meta":{"z":[1,2],"a":"x","n":null},"data":{"bad key":1}}`))
+	if err == nil || !strings.Contains(err.Error(), `"bad key"`) {
+		t.Fatalf("%v %s", err, out)
+	}
+	out, err = rt.encodeXML([]byte(`{"title":"T","meta":{"z":[1,2],"a":"x<","n":null}}`))
+	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Book><title>T</title><meta><a>x&lt;</a><z>1</z><z>2</z></meta></Book>`
+	if err != nil || string(out) != want {
+		t.Fatalf("%v\n got %s\nwant %s", err, out, want)
+	}
+}
+
 func BenchmarkEncodeXML(b *testing.B) {
 	rt := libraryRoute(b, "CreateBook", Options{XML: true})
 	js := []byte(`{"name":"shelves/1/books/1","title":"Dune","author":"Frank Herbert","genre":"FICTION","pageCount":"412",

@@ -58,15 +58,81 @@ func writeMessage(buf *bytes.Buffer, name string, md protoreflect.MessageDescrip
 			}
 			v, ok = obj[key]
 		}
-		if !ok || isNull(v) {
+		if !ok {
+			continue
+		}
+		delete(obj, key)
+		if isNull(v) {
 			continue
 		}
 		if err := writeField(buf, f, key, v); err != nil {
 			return err
 		}
 	}
+	if len(obj) > 0 { // keys the message does not have (a transform's): written as their JSON is
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := writeGeneric(buf, k, obj[k]); err != nil {
+				return err
+			}
+		}
+	}
 	buf.WriteString("</" + name + ">")
 	return nil
+}
+
+// writeGeneric writes JSON that no descriptor describes as element name:
+// an object's members as child elements (sorted), an array's items as
+// repeated elements, a scalar as text; null writes nothing.
+func writeGeneric(buf *bytes.Buffer, name string, raw json.RawMessage) error {
+	if !isXMLName(name) {
+		return fmt.Errorf("key %q is not an XML element name", name)
+	}
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || isNull(raw):
+		return nil
+	case raw[0] == '{':
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		buf.WriteString("<" + name + ">")
+		for _, k := range keys {
+			if err := writeGeneric(buf, k, obj[k]); err != nil {
+				return err
+			}
+		}
+		buf.WriteString("</" + name + ">")
+		return nil
+	case raw[0] == '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, it := range items {
+			if err := writeGeneric(buf, name, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return writeText(buf, name, []byte(s))
+	}
+	return writeText(buf, name, raw)
 }
 
 // writeField writes one field: a repeated field as one element per item,
