@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/refract-gateway/refract/policy"
-	"github.com/refract-gateway/refract/transcode/httpmeta"
 )
 
 // serveCached answers r from the route's response cache when it holds a
@@ -19,22 +17,5 @@ func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt *route)
 		id = [4]string{info.ConsumerName(), info.Subject, authz, apiKey}
 	}
 	key = rt.cache.Key(rt.name, r, id[:]...)
-	e, ok := rt.cache.Lookup(r.Context(), r, key)
-	if !ok {
-		w.Header().Set("X-Refract-Cache", "miss")
-		return key, false
-	}
-	h := w.Header()
-	for k, v := range e.Header {
-		h[k] = v
-	}
-	h.Set("X-Refract-Cache", "hit")
-	if rt.etag && httpmeta.NotModified(r, h.Get("Etag")) {
-		w.WriteHeader(http.StatusNotModified)
-		return key, true
-	}
-	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(e.Body)
-	return key, true
+	return key, rt.cache.Serve(w, r, key, rt.etag)
 }

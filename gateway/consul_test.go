@@ -234,7 +234,7 @@ func TestConsulRollingDeployWithANewMethod(t *testing.T) {
 	// The admin API shows the split and the restricted route, once both
 	// old instances' own reflections are in (each is reflected on its own,
 	// and one may still be fetching on a busy machine).
-	eventually(t, 10*time.Second, "both old instances in the split", func() bool {
+	eventually(t, 30*time.Second, "both old instances in the split", func() bool {
 		u := h.upstream(t, "library")
 		return len(u.Schemas) == 2 && len(u.Schemas[1].Endpoints) == 2
 	})

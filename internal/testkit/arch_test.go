@@ -62,7 +62,7 @@ var allowedImports = map[string][]string{
 	"gateway/stream":              {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},
 	"gateway/grpcproxy":           {"transcode/rpcstatus"},
 	"gateway/compress":            nil,
-	"gateway/respcache":           nil,
+	"gateway/respcache":           {"transcode/httpmeta"},
 	"gateway/observe":             {"policy"},
 	"gateway/products":            {"router"},
 	"gateway": {"transcode/compat", "router", "reflection", "discovery", "transcode", "transcode/rpcstatus", "transcode/openapi",
