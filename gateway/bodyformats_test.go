@@ -319,3 +319,24 @@ func TestBodyFormatOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyFormatXMLCached: the response cache keeps the JSON answer; a
+// hit is rendered as XML for the client that prefers it, and as JSON for
+// the next one.
+func TestBodyFormatXMLCached(t *testing.T) {
+	lib := startLibrary(t)
+	h := startGateway(t, libraryConfig(lib.Addr, "    cache: {ttl: 1h}\n    policies:\n      body_formats: {xml: true}\n"))
+	r := h.do(t, "GET", "/v1/shelves/1", "", "Accept", "application/xml").expect(t, 200)
+	first := string(r.body)
+	if r.header.Get("X-Refract-Cache") != "miss" || !strings.HasPrefix(first, `<?xml`) || !strings.Contains(first, "<theme>Fiction</theme>") {
+		t.Fatalf("%v %s", r.header, r.body)
+	}
+	r = h.do(t, "GET", "/v1/shelves/1", "", "Accept", "application/xml").expect(t, 200)
+	if r.header.Get("X-Refract-Cache") != "hit" || string(r.body) != first || r.header.Get("Content-Type") != "application/xml; charset=utf-8" {
+		t.Fatalf("%v %s", r.header, r.body)
+	}
+	r = h.do(t, "GET", "/v1/shelves/1", "").expect(t, 200)
+	if r.header.Get("X-Refract-Cache") != "hit" || field(t, r.body, "theme") != "Fiction" {
+		t.Fatalf("%v %s", r.header, r.body)
+	}
+}
