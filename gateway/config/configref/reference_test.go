@@ -17,7 +17,8 @@ var update = flag.Bool("update", false, "rewrite docs/config.md from the config 
 var referencePath = filepath.Join("..", "..", "..", "docs", "config.md")
 
 // examplePages are the pages examples are taken from: the annotated
-// configuration first, then the README, then the other docs in name order.
+// configuration first, then the other docs in name order (their examples
+// show a key in its topic's context), then the README's compact ones.
 func examplePages(t *testing.T) []string {
 	t.Helper()
 	docs := filepath.Join("..", "..", "..", "docs")
@@ -26,13 +27,13 @@ func examplePages(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	sort.Strings(all)
-	pages := []string{filepath.Join(docs, "configuration.md"), filepath.Join("..", "..", "..", "README.md")}
+	pages := []string{filepath.Join(docs, "configuration.md")}
 	for _, p := range all {
 		if b := filepath.Base(p); b != "configuration.md" && b != "config.md" {
 			pages = append(pages, p)
 		}
 	}
-	return pages
+	return append(pages, filepath.Join("..", "..", "..", "README.md"))
 }
 
 // The committed docs/config.md is what the config types and the docs'
