@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -152,6 +153,39 @@ func TestAggregateRoutePolicies(t *testing.T) {
 	if code := field(t, r.body, "code"); code != float64(8) {
 		t.Fatalf("code %v: %s", code, r.body)
 	}
+	// The admin API lists the served aggregate with its calls and its
+	// route's own policies.
+	resp, err := http.Get(h.admin + "/admin/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var routes struct {
+		Routes []struct {
+			HTTPMethod string `json:"http_method"`
+			Path       string
+			Upstream   string
+			GRPCMethod string `json:"grpc_method"`
+			Origin     string
+			Policies   []string
+		}
+	}
+	if err := json.Unmarshal(body, &routes); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	for _, rt := range routes.Routes {
+		if rt.Path != "/v1/dashboard/{shelf}" {
+			continue
+		}
+		if rt.HTTPMethod != "GET" || rt.Upstream != "aggregate dashboard" || rt.Origin != "aggregate" ||
+			rt.GRPCMethod != "library.v1.LibraryService.GetShelf, library.v1.LibraryService.ListBooks, echo.v1.EchoService.Echo" ||
+			!slices.Contains(rt.Policies, "rate_limit") {
+			t.Fatalf("the aggregate's route: %+v", rt)
+		}
+		return
+	}
+	t.Fatalf("/admin/routes does not list the aggregate: %s", body)
 }
 
 func TestAggregatePick(t *testing.T) {
@@ -218,6 +252,25 @@ func TestAggregateMissingFieldRefused(t *testing.T) {
 	}
 	if !strings.Contains(reason, "call greeting: method echo.v1.EchoService.Shout is not in the descriptors of any upstream") {
 		t.Fatalf("reason %q", reason)
+	}
+	// A method the config keeps unpublished, and one whose routes a
+	// transform guards (an in-process call would bypass the transform),
+	// are refused at the route build, not left to fail at call time.
+	for name, publish := range map[string]string{
+		"hidden":      `hide: ["*.Echo"]`,
+		"transformed": `routes: [{method: echo.v1.EchoService.Echo, policies: {transform: {request: {set: [{field: message, from: "const:hi"}]}}}}]`,
+	} {
+		cfg := strings.Replace(aggregateConfig(t, "fail", ""), "  - name: echo\n", "  - name: echo\n    "+publish+"\n", 1)
+		h = startGateway(t, cfg)
+		reason = ""
+		for _, r := range h.gw.RefusedRoutes() {
+			if r.Path == "/v1/dashboard/{shelf}" {
+				reason = r.Reason
+			}
+		}
+		if want := "call greeting: method echo.v1.EchoService.Echo is not published"; !strings.Contains(reason, want) {
+			t.Fatalf("%s: reason %q, want it to contain %q", name, reason, want)
+		}
 	}
 }
 

@@ -102,15 +102,23 @@ func (g *Gateway) serveMatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // Chain wraps h in ref's route policies, for a Composer's route, and
-// binds its metrics (Info.Observer).
-func (g *Gateway) Chain(ref RouteRef, h http.Handler) (http.Handler, RouteObserver) {
-	chain, _ := compileRoute(g.pol.Route(ref), h)
+// binds its metrics (Info.Observer); stages names the policies.
+func (g *Gateway) Chain(ref RouteRef, h http.Handler) (chain http.Handler, stages []string, obs RouteObserver) {
+	chain, stages = compileRoute(g.pol.Route(ref), h)
 	method, tmpl, _ := strings.Cut(ref.Route, " ")
-	return chain, g.obs.Route(method, tmpl, ref.Upstream, ref.Method)
+	return chain, stages, g.obs.Route(method, tmpl, ref.Upstream, ref.Method)
 }
 
 // Invoke serves a gRPC request through its method's route chain, for a Composer's call.
 func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request) { g.serveGRPC(w, r) }
+
+// Invokable reports whether Invoke can call the method at gRPC path
+// (/package.Service/Method) on the main table: it is routed, not hidden,
+// and no transform keeps it off the gRPC proxy. As of the last route build.
+func (g *Gateway) Invokable(path string) bool {
+	idx := g.grpcIdx.Load()
+	return idx != nil && (*idx)[""][path] != nil
+}
 
 // serveCall is the innermost handler of every route's chain: the upstream
 // call, unary or streaming.

@@ -75,6 +75,7 @@ type Composer interface {
 	Build(g *Gateway) []RefusedRoute
 	Serve(w http.ResponseWriter, r *http.Request) bool
 	OpenAPI() []openapi.Route
+	Routes() []RouteInfo // the routes it serves, for Gateway.Routes
 }
 
 // UpstreamOptions is one backend: its connections and how its methods are

@@ -327,6 +327,9 @@ func (g *Gateway) Routes() []RouteInfo {
 			FastPath:     r.binding.Info(),
 		})
 	}
+	if g.composer != nil {
+		out = append(out, g.composer.Routes()...)
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path

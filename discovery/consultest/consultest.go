@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,13 +113,20 @@ func start(t testing.TB, token, dc string) *Agent {
 			"no consul binary: run .ci/consul.sh (builds Consul "+Version+" from the module proxy) or set REFRACT_CONSUL")
 	}
 	a := &Agent{t: t, bin: bin, dir: t.TempDir(), token: token, dc: dc}
-	http := testkit.FreePort(t)
-	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
-	for i := range a.ports {
-		a.ports[i] = testkit.FreePort(t)
-	}
-	if err := a.start(); err != nil {
-		t.Fatal(err)
+	// A free port can be taken by another test process before the agent
+	// binds it: then the agent starts again on other free ports.
+	for attempt := 1; ; attempt++ {
+		a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(testkit.FreePort(t)))
+		for i := range a.ports {
+			a.ports[i] = testkit.FreePort(t)
+		}
+		err := a.start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(a.Stop)
 	return a

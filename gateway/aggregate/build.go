@@ -37,6 +37,7 @@ type compiled struct {
 	*plan
 	g         *gateway.Gateway
 	chain     http.Handler // the aggregate route's policies, then serve
+	stages    []string     // the policies' names
 	invoker   http.Handler // a call: a fresh policy.Info, then the engine's Invoke
 	obs       gateway.RouteObserver
 	calls     []*compiledCall
@@ -101,7 +102,7 @@ func (s *Set) Build(g *gateway.Gateway) []gateway.RefusedRoute {
 				Reason: fmt.Sprintf("aggregate %s is not served: %v", p.Name, err)})
 			continue
 		}
-		c.chain, c.obs = g.Chain(gateway.RouteRef{Upstream: PolicyKey(p.Name), Route: p.route, Method: PolicyKey(p.Name)}, http.HandlerFunc(c.serve))
+		c.chain, c.stages, c.obs = g.Chain(gateway.RouteRef{Upstream: PolicyKey(p.Name), Route: p.route, Method: PolicyKey(p.Name)}, http.HandlerFunc(c.serve))
 		entries = append(entries, router.Entry[*compiled]{Method: p.HTTPMethod, Template: p.Template, Name: PolicyKey(p.Name), Value: c})
 		b.list = append(b.list, c)
 	}
@@ -139,8 +140,12 @@ func compile(g *gateway.Gateway, upstreams []string, p *plan) (*compiled, error)
 		if md.IsStreamingClient() || md.IsStreamingServer() {
 			return nil, fmt.Errorf("call %s: method %s streams: only unary methods can be aggregated", call.Name, call.Method)
 		}
-		c.calls = append(c.calls, &compiledCall{Call: call, md: md, types: types,
-			path: "/" + string(md.Parent().FullName()) + "/" + string(md.Name())})
+		path := "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+		if !g.Invokable(path) {
+			return nil, fmt.Errorf("call %s: method %s is not published (it has no route, is hidden by expose/hide, or a transform of its routes edits what the backend receives, which in-process calls would bypass)",
+				call.Name, call.Method)
+		}
+		c.calls = append(c.calls, &compiledCall{Call: call, md: md, types: types, path: path})
 	}
 	for i, cc := range c.calls {
 		for _, f := range cc.Fields {
@@ -317,4 +322,22 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Routes lists the aggregates served since the last route build, for the
+// admin API and the routes command: upstream "aggregate NAME", the called
+// methods in call order, and the aggregate route's own policies.
+func (s *Set) Routes() []gateway.RouteInfo {
+	list := s.cur.Load().list
+	out := make([]gateway.RouteInfo, 0, len(list))
+	for _, c := range list {
+		methods := make([]string, len(c.calls))
+		for i, cc := range c.calls {
+			methods[i] = cc.Method
+		}
+		out = append(out, gateway.RouteInfo{HTTPMethod: c.HTTPMethod, Path: c.Template.String(), Upstream: PolicyKey(c.Name),
+			GRPCMethod: strings.Join(methods, ", "), Origin: "aggregate", Policies: c.stages,
+			FastPath: gateway.FastPathInfo{Fallback: "an aggregate decodes and merges dynamic messages"}})
+	}
+	return out
 }
