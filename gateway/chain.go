@@ -175,6 +175,7 @@ func (g *Gateway) attachPolicies(upstream string, set *upstreamRoutes) {
 		if first[rt.method] == nil {
 			first[rt.method] = rt
 			rt.grpc, _ = compileRoute(g.pol.Route(ref), g.serveGRPCCall(rt))
+			rt.grpcObs, rt.grpcRef = g.obs.Route(http.MethodPost, rt.binding.FullMethod, rt.up.name, rt.method), "gRPC "+rt.binding.FullMethod
 		}
 		if rt.xf.HTTPOnly() { // the gRPC proxy would pass messages through unedited
 			first[rt.method].grpc = nil

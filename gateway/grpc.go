@@ -72,8 +72,8 @@ func (g *Gateway) serveGRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info != nil {
-		info.Route, info.Method, info.Upstream = "gRPC "+r.URL.Path, rt.method, rt.up.name
-		info.Observer = rt.obs
+		info.Route, info.Method, info.Upstream = rt.grpcRef, rt.method, rt.up.name
+		info.Observer = rt.grpcObs
 	}
 	rt.grpc.ServeHTTP(w, r)
 }
@@ -166,7 +166,7 @@ func (c *grpcCall) Unary(ctx context.Context, req, resp *grpcproxy.Frame, pr *pe
 }
 
 func (c *grpcCall) Open(ctx context.Context, desc *grpc.StreamDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	c.rt.obs.StreamOpened()
+	c.rt.grpcObs.StreamOpened()
 	return c.rt.conn.NewStream(ctx, desc, c.rt.binding.FullMethod, opts...)
 }
 
@@ -180,7 +180,7 @@ func (c *grpcCall) Done(code codes.Code, endpoint net.Addr) {
 		}
 	}
 	if b := c.rt.binding; b.ClientStreaming || b.ServerStreaming {
-		c.rt.obs.StreamEnded(code)
+		c.rt.grpcObs.StreamEnded(code)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +266,26 @@ func TestNativeGRPCAccessLogEndpoint(t *testing.T) {
 		}
 		return false
 	})
-	if line["endpoint"] != lib.Addr || line["grpc_method"] != "library.v1.LibraryService.GetShelf" || line["grpc_code"] != 0.0 {
-		t.Fatalf("access line %v: want endpoint %s, GetShelf, code 0", line, lib.Addr)
+	if line["endpoint"] != lib.Addr || line["grpc_method"] != "library.v1.LibraryService.GetShelf" || line["grpc_code"] != 0.0 ||
+		line["route"] != "gRPC /library.v1.LibraryService/GetShelf" {
+		t.Fatalf("access line %v: want endpoint %s, GetShelf, route gRPC /library.v1.LibraryService/GetShelf, code 0", line, lib.Addr)
+	}
+	// Counted under the gRPC path, not under the method's HTTP route.
+	resp, err := http.Get(h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var grpcCalls, httpCalls bool
+	for _, l := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(l, "refract_http_requests_total{") {
+			continue
+		}
+		grpcCalls = grpcCalls || strings.Contains(l, `route="/library.v1.LibraryService/GetShelf"`) && strings.Contains(l, `method="POST"`) && strings.HasSuffix(l, " 1")
+		httpCalls = httpCalls || strings.Contains(l, `route="/v1/{name=shelves/*}"`)
+	}
+	if !grpcCalls || httpCalls {
+		t.Fatalf("want one request under POST /library.v1.LibraryService/GetShelf and none under the HTTP route:\n%s", body)
 	}
 }

@@ -31,6 +31,8 @@ type route struct {
 	handler http.Handler
 	stages  []string
 	grpc    http.Handler     // the same chain ending in the gRPC proxy; the method's first route only
+	grpcObs RouteObserver    // the gRPC path's series (POST /package.Service/Method), with grpc
+	grpcRef string           // "gRPC /package.Service/Method", its route in logs
 	etag    bool             // responses carry an ETag and answer If-None-Match
 	cache   *respcache.Cache // nil: responses are not cached
 	call    *CallPlan        // timeout, breaker, retries, fallback, split; nil: a plain call
