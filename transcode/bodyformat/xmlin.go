@@ -329,21 +329,32 @@ func appendScalar(dst []byte, f protoreflect.FieldDescriptor, s string) ([]byte,
 			return nil, errors.New("invalid value " + strconv.Quote(s) + ": not a number")
 		}
 		return strconv.AppendFloat(dst, v, 'g', -1, bits), nil
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		_, err = strconv.ParseInt(s, 10, 32)
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		_, err = strconv.ParseInt(s, 10, 64)
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		_, err = strconv.ParseUint(s, 10, 32)
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		_, err = strconv.ParseUint(s, 10, 64)
+	}
+	// Integers are written anew from their value: XML allows "007" and
+	// "-0", JSON's decoder does not. Quoted: exact for 64 bits, as
+	// protojson accepts.
+	var canon []byte
+	bits := 64
+	switch f.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		bits = 32
+	}
+	switch f.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		var v int64
+		v, err = strconv.ParseInt(s, 10, bits)
+		canon = strconv.AppendInt(nil, v, 10)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		var v uint64
+		v, err = strconv.ParseUint(s, 10, bits)
+		canon = strconv.AppendUint(nil, v, 10)
 	default:
 		return nil, errors.New("field kind " + f.Kind().String() + " has no XML form")
 	}
 	if err != nil || strings.HasPrefix(s, "+") {
 		return nil, errors.New("invalid value " + strconv.Quote(s) + ": not a " + f.Kind().String())
 	}
-	return rpcstatus.AppendJSONString(dst, s), nil // quoted: exact for 64 bits, as protojson accepts
+	return rpcstatus.AppendJSONString(dst, string(canon)), nil
 }
 
 // Kinds of well-known messages in XML.
