@@ -1,5 +1,7 @@
 package router
 
+import "strings"
+
 // Overlaps reports whether some request path can be matched by both a and
 // b under one HTTP method: then, in one table, one of them shadows the
 // other on that path (the more specific wins), and when their shapes are
@@ -7,8 +9,11 @@ package router
 // non-empty segment, "**" zero or more. A template with a custom verb and
 // one without overlap when the verbless one's last segment is "*" or "**"
 // and the rest overlap: "/v1/{name=*}:merge" takes "/v1/x:merge" from
-// "/v1/{name=*}". Templates with different verbs never overlap. Overlaps is
-// symmetric, false for nil, and safe for concurrent use.
+// "/v1/{name=*}". Templates with different verbs overlap only when one
+// verb ends in ":" followed by the other ("x:get" and "get": the path
+// "/a:x:get" carries either) and the template of the shorter verb ends in
+// a wildcard. Overlaps is symmetric, false for nil, and safe for
+// concurrent use.
 func Overlaps(a, b *Template) bool {
 	if a == nil || b == nil || len(a.segs) == 0 || len(b.segs) == 0 {
 		return false
@@ -20,6 +25,13 @@ func Overlaps(a, b *Template) bool {
 		return verbOverlap(a.segs, b.segs)
 	case b.verb == "":
 		return verbOverlap(b.segs, a.segs)
+	// Verbs may hold ':': a path ending ":x:get" carries the verb "x:get"
+	// for one template and "get" for another, whose last segment (a
+	// wildcard) then takes the "…:x".
+	case strings.HasSuffix(a.verb, ":"+b.verb):
+		return verbOverlap(b.segs, a.segs)
+	case strings.HasSuffix(b.verb, ":"+a.verb):
+		return verbOverlap(a.segs, b.segs)
 	}
 	return false
 }
