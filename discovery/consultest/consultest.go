@@ -124,7 +124,7 @@ func start(t testing.TB, token, dc string) *Agent {
 		if err == nil {
 			break
 		}
-		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") && !strings.Contains(err.Error(), "already configured") {
 			t.Fatal(err)
 		}
 	}

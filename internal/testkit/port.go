@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -20,12 +21,32 @@ func FreePort(t testing.TB) int {
 	return freeTCPAddr(t).Port
 }
 
+// handedOut holds the ports FreeAddr and FreePort returned in this test
+// binary: a port closed here can be the kernel's next answer too, and two
+// servers of one test (a Consul agent's HTTP and RPC ports, two gateway
+// processes' listeners) must not be given the same one.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
 func freeTCPAddr(t testing.TB) *net.TCPAddr {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().(*net.TCPAddr)
+		l.Close()
+		if !handedOut.ports[addr.Port] {
+			handedOut.ports[addr.Port] = true
+			return addr
+		}
+	}
 }
