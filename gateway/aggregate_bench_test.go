@@ -2,10 +2,8 @@ package gateway_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/refract-gateway/refract/examples"
@@ -47,30 +45,13 @@ aggregates:
 	return srv, srv.Client()
 }
 
-func benchAggregateDo(b *testing.B, client *http.Client, method, url, body string) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	resp, err := client.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b.Fatalf("%s %s: status %d", method, url, resp.StatusCode)
-	}
-}
-
 // BenchmarkAggregateDashboard is one aggregate request: three calls
 // through their methods' chains, the books call after the shelf call.
 func BenchmarkAggregateDashboard(b *testing.B) {
 	srv, client := aggregateBench(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		benchAggregateDo(b, client, "GET", srv.URL+"/v1/dashboard/1", "")
+		benchDo(b, client, "GET", srv.URL+"/v1/dashboard/1", "")
 	}
 }
 
@@ -80,9 +61,9 @@ func BenchmarkAggregateSequentialCalls(b *testing.B) {
 	srv, client := aggregateBench(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		benchAggregateDo(b, client, "GET", srv.URL+"/v1/shelves/1", "")
-		benchAggregateDo(b, client, "GET", srv.URL+"/v1/shelves/1/books", "")
-		benchAggregateDo(b, client, "POST", srv.URL+"/echo.v1.EchoService/Echo", `{"message":"hello 1"}`)
+		benchDo(b, client, "GET", srv.URL+"/v1/shelves/1", "")
+		benchDo(b, client, "GET", srv.URL+"/v1/shelves/1/books", "")
+		benchDo(b, client, "POST", srv.URL+"/echo.v1.EchoService/Echo", `{"message":"hello 1"}`)
 	}
 }
 

@@ -325,7 +325,7 @@ upstreams:
 aggregates:
   - name: echoes
     route: POST /v1/echoes
-    policies: {auth: [api_key]}
+    policies: {auth: [api_key], max_body_bytes: 64}
     calls:
       - name: said
         method: echo.v1.EchoService.Echo
@@ -339,6 +339,13 @@ aggregates:
 	jsonEq(t, r.body, `{"said":{"message":"hi from reader hi from reader","index":0},"typed":{"message":"n n","index":0}}`)
 	r = h.do(t, "POST", "/v1/echoes", `{"text":"hi","times":"many"}`, "X-Api-Key", "reader-key", "X-Note", "n").expect(t, 400)
 	if msg, _ := field(t, r.body, "message").(string); !strings.Contains(msg, "request field repeat from the body's times") {
+		t.Fatalf("message %q", msg)
+	}
+	// The body's budget and shape.
+	r = h.do(t, "POST", "/v1/echoes", `{"text":"`+strings.Repeat("x", 64)+`"}`, "X-Api-Key", "reader-key").expect(t, 413)
+	jsonEq(t, r.body, `{"code":3,"message":"request body exceeds the limit of 64 bytes","details":[]}`)
+	r = h.do(t, "POST", "/v1/echoes", `[1,2]`, "X-Api-Key", "reader-key").expect(t, 400)
+	if msg, _ := field(t, r.body, "message").(string); !strings.HasPrefix(msg, "the request body must be a JSON object") {
 		t.Fatalf("message %q", msg)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,14 +63,10 @@ func (c *compiled) serve(w http.ResponseWriter, r *http.Request) {
 	vars, _ := r.Context().Value(varsKey{}).([]string)
 	req := &request{r: r, vars: vars, query: r.URL.Query(), info: info}
 	if c.readsBody {
-		body, err := io.ReadAll(io.LimitReader(r.Body, c.MaxBodyBytes+1))
+		body, err := policy.ReadBody(w, r, c.MaxBodyBytes, policy.BodyPace{})
 		switch {
 		case err != nil:
-			rpcstatus.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("reading the request body: %v", err))
-			return
-		case int64(len(body)) > c.MaxBodyBytes:
-			rpcstatus.WriteStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-				fmt.Sprintf("the request body exceeds %d bytes", c.MaxBodyBytes))
+			policy.WriteBodyError(w, r, err)
 			return
 		case len(bytes.TrimSpace(body)) > 0:
 			dec := json.NewDecoder(bytes.NewReader(body))
