@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/refract-gateway/refract/gateway/upstream/leanunary"
+
 	"github.com/refract-gateway/refract/gateway/transform"
 	"github.com/refract-gateway/refract/policy"
 	"github.com/refract-gateway/refract/transcode"
@@ -83,9 +85,9 @@ func (g *Gateway) serveUnary(w http.ResponseWriter, r *http.Request, rt *route, 
 	out := new(struct {
 		header, trailer metadata.MD
 		pr              peer.Peer
-		opts            [6]grpc.CallOption
+		opts            [7]grpc.CallOption
 	})
-	opts := append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr)), rt.up.unaryOpts...)
+	opts := append(append(out.opts[:0], grpc.Header(&out.header), grpc.Trailer(&out.trailer), grpc.Peer(&out.pr), leanunary.Metadata(md)), rt.up.unaryOpts...)
 	err = rt.invoke(ctx, r, clientDeadline, req, resp, &out.pr, opts...)
 	if info != nil && out.pr.Addr != nil {
 		info.Endpoint = out.pr.Addr

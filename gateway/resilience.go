@@ -48,7 +48,7 @@ func (rt *route) invoke(ctx context.Context, r *http.Request, clientDeadline boo
 	}
 	return rt.call.Invoke(ctx, resp, clientDeadline, func(ctx context.Context) (bool, error) {
 		*pr = peer.Peer{}
-		err := conn.Invoke(ctx, rt.binding.FullMethod, req, resp, opts...)
+		err := rt.up.conns.Invoke(ctx, conn, rt.binding.FullMethod, req, resp, opts...)
 		rt.obs.Called(status.Code(err))
 		// A peer is recorded only once a transport stream was opened: without
 		// one the request cannot have reached a server.

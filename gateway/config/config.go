@@ -139,6 +139,12 @@ type Upstream struct {
 	// HealthCheck makes grpc-go check each endpoint with the standard
 	// grpc.health.v1 service and send calls only to SERVING ones.
 	HealthCheck bool `yaml:"health_check"`
+	// UnaryTransport carries unary calls: "lean" (the default: refract's
+	// own HTTP/2 client, a connection per endpoint beside grpc-go's, a
+	// fraction of grpc-go's cost per call) or "grpc-go" (as streams always
+	// are). Unary calls take grpc-go anyway with health_check, tracing or
+	// grpc_compression on, and on traffic or schema subsets.
+	UnaryTransport string `yaml:"unary_transport"`
 	// TLS connects to the upstream over TLS (mTLS when cert and key are set);
 	// plaintext HTTP/2 when absent.
 	TLS *UpstreamTLS `yaml:"tls"`
@@ -385,6 +391,9 @@ func (u *Upstream) ApplyDefaults() {
 	if u.Balancer == "" {
 		u.Balancer = "round_robin"
 	}
+	if u.UnaryTransport == "" {
+		u.UnaryTransport = "lean"
+	}
 	if u.DefaultRoutes == nil {
 		u.DefaultRoutes = Ptr(true)
 	}
@@ -497,6 +506,9 @@ func (u *Upstream) validate(key string, c *Config, bad func(key, format string, 
 	case "round_robin", "pick_first", "least_request":
 	default:
 		bad(key+".balancer", "%q is not round_robin, pick_first or least_request", u.Balancer)
+	}
+	if t := u.UnaryTransport; t != "lean" && t != "grpc-go" {
+		bad(key+".unary_transport", "%q is not lean or grpc-go", t)
 	}
 	if _, err := compat.ParseMode(u.Compat); err != nil {
 		bad(key+".compat", "%q is not refract or grpc-gateway", u.Compat)

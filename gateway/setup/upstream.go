@@ -80,6 +80,7 @@ func connOptions(uc config.Upstream, src discovery.Source) upconn.Options {
 		Timeout:     time.Duration(uc.Timeout),
 		Balancer:    uc.Balancer,
 		HealthCheck: uc.HealthCheck,
+		NoLeanUnary: uc.UnaryTransport == "grpc-go",
 	}
 	if t := uc.TLS; t != nil {
 		o.TLS = &upconn.TLS{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}

@@ -5,9 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // TLS is how an upstream is dialled over TLS (1.2 at least). Files are
@@ -26,10 +23,10 @@ type TLS struct {
 	InsecureSkipVerify bool
 }
 
-// credentialsFor is the transport credentials of t: plaintext when nil.
-func credentialsFor(t *TLS) (credentials.TransportCredentials, error) {
+// tlsConfigFor is the client TLS config of t: nil (plaintext) when t is.
+func tlsConfigFor(t *TLS) (*tls.Config, error) {
 	if t == nil {
-		return insecure.NewCredentials(), nil
+		return nil, nil
 	}
 	conf := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
@@ -54,5 +51,5 @@ func credentialsFor(t *TLS) (credentials.TransportCredentials, error) {
 		}
 		conf.Certificates = []tls.Certificate{cert}
 	}
-	return credentials.NewTLS(conf), nil
+	return conf, nil
 }

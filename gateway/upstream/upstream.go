@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/refract-gateway/refract/discovery"
+	"github.com/refract-gateway/refract/gateway/upstream/leanunary"
 	"github.com/refract-gateway/refract/reflection"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Options describe one upstream's connections. The zero value of every
@@ -54,6 +57,12 @@ type Options struct {
 	// Logger receives the failures of schema tracking, which carries on
 	// without the group or subset that failed; default none.
 	Logger zerolog.Logger
+	// NoLeanUnary makes unary calls go through grpc-go like streams do,
+	// rather than the lean unary transport (leanunary). The lean transport
+	// is also off when HealthCheck is on (grpc-go's health checks decide
+	// which endpoints it balances over) or DialOptions are given (tracing's
+	// stats handlers see grpc-go's calls only).
+	NoLeanUnary bool
 	// Retire closes a connection no longer used, once calls already on it
 	// have had grace to finish; default: close it after grace on a timer.
 	// It must not block.
@@ -87,6 +96,9 @@ type Upstream struct {
 	traffic *trafficSubsets
 	// conns is every connection's dial and break history per endpoint.
 	conns *connTracker
+	// unary carries unary calls on the upstream's endpoints, beside conn;
+	// nil when the lean transport is off (see Options.NoLeanUnary).
+	unary *leanunary.Pool
 }
 
 // State is one endpoint report from discovery. Immutable.
@@ -101,7 +113,14 @@ type State struct {
 // grpc-go connects once the resolver has endpoints). Close or Retire it
 // when done.
 func New(o Options) (*Upstream, error) {
-	creds, err := credentialsFor(o.TLS)
+	tlsConf, err := tlsConfigFor(o.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
+	}
+	creds := insecure.NewCredentials()
+	if tlsConf != nil {
+		creds = credentials.NewTLS(tlsConf)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", o.Name, err)
 	}
@@ -158,7 +177,17 @@ func New(o Options) (*Upstream, error) {
 	if retire == nil {
 		retire = closeAfter
 	}
+	var unary *leanunary.Pool
+	if !o.NoLeanUnary && !o.HealthCheck && len(o.DialOptions) == 0 {
+		unary = leanunary.New(leanunary.Options{
+			Dial:      tracker.dial,
+			TLS:       tlsConf,
+			Authority: conn.Target()[strings.LastIndex(conn.Target(), "/")+1:], // as grpc-go: the target's endpoint
+			Balancer:  o.Balancer,
+		})
+	}
 	return &Upstream{
+		unary:         unary,
 		traffic:       traffic,
 		name:          o.Name,
 		timeout:       o.Timeout,
@@ -195,6 +224,19 @@ func (u *Upstream) Name() string { return u.name }
 // Conn is the connection calls go to, balanced over every endpoint
 // discovery reports. Safe for concurrent use.
 func (u *Upstream) Conn() *grpc.ClientConn { return u.conn }
+
+// Invoke makes a unary call on conn, the upstream's connection or one of
+// its subsets'. A call on the upstream's own goes through the lean unary
+// transport when it is on and takes the call; every other call, and one it
+// declines before sending, through grpc-go. Safe for concurrent use.
+func (u *Upstream) Invoke(ctx context.Context, conn *grpc.ClientConn, method string, req, resp any, opts ...grpc.CallOption) error {
+	if u.unary != nil && conn == u.conn {
+		if err := u.unary.Invoke(ctx, method, req, resp, opts...); err != leanunary.ErrDeclined {
+			return err
+		}
+	}
+	return conn.Invoke(ctx, method, req, resp, opts...)
+}
 
 // Source is where the upstream's endpoints come from. Safe for concurrent
 // use.
@@ -256,6 +298,13 @@ func (u *Upstream) Watch(ctx context.Context, now func() time.Time, onChange fun
 		}
 		u.resolver.Update(up.Endpoints)
 		u.traffic.update(up.Endpoints)
+		if u.unary != nil {
+			addrs := make([]string, len(up.Endpoints))
+			for i, e := range up.Endpoints {
+				addrs[i] = e.Addr
+			}
+			u.unary.SetEndpoints(addrs)
+		}
 		keep := make(map[string]bool, len(up.Endpoints))
 		for _, e := range up.Endpoints {
 			keep[e.Addr] = true
@@ -286,6 +335,9 @@ func (u *Upstream) Unavailable() string {
 // them can finish. Call ForgetSchemas first.
 func (u *Upstream) Retire() {
 	u.conns.stop()
+	if u.unary != nil {
+		u.unary.Drain()
+	}
 	u.retire(u.conn, u.timeout)
 	u.traffic.retire(u.retire, u.timeout)
 }
@@ -295,15 +347,23 @@ func (u *Upstream) Retire() {
 func (u *Upstream) Close() error {
 	u.conns.stop()
 	u.traffic.close()
+	if u.unary != nil {
+		u.unary.Close()
+	}
 	return u.conn.Close()
 }
 
-// OnReconnect calls f whenever the upstream's connection comes back to
-// READY after leaving it (not on the first READY), until ctx ends: an
+// OnReconnect calls f whenever the upstream's connection (or the lean
+// transport's to an endpoint) comes back to READY after leaving it (not on the first READY), until ctx ends: an
 // instance restarted on the same address may serve a new schema, and with
 // a static endpoint nothing else would say so. It blocks; run it on its
 // own goroutine.
 func (u *Upstream) OnReconnect(ctx context.Context, f func()) {
+	if u.unary != nil {
+		// While unary calls go through the lean transport, grpc-go's
+		// connection may sit idle and miss a restart that they see.
+		u.unary.OnRedial(f)
+	}
 	conn := u.Conn()
 	seenReady, lost := false, false
 	for state := conn.GetState(); ; state = conn.GetState() {
