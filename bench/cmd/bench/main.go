@@ -39,6 +39,7 @@ type options struct {
 	profile  string // write both gateways' CPU profiles in this directory (refract runs as refractprof)
 	jsonOut  string
 	extra    string // top-level YAML appended to refract's config
+	upExtra  string // YAML keys added to refract's upstream
 	fixed    string // shapes whose latency is also measured at a fixed rate
 	fixedPct int    // that rate, in percent of grpc-gateway's throughput
 }
@@ -54,6 +55,7 @@ func main() {
 	flag.StringVar(&o.cpus, "cpus", "1,0", "cores for gateway,backend (taskset -c); empty: do not pin")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of both gateways (all rounds) to refract.pprof and grpc-gateway.pprof in this directory, and refract's allocations to refract.allocs")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the raw results as JSON to this file")
+	flag.StringVar(&o.upExtra, "refract-upstream", "", "YAML keys added to the upstream of both refract configs, e.g. 'unary_transport: grpc-go'")
 	flag.StringVar(&o.extra, "refract-config", "", "top-level YAML lines added to both refract configs, e.g. 'request_id: false' (to measure what a feature costs)")
 	flag.StringVar(&o.fixed, "fixed-rate-shapes", "tiny,GET", "shapes whose latency is also measured at a fixed request rate (empty: none)")
 	flag.IntVar(&o.fixedPct, "fixed-rate-percent", 50, "the fixed rate, in percent of grpc-gateway's throughput on the shape in this run")
@@ -203,7 +205,8 @@ upstreams:
     # The stream shape holds one stream per worker from one client address.
     streams: {max_per_client: 1024}
 %s
-`, port, logging, backend, o.extra)
+%s
+`, port, logging, backend, indent(o.upExtra, "    "), o.extra)
 	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -247,3 +250,11 @@ func freePort() (int, error) {
 }
 
 var errNotReady = errors.New("not ready")
+
+// indent puts prefix before every line of s.
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
