@@ -366,13 +366,17 @@ func (c *conn) start(ctx context.Context, cl *call, method string, md metadata.M
 	binary.BigEndian.PutUint32(prefix[1:], uint32(size))
 	// The message goes out in frames no larger than the peer allows, as
 	// the windows let it; the prefix travels with the first.
-	var frame []byte
-	if size+5 <= int(c.maxFrame) && int64(size+5) <= c.connWindow && int64(size+5) <= cl.sendWindow {
-		frame = append(prefix[:], payload.Materialize()...)
-		c.connWindow -= int64(len(frame))
-		cl.sendWindow -= int64(len(frame))
-		c.fr.WriteData(cl.id, true, frame)
-		c.flushLocked()
+	if n := size + 5; n <= int(c.maxFrame) && int64(n) <= c.connWindow && int64(n) <= cl.sendWindow {
+		// One DATA frame, written straight into the queue.
+		c.connWindow -= int64(n)
+		cl.sendWindow -= int64(n)
+		c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(http2.FrameData), byte(http2.FlagDataEndStream),
+			byte(cl.id>>24), byte(cl.id>>16), byte(cl.id>>8), byte(cl.id))
+		c.out = append(c.out, prefix[:]...)
+		for _, b := range payload {
+			c.out = append(c.out, b.ReadOnlyData()...)
+		}
+		c.flushSoon()
 		return true
 	}
 	rest := append(prefix[:], payload.Materialize()...)
@@ -411,7 +415,7 @@ func (c *conn) start(ctx context.Context, cl *call, method string, md metadata.M
 		c.fr.WriteData(cl.id, int(n) == len(rest), rest[:n])
 		rest = rest[n:]
 	}
-	c.flushLocked()
+	c.flushSoon()
 	return true
 }
 

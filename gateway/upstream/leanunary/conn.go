@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -40,13 +41,16 @@ type conn struct {
 	out      []byte        // frames not yet written
 	spare    []byte        // the flushing writer's buffer, swapped with out
 	flushing bool
-	henc     *hpack.Encoder
-	hbuf     bytes.Buffer
-	nextID   uint32
-	streams  map[uint32]*call
-	err      error // set once: the connection is done; new calls go elsewhere
-	goAway   bool  // no new streams; calls in flight finish
-	maxOut   uint32
+	// flushQueued: the writer goroutine has been asked to flush (wake).
+	flushQueued bool
+	wake        chan struct{}
+	henc        *hpack.Encoder
+	hbuf        bytes.Buffer
+	nextID      uint32
+	streams     map[uint32]*call
+	err         error // set once: the connection is done; new calls go elsewhere
+	goAway      bool  // no new streams; calls in flight finish
+	maxOut      uint32
 	// Send flow control: the peer's windows.
 	connWindow    int64
 	initialWindow int64
@@ -105,6 +109,7 @@ func dial(ctx context.Context, addr, authority string, o Options) (*conn, error)
 		initialWindow: 65535,
 		maxFrame:      16384,
 		done:          make(chan struct{}),
+		wake:          make(chan struct{}, 1),
 	}
 	c.windowWait = sync.NewCond(&c.mu)
 	c.fr = http2.NewFramer(outWriter{c}, bufio.NewReaderSize(nc, 16<<10))
@@ -159,6 +164,7 @@ func dial(ctx context.Context, addr, authority string, o Options) (*conn, error)
 		return nil, err
 	}
 	go c.read()
+	go c.writeLoop()
 	return c, nil
 }
 
@@ -216,6 +222,41 @@ func (c *conn) flushLocked() {
 		}
 	}
 	c.flushing = false
+}
+
+// flushSoon writes the queued frames: at once when the connection
+// carries no other call; else the connection's writer writes them after
+// the goroutines ready to run have had their turn, so that a busy
+// connection sends many calls' frames in one system call (grpc-go's
+// writer yields the same way). Under mu.
+func (c *conn) flushSoon() {
+	if len(c.streams) <= 1 {
+		c.flushLocked()
+		return
+	}
+	if !c.flushQueued {
+		c.flushQueued = true
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// writeLoop is the connection's writer for flushSoon.
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		runtime.Gosched()
+		c.mu.Lock()
+		c.flushQueued = false
+		c.flushLocked()
+		c.mu.Unlock()
+	}
 }
 
 // failLocked ends the connection: every call in flight fails with err,
