@@ -201,3 +201,39 @@ func BenchmarkGRPCThroughGateway(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnaryTransport is GET /v1/shelves/1/books/1 through the
+// handler by each unary transport, one call at a time and 32 at once
+// (the calls of many clients sharing the upstream's connection).
+func BenchmarkUnaryTransport(b *testing.B) {
+	lib := startLibrary(b)
+	for _, transport := range []string{"lean", "grpc-go"} {
+		gw := benchGatewayConfig(b, libraryConfig(lib.Addr, "    unary_transport: "+transport+"\n"))
+		b.Run(transport, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/v1/shelves/1/books/1", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				gw.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+		b.Run(transport+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(16) // 32 callers on the 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest("GET", "/v1/shelves/1/books/1", nil)
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					gw.ServeHTTP(w, req)
+					if w.Code != 200 {
+						b.Errorf("status %d", w.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
