@@ -220,7 +220,8 @@ type AccessLogConfig struct {
 	// always are); default 1.
 	Sample float64 `yaml:"sample"`
 	// QueueLines is how many lines may wait for the log output: lines are
-	// written off the request path, and past this many waiting a line is
+	// written off the request path, in batches, each within 10ms of being
+	// logged unless the output is slower; past this many waiting a line is
 	// dropped and counted (refract_access_log_dropped_lines_total, and a
 	// warning in the log). Default 16384, at most 1048576.
 	QueueLines int `yaml:"queue_lines"`

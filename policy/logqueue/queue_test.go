@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/refract-gateway/refract/policy/logqueue"
 )
@@ -168,4 +169,91 @@ func BenchmarkLogQueueWrite(b *testing.B) {
 	for b.Loop() {
 		_, _ = q.Write(line)
 	}
+}
+
+// eventually waits, generously, for cond: the queue's goroutine runs on a
+// timer, and the machine may be slow.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A line reaches the sink within FlushEvery, without Close or any further
+// line to push it out.
+func TestLogQueueWritesALineWithoutClose(t *testing.T) {
+	out := &sink{}
+	q := logqueue.New(out, logqueue.Options{FlushEvery: time.Millisecond})
+	defer q.Close()
+	for i := range 3 {
+		line := fmt.Sprintf("line %d\n", i)
+		_, _ = q.Write([]byte(line))
+		eventually(t, "the line is not written", func() bool { return strings.HasSuffix(out.text(), line) })
+	}
+}
+
+// A batch that reaches 64 KiB goes to the sink at once, not at the end of
+// FlushEvery.
+func TestLogQueueWritesAFullBatchEarly(t *testing.T) {
+	out := &sink{}
+	q := logqueue.New(out, logqueue.Options{FlushEvery: time.Hour})
+	defer q.Close()
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range 64 {
+		_, _ = q.Write(line)
+	}
+	eventually(t, "a 64 KiB batch is not written", func() bool { return len(out.text()) >= 64<<10 })
+	_, _ = q.Write([]byte("short\n"))
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.text(); len(got) != 64<<10+len("short\n") || q.Dropped() != 0 {
+		t.Fatalf("%d bytes written, %d dropped", len(got), q.Dropped())
+	}
+}
+
+// Drops that come within ReportEvery of the last report are reported once
+// it has passed, with no further line to carry the report and no Close.
+func TestLogQueueReportsLateDropsWithoutFurtherLines(t *testing.T) {
+	out := &sink{gate: make(chan struct{})}
+	q := logqueue.New(out, logqueue.Options{Lines: 4, FlushEvery: time.Millisecond, ReportEvery: 100 * time.Millisecond})
+	defer q.Close()
+	for i := range 5 { // 4 wait, 1 dropped
+		_, _ = q.Write([]byte(fmt.Sprintf("a%d\n", i)))
+	}
+	// Once the goroutine has taken the 4 and the report of the drop (and
+	// waits in the sink), a line is queued again; 3 more join it, 1 more
+	// is dropped, within ReportEvery of the report unless the machine is
+	// very slow.
+	eventually(t, "the first batch is not taken", func() bool {
+		d := q.Dropped()
+		_, _ = q.Write([]byte("b\n"))
+		return q.Dropped() == d
+	})
+	before := q.Dropped()
+	for range 4 {
+		_, _ = q.Write([]byte("c\n"))
+	}
+	dropped := q.Dropped()
+	if dropped != before+1 {
+		t.Fatalf("%d dropped of 4 lines behind 1 with room for 4", dropped-before)
+	}
+	close(out.gate)
+	reports := func() (n uint64) {
+		for _, line := range strings.Split(out.text(), "\n") {
+			var r struct {
+				Dropped uint64 `json:"dropped_lines"`
+			}
+			if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &r) == nil {
+				n += r.Dropped
+			}
+		}
+		return n
+	}
+	eventually(t, "the drops are not all reported", func() bool { return reports() == dropped })
 }
