@@ -76,6 +76,9 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 	if !cl.gotHeaders {
 		cl.gotHeaders = true
 		httpStatus := f.PseudoValue("status")
+		if httpStatus == "" {
+			return errors.New("malformed response: no :status")
+		}
 		if httpStatus != "200" {
 			if !f.StreamEnded() || !hasField(f.RegularFields(), "grpc-status") {
 				cl.status = httpStatusToGRPC(httpStatus)
@@ -142,6 +145,9 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 // data takes response bytes: one length-prefixed message, at most maxRecv
 // long.
 func (cl *call) data(p []byte) error {
+	if !cl.gotHeaders {
+		return gstatus.Error(codes.Internal, "the upstream sent DATA before the response headers")
+	}
 	if len(p) == 0 || cl.status != nil { // a non-gRPC answer's body is not read
 		return nil
 	}

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+	gstatus "google.golang.org/grpc/status"
 )
 
 // The windows this side offers: responses up to recvStreamWindow flow
@@ -330,7 +332,7 @@ func (c *conn) handle(f http2.Frame) error {
 			return nil // a call that was cancelled
 		}
 		if err := cl.headers(f); err != nil {
-			c.resetLocked(cl, http2.ErrCodeProtocol, err)
+			c.resetLocked(cl, http2.ErrCodeProtocol, gstatus.Error(codes.Internal, "the upstream's response is malformed: "+err.Error()))
 			return nil
 		}
 		if f.StreamEnded() {
