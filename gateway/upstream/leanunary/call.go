@@ -54,7 +54,8 @@ type call struct {
 	gotHeaders bool
 	header     metadata.MD
 	trailer    metadata.MD
-	status     *gstatus.Status
+	status     *gstatus.Status // the call's status unless ok
+	ok         bool            // the trailers said OK
 	msg        []byte // the length-prefixed response, as received
 	err        error  // the call failed before a status
 	unsent     bool   // err came before the server could process the call
@@ -89,7 +90,7 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 			return nil
 		}
 	}
-	md := make(metadata.MD, len(f.Fields))
+	var md metadata.MD // most answers carry none: made on the first key
 	var st *status.Status
 	code, message := codes.Unknown, ""
 	haveCode := false
@@ -119,8 +120,14 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 				if err != nil {
 					return fmt.Errorf("malformed %s: %v", hf.Name, err)
 				}
+				if md == nil {
+					md = metadata.MD{}
+				}
 				md[hf.Name] = append(md[hf.Name], string(b))
 				continue
+			}
+			if md == nil {
+				md = metadata.MD{}
 			}
 			md[hf.Name] = append(md[hf.Name], hf.Value)
 		}
@@ -134,9 +141,12 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 		cl.status = gstatus.New(codes.Internal, "the upstream's trailers have no grpc-status")
 		return nil
 	}
-	if st != nil && codes.Code(st.Code) == code {
+	switch {
+	case st != nil && codes.Code(st.Code) == code:
 		cl.status = gstatus.FromProto(st)
-	} else {
+	case code == codes.OK:
+		cl.ok = true // no status value for the common case
+	default:
 		cl.status = gstatus.New(code, message)
 	}
 	return nil
@@ -283,11 +293,11 @@ func (cl *call) result(ctx context.Context, codec encoding.CodecV2, reply any) e
 			return gstatus.Error(codes.Unavailable, cl.err.Error())
 		}
 	}
-	if cl.status == nil {
-		return gstatus.Error(codes.Internal, "the upstream ended the stream without a status")
-	}
-	if cl.status.Code() != codes.OK {
+	switch {
+	case cl.status != nil && cl.status.Code() != codes.OK:
 		return cl.status.Err()
+	case cl.status == nil && !cl.ok:
+		return gstatus.Error(codes.Internal, "the upstream ended the stream without a status")
 	}
 	if len(cl.msg) < 5 || len(cl.msg) != 5+int(binary.BigEndian.Uint32(cl.msg[1:5])) {
 		return gstatus.Error(codes.Internal, "the upstream sent no complete response message")
@@ -295,10 +305,21 @@ func (cl *call) result(ctx context.Context, codec encoding.CodecV2, reply any) e
 	if cl.msg[0] != 0 {
 		return gstatus.Error(codes.Internal, "the upstream sent a compressed response the gateway did not ask for")
 	}
-	// The reply may keep the bytes: they are its own.
-	body := make([]byte, len(cl.msg)-5)
-	copy(body, cl.msg[5:])
-	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(body)}, reply); err != nil {
+	// The reply may keep the bytes (a reference to them): they are its
+	// own, drawn from grpc-go's buffer pool when large enough to be pooled.
+	n := len(cl.msg) - 5
+	var buf mem.Buffer
+	if mem.IsBelowBufferPoolingThreshold(n) {
+		buf = mem.SliceBuffer(append([]byte(nil), cl.msg[5:]...))
+	} else {
+		pool := mem.DefaultBufferPool()
+		bp := pool.Get(n)
+		copy(*bp, cl.msg[5:])
+		buf = mem.NewBuffer(bp, pool)
+	}
+	err := codec.Unmarshal(mem.BufferSlice{buf}, reply)
+	buf.Free()
+	if err != nil {
 		return gstatus.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 	}
 	return nil
