@@ -56,9 +56,9 @@ type call struct {
 	trailer    metadata.MD
 	status     *gstatus.Status // the call's status unless ok
 	ok         bool            // the trailers said OK
-	msg        []byte // the length-prefixed response, as received
-	err        error  // the call failed before a status
-	unsent     bool   // err came before the server could process the call
+	msg        []byte          // the length-prefixed response, as received
+	err        error           // the call failed before a status
+	unsent     bool            // err came before the server could process the call
 	done       chan struct{}
 }
 
@@ -178,8 +178,9 @@ func (cl *call) data(p []byte) error {
 // grpc.ClientConn.Invoke does: args are marshalled and reply unmarshalled
 // by the codec of a grpc.ForceCodecV2 option (else grpc-go's proto
 // codec); the Header, Trailer, Peer and MaxCallRecvMsgSize options are
-// honoured; any other option gives ErrUnsupported before anything is
-// sent. A Peer's address is set once the request was written to a server.
+// honoured; any other option, or no connection ready, gives ErrDeclined
+// before anything is sent. A Peer's address is set once the request was
+// written to a server.
 func (p *Pool) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	var (
 		codec     encoding.CodecV2
@@ -223,7 +224,7 @@ func (p *Pool) Invoke(ctx context.Context, method string, args, reply any, opts 
 	}
 	defer payload.Free()
 
-	c := p.pick(ctx)
+	c := p.pick()
 	if c == nil {
 		return ErrDeclined
 	}
@@ -231,7 +232,7 @@ func (p *Pool) Invoke(ctx context.Context, method string, args, reply any, opts 
 	cl.maxRecv = maxRecv
 	started := c.start(ctx, cl, method, md, payload, codec.Name(), p.scheme)
 	if !started {
-		if c = p.pick(ctx); c != nil { // the connection ended meanwhile: once more
+		if c = p.pick(); c != nil { // the connection ended meanwhile: once more
 			started = c.start(ctx, cl, method, md, payload, codec.Name(), p.scheme)
 		}
 		if !started {

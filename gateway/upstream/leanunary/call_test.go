@@ -54,6 +54,7 @@ func TestInvoke(t *testing.T) {
 	p := New(Options{Dial: tcpDial})
 	defer p.Close()
 	p.SetEndpoints([]string{addr})
+	waitReady(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"sync"
@@ -106,7 +107,7 @@ func dial(ctx context.Context, addr, authority string, o Options) (*conn, error)
 		nc:            nc,
 		nextID:        1,
 		streams:       make(map[uint32]*call),
-		maxOut:        100,
+		maxOut:        math.MaxUint32, // unlimited until the peer's SETTINGS say otherwise
 		connWindow:    65535,
 		initialWindow: 65535,
 		maxFrame:      16384,
@@ -416,11 +417,14 @@ func (c *conn) resetLocked(cl *call, code http2.ErrCode, err error) {
 	}
 }
 
-// ready reports whether a new call may start on the connection.
-func (c *conn) ready() bool {
+// ready reports whether a new call may start on the connection, and
+// whether the connection is done taking calls (broken, going away, out
+// of stream ids) and needs replacing; one at its peer's limit of calls in
+// flight is neither.
+func (c *conn) ready() (take, replace bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.usable()
+	return c.usable(), c.err != nil || c.goAway || c.nextID >= 1<<31-1
 }
 
 // inFlight is the number of calls in flight.

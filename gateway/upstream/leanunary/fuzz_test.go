@@ -59,13 +59,14 @@ func FuzzResponse(f *testing.F) {
 			// Then it hangs up: the call ends at once, with what the bytes
 			// said or with the broken connection.
 		}()
+		p := New(Options{Dial: tcpDial})
+		defer p.Close()
+		p.SetEndpoints([]string{lis.Addr().String()})
+		waitReady(t, p)
 		resp := new(echopb.EchoResponse)
 		ended := make(chan struct{})
 		go func() {
 			defer close(ended)
-			p := New(Options{Dial: tcpDial})
-			defer p.Close()
-			p.SetEndpoints([]string{lis.Addr().String()})
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
 			err = p.Invoke(ctx, echoMethod, &echopb.EchoRequest{Message: "x"}, resp)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,21 +24,32 @@ type Options struct {
 	Authority string
 	// Balancer is how a call's endpoint is chosen: "round_robin" (the
 	// default), "least_request" (the fewer calls in flight of two picked
-	// at random) or "pick_first" (the first endpoint that can be reached,
+	// at random) or "pick_first" (the first endpoint with a connection,
 	// in discovery's order).
 	Balancer string
 }
 
+// How long a dial may take, and how long an endpoint whose dial failed is
+// left alone.
+const (
+	dialTimeout = 5 * time.Second
+	dialBackoff = time.Second
+)
+
 // Pool balances unary calls over the connections to a set of endpoints,
-// one connection each, dialled on first use and again after it ends. An
-// endpoint that cannot be dialled is skipped for a second; when no
-// endpoint can take a call the pool declines it (ErrDeclined) and the
-// caller's other transport, with its own view of the endpoints, answers.
-// Safe for concurrent use.
+// one connection each. Connections are dialled in the background, never
+// on a call's path: a call goes to an endpoint whose connection is ready,
+// and when none is (none known yet, all still dialling, none reachable)
+// the pool declines it (ErrDeclined) and the caller's other transport,
+// with its own view of the endpoints, answers. An endpoint whose dial
+// failed is dialled again a second later, when a call wants it. Safe for
+// concurrent use.
 type Pool struct {
 	o      Options
 	scheme string
 	next   atomic.Uint32
+	ctx    context.Context // ends the dials when the pool is closed
+	stop   context.CancelFunc
 
 	redial atomic.Pointer[func()]
 
@@ -47,14 +59,16 @@ type Pool struct {
 
 type endpoint struct {
 	addr    string
-	mu      sync.Mutex // serializes dials
 	conn    atomic.Pointer[conn]
-	downTil atomic.Int64 // unix nanos: skipped until then after a failed dial
+	dialing atomic.Bool
+	dialled atomic.Bool  // a connection was made before: the next is a redial
+	downTil atomic.Int64 // unix nanos: not dialled before then after a failure
 }
 
 // New returns a pool with no endpoints.
 func New(o Options) *Pool {
 	p := &Pool{o: o, scheme: "http"}
+	p.ctx, p.stop = context.WithCancel(context.Background())
 	if o.TLS != nil {
 		p.o.TLS = o.TLS.Clone()
 		p.o.TLS.NextProtos = []string{"h2"}
@@ -97,6 +111,7 @@ func (p *Pool) Close() { p.end((*conn).close) }
 func (p *Pool) Drain() { p.end((*conn).drain) }
 
 func (p *Pool) end(how func(*conn)) {
+	p.stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, e := range p.endpoints {
@@ -111,8 +126,9 @@ func (p *Pool) end(how func(*conn)) {
 // again after the last one ended: the instance may have been restarted.
 func (p *Pool) OnRedial(f func()) { p.redial.Store(&f) }
 
-// pick returns a connection that can take a call, or nil when none can.
-func (p *Pool) pick(ctx context.Context) *conn {
+// pick returns a connection that can take a call now, or nil; it starts
+// the dials of the endpoints it finds without one.
+func (p *Pool) pick() *conn {
 	p.mu.Lock()
 	eps := p.endpoints
 	p.mu.Unlock()
@@ -129,65 +145,77 @@ func (p *Pool) pick(ctx context.Context) *conn {
 			if j >= i {
 				j++
 			}
-			a, b := eps[i].conn.Load(), eps[j].conn.Load()
-			if a != nil && b != nil && a.ready() && b.ready() {
-				if b.inFlight() < a.inFlight() {
-					return b
-				}
+			a, b := eps[i].ready(p), eps[j].ready(p)
+			switch {
+			case a != nil && b != nil && b.inFlight() < a.inFlight():
+				return b
+			case a != nil:
 				return a
+			case b != nil:
+				return b
 			}
 			start = i
 		}
 	default:
 		start = int(p.next.Add(1))
 	}
-	now := time.Now().UnixNano()
 	for i := range n {
-		e := eps[(start+i)%n]
-		if c := e.conn.Load(); c != nil && c.ready() {
-			return c
-		}
-		if e.downTil.Load() > now {
-			continue
-		}
-		if c := e.dial(ctx, p); c != nil {
+		if c := eps[(start+i)%n].ready(p); c != nil {
 			return c
 		}
 	}
 	return nil
 }
 
-// dial connects the endpoint unless another call just did; nil when it
-// cannot, and then the endpoint is skipped for a second.
-func (e *endpoint) dial(ctx context.Context, p *Pool) *conn {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c := e.conn.Load(); c != nil && c.ready() {
-		return c
+// ready is the endpoint's connection if it can take a call; else nil, and
+// a dial is started unless one runs or the last failed under a second ago.
+func (e *endpoint) ready(p *Pool) *conn {
+	c := e.conn.Load()
+	if c != nil {
+		take, replace := c.ready()
+		if take {
+			return c
+		}
+		if !replace {
+			return nil // at its limit of calls: this one goes elsewhere
+		}
 	}
-	if e.downTil.Load() > time.Now().UnixNano() {
-		return nil // the dial just before this one failed
+	if e.downTil.Load() > time.Now().UnixNano() || !e.dialing.CompareAndSwap(false, true) {
+		return nil
 	}
-	old := e.conn.Load()
+	go e.dial(p, c)
+	return nil
+}
+
+// dial connects the endpoint in place of old (nil, or a connection that
+// can take no more calls).
+func (e *endpoint) dial(p *Pool, old *conn) {
+	defer e.dialing.Store(false)
 	if old != nil {
 		old.drain()
 	}
-	// A call's own deadline bounds its dial, and a dial never outlasts
-	// what a connection handshake should take.
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	authority := p.o.Authority
 	if authority == "" {
 		authority = e.addr
 	}
-	c, err := dial(dctx, e.addr, authority, p.o)
+	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
+	defer cancel()
+	c, err := dial(ctx, e.addr, authority, p.o)
 	if err != nil {
-		e.downTil.Store(time.Now().Add(time.Second).UnixNano())
-		return nil
+		e.downTil.Store(time.Now().Add(dialBackoff).UnixNano())
+		return
 	}
-	e.conn.Store(c)
-	if f := p.redial.Load(); f != nil && old != nil {
+	p.mu.Lock()
+	current := p.ctx.Err() == nil && slices.Contains(p.endpoints, e)
+	if current {
+		e.conn.Store(c)
+	}
+	p.mu.Unlock()
+	if !current { // the pool was closed, or discovery dropped the endpoint
+		c.close()
+		return
+	}
+	if f := p.redial.Load(); f != nil && e.dialled.Swap(true) {
 		(*f)()
 	}
-	return c
 }

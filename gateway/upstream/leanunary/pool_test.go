@@ -30,7 +30,26 @@ func newPool(t *testing.T, o Options, addrs ...string) *Pool {
 	p := New(o)
 	t.Cleanup(p.Close)
 	p.SetEndpoints(addrs)
+	waitReady(t, p)
 	return p
+}
+
+// waitReady waits until every endpoint of p has a connection that takes
+// calls: the pool dials in the background and declines calls until then.
+func waitReady(t testing.TB, p *Pool) {
+	t.Helper()
+	p.mu.Lock()
+	eps := p.endpoints
+	p.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, e := range eps {
+		for e.ready(p) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("no connection to %s", e.addr)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -67,7 +86,9 @@ func TestDeclines(t *testing.T) {
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := lis.Addr().String()
 	lis.Close()
-	down := newPool(t, Options{}, dead)
+	down := New(Options{Dial: tcpDial})
+	defer down.Close()
+	down.SetEndpoints([]string{dead})
 	var pr peer.Peer
 	if err := down.Invoke(ctx, echoMethod, &echopb.EchoRequest{Message: "x"}, new(echopb.EchoResponse), grpc.Peer(&pr)); err != ErrDeclined || pr.Addr != nil {
 		t.Fatalf("refused: %v, peer %v", err, pr.Addr)
