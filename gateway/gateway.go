@@ -66,6 +66,8 @@ type Gateway struct {
 	ctx    context.Context // ends with Close; parent of every background task
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closeMu orders closeLater's wg.Add before Close's cancel and wait.
+	closeMu sync.Mutex
 
 	streams stream.Tracker   // streams in flight: per-client limits, ended on shutdown
 	codec   *transcode.Codec // upstream calls: pre-encoded wire bytes, fast-path counters
@@ -214,7 +216,9 @@ func (g *Gateway) Cache() *reflection.Cache { return g.cache }
 // Close stops background work and closes upstream connections. In-flight
 // calls on those connections fail; call it once nothing serves Handler.
 func (g *Gateway) Close() error {
+	g.closeMu.Lock()
 	g.cancel()
+	g.closeMu.Unlock()
 	g.wg.Wait()
 	g.rpc.Stop()
 	err := g.cache.Close()

@@ -105,7 +105,9 @@ func (g *Gateway) removeUpstream(u *upstream) {
 
 // closeLater closes conn after grace, or when the gateway closes.
 func (g *Gateway) closeLater(conn *grpc.ClientConn, grace time.Duration) {
-	if grace <= 0 {
+	g.closeMu.Lock() // no wg.Add once Close waits on wg
+	defer g.closeMu.Unlock()
+	if grace <= 0 || g.ctx.Err() != nil {
 		_ = conn.Close()
 		return
 	}
