@@ -3,8 +3,6 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -155,12 +153,6 @@ func TestAggregateRoutePolicies(t *testing.T) {
 	}
 	// The admin API lists the served aggregate with its calls and its
 	// route's own policies.
-	resp, err := http.Get(h.admin + "/admin/routes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	var routes struct {
 		Routes []struct {
 			HTTPMethod string `json:"http_method"`
@@ -171,9 +163,7 @@ func TestAggregateRoutePolicies(t *testing.T) {
 			Policies   []string
 		}
 	}
-	if err := json.Unmarshal(body, &routes); err != nil {
-		t.Fatalf("%v: %s", err, body)
-	}
+	adminJSON(t, h.admin+"/admin/routes", &routes)
 	for _, rt := range routes.Routes {
 		if rt.Path != "/v1/dashboard/{shelf}" {
 			continue
@@ -185,7 +175,7 @@ func TestAggregateRoutePolicies(t *testing.T) {
 		}
 		return
 	}
-	t.Fatalf("/admin/routes does not list the aggregate: %s", body)
+	t.Fatalf("/admin/routes does not list the aggregate: %+v", routes.Routes)
 }
 
 func TestAggregatePick(t *testing.T) {
@@ -227,20 +217,12 @@ func TestAggregateMissingFieldRefused(t *testing.T) {
 	if reason != want {
 		t.Fatalf("reason %q\nwant   %q", reason, want)
 	}
-	resp, err := http.Get(h.admin + "/admin/routes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	var routes struct {
 		Refused []struct{ Upstream, Path, Reason string }
 	}
-	if err := json.Unmarshal(body, &routes); err != nil {
-		t.Fatalf("%v: %s", err, body)
-	}
+	adminJSON(t, h.admin+"/admin/routes", &routes)
 	if n := len(routes.Refused); n != 1 || routes.Refused[0].Upstream != "aggregate dashboard" || routes.Refused[0].Reason != want {
-		t.Fatalf("admin API refused routes: %s", body)
+		t.Fatalf("admin API refused routes: %+v", routes.Refused)
 	}
 	// A method no upstream has.
 	cfg = strings.Replace(aggregateConfig(t, "fail", ""), "echo.v1.EchoService.Echo", "echo.v1.EchoService.Shout", 1)

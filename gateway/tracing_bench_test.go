@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"net/http/httptest"
 	"testing"
 
 	"github.com/refract-gateway/refract/gateway"
@@ -22,15 +21,7 @@ func BenchmarkHandlerGetBookTracing(b *testing.B) {
 	b.Cleanup(func() { _ = tr.Shutdown() })
 	gw := benchGatewayConfig(b, libraryConfig(lib.Addr, ""),
 		gateway.WithMiddleware(tr.Middleware), gateway.WithDialOptions(tr.DialOptions()...))
-	req := httptest.NewRequest("GET", "/v1/shelves/1/books/1", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		gw.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatalf("status %d", w.Code)
-		}
-	}
+	benchHandlerGetBook(b, gw)
 }
 
 // BenchmarkOpenAPIDocument is the cost of building the library's document,

@@ -109,7 +109,7 @@ func (h *HeaderRules) MetadataInto(md metadata.MD, r *http.Request, clientIP str
 		}
 		for _, v := range vals {
 			if strings.HasSuffix(key, "-bin") {
-				raw, err := decodeBinaryHeader(v)
+				raw, err := rpcstatus.DecodeBinaryMetadata(v)
 				if err != nil {
 					return nil, fmt.Errorf("header %s: binary metadata must be base64: %v", name, err)
 				}
@@ -182,11 +182,4 @@ func connectionTokens(h http.Header) map[string]bool {
 		}
 	}
 	return m
-}
-
-func decodeBinaryHeader(v string) ([]byte, error) {
-	if len(v)%4 == 0 {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
 }

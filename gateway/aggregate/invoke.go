@@ -120,9 +120,7 @@ func (r *recorder) result(out protoreflect.MessageDescriptor) (protoreflect.Mess
 		return nil, codes.Internal, "the call ended without a status"
 	}
 	if n, err := strconv.Atoi(code); err != nil || n != 0 {
-		if m, err := url.PathUnescape(msg); err == nil {
-			msg = m
-		}
+		msg = rpcstatus.DecodeMessage(msg)
 		if err != nil {
 			return nil, codes.Unknown, msg
 		}

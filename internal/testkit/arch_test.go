@@ -59,7 +59,7 @@ var allowedImports = map[string][]string{
 	"gateway/config/configref":    {"gateway/config", "gateway/config/yamlcheck"},
 	"gateway/configsource":        {"discovery"},
 	"gateway/upstream":            {"discovery", "reflection", "gateway/upstream/leanunary"},
-	"gateway/upstream/leanunary":  {},
+	"gateway/upstream/leanunary":  {"transcode/rpcstatus"},
 	"gateway/stream":              {"transcode/compat", "policy", "transcode", "transcode/rpcstatus"},
 	"gateway/grpcproxy":           {"transcode/rpcstatus"},
 	"gateway/compress":            nil,

@@ -1,6 +1,10 @@
 package rpcstatus
 
-import "strings"
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+)
 
 // ValidMetadataKey reports whether k may name gRPC metadata at all:
 // non-empty, and only 0-9 a-z _ - . (gRPC's rule; upper case is not
@@ -41,4 +45,25 @@ func ReservedMetadataKey(k string) bool {
 // values gRPC carries as raw bytes, which a text value is not).
 func SettableMetadataKey(k string) bool {
 	return ValidMetadataKey(k) && !ReservedMetadataKey(k) && !strings.HasSuffix(k, "-bin")
+}
+
+// DecodeBinaryMetadata reads the value of a "-bin" key, base64 with or
+// without padding as gRPC allows.
+func DecodeBinaryMetadata(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// DecodeMessage undoes the percent-encoding of a grpc-message value; a
+// malformed value is kept as it came.
+func DecodeMessage(v string) string {
+	if !strings.Contains(v, "%") {
+		return v
+	}
+	if s, err := url.PathUnescape(v); err == nil {
+		return s
+	}
+	return v
 }

@@ -6,12 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/refract-gateway/refract/transcode/rpcstatus"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -103,9 +103,9 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 			}
 			code, haveCode = codes.Code(n), true
 		case "grpc-message":
-			message = decodeGRPCMessage(hf.Value)
+			message = rpcstatus.DecodeMessage(hf.Value)
 		case "grpc-status-details-bin":
-			b, err := decodeBinary(hf.Value)
+			b, err := rpcstatus.DecodeBinaryMetadata(hf.Value)
 			if err != nil {
 				return fmt.Errorf("malformed grpc-status-details-bin: %v", err)
 			}
@@ -116,7 +116,7 @@ func (cl *call) headers(f *http2.MetaHeadersFrame) error {
 		case "content-type", "grpc-encoding", "grpc-accept-encoding", "te":
 		default:
 			if strings.HasSuffix(hf.Name, "-bin") {
-				b, err := decodeBinary(hf.Value)
+				b, err := rpcstatus.DecodeBinaryMetadata(hf.Value)
 				if err != nil {
 					return fmt.Errorf("malformed %s: %v", hf.Name, err)
 				}
@@ -354,7 +354,11 @@ func (c *conn) start(ctx context.Context, cl *call, method string, md metadata.M
 	enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: scheme})
 	enc.WriteField(hpack.HeaderField{Name: ":path", Value: method})
 	enc.WriteField(hpack.HeaderField{Name: ":authority", Value: c.authority})
-	enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/grpc+" + subtype})
+	ct := "application/grpc+proto" // the gateway's codecs: no string built per call
+	if subtype != "proto" {
+		ct = "application/grpc+" + subtype
+	}
+	enc.WriteField(hpack.HeaderField{Name: "content-type", Value: ct})
 	enc.WriteField(hpack.HeaderField{Name: "te", Value: "trailers"})
 	enc.WriteField(hpack.HeaderField{Name: "user-agent", Value: userAgent})
 	if d, ok := ctx.Deadline(); ok {
@@ -362,7 +366,7 @@ func (c *conn) start(ctx context.Context, cl *call, method string, md metadata.M
 		enc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: string(appendTimeout(tb[:0], time.Until(d)))})
 	}
 	for k, vs := range md {
-		if isReserved(k) {
+		if rpcstatus.ReservedMetadataKey(k) {
 			continue
 		}
 		bin := strings.HasSuffix(k, "-bin")
@@ -447,28 +451,23 @@ func (c *conn) start(ctx context.Context, cl *call, method string, md metadata.M
 	return true
 }
 
+// userAgent is what grpc-go sends, so that a backend sees one client
+// whichever transport carried a call.
 var userAgent = "grpc-go/" + grpc.Version
 
-// isReserved reports the metadata keys a gRPC transport owns.
-func isReserved(k string) bool {
-	switch k {
-	case "content-type", "user-agent", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-		"grpc-status", "grpc-message", "grpc-status-details-bin", "connection", "host":
-		return true
-	}
-	return strings.HasPrefix(k, ":")
-}
+// timeoutUnits are grpc-timeout's units, finest first (transcode.ParseTimeout
+// reads them).
+var timeoutUnits = [...]struct {
+	unit byte
+	size time.Duration
+}{{'n', time.Nanosecond}, {'u', time.Microsecond}, {'m', time.Millisecond}, {'S', time.Second}, {'M', time.Minute}, {'H', time.Hour}}
 
 // appendTimeout writes d as grpc-timeout does: at most 8 digits and a unit.
 func appendTimeout(b []byte, d time.Duration) []byte {
 	if d <= 0 {
 		return append(b, "1n"...)
 	}
-	units := []struct {
-		unit byte
-		size time.Duration
-	}{{'n', time.Nanosecond}, {'u', time.Microsecond}, {'m', time.Millisecond}, {'S', time.Second}, {'M', time.Minute}, {'H', time.Hour}}
-	for _, u := range units {
+	for _, u := range timeoutUnits {
 		v := (d + u.size - 1) / u.size
 		if v < 1e8 {
 			return append(strconv.AppendInt(b, int64(v), 10), u.unit)
@@ -488,28 +487,9 @@ func headerValue(fs []hpack.HeaderField, name string) string {
 	return ""
 }
 
-// decodeGRPCMessage undoes grpc-message's percent-encoding; a malformed
-// value is kept as it came.
-func decodeGRPCMessage(v string) string {
-	if !strings.Contains(v, "%") {
-		return v
-	}
-	if s, err := url.PathUnescape(v); err == nil {
-		return s
-	}
-	return v
-}
-
-// decodeBinary reads a -bin header value, padded or not.
-func decodeBinary(v string) ([]byte, error) {
-	if len(v)%4 == 0 {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
-}
-
 // httpStatusToGRPC is the status of a response that is not gRPC, as
-// grpc-go maps it.
+// grpc-go's transport maps it (not rpcstatus.Code's reading of a status):
+// the same answer gives the same code whichever transport carried the call.
 func httpStatusToGRPC(s string) *gstatus.Status {
 	code := codes.Unknown
 	switch s {

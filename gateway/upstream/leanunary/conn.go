@@ -393,10 +393,7 @@ func (c *conn) handle(f http2.Frame) error {
 				delete(c.streams, id)
 				cl.finish(errConnClosed, true)
 			}
-		}
-		if len(c.streams) == 0 {
-			c.failLocked(errConnClosed)
-		}
+		} // the read loop closes the connection once its last call ends
 	case *http2.PushPromiseFrame:
 		return http2.ConnectionError(http2.ErrCodeProtocol) // push was refused in SETTINGS
 	}

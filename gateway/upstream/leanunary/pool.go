@@ -53,8 +53,8 @@ type Pool struct {
 
 	redial atomic.Pointer[func()]
 
-	mu        sync.Mutex
-	endpoints []*endpoint
+	mu        sync.Mutex                  // serializes SetEndpoints, Close, Drain and dials' ends
+	endpoints atomic.Pointer[[]*endpoint] // read by every call; replaced under mu
 }
 
 type endpoint struct {
@@ -82,8 +82,9 @@ func New(o Options) *Pool {
 func (p *Pool) SetEndpoints(addrs []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := make(map[string]*endpoint, len(p.endpoints))
-	for _, e := range p.endpoints {
+	cur := p.list()
+	old := make(map[string]*endpoint, len(cur))
+	for _, e := range cur {
 		old[e.addr] = e
 	}
 	eps := make([]*endpoint, 0, len(addrs))
@@ -95,7 +96,7 @@ func (p *Pool) SetEndpoints(addrs []string) {
 		}
 		eps = append(eps, &endpoint{addr: a})
 	}
-	p.endpoints = eps
+	p.endpoints.Store(&eps)
 	for _, e := range old {
 		if c := e.conn.Load(); c != nil {
 			c.drain()
@@ -114,12 +115,20 @@ func (p *Pool) end(how func(*conn)) {
 	p.stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, e := range p.endpoints {
+	for _, e := range p.list() {
 		if c := e.conn.Load(); c != nil {
 			how(c)
 		}
 	}
-	p.endpoints = nil
+	p.endpoints.Store(nil)
+}
+
+// list is the current endpoints.
+func (p *Pool) list() []*endpoint {
+	if eps := p.endpoints.Load(); eps != nil {
+		return *eps
+	}
+	return nil
 }
 
 // OnRedial has f called whenever a connection to an endpoint is made
@@ -129,9 +138,7 @@ func (p *Pool) OnRedial(f func()) { p.redial.Store(&f) }
 // pick returns a connection that can take a call now, or nil; it starts
 // the dials of the endpoints it finds without one.
 func (p *Pool) pick() *conn {
-	p.mu.Lock()
-	eps := p.endpoints
-	p.mu.Unlock()
+	eps := p.list()
 	n := len(eps)
 	if n == 0 {
 		return nil
@@ -206,7 +213,7 @@ func (e *endpoint) dial(p *Pool, old *conn) {
 		return
 	}
 	p.mu.Lock()
-	current := p.ctx.Err() == nil && slices.Contains(p.endpoints, e)
+	current := p.ctx.Err() == nil && slices.Contains(p.list(), e)
 	if current {
 		e.conn.Store(c)
 	}

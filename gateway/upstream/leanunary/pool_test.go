@@ -38,9 +38,7 @@ func newPool(t *testing.T, o Options, addrs ...string) *Pool {
 // calls: the pool dials in the background and declines calls until then.
 func waitReady(t testing.TB, p *Pool) {
 	t.Helper()
-	p.mu.Lock()
-	eps := p.endpoints
-	p.mu.Unlock()
+	eps := p.list()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, e := range eps {
 		for e.ready(p) == nil {
@@ -138,20 +136,42 @@ func TestBalancers(t *testing.T) {
 	}
 }
 
+// TestLeastRequest: of two endpoints, calls go to the one with fewer calls
+// in flight.
+func TestLeastRequest(t *testing.T) {
+	busyAddr, entered, _ := startBlocking(t, make(chan struct{}))
+	idle := startEcho(t)
+	p := newPool(t, Options{Balancer: "least_request"}, busyAddr, idle)
+	// A call that hangs on the busy endpoint until the test ends (ties go
+	// either way, so calls are sent until one lands there).
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	held := 0
+	for held == 0 {
+		go p.Invoke(ctx, echoMethod, &echopb.EchoRequest{Message: "hold"}, new(echopb.EchoResponse)) //nolint:errcheck // cancelled at the end
+		select {
+		case <-entered:
+			held++
+		case <-time.After(20 * time.Millisecond): // it went to the idle one
+		}
+	}
+	for range 20 {
+		var pr peer.Peer
+		if err := p.Invoke(ctx, echoMethod, &echopb.EchoRequest{Message: "x"}, new(echopb.EchoResponse), grpc.Peer(&pr)); err != nil {
+			t.Fatal(err)
+		}
+		if pr.Addr.String() != idle {
+			t.Fatalf("a call went to the endpoint with %d calls in flight", held)
+		}
+	}
+}
+
 // TestGracefulStop: a server that stops gracefully (GOAWAY) lets the call
 // in flight finish; the next call, with the server gone, is declined.
 func TestGracefulStop(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entered := make(chan struct{})
 	release := make(chan struct{})
-	srv := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(srv, blockingEcho{entered: entered, release: release})
-	go srv.Serve(lis)
-	defer srv.Stop()
-	p := newPool(t, Options{}, lis.Addr().String())
+	addr, entered, srv := startBlocking(t, release)
+	p := newPool(t, Options{}, addr)
 	ctx := testCtx(t)
 	done := make(chan error, 1)
 	go func() {
@@ -179,15 +199,8 @@ func TestGracefulStop(t *testing.T) {
 // broke fails UNAVAILABLE with its peer set (it may have been processed:
 // not safe to retry blindly).
 func TestServerDiesMidCall(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entered := make(chan struct{})
-	srv := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(srv, blockingEcho{entered: entered, release: make(chan struct{})})
-	go srv.Serve(lis)
-	p := newPool(t, Options{}, lis.Addr().String())
+	addr, entered, srv := startBlocking(t, make(chan struct{}))
+	p := newPool(t, Options{}, addr)
 	done := make(chan error, 1)
 	var pr peer.Peer
 	go func() {
@@ -201,16 +214,8 @@ func TestServerDiesMidCall(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entered := make(chan struct{})
-	srv := grpc.NewServer()
-	echopb.RegisterEchoServiceServer(srv, blockingEcho{entered: entered, release: make(chan struct{})})
-	go srv.Serve(lis)
-	defer srv.Stop()
-	p := newPool(t, Options{}, lis.Addr().String())
+	addr, entered, _ := startBlocking(t, make(chan struct{}))
+	p := newPool(t, Options{}, addr)
 	ctx, cancel := context.WithCancel(testCtx(t))
 	done := make(chan error, 1)
 	go func() { done <- p.Invoke(ctx, echoMethod, &echopb.EchoRequest{Message: "x"}, new(echopb.EchoResponse)) }()
@@ -221,6 +226,22 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// startBlocking serves blockingEcho; the server is stopped at the end of
+// the test unless the test stops it first.
+func startBlocking(t *testing.T, release chan struct{}) (addr string, entered chan struct{}, srv *grpc.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered = make(chan struct{})
+	srv = grpc.NewServer()
+	echopb.RegisterEchoServiceServer(srv, blockingEcho{entered: entered, release: release})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), entered, srv
+}
+
 // blockingEcho answers once release is closed; entered is told each call.
 type blockingEcho struct {
 	echopb.UnimplementedEchoServiceServer
@@ -228,7 +249,11 @@ type blockingEcho struct {
 }
 
 func (s blockingEcho) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
-	s.entered <- struct{}{}
+	select {
+	case s.entered <- struct{}{}:
+	case <-ctx.Done(): // nobody counts it any more
+		return nil, ctx.Err()
+	}
 	select {
 	case <-s.release:
 		return &echopb.EchoResponse{Message: req.GetMessage()}, nil
